@@ -1,0 +1,54 @@
+# Two commands on a fresh clone:
+#   make demo   install everything, build the pipeline on DuckDB with the sample data, print the tree
+#   make test   install what the tests need and run them all (library tests, dbt build + data tests)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+export KURA_DUCKDB_PATH ?= $(CURDIR)/kura.duckdb
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test install build tree test-python test-dbt clean bench
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is pinned to the CPU build that this workplace keeps on disk; an unpinned torch
+# would pull a CUDA build of several GB through sentence-transformers.
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[local,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+build: install
+	cd integration_tests && ../$(BIN)/dbt deps --quiet && ../$(BIN)/dbt build
+
+tree: install
+	$(BIN)/kura tree --db "$(KURA_DUCKDB_PATH)"
+
+demo: build tree
+
+test-python: install
+	$(BIN)/pytest -q tests/python
+
+test-dbt: install
+	$(BIN)/pytest -q tests/dbt
+
+test: install
+	$(BIN)/pytest tests/python tests/dbt
+
+bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/cluster_quality.py
+	$(BIN)/python benchmarks/pipeline_speed.py
+
+clean:
+	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs "$(KURA_DUCKDB_PATH)"

@@ -1,0 +1,84 @@
+{#- One row per cluster at every level: what it is, how big, how users feel about it and how
+    much revenue it touches. Names and descriptions of clusters below the privacy thresholds
+    (vars kura__min_cluster_users, kura__min_cluster_conversations) are hidden. -#}
+with members as (
+    select
+        members.cluster_id,
+        facts.*
+    from {{ ref('int_kura__cluster_members') }} as members
+    inner join {{ ref('int_kura__conversation_facts') }} as facts
+        on members.conversation_id = facts.conversation_id
+),
+
+user_revenue as (
+    select distinct cluster_id, user_id, plan, revenue
+    from members
+    where user_id is not null
+),
+
+revenue as (
+    select
+        cluster_id,
+        sum(coalesce(revenue, 0)) as revenue,
+        sum(case when coalesce(revenue, 0) > 0 then 1 else 0 end) as paying_users
+    from user_revenue
+    group by cluster_id
+),
+
+stats as (
+    select
+        cluster_id,
+        avg(concerning_score) as avg_concerning_score,
+        avg(user_frustration) as avg_user_frustration,
+        avg(turn_count) as avg_turns,
+        sum(feedback_count) as feedback_count,
+        sum(thumbs_up_count) as thumbs_up_count,
+        sum(thumbs_count) as thumbs_count,
+        avg(avg_rating) as avg_rating,
+        min(created_at) as first_seen_at,
+        max(created_at) as last_seen_at
+    from members
+    group by cluster_id
+),
+
+totals as (
+    select count(*) as clustered_conversations
+    from {{ ref('kura__conversation_clusters') }}
+    where cluster_id is not null
+)
+
+select
+    hierarchy.cluster_id,
+    hierarchy.level,
+    hierarchy.parent_id,
+    hierarchy.top_cluster_id,
+    case when visible then hierarchy.name end as name,
+    case when visible then hierarchy.description end as description,
+    case when visible then hierarchy.keywords end as keywords,
+    hierarchy.size,
+    hierarchy.distinct_users,
+    hierarchy.child_count,
+    cast(hierarchy.size as {{ dbt.type_float() }}) / nullif(totals.clustered_conversations, 0) as share_of_conversations,
+    stats.avg_concerning_score,
+    stats.avg_user_frustration,
+    stats.avg_turns,
+    stats.feedback_count,
+    cast(stats.thumbs_up_count as {{ dbt.type_float() }}) / nullif(stats.thumbs_count, 0) as thumbs_up_rate,
+    stats.avg_rating,
+    coalesce(revenue.revenue, 0) as revenue,
+    coalesce(revenue.paying_users, 0) as paying_users,
+    stats.first_seen_at,
+    stats.last_seen_at,
+    visible as meets_privacy_threshold
+from (
+    select
+        *,
+        distinct_users >= {{ var('kura__min_cluster_users') }}
+            and size >= {{ var('kura__min_cluster_conversations') }} as visible
+    from {{ ref('kura__cluster_hierarchy') }}
+) as hierarchy
+cross join totals
+left join stats
+    on hierarchy.cluster_id = stats.cluster_id
+left join revenue
+    on hierarchy.cluster_id = revenue.cluster_id

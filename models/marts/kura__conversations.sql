@@ -1,0 +1,38 @@
+{#- One row per conversation: its summary and facets, base and top-level cluster, map position,
+    feedback and the user's plan and revenue. -#}
+select
+    facts.conversation_id,
+    facts.user_id,
+    facts.created_at,
+    facts.turn_count,
+    facts.summary,
+    facts.request,
+    facts.task,
+    facts.languages,
+    facts.flags,
+    facts.concerning_score,
+    facts.user_frustration,
+    facts.summary_error,
+    conversation_clusters.cluster_id as base_cluster_id,
+    base.name as base_cluster_name,
+    base.top_cluster_id,
+    top_level.name as top_cluster_name,
+    conversation_clusters.distance as distance_to_centroid,
+    coalesce(conversation_clusters.is_unclustered, conversation_clusters.conversation_id is null) as is_unclustered,
+    projections.x,
+    projections.y,
+    facts.feedback_count,
+    cast(facts.thumbs_up_count as {{ dbt.type_float() }}) / nullif(facts.thumbs_count, 0) as thumbs_up_rate,
+    facts.avg_rating,
+    facts.plan,
+    facts.revenue
+from {{ ref('int_kura__conversation_facts') }} as facts
+left join {{ ref('kura__conversation_clusters') }} as conversation_clusters
+    on facts.conversation_id = conversation_clusters.conversation_id
+left join {{ ref('kura__clusters') }} as base
+    on conversation_clusters.cluster_id = base.cluster_id
+left join {{ ref('kura__clusters') }} as top_level
+    on base.top_cluster_id = top_level.cluster_id
+left join {{ ref('kura__projections') }} as projections
+    on projections.point_type = 'conversation'
+    and facts.conversation_id = projections.point_id

@@ -1,0 +1,17 @@
+"""One structured summary per conversation. Incremental: only new or changed conversations,
+or those that failed last time, or were summarised by another backend / model / prompt
+version, are summarised again."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="conversation_id")
+    from kura_dbt import pipeline
+    from kura_dbt.frames import read_previous, to_pandas
+
+    config = {
+        "summariser": dbt.config.get("summariser"),
+        "summariser_max_chars": dbt.config.get("summariser_max_chars"),
+    }
+    transcripts = to_pandas(dbt.ref("int_kura__transcripts"))
+    previous = read_previous(dbt, session, pipeline.SUMMARY_STATE_COLUMNS)
+    return pipeline.summarise(transcripts, previous, config)

@@ -1,0 +1,117 @@
+"""The `kura` command line: look at what `dbt build` produced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.tree import Tree
+
+app = typer.Typer(
+    name="kura",
+    help="Kura for the warehouse: explore the clusters that the `kura` dbt package built.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+DEFAULT_DB = os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb")
+
+
+def _connect(db: Path):
+    import duckdb
+
+    if not db.exists():
+        raise typer.BadParameter(
+            f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
+            param_hint="--db",
+        )
+    return duckdb.connect(str(db), read_only=True)
+
+
+def _fmt_pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+@app.command()
+def tree(
+    db: Annotated[Path, typer.Option(help="DuckDB file that `dbt build` wrote")] = Path(DEFAULT_DB),
+    schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
+    depth: Annotated[int | None, typer.Option(help="Levels to show below the root(s)")] = None,
+    cluster: Annotated[str | None, typer.Option(help="Show only the subtree of this cluster id")] = None,
+) -> None:
+    """Print the cluster hierarchy with sizes, shares, satisfaction and revenue."""
+    con = _connect(db)
+    try:
+        rows = con.execute(
+            f"""
+            select cluster_id, level, parent_id, name, size, distinct_users,
+                   share_of_conversations, thumbs_up_rate, avg_user_frustration, revenue,
+                   meets_privacy_threshold
+            from {schema}.kura__clusters
+            order by level desc, size desc, cluster_id
+            """
+        ).fetchall()
+        totals = con.execute(
+            f"""select count(*), count(summary), sum(case when is_unclustered then 1 else 0 end)
+                from {schema}.kura__conversations"""
+        ).fetchone()
+    finally:
+        con.close()
+    columns = [
+        "cluster_id", "level", "parent_id", "name", "size", "users", "share", "thumbs_up",
+        "frustration", "revenue", "visible",
+    ]
+    clusters = [dict(zip(columns, r, strict=True)) for r in rows]
+    by_id = {c["cluster_id"]: c for c in clusters}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for c in clusters:
+        children.setdefault(c["parent_id"], []).append(c)
+    if cluster is not None and cluster not in by_id:
+        raise typer.BadParameter(f"no cluster with id {cluster!r}", param_hint="--cluster")
+    roots = [by_id[cluster]] if cluster else children.get(None, [])
+
+    title = (
+        f"[bold]{totals[0]} conversations[/], {totals[1] or 0} summarised, "
+        f"{len([c for c in clusters if c['level'] == 0])} base clusters"
+    )
+    if totals[2]:
+        title += f", {totals[2]} unclustered"
+    root = Tree(title)
+
+    def label(c: dict[str, Any]) -> str:
+        name = c["name"] if c["visible"] else "[dim](below privacy threshold)[/]"
+        facts = [f"{c['size']} conv", f"{c['users']} users", _fmt_pct(c["share"])]
+        if c["thumbs_up"] is not None:
+            facts.append(f"👍 {_fmt_pct(c['thumbs_up'])}")
+        if c["frustration"] is not None:
+            facts.append(f"frustration {c['frustration']:.1f}")
+        if c["revenue"]:
+            facts.append(f"${c['revenue']:,.0f} MRR")
+        return f"[bold]{name}[/] [dim]{c['cluster_id']}[/]  " + " · ".join(facts)
+
+    def add(node: Tree, c: dict[str, Any], remaining: int | None) -> None:
+        branch = node.add(label(c))
+        if remaining is not None and remaining <= 0:
+            return
+        for child in children.get(c["cluster_id"], []):
+            add(branch, child, None if remaining is None else remaining - 1)
+
+    for r in roots:
+        add(root, r, None if depth is None else depth - 1)
+    console.print(root)
+
+
+@app.command()
+def version() -> None:
+    """Print the library version."""
+    from kura_dbt import __version__
+
+    console.print(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

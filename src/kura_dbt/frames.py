@@ -1,0 +1,42 @@
+"""The one shim between a warehouse and the library: anything a dbt Python model holds -> pandas.
+
+dbt-duckdb hands a model DuckDB relations (``.df()``), dbt-snowflake Snowpark DataFrames
+(``.to_pandas()``, upper-case column names). The library only ever sees pandas frames with
+lower-case column names, so it never calls a warehouse-specific API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def to_pandas(obj: Any) -> pd.DataFrame:
+    """Convert a DuckDB relation, a Snowpark DataFrame or a pandas DataFrame to pandas."""
+    if isinstance(obj, pd.DataFrame):
+        frame = obj
+    elif hasattr(obj, "to_pandas"):  # Snowpark DataFrame
+        frame = obj.to_pandas()
+    elif hasattr(obj, "df"):  # DuckDB relation
+        frame = obj.df()
+    else:
+        raise TypeError(
+            f"kura: cannot turn a {type(obj).__name__} into a pandas DataFrame; expected a "
+            "DuckDB relation, a Snowpark DataFrame or a pandas DataFrame"
+        )
+    frame = frame.copy()
+    frame.columns = [str(c).lower() for c in frame.columns]
+    return frame
+
+
+def read_previous(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:
+    """The current contents of an incremental model (``{{ this }}``), or None on a first build.
+
+    Uses plain SQL through the session, which DuckDB and Snowpark both accept.
+    """
+    if not getattr(dbt, "is_incremental", False):
+        return None
+    relation = str(dbt.this)
+    query = f"select {', '.join(columns)} from {relation}"
+    return to_pandas(session.sql(query))

@@ -1,0 +1,201 @@
+"""The cluster hierarchy: base clusters -> ... -> at most ``max_top`` top-level clusters.
+
+Level sizes follow a geometric schedule (each level about ``branching`` times smaller than the
+one below, ending at ``max_top``). Each level groups the clusters below it by their centroids
+(Ward agglomerative clustering, deterministic). A group with a single child is never emitted:
+its child joins the nearest group with at least two children. Every level is therefore at most
+half the size of the one below, so the loop always terminates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import AgglomerativeClustering
+
+from kura_dbt.labelling import ClassTfidfLabeller
+
+HIERARCHY_COLUMNS = [
+    "cluster_id",
+    "level",
+    "parent_id",
+    "top_cluster_id",
+    "name",
+    "description",
+    "keywords",
+    "size",
+    "distinct_users",
+    "child_count",
+    "labeller",
+]
+
+
+def level_schedule(n_base: int, max_top: int, branching: float) -> list[int]:
+    """Target number of clusters per level above the base, shrinking geometrically to max_top.
+
+    >>> level_schedule(60, 5, 4)
+    [19, 5]
+    """
+    if max_top < 1:
+        raise ValueError(f"max_top must be at least 1, got {max_top}")
+    if branching <= 1:
+        raise ValueError(f"branching must be greater than 1, got {branching}")
+    if n_base <= max_top:
+        return []
+    n_levels = max(1, math.ceil(math.log(n_base / max_top) / math.log(branching)))
+    ratio = (n_base / max_top) ** (1.0 / n_levels)
+    targets, previous = [], n_base
+    for i in range(1, n_levels + 1):
+        target = max_top if i == n_levels else max(max_top, round(n_base / ratio**i))
+        target = min(target, previous - 1)
+        targets.append(target)
+        previous = target
+    return targets
+
+
+def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
+    """Assign each of k centroids to one of at most n_groups parents; no parent gets one child.
+
+    Returns parent indices 0..m-1 (m <= n_groups), numbered by first appearance.
+    """
+    k = len(centroids)
+    if k < 2:
+        raise ValueError("need at least two clusters to group")
+    n_groups = max(1, min(n_groups, k - 1))
+    if n_groups == 1:
+        assignment = np.zeros(k, dtype=int)
+    else:
+        assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(
+            centroids
+        )
+    # Fold singletons into the nearest group that has at least two members.
+    counts = np.bincount(assignment, minlength=n_groups)
+    big = [g for g in range(n_groups) if counts[g] >= 2]
+    if not big:  # cannot happen for n_groups < k, kept as a guard
+        assignment[:] = 0
+    else:
+        group_centroids = np.stack([centroids[assignment == g].mean(axis=0) for g in big])
+        for i in range(k):
+            if counts[assignment[i]] == 1:
+                distances = np.linalg.norm(group_centroids - centroids[i], axis=1)
+                assignment[i] = big[int(np.argmin(distances))]
+    # renumber by first appearance (children are ordered by size, so big parents come first)
+    remap: dict[int, int] = {}
+    for g in assignment:
+        remap.setdefault(int(g), len(remap))
+    return np.array([remap[int(g)] for g in assignment], dtype=int)
+
+
+@dataclass
+class _Level:
+    ids: list[str]
+    members: list[np.ndarray]  # row indices of the conversations in each cluster
+    children: list[list[str]]
+
+
+def build_hierarchy(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    texts: Sequence[str],
+    user_ids: Sequence[str | None],
+    max_top: int = 8,
+    branching: float = 5.0,
+    labeller: ClassTfidfLabeller | None = None,
+) -> pd.DataFrame:
+    """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
+
+    Returns one row per cluster (columns ``HIERARCHY_COLUMNS``); base cluster ``i`` gets the id
+    ``base_cluster_id(i)``.
+    """
+    labeller = labeller or ClassTfidfLabeller()
+    labels = np.asarray(labels)
+    if len(labels) != len(embeddings) or len(texts) != len(labels) or len(user_ids) != len(labels):
+        raise ValueError("embeddings, labels, texts and user_ids must have the same length")
+    base_labels = sorted(int(v) for v in np.unique(labels) if v >= 0)
+    if not base_labels:
+        return pd.DataFrame(columns=HIERARCHY_COLUMNS)
+
+    levels = [
+        _Level(
+            ids=[cluster_id(0, b) for b in base_labels],
+            members=[np.flatnonzero(labels == b) for b in base_labels],
+            children=[[] for _ in base_labels],
+        )
+    ]
+    for level_number, target in enumerate(
+        level_schedule(len(base_labels), max_top, branching), start=1
+    ):
+        below = levels[-1]
+        if len(below.ids) <= max_top:
+            break
+        centroids = np.stack([_centroid(embeddings[m]) for m in below.members])
+        parents = group_clusters(centroids, target)
+        n_parents = int(parents.max()) + 1
+        levels.append(
+            _Level(
+                ids=[cluster_id(level_number, p) for p in range(n_parents)],
+                members=[
+                    np.sort(np.concatenate([below.members[c] for c in np.flatnonzero(parents == p)]))
+                    for p in range(n_parents)
+                ],
+                children=[[below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)],
+            )
+        )
+
+    parent_of: dict[str, str] = {}
+    for level in levels[1:]:
+        for pid, kids in zip(level.ids, level.children, strict=True):
+            for kid in kids:
+                parent_of[kid] = pid
+
+    def top_of(cid: str) -> str:
+        while cid in parent_of:
+            cid = parent_of[cid]
+        return cid
+
+    rows = []
+    for level_number, level in enumerate(levels):
+        central = []
+        for m in level.members:
+            centroid = _centroid(embeddings[m])
+            best = m[int(np.argmax(embeddings[m] @ centroid))]
+            central.append(texts[best])
+        names = labeller.label(
+            [[texts[i] for i in m] for m in level.members],
+            central,
+            [len(m) for m in level.members],
+        )
+        for cid, m, kids, lab in zip(level.ids, level.members, level.children, names, strict=True):
+            users = {user_ids[i] for i in m if user_ids[i] is not None and user_ids[i] == user_ids[i]}
+            rows.append(
+                {
+                    "cluster_id": cid,
+                    "level": level_number,
+                    "parent_id": parent_of.get(cid),
+                    "top_cluster_id": top_of(cid),
+                    "name": lab.name,
+                    "description": lab.description,
+                    "keywords": json.dumps(lab.keywords),
+                    "size": int(len(m)),
+                    "distinct_users": int(len(users)),
+                    "child_count": int(len(kids)),
+                    "labeller": labeller.name,
+                }
+            )
+    return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
+
+
+def cluster_id(level: int, index: int) -> str:
+    """Deterministic id of the index-th cluster (by size) at a level, e.g. ``L1-004``."""
+    return f"L{level}-{index:04d}"
+
+
+def _centroid(vectors: np.ndarray) -> np.ndarray:
+    centre = vectors.mean(axis=0)
+    norm = np.linalg.norm(centre)
+    return centre / norm if norm > 0 else centre

@@ -1,0 +1,399 @@
+"""What the dbt Python models call: pandas in, pandas out, one function per model.
+
+Each function takes the frames a model read (already converted by ``kura_dbt.frames``) and the
+model's settings (dbt vars passed through the model's config), and returns a frame with a fixed,
+typed schema so that an empty result still has the right column types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kura_dbt.clustering import make_clusterer
+from kura_dbt.embed import make_embedder
+from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
+from kura_dbt.labelling import make_labeller
+from kura_dbt.projection import make_projector
+from kura_dbt.summarise import LocalSummariser, Message
+
+SUMMARY_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "content_hash": "string",
+    "summary": "string",
+    "request": "string",
+    "task": "string",
+    "languages": "string",
+    "concerning_score": "Int64",
+    "user_frustration": "Int64",
+    "assistant_errors": "string",
+    "extra_facets": "string",
+    "flags": "string",
+    "turn_count": "Int64",
+    "user_turns": "Int64",
+    "assistant_turns": "Int64",
+    "summariser": "string",
+    "model": "string",
+    "prompt_version": "string",
+    "error": "string",
+    "summarised_at": "datetime64[us]",
+}
+SUMMARY_STATE_COLUMNS = ["conversation_id", "content_hash", "summariser", "model", "prompt_version", "error"]
+
+EMBEDDING_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "text_hash": "string",
+    "embedding": "object",
+    "embedder": "string",
+    "model": "string",
+    "dimensions": "Int64",
+    "embedded_at": "datetime64[us]",
+}
+EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model"]
+
+CONVERSATION_CLUSTER_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "cluster_id": "string",
+    "distance": "float64",
+    "is_unclustered": "boolean",
+    "clusterer": "string",
+}
+
+HIERARCHY_SCHEMA: dict[str, str] = {
+    "cluster_id": "string",
+    "level": "Int64",
+    "parent_id": "string",
+    "top_cluster_id": "string",
+    "name": "string",
+    "description": "string",
+    "keywords": "string",
+    "size": "Int64",
+    "distinct_users": "Int64",
+    "child_count": "Int64",
+    "labeller": "string",
+}
+assert list(HIERARCHY_SCHEMA) == HIERARCHY_COLUMNS
+
+PROJECTION_SCHEMA: dict[str, str] = {
+    "point_type": "string",
+    "point_id": "string",
+    "cluster_id": "string",
+    "level": "Int64",
+    "x": "float64",
+    "y": "float64",
+    "projector": "string",
+}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def setting(config: Mapping[str, Any], key: str, default: Any = None, kind: type = str) -> Any:
+    """Read one model setting, coercing the strings that rendered dbt vars become."""
+    value = config.get(key, default)
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none", "null"}):
+        return None if default is None else (default if value is not default else default)
+    try:
+        if kind is bool:
+            return value if isinstance(value, bool) else str(value).strip().lower() in {"true", "1", "yes"}
+        if kind is int:
+            return int(float(value))
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"kura: setting {key!r} must be {kind.__name__}, got {value!r}") from exc
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def typed_frame(rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(schema))
+    frame = frame.reindex(columns=list(schema))
+    for column, dtype in schema.items():
+        if dtype != "object":
+            frame[column] = frame[column].astype(dtype)
+    return frame.reset_index(drop=True)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def parse_messages(messages_json: str | None) -> list[Message]:
+    if not messages_json:
+        return []
+    return [
+        Message(role=str(m.get("role") or ""), content=str(m.get("content") or ""))
+        for m in json.loads(messages_json)
+    ]
+
+
+def _needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]) -> pd.Series:
+    """True for rows of ``current`` with no valid previous result under the same keys."""
+    if previous is None or previous.empty:
+        return pd.Series(True, index=current.index)
+    merged = current[["conversation_id", *[k for k in keys if k in current]]].merge(
+        previous, on="conversation_id", how="left", suffixes=("", "_previous"), indicator=True
+    )
+    stale = merged["_merge"] != "both"
+    for key, value in keys.items():
+        old = merged[f"{key}_previous"] if f"{key}_previous" in merged else merged[key]
+        new = merged[key] if key in current else value
+        stale |= old.astype("string").fillna("\0") != pd.Series(new, index=merged.index).astype("string").fillna("\0")
+    if "error" in merged:
+        stale |= merged["error"].notna()
+    stale.index = current.index
+    return stale
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def make_summariser(name: str, max_chars: int = 20_000):
+    summarisers = {"local": LocalSummariser}
+    if name not in summarisers:
+        raise ValueError(
+            f"kura: unknown summariser {name!r}; valid names: {', '.join(sorted(summarisers))}"
+        )
+    return summarisers[name](max_chars=max_chars)
+
+
+def summarise(
+    transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Summaries for the conversations that are new, changed, failed last time, or were
+    summarised by another backend, model or prompt version. Returns only those rows: the
+    incremental model's unique key replaces their old versions."""
+    summariser = make_summariser(
+        setting(config, "summariser", "local"),
+        max_chars=setting(config, "summariser_max_chars", 20_000, int),
+    )
+    keys = {
+        "content_hash": None,
+        "summariser": summariser.name,
+        "model": summariser.model,
+        "prompt_version": summariser.prompt_version,
+    }
+    todo = transcripts[_needs_work(transcripts, previous, keys)]
+    rows = []
+    now = _now()
+    for record in todo.itertuples(index=False):
+        row: dict[str, Any] = {
+            "conversation_id": record.conversation_id,
+            "content_hash": record.content_hash,
+            "summariser": summariser.name,
+            "model": summariser.model,
+            "prompt_version": summariser.prompt_version,
+            "summarised_at": now,
+        }
+        try:
+            result = summariser.summarise(parse_messages(record.messages_json)).to_row()
+        except Exception as exc:  # one bad conversation never aborts the build
+            row["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+            rows.append(row)
+            continue
+        for column in ("summary", "request", "task", "concerning_score", "user_frustration",
+                       "turn_count", "user_turns", "assistant_turns", "error"):
+            row[column] = result.get(column)
+        row["languages"] = _json_or_none(result.get("languages") or [])
+        row["assistant_errors"] = _json_or_none(result.get("assistant_errors"))
+        row["extra_facets"] = _json_or_none(result.get("extra_facets"))
+        row["flags"] = _json_or_none(result.get("flags") or [])
+        rows.append(row)
+    return typed_frame(rows, SUMMARY_SCHEMA)
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
+    """Conversations that have a summary to embed, with the hash of that text."""
+    ok = summaries[summaries["summary"].notna() & summaries["error"].isna()].copy()
+    ok["summary"] = ok["summary"].astype(str)
+    ok = ok[ok["summary"].str.strip() != ""]
+    ok["text_hash"] = [text_hash(t) for t in ok["summary"]]
+    return ok.sort_values("conversation_id").reset_index(drop=True)
+
+
+def embed(
+    summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Embeddings of the summaries that are new or whose text or embedding model changed."""
+    embedder = make_embedder(
+        setting(config, "embedder", "local"),
+        batch_size=setting(config, "embedding_batch_size", 64, int),
+    )
+    todo = embeddable(summaries)
+    todo = todo[_needs_work(todo, previous, {"text_hash": None, "embedder": embedder.name, "model": embedder.model})]
+    vectors = embedder.embed(todo["summary"].tolist())
+    frame = pd.DataFrame(
+        {
+            "conversation_id": todo["conversation_id"].to_numpy(),
+            "text_hash": todo["text_hash"].to_numpy(),
+            "embedding": list(vectors),
+            "embedder": embedder.name,
+            "model": embedder.model,
+            "dimensions": vectors.shape[1] if len(vectors) else embedder.dimensions,
+            "embedded_at": _now(),
+        }
+    )
+    return typed_frame(frame, EMBEDDING_SCHEMA)
+
+
+def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Join summaries with the embeddings of their current text, sorted by conversation id."""
+    current = embeddable(summaries).merge(
+        embeddings[["conversation_id", "text_hash", "embedding"]],
+        on=["conversation_id", "text_hash"],
+        how="inner",
+    )
+    current = current.sort_values("conversation_id").reset_index(drop=True)
+    if current.empty:
+        return current, np.zeros((0, 0), dtype=np.float32)
+    matrix = np.stack([np.asarray(v, dtype=np.float32) for v in current["embedding"]])
+    return current, matrix
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def assign_base_clusters(
+    summaries: pd.DataFrame, embeddings: pd.DataFrame, config: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Each summarised conversation's base cluster and its cosine distance to the centroid."""
+    current, X = current_embeddings(summaries, embeddings)
+    name = setting(config, "clusterer", "kmeans")
+    seed = setting(config, "seed", 42, int)
+    params: dict[str, Any] = {"random_state": seed}
+    if name in ("kmeans", "minibatch_kmeans"):
+        params["n_clusters"] = setting(config, "n_base_clusters", None, int)
+    elif name == "hdbscan":
+        params = {"min_cluster_size": setting(config, "hdbscan_min_cluster_size", 10, int)}
+    clusterer = make_clusterer(name, **params)
+    if len(current) == 0:
+        return typed_frame([], CONVERSATION_CLUSTER_SCHEMA)
+    labels = clusterer.fit_predict(X)
+    centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
+    distance = np.full(len(X), np.nan)
+    for label in np.unique(labels[labels >= 0]):
+        members = labels == label
+        centre = centers[label] / (np.linalg.norm(centers[label]) or 1.0)
+        distance[members] = 1.0 - X[members] @ centre
+    frame = pd.DataFrame(
+        {
+            "conversation_id": current["conversation_id"],
+            "cluster_id": [cluster_id(0, int(b)) if b >= 0 else None for b in labels],
+            "distance": np.clip(distance, 0.0, 2.0),
+            "is_unclustered": labels < 0,
+            "clusterer": name,
+        }
+    )
+    return typed_frame(frame, CONVERSATION_CLUSTER_SCHEMA)
+
+
+def _base_labels(conversation_clusters: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    mapping = conversation_clusters.set_index("conversation_id")["cluster_id"]
+    base = ids.map(mapping)
+    return np.array(
+        [int(str(c).split("-")[1]) if isinstance(c, str) and c else -1 for c in base], dtype=int
+    )
+
+
+def cluster_hierarchy(
+    conversation_clusters: pd.DataFrame,
+    summaries: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    transcripts: pd.DataFrame,
+    config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Name the base clusters and build the levels above them."""
+    current, X = current_embeddings(summaries, embeddings)
+    if current.empty:
+        return typed_frame([], HIERARCHY_SCHEMA)
+    labels = _base_labels(conversation_clusters, current["conversation_id"])
+    users = current["conversation_id"].map(transcripts.set_index("conversation_id")["user_id"])
+    labeller = make_labeller(setting(config, "labeller", "local"))
+    frame = build_hierarchy(
+        X,
+        labels,
+        current["summary"].tolist(),
+        [None if pd.isna(u) else str(u) for u in users],
+        max_top=setting(config, "max_top_clusters", 8, int),
+        branching=setting(config, "hierarchy_branching", 5.0, float),
+        labeller=labeller,
+    )
+    return typed_frame(frame, HIERARCHY_SCHEMA)
+
+
+# --------------------------------------------------------------------------- projection
+
+
+def project(
+    summaries: pd.DataFrame,
+    embeddings: pd.DataFrame,
+    conversation_clusters: pd.DataFrame,
+    hierarchy: pd.DataFrame,
+    config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """2D coordinates for every embedded conversation and every cluster (mean of its members)."""
+    current, X = current_embeddings(summaries, embeddings)
+    if current.empty:
+        return typed_frame([], PROJECTION_SCHEMA)
+    name = setting(config, "projector", "umap")
+    projector = make_projector(name, random_state=setting(config, "seed", 42, int))
+    xy = projector.fit_transform(X)
+    base = current["conversation_id"].map(
+        conversation_clusters.set_index("conversation_id")["cluster_id"]
+    )
+    points = pd.DataFrame(
+        {
+            "point_type": "conversation",
+            "point_id": current["conversation_id"],
+            "cluster_id": base.to_numpy(),
+            "level": pd.NA,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "projector": name,
+        }
+    )
+    rows = [points]
+    if not hierarchy.empty:
+        coords = pd.DataFrame({"cluster_id": base.to_numpy(), "x": xy[:, 0], "y": xy[:, 1]})
+        coords = coords[coords["cluster_id"].notna()]
+        parent = hierarchy.set_index("cluster_id")["parent_id"]
+        level_of = hierarchy.set_index("cluster_id")["level"]
+        membership = coords
+        for level in sorted(hierarchy["level"].unique()):
+            means = membership.groupby("cluster_id", sort=True)[["x", "y"]].mean().reset_index()
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "point_type": "cluster",
+                        "point_id": means["cluster_id"],
+                        "cluster_id": means["cluster_id"],
+                        "level": means["cluster_id"].map(level_of).astype("Int64"),
+                        "x": means["x"],
+                        "y": means["y"],
+                        "projector": name,
+                    }
+                )
+            )
+            membership = membership.assign(cluster_id=membership["cluster_id"].map(parent))
+            membership = membership[membership["cluster_id"].notna()]
+    return typed_frame(pd.concat(rows, ignore_index=True), PROJECTION_SCHEMA)

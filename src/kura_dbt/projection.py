@@ -1,0 +1,73 @@
+"""2D map of conversations (UMAP by default, PCA as a fast fallback)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class UmapProjector:
+    """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points."""
+
+    name = "umap"
+
+    def __init__(
+        self,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        random_state: int = 42,
+        min_points: int = 20,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.random_state = random_state
+        self.min_points = min_points
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if len(X) < self.min_points:
+            return PcaProjector(random_state=self.random_state).fit_transform(X)
+        import umap  # imported lazily: numba compilation is slow and not always needed
+
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=min(self.n_neighbors, len(X) - 1),
+            min_dist=self.min_dist,
+            metric="cosine",
+            random_state=self.random_state,
+            n_jobs=1,
+        )
+        self.embedding_ = np.asarray(reducer.fit_transform(X), dtype=np.float64)
+        return self.embedding_
+
+
+class PcaProjector:
+    """The first two principal components; exact and fast."""
+
+    name = "pca"
+
+    def __init__(self, random_state: int = 42) -> None:
+        self.random_state = random_state
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        out = np.zeros((len(X), 2))
+        if len(X) < 2:
+            return out
+        from sklearn.decomposition import PCA
+
+        n_components = min(2, X.shape[1], len(X))
+        out[:, :n_components] = PCA(
+            n_components=n_components, random_state=self.random_state
+        ).fit_transform(X)
+        self.embedding_ = out
+        return out
+
+
+def make_projector(name: str, **params):
+    """Build a projector from its config name (var ``kura__projector``)."""
+    projectors = {"umap": UmapProjector, "pca": PcaProjector}
+    if name not in projectors:
+        raise ValueError(
+            f"kura: unknown projector {name!r}; valid names: {', '.join(sorted(projectors))}"
+        )
+    return projectors[name](**params)
