@@ -1,0 +1,78 @@
+"""Real dbt runs on real DuckDB files: the integration_tests project installs the package
+with `local: ../`, exactly as a user's project would."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECT = REPO / "integration_tests"
+PROFILES = REPO / "profiles"
+
+
+class DbtResult:
+    def __init__(self, success: bool, output: str) -> None:
+        self.success = success
+        self.output = output
+
+
+def run_dbt(args: list[str], db_path: Path, target_dir: Path, expect_success: bool = True) -> DbtResult:
+    """Run one dbt command in-process against the given DuckDB file."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["KURA_DUCKDB_PATH"] = str(db_path)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    messages: list[str] = []
+
+    def collect(event) -> None:
+        try:
+            messages.append(event.info.msg)
+        except AttributeError:  # pragma: no cover
+            pass
+
+    runner = dbtRunner(callbacks=[collect])
+    result = runner.invoke(
+        [
+            *args,
+            "--project-dir", str(PROJECT),
+            "--profiles-dir", str(PROFILES),
+            "--target-path", str(target_dir),
+            "--log-path", str(target_dir / "logs"),
+        ]
+    )
+    output = "\n".join(str(m) for m in messages)
+    if result.exception is not None:
+        output += f"\n{type(result.exception).__name__}: {result.exception}"
+    if expect_success and not result.success:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{output[-6000:]}")
+    return DbtResult(bool(result.success), output)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_deps(tmp_path_factory) -> None:
+    target = tmp_path_factory.mktemp("deps")
+    run_dbt(["deps", "--quiet"], target / "deps.duckdb", target)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo: `dbt build` on the bundled sample data (seeds, models, data and unit tests)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    db = workdir / "kura.duckdb"
+    run_dbt(["build"], db, workdir / "target")
+    return db
+
+
+@pytest.fixture
+def query() -> Callable[[Path, str], list[tuple]]:
+    def _query(db: Path, sql: str) -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    return _query

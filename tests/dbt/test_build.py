@@ -1,0 +1,196 @@
+"""`dbt build` on DuckDB: the end-to-end pipeline, its invariants, idempotence and incrementality."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from kura_dbt.cli import app
+
+from .conftest import REPO, run_dbt
+
+SEEDS = REPO / "seeds"
+RAW_VARS = (
+    "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
+    "kura__feedback: raw.feedback, kura__users: raw.users}"
+)
+
+
+def counts(db: Path) -> dict[str, int]:
+    tables = [
+        "int_kura__transcripts", "kura__summaries", "kura__embeddings", "kura__conversation_clusters",
+        "kura__cluster_hierarchy", "kura__projections", "kura__clusters", "kura__conversations",
+        "kura__cluster_weekly", "kura__rejected_messages",
+    ]
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"select count(*) from main.{t}").fetchone()[0] for t in tables}
+
+
+def test_demo_build_produces_every_output(demo_db, query):
+    n = counts(demo_db)
+    assert n["int_kura__transcripts"] == 500
+    assert n["kura__summaries"] == 500
+    assert n["kura__embeddings"] == n["kura__conversation_clusters"] == 500
+    assert n["kura__conversations"] == 500
+    assert n["kura__clusters"] == n["kura__cluster_hierarchy"] > 6
+    top = query(demo_db, "select count(*) from kura__clusters where parent_id is null")[0][0]
+    assert 2 <= top <= 6  # kura__max_top_clusters: 6 in integration_tests
+    levels = query(demo_db, "select count(distinct level) from kura__clusters")[0][0]
+    assert levels >= 2
+    # every conversation and every cluster has a point on the map
+    points = dict(query(demo_db, "select point_type, count(*) from kura__projections group by 1"))
+    assert points == {"conversation": 500, "cluster": n["kura__clusters"]}
+    # the local summariser leaves what it cannot judge NULL
+    nulls = query(
+        demo_db,
+        "select count(concerning_score), count(user_frustration), count(assistant_errors) from kura__summaries",
+    )[0]
+    assert nulls == (0, 0, 0)
+    # marts join feedback and revenue from the sample users
+    revenue, thumbs = query(
+        demo_db, "select sum(revenue), count(thumbs_up_rate) from kura__clusters where level = 0"
+    )[0]
+    assert revenue > 0 and thumbs > 0
+
+
+def test_base_clusters_group_the_sample_domains(demo_db, query):
+    """The sample conversations come from known domains: most base clusters should be dominated
+    by one domain (purity), which is what a person reading the tree expects."""
+    rows = query(
+        demo_db,
+        """
+        select cc.cluster_id, c.sample_domain, count(*)
+        from kura__conversation_clusters cc
+        join kura_sample_conversations c using (conversation_id)
+        group by 1, 2
+        """,
+    )
+    frame = pd.DataFrame(rows, columns=["cluster", "domain", "n"])
+    purity = frame.groupby("cluster")["n"].max().sum() / frame["n"].sum()
+    assert purity > 0.7, purity
+
+
+def test_second_build_summarises_and_embeds_nothing(demo_db, query, tmp_path):
+    before = counts(demo_db)
+    stamps = query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries")
+    embedded = query(demo_db, "select max(embedded_at) from kura__embeddings")
+    clusters = query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id")
+    run_dbt(["build"], demo_db, tmp_path / "target")
+    assert counts(demo_db) == before
+    assert query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries") == stamps
+    assert query(demo_db, "select max(embedded_at) from kura__embeddings") == embedded
+    # same input, same seed: the same clusters, names and ids
+    assert query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id") == clusters
+
+
+def test_tree_command_prints_the_hierarchy(demo_db, query):
+    result = CliRunner().invoke(app, ["tree", "--db", str(demo_db)])
+    assert result.exit_code == 0, result.output
+    assert "500 conversations" in result.output
+    top_names = [r[0] for r in query(demo_db, "select name from kura__clusters where parent_id is null")]
+    for name in top_names:
+        assert name in result.output
+    shallow = CliRunner().invoke(app, ["tree", "--db", str(demo_db), "--depth", "1"])
+    base_names = [r[0] for r in query(demo_db, "select name from kura__clusters where level = 0 and child_count = 0")]
+    assert sum(name in shallow.output for name in base_names) < len(base_names)
+
+
+def _load_raw(db: Path, conversation_ids: list[str] | None = None, edit: str | None = None) -> None:
+    """Write the sample data as a user's own raw tables (schema raw) in a DuckDB file."""
+    frames = {
+        name: pd.read_csv(SEEDS / f"kura_sample_{name}.csv", keep_default_na=False, na_values=[""])
+        for name in ("conversations", "messages", "feedback", "users")
+    }
+    if conversation_ids is not None:
+        for name in ("conversations", "messages", "feedback"):
+            frames[name] = frames[name][frames[name]["conversation_id"].isin(conversation_ids)]
+    if edit is not None:  # change one conversation's first user message
+        m = frames["messages"]
+        first = m.index[(m["conversation_id"] == edit) & (m["message_index"] == 0)]
+        m.loc[first, "content"] = "Actually, I need a cheap flight to Lisbon next Tuesday."
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists raw")
+        for name, frame in frames.items():
+            con.register("frame", frame)
+            con.execute(f"create or replace table raw.{name} as select * from frame")
+            con.unregister("frame")
+
+
+def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(tmp_path, query):
+    all_ids = pd.read_csv(SEEDS / "kura_sample_conversations.csv")["conversation_id"].tolist()
+    first_ids = all_ids[:450]
+    edited = first_ids[0]
+
+    incremental = tmp_path / "incremental.duckdb"
+    _load_raw(incremental, first_ids)
+    run_dbt(["build", "--vars", RAW_VARS], incremental, tmp_path / "t1")
+    first_stamp = query(incremental, "select max(summarised_at) from kura__summaries")[0][0]
+    assert query(incremental, "select count(*) from kura__summaries")[0][0] == 450
+
+    # tomorrow: 50 new conversations arrive and one old conversation changed
+    _load_raw(incremental, None, edit=edited)
+    run_dbt(["build", "--vars", RAW_VARS], incremental, tmp_path / "t2")
+    redone = query(
+        incremental, f"select conversation_id from kura__summaries where summarised_at > '{first_stamp}'"
+    )
+    redone = {r[0] for r in redone}
+    assert redone == set(all_ids[450:]) | {edited}
+    assert "Lisbon" in query(
+        incremental, f"select summary from kura__summaries where conversation_id = '{edited}'"
+    )[0][0]
+
+    full = tmp_path / "full.duckdb"
+    _load_raw(full, None, edit=edited)
+    run_dbt(["build", "--vars", RAW_VARS], full, tmp_path / "t3")
+
+    cols = "conversation_id, content_hash, summary, request, task, languages, flags, turn_count"
+    assert query(incremental, f"select {cols} from kura__summaries order by 1") == query(
+        full, f"select {cols} from kura__summaries order by 1"
+    )
+    a = query(incremental, "select conversation_id, embedding from kura__embeddings order by 1")
+    b = query(full, "select conversation_id, embedding from kura__embeddings order by 1")
+    assert [r[0] for r in a] == [r[0] for r in b]
+    np.testing.assert_allclose(np.array([r[1] for r in a]), np.array([r[1] for r in b]), atol=1e-5)
+    assert query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters order by 1") == query(
+        full, "select conversation_id, cluster_id from kura__conversation_clusters order by 1"
+    )
+    assert query(incremental, "select cluster_id, size, name from kura__cluster_hierarchy order by 1") == query(
+        full, "select cluster_id, size, name from kura__cluster_hierarchy order by 1"
+    )
+
+
+def test_missing_required_column_fails_with_a_clear_message(tmp_path):
+    db = tmp_path / "bad.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.conversations as select 'c1' as conversation_id")
+        con.execute("create table raw.messages as select 'c1' as conversation_id, 0 as message_index, 'user' as role, 'hi' as body")
+    result = run_dbt(
+        ["build", "--select", "stg_kura__messages", "--vars",
+         "{kura__conversations: raw.conversations, kura__messages: raw.messages}"],
+        db, tmp_path / "target", expect_success=False,
+    )
+    assert not result.success
+    assert "raw.messages" in result.output
+    assert "lacks required column(s): content" in result.output
+    assert "kura__message_content_column" in result.output
+
+
+def test_hdbscan_reports_noise_as_unclustered(tmp_path, query):
+    db = tmp_path / "hdbscan.duckdb"
+    run_dbt(["build", "--vars", "{kura__clusterer: hdbscan, kura__hdbscan_min_cluster_size: 8}"], db, tmp_path / "t")
+    unclustered, null_ids = query(
+        db,
+        "select count(*) filter (where is_unclustered), count(*) filter (where cluster_id is null) "
+        "from kura__conversation_clusters",
+    )[0]
+    assert unclustered == null_ids
+    assert unclustered > 0
+    # noise never becomes a named cluster
+    assert query(db, "select sum(size) from kura__clusters where level = 0")[0][0] == 500 - unclustered
