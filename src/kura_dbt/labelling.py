@@ -22,6 +22,8 @@ CONVERSATION_STOP_WORDS = frozenset(
     help need needs needed thanks thank hi hello hey okay ok yes sure know tell find
     looking look good great just also make get going really something anything thing things
     let lets does did doing done using use way able think new sounds fine right
+    follow-up follow writes write they'd they're they've they'll i'd i'm i've i'll it's
+    don't can't won't didn't doesn't isn't
     """.split()
 )
 
