@@ -29,7 +29,11 @@ def _connect(db: Path):
             f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
             param_hint="--db",
         )
-    return duckdb.connect(str(db), read_only=True)
+    try:
+        return duckdb.connect(str(db), read_only=True)
+    except duckdb.ConnectionException:
+        # this process already holds the file open (e.g. dbt ran in-process): share that
+        return duckdb.connect(str(db))
 
 
 def _fmt_pct(value: Any) -> str:

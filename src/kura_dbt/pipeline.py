@@ -145,21 +145,25 @@ def parse_messages(messages_json: str | None) -> list[Message]:
 
 
 def _needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]) -> pd.Series:
-    """True for rows of ``current`` with no valid previous result under the same keys."""
+    """True for rows of ``current`` with no valid previous result under the same keys.
+
+    ``keys`` maps a state column to the value it must have: ``None`` means "the value in the
+    same column of ``current``" (e.g. a content hash), anything else is a constant (e.g. the
+    model name). A previous row with an error is always redone.
+    """
     if previous is None or previous.empty:
         return pd.Series(True, index=current.index)
-    merged = current[["conversation_id", *[k for k in keys if k in current]]].merge(
-        previous, on="conversation_id", how="left", suffixes=("", "_previous"), indicator=True
-    )
-    stale = merged["_merge"] != "both"
+    expected = pd.DataFrame({"conversation_id": current["conversation_id"].to_numpy()})
     for key, value in keys.items():
-        old = merged[f"{key}_previous"] if f"{key}_previous" in merged else merged[key]
-        new = merged[key] if key in current else value
-        stale |= old.astype("string").fillna("\0") != pd.Series(new, index=merged.index).astype("string").fillna("\0")
-    if "error" in merged:
-        stale |= merged["error"].notna()
-    stale.index = current.index
-    return stale
+        expected[key] = current[key].to_numpy() if value is None else value
+    old = previous.drop_duplicates("conversation_id").set_index("conversation_id")
+    stale = ~expected["conversation_id"].isin(old.index)
+    for key in keys:
+        before = expected["conversation_id"].map(old[key]).astype("string").fillna("\0")
+        stale |= before != expected[key].astype("string").fillna("\0")
+    if "error" in old:
+        stale |= expected["conversation_id"].map(old["error"]).notna()
+    return pd.Series(stale.to_numpy(), index=current.index)
 
 
 # --------------------------------------------------------------------------- summaries

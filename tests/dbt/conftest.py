@@ -37,15 +37,10 @@ def run_dbt(args: list[str], db_path: Path, target_dir: Path, expect_success: bo
             pass
 
     runner = dbtRunner(callbacks=[collect])
-    result = runner.invoke(
-        [
-            *args,
-            "--project-dir", str(PROJECT),
-            "--profiles-dir", str(PROFILES),
-            "--target-path", str(target_dir),
-            "--log-path", str(target_dir / "logs"),
-        ]
-    )
+    options = ["--project-dir", str(PROJECT), "--profiles-dir", str(PROFILES)]
+    if args[0] != "deps":
+        options += ["--target-path", str(target_dir), "--log-path", str(target_dir / "logs")]
+    result = runner.invoke([*args, *options])
     output = "\n".join(str(m) for m in messages)
     if result.exception is not None:
         output += f"\n{type(result.exception).__name__}: {result.exception}"
@@ -72,7 +67,7 @@ def demo_db(tmp_path_factory) -> Path:
 @pytest.fixture
 def query() -> Callable[[Path, str], list[tuple]]:
     def _query(db: Path, sql: str) -> list[tuple]:
-        with duckdb.connect(str(db), read_only=True) as con:
+        with duckdb.connect(str(db)) as con:
             return con.execute(sql).fetchall()
 
     return _query

@@ -28,7 +28,7 @@ def counts(db: Path) -> dict[str, int]:
         "kura__cluster_hierarchy", "kura__projections", "kura__clusters", "kura__conversations",
         "kura__cluster_weekly", "kura__rejected_messages",
     ]
-    with duckdb.connect(str(db), read_only=True) as con:
+    with duckdb.connect(str(db)) as con:
         return {t: con.execute(f"select count(*) from main.{t}").fetchone()[0] for t in tables}
 
 

@@ -1,0 +1,91 @@
+"""The functions the dbt Python models call: incremental selection, schemas, errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kura_dbt import pipeline
+
+
+def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for cid, text in texts.items():
+        messages = json.dumps([{"role": "user", "content": text}, {"role": "assistant", "content": "Sure."}])
+        rows.append({"conversation_id": cid, "user_id": "u1", "messages_json": messages,
+                     "content_hash": pipeline.text_hash(messages)})
+    return pd.DataFrame(rows)
+
+
+def test_summarise_first_run_then_only_new_changed_and_failed():
+    first = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight."})
+    done = pipeline.summarise(first, None, {})
+    assert list(done["conversation_id"]) == ["a", "b"]
+    assert done["summary"].str.contains("Fresno").iloc[0]
+    assert list(done.columns) == list(pipeline.SUMMARY_SCHEMA)
+
+    state = done[pipeline.SUMMARY_STATE_COLUMNS].copy()
+    state.loc[state["conversation_id"] == "b", "error"] = "RateLimitError: try later"
+    second = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight.",
+                           "c": "What is the weather in Paris?"})
+    redo = pipeline.summarise(second, state, {})
+    assert sorted(redo["conversation_id"]) == ["b", "c"]  # b failed last time, c is new
+
+    changed = _transcripts({"a": "Find me a train to Fresno instead."})
+    assert list(pipeline.summarise(changed, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]) == ["a"]
+    unchanged = pipeline.summarise(first, done[pipeline.SUMMARY_STATE_COLUMNS], {})
+    assert unchanged.empty and list(unchanged.columns) == list(pipeline.SUMMARY_SCHEMA)
+
+
+def test_a_new_prompt_version_resummarises_everything():
+    first = _transcripts({"a": "Find me a bus to Fresno."})
+    state = pipeline.summarise(first, None, {})[pipeline.SUMMARY_STATE_COLUMNS]
+    state["prompt_version"] = "local-v0"
+    assert len(pipeline.summarise(first, state, {})) == 1
+
+
+def test_unknown_backend_names_fail_with_the_valid_names():
+    with pytest.raises(ValueError, match="valid names: local"):
+        pipeline.summarise(_transcripts({"a": "hi"}), None, {"summariser": "gpt"})
+
+
+def test_settings_coerce_rendered_vars():
+    assert pipeline.setting({"k": "None"}, "k", None, int) is None
+    assert pipeline.setting({"k": "12"}, "k", 5, int) == 12
+    assert pipeline.setting({}, "k", 5, int) == 5
+    assert pipeline.setting({"k": "null"}, "k", 5, int) == 5
+    with pytest.raises(ValueError, match="'k' must be int"):
+        pipeline.setting({"k": "twelve"}, "k", 5, int)
+
+
+def test_needs_work_ignores_unrelated_columns_with_the_same_name():
+    current = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]})
+    previous = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "embedder": ["local"],
+                             "model": ["all-MiniLM-L6-v2"]})
+    stale = pipeline._needs_work(current, previous, {"text_hash": None, "embedder": "local",
+                                                     "model": "all-MiniLM-L6-v2"})
+    assert not stale.any()
+
+
+def test_cluster_assignment_and_hierarchy_from_embeddings():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+    vectors = np.concatenate([c + 0.02 * rng.normal(size=(20, 32)) for c in centres])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"c{i:03d}" for i in range(len(vectors))]
+    summaries = pd.DataFrame({"conversation_id": ids, "summary": [f"topic {i // 20} words" for i in range(len(ids))],
+                              "error": None})
+    hashes = [pipeline.text_hash(t) for t in summaries["summary"]]
+    embeddings = pd.DataFrame({"conversation_id": ids, "text_hash": hashes, "embedding": list(vectors.astype(np.float32))})
+    assigned = pipeline.assign_base_clusters(summaries, embeddings, {"seed": "42"})
+    assert assigned["cluster_id"].nunique() == 6
+    assert (assigned["distance"] < 0.1).all()
+    transcripts = pd.DataFrame({"conversation_id": ids, "user_id": [f"u{i % 7}" for i in range(len(ids))]})
+    tree = pipeline.cluster_hierarchy(assigned, summaries, embeddings, transcripts, {"max_top_clusters": "2"})
+    assert (tree["parent_id"].isna().sum()) <= 2
+    assert tree.loc[tree["level"] == 0, "size"].sum() == len(ids)
+    # a summary whose text changed after embedding is not clustered with a stale vector
+    stale = summaries.copy()
+    stale.loc[0, "summary"] = "edited text"
+    assert len(pipeline.assign_base_clusters(stale, embeddings, {})) == len(ids) - 1
