@@ -11,7 +11,8 @@ with messages as (
 ),
 
 conversations as (
-    select distinct conversation_id from {{ ref('stg_kura__conversations') }}
+    select conversation_id from {{ ref('int_kura__conversations_classified') }}
+    where reject_reason is null
 )
 
 select

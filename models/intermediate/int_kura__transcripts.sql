@@ -1,14 +1,10 @@
-{#- One row per conversation: its turns as JSON (for the Python models), the rendered text,
+{#- One row per usable conversation: its turns as JSON (for the Python models), the rendered text,
     turn counts and a content hash. The hash changes exactly when the conversation's usable
     messages change, and keys the incremental summaries. -#}
 with conversations as (
-    select
-        conversation_id,
-        user_id,
-        created_at,
-        row_number() over (partition by conversation_id order by created_at) as copy_number
-    from {{ ref('stg_kura__conversations') }}
-    where conversation_id is not null
+    select conversation_id, user_id, created_at
+    from {{ ref('int_kura__conversations_classified') }}
+    where reject_reason is null
 ),
 
 turns as (
@@ -38,4 +34,3 @@ select
 from conversations
 left join turns
     on conversations.conversation_id = turns.conversation_id
-where conversations.copy_number = 1

@@ -45,7 +45,10 @@ def run_dbt(args: list[str], db_path: Path, target_dir: Path, expect_success: bo
     if result.exception is not None:
         output += f"\n{type(result.exception).__name__}: {result.exception}"
     if expect_success and not result.success:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{output[-6000:]}")
+        failures = [m for m in output.splitlines() if "ERROR" in m or "FAIL" in m or "Error" in m]
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n" + "\n".join(failures[:40]) + "\n...\n" + output[-3000:]
+        )
     return DbtResult(bool(result.success), output)
 
 
