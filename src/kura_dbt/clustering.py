@@ -179,7 +179,7 @@ def _geometric_grid(lo: int, hi: int, ratio: float) -> list[int]:
     grid = {lo, hi}
     value = float(lo)
     while value < hi:
-        grid.add(int(round(value)))
+        grid.add(round(value))
         value = max(value * ratio, value + 1.0)
     return sorted(k for k in grid if lo <= k <= hi)
 
@@ -197,13 +197,13 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
 
     # -- public API ---------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> "_AutoKMeansBase":
+    def fit(self, X: Any, y: Any = None) -> _AutoKMeansBase:
         """Cluster X; choose k from the data when ``n_clusters`` is None."""
         self._validate_params()
         with _thread_limits(self.n_threads):
             return self._fit(X)
 
-    def _fit(self, X: Any) -> "_AutoKMeansBase":
+    def _fit(self, X: Any) -> _AutoKMeansBase:
         X = _check_X(X)
         n, d = X.shape
         self.k_scores_: dict[int, float] = {}
@@ -211,9 +211,7 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
         self.n_features_in_ = d
 
         if n == 0:
-            self._set_result(
-                np.empty(0, dtype=np.int64), np.zeros((0, d), dtype=np.float32), X
-            )
+            self._set_result(np.empty(0, dtype=np.int64), np.zeros((0, d), dtype=np.float32), X)
             return self
 
         rng = np.random.default_rng(self.random_state)
@@ -274,6 +272,12 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
             raise ValueError(f"criterion must be one of {_CRITERIA}, got {self.criterion!r}")
         if self.sample_size is not None and int(self.sample_size) < 2:
             raise ValueError(f"sample_size must be >= 2 or None, got {self.sample_size}")
+        if not float(self.grid_ratio) > 1.0:
+            raise ValueError(f"grid_ratio must be > 1, got {self.grid_ratio}")
+        if self.patience is not None and int(self.patience) < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        if float(self.k_tolerance) < 0.0:
+            raise ValueError(f"k_tolerance must be >= 0, got {self.k_tolerance}")
 
     def _set_result(self, labels: np.ndarray, centers: np.ndarray, X: np.ndarray) -> None:
         new_labels, order = relabel_by_size(labels)
@@ -315,15 +319,18 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
 
         # 1. coarse geometric grid, ascending, stopping once the score has
         #    fallen `patience` times in a row below the best seen so far
+        #    (BIC only: it rises and then falls with k; the silhouette curve
+        #    has early local maxima, so with it the whole grid is scanned)
         best_k, best = None, -math.inf
         behind = 0
+        early_stop = self.criterion == "bic" and self.patience is not None
         for k in _geometric_grid(k_min, k_max, self.grid_ratio):
             s = evaluate(k)
             if s > best:
                 best_k, best, behind = k, s, 0
             else:
                 behind += 1
-                if behind >= self.patience:
+                if early_stop and behind >= self.patience:
                     break
 
         # 2. refine: evaluate the geometric midpoints between the best k and
@@ -336,11 +343,11 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
             if i > 0:
                 lo = ks[i - 1]
                 if best_k / lo > 1.0 + self.k_tolerance:
-                    new.append(int(round(math.sqrt(lo * best_k))))
+                    new.append(round(math.sqrt(lo * best_k)))
             if i + 1 < len(ks):
                 hi = ks[i + 1]
                 if hi / best_k > 1.0 + self.k_tolerance:
-                    new.append(int(round(math.sqrt(best_k * hi))))
+                    new.append(round(math.sqrt(best_k * hi)))
             new = [k for k in new if k not in scores]
             if not new:
                 break
@@ -370,8 +377,9 @@ class KMeansClusterer(_AutoKMeansBase):
         many points (None: all points).  This bounds the selection time and
         the resolution: k does not keep growing with n.
     grid_ratio, patience, k_tolerance:
-        The coarse grid is geometric with this ratio; it stops after
-        ``patience`` candidates in a row worse than the best; refinement stops
+        The coarse grid is geometric with this ratio; with BIC it stops after
+        ``patience`` candidates in a row worse than the best (None: scan the
+        whole grid, as is always done for silhouette); refinement stops
         when the best k's evaluated neighbours are within ``k_tolerance``
         (relative).
     n_init, max_iter:
@@ -392,7 +400,7 @@ class KMeansClusterer(_AutoKMeansBase):
         criterion: str = "bic",
         sample_size: int | None = 4000,
         grid_ratio: float = math.sqrt(2.0),
-        patience: int = 2,
+        patience: int | None = 2,
         k_tolerance: float = 0.05,
         n_init: int = 3,
         max_iter: int = 300,
@@ -426,8 +434,11 @@ class KMeansClusterer(_AutoKMeansBase):
 class MiniBatchKMeansClusterer(_AutoKMeansBase):
     """Mini-batch k-means (for large n); k chosen as in :class:`KMeansClusterer`.
 
-    ``batch_size`` is the mini-batch size; the other parameters are those of
-    :class:`KMeansClusterer`.
+    Candidate k are scored exactly as in :class:`KMeansClusterer` (ordinary
+    k-means on the fixed-seed sample, so both choose the same k); only the final
+    fit on all points uses ``sklearn.cluster.MiniBatchKMeans`` with
+    ``batch_size``, ``n_init`` and ``max_iter`` (passes over the data).  The
+    other parameters are those of :class:`KMeansClusterer`.
     """
 
     def __init__(
@@ -438,7 +449,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         criterion: str = "bic",
         sample_size: int | None = 4000,
         grid_ratio: float = math.sqrt(2.0),
-        patience: int = 2,
+        patience: int | None = 2,
         k_tolerance: float = 0.05,
         batch_size: int = 2048,
         n_init: int = 3,
@@ -462,12 +473,21 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         self.n_threads = n_threads
         self.random_state = random_state
 
-    def _estimator(self, k: int, *, final: bool) -> MiniBatchKMeans:
+    def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
+        if not final:
+            # candidates are scored on the (small) sample: ordinary k-means is
+            # both faster there and a better fit than mini-batches
+            return KMeans(
+                n_clusters=k,
+                n_init=1,
+                max_iter=self.candidate_max_iter,
+                random_state=self.random_state,
+            )
         return MiniBatchKMeans(
             n_clusters=k,
             batch_size=self.batch_size,
-            n_init=self.n_init if final else 1,
-            max_iter=self.max_iter if final else self.candidate_max_iter,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
             random_state=self.random_state,
         )
 
@@ -519,7 +539,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any = None) -> "HDBSCANClusterer":
+    def fit(self, X: Any, y: Any = None) -> HDBSCANClusterer:
         """Cluster X; noise gets -1."""
         if int(self.min_cluster_size) < 2:
             raise ValueError(f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
@@ -547,7 +567,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
         if n <= int(self.n_components) + 2:
             return X
         try:
-            import umap  # noqa: PLC0415 - heavy optional dependency
+            import umap
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "HDBSCANClusterer with n_components set needs umap-learn "
@@ -567,7 +587,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
             return np.asarray(reducer.fit_transform(X), dtype=np.float64)
 
     def _hdbscan_labels(self, Z: np.ndarray) -> np.ndarray:
-        import hdbscan  # noqa: PLC0415 - optional dependency
+        import hdbscan
 
         n = Z.shape[0]
         min_samples = self.min_samples

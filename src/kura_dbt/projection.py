@@ -6,7 +6,11 @@ import numpy as np
 
 
 class UmapProjector:
-    """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points."""
+    """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points.
+
+    ``n_epochs`` is fixed (200, UMAP's own choice for large inputs) so that the cost does not
+    jump at 10,000 points, where UMAP's default switches from 500 to 200 epochs.
+    """
 
     name = "umap"
 
@@ -16,8 +20,10 @@ class UmapProjector:
         min_dist: float = 0.1,
         random_state: int = 42,
         min_points: int = 20,
+        n_epochs: int = 200,
     ) -> None:
         self.n_neighbors = n_neighbors
+        self.n_epochs = n_epochs
         self.min_dist = min_dist
         self.random_state = random_state
         self.min_points = min_points
@@ -34,6 +40,7 @@ class UmapProjector:
             min_dist=self.min_dist,
             metric="cosine",
             random_state=self.random_state,
+            n_epochs=self.n_epochs,
             n_jobs=1,
         )
         self.embedding_ = np.asarray(reducer.fit_transform(X), dtype=np.float64)
