@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from kura_dbt.backends import build_backend
+
 
 class LocalEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded from site-packages, on the CPU."""
@@ -57,9 +59,4 @@ def _load_local_model(device: str):
 
 def make_embedder(name: str, **params) -> LocalEmbedder:
     """Build an embedder from its config name (var ``kura__embedder``)."""
-    embedders = {"local": LocalEmbedder}
-    if name not in embedders:
-        raise ValueError(
-            f"kura: unknown embedder {name!r}; valid names: {', '.join(sorted(embedders))}"
-        )
-    return embedders[name](**params)
+    return build_backend("embedder", name, {"local": LocalEmbedder}, **params)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from kura_dbt.backends import build_backend
+
 # Words that every conversation's summary shares (the local summariser's template and
 # conversational filler): they would otherwise top every cluster's keyword list.
 CONVERSATION_STOP_WORDS = frozenset(
@@ -145,9 +147,4 @@ def _shorten(text: str, limit: int) -> str:
 
 def make_labeller(name: str, **params) -> ClassTfidfLabeller:
     """Build a labeller from its config name (var ``kura__labeller``)."""
-    labellers = {"local": ClassTfidfLabeller}
-    if name not in labellers:
-        raise ValueError(
-            f"kura: unknown labeller {name!r}; valid names: {', '.join(sorted(labellers))}"
-        )
-    return labellers[name](**params)
+    return build_backend("labeller", name, {"local": ClassTfidfLabeller}, **params)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt.backends import build_backend
 from kura_dbt.clustering import make_clusterer
 from kura_dbt.embed import make_embedder
 from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
@@ -170,12 +171,8 @@ def _needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict
 
 
 def make_summariser(name: str, max_chars: int = 20_000):
-    summarisers = {"local": LocalSummariser}
-    if name not in summarisers:
-        raise ValueError(
-            f"kura: unknown summariser {name!r}; valid names: {', '.join(sorted(summarisers))}"
-        )
-    return summarisers[name](max_chars=max_chars)
+    """Build a summariser from its config name (var ``kura__summariser``)."""
+    return build_backend("summariser", name, {"local": LocalSummariser}, max_chars=max_chars)
 
 
 def summarise(

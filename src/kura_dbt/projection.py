@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kura_dbt.backends import build_backend
+
 
 class UmapProjector:
     """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points.
@@ -72,9 +74,4 @@ class PcaProjector:
 
 def make_projector(name: str, **params):
     """Build a projector from its config name (var ``kura__projector``)."""
-    projectors = {"umap": UmapProjector, "pca": PcaProjector}
-    if name not in projectors:
-        raise ValueError(
-            f"kura: unknown projector {name!r}; valid names: {', '.join(sorted(projectors))}"
-        )
-    return projectors[name](**params)
+    return build_backend("projector", name, {"umap": UmapProjector, "pca": PcaProjector}, **params)
