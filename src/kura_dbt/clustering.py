@@ -228,7 +228,7 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
                     f"n_clusters={k} but X has only {distinct} distinct points; "
                     f"using {distinct} clusters",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
                 k = distinct
         else:

@@ -285,7 +285,7 @@ def assign_base_clusters(
     if name in ("kmeans", "minibatch_kmeans"):
         params["n_clusters"] = setting(config, "n_base_clusters", None, int)
     elif name == "hdbscan":
-        params = {"min_cluster_size": setting(config, "hdbscan_min_cluster_size", 10, int)}
+        params = {"min_cluster_size": setting(config, "hdbscan_min_cluster_size", 10, int), "random_state": seed}
     clusterer = make_clusterer(name, **params)
     if len(current) == 0:
         return typed_frame([], CONVERSATION_CLUSTER_SCHEMA)
