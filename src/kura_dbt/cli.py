@@ -117,5 +117,23 @@ def version() -> None:
     console.print(__version__)
 
 
+def _register_commands() -> None:
+    """Commands in kura_dbt.commands.<name> expose `register(app)`; each is optional so that a
+    command whose extra dependencies are missing never breaks the others."""
+    import importlib
+
+    for module_name in ("load", "report"):
+        try:
+            module = importlib.import_module(f"kura_dbt.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"kura_dbt.commands.{module_name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
