@@ -42,6 +42,10 @@ SUMMARY_SCHEMA: dict[str, str] = {
     "summariser": "string",
     "model": "string",
     "prompt_version": "string",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+    "cost_usd": "float64",
+    "llm_calls": "Int64",
     "error": "string",
     "summarised_at": "datetime64[us]",
 }
@@ -170,9 +174,22 @@ def _needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict
 # --------------------------------------------------------------------------- summaries
 
 
-def make_summariser(name: str, max_chars: int = 20_000):
-    """Build a summariser from its config name (var ``kura__summariser``)."""
-    return build_backend("summariser", name, {"local": LocalSummariser}, max_chars=max_chars)
+def make_summariser(name: str, config: Mapping[str, Any] | None = None):
+    """Build a summariser from its config name (var ``kura__summariser``) and settings."""
+    config = config or {}
+
+    def local() -> LocalSummariser:
+        return LocalSummariser(max_chars=setting(config, "summariser_max_chars", 20_000, int))
+
+    def openai():
+        from kura_dbt.llm import LLMSettings
+        from kura_dbt.summarise_llm import OpenAISummariser, parse_facets
+
+        return OpenAISummariser(
+            LLMSettings.from_config(config), parse_facets(config.get("extra_facets"))
+        )
+
+    return build_backend("summariser", name, {"local": local, "openai": openai})
 
 
 def summarise(
@@ -181,10 +198,7 @@ def summarise(
     """Summaries for the conversations that are new, changed, failed last time, or were
     summarised by another backend, model or prompt version. Returns only those rows: the
     incremental model's unique key replaces their old versions."""
-    summariser = make_summariser(
-        setting(config, "summariser", "local"),
-        max_chars=setting(config, "summariser_max_chars", 20_000, int),
-    )
+    summariser = make_summariser(setting(config, "summariser", "local"), config)
     keys = {
         "content_hash": None,
         "summariser": summariser.name,
@@ -192,9 +206,15 @@ def summarise(
         "prompt_version": summariser.prompt_version,
     }
     todo = transcripts[_needs_work(transcripts, previous, keys)]
-    rows = []
     now = _now()
-    for record in todo.itertuples(index=False):
+    pairs = [(r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)]
+    try:
+        records = [record.to_row() for record in summariser.summarise_many(pairs)]
+    except Exception as exc:  # the backend failed as a whole: every row keeps the error
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        records = [{"error": error, "flags": ["error"]} for _ in pairs]
+    rows = []
+    for record, result in zip(todo.itertuples(index=False), records, strict=True):
         row: dict[str, Any] = {
             "conversation_id": record.conversation_id,
             "content_hash": record.content_hash,
@@ -203,14 +223,9 @@ def summarise(
             "prompt_version": summariser.prompt_version,
             "summarised_at": now,
         }
-        try:
-            result = summariser.summarise(parse_messages(record.messages_json)).to_row()
-        except Exception as exc:  # one bad conversation never aborts the build
-            row["error"] = f"{type(exc).__name__}: {exc}"[:1000]
-            rows.append(row)
-            continue
         for column in ("summary", "request", "task", "concerning_score", "user_frustration",
-                       "turn_count", "user_turns", "assistant_turns", "error"):
+                       "turn_count", "user_turns", "assistant_turns", "error", "prompt_tokens",
+                       "completion_tokens", "cost_usd", "llm_calls"):
             row[column] = result.get(column)
         row["languages"] = _json_or_none(result.get("languages") or [])
         row["assistant_errors"] = _json_or_none(result.get("assistant_errors"))
@@ -259,8 +274,11 @@ def embed(
 
 def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Join summaries with the embeddings of their current text, sorted by conversation id."""
-    current = embeddable(summaries).merge(
-        embeddings[["conversation_id", "text_hash", "embedding"]],
+    stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
+        {"conversation_id": "string", "text_hash": "string"}
+    )  # an empty table may come back with untyped (float) columns
+    current = embeddable(summaries).astype({"conversation_id": "string", "text_hash": "string"}).merge(
+        stored,
         on=["conversation_id", "text_hash"],
         how="inner",
     )

@@ -208,6 +208,11 @@ class SummaryRecord(BaseModel):
     assistant_turns: int = Field(0, ge=0, description="assistant messages with text")
     user_chars: int = Field(0, ge=0, description="characters in all user messages (untruncated)")
     flags: list[str] = Field(default_factory=list)
+    extra_facets: dict[str, Any] | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    llm_calls: int | None = None
     error: str | None = None
     summariser: str | None = None
     model: str | None = None

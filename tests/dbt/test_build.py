@@ -251,3 +251,37 @@ def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tm
     # conversations with nothing to summarise are kept, counted and left unclustered
     unclustered = {r[0] for r in query(db, "select conversation_id from kura__conversations where is_unclustered")}
     assert unclustered == {"c3", "c5"}
+
+
+def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, query, monkeypatch):
+    """`dbt build` with kura__summariser: openai against an OpenAI-compatible server on
+    localhost: real summaries and usage rows; a second build makes zero LLM calls."""
+    from tests.python.fake_openai import FakeOpenAI
+
+    monkeypatch.setenv("KURA_TEST_KEY", "sk-dbt-test-key-0123456789")
+    db = tmp_path / "llm.duckdb"
+    ids = pd.read_csv(SEEDS / "kura_sample_conversations.csv")["conversation_id"].tolist()[:30]
+    _load_raw(db, ids)
+    with FakeOpenAI() as server:
+        variables = (
+            "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
+            "kura__feedback: raw.feedback, kura__users: raw.users, kura__summariser: openai, "
+            f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
+            "kura__llm_api_key_env: KURA_TEST_KEY, kura__llm_input_cost_per_mtok: 0.15, "
+            "kura__llm_output_cost_per_mtok: 0.6, "
+            "kura__extra_facets: [{name: topic, question: 'What is the topic?', type: text}]}"
+        )
+        run_dbt(["build", "--vars", variables], db, tmp_path / "t1")
+        calls = len(server.requests)
+        assert calls == 30
+        run_dbt(["build", "--vars", variables], db, tmp_path / "t2")
+        assert len(server.requests) == calls  # unchanged data: zero LLM calls
+    rows = query(db, "select count(*), count(concerning_score), min(summary), max(extra_facets) from kura__summaries")
+    n, scored, summary, facets = rows[0]
+    assert n == scored == 30
+    assert summary.startswith("The user asks for help:")
+    assert '"topic": "travel"' in facets
+    usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where backend = 'openai'")[0]
+    assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
+    # the key never reaches a table or dbt's artifacts
+    assert "sk-dbt-test-key" not in (tmp_path / "t1" / "manifest.json").read_text()

@@ -1,0 +1,259 @@
+"""LLM calls through any OpenAI-compatible endpoint, with `instructor` for typed answers.
+
+One place for the settings (from dbt vars), the client, bounded concurrency, retries with
+backoff that honour ``Retry-After``, and token accounting. The API key is read from an
+environment variable when a client is built, never stored in settings, frames or errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How to reach the model. Every field maps to a dbt var ``kura__llm_<field>``."""
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None  # None: the OpenAI API; else e.g. a vLLM or Ollama server's /v1
+    api_key_env: str = "OPENAI_API_KEY"
+    max_concurrency: int = 20
+    temperature: float = 0.0
+    max_transcript_tokens: int = 8_000
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    max_validation_retries: int = 2
+    backoff_base_s: float = 0.5  # first retry waits about this long, doubling each time
+    mode: str = "json"  # instructor mode: json | tools | md_json
+    input_cost_per_mtok: float | None = None  # USD per million prompt tokens, for the cost column
+    output_cost_per_mtok: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError(f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}")
+        if self.max_retries < 0:
+            raise ValueError(f"kura: llm max_retries cannot be negative, got {self.max_retries}")
+        if self.max_transcript_tokens < 200:
+            raise ValueError("kura: llm max_transcript_tokens must be at least 200")
+        if self.mode not in _MODES:
+            raise ValueError(f"kura: llm mode {self.mode!r}; valid modes: {', '.join(sorted(_MODES))}")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LLMSettings:
+        """Build from a model's config: keys ``llm_<field>``; missing or null keys keep defaults."""
+        values: dict[str, Any] = {}
+        for name, spec in cls.__dataclass_fields__.items():
+            raw = config.get(f"llm_{name}")
+            if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
+                continue
+            kind = type(spec.default) if spec.default is not None else (
+                str if name == "base_url" else float
+            )
+            try:
+                values[name] = kind(raw) if kind is not bool else str(raw).lower() == "true"
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"kura: var kura__llm_{name} must be {kind.__name__}, got {raw!r}") from exc
+        return cls(**values)
+
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        if self.input_cost_per_mtok is None or self.output_cost_per_mtok is None:
+            return None
+        return ((prompt_tokens or 0) * self.input_cost_per_mtok
+                + (completion_tokens or 0) * self.output_cost_per_mtok) / 1_000_000
+
+
+_MODES = {"json", "tools", "md_json"}
+
+
+@dataclass
+class CallResult:
+    """The outcome of one logical call (after retries): a value or an error, and its usage."""
+
+    value: Any = None
+    error: str | None = None
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    retried_statuses: list[int] = field(default_factory=list)
+
+
+def build_client(settings: LLMSettings):
+    """An async instructor client. Fails with a clear message when the key is missing."""
+    import instructor
+    import openai
+
+    api_key = os.environ.get(settings.api_key_env)
+    if not api_key:
+        if settings.base_url is None:
+            raise RuntimeError(
+                f"kura: the openai summariser needs an API key in the environment variable "
+                f"{settings.api_key_env} (var kura__llm_api_key_env names the variable)"
+            )
+        api_key = "not-needed"  # local servers (vLLM, Ollama) accept any key
+    client = openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=settings.base_url,
+        timeout=settings.timeout_s,
+        max_retries=0,  # retries are ours: bounded, logged, Retry-After aware
+    )
+    mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS, "md_json": instructor.Mode.MD_JSON}
+    return instructor.from_openai(client, mode=mode[settings.mode])
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After (seconds or an HTTP date is not supported: seconds only)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for key in ("retry-after-ms", "retry-after"):
+        value = headers.get(key)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        return seconds / 1000 if key.endswith("-ms") else seconds
+    return None
+
+
+def api_error(exc: BaseException) -> BaseException:
+    """The transport or HTTP error behind an exception, looking through instructor's wrappers
+    (its retry exception keeps the failed attempts; Python keeps the cause chain)."""
+    import openai
+
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, openai.APIError | asyncio.TimeoutError):
+            return current
+        for attempt in getattr(current, "failed_attempts", None) or []:
+            inner = getattr(attempt, "exception", None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+        for inner in (current.__cause__, current.__context__):
+            if inner is not None:
+                stack.append(inner)
+    return exc
+
+
+def classify(exc: BaseException) -> tuple[bool, int | None]:
+    """(retryable, HTTP status) for an exception raised by a call."""
+    import openai
+
+    exc = api_error(exc)
+
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | asyncio.TimeoutError):
+        return True, None
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS, exc.status_code
+    return False, None
+
+
+def describe(exc: BaseException, api_key: str | None = None) -> str:
+    """A one-line error for the error column, never containing the API key."""
+    text = f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\s+", " ", text)[:500]
+    if api_key:
+        text = text.replace(api_key, "[API_KEY]")
+    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)
+
+
+async def call_with_retries(
+    make_call: Callable[[], Awaitable[tuple[Any, Any]]],
+    settings: LLMSettings,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rng: random.Random | None = None,
+) -> CallResult:
+    """Run ``make_call`` (returning ``(value, completion)``) with retries on 429, 5xx and timeouts.
+
+    Backoff is exponential with jitter, capped at 30 s, and at least the server's Retry-After.
+    Anything else (a 400, an answer that still fails validation after instructor's re-asks)
+    is returned as an error at once.
+    """
+    rng = rng or random.Random(0)
+    result = CallResult()
+    started = time.perf_counter()
+    api_key = os.environ.get(settings.api_key_env)
+    for attempt in range(settings.max_retries + 1):
+        result.attempts = attempt + 1
+        try:
+            value, completion = await make_call()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes data
+            retryable, status = classify(exc)
+            if status is not None:
+                result.retried_statuses.append(status)
+            if retryable and attempt < settings.max_retries:
+                wait = min(30.0, settings.backoff_base_s * 2**attempt) * (0.5 + rng.random())
+                server_wait = retry_after_seconds(api_error(exc))
+                if server_wait is not None:
+                    wait = max(wait, min(server_wait, 120.0))
+                await sleep(wait)
+                continue
+            result.error = describe(exc, api_key)
+            break
+        usage = getattr(completion, "usage", None)
+        result.value = value
+        result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        break
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def gather_bounded(
+    jobs: Sequence[Callable[[], Awaitable[T]]], max_concurrency: int
+) -> list[T]:
+    """Run coroutine factories with at most ``max_concurrency`` in flight; results in order."""
+    semaphore = asyncio.Semaphore(max_concurrency)
+
+    async def run(job: Callable[[], Awaitable[T]]) -> T:
+        async with semaphore:
+            return await job()
+
+    return list(await asyncio.gather(*(run(job) for job in jobs)))
+
+
+def run_async(coroutine: Awaitable[T]) -> T:
+    """Run a coroutine from sync code, also when an event loop is already running (dbt-duckdb
+    creates one for Python models), by using a private loop in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about 4 characters per token for English)."""
+    return (len(text) + 3) // 4
+
+
+def fit_to_budget(text: str, max_tokens: int, marker: str = "\n\n[... middle of the conversation omitted ...]\n\n") -> tuple[str, bool]:
+    """Cut ``text`` to about ``max_tokens``, keeping its start and its end. Returns (text, cut)."""
+    if approx_tokens(text) <= max_tokens:
+        return text, False
+    keep = max(0, max_tokens * 4 - len(marker))
+    head = keep * 2 // 3
+    tail = keep - head
+    return text[:head] + marker + (text[-tail:] if tail else ""), True

@@ -1,0 +1,131 @@
+"""A small OpenAI-compatible HTTP server on localhost for tests: the real `openai` client and
+`instructor` talk to it over HTTP. Markers in the transcript script its behaviour:
+
+    [[429]]        first request: 429 with Retry-After, then a normal answer
+    [[500-always]] every request: 500
+    [[500-once]]   first request: 500, then a normal answer
+    [[slow]]       first request: answers after the client's timeout, then a normal answer
+    [[malformed]]  first request: content that is not JSON, then a normal answer
+    [[badschema]]  every request: a concerning_score of 9 (violates the schema)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeOpenAI:
+    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0) -> None:
+        self.latency_s = latency_s
+        self.slow_s = slow_s
+        self.requests: list[dict[str, Any]] = []
+        self.seen: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server.lock:
+                    server.requests.append(body)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    status, payload, headers = server.answer(body)
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("content-length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # ------------------------------------------------------------------ behaviour
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        # instructor may add its own messages (e.g. the JSON schema): find the transcript
+        contents = [str(m.get("content")) for m in body["messages"]]
+        transcript = next((c for c in contents if "<transcript>" in c), contents[-1])
+        key = transcript
+        with self.lock:
+            self.seen[key] += 1
+            nth = self.seen[key]
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if "[[429]]" in transcript and nth == 1:
+            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after": "0.2"}
+        if "[[500-always]]" in transcript or ("[[500-once]]" in transcript and nth == 1):
+            return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
+        if "[[slow]]" in transcript and nth == 1:
+            time.sleep(self.slow_s)
+        if "[[malformed]]" in transcript and nth == 1:
+            return 200, completion("this is {not json", body), {}
+        content = summary_for(transcript, bad="[[badschema]]" in transcript, body=body)
+        return 200, completion(json.dumps(content), body), {}
+
+
+def summary_for(transcript: str, bad: bool, body: dict[str, Any]) -> dict[str, Any]:
+    first_user = re.search(r"user: (.*)", transcript)
+    request = first_user.group(1).strip() if first_user else "nothing"
+    answer: dict[str, Any] = {
+        "summary": f"The user asks for help: {request}",
+        "request": request,
+        "task": "answer a question",
+        "languages": ["English"],
+        "concerning_score": 9 if bad else 1,
+        "user_frustration": 2,
+        "assistant_errors": [],
+    }
+    schema = json.dumps(body)
+    if "extra_facets" in schema:
+        candidates = {"topic": "travel", "urgency": 4, "resolved": True, "products": ["bus"],
+                      "channel": "web"}
+        answer["extra_facets"] = {k: v for k, v in candidates.items() if re.search(rf'\b{k}\b', schema)}
+    return answer
+
+
+def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "test-model"),
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }

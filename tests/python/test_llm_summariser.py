@@ -1,0 +1,149 @@
+"""The LLM summariser with the real `openai` client and `instructor`, against an
+OpenAI-compatible server on localhost that replays errors."""
+
+import os
+
+import pandas as pd
+import pytest
+
+from kura_dbt import pipeline
+from kura_dbt.llm import LLMSettings, fit_to_budget
+from kura_dbt.summarise import Message
+from kura_dbt.summarise_llm import OpenAISummariser, parse_facets
+
+from .fake_openai import FakeOpenAI
+
+
+def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
+    values = dict(model="test-model", base_url=server.base_url, api_key_env="KURA_TEST_KEY",
+                  timeout_s=1.0, max_retries=3, backoff_base_s=0.01, max_concurrency=4,
+                  input_cost_per_mtok=1.0, output_cost_per_mtok=2.0)
+    values.update(overrides)
+    return LLMSettings(**values)
+
+
+def convo(text: str) -> list[Message]:
+    return [Message("user", text), Message("assistant", "Sure, here you go.")]
+
+
+@pytest.fixture
+def server():
+    os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
+    with FakeOpenAI(slow_s=2.5) as fake:
+        yield fake
+
+
+def test_structured_summary_with_usage_and_cost(server):
+    record = OpenAISummariser(settings(server)).summarise(convo("Find me a bus to Fresno."), "c1")
+    assert record.error is None
+    assert record.summary == "The user asks for help: Find me a bus to Fresno."
+    assert record.concerning_score == 1 and record.user_frustration == 2
+    assert record.assistant_errors == []
+    assert (record.prompt_tokens, record.completion_tokens, record.llm_calls) == (100, 20, 1)
+    assert record.cost_usd == pytest.approx((100 * 1.0 + 20 * 2.0) / 1e6)
+    sent = server.requests[0]
+    assert sent["model"] == "test-model"
+    assert "Leave out names" in sent["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("marker", ["[[429]]", "[[500-once]]", "[[slow]]"])
+def test_transient_failures_are_retried(server, marker):
+    record = OpenAISummariser(settings(server)).summarise(convo(f"Book a hotel {marker}"), "c1")
+    assert record.error is None, record.error
+    assert record.llm_calls == 2
+    assert len(server.requests) == 2
+
+
+def test_malformed_json_is_reasked_by_instructor(server):
+    record = OpenAISummariser(settings(server)).summarise(convo("Plan a trip [[malformed]]"), "c1")
+    assert record.error is None, record.error
+    assert len(server.requests) == 2
+
+
+def test_persistent_failures_become_rows_with_errors_and_nothing_is_lost(server):
+    summariser = OpenAISummariser(settings(server, max_retries=2))
+    records = summariser.summarise_many(
+        [
+            ("ok", convo("Find a restaurant.")),
+            ("down", convo("Anything [[500-always]]")),
+            ("bad", convo("Anything [[badschema]]")),
+            ("empty", [Message("user", "   ")]),
+        ]
+    )
+    by_id = {r.conversation_id: r for r in records}
+    assert set(by_id) == {"ok", "down", "bad", "empty"}
+    assert by_id["ok"].error is None
+    assert "500" in by_id["down"].error and by_id["down"].llm_calls == 3
+    assert by_id["bad"].error is not None and by_id["bad"].summary is None
+    assert by_id["empty"].llm_calls == 0 and "empty" in by_id["empty"].flags
+    # the API key never reaches an error message
+    assert all("sk-test-secret" not in (r.error or "") for r in records)
+
+
+def test_concurrency_is_bounded(tmp_path):
+    os.environ["KURA_TEST_KEY"] = "k"
+    with FakeOpenAI(latency_s=0.2) as server:
+        summariser = OpenAISummariser(settings(server, max_concurrency=3))
+        records = summariser.summarise_many([(str(i), convo(f"question {i}")) for i in range(12)])
+    assert all(r.error is None for r in records)
+    assert server.max_in_flight == 3
+
+
+def test_extra_facets_come_back_typed(server):
+    facets = parse_facets(
+        [
+            {"name": "topic", "question": "What is the topic?", "type": "text"},
+            {"name": "urgency", "question": "How urgent is it?", "type": "score"},
+            {"name": "resolved", "question": "Was it resolved?", "type": "boolean"},
+            {"name": "products", "question": "Which products?", "type": "list"},
+            {"name": "channel", "question": "Which channel?", "type": "choice", "values": ["web", "app"]},
+        ]
+    )
+    summariser = OpenAISummariser(settings(server), facets)
+    record = summariser.summarise(convo("Find me a bus."), "c1")
+    assert record.extra_facets == {"topic": "travel", "urgency": 4, "resolved": True,
+                                   "products": ["bus"], "channel": "web"}
+    assert summariser.prompt_version != OpenAISummariser(settings(server)).prompt_version
+
+
+def test_bad_facet_declarations_are_named():
+    with pytest.raises(ValueError, match=r"kura__extra_facets\[0\]\.type"):
+        parse_facets([{"name": "x", "question": "q", "type": "number"}])
+    with pytest.raises(ValueError, match="at least two values"):
+        parse_facets([{"name": "x", "question": "q", "type": "choice", "values": ["a"]}])
+    with pytest.raises(ValueError, match="built-in facet"):
+        parse_facets([{"name": "summary", "question": "q"}])
+
+
+def test_long_transcripts_keep_start_and_end_and_are_flagged(server):
+    text, cut = fit_to_budget("START " + "x" * 100_000 + " END", 1_000)
+    assert cut and text.startswith("START") and text.endswith("END") and len(text) < 4_200
+    record = OpenAISummariser(settings(server, max_transcript_tokens=500)).summarise(
+        convo("Summarise this: " + "word " * 20_000), "c1"
+    )
+    assert "truncated" in record.flags
+    sent = [m["content"] for m in server.requests[-1]["messages"] if "<transcript>" in str(m["content"])]
+    assert len(sent) == 1 and len(sent[0]) < 2_500
+
+
+def test_missing_api_key_for_the_openai_api_is_a_clear_error():
+    os.environ.pop("KURA_MISSING_KEY", None)
+    summariser = OpenAISummariser(LLMSettings(api_key_env="KURA_MISSING_KEY"))
+    with pytest.raises(RuntimeError, match="KURA_MISSING_KEY"):
+        summariser.summarise(convo("hi there, book a flight"))
+
+
+def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
+    messages = '[{"role": "user", "content": "Find a bus to Fresno."}]'
+    transcripts = pd.DataFrame({"conversation_id": ["a", "b"], "user_id": ["u", "u"],
+                                "messages_json": [messages, messages.replace("Fresno", "Reno")],
+                                "content_hash": ["h1", "h2"]})
+    config = {"summariser": "openai", "llm_model": "test-model", "llm_base_url": server.base_url,
+              "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "1", "llm_backoff_base_s": "0.01"}
+    first = pipeline.summarise(transcripts, None, config)
+    assert len(first) == 2 and first["error"].isna().all()
+    calls = len(server.requests)
+    again = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    assert again.empty and len(server.requests) == calls
+    other = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], {**config, "llm_model": "other"})
+    assert len(other) == 2 and len(server.requests) == calls + 2
