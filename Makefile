@@ -23,7 +23,7 @@ $(BIN)/activate:
 # would pull a CUDA build of several GB through sentence-transformers.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[local,test]"
+	$(BIN)/pip install --quiet -e ".[local,llm,test]"
 	touch $@
 
 install: $(VENV)/.installed
