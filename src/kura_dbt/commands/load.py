@@ -1,0 +1,220 @@
+"""`kura load FILE`: bring your own chats into DuckDB, ready for `dbt build`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+# files at least this large get a progress bar
+LARGE_FILE_BYTES = 5 * 1024 * 1024
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def load(
+    file: Annotated[Path, typer.Argument(help="Export file (or data set folder) to load")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="auto | claude | chatgpt | jsonl | csv | parquet | arrow | hf"
+        ),
+    ] = "auto",
+    db: Annotated[
+        Path | None,
+        typer.Option(help="DuckDB file to write (default: $KURA_DUCKDB_PATH or kura.duckdb)"),
+    ] = None,
+    schema: Annotated[str, typer.Option(help="Schema of the tables written")] = "raw",
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of this source in the tables (default: the file name); give newer exports "
+            "of the same account the same name"
+        ),
+    ] = None,
+    user_id: Annotated[
+        str | None,
+        typer.Option(
+            "--user-id", help="User of conversations whose file names none (default: the source)"
+        ),
+    ] = None,
+    conversation_id_column: Annotated[
+        str | None, typer.Option(help="Generic formats: conversation id column")
+    ] = None,
+    role_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Generic formats: role column (or key inside each message of --messages-column)"
+        ),
+    ] = None,
+    content_column: Annotated[
+        str | None,
+        typer.Option(help="Generic formats: content column (or key inside each message)"),
+    ] = None,
+    message_index_column: Annotated[
+        str | None, typer.Option(help="Generic formats: message order column (default: file order)")
+    ] = None,
+    created_at_column: Annotated[
+        str | None,
+        typer.Option(help="Generic formats: timestamp column (or key inside each message)"),
+    ] = None,
+    user_id_column: Annotated[
+        str | None, typer.Option(help="Generic formats: user id column")
+    ] = None,
+    messages_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Generic formats: one conversation per row, with its messages in this list column"
+        ),
+    ] = None,
+) -> None:
+    """Load a Claude or ChatGPT export, or a JSON Lines / CSV / Parquet / Arrow file, into DuckDB
+    tables <schema>.conversations, <schema>.messages and <schema>.load_rejects.
+
+    Loading the same file again changes nothing; a newer export adds and updates only what is new
+    or changed. Every record read is loaded, skipped or rejected, and the reason for each skipped
+    or rejected one is kept in <schema>.load_rejects.
+    """
+    from kura_dbt.loaders import FORMATS, Collector, ColumnMap, LoadError, load_file
+
+    if format not in FORMATS:
+        raise typer.BadParameter(
+            f"{format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    db_path = db or Path(os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb"))
+    columns = ColumnMap(
+        conversation_id=conversation_id_column,
+        role=role_column,
+        content=content_column,
+        message_index=message_index_column,
+        created_at=created_at_column,
+        user_id=user_id_column,
+        messages=messages_column,
+    )
+    collector = Collector(source or file.name)
+    progress: Progress | None = None
+    if _size(file) >= LARGE_FILE_BYTES:
+        progress = Progress(
+            TextColumn(f"reading {file.name}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        task = progress.add_task("records", total=None)
+        collector.on_start = lambda total: progress.update(task, total=total)
+        collector.on_advance = lambda n: progress.advance(task, n)
+        progress.start()
+    try:
+        result = load_file(
+            file,
+            db_path,
+            schema=schema,
+            fmt=format,
+            columns=columns,
+            source=source,
+            default_user_id=user_id,
+            collector=collector,
+        )
+    except LoadError as exc:
+        if progress is not None:
+            progress.stop()
+        err_console.print(
+            f"[bold red]kura load: cannot read[/] {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1) from None
+    except Exception as exc:  # duckdb errors (a locked or corrupt database file)
+        if progress is not None:
+            progress.stop()
+        import duckdb
+
+        if isinstance(exc, duckdb.Error):
+            err_console.print(
+                f"[bold red]kura load: cannot write[/] {escape(str(db_path))}: {escape(str(exc))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=2) from None
+        raise
+    if progress is not None:
+        progress.stop()
+    _report(result, db_path, schema)
+
+
+def _report(result, db_path: Path, schema: str) -> None:
+    parsed, stored = result.parsed, result.stored
+    c = parsed.collector
+    console.print(
+        f"[bold]{escape(str(parsed.path))}[/] ([cyan]{parsed.format}[/], source "
+        f"[cyan]{escape(parsed.source)}[/]) → {escape(str(db_path))} schema "
+        f"[cyan]{schema}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(title=None, show_edge=True)
+    for name in ("records", "read", "loaded", "skipped", "rejected"):
+        table.add_column(name, justify="left" if name == "records" else "right")
+    for name, counts in (("conversations", c.conversation_counts), ("messages", c.message_counts)):
+        table.add_row(
+            name, str(counts.read), str(counts.loaded), str(counts.skipped), str(counts.rejected)
+        )
+    console.print(table)
+    console.print(f"conversations: {c.conversation_counts}", highlight=False)
+    console.print(f"messages: {c.message_counts}", highlight=False)
+    console.print(
+        f"written: {stored.new} new, {stored.updated} updated, {stored.unchanged} "
+        f"unchanged conversations; {stored.rejects_added} new rows in "
+        f"{schema}.load_rejects ({stored.rejects_already_recorded} already there)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if c.issues:
+        reasons = Table(
+            title=f"skipped, rejected and fixed (details in {schema}.load_rejects)", show_edge=True
+        )
+        reasons.add_column("outcome")
+        reasons.add_column("reason")
+        reasons.add_column("rows", justify="right")
+        grouped: dict[tuple[str, str], int] = {}
+        for issue in c.issues:
+            grouped[(issue.outcome, issue.reason)] = (
+                grouped.get((issue.outcome, issue.reason), 0) + 1
+            )
+        for (outcome, reason), n in sorted(grouped.items()):
+            reasons.add_row(escape(outcome), escape(reason), str(n))
+        console.print(reasons)
+    if c.notes:
+        notes = Table(title="content transformed", show_edge=True)
+        notes.add_column("what")
+        notes.add_column("count", justify="right")
+        for what, n in sorted(c.notes.items()):
+            notes.add_row(escape(what), str(n))
+        console.print(notes)
+    if stored.new or stored.updated:
+        console.print(
+            f"next: KURA_DUCKDB_PATH={escape(str(db_path.resolve()))} dbt build --vars "
+            f"'{{kura__conversations: {schema}.conversations, kura__messages: {schema}.messages, "
+            f"kura__feedback: ~, kura__users: ~}}' (README: Bring your own chats)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="load")(load)

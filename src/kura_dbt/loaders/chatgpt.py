@@ -1,0 +1,297 @@
+"""ChatGPT data exports (``conversations.json``): a list of conversations, each a ``mapping`` of
+nodes ``{id, message, parent, children}`` and a ``current_node``.
+
+* **Branches.** Editing a message or regenerating an answer adds a sibling branch to the tree; the
+  export keeps every branch. The loader walks from ``current_node`` up to the root, which is the
+  conversation as the user last saw it, so no turn is loaded twice. Messages on other branches are
+  skipped (reason ``not on the current branch``). Without a usable ``current_node`` the latest leaf
+  is followed (recorded as a fix).
+* **Roles.** ``system``, ``user``, ``assistant`` and ``tool`` are kept as they are.
+* **Hidden and empty messages.** The empty or visually hidden system messages that start most
+  conversations (and the hidden custom-instructions message) are skipped with a reason; so is any
+  message marked hidden, and any message with no text.
+* **Content types.** ``text`` parts are kept; in ``multimodal_text`` images, audio and other asset
+  parts become ``[image]`` / ``[audio]`` / ``[<type>]`` markers; ``code`` (code the assistant sent
+  to a tool) is kept as a fenced code block; ``execution_output`` (the tool's answer) is kept as
+  ``[execution_output]`` followed by its text, with ``<<ImageDisplayed>>`` as ``[image]``;
+  reasoning (``thoughts``, ``reasoning_recap``) is dropped like Claude's thinking blocks; any other
+  type becomes ``[<content_type>]`` followed by the text it carries. Every kind is counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import (
+    Collector,
+    Conversation,
+    LoadError,
+    Message,
+    normalise_role,
+    timestamp_or_fix,
+)
+
+
+def looks_like_chatgpt(data: Any) -> bool:
+    items = data if isinstance(data, list) else [data]
+    return any(isinstance(c, dict) and "mapping" in c for c in items[:100])
+
+
+def _branch(
+    mapping: dict[str, Any], current: Any, collector: Collector, record: str, cid: str
+) -> list[str]:
+    """Node ids from the root to the current node."""
+    if not isinstance(current, str) or current not in mapping:
+        leaves = [k for k, n in mapping.items() if isinstance(n, dict) and not n.get("children")]
+        if not leaves:
+            leaves = list(mapping)
+
+        def created(k: str) -> float:
+            message = (mapping[k] or {}).get("message") or {}
+            value = message.get("create_time") if isinstance(message, dict) else None
+            return float(value) if isinstance(value, (int, float)) else float("-inf")
+
+        current = max(leaves, key=lambda k: (created(k), k))
+        collector.fix(
+            record,
+            "current_node missing; latest leaf followed",
+            field="current_node",
+            conversation_id=cid,
+        )
+    path: list[str] = []
+    seen: set[str] = set()
+    node: Any = current
+    while isinstance(node, str) and node in mapping and node not in seen:
+        seen.add(node)
+        path.append(node)
+        entry = mapping[node]
+        node = entry.get("parent") if isinstance(entry, dict) else None
+    path.reverse()
+    return path
+
+
+def render_content(content: Any, collector: Collector) -> str:
+    if not isinstance(content, dict):
+        return content if isinstance(content, str) else ""
+    kind = content.get("content_type")
+    notes = collector.notes
+    if kind == "text":
+        pieces = []
+        for part in content.get("parts") or []:
+            if isinstance(part, str):
+                pieces.append(part)
+            else:
+                pieces.append(_part_marker(part, collector))
+        return "\n".join(p for p in pieces if p)
+    if kind == "multimodal_text":
+        pieces = []
+        for part in content.get("parts") or []:
+            if isinstance(part, str):
+                pieces.append(part)
+            elif isinstance(part, dict) and part.get("content_type") == "audio_transcription":
+                pieces.append(str(part.get("text") or ""))
+                notes["chatgpt: audio transcriptions kept as text"] += 1
+            else:
+                pieces.append(_part_marker(part, collector))
+        return "\n".join(p for p in pieces if p)
+    if kind == "code":
+        text = str(content.get("text") or "")
+        if not text.strip():
+            return ""
+        language = content.get("language")
+        language = "" if language in (None, "unknown") else str(language)
+        notes["chatgpt: code kept as a fenced block"] += 1
+        return f"```{language}\n{text}\n```"
+    if kind == "execution_output":
+        text = str(content.get("text") or "").replace("<<ImageDisplayed>>", "[image]").strip()
+        notes["chatgpt: execution output kept as [execution_output] + text"] += 1
+        return f"[execution_output]\n{text}" if text else "[execution_output]"
+    if kind in ("thoughts", "reasoning_recap"):
+        notes["chatgpt: reasoning (thoughts) dropped"] += 1
+        return ""
+    if kind == "user_editable_context":
+        notes["chatgpt: custom instructions context dropped"] += 1
+        return ""
+    label = kind if isinstance(kind, str) and kind else "unknown"
+    text = content.get("text") or content.get("result") or ""
+    if not text and isinstance(content.get("parts"), list):
+        text = "\n".join(p for p in content["parts"] if isinstance(p, str))
+    notes[f"chatgpt: {label} kept as [{label}] + text"] += 1
+    return f"[{label}]\n{text}".strip() if isinstance(text, str) else f"[{label}]"
+
+
+def _part_marker(part: Any, collector: Collector) -> str:
+    kind = part.get("content_type") if isinstance(part, dict) else None
+    if kind == "image_asset_pointer" or (isinstance(part, dict) and "image_url" in part):
+        label = "image"
+    elif isinstance(kind, str) and kind.startswith("audio"):
+        label = "audio"
+    elif isinstance(kind, str) and kind.startswith("video"):
+        label = "video"
+    elif isinstance(kind, str) and kind:
+        label = kind
+    else:
+        label = "attachment"
+    collector.notes[f"chatgpt: {label} parts kept as [{label}]"] += 1
+    return f"[{label}]"
+
+
+def parse_chatgpt(
+    data: Any, collector: Collector, path_label: str, default_user_id: str | None = None
+) -> None:
+    if isinstance(data, dict) and "mapping" in data:
+        data = [data]
+    if not isinstance(data, list):
+        raise LoadError(
+            f"{path_label}: not a ChatGPT export: expected a JSON list of "
+            f"conversations, found a JSON {type(data).__name__}"
+        )
+    if data and not looks_like_chatgpt(data):
+        hint = (
+            " (it looks like a Claude export: try --format claude)"
+            if any(isinstance(c, dict) and "chat_messages" in c for c in data[:100])
+            else ""
+        )
+        raise LoadError(
+            f"{path_label}: not a ChatGPT export: no conversation has the field 'mapping'{hint}"
+        )
+    collector.start(len(data))
+    for i, raw in enumerate(data):
+        collector.advance()
+        record = f"conversation #{i}"
+        if not isinstance(raw, dict):
+            collector.reject_conversation(record, "not an object", raw_excerpt=raw)
+            continue
+        mapping = raw.get("mapping")
+        n_raw = (
+            sum(1 for n in mapping.values() if isinstance(n, dict) and n.get("message"))
+            if isinstance(mapping, dict)
+            else 0
+        )
+        cid = raw.get("conversation_id") or raw.get("id")
+        if not isinstance(cid, (str, int)) or cid == "":
+            collector.reject_conversation(
+                record,
+                "missing conversation id",
+                field="conversation_id",
+                n_messages=n_raw,
+                raw_excerpt=raw,
+            )
+            continue
+        cid = str(cid)
+        record = f"conversation {cid}"
+        if mapping is None:
+            collector.reject_conversation(
+                record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
+            )
+            continue
+        if not isinstance(mapping, dict):
+            collector.reject_conversation(
+                record,
+                "wrong type",
+                field="mapping",
+                conversation_id=cid,
+                raw_excerpt=mapping,
+                detail=f"expected an object, found {type(mapping).__name__}",
+            )
+            continue
+        title = raw.get("title")
+        conv = Conversation(
+            conversation_id=cid,
+            user_id=default_user_id,
+            created_at=timestamp_or_fix(
+                raw.get("create_time"), collector, record, "create_time", conversation_id=cid
+            ),
+            updated_at=timestamp_or_fix(
+                raw.get("update_time"), collector, record, "update_time", conversation_id=cid
+            ),
+            title=title if isinstance(title, str) and title else None,
+            raw_message_count=n_raw,
+        )
+        collector.message_read(n_raw)
+        path = _branch(mapping, raw.get("current_node"), collector, record, cid) if mapping else []
+        on_path = set(path)
+        for node_id, node in mapping.items():
+            if node_id not in on_path and isinstance(node, dict) and node.get("message"):
+                collector.message_skipped(
+                    f"conversation {cid} node {node_id}",
+                    "not on the current branch",
+                    conversation_id=cid,
+                    detail="an edited message or a regenerated answer; current_node's branch kept",
+                    raw_excerpt=(node["message"] or {}).get("content")
+                    if isinstance(node["message"], dict)
+                    else node["message"],
+                )
+        index = 0
+        for node_id in path:
+            node = mapping[node_id]
+            message = node.get("message") if isinstance(node, dict) else None
+            if not message:
+                continue  # the placeholder root, not a message
+            parsed = _message(message, index, node_id, cid, collector)
+            index += 1
+            if parsed is not None:
+                conv.messages.append(parsed)
+        collector.finish_conversation(conv, record)
+
+
+def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -> Message | None:
+    record = f"conversation {cid} node {node_id}"
+    where = {"conversation_id": cid, "message_index": index}
+    if not isinstance(m, dict):
+        collector.message_rejected(record, "not an object", raw_excerpt=m, **where)
+        return None
+    author = m.get("author")
+    raw_role = author.get("role") if isinstance(author, dict) else None
+    if raw_role is None:
+        collector.message_rejected(
+            record, "missing field", field="author.role", raw_excerpt=m, **where
+        )
+        return None
+    role = normalise_role(raw_role)
+    if role is None:
+        collector.message_rejected(
+            record,
+            "unknown role",
+            field="author.role",
+            raw_excerpt=m,
+            detail=f"role {raw_role!r}",
+            **where,
+        )
+        return None
+    metadata = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
+    hidden = bool(metadata.get("is_visually_hidden_from_conversation"))
+    content = m.get("content")
+    if content is not None and not isinstance(content, dict):
+        collector.message_rejected(
+            record,
+            "wrong type",
+            field="content",
+            raw_excerpt=m,
+            detail="content is not an object",
+            **where,
+        )
+        return None
+    text = render_content(content, collector)
+    if role == "system" and (hidden or not text.strip()):
+        collector.message_skipped(
+            record, "hidden or empty system message", field="content", raw_excerpt=content, **where
+        )
+        return None
+    if hidden:
+        collector.message_skipped(
+            record, "hidden message", field="metadata", raw_excerpt=content, **where
+        )
+        return None
+    if not text.strip():
+        collector.message_skipped(record, "no text", field="content", raw_excerpt=content, **where)
+        return None
+    return Message(
+        message_index=index,
+        role=role,
+        content=text,
+        created_at=timestamp_or_fix(
+            m.get("create_time"), collector, record, "create_time", **where
+        ),
+        source_message_id=str(m.get("id") or node_id),
+    )

@@ -1,0 +1,436 @@
+"""What every loader shares: the records it produces, the bookkeeping that makes the counts add up,
+role and timestamp normalisation, and byte decoding that never drops a record.
+
+Outcomes of a record (a conversation or a message read from a file):
+
+* ``loaded``   written to ``<schema>.conversations`` / ``<schema>.messages``;
+* ``skipped``  deliberately not loaded, with a reason (a branch the user abandoned, a hidden system
+  message, a message with no text, an exact duplicate);
+* ``rejected`` could not be used (malformed, missing or wrong fields, unknown role, a duplicate id
+  with different content, a conversation with nothing usable in it).
+
+Skipped and rejected records each get a row in ``<schema>.load_rejects`` (column ``outcome``), and
+so do repairs made to loaded records (``loaded_with_fix``: invalid UTF-8 replaced, an unreadable
+timestamp stored as NULL). For conversations and for messages: read = loaded + skipped + rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+EXCERPT_CHARS = 300
+
+
+class LoadError(Exception):
+    """The file cannot be read at all (the message names the file and what is wrong)."""
+
+
+# --------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class Message:
+    message_index: int
+    role: str
+    content: str
+    created_at: datetime | None = None
+    source_message_id: str | None = None
+
+
+@dataclass
+class Conversation:
+    conversation_id: str
+    user_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    title: str | None = None
+    messages: list[Message] = field(default_factory=list)
+    raw_message_count: int = 0  # messages the source record held (any outcome)
+
+    def content_hash(self) -> str:
+        payload = [
+            self.user_id,
+            _iso(self.created_at),
+            _iso(self.updated_at),
+            self.title,
+            [
+                [m.message_index, m.role, m.content, _iso(m.created_at), m.source_message_id]
+                for m in self.messages
+            ],
+        ]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Issue:
+    record: str
+    outcome: str  # rejected | skipped | loaded_with_fix
+    reason: str  # a fixed category, so that rejects group and deduplicate
+    field: str | None = None
+    detail: str | None = None
+    raw_excerpt: str | None = None
+    conversation_id: str | None = None
+    message_index: int | None = None
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    loaded: int = 0
+    skipped: int = 0
+    rejected: int = 0
+
+    def adds_up(self) -> bool:
+        return self.read == self.loaded + self.skipped + self.rejected
+
+    def __str__(self) -> str:
+        return (
+            f"{self.read} read = {self.loaded} loaded + {self.skipped} skipped + "
+            f"{self.rejected} rejected"
+        )
+
+
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", errors="replace")
+    elif isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+class Collector:
+    """Collects the conversations a parser builds and accounts for every record it reads."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.conversations: dict[str, Conversation] = {}
+        self.conversation_counts = Counts()
+        self.message_counts = Counts()
+        self.notes: Counter[str] = (
+            Counter()
+        )  # how content was transformed (markers, dropped blocks)
+        self.fixes: Counter[str] = Counter()  # repairs to loaded records
+        self.issues: list[Issue] = []
+        self._first_record: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}
+        # progress hooks (the CLI draws a bar): on_start(total records), on_advance(n)
+        self.on_start: Callable[[int], None] | None = None
+        self.on_advance: Callable[[int], None] | None = None
+
+    def start(self, total: int) -> None:
+        if self.on_start is not None:
+            self.on_start(total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.on_advance is not None:
+            self.on_advance(n)
+
+    # -- issues ------------------------------------------------------------------------------
+    def issue(self, record: str, outcome: str, reason: str, **kwargs: Any) -> None:
+        if "raw_excerpt" in kwargs:
+            kwargs["raw_excerpt"] = excerpt(kwargs["raw_excerpt"])
+        self.issues.append(Issue(record=record, outcome=outcome, reason=reason, **kwargs))
+
+    def fix(self, record: str, reason: str, **kwargs: Any) -> None:
+        self.fixes[reason] += 1
+        self.issue(record, "loaded_with_fix", reason, **kwargs)
+
+    # -- messages ----------------------------------------------------------------------------
+    def message_read(self, n: int = 1) -> None:
+        self.message_counts.read += n
+
+    def message_skipped(self, record: str, reason: str, **kwargs: Any) -> None:
+        self.message_counts.skipped += 1
+        self.issue(record, "skipped", reason, **kwargs)
+
+    def message_rejected(self, record: str, reason: str, **kwargs: Any) -> None:
+        self.message_counts.rejected += 1
+        self.issue(record, "rejected", reason, **kwargs)
+
+    # -- conversations -----------------------------------------------------------------------
+    def reject_conversation(
+        self, record: str, reason: str, *, n_messages: int = 0, **kwargs: Any
+    ) -> None:
+        """A conversation record that is unusable before its messages are looked at: it and the
+        ``n_messages`` messages it holds are read and rejected (one issue row for all)."""
+        self.conversation_counts.read += 1
+        self.conversation_counts.rejected += 1
+        self.message_counts.read += n_messages
+        self.message_counts.rejected += n_messages
+        if n_messages:
+            note = f"its {n_messages} messages are rejected with it"
+            kwargs["detail"] = f"{kwargs['detail']}; {note}" if kwargs.get("detail") else note
+        self.issue(record, "rejected", reason, **kwargs)
+
+    def finish_conversation(self, conv: Conversation, record: str) -> bool:
+        """Account for a parsed conversation whose messages were each counted as read (and as
+        skipped or rejected where they were); the messages in ``conv.messages`` are pending and
+        are loaded, skipped or rejected here with their conversation."""
+        self.conversation_counts.read += 1
+        n = len(conv.messages)
+        cid = conv.conversation_id
+        if n == 0:
+            self.conversation_counts.rejected += 1
+            reason = "empty conversation" if conv.raw_message_count == 0 else "no usable messages"
+            self.issue(
+                record,
+                "rejected",
+                reason,
+                field="messages",
+                conversation_id=cid,
+                detail=f"{conv.raw_message_count} messages in the record, none usable",
+            )
+            return False
+        digest = conv.content_hash()
+        if cid in self.conversations:
+            first = self._first_record[cid]
+            if digest == self._hashes[cid]:
+                self.conversation_counts.skipped += 1
+                self.message_counts.skipped += n
+                self.issue(
+                    record,
+                    "skipped",
+                    "exact duplicate conversation",
+                    field="conversation_id",
+                    conversation_id=cid,
+                    detail=f"same content as {first}",
+                )
+            else:
+                self.conversation_counts.rejected += 1
+                self.message_counts.rejected += n
+                self.issue(
+                    record,
+                    "rejected",
+                    "duplicate conversation_id",
+                    field="conversation_id",
+                    conversation_id=cid,
+                    detail=f"different content from {first}, which is kept; "
+                    f"its {n} messages are rejected with it",
+                )
+            return False
+        self.conversations[cid] = conv
+        self._first_record[cid] = record
+        self._hashes[cid] = digest
+        self.conversation_counts.loaded += 1
+        self.message_counts.loaded += n
+        return True
+
+    def check(self) -> None:
+        """The invariant every load asserts: nothing read goes unaccounted for."""
+        c, m = self.conversation_counts, self.message_counts
+        assert c.adds_up(), f"conversation counts do not add up: {c}"
+        assert m.adds_up(), f"message counts do not add up: {m}"
+        assert c.loaded == len(self.conversations), (c.loaded, len(self.conversations))
+        assert m.loaded == sum(len(x.messages) for x in self.conversations.values()), m
+
+
+# --------------------------------------------------------------------------------------------
+# roles
+
+ROLE_ALIASES = {
+    "user": "user",
+    "human": "user",
+    "prompter": "user",
+    "customer": "user",
+    "client": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "claude": "assistant",
+    "agent": "assistant",
+    "system": "system",
+    "developer": "system",
+    "tool": "tool",
+    "function": "tool",
+    "ipython": "tool",
+    "observation": "tool",
+}
+
+
+def normalise_role(value: Any) -> str | None:
+    """The pipeline's role for a source role, or None when it is unknown."""
+    if not isinstance(value, str):
+        return None
+    return ROLE_ALIASES.get(value.strip().lower())
+
+
+# --------------------------------------------------------------------------------------------
+# timestamps
+
+_NUMERIC = re.compile(r"^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$")
+_EXTRA_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y-%m-%d %H:%M",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y.%m.%d %H:%M",
+    "%d %b %Y %H:%M:%S",
+    "%d %b %Y %H:%M",
+    "%b %d, %Y %H:%M:%S",
+    "%b %d, %Y",
+)
+
+
+def _to_utc_naive(dt: datetime) -> datetime:
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt
+
+
+def _from_epoch(x: float) -> datetime:
+    if not math.isfinite(x):
+        raise ValueError("not a finite number")
+    magnitude = abs(x)
+    if magnitude < 1e11:
+        seconds = x  # seconds (until the year 5138)
+    elif magnitude < 1e14:
+        seconds = x / 1e3  # milliseconds
+    elif magnitude < 1e17:
+        seconds = x / 1e6  # microseconds
+    else:
+        seconds = x / 1e9  # nanoseconds
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A timestamp in UTC (naive) from the forms exports use: ISO 8601 with or without ``Z`` or an
+    offset, epoch seconds / milliseconds / microseconds / nanoseconds (numbers or numeric strings),
+    ``YYYY/MM/DD HH:MM[:SS]``, RFC 2822. None and "" give None; anything else raises ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, datetime):
+        return _to_utc_naive(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, (int, float)):
+        try:
+            return _from_epoch(float(value))
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"not a timestamp: {value!r}") from exc
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return parse_timestamp(value.item())
+    if not isinstance(value, str):
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip()
+    if not text:
+        return None
+    if _NUMERIC.match(text):
+        try:
+            return _from_epoch(float(text))
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"not a timestamp: {value!r}") from exc
+    iso = text[:-1] + "+00:00" if text[-1] in "Zz" else text
+    iso = re.sub(r"\s*(UTC|GMT)$", "+00:00", iso)
+    try:
+        return _to_utc_naive(datetime.fromisoformat(iso))
+    except ValueError:
+        pass
+    for fmt in _EXTRA_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    try:
+        return _to_utc_naive(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        pass
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def timestamp_or_fix(
+    value: Any, collector: Collector, record: str, field_name: str, **kwargs: Any
+) -> datetime | None:
+    """parse_timestamp, or None with a ``loaded_with_fix`` issue when the value is unreadable."""
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        collector.fix(
+            record,
+            "unparseable timestamp stored as NULL",
+            field=field_name,
+            raw_excerpt=value if isinstance(value, str) else repr(value),
+            **kwargs,
+        )
+        return None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# --------------------------------------------------------------------------------------------
+# bytes to text
+
+
+def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) -> str:
+    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is understood). Invalid bytes are replaced with
+    U+FFFD and each place is recorded as ``loaded_with_fix`` (record = its line): the record keeps
+    its text rather than being lost for one bad byte."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    pieces: list[str] = []
+    position = 0
+    recorded = 0
+    while True:
+        try:
+            pieces.append(data[position:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            start = position + exc.start
+            end = position + exc.end
+            pieces.append(data[position:start].decode("utf-8"))
+            pieces.append("\ufffd")
+            line = data.count(b"\n", 0, start) + 1
+            collector.fixes["invalid UTF-8 replaced with U+FFFD"] += 1
+            if recorded < max_issue_rows:
+                recorded += 1
+                collector.issues.append(
+                    Issue(
+                        record=f"line {line}",
+                        outcome="loaded_with_fix",
+                        reason="invalid UTF-8 replaced with U+FFFD",
+                        field="bytes",
+                        detail=f"byte offset {start}: {data[start:end]!r}",
+                        raw_excerpt=excerpt(data[max(0, start - 60) : start + 60]),
+                    )
+                )
+            position = end
+    return "".join(pieces)
+
+
+def stable_id(*parts: Any) -> str:
+    """A deterministic id for records that have none (the same content gives the same id)."""
+    payload = json.dumps(parts, ensure_ascii=False, default=str, sort_keys=True)
+    return "sha1:" + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:20]

@@ -1,0 +1,603 @@
+"""Generic files: JSON Lines (or a JSON list of objects), CSV / TSV, and data sets saved to disk in
+the Hugging Face ``datasets`` formats (Parquet, Arrow IPC stream or file / Feather, JSON Lines,
+including a ``save_to_disk`` folder of ``*.arrow`` files). Read with pyarrow; the ``datasets``
+package is not needed.
+
+Two shapes, chosen per file:
+
+* **one row per message**: a conversation id, a role and a content column (plus, optionally, a
+  message index, a created-at and a user id column). Without an index column messages are numbered
+  in file order within each conversation.
+* **one row per conversation** with a list of messages (``--messages-column``, or a list column
+  named ``messages``, ``conversations``, ``conversation``, ``turns``, ``dialogue`` or ``chat``).
+  Each message is an object; ``--role-column`` / ``--content-column`` / ``--created-at-column`` then
+  name its keys (defaults: role/from/speaker/sender/author and content/text/value/message). A
+  row without a conversation id column gets a stable id derived from its messages, so loading it
+  again gives the same id.
+
+Content may be a string or a list of content blocks (``{"type": "text", "text": ...}``), rendered
+as for Claude exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .claude import render_blocks
+from .core import (
+    Collector,
+    Conversation,
+    LoadError,
+    Message,
+    normalise_role,
+    stable_id,
+    timestamp_or_fix,
+)
+
+CANDIDATES = {
+    "conversation_id": (
+        "conversation_id",
+        "conversation",
+        "conversation_uuid",
+        "chat_id",
+        "thread_id",
+        "session_id",
+        "dialogue_id",
+        "dialog_id",
+        "message_tree_id",
+    ),
+    "role": ("role", "sender", "speaker", "author", "from"),
+    "content": ("content", "text", "message", "body", "value"),
+    "message_index": (
+        "message_index",
+        "index",
+        "turn",
+        "turn_index",
+        "position",
+        "seq",
+        "sequence",
+        "message_order",
+    ),
+    "created_at": ("created_at", "timestamp", "create_time", "created", "time", "date"),
+    "user_id": ("user_id", "user", "account_id", "customer_id"),
+    "messages": ("messages", "conversations", "conversation", "turns", "dialogue", "chat"),
+}
+# one conversation per row: ids are also looked for under these names
+ROW_ID_CANDIDATES = CANDIDATES["conversation_id"] + ("id", "uuid")
+
+OPTION = {
+    "conversation_id": "--conversation-id-column",
+    "role": "--role-column",
+    "content": "--content-column",
+    "message_index": "--message-index-column",
+    "created_at": "--created-at-column",
+    "user_id": "--user-id-column",
+    "messages": "--messages-column",
+}
+
+
+@dataclass
+class ColumnMap:
+    """Column names given on the command line (None: found from the usual names)."""
+
+    conversation_id: str | None = None
+    role: str | None = None
+    content: str | None = None
+    message_index: str | None = None
+    created_at: str | None = None
+    user_id: str | None = None
+    messages: str | None = None
+
+
+@dataclass
+class Bad:
+    """A record that could not be parsed into an object."""
+
+    reason: str
+    detail: str | None
+    raw: Any
+
+
+# --------------------------------------------------------------------------------------------
+# reading rows
+
+
+def read_json_rows(text: str, path_label: str) -> list[tuple[str, Any]]:
+    """JSON Lines, or one JSON list of objects."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            whole = json.loads(text)
+        except json.JSONDecodeError:
+            whole = None
+        if isinstance(whole, list):
+            return [
+                (
+                    f"record #{i}",
+                    row
+                    if isinstance(row, dict)
+                    else Bad("not an object", f"a JSON {type(row).__name__}", row),
+                )
+                for i, row in enumerate(whole)
+            ]
+    rows: list[tuple[str, Any]] = []
+    good = 0
+    first_error: str | None = None
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            detail = f"{exc.msg} at column {exc.colno}"
+            first_error = first_error or f"line {lineno}: {detail}"
+            rows.append((f"line {lineno}", Bad("malformed JSON", detail, line)))
+            continue
+        if isinstance(value, dict):
+            good += 1
+            rows.append((f"line {lineno}", value))
+        else:
+            rows.append(
+                (f"line {lineno}", Bad("not an object", f"a JSON {type(value).__name__}", line))
+            )
+    if rows and good == 0:
+        raise LoadError(
+            f"{path_label}: not JSON Lines: no line holds a JSON object "
+            f"({first_error or 'lines are JSON but not objects'})"
+        )
+    return rows
+
+
+def read_csv_rows(
+    text: str, path_label: str, delimiter: str | None = None
+) -> list[tuple[str, Any]]:
+    csv.field_size_limit(sys.maxsize)
+    if delimiter is None:
+        first = text.split("\n", 1)[0]
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[str, Any]] = []
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise LoadError(f"{path_label}: not a CSV file with a header row (line 1 is empty)")
+        header = [h.strip() for h in header]
+        start = reader.line_num + 1
+        for values in reader:
+            label = f"line {start}"
+            start = reader.line_num + 1
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                rows.append(
+                    (
+                        label,
+                        Bad(
+                            "wrong number of fields",
+                            f"{len(values)} fields, the header has {len(header)}",
+                            delimiter.join(values),
+                        ),
+                    )
+                )
+                continue
+            rows.append((label, dict(zip(header, values, strict=True))))
+    except csv.Error as exc:
+        raise LoadError(
+            f"{path_label}: not readable as CSV at line {reader.line_num}: {exc}"
+        ) from exc
+    return rows
+
+
+def _arrow_table(path: Path, path_label: str):
+    import pyarrow as pa
+    from pyarrow import ipc
+
+    errors = []
+    for opener in (ipc.open_file, ipc.open_stream):
+        try:
+            with pa.memory_map(str(path), "r") as source:
+                return opener(source).read_all()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            errors.append(str(exc))
+    raise LoadError(f"{path_label}: not an Arrow IPC (file or stream) file: {errors[-1]}")
+
+
+def _parquet_table(path: Path, path_label: str):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LoadError(f"{path_label}: not a Parquet file: {exc}") from exc
+
+
+def read_table_rows(path: Path, fmt: str, path_label: str) -> list[tuple[str, Any]]:
+    table = _parquet_table(path, path_label) if fmt == "parquet" else _arrow_table(path, path_label)
+    return [(f"row {i}", row) for i, row in enumerate(table.to_pylist())]
+
+
+def hf_files(folder: Path) -> tuple[str, list[Path]]:
+    """The data files of a data set saved with ``save_to_disk``, ``to_parquet`` or ``to_json``."""
+    for fmt, patterns in (
+        ("arrow", ("*.arrow",)),
+        ("parquet", ("*.parquet",)),
+        ("jsonl", ("*.jsonl", "*.ndjson")),
+    ):
+        files = sorted(
+            p
+            for pattern in patterns
+            for p in folder.rglob(pattern)
+            if not p.name.startswith("cache-")
+        )
+        if files:
+            return fmt, files
+    json_files = sorted(
+        p
+        for p in folder.rglob("*.json")
+        if p.name not in ("dataset_info.json", "state.json", "dataset_dict.json")
+    )
+    if json_files:
+        return "jsonl", json_files
+    raise LoadError(f"{folder}: no data set files (*.arrow, *.parquet, *.jsonl) in this folder")
+
+
+# --------------------------------------------------------------------------------------------
+# rows to conversations
+
+
+def _keys(rows: list[tuple[str, Any]], limit: int = 2000) -> list[str]:
+    keys: dict[str, None] = {}
+    for _, row in rows[:limit]:
+        if isinstance(row, dict):
+            for k in row:
+                keys.setdefault(k, None)
+    return list(keys)
+
+
+def _resolve(
+    name: str,
+    given: str | None,
+    keys: list[str],
+    path_label: str,
+    required: bool,
+    candidates: tuple[str, ...] | None = None,
+) -> str | None:
+    if given is not None:
+        if given not in keys:
+            raise LoadError(
+                f"{path_label}: no column {given!r} ({OPTION[name]}); "
+                f"its columns are {', '.join(map(repr, keys)) or 'none'}"
+            )
+        return given
+    lowered = {k.lower(): k for k in keys}
+    for candidate in candidates or CANDIDATES[name]:
+        if candidate in lowered:
+            return lowered[candidate]
+    if required:
+        raise LoadError(
+            f"{path_label}: no {name} column (looked for "
+            f"{', '.join(candidates or CANDIDATES[name])}); pass {OPTION[name]}; "
+            f"its columns are {', '.join(map(repr, keys)) or 'none'}"
+        )
+    return None
+
+
+def _as_list(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _messages_column(
+    rows: list[tuple[str, Any]], given: str | None, keys: list[str], path_label: str
+) -> str | None:
+    if given is not None:
+        return _resolve("messages", given, keys, path_label, required=True)
+    lowered = {k.lower(): k for k in keys}
+    for candidate in CANDIDATES["messages"]:
+        key = lowered.get(candidate)
+        if key is None:
+            continue
+        for _, row in rows[:200]:
+            if isinstance(row, dict) and isinstance(_as_list(row.get(key)), list):
+                return key
+    return None
+
+
+def _text(value: Any, collector: Collector) -> str | None:
+    """Message text from a string, a list of content blocks or an object with text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    value = _as_list(value)
+    if isinstance(value, list):
+        pieces, _ = render_blocks(value, collector, prefix="content blocks")
+        return "\n\n".join(p for p in pieces if p.strip())
+    if isinstance(value, dict):
+        text = value.get("text") or value.get("content")
+        return text if isinstance(text, str) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _index(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def parse_rows(
+    rows: list[tuple[str, Any]],
+    collector: Collector,
+    columns: ColumnMap,
+    path_label: str,
+    default_user_id: str | None = None,
+) -> None:
+    keys = _keys(rows)
+    messages_key = _messages_column(rows, columns.messages, keys, path_label)
+    collector.start(len(rows))
+    if messages_key is not None:
+        _conversation_per_row(
+            rows, collector, columns, keys, messages_key, path_label, default_user_id
+        )
+    else:
+        _message_per_row(rows, collector, columns, keys, path_label, default_user_id)
+
+
+def _message_per_row(
+    rows,
+    collector: Collector,
+    columns: ColumnMap,
+    keys: list[str],
+    path_label: str,
+    default_user_id: str | None,
+) -> None:
+    cid_col = _resolve("conversation_id", columns.conversation_id, keys, path_label, True)
+    role_col = _resolve("role", columns.role, keys, path_label, True)
+    content_col = _resolve("content", columns.content, keys, path_label, True)
+    index_col = _resolve("message_index", columns.message_index, keys, path_label, False)
+    created_col = _resolve("created_at", columns.created_at, keys, path_label, False)
+    user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
+
+    drafts: dict[str, Conversation] = {}
+    kept: dict[tuple[str, int], tuple[Message, str]] = {}
+    appearance: dict[str, int] = {}
+    for label, row in rows:
+        collector.advance()
+        collector.message_read()
+        if isinstance(row, Bad):
+            collector.message_rejected(label, row.reason, detail=row.detail, raw_excerpt=row.raw)
+            continue
+        cid = _str_or_none(row.get(cid_col))
+        if cid is None:
+            collector.message_rejected(
+                label, "missing conversation id", field=cid_col, raw_excerpt=row
+            )
+            continue
+        position = appearance.get(cid, 0)
+        appearance[cid] = position + 1
+        conv = drafts.get(cid)
+        if conv is None:
+            conv = drafts[cid] = Conversation(conversation_id=cid)
+        conv.raw_message_count += 1
+        where: dict[str, Any] = {"conversation_id": cid}
+        if index_col is not None:
+            index = _index(row.get(index_col))
+            if index is None:
+                reason = (
+                    "missing field" if row.get(index_col) in (None, "") else "invalid message index"
+                )
+                collector.message_rejected(label, reason, field=index_col, raw_excerpt=row, **where)
+                continue
+        else:
+            index = position
+        where["message_index"] = index
+        raw_role = row.get(role_col)
+        role = normalise_role(raw_role)
+        if role is None:
+            reason = "missing field" if raw_role in (None, "") else "unknown role"
+            collector.message_rejected(
+                label,
+                reason,
+                field=role_col,
+                raw_excerpt=row,
+                detail=None if raw_role in (None, "") else f"role {raw_role!r}",
+                **where,
+            )
+            continue
+        text = _text(row.get(content_col), collector)
+        if text is None:
+            reason = "missing field" if row.get(content_col) is None else "wrong type"
+            collector.message_rejected(label, reason, field=content_col, raw_excerpt=row, **where)
+            continue
+        if not text.strip():
+            collector.message_skipped(label, "no text", field=content_col, raw_excerpt=row, **where)
+            continue
+        created = (
+            timestamp_or_fix(row.get(created_col), collector, label, created_col, **where)
+            if created_col
+            else None
+        )
+        message = Message(index, role, text, created, None)
+        previous = kept.get((cid, index))
+        if previous is not None:
+            first, first_label = previous
+            same = (first.role, first.content, first.created_at) == (role, text, created)
+            if same:
+                collector.message_skipped(
+                    label,
+                    "exact duplicate message",
+                    field=index_col,
+                    detail=f"same as {first_label}",
+                    **where,
+                )
+            else:
+                collector.message_rejected(
+                    label,
+                    "duplicate message index",
+                    field=index_col,
+                    detail=f"{first_label} has this index and is kept",
+                    raw_excerpt=row,
+                    **where,
+                )
+            continue
+        kept[(cid, index)] = (message, label)
+        conv.messages.append(message)
+        if user_col and conv.user_id is None:
+            conv.user_id = _str_or_none(row.get(user_col))
+    for cid, conv in drafts.items():
+        conv.messages.sort(key=lambda m: m.message_index)
+        conv.user_id = conv.user_id or default_user_id
+        stamps = [m.created_at for m in conv.messages if m.created_at is not None]
+        conv.created_at = min(stamps) if stamps else None
+        collector.finish_conversation(conv, f"conversation {cid}")
+
+
+def _conversation_per_row(
+    rows,
+    collector: Collector,
+    columns: ColumnMap,
+    keys: list[str],
+    messages_key: str,
+    path_label: str,
+    default_user_id: str | None,
+) -> None:
+    cid_col = _resolve(
+        "conversation_id", columns.conversation_id, keys, path_label, False, ROW_ID_CANDIDATES
+    )
+    created_col = _resolve("created_at", None, keys, path_label, False)
+    user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
+    for label, row in rows:
+        collector.advance()
+        if isinstance(row, Bad):
+            collector.reject_conversation(label, row.reason, detail=row.detail, raw_excerpt=row.raw)
+            continue
+        messages = _as_list(row.get(messages_key))
+        n_raw = len(messages) if isinstance(messages, list) else 0
+        if cid_col is not None:
+            cid = _str_or_none(row.get(cid_col))
+            if cid is None:
+                collector.reject_conversation(
+                    label,
+                    "missing conversation id",
+                    field=cid_col,
+                    n_messages=n_raw,
+                    raw_excerpt=row,
+                )
+                continue
+        else:
+            cid = stable_id(messages)
+        record = f"{label} (conversation {cid})"
+        if messages is None:
+            collector.reject_conversation(
+                record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
+            )
+            continue
+        if not isinstance(messages, list):
+            collector.reject_conversation(
+                record,
+                "wrong type",
+                field=messages_key,
+                conversation_id=cid,
+                raw_excerpt=row,
+                detail="expected a list of messages",
+            )
+            continue
+        conv = Conversation(conversation_id=cid, raw_message_count=n_raw)
+        if user_col:
+            conv.user_id = _str_or_none(row.get(user_col))
+        conv.user_id = conv.user_id or default_user_id
+        if created_col:
+            conv.created_at = timestamp_or_fix(
+                row.get(created_col), collector, record, created_col, conversation_id=cid
+            )
+        collector.message_read(n_raw)
+        for index, item in enumerate(messages):
+            message = _inner_message(item, index, record, cid, columns, collector)
+            if message is not None:
+                conv.messages.append(message)
+        if conv.created_at is None:
+            stamps = [m.created_at for m in conv.messages if m.created_at is not None]
+            conv.created_at = min(stamps) if stamps else None
+        collector.finish_conversation(conv, record)
+
+
+def _pick(item: dict[str, Any], given: str | None, name: str) -> tuple[str | None, Any]:
+    if given is not None:
+        return given, item.get(given)
+    lowered = {k.lower(): k for k in item}
+    for candidate in CANDIDATES[name]:
+        if candidate in lowered:
+            return lowered[candidate], item[lowered[candidate]]
+    return None, None
+
+
+def _inner_message(
+    item: Any, index: int, record: str, cid: str, columns: ColumnMap, collector: Collector
+) -> Message | None:
+    label = f"{record} message {index}"
+    where = {"conversation_id": cid, "message_index": index}
+    if not isinstance(item, dict):
+        collector.message_rejected(label, "not an object", raw_excerpt=item, **where)
+        return None
+    role_key, raw_role = _pick(item, columns.role, "role")
+    role = normalise_role(raw_role)
+    if role is None:
+        reason = "missing field" if raw_role in (None, "") else "unknown role"
+        collector.message_rejected(
+            label, reason, field=role_key or columns.role or "role", raw_excerpt=item, **where
+        )
+        return None
+    content_key, raw_content = _pick(item, columns.content, "content")
+    text = _text(raw_content, collector)
+    if text is None:
+        reason = "missing field" if raw_content is None else "wrong type"
+        collector.message_rejected(
+            label,
+            reason,
+            field=content_key or columns.content or "content",
+            raw_excerpt=item,
+            **where,
+        )
+        return None
+    if not text.strip():
+        collector.message_skipped(label, "no text", field=content_key, raw_excerpt=item, **where)
+        return None
+    created_key, raw_created = _pick(item, columns.created_at, "created_at")
+    created = (
+        timestamp_or_fix(raw_created, collector, label, created_key, **where)
+        if created_key
+        else None
+    )
+    mid = item.get("id") or item.get("uuid")
+    return Message(index, role, text, created, str(mid) if mid is not None else None)
