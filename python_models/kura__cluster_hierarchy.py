@@ -4,10 +4,11 @@
 def model(dbt, session):
     dbt.config(materialized="table")
     from kura_dbt import pipeline
-    from kura_dbt.frames import to_pandas
+    from kura_dbt.frames import read_existing, to_pandas
 
     config = {
         "labeller": dbt.config.get("labeller"),
+        "llm": dbt.config.get("llm"),
         "max_top_clusters": dbt.config.get("max_top_clusters"),
         "hierarchy_branching": dbt.config.get("hierarchy_branching"),
     }
@@ -17,4 +18,5 @@ def model(dbt, session):
         to_pandas(dbt.ref("kura__embeddings")),
         to_pandas(dbt.ref("int_kura__transcripts")),
         config,
+        read_existing(dbt, session, pipeline.HIERARCHY_CACHE_COLUMNS),
     )

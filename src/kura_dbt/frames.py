@@ -40,3 +40,22 @@ def read_previous(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | 
     relation = str(dbt.this)
     query = f"select {', '.join(columns)} from {relation}"
     return to_pandas(session.sql(query))
+
+
+def read_existing(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:
+    """The current contents of this model's table if it exists (also for table models, whose
+    previous build is still in place while the new one is computed), else None."""
+    this = dbt.this
+    exists = to_pandas(
+        session.sql(
+            "select count(*) as n from information_schema.tables "
+            f"where lower(table_schema) = lower('{this.schema}') "
+            f"and lower(table_name) = lower('{this.identifier}')"
+        )
+    )
+    if int(exists["n"].iloc[0]) == 0:
+        return None
+    present = set(to_pandas(session.sql(f"select * from {this} where 1 = 0")).columns)
+    if not set(columns) <= present:
+        return None  # built by an older version without these columns
+    return to_pandas(session.sql(f"select {', '.join(columns)} from {this}"))

@@ -9,16 +9,18 @@ half the size of the one below, so the loop always terminates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import AgglomerativeClustering
 
-from kura_dbt.labelling import ClassTfidfLabeller
+from kura_dbt.labelling import ClassTfidfLabeller, ClusterLabel
 
 HIERARCHY_COLUMNS = [
     "cluster_id",
@@ -32,6 +34,7 @@ HIERARCHY_COLUMNS = [
     "distinct_users",
     "child_count",
     "labeller",
+    "label_key",
 ]
 
 
@@ -105,12 +108,18 @@ def build_hierarchy(
     user_ids: Sequence[str | None],
     max_top: int = 8,
     branching: float = 5.0,
-    labeller: ClassTfidfLabeller | None = None,
+    labeller: Any = None,
+    n_contrast: int = 10,
+    cache: Mapping[str, tuple[str, str, str]] | None = None,
 ) -> pd.DataFrame:
     """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
 
     Returns one row per cluster (columns ``HIERARCHY_COLUMNS``); base cluster ``i`` gets the id
     ``base_cluster_id(i)``.
+
+    A labeller with ``cacheable = True`` (an LLM) is only asked about clusters whose inputs
+    changed: ``cache`` maps a cluster's ``label_key`` (a hash of exactly what the labeller would
+    see) to a previous (name, description, keywords).
     """
     labeller = labeller or ClassTfidfLabeller()
     labels = np.asarray(labels)
@@ -159,17 +168,51 @@ def build_hierarchy(
         return cid
 
     rows = []
+    names_by_id: dict[str, Any] = {}
+    keys_by_id: dict[str, str] = {}
     for level_number, level in enumerate(levels):
-        central = []
+        central, ordered, contrast = [], [], []
         for m in level.members:
             centroid = _centroid(embeddings[m])
-            best = m[int(np.argmax(embeddings[m] @ centroid))]
-            central.append(texts[best])
-        names = labeller.label(
-            [[texts[i] for i in m] for m in level.members],
-            central,
-            [len(m) for m in level.members],
-        )
+            closeness = embeddings[m] @ centroid
+            order = m[np.argsort(-closeness, kind="stable")]
+            ordered.append([texts[i] for i in order])  # most central first
+            central.append(texts[order[0]])
+            contrast.append(_nearest_outside(embeddings, centroid, m, texts, n_contrast))
+        if level_number > 0 and getattr(labeller, "names_from_children", False):
+            # an LLM labeller names a parent from the children it actually got
+            inputs = [
+                [f"{names_by_id[k].name}: {names_by_id[k].description}" for k in kids]
+                for kids in level.children
+            ]
+        else:
+            inputs = ordered
+        sizes = [len(m) for m in level.members]
+        identity = [getattr(labeller, "name", "?"), getattr(labeller, "version", "")]
+        keys = [
+            hashlib.md5(json.dumps([*identity, level_number, i, c, s]).encode()).hexdigest()
+            for i, c, s in zip(inputs, contrast, sizes, strict=True)
+        ]
+        use_cache = bool(getattr(labeller, "cacheable", False)) and cache
+        todo = [j for j, key in enumerate(keys) if not (use_cache and key in cache)]
+        fresh: list[Any] = []
+        if todo:
+            pick = [inputs[j] for j in todo], [central[j] for j in todo], [sizes[j] for j in todo]
+            if getattr(labeller, "uses_contrast", False):
+                fresh = labeller.label(*pick, [contrast[j] for j in todo])
+            else:
+                fresh = labeller.label(*pick)
+        names = []
+        fresh_by_index = dict(zip(todo, fresh, strict=True))
+        for j, key in enumerate(keys):
+            if j in fresh_by_index:
+                names.append(fresh_by_index[j])
+            else:
+                name, description, keywords = cache[key]  # type: ignore[index]
+                names.append(ClusterLabel(name=name, description=description,
+                                          keywords=json.loads(keywords or "[]"), central_text=central[j]))
+        names_by_id.update(zip(level.ids, names, strict=True))
+        keys_by_id.update(zip(level.ids, keys, strict=True))
         for cid, m, kids, lab in zip(level.ids, level.members, level.children, names, strict=True):
             users = {user_ids[i] for i in m if user_ids[i] is not None and user_ids[i] == user_ids[i]}
             rows.append(
@@ -185,9 +228,27 @@ def build_hierarchy(
                     "distinct_users": int(len(users)),
                     "child_count": int(len(kids)),
                     "labeller": labeller.name,
+                    "label_key": keys_by_id[cid],
                 }
             )
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
+
+
+def _nearest_outside(
+    embeddings: np.ndarray, centroid: np.ndarray, members: np.ndarray, texts: Sequence[str], n: int
+) -> list[str]:
+    """Texts of the ``n`` conversations closest to a centroid that are not in the cluster
+    (CLIO's contrastive examples)."""
+    if n <= 0:
+        return []
+    closeness = embeddings @ centroid
+    closeness[members] = -np.inf
+    count = min(n, len(embeddings) - len(members))
+    if count <= 0:
+        return []
+    nearest = np.argpartition(-closeness, count - 1)[:count]
+    nearest = nearest[np.argsort(-closeness[nearest], kind="stable")]
+    return [texts[i] for i in nearest]
 
 
 def cluster_id(level: int, index: int) -> str:

@@ -148,3 +148,4 @@ def _shorten(text: str, limit: int) -> str:
 def make_labeller(name: str, **params) -> ClassTfidfLabeller:
     """Build a labeller from its config name (var ``kura__labeller``)."""
     return build_backend("labeller", name, {"local": ClassTfidfLabeller}, **params)
+    # "openai" is built by kura_dbt.pipeline with the LLM settings (kura_dbt.labelling_llm)

@@ -51,10 +51,17 @@ class LLMSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LLMSettings:
-        """Build from a model's config: keys ``llm_<field>``; missing or null keys keep defaults."""
+        """Build from a model's config: a JSON object under ``llm`` (what the dbt macro
+        ``kura.llm_settings_json`` renders) and/or keys ``llm_<field>``, which win. Missing or
+        null keys keep the defaults."""
+        import json
+
+        nested = config.get("llm") or {}
+        if isinstance(nested, str):
+            nested = json.loads(nested) if nested.strip() not in {"", "None", "null"} else {}
         values: dict[str, Any] = {}
         for name, spec in cls.__dataclass_fields__.items():
-            raw = config.get(f"llm_{name}")
+            raw = config.get(f"llm_{name}", nested.get(name))
             if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
                 continue
             kind = type(spec.default) if spec.default is not None else (

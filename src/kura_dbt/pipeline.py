@@ -82,8 +82,10 @@ HIERARCHY_SCHEMA: dict[str, str] = {
     "distinct_users": "Int64",
     "child_count": "Int64",
     "labeller": "string",
+    "label_key": "string",
 }
 assert list(HIERARCHY_SCHEMA) == HIERARCHY_COLUMNS
+HIERARCHY_CACHE_COLUMNS = ["label_key", "name", "description", "keywords"]
 
 PROJECTION_SCHEMA: dict[str, str] = {
     "point_type": "string",
@@ -340,14 +342,23 @@ def cluster_hierarchy(
     embeddings: pd.DataFrame,
     transcripts: pd.DataFrame,
     config: Mapping[str, Any],
+    previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Name the base clusters and build the levels above them."""
+    """Name the base clusters and build the levels above them. ``previous`` (the last build's
+    rows) lets an LLM labeller reuse the names of clusters whose inputs did not change."""
     current, X = current_embeddings(summaries, embeddings)
     if current.empty:
         return typed_frame([], HIERARCHY_SCHEMA)
     labels = _base_labels(conversation_clusters, current["conversation_id"])
     users = current["conversation_id"].map(transcripts.set_index("conversation_id")["user_id"])
-    labeller = make_labeller(setting(config, "labeller", "local"))
+    labeller_name = setting(config, "labeller", "local")
+    if str(labeller_name).strip().lower() == "openai":
+        from kura_dbt.labelling_llm import OpenAILabeller
+        from kura_dbt.llm import LLMSettings
+
+        labeller = OpenAILabeller(LLMSettings.from_config(config))
+    else:
+        labeller = make_labeller(labeller_name)
     frame = build_hierarchy(
         X,
         labels,
@@ -356,6 +367,10 @@ def cluster_hierarchy(
         max_top=setting(config, "max_top_clusters", 8, int),
         branching=setting(config, "hierarchy_branching", 5.0, float),
         labeller=labeller,
+        cache=None if previous is None or previous.empty else {
+            row.label_key: (row.name, row.description, row.keywords)
+            for row in previous[HIERARCHY_CACHE_COLUMNS].dropna(subset=["label_key"]).itertuples(index=False)
+        },
     )
     return typed_frame(frame, HIERARCHY_SCHEMA)
 

@@ -80,7 +80,7 @@ class FakeOpenAI:
     def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         # instructor may add its own messages (e.g. the JSON schema): find the transcript
         contents = [str(m.get("content")) for m in body["messages"]]
-        transcript = next((c for c in contents if "<transcript>" in c), contents[-1])
+        transcript = next((c for c in contents if "<transcript>" in c or "<inside_examples>" in c), contents[-1])
         key = transcript
         with self.lock:
             self.seen[key] += 1
@@ -95,6 +95,11 @@ class FakeOpenAI:
             time.sleep(self.slow_s)
         if "[[malformed]]" in transcript and nth == 1:
             return 200, completion("this is {not json", body), {}
+        if "<inside_examples>" in transcript:
+            first = re.search(r"<inside_examples>\n- (.*)", transcript)
+            example = first.group(1)[:60] if first else "things"
+            content = {"name": f"Help with {example}", "description": "The users asked for help. It was given."}
+            return 200, completion(json.dumps(content), body), {}
         content = summary_for(transcript, bad="[[badschema]]" in transcript, body=body)
         return 200, completion(json.dumps(content), body), {}
 

@@ -16,7 +16,7 @@ from .fake_openai import FakeOpenAI
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
     values = dict(model="test-model", base_url=server.base_url, api_key_env="KURA_TEST_KEY",
-                  timeout_s=1.0, max_retries=3, backoff_base_s=0.01, max_concurrency=4,
+                  timeout_s=3.0, max_retries=3, backoff_base_s=0.01, max_concurrency=4,
                   input_cost_per_mtok=1.0, output_cost_per_mtok=2.0)
     values.update(overrides)
     return LLMSettings(**values)
@@ -29,7 +29,7 @@ def convo(text: str) -> list[Message]:
 @pytest.fixture
 def server():
     os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
-    with FakeOpenAI(slow_s=2.5) as fake:
+    with FakeOpenAI(slow_s=5.0) as fake:
         yield fake
 
 
@@ -139,7 +139,7 @@ def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
                                 "messages_json": [messages, messages.replace("Fresno", "Reno")],
                                 "content_hash": ["h1", "h2"]})
     config = {"summariser": "openai", "llm_model": "test-model", "llm_base_url": server.base_url,
-              "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "1", "llm_backoff_base_s": "0.01"}
+              "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "3", "llm_backoff_base_s": "0.01"}
     first = pipeline.summarise(transcripts, None, config)
     assert len(first) == 2 and first["error"].isna().all()
     calls = len(server.requests)
