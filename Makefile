@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree test-python test-dbt clean bench
+.PHONY: demo test install build tree test-python test-dbt browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,13 +42,19 @@ test-python: install
 test-dbt: install
 	$(BIN)/pytest -q tests/dbt
 
-test: install
-	$(BIN)/pytest tests/python tests/dbt
+# Headless Chromium for the report's browser tests, from Debian's packages (needs root;
+# without it the browser tests skip and say why). Never `playwright install`.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+
+test: install browser
+	$(BIN)/pytest tests/python tests/dbt tests/browser
 
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/cluster_quality.py
 	$(BIN)/python benchmarks/pipeline_speed.py
+	$(BIN)/python benchmarks/llm_throughput.py --pipeline 10000
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs "$(KURA_DUCKDB_PATH)"

@@ -1,6 +1,12 @@
 {#- One row per cluster at every level: what it is, how big, how users feel about it and how
-    much revenue it touches. Names and descriptions of clusters below the privacy thresholds
-    (vars kura__min_cluster_users, kura__min_cluster_conversations) are hidden. -#}
+    much revenue it touches.
+    Privacy: a cluster below the thresholds (vars kura__min_cluster_users,
+    kura__min_cluster_conversations) keeps its row, so that sizes still add up and every id
+    still joins, but loses its name, description and keywords. Its siblings below the
+    thresholds (same parent and level) share one "other" bucket: privacy_bucket_id and
+    display_name ('Other (n small clusters)') are the same for all of them, so grouping by
+    privacy_bucket_id gives the folded view with counts only. Sizes and distinct users only
+    shrink going down, so every descendant of a hidden cluster is hidden too. -#}
 with members as (
     select
         members.cluster_id,
@@ -55,6 +61,16 @@ select
     case when visible then hierarchy.name end as name,
     case when visible then hierarchy.description end as description,
     case when visible then hierarchy.keywords end as keywords,
+    case
+        when visible then hierarchy.name
+        else 'Other (' || cast(hidden_siblings as {{ dbt.type_string() }})
+            || case when hidden_siblings = 1 then ' small cluster)' else ' small clusters)' end
+    end as display_name,
+    case
+        when visible then hierarchy.cluster_id
+        else 'L' || cast(hierarchy.level as {{ dbt.type_string() }}) || '-other-'
+            || coalesce(hierarchy.parent_id, 'top')
+    end as privacy_bucket_id,
     hierarchy.size,
     hierarchy.distinct_users,
     hierarchy.child_count,
@@ -73,9 +89,14 @@ select
 from (
     select
         *,
-        distinct_users >= {{ var('kura__min_cluster_users') }}
-            and size >= {{ var('kura__min_cluster_conversations') }} as visible
-    from {{ ref('kura__cluster_hierarchy') }}
+        sum(case when visible then 0 else 1 end) over (partition by level, parent_id) as hidden_siblings
+    from (
+        select
+            *,
+            distinct_users >= {{ var('kura__min_cluster_users') }}
+                and size >= {{ var('kura__min_cluster_conversations') }} as visible
+        from {{ ref('kura__cluster_hierarchy') }}
+    ) as thresholded
 ) as hierarchy
 cross join totals
 left join stats

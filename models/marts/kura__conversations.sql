@@ -1,5 +1,10 @@
 {#- One row per conversation: its summary and facets, base and top-level cluster, map position,
-    feedback and the user's plan and revenue. -#}
+    feedback and the user's plan and revenue.
+    Privacy: this is row-level data for analysts (the summaries are already in kura__summaries),
+    so every summary is kept; cluster names come from kura__clusters and are therefore NULL for
+    clusters below the privacy thresholds. cluster_meets_privacy_threshold says whether the
+    conversation may be shown as an example of its cluster: reports and dashboards must show
+    summaries only where it is true (`kura report` does). -#}
 select
     facts.conversation_id,
     facts.user_id,
@@ -17,6 +22,7 @@ select
     base.name as base_cluster_name,
     base.top_cluster_id,
     top_level.name as top_cluster_name,
+    coalesce(base.meets_privacy_threshold and top_level.meets_privacy_threshold, false) as cluster_meets_privacy_threshold,
     conversation_clusters.distance as distance_to_centroid,
     coalesce(conversation_clusters.is_unclustered, conversation_clusters.conversation_id is null) as is_unclustered,
     projections.x,

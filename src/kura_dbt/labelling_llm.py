@@ -55,6 +55,9 @@ class OpenAILabeller:
         self._client = client
         prompt_hash = hashlib.md5((LABEL_PROMPT + str(ClusterName.model_json_schema())).encode()).hexdigest()[:8]
         self.version = f"{settings.model}-{prompt_hash}-{max_examples}-{max_contrast}"
+        from kura_dbt.summarise_llm import _prepared
+
+        self._response_model = _prepared(ClusterName)
         self.calls = 0
         self.errors: list[str] = []
 
@@ -106,7 +109,7 @@ class OpenAILabeller:
             async def call():
                 return await client.chat.completions.create_with_completion(
                     model=self.settings.model,
-                    response_model=ClusterName,
+                    response_model=self._response_model,
                     max_retries=self.settings.max_validation_retries,
                     temperature=self.settings.temperature,
                     messages=[{"role": "system", "content": LABEL_PROMPT},

@@ -120,6 +120,17 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
     )
 
 
+def _prepared(model: type[BaseModel]) -> type[BaseModel]:
+    """Wrap the response model for instructor once, instead of on every call (instructor
+    otherwise rebuilds the wrapper class per request, which costs milliseconds of CPU each)."""
+    try:
+        import instructor
+
+        return instructor.openai_schema(model)
+    except Exception:  # pragma: no cover - older or newer instructor: let it wrap per call
+        return model
+
+
 def render_transcript(messages: Sequence[Message]) -> str:
     return "\n\n".join(f"{m.role}: {m.content}" for m in messages if m.content and not m.content.isspace())
 
@@ -139,7 +150,7 @@ class OpenAISummariser:
         self.model = settings.model
         self.extra_facets = list(extra_facets)
         self._client = client
-        self._response_model = response_model(self.extra_facets)
+        self._response_model = _prepared(response_model(self.extra_facets))
         # the prompt version covers the prompt, the schema and the declared facets, so that a
         # change to any of them re-summarises
         fingerprint = json.dumps(

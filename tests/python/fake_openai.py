@@ -20,8 +20,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the listen backlog: many clients connect at once
+    daemon_threads = True
+
+
 class FakeOpenAI:
-    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0) -> None:
+    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0, port: int = 0) -> None:
         self.latency_s = latency_s
         self.slow_s = slow_s
         self.requests: list[dict[str, Any]] = []
@@ -32,8 +37,19 @@ class FakeOpenAI:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - /stats for benchmarks in another process
+                data = json.dumps({"requests": len(server.requests),
+                                   "max_in_flight": server.max_in_flight}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length", 0))
@@ -58,7 +74,7 @@ class FakeOpenAI:
                     with server.lock:
                         server.in_flight -= 1
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -134,3 +150,9 @@ def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
                      "message": {"role": "assistant", "content": content}}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
     }
+
+
+def serve(port: int, latency_s: float) -> None:
+    """Run the server in the foreground (for benchmarks in a separate process)."""
+    server = FakeOpenAI(latency_s=latency_s, port=port)
+    server.httpd.serve_forever()

@@ -1,0 +1,147 @@
+"""LLM summarisation throughput and LLM calls per conversation, against a local
+OpenAI-compatible server that answers after a fixed latency (tests/python/fake_openai.py,
+run in its own process so that it does not share the client's interpreter).
+
+(a) throughput of OpenAISummariser at a given concurrency, compared with the bound
+    concurrency / latency;
+(b) LLM calls per conversation for the whole pipeline (summaries + cluster names + the
+    hierarchy's names) on N conversations.
+
+    python benchmarks/llm_throughput.py --conversations 1000 --concurrency 50 --latency 0.5
+    python benchmarks/llm_throughput.py --pipeline 10000 --latency 0.02
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.python.fake_openai import serve  # noqa: E402
+
+from benchmarks.pipeline_speed import corpus  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stats(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats") as response:
+        return json.loads(response.read())
+
+
+def start_server(latency: float) -> tuple[multiprocessing.Process, int]:
+    port = free_port()
+    process = multiprocessing.Process(target=serve, args=(port, latency), daemon=True)
+    process.start()
+    for _ in range(100):
+        try:
+            stats(port)
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the local server did not start")
+
+
+def settings(port: int, concurrency: int):
+    from kura_dbt.llm import LLMSettings
+
+    return LLMSettings(model="bench-model", base_url=f"http://127.0.0.1:{port}/v1",
+                       api_key_env="KURA_BENCH_KEY", max_concurrency=concurrency, timeout_s=30)
+
+
+def throughput(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
+    from kura_dbt.summarise import Message
+    from kura_dbt.summarise_llm import OpenAISummariser
+
+    pool = corpus(data_dir)[:n]
+    items = [(str(i), [Message(r, t) for r, t in turns]) for i, turns in enumerate(pool)]
+    process, port = start_server(latency)
+    try:
+        summariser = OpenAISummariser(settings(port, concurrency))
+        summariser.summarise_many(items[:1])  # warm up: imports and the first connection
+        warm = stats(port)["requests"]
+        started = time.perf_counter()
+        records = summariser.summarise_many(items)
+        seconds = time.perf_counter() - started
+        seen = stats(port)
+        seen["requests"] -= warm
+    finally:
+        process.terminate()
+    errors = sum(r.error is not None for r in records)
+    bound = concurrency / latency
+    rate = n / seconds
+    print(f"| {n:,} | {concurrency} | {latency:.2f} | {bound:.0f} | {rate:.1f} | {100 * rate / bound:.0f}% "
+          f"| {seconds:.1f} | {seen['max_in_flight']} | {errors} |")
+
+
+def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
+    import pandas as pd
+
+    from kura_dbt import pipeline
+
+    pool = corpus(data_dir)[:n]
+    transcripts = pd.DataFrame(
+        {
+            "conversation_id": [f"c{i:06d}" for i in range(len(pool))],
+            "user_id": [f"u{i % 997}" for i in range(len(pool))],
+            "messages_json": [json.dumps([{"role": r, "content": t} for r, t in turns]) for turns in pool],
+        }
+    )
+    transcripts["content_hash"] = [pipeline.text_hash(m) for m in transcripts["messages_json"]]
+    process, port = start_server(latency)
+    try:
+        config = {"summariser": "openai", "labeller": "openai", "max_top_clusters": 10,
+                  "llm": json.dumps({"model": "bench-model", "base_url": f"http://127.0.0.1:{port}/v1",
+                                     "api_key_env": "KURA_BENCH_KEY", "max_concurrency": concurrency})}
+        t0 = time.perf_counter()
+        summaries = pipeline.summarise(transcripts, None, config)
+        after_summaries = stats(port)["requests"]
+        embeddings = pipeline.embed(summaries, None, {})
+        clusters = pipeline.assign_base_clusters(summaries, embeddings, {"seed": 42})
+        hierarchy = pipeline.cluster_hierarchy(clusters, summaries, embeddings, transcripts, config)
+        total = stats(port)["requests"]
+        seconds = time.perf_counter() - t0
+    finally:
+        process.terminate()
+    levels = hierarchy.groupby("level").size().to_dict()
+    print(f"| {n:,} | {after_summaries:,} | {total - after_summaries:,} | {total:,} | {total / n:.3f} "
+          f"| {levels} | {seconds:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    args = parser.parse_args()
+    os.environ.setdefault("KURA_BENCH_KEY", "local")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(f"machine: {os.cpu_count()} cores")
+    if args.conversations:
+        print("\n| conversations | concurrency | latency (s) | bound (conv/s) | measured (conv/s) | of bound | seconds | max in flight | errors |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for concurrency in args.concurrency:
+            throughput(args.conversations, concurrency, args.latency, args.data_dir)
+    if args.pipeline:
+        print("\n| conversations | summary calls | naming calls | total calls | calls per conversation | clusters per level | seconds |")
+        print("|---:|---:|---:|---:|---:|---|---:|")
+        pipeline_calls(args.pipeline, max(args.concurrency), min(args.latency, 0.02), args.data_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`kura report`: write one self-contained HTML file (map, hierarchy, cluster details, search)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+
+DEFAULT_DB = os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb")
+STEPS = 4  # the stages that build_report announces (read, fold, facets, write)
+
+
+def report(
+    db: Annotated[Path, typer.Option(help="DuckDB file that `dbt build` wrote")] = Path(DEFAULT_DB),
+    out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("kura_report.html"),
+    schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
+    title: Annotated[str, typer.Option(help="Title of the report")] = "Kura report",
+    min_cluster_users: Annotated[
+        int, typer.Option(help="Hide clusters with fewer distinct users (on top of the marts' own threshold)")
+    ] = 1,
+    min_cluster_conversations: Annotated[
+        int, typer.Option(help="Hide clusters with fewer conversations (on top of the marts' own threshold)")
+    ] = 1,
+    samples: Annotated[int, typer.Option(help="Sample summaries shown per cluster")] = 8,
+    max_points: Annotated[int, typer.Option(help="Most conversations drawn on the map and summaries searched (a seeded sample beyond)")] = 50_000,
+) -> None:
+    """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and search."""
+    if not db.exists():
+        raise typer.BadParameter(
+            f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
+            param_hint="--db",
+        )
+    try:
+        import plotly  # noqa: F401
+
+        from kura_dbt.report import ReportOptions, build_report
+    except ImportError as exc:
+        raise typer.BadParameter(f"`kura report` needs the report extra: pip install 'kura-dbt[report]' ({exc})")
+
+    options = ReportOptions(
+        schema=schema,
+        title=title,
+        min_cluster_users=min_cluster_users,
+        min_cluster_conversations=min_cluster_conversations,
+        samples=samples,
+        max_points=max_points,
+    )
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("Starting", total=STEPS)
+        started = [False]
+
+        def step(message: str) -> None:
+            if started[0]:
+                progress.advance(task)
+            started[0] = True
+            progress.update(task, description=message)
+
+        data = build_report(db, out, options, step)
+        progress.advance(task)
+        progress.update(task, description="Done")
+    size_mb = out.stat().st_size / 1e6
+    console.print(
+        f"Wrote [bold]{out}[/] ({size_mb:.1f} MB): {data.conversations} conversations, "
+        f"{data.visible_clusters} clusters shown, {data.hidden_clusters} below the privacy thresholds."
+    )
+    for warning in data.warnings:
+        console.print(f"[yellow]Note:[/] {warning}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="report")(report)

@@ -1,0 +1,149 @@
+"""A small DuckDB file shaped like the kura marts (kura__clusters, kura__conversations,
+kura__cluster_weekly), for report tests that must not need a dbt build. Some summaries and
+names carry HTML and script on purpose."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=2">'
+QUOTES = '" onmouseover="alert(1)'
+HOSTILE_SUMMARIES = [
+    f"The user asks for a bus ticket {SCRIPT} to Leeds",
+    f"The user pastes {IMG} and asks what it does",
+    f"The user says {QUOTES} about bus times",
+]
+HIDDEN_NAME = "Secret tiny cluster"
+HIDDEN_DESCRIPTION = "One person asking about a rare medical condition"
+HIDDEN_SUMMARY = "HIDDEN-SECRET-SUMMARY about a rare condition"
+HOSTILE_DESCRIPTION = f"Bus trips and tickets {SCRIPT}"
+
+# cluster_id, level, parent, name, description, users per conversation pattern
+CLUSTERS = [
+    ("L1-0000", 1, None, "Travel planning", "Trips, tickets and hotels"),
+    ("L1-0001", 1, None, "Coding help", "Scripts, shells and debugging"),
+    ("L0-0000", 0, "L1-0000", "Bus tickets", HOSTILE_DESCRIPTION),
+    ("L0-0001", 0, "L1-0000", "Hotel bookings", "Rooms, dates and prices"),
+    ("L0-0002", 0, "L1-0001", "Python scripts", "Writing and fixing Python scripts"),
+    ("L0-0003", 0, "L1-0001", "Shell questions", "Bash one-liners"),
+    ("L0-0004", 0, "L1-0001", HIDDEN_NAME, HIDDEN_DESCRIPTION),
+]
+BASE_CONVERSATIONS = {"L0-0000": 9, "L0-0001": 8, "L0-0002": 10, "L0-0003": 6, "L0-0004": 2}
+CENTRES = {"L0-0000": (0, 0), "L0-0001": (3, 1), "L0-0002": (10, 8), "L0-0003": (12, 5), "L0-0004": (9, 12)}
+WEEK0 = datetime(2026, 8, 3, 10, 0)
+
+
+def make_kura_db(path: Path, hidden_in_marts: bool = True) -> Path:
+    """Write the fake marts to `path`. With hidden_in_marts, L0-0004 (one user) is below the
+    marts' privacy thresholds: its name and description are NULL, as dbt would write them."""
+    path = Path(path)
+    conversations = []
+    n = 0
+    for base, count in BASE_CONVERSATIONS.items():
+        cx, cy = CENTRES[base]
+        for i in range(count):
+            n += 1
+            if base == "L0-0000" and i < len(HOSTILE_SUMMARIES):
+                summary = HOSTILE_SUMMARIES[i]
+            elif base == "L0-0004":
+                summary = f"{HIDDEN_SUMMARY} {i}"
+            else:
+                summary = f"The user asks about { {c[0]: c[3] for c in CLUSTERS}[base].lower()} number {i}"
+            user = "u-secret" if base == "L0-0004" else f"u{(n * 7) % 13}"
+            top = next(c[2] for c in CLUSTERS if c[0] == base)
+            conversations.append(
+                {
+                    "conversation_id": f"c{n:03d}",
+                    "user_id": user,
+                    "created_at": WEEK0 + timedelta(days=(n * 3) % 21),
+                    "turn_count": 2 + (n % 9),
+                    "summary": summary,
+                    "languages": json.dumps(["English", "python"] if base == "L0-0002" else ["English"]),
+                    "flags": json.dumps(["truncated"] if n % 5 == 0 else []),
+                    "base_cluster_id": base,
+                    "top_cluster_id": top,
+                    "distance_to_centroid": 0.01 * i,
+                    "is_unclustered": False,
+                    "x": cx + 0.1 * (i % 4),
+                    "y": cy + 0.1 * (i // 4),
+                    "feedback_count": 1,
+                    "thumbs_up_rate": 1.0 if n % 3 else 0.0,
+                    "avg_rating": 4.0,
+                    "plan": "pro" if n % 2 else "free",
+                    "revenue": 20.0 if n % 2 else 0.0,
+                }
+            )
+    # one unclustered conversation (HDBSCAN noise)
+    conversations.append(
+        {
+            "conversation_id": "c999", "user_id": "u1", "created_at": WEEK0, "turn_count": 2,
+            "summary": "An outlier nobody else asked", "languages": '["English"]', "flags": "[]",
+            "base_cluster_id": None, "top_cluster_id": None, "distance_to_centroid": None,
+            "is_unclustered": True, "x": 20.0, "y": 20.0, "feedback_count": 0,
+            "thumbs_up_rate": None, "avg_rating": None, "plan": "free", "revenue": 0.0,
+        }
+    )
+    conv = pd.DataFrame(conversations)
+    rows = []
+    total = int(conv["base_cluster_id"].notna().sum())
+    for cid, level, parent, name, description in CLUSTERS:
+        members = conv[(conv["base_cluster_id"] == cid) | (conv["top_cluster_id"] == cid)]
+        visible = not (hidden_in_marts and cid == "L0-0004")
+        rows.append(
+            {
+                "cluster_id": cid, "level": level, "parent_id": parent,
+                "top_cluster_id": parent or cid,
+                "name": name if visible else None,
+                "description": description if visible else None,
+                "keywords": json.dumps(name.lower().split()[:3]) if visible else None,
+                "display_name": name if visible else "Other (1 small cluster)",
+                "privacy_bucket_id": cid if visible else f"L{level}-other-{parent}",
+                "size": len(members), "distinct_users": int(members["user_id"].nunique()),
+                "child_count": sum(1 for c in CLUSTERS if c[2] == cid),
+                "share_of_conversations": len(members) / total,
+                "avg_concerning_score": None, "avg_user_frustration": None,
+                "avg_turns": float(members["turn_count"].mean()),
+                "feedback_count": int(members["feedback_count"].sum()),
+                "thumbs_up_rate": float(members["thumbs_up_rate"].mean()),
+                "avg_rating": 4.0, "revenue": float(members.drop_duplicates("user_id")["revenue"].sum()),
+                "paying_users": int((members.drop_duplicates("user_id")["revenue"] > 0).sum()),
+                "first_seen_at": members["created_at"].min(), "last_seen_at": members["created_at"].max(),
+                "meets_privacy_threshold": visible,
+            }
+        )
+    clusters = pd.DataFrame(rows)
+    conv["cluster_meets_privacy_threshold"] = conv["base_cluster_id"].map(
+        dict(zip(clusters["cluster_id"], clusters["meets_privacy_threshold"], strict=True))
+    ).fillna(False).astype(bool)
+    conv["base_cluster_name"] = conv["base_cluster_id"].map(dict(zip(clusters["cluster_id"], clusters["name"], strict=True)))
+    conv["top_cluster_name"] = conv["top_cluster_id"].map(dict(zip(clusters["cluster_id"], clusters["name"], strict=True)))
+    weekly = []
+    for cid, level, _parent, name, _d in CLUSTERS:
+        members = conv[(conv["base_cluster_id"] == cid) | (conv["top_cluster_id"] == cid)]
+        for w in range(3):
+            start = (WEEK0 + timedelta(weeks=w)).date()
+            count = int(((members["created_at"].dt.date >= start)
+                         & (members["created_at"].dt.date < start + timedelta(weeks=1))).sum())
+            hidden = hidden_in_marts and cid == "L0-0004"
+            weekly.append({"cluster_id": cid, "level": level, "name": None if hidden else name, "week_start": start,
+                           "conversations": count})
+    weekly_frame = pd.DataFrame(weekly)
+    if path.exists():
+        path.unlink()
+    with duckdb.connect(str(path)) as con:
+        con.register("clusters_frame", clusters)
+        con.register("conversations_frame", conv)
+        con.register("weekly_frame", weekly_frame)
+        con.execute("create table main.kura__clusters as select * from clusters_frame")
+        con.execute("create table main.kura__conversations as select * from conversations_frame")
+        con.execute(
+            "create table main.kura__cluster_weekly as "
+            "select cluster_id, level, name, cast(week_start as date) as week_start, conversations from weekly_frame"
+        )
+    return path

@@ -1,0 +1,177 @@
+"""`kura report` in a real browser: it renders offline, it can be explored, and conversation
+text with HTML or script in it is shown as text and never run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kura_dbt.report import ReportOptions, build_report
+
+from .fakedb import HIDDEN_NAME, HIDDEN_SUMMARY, IMG, QUOTES, SCRIPT, make_kura_db
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("report")
+    db = make_kura_db(work / "kura.duckdb")
+    out = work / "kura_report.html"
+    build_report(db, out, ReportOptions(title="Browser test report"))
+    return out
+
+
+def test_map_and_tree_render_offline(watched, report):
+    page = watched.page
+    watched.open(report)
+    assert page.title() == "Browser test report"
+    # the map is a Plotly plot with one trace per top-level cluster (+ unclustered)
+    page.wait_for_selector("#map .scatterlayer .trace")
+    assert page.locator("#map .scatterlayer .trace").count() == 3
+    assert page.locator("#map .scatterlayer .point").count() == 36
+    legend = page.locator("#map .legend").text_content()
+    assert "Travel planning" in legend and "Coding help" in legend
+    # the tree: both top-level clusters with their counts, children inside, hidden folded
+    tree = page.locator("#tree")
+    text = tree.inner_text()
+    for name in ["Travel planning", "Coding help", "Bus tickets", "Hotel bookings", "Python scripts"]:
+        assert name in text
+    assert "Other (1 small cluster)" in text
+    assert HIDDEN_NAME not in page.content()
+    assert "17 conv" in tree.locator("details[data-id='L1-0000'] > summary").inner_text()
+    # collapsible: closing a top-level cluster hides its children
+    page.click("details[data-id='L1-0000'] > summary .tree-count")
+    assert not page.locator(".tree-name[data-id='L0-0001']").is_visible()
+    page.click("details[data-id='L1-0000'] > summary .tree-count")
+    assert page.locator(".tree-name[data-id='L0-0001']").is_visible()
+    watched.assert_clean()
+
+
+def test_clicking_a_cluster_shows_its_details(watched, report):
+    page = watched.page
+    watched.open(report)
+    page.click(".tree-name[data-id='L0-0002']")
+    assert page.locator("#detail-name").inner_text() == "Python scripts"
+    assert "Writing and fixing Python scripts" in page.locator("#detail-description").inner_text()
+    stats = page.locator("#detail-stats").inner_text()
+    assert "Conversations" in stats and "10" in stats and "Revenue" in stats and "Thumbs-up rate" in stats
+    for chart in ["#chart-weekly", "#chart-languages", "#chart-turns", "#chart-flags"]:
+        page.wait_for_selector(f"{chart} .main-svg")
+    assert "python" in page.locator("#chart-languages").text_content()
+    samples = page.locator("#detail-samples li")
+    assert samples.count() == 8
+    assert "python scripts number 0" in samples.first.inner_text()
+    # a parent lists its children; clicking one opens it
+    page.click(".tree-name[data-id='L1-0001']")
+    assert page.locator("#detail-name").inner_text() == "Coding help"
+    page.click("#detail .children .link[data-id='L0-0003']")
+    assert page.locator("#detail-name").inner_text() == "Shell questions"
+    # clicking a point on the map opens the cluster it belongs to
+    page.evaluate(
+        """() => {
+            const gd = document.getElementById('map');
+            const t = gd.data.findIndex(tr => tr.customdata.includes('L0-0001'));
+            const i = gd.data[t].customdata.indexOf('L0-0001');
+            gd.emit('plotly_click', {points: [{curveNumber: t, pointNumber: i, customdata: 'L0-0001'}]});
+        }"""
+    )
+    assert page.locator("#detail-name").inner_text() == "Hotel bookings"
+    watched.assert_clean()
+
+
+def test_clusters_below_the_thresholds_show_counts_only(watched, report):
+    page = watched.page
+    watched.open(report)
+    page.click(".tree-name[data-id='other:L1-0001:L0']")
+    assert page.locator("#detail-name").inner_text() == "Other (1 small cluster)"
+    stats = page.locator("#detail-stats").inner_text()
+    assert "Clusters" in stats and "Conversations" in stats
+    assert page.locator("#detail-samples").count() == 0
+    assert page.locator("#detail .chart").count() == 0
+    body = page.locator("body").inner_text()
+    assert HIDDEN_SUMMARY not in body and HIDDEN_NAME not in body
+    # nor in what the map shows on hover
+    hover = _hover_all(page, "other:L1-0001:L0")
+    assert "below the privacy thresholds" in hover and HIDDEN_SUMMARY not in hover
+    watched.assert_clean()
+
+
+def test_search_finds_clusters_and_summaries(watched, report):
+    page = watched.page
+    watched.open(report)
+    _search(page, "hotel")
+    clusters = page.locator("#search-clusters li")
+    assert clusters.count() == 2  # "Hotel bookings" by name, "Travel planning" by description
+    assert "Hotel bookings" in clusters.first.inner_text()
+    assert page.locator("#search-summaries li").count() == 8
+    clusters.first.click()
+    assert page.locator("#search-results").is_hidden()
+    assert page.locator("#detail-name").inner_text() == "Hotel bookings"
+    # summaries of hidden clusters are not searchable
+    _search(page, "HIDDEN-SECRET")
+    assert "Summaries (0)" in page.locator("#search-results").text_content()
+    assert page.locator("#search-results li").count() == 0
+    watched.assert_clean()
+
+
+def _search(page, text: str) -> None:
+    page.fill("#search", text)
+    page.wait_for_selector(f"#search-results[data-query='{text.lower()}']:not([hidden])")
+
+
+def _hover_all(page, node_id: str) -> str:
+    """Hover every map point of one node through Plotly and return the hover labels' text."""
+    return page.evaluate(
+        """async (nodeId) => {
+            const gd = document.getElementById('map');
+            const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+            let out = '';
+            for (let t = 0; t < gd.data.length; t++) {
+                const ids = gd.data[t].customdata;
+                for (let i = 0; i < ids.length; i++) {
+                    if (ids[i] !== nodeId) continue;
+                    await wait(80);  // Plotly throttles hover events
+                    Plotly.Fx.hover(gd, [{curveNumber: t, pointNumber: i}]);
+                    const layer = gd.querySelector('.hoverlayer');
+                    out += (layer ? layer.textContent : '') + '\\n';
+                }
+            }
+            Plotly.Fx.unhover(gd);
+            return out;
+        }""",
+        node_id,
+    )
+
+
+def test_hostile_text_is_shown_literally_and_never_runs(watched, report):
+    page = watched.page
+    watched.open(report)
+
+    def pwned() -> str:
+        return page.evaluate("typeof window.__pwned")
+
+    assert pwned() == "undefined"
+    # the cluster whose description and summaries carry the payloads
+    page.click(".tree-name[data-id='L0-0000']")
+    assert SCRIPT in page.locator("#detail-description").inner_text()
+    samples = page.locator("#detail-samples").inner_text()
+    for payload in [SCRIPT, IMG, QUOTES]:
+        assert payload in samples, payload
+    # the map's hover labels show the text too
+    hover = _hover_all(page, "L0-0000")
+    for payload in ["window.__pwned=1", 'onerror="window.__pwned=2"', QUOTES]:
+        assert payload in hover, (payload, hover)
+    # and the search results
+    _search(page, "pwned")
+    results = page.locator("#search-results").inner_text()
+    assert SCRIPT in results and IMG in results
+    _search(page, "onmouseover")
+    page.hover("#search-summaries li")
+    assert QUOTES in page.locator("#search-results").inner_text()
+    # nothing ran, nothing was injected as markup
+    page.wait_for_timeout(200)
+    assert pwned() == "undefined"
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("document.querySelectorAll('[onerror], [onmouseover]').length") == 0
+    assert page.evaluate("document.querySelectorAll('script').length") == 3
+    watched.assert_clean()

@@ -1,0 +1,147 @@
+"""`kura report` without a browser: one self-contained file, the clusters in it, and hostile
+conversation text escaped in the raw HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("plotly", reason="`kura report` needs the report extra (plotly)")
+
+from typer.testing import CliRunner
+
+from kura_dbt.cli import app
+from kura_dbt.report import ReportOptions, build_report, json_for_script
+from tests.browser.fakedb import (
+    HIDDEN_DESCRIPTION,
+    HIDDEN_NAME,
+    HIDDEN_SUMMARY,
+    HOSTILE_SUMMARIES,
+    IMG,
+    QUOTES,
+    SCRIPT,
+    make_kura_db,
+)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes (script contents are not parsed as tags)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> tuple[Path, str]:
+    work = tmp_path_factory.mktemp("report")
+    db = make_kura_db(work / "kura.duckdb")
+    out = work / "report.html"
+    build_report(db, out, ReportOptions(title='Report <b>"quoted"</b>'))
+    return out, out.read_text(encoding="utf-8")
+
+
+def embedded_data(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="kura-data">(.*?)</script>', html, re.DOTALL)
+    assert match, "no data block"
+    return json.loads(match.group(1))
+
+
+def test_the_html_is_self_contained(report):
+    _, html = report
+    parser = Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        for attr in ("src", "href", "action", "data", "poster"):
+            value = (attrs.get(attr) or "").strip().lower()
+            assert not re.match(r"^(https?:)?//", value), (tag, attr, value)
+        if tag == "script":
+            assert "src" not in attrs, "scripts must be inlined"
+        if tag == "link":
+            assert attrs.get("href", "").startswith("data:"), attrs
+    scripts = [a for t, a in parser.tags if t == "script"]
+    assert len(scripts) == 3  # plotly.js, the data (JSON, not run), the app
+    assert "Plotly" in html and len(html) > 1_000_000  # plotly.js is inlined, not fetched
+    assert not re.search(r"<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html, re.IGNORECASE)
+
+
+def test_the_clusters_are_in_it(report):
+    _, html = report
+    data = embedded_data(html)
+    names = {n["name"] for n in data["nodes"].values()}
+    assert {"Travel planning", "Coding help", "Bus tickets", "Hotel bookings", "Python scripts",
+            "Shell questions", "Other (1 small cluster)"} <= names
+    for name in ["Travel planning", "Coding help", "Python scripts"]:
+        assert name in html
+    assert data["totals"]["conversations"] == 36 and data["totals"]["unclustered"] == 1
+    bus = data["nodes"]["L0-0000"]
+    assert bus["size"] == 9 and bus["weekly"] and bus["facets"]["turns"] and bus["samples"]
+    assert data["roots"] == ["L1-0001", "L1-0000"]  # biggest first
+
+
+def test_hostile_text_is_escaped_in_the_raw_html(report):
+    _, html = report
+    # none of it appears as markup anywhere in the file
+    for raw in [SCRIPT, "<script>window", "</script> to Leeds", IMG, "<img", 'onerror="window', QUOTES,
+                '"alert(1)', "<b>\"quoted\"</b>"]:
+        assert raw not in html, raw
+    # only the three real script elements open and close
+    assert len(re.findall(r"<script\b", html, re.IGNORECASE)) == 3
+    assert len(re.findall(r"</script", html, re.IGNORECASE)) == 3
+    # yet the data keeps the text exactly, for the page to show with textContent
+    data = embedded_data(html)
+    samples = data["nodes"]["L0-0000"]["samples"]
+    for summary in HOSTILE_SUMMARIES:
+        assert summary in samples
+    assert SCRIPT in data["nodes"]["L0-0000"]["description"]
+    assert "&lt;b&gt;&quot;quoted&quot;&lt;/b&gt;" in html  # the <title>
+    # the app never writes data with innerHTML / outerHTML / insertAdjacentHTML / document.write
+    app_js = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)[-1]
+    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("]:
+        assert sink not in app_js, sink
+
+
+def test_json_for_script_escapes_what_could_end_the_script():
+    tricky = ["</script><!-- & \u2028 \u2029 '\"", "a\\", '\\"', 'x\\\\"y', '" onmouseover="alert(1)']
+    text = json_for_script({"a": tricky, 'k"ey': 1.5})
+    assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
+    assert "\u2028" not in text and "\u2029" not in text and "onmouseover=\\\"" not in text
+    assert json.loads(text) == {"a": tricky, 'k"ey': 1.5}
+
+
+def test_hidden_clusters_leave_nothing_but_counts(report):
+    _, html = report
+    for secret in [HIDDEN_NAME, HIDDEN_DESCRIPTION, "HIDDEN-SECRET", "u-secret"]:
+        assert secret not in html, secret
+    other = embedded_data(html)["nodes"]["other:L1-0001:L0"]
+    assert other["kind"] == "other" and other["clusters"] == 1 and other["size"] == 2 and other["users"] == 1
+    assert not {"description", "keywords", "samples", "facets", "weekly"} & set(other)
+
+
+def test_kura_report_command(tmp_path):
+    db = make_kura_db(tmp_path / "kura.duckdb")
+    out = tmp_path / "out" / "r.html"
+    result = CliRunner().invoke(app, ["report", "--db", str(db), "--out", str(out), "--title", "CLI"])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "Wrote" in result.output and "1 below the privacy thresholds" in result.output
+    assert "<title>CLI</title>" in out.read_text(encoding="utf-8")
+    missing = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "nope.duckdb")])
+    assert missing.exit_code == 2 and "--db" in missing.output
+    assert HIDDEN_SUMMARY not in out.read_text(encoding="utf-8")
+
+
+def test_max_points_caps_the_map_and_the_search(tmp_path):
+    from kura_dbt.report import load_report_data
+
+    data = load_report_data(make_kura_db(tmp_path / "k.duckdb"), ReportOptions(max_points=10))
+    assert len(data.payload["points"]) == 10 and len(data.payload["search"]) == 10
+    assert len(data.warnings) == 2
+    again = load_report_data(tmp_path / "k.duckdb", ReportOptions(max_points=10))
+    assert again.payload["points"] == data.payload["points"]  # seeded
