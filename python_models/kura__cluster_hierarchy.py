@@ -8,6 +8,7 @@ def model(dbt, session):
 
     config = {
         "labeller": dbt.config.get("labeller"),
+        "label_quotes_example": dbt.config.get("label_quotes_example"),
         "llm": dbt.config.get("llm"),
         "max_top_clusters": dbt.config.get("max_top_clusters"),
         "hierarchy_branching": dbt.config.get("hierarchy_branching"),

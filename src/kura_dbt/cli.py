@@ -54,7 +54,7 @@ def tree(
             f"""
             select cluster_id, level, parent_id, name, size, distinct_users,
                    share_of_conversations, thumbs_up_rate, avg_user_frustration, revenue,
-                   meets_privacy_threshold
+                   meets_privacy_threshold, privacy_bucket_id
             from {schema}.kura__clusters
             order by level desc, size desc, cluster_id
             """
@@ -67,7 +67,7 @@ def tree(
         con.close()
     columns = [
         "cluster_id", "level", "parent_id", "name", "size", "users", "share", "thumbs_up",
-        "frustration", "revenue", "visible",
+        "frustration", "revenue", "visible", "bucket",
     ]
     clusters = [dict(zip(columns, r, strict=True)) for r in rows]
     by_id = {c["cluster_id"]: c for c in clusters}
@@ -101,11 +101,28 @@ def tree(
         branch = node.add(label(c))
         if remaining is not None and remaining <= 0:
             return
-        for child in children.get(c["cluster_id"], []):
-            add(branch, child, None if remaining is None else remaining - 1)
+        add_all(branch, children.get(c["cluster_id"], []), remaining)
 
-    for r in roots:
-        add(root, r, None if depth is None else depth - 1)
+    def add_all(node: Tree, group: list[dict[str, Any]], remaining: int | None) -> None:
+        """Visible clusters as branches; hidden siblings folded into one "other" line with
+        counts only (their names, and everything below them, stay hidden)."""
+        hidden: dict[str, list[dict[str, Any]]] = {}
+        for c in group:
+            if c["visible"]:
+                add(node, c, None if remaining is None else remaining - 1)
+            else:
+                hidden.setdefault(c["bucket"], []).append(c)
+        for members in hidden.values():
+            size = sum(m["size"] for m in members)
+            noun = "cluster" if len(members) == 1 else "clusters"
+            node.add(f"[dim]Other ({len(members)} small {noun}, below the privacy threshold)[/]  {size} conv")
+
+    if cluster is not None:
+        if not by_id[cluster]["visible"]:
+            raise typer.BadParameter(f"cluster {cluster!r} is below the privacy threshold", param_hint="--cluster")
+        add(root, by_id[cluster], None if depth is None else depth - 1)
+    else:
+        add_all(root, roots, None if depth is None else depth)
     console.print(root)
 
 

@@ -49,6 +49,7 @@ class ClassTfidfLabeller:
         n_name_keywords: int = 3,
         ngram_range: tuple[int, int] = (1, 2),
         max_description_chars: int = 240,
+        quote_example: bool = True,
     ) -> None:
         if n_name_keywords > n_keywords:
             raise ValueError("n_name_keywords cannot exceed n_keywords")
@@ -56,6 +57,9 @@ class ClassTfidfLabeller:
         self.n_name_keywords = n_name_keywords
         self.ngram_range = ngram_range
         self.max_description_chars = max_description_chars
+        # Quoting the most central summary makes a cluster easy to read, but it shows one
+        # conversation's (redacted) summary word for word; turn it off for shared reports.
+        self.quote_example = quote_example
 
     def keywords(self, documents: Sequence[str]) -> list[list[str]]:
         """Top keywords for each class document (one string per cluster)."""
@@ -124,7 +128,7 @@ class ClassTfidfLabeller:
             parts = [f"{size} {noun}"]
             if keywords:
                 parts[0] += " about " + ", ".join(keywords)
-            if central:
+            if central and self.quote_example:
                 parts.append(f'Most typical: "{_shorten(central, self.max_description_chars)}"')
             labels.append(
                 ClusterLabel(

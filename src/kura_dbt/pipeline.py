@@ -358,7 +358,9 @@ def cluster_hierarchy(
 
         labeller = OpenAILabeller(LLMSettings.from_config(config))
     else:
-        labeller = make_labeller(labeller_name)
+        labeller = make_labeller(
+            labeller_name, quote_example=setting(config, "label_quotes_example", True, bool)
+        )
     frame = build_hierarchy(
         X,
         labels,

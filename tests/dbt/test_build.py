@@ -291,3 +291,26 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
     # the key never reaches a table or dbt's artifacts
     assert "sk-dbt-test-key" not in (tmp_path / "t1" / "manifest.json").read_text()
+
+
+def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
+    db = tmp_path / "private.duckdb"
+    run_dbt(
+        ["build", "--vars", "{kura__min_cluster_users: 30, kura__min_cluster_conversations: 35, "
+         "kura__label_quotes_example: false}"],
+        db, tmp_path / "t",
+    )
+    hidden = query(db, "select cluster_id from kura__clusters where not meets_privacy_threshold")
+    assert hidden, "the thresholds should hide some of the demo's clusters"
+    assert query(
+        db, "select count(*) from kura__clusters where not meets_privacy_threshold "
+        "and (name is not null or description is not null or keywords is not null)"
+    )[0][0] == 0
+    assert query(db, "select count(*) from kura__cluster_hierarchy where description like '%Most typical%'")[0][0] == 0
+    hidden_names = {r[0] for r in query(
+        db, "select h.name from kura__cluster_hierarchy h join kura__clusters c using (cluster_id) "
+        "where not c.meets_privacy_threshold")}
+    result = CliRunner().invoke(app, ["tree", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "Other (" in result.output
+    assert not any(name in result.output for name in hidden_names)
