@@ -25,8 +25,8 @@ from typing import Any
 from .core import (
     Collector,
     Conversation,
-    LoadError,
     Message,
+    export_conversations,
     normalise_role,
     timestamp_or_fix,
 )
@@ -139,22 +139,9 @@ def _part_marker(part: Any, collector: Collector) -> str:
 def parse_chatgpt(
     data: Any, collector: Collector, path_label: str, default_user_id: str | None = None
 ) -> None:
-    if isinstance(data, dict) and "mapping" in data:
-        data = [data]
-    if not isinstance(data, list):
-        raise LoadError(
-            f"{path_label}: not a ChatGPT export: expected a JSON list of "
-            f"conversations, found a JSON {type(data).__name__}"
-        )
-    if data and not looks_like_chatgpt(data):
-        hint = (
-            " (it looks like a Claude export: try --format claude)"
-            if any(isinstance(c, dict) and "chat_messages" in c for c in data[:100])
-            else ""
-        )
-        raise LoadError(
-            f"{path_label}: not a ChatGPT export: no conversation has the field 'mapping'{hint}"
-        )
+    data = export_conversations(
+        data, path_label, "ChatGPT", "mapping", looks_like_chatgpt, "chat_messages", "claude"
+    )
     collector.start(len(data))
     for i, raw in enumerate(data):
         collector.advance()

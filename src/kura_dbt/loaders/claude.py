@@ -29,8 +29,8 @@ from typing import Any
 from .core import (
     Collector,
     Conversation,
-    LoadError,
     Message,
+    export_conversations,
     normalise_role,
     timestamp_or_fix,
 )
@@ -119,23 +119,9 @@ def _branch(messages: list[Any], conv: dict[str, Any]) -> tuple[list[int], set[i
 def parse_claude(
     data: Any, collector: Collector, path_label: str, default_user_id: str | None = None
 ) -> None:
-    if isinstance(data, dict) and "chat_messages" in data:
-        data = [data]
-    if not isinstance(data, list):
-        raise LoadError(
-            f"{path_label}: not a Claude export: expected a JSON list of conversations, "
-            f"found a JSON {type(data).__name__}"
-        )
-    if data and not looks_like_claude(data):
-        hint = (
-            " (it looks like a ChatGPT export: try --format chatgpt)"
-            if any(isinstance(c, dict) and "mapping" in c for c in data[:100])
-            else ""
-        )
-        raise LoadError(
-            f"{path_label}: not a Claude export: no conversation has the field "
-            f"'chat_messages'{hint}"
-        )
+    data = export_conversations(
+        data, path_label, "Claude", "chat_messages", looks_like_claude, "mapping", "chatgpt"
+    )
     collector.start(len(data))
     for i, raw in enumerate(data):
         collector.advance()

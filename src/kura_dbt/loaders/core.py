@@ -434,3 +434,39 @@ def stable_id(*parts: Any) -> str:
     """A deterministic id for records that have none (the same content gives the same id)."""
     payload = json.dumps(parts, ensure_ascii=False, default=str, sort_keys=True)
     return "sha1:" + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:20]
+
+
+_EXPORT_NAMES = {"chatgpt": "ChatGPT", "claude": "Claude"}
+
+
+def export_conversations(
+    data: Any,
+    path_label: str,
+    export_name: str,
+    key: str,
+    looks_like: Any,
+    other_key: str,
+    other_format: str,
+) -> list[Any]:
+    """The list of conversations of an export, or a LoadError that says what the file is
+    instead. ``key`` is the field every conversation of this format has (``mapping`` for
+    ChatGPT, ``chat_messages`` for Claude); ``other_key`` / ``other_format`` name the other
+    format, for the hint when the file is that one."""
+    if isinstance(data, dict) and key in data:
+        data = [data]
+    if not isinstance(data, list):
+        raise LoadError(
+            f"{path_label}: not a {export_name} export: expected a JSON list of "
+            f"conversations, found a JSON {type(data).__name__}"
+        )
+    if data and not looks_like(data):
+        hint = (
+            f" (it looks like a {_EXPORT_NAMES.get(other_format, other_format)} export: "
+            f"try --format {other_format})"
+            if any(isinstance(c, dict) and other_key in c for c in data[:100])
+            else ""
+        )
+        raise LoadError(
+            f"{path_label}: not a {export_name} export: no conversation has the field '{key}'{hint}"
+        )
+    return data
