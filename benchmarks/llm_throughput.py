@@ -26,9 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.python.fake_openai import serve  # noqa: E402
-
-from benchmarks.pipeline_speed import corpus  # noqa: E402
+from benchmarks.pipeline_speed import corpus
+from tests.python.fake_openai import serve
 
 
 def free_port() -> int:

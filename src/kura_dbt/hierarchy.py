@@ -224,9 +224,9 @@ def build_hierarchy(
                     "name": lab.name,
                     "description": lab.description,
                     "keywords": json.dumps(lab.keywords),
-                    "size": int(len(m)),
-                    "distinct_users": int(len(users)),
-                    "child_count": int(len(kids)),
+                    "size": len(m),
+                    "distinct_users": len(users),
+                    "child_count": len(kids),
                     "labeller": labeller.name,
                     "label_key": keys_by_id[cid],
                 }

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from kura_dbt.cli import app

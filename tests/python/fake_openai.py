@@ -42,7 +42,7 @@ class FakeOpenAI:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - /stats for benchmarks in another process
+            def do_GET(self) -> None:
                 data = json.dumps({"requests": len(server.requests),
                                    "max_in_flight": server.max_in_flight}).encode()
                 self.send_response(200)
@@ -51,7 +51,7 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
@@ -87,7 +87,7 @@ class FakeOpenAI:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
