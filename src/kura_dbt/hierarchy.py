@@ -76,18 +76,26 @@ def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
         assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(
             centroids
         )
-    # Fold singletons into the nearest group that has at least two members.
+    return fold_singletons(assignment, centroids)
+
+
+def fold_singletons(assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Move the only child of any group into the nearest group with at least two children, and
+    renumber groups 0..m-1 by first appearance (children come ordered by size, so big parents
+    come first). With fewer groups than children, at least one group has two children, so the
+    result never has a parent with a single child."""
+    assignment = np.asarray(assignment, dtype=int).copy()
+    n_groups = int(assignment.max()) + 1
     counts = np.bincount(assignment, minlength=n_groups)
     big = [g for g in range(n_groups) if counts[g] >= 2]
-    if not big:  # cannot happen for n_groups < k, kept as a guard
+    if not big:
         assignment[:] = 0
     else:
         group_centroids = np.stack([centroids[assignment == g].mean(axis=0) for g in big])
-        for i in range(k):
+        for i in range(len(assignment)):
             if counts[assignment[i]] == 1:
                 distances = np.linalg.norm(group_centroids - centroids[i], axis=1)
                 assignment[i] = big[int(np.argmin(distances))]
-    # renumber by first appearance (children are ordered by size, so big parents come first)
     remap: dict[int, int] = {}
     for g in assignment:
         remap.setdefault(int(g), len(remap))
@@ -129,48 +137,11 @@ def build_hierarchy(
     if not base_labels:
         return pd.DataFrame(columns=HIERARCHY_COLUMNS)
 
-    levels = [
-        _Level(
-            ids=[cluster_id(0, b) for b in base_labels],
-            members=[np.flatnonzero(labels == b) for b in base_labels],
-            children=[[] for _ in base_labels],
-        )
-    ]
-    for level_number, target in enumerate(
-        level_schedule(len(base_labels), max_top, branching), start=1
-    ):
-        below = levels[-1]
-        if len(below.ids) <= max_top:
-            break
-        centroids = np.stack([_centroid(embeddings[m]) for m in below.members])
-        parents = group_clusters(centroids, target)
-        n_parents = int(parents.max()) + 1
-        levels.append(
-            _Level(
-                ids=[cluster_id(level_number, p) for p in range(n_parents)],
-                members=[
-                    np.sort(np.concatenate([below.members[c] for c in np.flatnonzero(parents == p)]))
-                    for p in range(n_parents)
-                ],
-                children=[[below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)],
-            )
-        )
-
-    parent_of: dict[str, str] = {}
-    for level in levels[1:]:
-        for pid, kids in zip(level.ids, level.children, strict=True):
-            for kid in kids:
-                parent_of[kid] = pid
-
-    def top_of(cid: str) -> str:
-        while cid in parent_of:
-            cid = parent_of[cid]
-        return cid
-
-    rows = []
     names_by_id: dict[str, Any] = {}
     keys_by_id: dict[str, str] = {}
-    for level_number, level in enumerate(levels):
+    previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
+
+    def name_level(level_number: int, level: _Level) -> None:
         central, ordered, contrast = [], [], []
         for m in level.members:
             centroid = _centroid(embeddings[m])
@@ -213,6 +184,57 @@ def build_hierarchy(
                                           keywords=json.loads(keywords or "[]"), central_text=central[j]))
         names_by_id.update(zip(level.ids, names, strict=True))
         keys_by_id.update(zip(level.ids, keys, strict=True))
+
+    levels = [
+        _Level(
+            ids=[cluster_id(0, b) for b in base_labels],
+            members=[np.flatnonzero(labels == b) for b in base_labels],
+            children=[[] for _ in base_labels],
+        )
+    ]
+    name_level(0, levels[0])
+    for level_number, target in enumerate(
+        level_schedule(len(base_labels), max_top, branching), start=1
+    ):
+        below = levels[-1]
+        if len(below.ids) <= max_top:
+            break
+        centroids = np.stack([_centroid(embeddings[m]) for m in below.members])
+        child_keys = [keys_by_id[c] for c in below.ids]
+        reused = _reuse_grouping(child_keys, previous_parent)
+        if reused is not None and getattr(labeller, "cacheable", False):
+            parents = fold_singletons(reused, centroids)
+        elif hasattr(labeller, "group"):
+            texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in below.ids]
+            parents = fold_singletons(labeller.group(texts_of, centroids, target), centroids)
+        else:
+            parents = group_clusters(centroids, target)
+        n_parents = int(parents.max()) + 1
+        level = _Level(
+            ids=[cluster_id(level_number, p) for p in range(n_parents)],
+            members=[
+                np.sort(np.concatenate([below.members[c] for c in np.flatnonzero(parents == p)]))
+                for p in range(n_parents)
+            ],
+            children=[[below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)],
+        )
+        levels.append(level)
+        name_level(level_number, level)
+
+    parent_of: dict[str, str] = {}
+    for level in levels[1:]:
+        for pid, kids in zip(level.ids, level.children, strict=True):
+            for kid in kids:
+                parent_of[kid] = pid
+
+    def top_of(cid: str) -> str:
+        while cid in parent_of:
+            cid = parent_of[cid]
+        return cid
+
+    rows = []
+    for level_number, level in enumerate(levels):
+        names = [names_by_id[c] for c in level.ids]
         for cid, m, kids, lab in zip(level.ids, level.members, level.children, names, strict=True):
             users = {user_ids[i] for i in m if user_ids[i] is not None and user_ids[i] == user_ids[i]}
             rows.append(
@@ -249,6 +271,15 @@ def _nearest_outside(
     nearest = np.argpartition(-closeness, count - 1)[:count]
     nearest = nearest[np.argsort(-closeness[nearest], kind="stable")]
     return [texts[i] for i in nearest]
+
+
+def _reuse_grouping(child_keys: list[str], previous_parent: Mapping[str, str]) -> np.ndarray | None:
+    """The previous build's grouping of exactly these children (by label key), if there was one:
+    an LLM grouper is then not asked again."""
+    if not previous_parent or not all(k in previous_parent for k in child_keys):
+        return None
+    order: dict[str, int] = {}
+    return np.array([order.setdefault(previous_parent[k], len(order)) for k in child_keys], dtype=int)
 
 
 def cluster_id(level: int, index: int) -> str:

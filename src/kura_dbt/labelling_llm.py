@@ -32,7 +32,151 @@ class ClusterName(BaseModel):
     description: str = Field(description="Two sentences in the past tense describing the group.")
 
 
-class OpenAILabeller:
+# --------------------------------------------------------------------------- hierarchy (CLIO)
+PROPOSE_PROMPT = """\
+You organise groups of conversations between users and an AI assistant into broader
+categories. You get groups from one neighbourhood (similar groups), and for contrast some
+nearby groups outside it. Propose broader category names that together cover every group of
+the neighbourhood; each should be specific enough to be useful, broad enough to hold several
+groups. Names are imperative sentences of at most ten words. No identifying details."""
+
+DEDUPE_PROMPT = """\
+You get candidate category names, proposed separately for different parts of a collection of
+conversation groups, so some overlap. Merge them into a final list of distinct categories
+that covers all the candidates, with no two categories meaning the same thing. Names are
+imperative sentences of at most ten words."""
+
+ASSIGN_PROMPT = """\
+Assign the group of conversations below to the one category that fits it best. Answer with the
+category name exactly as written in the list."""
+
+
+class ProposedNames(BaseModel):
+    names: list[str] = Field(description="The proposed category names.")
+
+
+class AssignedCategory(BaseModel):
+    category: str = Field(description="One category name, copied exactly from the list.")
+
+
+def _neighbourhoods(centroids: Any, size: int, random_state: int = 0) -> Any:
+    """Groups of similar clusters (k-means on their centroids), about ``size`` clusters each."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    n = len(centroids)
+    k = max(1, -(-n // size))
+    if k == 1:
+        return np.zeros(n, dtype=int)
+    return KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(centroids)
+
+
+class _GroupingMixin:
+    """CLIO's way up one level: propose names per neighbourhood, deduplicate, assign each child,
+    resolve what the model could not answer deterministically. Mixed into OpenAILabeller."""
+
+    neighbourhood_size = 40
+
+    def group(self, child_texts: Sequence[str], centroids: Any, target: int) -> Any:
+        import numpy as np
+
+        client = self._client or build_client(self.settings)
+        n = len(child_texts)
+        hoods = _neighbourhoods(centroids, self.neighbourhood_size)
+        # 1. propose, per neighbourhood, a share of the target proportional to its size
+        prompts, wanted = [], []
+        for h in sorted(set(int(x) for x in hoods)):
+            inside = [child_texts[i] for i in np.flatnonzero(hoods == h)]
+            centre = centroids[hoods == h].mean(axis=0)
+            outside_idx = [i for i in np.argsort(-(centroids @ centre)) if hoods[i] != h][: self.max_contrast]
+            want = max(1, round(target * len(inside) / n))
+            wanted.append(want)
+            prompts.append(
+                self.prompt(inside, [child_texts[i] for i in outside_idx])
+                + f"\nPropose about {want} category names."
+            )
+        proposals = run_async(self._ask_many(client, PROPOSE_PROMPT, prompts, ProposedNames))
+        candidates: list[str] = []
+        for result in proposals:
+            if result.value is not None:
+                for name in result.value.names:
+                    name = name.strip().rstrip(".")
+                    if name and name.lower() not in {c.lower() for c in candidates}:
+                        candidates.append(name)
+        # 2. deduplicate across neighbourhoods down to at most `target`
+        if len(candidates) > target:
+            listing = "\n".join(f"- {c}" for c in candidates)
+            [merged] = run_async(self._ask_many(
+                client, DEDUPE_PROMPT,
+                [f"<candidates>\n{listing}\n</candidates>\nReturn at most {target} and at least 2 categories."],
+                ProposedNames,
+            ))
+            final = []
+            if merged.value is not None:
+                for name in merged.value.names:
+                    name = name.strip().rstrip(".")
+                    if name and name.lower() not in {f.lower() for f in final}:
+                        final.append(name)
+            candidates = final[:target] if len(final) >= 2 else candidates[:target]
+        if len(candidates) < 2:
+            return _fallback_grouping(centroids, target)
+        # 3. assign every child to exactly one category
+        listing = "\n".join(f"- {c}" for c in candidates)
+        prompts = [f"<group>\n{t[: self.max_example_chars]}\n</group>\n<categories>\n{listing}\n</categories>"
+                   for t in child_texts]
+        answers = run_async(self._ask_many(client, ASSIGN_PROMPT, prompts, AssignedCategory))
+        lookup = {c.lower(): i for i, c in enumerate(candidates)}
+        assignment = np.full(n, -1, dtype=int)
+        for i, result in enumerate(answers):
+            if result.value is not None:
+                assignment[i] = lookup.get(result.value.category.strip().rstrip(".").lower(), -1)
+        # 4. an invalid or missing answer: the category most of its nearest siblings got
+        for i in np.flatnonzero(assignment < 0):
+            order = [j for j in np.argsort(-(centroids @ centroids[i])) if j != i and assignment[j] >= 0]
+            votes = [int(assignment[j]) for j in order[:3]]
+            assignment[i] = max(set(votes), key=lambda v: (votes.count(v), -v)) if votes else 0
+            self.unresolved += 1
+        return assignment
+
+    async def _ask_many(self, client: Any, system: str, prompts: list[str], model: type[BaseModel]):
+        prepared = _prepared_model(model)
+
+        def job(prompt: str):
+            async def call():
+                return await client.chat.completions.create_with_completion(
+                    model=self.settings.model,
+                    response_model=prepared,
+                    max_retries=self.settings.max_validation_retries,
+                    temperature=self.settings.temperature,
+                    messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+                )
+            return lambda: call_with_retries(call, self.settings)
+
+        results = await gather_bounded([job(p) for p in prompts], self.settings.max_concurrency)
+        for result in results:
+            self.calls += result.attempts
+            if result.error:
+                self.errors.append(result.error)
+        return results
+
+
+def _fallback_grouping(centroids: Any, target: int) -> Any:
+    """When the model proposed fewer than two categories: the deterministic grouping."""
+    from kura_dbt.hierarchy import group_clusters
+
+    return group_clusters(centroids, target)
+
+
+def _prepared_model(model: type[BaseModel]) -> type[BaseModel]:
+    from kura_dbt.summarise_llm import _prepared
+
+    return _prepared(model)
+
+
+# --------------------------------------------------------------------------- names
+
+
+class OpenAILabeller(_GroupingMixin):
     """Cluster names from any OpenAI-compatible endpoint; one call per cluster."""
 
     name = "openai"
@@ -59,6 +203,7 @@ class OpenAILabeller:
 
         self._response_model = _prepared(ClusterName)
         self.calls = 0
+        self.unresolved = 0  # children whose category the model could not give: resolved by their neighbours
         self.errors: list[str] = []
 
     def _sample(self, texts: Sequence[str], limit: int) -> list[str]:

@@ -85,7 +85,7 @@ HIERARCHY_SCHEMA: dict[str, str] = {
     "label_key": "string",
 }
 assert list(HIERARCHY_SCHEMA) == HIERARCHY_COLUMNS
-HIERARCHY_CACHE_COLUMNS = ["label_key", "name", "description", "keywords"]
+HIERARCHY_CACHE_COLUMNS = ["cluster_id", "parent_id", "label_key", "name", "description", "keywords"]
 
 PROJECTION_SCHEMA: dict[str, str] = {
     "point_type": "string",
@@ -336,6 +336,23 @@ def _base_labels(conversation_clusters: pd.DataFrame, ids: pd.Series) -> np.ndar
     )
 
 
+def _label_cache(previous: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Names by label key, and each child's parent (both by label key), from the last build."""
+    if previous is None or previous.empty:
+        return None
+    rows = previous[HIERARCHY_CACHE_COLUMNS].dropna(subset=["label_key"])
+    cache: dict[str, Any] = {
+        row.label_key: (row.name, row.description, row.keywords) for row in rows.itertuples(index=False)
+    }
+    key_of = dict(zip(rows["cluster_id"], rows["label_key"], strict=True))
+    cache["__parents__"] = {
+        row.label_key: key_of[row.parent_id]
+        for row in rows.itertuples(index=False)
+        if isinstance(row.parent_id, str) and row.parent_id in key_of
+    }
+    return cache
+
+
 def cluster_hierarchy(
     conversation_clusters: pd.DataFrame,
     summaries: pd.DataFrame,
@@ -369,10 +386,7 @@ def cluster_hierarchy(
         max_top=setting(config, "max_top_clusters", 8, int),
         branching=setting(config, "hierarchy_branching", 5.0, float),
         labeller=labeller,
-        cache=None if previous is None or previous.empty else {
-            row.label_key: (row.name, row.description, row.keywords)
-            for row in previous[HIERARCHY_CACHE_COLUMNS].dropna(subset=["label_key"]).itertuples(index=False)
-        },
+        cache=_label_cache(previous),
     )
     return typed_frame(frame, HIERARCHY_SCHEMA)
 

@@ -96,7 +96,8 @@ class FakeOpenAI:
     def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         # instructor may add its own messages (e.g. the JSON schema): find the transcript
         contents = [str(m.get("content")) for m in body["messages"]]
-        transcript = next((c for c in contents if "<transcript>" in c or "<inside_examples>" in c), contents[-1])
+        tags = ("<transcript>", "<inside_examples>", "<candidates>", "<categories>")
+        transcript = next((c for c in contents if any(t in c for t in tags)), contents[-1])
         key = transcript
         with self.lock:
             self.seen[key] += 1
@@ -111,6 +112,21 @@ class FakeOpenAI:
             time.sleep(self.slow_s)
         if "[[malformed]]" in transcript and nth == 1:
             return 200, completion("this is {not json", body), {}
+        if "Propose about" in transcript:  # CLIO hierarchy: propose names for a neighbourhood
+            want = int(re.search(r"Propose about (\d+)", transcript).group(1))
+            first = re.search(r"<inside_examples>\n- (\S+ \S+)", transcript)
+            stem = first.group(1) if first else "Other"
+            names = ["General questions"] + [f"{stem} category {i}" for i in range(want)]
+            return 200, completion(json.dumps({"names": names}), body), {}
+        if "<candidates>" in transcript:  # deduplicate: keep the first `at most` names
+            at_most = int(re.search(r"at most (\d+)", transcript).group(1))
+            names = re.findall(r"^- (.*)$", transcript, flags=re.MULTILINE)[:at_most]
+            return 200, completion(json.dumps({"names": names}), body), {}
+        if "<categories>" in transcript:  # assign: a stable choice; [[invalid]] answers nonsense
+            options = re.findall(r"^- (.*)$", transcript.split("<categories>")[1], flags=re.MULTILINE)
+            group = transcript.split("<group>")[1].split("</group>")[0]
+            pick = "Not a listed category" if "[[invalid]]" in group else options[sum(map(ord, group)) % len(options)]
+            return 200, completion(json.dumps({"category": pick}), body), {}
         if "<inside_examples>" in transcript:
             first = re.search(r"<inside_examples>\n- (.*)", transcript)
             example = first.group(1)[:60] if first else "things"

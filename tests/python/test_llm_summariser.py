@@ -147,3 +147,43 @@ def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
     assert again.empty and len(server.requests) == calls
     other = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], {**config, "llm_model": "other"})
     assert len(other) == 2 and len(server.requests) == calls + 2
+
+
+def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child(server):
+    import numpy as np
+
+    from kura_dbt.hierarchy import build_hierarchy
+    from kura_dbt.labelling_llm import OpenAILabeller
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(24, 16))
+    X = np.concatenate([c + 0.05 * rng.normal(size=(5, 16)) for c in centres]).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(24), 5)
+    texts = [f"topic {label} question" + (" [[invalid]]" if label == 3 else "") for label in labels]
+    labeller = OpenAILabeller(settings(server, max_concurrency=8))
+    labeller.neighbourhood_size = 10  # several neighbourhoods, so names overlap and get merged
+    frame = build_hierarchy(X, labels, texts, [f"u{i}" for i in range(len(labels))],
+                            max_top=3, branching=4, labeller=labeller)
+    top = frame[frame["parent_id"].isna()]
+    assert 1 <= len(top) <= 3
+    children = frame[frame["parent_id"].notna()].groupby("parent_id").size()
+    assert children.min() >= 2
+    for level, rows in frame.groupby("level"):
+        assert rows["size"].sum() == len(labels)
+    prompts = [m["content"] for r in server.requests for m in r["messages"]]
+    assert any("Propose about" in p for p in prompts)
+    assert any("<candidates>" in p for p in prompts)
+    assert sum("<categories>" in p for p in prompts) >= 24
+    assert labeller.unresolved >= 1  # the [[invalid]] answer was resolved by its neighbours
+    # a rerun with the stored names and groups asks the model nothing
+    previous = frame.rename(columns={})
+    cache = {row.label_key: (row.name, row.description, row.keywords) for row in previous.itertuples()}
+    key_of = dict(zip(previous["cluster_id"], previous["label_key"]))
+    cache["__parents__"] = {row.label_key: key_of[row.parent_id] for row in previous.itertuples()
+                            if isinstance(row.parent_id, str)}
+    before = len(server.requests)
+    again = build_hierarchy(X, labels, texts, [f"u{i}" for i in range(len(labels))],
+                            max_top=3, branching=4, labeller=labeller, cache=cache)
+    assert len(server.requests) == before
+    assert again[["cluster_id", "parent_id", "name"]].equals(frame[["cluster_id", "parent_id", "name"]])
