@@ -1,17 +1,48 @@
 {#- LLM spending per run, stage and model: calls, tokens, estimated cost and errors.
-    A run is one `dbt build` (summarised_at); rows a later run replaced count in that later
-    run. The local backends make no calls and show up with zero calls. -#}
-select
-    summarised_at as run_at,
-    'summaries' as stage,
-    summariser as backend,
-    model,
-    prompt_version,
-    count(*) as conversations,
-    sum(coalesce(llm_calls, 0)) as llm_calls,
-    sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-    sum(coalesce(completion_tokens, 0)) as completion_tokens,
-    sum(cost_usd) as cost_usd,
-    sum(case when error is not null then 1 else 0 end) as errors
-from {{ ref('kura__summaries') }}
-group by summarised_at, summariser, model, prompt_version
+    Summaries: a run is one `dbt build` (summarised_at); rows a later run replaced count in that
+    later run. Cluster names and the hierarchy are rebuilt by every run: their calls are this
+    run's (0 when every name and grouping was reused). Local backends make no calls. -#}
+{%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
+{%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
+with summaries as (
+    select
+        summarised_at as run_at,
+        'summaries' as stage,
+        summariser as backend,
+        model,
+        prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        sum(cost_usd) as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors
+    from {{ ref('kura__summaries') }}
+    group by summarised_at, summariser, model, prompt_version
+),
+
+naming as (
+    select
+        {{ dbt.current_timestamp() }} as run_at,
+        case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
+        labeller as backend,
+        case when labeller = 'openai' then '{{ var("kura__llm_model") }}' end as model,
+        cast(null as {{ dbt.type_string() }}) as prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        {% if input_price is not none and output_price is not none -%}
+        (sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
+            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
+        {%- else -%}
+        cast(null as {{ dbt.type_float() }})
+        {%- endif %} as cost_usd,
+        sum(case when name like 'Unnamed cluster (%' then 1 else 0 end) as errors
+    from {{ ref('kura__cluster_hierarchy') }}
+    group by case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
+)
+
+select * from summaries
+union all
+select * from naming

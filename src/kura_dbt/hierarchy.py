@@ -35,6 +35,9 @@ HIERARCHY_COLUMNS = [
     "child_count",
     "labeller",
     "label_key",
+    "llm_calls",
+    "prompt_tokens",
+    "completion_tokens",
 ]
 
 
@@ -139,6 +142,7 @@ def build_hierarchy(
 
     names_by_id: dict[str, Any] = {}
     keys_by_id: dict[str, str] = {}
+    group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
     previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
 
     def name_level(level_number: int, level: _Level) -> None:
@@ -207,6 +211,7 @@ def build_hierarchy(
         elif hasattr(labeller, "group"):
             texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in below.ids]
             parents = fold_singletons(labeller.group(texts_of, centroids, target), centroids)
+            group_usage[level_number] = dict(getattr(labeller, "group_usage", {}))
         else:
             parents = group_clusters(centroids, target)
         n_parents = int(parents.max()) + 1
@@ -235,7 +240,11 @@ def build_hierarchy(
     rows = []
     for level_number, level in enumerate(levels):
         names = [names_by_id[c] for c in level.ids]
-        for cid, m, kids, lab in zip(level.ids, level.members, level.children, names, strict=True):
+        # the grouping calls that built this level are shared out over its clusters
+        shared = group_usage.get(level_number, {})
+        share = {k: [v // len(level.ids) + (1 if j < v % len(level.ids) else 0) for j in range(len(level.ids))]
+                 for k, v in shared.items()}
+        for j, (cid, m, kids, lab) in enumerate(zip(level.ids, level.members, level.children, names, strict=True)):
             users = {user_ids[i] for i in m if user_ids[i] is not None and user_ids[i] == user_ids[i]}
             rows.append(
                 {
@@ -251,6 +260,8 @@ def build_hierarchy(
                     "child_count": len(kids),
                     "labeller": labeller.name,
                     "label_key": keys_by_id[cid],
+                    **{k: getattr(lab, k) + (share[k][j] if k in share else 0)
+                       for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
                 }
             )
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)

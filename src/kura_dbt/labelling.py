@@ -36,6 +36,10 @@ class ClusterLabel:
     description: str
     keywords: list[str] = field(default_factory=list)
     central_text: str | None = None
+    # what it cost to get this label (LLM labellers; zero for the local one or a reused name)
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class ClassTfidfLabeller:

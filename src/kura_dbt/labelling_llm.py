@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from kura_dbt.labelling import ClusterLabel
 from kura_dbt.llm import LLMSettings, build_client, call_with_retries, gather_bounded, run_async
@@ -55,8 +55,9 @@ class ProposedNames(BaseModel):
     names: list[str] = Field(description="The proposed category names.")
 
 
-class AssignedCategory(BaseModel):
-    category: str = Field(description="One category name, copied exactly from the list.")
+def _usage(result: Any) -> dict[str, int]:
+    return {"llm_calls": result.attempts, "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens}
 
 
 def _neighbourhoods(centroids: Any, size: int, random_state: int = 0) -> Any:
@@ -78,7 +79,10 @@ class _GroupingMixin:
     neighbourhood_size = 40
 
     def group(self, child_texts: Sequence[str], centroids: Any, target: int) -> Any:
+        """Parent index per child. The calls it made are in ``group_usage`` (reset per call)."""
         import numpy as np
+
+        self.group_usage = {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
         client = self._client or build_client(self.settings)
         n = len(child_texts)
@@ -124,7 +128,12 @@ class _GroupingMixin:
         listing = "\n".join(f"- {c}" for c in candidates)
         prompts = [f"<group>\n{t[: self.max_example_chars]}\n</group>\n<categories>\n{listing}\n</categories>"
                    for t in child_texts]
-        answers = run_async(self._ask_many(client, ASSIGN_PROMPT, prompts, AssignedCategory))
+        # the answer must be one of the listed names: instructor re-asks when it is not
+        choice = create_model(
+            "AssignedCategory",
+            category=(Literal[tuple(candidates)], Field(description="One category name, copied exactly from the list.")),
+        )
+        answers = run_async(self._ask_many(client, ASSIGN_PROMPT, prompts, choice))
         lookup = {c.lower(): i for i, c in enumerate(candidates)}
         assignment = np.full(n, -1, dtype=int)
         for i, result in enumerate(answers):
@@ -155,6 +164,8 @@ class _GroupingMixin:
         results = await gather_bounded([job(p) for p in prompts], self.settings.max_concurrency)
         for result in results:
             self.calls += result.attempts
+            for key, value in _usage(result).items():
+                self.group_usage[key] += value
             if result.error:
                 self.errors.append(result.error)
         return results
@@ -242,11 +253,11 @@ class OpenAILabeller(_GroupingMixin):
                 self.errors.append(result.error or "no answer")
                 labels.append(ClusterLabel(name=f"Unnamed cluster ({size} conversations)",
                                            description=f"Naming failed: {result.error}",
-                                           central_text=central))
+                                           central_text=central, **_usage(result)))
                 continue
             labels.append(ClusterLabel(name=result.value.name.strip().rstrip("."),
                                        description=result.value.description.strip(),
-                                       central_text=central))
+                                       central_text=central, **_usage(result)))
         return labels
 
     async def _all(self, client: Any, prompts: list[str]):

@@ -8,6 +8,7 @@ environment variable when a client is built, never stored in settings, frames or
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import random
 import re
@@ -114,9 +115,22 @@ def build_client(settings: LLMSettings):
         base_url=settings.base_url,
         timeout=settings.timeout_s,
         max_retries=0,  # retries are ours: bounded, logged, Retry-After aware
+        # every HTTP request is counted, instructor's re-asks included (see call_with_retries)
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [_count_request]}),
     )
     mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS, "md_json": instructor.Mode.MD_JSON}
     return instructor.from_openai(client, mode=mode[settings.mode])
+
+
+# HTTP requests made by the current call. Each call runs in its own asyncio task, which gets its
+# own copy of the context, so concurrent calls count separately.
+_REQUESTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("kura_llm_requests", default=None)
+
+
+async def _count_request(request: Any) -> None:
+    counter = _REQUESTS.get()
+    if counter is not None:
+        counter[0] += 1
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -197,6 +211,8 @@ async def call_with_retries(
     """
     rng = rng or random.Random(0)
     result = CallResult()
+    requests = [0]
+    _REQUESTS.set(requests)
     started = time.perf_counter()
     api_key = os.environ.get(settings.api_key_env)
     for attempt in range(settings.max_retries + 1):
@@ -222,6 +238,9 @@ async def call_with_retries(
         result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         break
     result.seconds = time.perf_counter() - started
+    # HTTP requests actually sent (instructor's re-asks of invalid answers included); a client
+    # without the counting hook (e.g. a test double) falls back to our own attempts
+    result.attempts = max(result.attempts, requests[0])
     return result
 
 

@@ -83,6 +83,9 @@ HIERARCHY_SCHEMA: dict[str, str] = {
     "child_count": "Int64",
     "labeller": "string",
     "label_key": "string",
+    "llm_calls": "Int64",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
 }
 assert list(HIERARCHY_SCHEMA) == HIERARCHY_COLUMNS
 HIERARCHY_CACHE_COLUMNS = ["cluster_id", "parent_id", "label_key", "name", "description", "keywords"]

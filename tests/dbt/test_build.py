@@ -291,7 +291,9 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     assert n == scored == 30
     assert summary.startswith("The user asks for help:")
     assert '"topic": "travel"' in facets
-    usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where backend = 'openai'")[0]
+    naming = query(db, "select sum(llm_calls), sum(errors) from kura__llm_usage where stage = 'cluster_names'")[0]
+    assert naming == (0, 0)  # the second build reused every name
+    usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where stage = 'summaries'")[0]
     assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
     # the key never reaches a table or dbt's artifacts
     assert "sk-dbt-test-key" not in (tmp_path / "t1" / "manifest.json").read_text()

@@ -187,3 +187,5 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
                             max_top=3, branching=4, labeller=labeller, cache=cache)
     assert len(server.requests) == before
     assert again[["cluster_id", "parent_id", "name"]].equals(frame[["cluster_id", "parent_id", "name"]])
+    # every call is accounted for on the cluster rows (names + shares of the grouping calls)
+    assert frame["llm_calls"].sum() == before and again["llm_calls"].sum() == 0
