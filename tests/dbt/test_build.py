@@ -320,3 +320,18 @@ def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
     assert result.exit_code == 0, result.output
     assert "Other (" in result.output
     assert not any(name in result.output for name in hidden_names)
+
+
+def test_docs_generate_documents_every_mart(demo_db, tmp_path):
+    """`dbt docs generate` works, and every column of the marts has a description."""
+    import json
+
+    run_dbt(["docs", "generate"], demo_db, tmp_path / "docs")
+    catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "docs" / "manifest.json").read_text())
+    assert "model.kura.kura__clusters" in catalog["nodes"]
+    assert "exposure.kura.kura_assistant_usage_dashboard" in manifest["exposures"]
+    documented = manifest["nodes"]["model.kura.kura__clusters"]["columns"]
+    in_warehouse = catalog["nodes"]["model.kura.kura__clusters"]["columns"]
+    missing = [c for c in in_warehouse if not documented.get(c.lower(), {}).get("description")]
+    assert not missing, f"undocumented kura__clusters columns: {missing}"
