@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kura_dbt.config import setting
+
 T = TypeVar("T")
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -52,26 +54,24 @@ class LLMSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LLMSettings:
-        """Build from a model's config: a JSON object under ``llm`` (what the dbt macro
-        ``kura.llm_settings_json`` renders) and/or keys ``llm_<field>``, which win. Missing or
-        null keys keep the defaults."""
+        """Build from a model's config: a JSON object under ``llm`` (rendered from the
+        ``kura__llm_*`` vars in python_models/_python_models.yml) and/or keys ``llm_<field>``,
+        which win. Missing or null keys keep the defaults."""
         import json
 
         nested = config.get("llm") or {}
         if isinstance(nested, str):
-            nested = json.loads(nested) if nested.strip() not in {"", "None", "null"} else {}
+            nested = json.loads(nested) if nested.strip().lower() not in {"", "none", "null"} else {}
+        merged = {**nested, **{k[4:]: v for k, v in config.items() if k.startswith("llm_")}}
         values: dict[str, Any] = {}
         for name, spec in cls.__dataclass_fields__.items():
-            raw = config.get(f"llm_{name}", nested.get(name))
-            if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"", "none", "null"}):
-                continue
-            kind = type(spec.default) if spec.default is not None else (
-                str if name == "base_url" else float
-            )
+            kind = type(spec.default) if spec.default is not None else (str if name == "base_url" else float)
             try:
-                values[name] = kind(raw) if kind is not bool else str(raw).lower() == "true"
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"kura: var kura__llm_{name} must be {kind.__name__}, got {raw!r}") from exc
+                value = setting(merged, name, None, kind)
+            except ValueError as exc:
+                raise ValueError(f"kura: var kura__llm_{name} must be {kind.__name__}, got {merged.get(name)!r}") from exc
+            if value is not None:
+                values[name] = value
         return cls(**values)
 
     def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
@@ -134,7 +134,8 @@ async def _count_request(request: Any) -> None:
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The server's Retry-After (seconds or an HTTP date is not supported: seconds only)."""
+    """The server's Retry-After in seconds (``retry-after-ms`` or ``retry-after`` as a number;
+    an HTTP-date value is ignored and the exponential backoff applies)."""
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None)
     if not headers:

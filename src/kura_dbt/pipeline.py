@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.backends import build_backend
+from kura_dbt.config import setting
 from kura_dbt.clustering import make_clusterer
 from kura_dbt.embed import make_embedder
 from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
@@ -102,23 +103,6 @@ PROJECTION_SCHEMA: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- settings
-
-
-def setting(config: Mapping[str, Any], key: str, default: Any = None, kind: type = str) -> Any:
-    """Read one model setting, coercing the strings that rendered dbt vars become."""
-    value = config.get(key, default)
-    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "none", "null"}):
-        return None if default is None else (default if value is not default else default)
-    try:
-        if kind is bool:
-            return value if isinstance(value, bool) else str(value).strip().lower() in {"true", "1", "yes"}
-        if kind is int:
-            return int(float(value))
-        if kind is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"kura: setting {key!r} must be {kind.__name__}, got {value!r}") from exc
 
 
 # --------------------------------------------------------------------------- helpers

@@ -266,7 +266,7 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
             "kura__feedback: raw.feedback, kura__users: raw.users, kura__summariser: openai, "
             f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
             "kura__llm_api_key_env: KURA_TEST_KEY, kura__llm_input_cost_per_mtok: 0.15, kura__labeller: openai, "
-            "kura__llm_output_cost_per_mtok: 0.6, "
+            "kura__llm_output_cost_per_mtok: 0.6, kura__n_base_clusters: 6, kura__max_top_clusters: 2, "
             "kura__extra_facets: [{name: topic, question: 'What is the topic?', type: text}]}"
         )
         run_dbt(["build", "--vars", variables], db, tmp_path / "t1")
@@ -285,7 +285,8 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     assert names and all(n.startswith("Help with ") for n in names)
     # a parent is named from its children's names, not from raw summaries
     parents = [r[0] for r in query(db, "select name from kura__cluster_hierarchy where level = 1")]
-    assert all(n.startswith("Help with Help with") for n in parents)
+    assert parents and all(n.startswith("Help with Help with") for n in parents)
+    assert query(db, "select count(*) from kura__cluster_hierarchy where parent_id is null")[0][0] <= 2
     rows = query(db, "select count(*), count(concerning_score), min(summary), max(extra_facets) from kura__summaries")
     n, scored, summary, facets = rows[0]
     assert n == scored == 30

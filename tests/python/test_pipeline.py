@@ -59,6 +59,19 @@ def test_settings_coerce_rendered_vars():
         pipeline.setting({"k": "twelve"}, "k", 5, int)
 
 
+def test_llm_settings_from_rendered_vars():
+    from kura_dbt.llm import LLMSettings
+
+    settings = LLMSettings.from_config(
+        {"llm": '{"model": "m", "base_url": null, "max_concurrency": "7", "input_cost_per_mtok": "0.5"}',
+         "llm_timeout_s": "12"}
+    )
+    assert (settings.model, settings.base_url, settings.max_concurrency) == ("m", None, 7)
+    assert (settings.input_cost_per_mtok, settings.timeout_s) == (0.5, 12.0)
+    with pytest.raises(ValueError, match="kura__llm_max_retries must be int"):
+        LLMSettings.from_config({"llm": '{"max_retries": "many"}'})
+
+
 def test_needs_work_ignores_unrelated_columns_with_the_same_name():
     current = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]})
     previous = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "embedder": ["local"],
