@@ -54,14 +54,15 @@ def start_server(latency: float) -> tuple[multiprocessing.Process, int]:
     raise SystemExit("the local server did not start")
 
 
-def settings(port: int, concurrency: int):
+def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
     from kura_dbt.llm import LLMSettings
 
     return LLMSettings(model="bench-model", base_url=f"http://127.0.0.1:{port}/v1",
-                       api_key_env="KURA_BENCH_KEY", max_concurrency=concurrency, timeout_s=30)
+                       api_key_env="KURA_BENCH_KEY", max_concurrency=concurrency, timeout_s=30,
+                       http_client=http_client)
 
 
-def throughput(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
+def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str) -> None:
     from kura_dbt.summarise import Message
     from kura_dbt.summarise_llm import OpenAISummariser
 
@@ -69,12 +70,13 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path) -> None
     items = [(str(i), [Message(r, t) for r, t in turns]) for i, turns in enumerate(pool)]
     process, port = start_server(latency)
     try:
-        summariser = OpenAISummariser(settings(port, concurrency))
+        summariser = OpenAISummariser(settings(port, concurrency, http_client))
         summariser.summarise_many(items[:1])  # warm up: imports and the first connection
         warm = stats(port)["requests"]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         records = summariser.summarise_many(items)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu  # this process only: the server runs in its own
         seen = stats(port)
         seen["requests"] -= warm
     finally:
@@ -82,8 +84,8 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path) -> None
     errors = sum(r.error is not None for r in records)
     bound = concurrency / latency
     rate = n / seconds
-    print(f"| {n:,} | {concurrency} | {latency:.2f} | {bound:.0f} | {rate:.1f} | {100 * rate / bound:.0f}% "
-          f"| {seconds:.1f} | {seen['max_in_flight']} | {errors} |")
+    print(f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
+          f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
 
 
 def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
@@ -125,6 +127,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--http-client", nargs="+", default=["aiohttp"], choices=["aiohttp", "httpx"],
+                        help="openai's transport (var kura__llm_http_client)")
     parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
@@ -132,10 +136,12 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"machine: {os.cpu_count()} cores")
     if args.conversations:
-        print("\n| conversations | concurrency | latency (s) | bound (conv/s) | measured (conv/s) | of bound | seconds | max in flight | errors |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for concurrency in args.concurrency:
-            throughput(args.conversations, concurrency, args.latency, args.data_dir)
+        print("\n| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
+              "| of bound | seconds | client CPU per call (ms) | max in flight | errors |")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for http_client in args.http_client:
+            for concurrency in args.concurrency:
+                throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client)
     if args.pipeline:
         print("\n| conversations | summary calls | naming calls | total calls | calls per conversation | clusters per level | seconds |")
         print("|---:|---:|---:|---:|---:|---|---:|")

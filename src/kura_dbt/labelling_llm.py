@@ -16,7 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from kura_dbt.labelling import ClusterLabel
-from kura_dbt.llm import LLMSettings, build_client, call_with_retries, gather_bounded, run_async
+from kura_dbt.llm import (
+    CallResult,
+    LLMSettings,
+    call_with_retries,
+    gather_bounded,
+    prepare_response_model,
+    run_llm,
+)
 
 LABEL_PROMPT = """\
 You name groups of conversations between users and an AI assistant, so that an analyst can
@@ -84,7 +91,6 @@ class _GroupingMixin:
 
         self.group_usage = {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
-        client = self._client or build_client(self.settings)
         n = len(child_texts)
         hoods = _neighbourhoods(centroids, self.neighbourhood_size)
         # 1. propose, per neighbourhood, a share of the target proportional to its size
@@ -99,7 +105,7 @@ class _GroupingMixin:
                 self.prompt(inside, [child_texts[i] for i in outside_idx])
                 + f"\nPropose about {want} category names."
             )
-        proposals = run_async(self._ask_many(client, PROPOSE_PROMPT, prompts, ProposedNames))
+        proposals = self._ask(PROPOSE_PROMPT, prompts, ProposedNames)
         candidates: list[str] = []
         for result in proposals:
             if result.value is not None:
@@ -110,11 +116,11 @@ class _GroupingMixin:
         # 2. deduplicate across neighbourhoods down to at most `target`
         if len(candidates) > target:
             listing = "\n".join(f"- {c}" for c in candidates)
-            [merged] = run_async(self._ask_many(
-                client, DEDUPE_PROMPT,
+            [merged] = self._ask(
+                DEDUPE_PROMPT,
                 [f"<candidates>\n{listing}\n</candidates>\nReturn at most {target} and at least 2 categories."],
                 ProposedNames,
-            ))
+            )
             final = []
             if merged.value is not None:
                 for name in merged.value.names:
@@ -133,7 +139,7 @@ class _GroupingMixin:
             "AssignedCategory",
             category=(Literal[tuple(candidates)], Field(description="One category name, copied exactly from the list.")),
         )
-        answers = run_async(self._ask_many(client, ASSIGN_PROMPT, prompts, choice))
+        answers = self._ask(ASSIGN_PROMPT, prompts, choice)
         lookup = {c.lower(): i for i, c in enumerate(candidates)}
         assignment = np.full(n, -1, dtype=int)
         for i, result in enumerate(answers):
@@ -147,8 +153,11 @@ class _GroupingMixin:
             self.unresolved += 1
         return assignment
 
+    def _ask(self, system: str, prompts: list[str], model: type[BaseModel]) -> list[CallResult]:
+        return run_llm(self.settings, lambda client: self._ask_many(client, system, prompts, model), self._client)
+
     async def _ask_many(self, client: Any, system: str, prompts: list[str], model: type[BaseModel]):
-        prepared = _prepared_model(model)
+        prepared = prepare_response_model(model)
 
         def job(prompt: str):
             async def call():
@@ -178,12 +187,6 @@ def _fallback_grouping(centroids: Any, target: int) -> Any:
     return group_clusters(centroids, target)
 
 
-def _prepared_model(model: type[BaseModel]) -> type[BaseModel]:
-    from kura_dbt.summarise_llm import _prepared
-
-    return _prepared(model)
-
-
 # --------------------------------------------------------------------------- names
 
 
@@ -210,9 +213,7 @@ class OpenAILabeller(_GroupingMixin):
         self._client = client
         prompt_hash = hashlib.md5((LABEL_PROMPT + str(ClusterName.model_json_schema())).encode()).hexdigest()[:8]
         self.version = f"{settings.model}-{prompt_hash}-{max_examples}-{max_contrast}"
-        from kura_dbt.summarise_llm import _prepared
-
-        self._response_model = _prepared(ClusterName)
+        self._response_model = prepare_response_model(ClusterName)
         self.calls = 0
         self.unresolved = 0  # children whose category the model could not give: resolved by their neighbours
         self.errors: list[str] = []
@@ -242,9 +243,8 @@ class OpenAILabeller(_GroupingMixin):
         contrast_texts: Sequence[Sequence[str]] | None = None,
     ) -> list[ClusterLabel]:
         contrast_texts = contrast_texts or [[] for _ in texts_per_cluster]
-        client = self._client or build_client(self.settings)
         prompts = [self.prompt(inside, outside) for inside, outside in zip(texts_per_cluster, contrast_texts, strict=True)]
-        results = run_async(self._all(client, prompts))
+        results = run_llm(self.settings, lambda client: self._all(client, prompts), self._client)
         labels = []
         for result, central, size in zip(results, central_texts, sizes, strict=True):
             self.calls += result.attempts

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import json
 import os
 import random
 import re
@@ -39,6 +41,7 @@ class LLMSettings:
     max_validation_retries: int = 2
     backoff_base_s: float = 0.5  # first retry waits about this long, doubling each time
     mode: str = "json"  # instructor mode: json | tools | md_json
+    http_client: str = "aiohttp"  # openai's transport: aiohttp (less CPU per request) | httpx
     input_cost_per_mtok: float | None = None  # USD per million prompt tokens, for the cost column
     output_cost_per_mtok: float | None = None
 
@@ -51,13 +54,16 @@ class LLMSettings:
             raise ValueError("kura: llm max_transcript_tokens must be at least 200")
         if self.mode not in _MODES:
             raise ValueError(f"kura: llm mode {self.mode!r}; valid modes: {', '.join(sorted(_MODES))}")
+        if self.http_client not in _HTTP_CLIENTS:
+            raise ValueError(
+                f"kura: var kura__llm_http_client {self.http_client!r}; valid: {', '.join(_HTTP_CLIENTS)}"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LLMSettings:
         """Build from a model's config: a JSON object under ``llm`` (rendered from the
         ``kura__llm_*`` vars in python_models/_python_models.yml) and/or keys ``llm_<field>``,
         which win. Missing or null keys keep the defaults."""
-        import json
 
         nested = config.get("llm") or {}
         if isinstance(nested, str):
@@ -82,6 +88,7 @@ class LLMSettings:
 
 
 _MODES = {"json", "tools", "md_json"}
+_HTTP_CLIENTS = ("aiohttp", "httpx")
 
 
 @dataclass
@@ -95,6 +102,41 @@ class CallResult:
     completion_tokens: int = 0
     seconds: float = 0.0
     retried_statuses: list[int] = field(default_factory=list)
+
+
+@functools.cache
+def prepare_response_model(model: type[Any]) -> type[Any]:
+    """The response model, wrapped for instructor once per model class, with its JSON schema
+    computed once.
+
+    instructor otherwise rebuilds its wrapper class on every request, and in JSON mode it asks
+    the model class for its JSON schema on every request too: together about 3 ms of CPU per
+    call, which at 100 calls per second is a third of a core. The schema of a class does not
+    change, so the wrapper answers from a cache (a fresh copy each time: callers may edit it).
+    """
+    try:
+        import instructor
+
+        prepared = instructor.openai_schema(model)
+    except Exception:  # pragma: no cover - an instructor without openai_schema wraps per call
+        return model
+    if prepared is model:  # never patch a class shared with the rest of the program
+        prepared = type(model.__name__, (model,), {"__module__": model.__module__, "__doc__": model.__doc__})
+    compute = prepared.model_json_schema
+    schemas: dict[Any, str] = {}
+
+    def model_json_schema(cls: type[Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            key = (cls, args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # an unhashable argument: no caching
+            return compute.__func__(cls, *args, **kwargs)
+        if key not in schemas:
+            schemas[key] = json.dumps(compute.__func__(cls, *args, **kwargs))
+        return json.loads(schemas[key])
+
+    prepared.model_json_schema = classmethod(model_json_schema)
+    return prepared
 
 
 def build_client(settings: LLMSettings):
@@ -116,10 +158,24 @@ def build_client(settings: LLMSettings):
         timeout=settings.timeout_s,
         max_retries=0,  # retries are ours: bounded, logged, Retry-After aware
         # every HTTP request is counted, instructor's re-asks included (see call_with_retries)
-        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [_count_request]}),
+        http_client=_http_client(openai, settings.http_client, event_hooks={"request": [_count_request]}),
     )
     mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS, "md_json": instructor.Mode.MD_JSON}
     return instructor.from_openai(client, mode=mode[settings.mode])
+
+
+def _http_client(openai: Any, kind: str, **kwargs: Any) -> Any:
+    """openai's HTTP client with its defaults: the aiohttp transport (``kind`` "aiohttp", when
+    openai's ``aiohttp`` extra is installed, as ``kura-dbt[llm]`` does) or httpx. Both speak
+    the same interface; aiohttp spends less client CPU per request, which is what bounds
+    throughput at 50-100 requests per second on a small machine (see BENCHMARKS.md)."""
+    aiohttp_client = getattr(openai, "DefaultAioHttpClient", None)
+    if kind == "aiohttp" and aiohttp_client is not None:
+        try:
+            return aiohttp_client(**kwargs)
+        except RuntimeError:  # an openai without its aiohttp extra: httpx
+            pass
+    return openai.DefaultAsyncHttpxClient(**kwargs)
 
 
 # HTTP requests made by the current call. Each call runs in its own asyncio task, which gets its
@@ -269,6 +325,33 @@ def run_async(coroutine: Awaitable[T]) -> T:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
+
+
+def run_llm(settings: LLMSettings, work: Callable[[Any], Awaitable[T]], client: Any = None) -> T:
+    """Run ``work(client)`` from sync code on its own event loop, with a client opened for this
+    run and closed after it (connections belong to the loop that opened them). A client passed
+    in (a test double) is used as it is and left open."""
+
+    async def main() -> T:
+        if client is not None:
+            return await work(client)
+        own = build_client(settings)
+        try:
+            return await work(own)
+        finally:
+            await close_client(own)
+
+    return run_async(main())
+
+
+async def close_client(client: Any) -> None:
+    """Close an instructor client's openai client and its connections."""
+    inner = getattr(client, "client", client)
+    close = getattr(inner, "close", None)
+    if close is not None:
+        result = close()
+        if asyncio.iscoroutine(result):
+            await result
 
 
 def approx_tokens(text: str) -> int:

@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kura_dbt.llm import (
     CallResult,
     LLMSettings,
-    build_client,
     call_with_retries,
     fit_to_budget,
     gather_bounded,
-    run_async,
+    prepare_response_model,
+    run_llm,
 )
 from kura_dbt.redact import redact
 from kura_dbt.summarise import ConversationSummary, Message, SummaryRecord
@@ -120,17 +120,6 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
     )
 
 
-def _prepared(model: type[BaseModel]) -> type[BaseModel]:
-    """Wrap the response model for instructor once, instead of on every call (instructor
-    otherwise rebuilds the wrapper class per request, which costs milliseconds of CPU each)."""
-    try:
-        import instructor
-
-        return instructor.openai_schema(model)
-    except Exception:  # pragma: no cover - older or newer instructor: let it wrap per call
-        return model
-
-
 def render_transcript(messages: Sequence[Message]) -> str:
     return "\n\n".join(f"{m.role}: {m.content}" for m in messages if m.content and not m.content.isspace())
 
@@ -150,7 +139,7 @@ class OpenAISummariser:
         self.model = settings.model
         self.extra_facets = list(extra_facets)
         self._client = client
-        self._response_model = _prepared(response_model(self.extra_facets))
+        self._response_model = prepare_response_model(response_model(self.extra_facets))
         # the prompt version covers the prompt, the schema and the declared facets, so that a
         # change to any of them re-summarises
         fingerprint = json.dumps(
@@ -164,8 +153,7 @@ class OpenAISummariser:
         items = [(cid, [Message.coerce(m) for m in messages]) for cid, messages in conversations]
         if not items:
             return []
-        client = self._client or build_client(self.settings)
-        return run_async(self._summarise_all(client, items))
+        return run_llm(self.settings, lambda client: self._summarise_all(client, items), self._client)
 
     def summarise(self, messages: Iterable[Message | Mapping[str, Any]], conversation_id: Any = None) -> SummaryRecord:
         return self.summarise_many([(conversation_id, messages)])[0]

@@ -45,6 +45,9 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+            # TCP_NODELAY, as real servers set: without it the body, written after the
+            # headers, waits for the client's delayed ACK (about 40 ms on Linux) on every answer
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass

@@ -46,12 +46,67 @@ def test_structured_summary_with_usage_and_cost(server):
     assert "Leave out names" in sent["messages"][0]["content"]
 
 
+@pytest.mark.parametrize("http_client", ["aiohttp", "httpx"])
 @pytest.mark.parametrize("marker", ["[[429]]", "[[500-once]]", "[[slow]]"])
-def test_transient_failures_are_retried(server, marker):
-    record = OpenAISummariser(settings(server)).summarise(convo(f"Book a hotel {marker}"), "c1")
+def test_transient_failures_are_retried(server, marker, http_client):
+    summariser = OpenAISummariser(settings(server, http_client=http_client))
+    record = summariser.summarise(convo(f"Book a hotel {marker}"), "c1")
     assert record.error is None, record.error
     assert record.llm_calls == 2
     assert len(server.requests) == 2
+
+
+def test_both_http_transports_send_the_same_request(server):
+    for kind in ("aiohttp", "httpx"):
+        record = OpenAISummariser(settings(server, http_client=kind)).summarise(convo("Fix my bike."), "c1")
+        assert record.error is None, (kind, record.error)
+    assert len(server.requests) == 2
+    assert server.requests[0] == server.requests[1]
+
+
+def test_unknown_http_client_is_named():
+    with pytest.raises(ValueError, match="kura__llm_http_client 'requests'"):
+        LLMSettings(http_client="requests")
+
+
+def test_connections_are_closed_after_each_run(server):
+    """Each run opens its client on its own event loop and closes it there: nothing leaks
+    (aiohttp warns about an unclosed session when it is garbage-collected)."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            records = OpenAISummariser(settings(server)).summarise_many(
+                [(str(i), convo(f"Question {i}")) for i in range(6)]
+            )
+            assert all(r.error is None for r in records)
+        gc.collect()
+    assert not [w for w in caught if "nclosed" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_response_schema_is_computed_once_and_sent_unchanged(server, monkeypatch):
+    from pydantic.json_schema import GenerateJsonSchema
+
+    from kura_dbt.llm import prepare_response_model
+    from kura_dbt.summarise import ConversationSummary
+
+    prepared = prepare_response_model(ConversationSummary)
+    assert prepare_response_model(ConversationSummary) is prepared
+    schema = prepared.model_json_schema()
+    schema["properties"].clear()  # a caller editing its copy does not change the next one
+    assert prepared.model_json_schema()["properties"].keys() == ConversationSummary.model_fields.keys()
+    generated = []
+    original = GenerateJsonSchema.generate
+    monkeypatch.setattr(GenerateJsonSchema, "generate",
+                        lambda self, *a, **k: generated.append(1) or original(self, *a, **k))
+    summariser = OpenAISummariser(settings(server))
+    records = summariser.summarise_many([(str(i), convo(f"Question {i}")) for i in range(5)])
+    assert all(r.error is None for r in records)
+    assert generated == []  # five requests, no schema generation
+    assert all('"concerning_score"' in r["messages"][0]["content"] for r in server.requests)
+    assert ConversationSummary.model_json_schema.__func__ is not prepared.model_json_schema.__func__
 
 
 def test_malformed_json_is_reasked_by_instructor(server):
