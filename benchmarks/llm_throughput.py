@@ -62,7 +62,7 @@ def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
                        http_client=http_client)
 
 
-def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str) -> None:
+def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str) -> float:
     from kura_dbt.summarise import Message
     from kura_dbt.summarise_llm import OpenAISummariser
 
@@ -86,6 +86,7 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_cl
     rate = n / seconds
     print(f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
           f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
+    return rate / bound
 
 
 def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
@@ -117,7 +118,7 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> 
         seconds = time.perf_counter() - t0
     finally:
         process.terminate()
-    levels = hierarchy.groupby("level").size().to_dict()
+    levels = " / ".join(str(int(v)) for _, v in sorted(hierarchy.groupby("level").size().items()))
     print(f"| {n:,} | {after_summaries:,} | {total - after_summaries:,} | {total:,} | {total / n:.3f} "
           f"| {levels} | {seconds:.0f} |")
 
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--http-client", nargs="+", default=["aiohttp"], choices=["aiohttp", "httpx"],
                         help="openai's transport (var kura__llm_http_client)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the median is printed after")
     parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
@@ -139,9 +141,19 @@ def main() -> None:
         print("\n| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
               "| of bound | seconds | client CPU per call (ms) | max in flight | errors |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for http_client in args.http_client:
-            for concurrency in args.concurrency:
-                throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client)
+        shares: dict[tuple[str, int], list[float]] = {}
+        for _ in range(args.repeat):
+            for http_client in args.http_client:
+                for concurrency in args.concurrency:
+                    share = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client)
+                    shares.setdefault((http_client, concurrency), []).append(share)
+        if args.repeat > 1:
+            import statistics
+
+            print()
+            for (http_client, concurrency), values in shares.items():
+                print(f"{http_client}, concurrency {concurrency}: median {100 * statistics.median(values):.0f}% of the "
+                      f"bound over {len(values)} runs (min {100 * min(values):.0f}%, max {100 * max(values):.0f}%)")
     if args.pipeline:
         print("\n| conversations | summary calls | naming calls | total calls | calls per conversation | clusters per level | seconds |")
         print("|---:|---:|---:|---:|---:|---|---:|")

@@ -244,3 +244,32 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
     assert again[["cluster_id", "parent_id", "name"]].equals(frame[["cluster_id", "parent_id", "name"]])
     # every call is accounted for on the cluster rows (names + shares of the grouping calls)
     assert frame["llm_calls"].sum() == before and again["llm_calls"].sum() == 0
+
+
+def test_first_wave_requests_leave_while_the_rest_are_built():
+    """gather_bounded starts the first wave one job per loop turn: a job that has started
+    and is waiting on I/O gets to send before the last of the wave is built. Results stay in
+    order and the bound holds."""
+    import asyncio
+
+    from kura_dbt.llm import gather_bounded
+
+    events: list[str] = []
+    in_flight = [0, 0]
+
+    def job(i: int):
+        async def run():
+            events.append(f"build {i}")
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+            await asyncio.sleep(0)  # the socket write
+            events.append(f"sent {i}")
+            await asyncio.sleep(0.01)  # the answer
+            in_flight[0] -= 1
+            return i
+        return run
+
+    results = asyncio.run(gather_bounded([job(i) for i in range(12)], max_concurrency=5))
+    assert results == list(range(12))
+    assert in_flight[1] == 5
+    assert events.index("sent 0") < events.index("build 4")
