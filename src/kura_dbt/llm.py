@@ -42,12 +42,18 @@ class LLMSettings:
     backoff_base_s: float = 0.5  # first retry waits about this long, doubling each time
     mode: str = "json"  # instructor mode: json | tools | md_json
     http_client: str = "aiohttp"  # openai's transport: aiohttp (less CPU per request) | httpx
+    max_requests_per_minute: float | None = None  # None: no pacing; else requests evenly spaced
     input_cost_per_mtok: float | None = None  # USD per million prompt tokens, for the cost column
     output_cost_per_mtok: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ValueError(f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}")
+        if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
+            raise ValueError(
+                f"kura: var kura__llm_max_requests_per_minute must be positive or null, "
+                f"got {self.max_requests_per_minute}"
+            )
         if self.max_retries < 0:
             raise ValueError(f"kura: llm max_retries cannot be negative, got {self.max_retries}")
         if self.max_transcript_tokens < 200:
@@ -158,7 +164,7 @@ def build_client(settings: LLMSettings):
         timeout=settings.timeout_s,
         max_retries=0,  # retries are ours: bounded, logged, Retry-After aware
         # every HTTP request is counted, instructor's re-asks included (see call_with_retries)
-        http_client=_http_client(openai, settings.http_client, event_hooks={"request": [_count_request]}),
+        http_client=_http_client(openai, settings.http_client, event_hooks={"request": [_before_request]}),
     )
     mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS, "md_json": instructor.Mode.MD_JSON}
     return instructor.from_openai(client, mode=mode[settings.mode])
@@ -181,12 +187,72 @@ def _http_client(openai: Any, kind: str, **kwargs: Any) -> Any:
 # HTTP requests made by the current call. Each call runs in its own asyncio task, which gets its
 # own copy of the context, so concurrent calls count separately.
 _REQUESTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("kura_llm_requests", default=None)
+# The gate that paces this run's requests (set by run_llm, inherited by its tasks).
+_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar("kura_llm_gate", default=None)
 
 
-async def _count_request(request: Any) -> None:
+async def _before_request(request: Any) -> None:
+    """httpx's request hook: runs before every HTTP request, instructor's re-asks included."""
     counter = _REQUESTS.get()
     if counter is not None:
         counter[0] += 1
+    gate = _GATE.get()
+    if gate is not None:
+        await gate.wait()
+
+
+class RequestGate:
+    """Paces the HTTP requests to one endpoint, model and key, across the concurrent calls of a
+    run and across runs in the same process.
+
+    * ``max_requests_per_minute``: requests leave evenly spaced, at most that many a minute
+      (providers limit requests per minute per key and model; pacing beats collecting 429s).
+    * A 429 pauses every request, not only the one that got it: ``pause`` holds new requests
+      until the server's Retry-After (or the backoff) has passed, instead of letting the other
+      concurrent calls run into the same limit.
+
+    State is plain numbers on a monotonic clock, so one gate serves several event loops.
+    """
+
+    def __init__(
+        self,
+        max_requests_per_minute: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 60.0 / max_requests_per_minute if max_requests_per_minute else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.next_at = 0.0  # the earliest time the next request may leave
+        self.resume_at = 0.0  # the end of a rate-limit pause
+        self.pauses = 0
+
+    async def wait(self) -> None:
+        while True:
+            now = self.clock()
+            slot = max(now, self.next_at, self.resume_at)
+            if self.interval:
+                self.next_at = slot + self.interval
+            if slot <= now:
+                return
+            await self.sleep(slot - now)
+            if self.resume_at <= self.clock():
+                return  # no new pause began while waiting: this slot is ours
+
+    def pause(self, seconds: float) -> None:
+        self.pauses += 1
+        self.resume_at = max(self.resume_at, self.clock() + seconds)
+
+
+_GATES: dict[tuple[Any, ...], RequestGate] = {}
+
+
+def request_gate(settings: LLMSettings) -> RequestGate:
+    """The process's gate for this endpoint, key variable, model and pace."""
+    key = (settings.base_url, settings.api_key_env, settings.model, settings.max_requests_per_minute)
+    if key not in _GATES:
+        _GATES[key] = RequestGate(settings.max_requests_per_minute)
+    return _GATES[key]
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -285,6 +351,9 @@ async def call_with_retries(
                 server_wait = retry_after_seconds(api_error(exc))
                 if server_wait is not None:
                     wait = max(wait, min(server_wait, 120.0))
+                gate = _GATE.get()
+                if status == 429 and gate is not None:
+                    gate.pause(wait)  # the other calls hold their next requests too
                 await sleep(wait)
                 continue
             result.error = describe(exc, api_key)
@@ -344,6 +413,7 @@ def run_llm(settings: LLMSettings, work: Callable[[Any], Awaitable[T]], client: 
     in (a test double) is used as it is and left open."""
 
     async def main() -> T:
+        _GATE.set(request_gate(settings))  # inherited by the tasks that work() starts
         if client is not None:
             return await work(client)
         own = build_client(settings)

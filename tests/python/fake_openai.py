@@ -7,6 +7,9 @@
     [[slow]]       first request: answers after the client's timeout, then a normal answer
     [[malformed]]  first request: content that is not JSON, then a normal answer
     [[badschema]]  every request: a concerning_score of 9 (violates the schema)
+
+``rate_limit_first_s``: the server's first request, whatever it is, gets a 429 with that
+Retry-After (a key-wide rate limit); ``arrivals`` has the monotonic time of every request.
 """
 
 from __future__ import annotations
@@ -33,9 +36,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0, port: int = 0) -> None:
+    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0, port: int = 0,
+                 rate_limit_first_s: float = 0.0) -> None:
         self.latency_s = latency_s
         self.slow_s = slow_s
+        self.rate_limit_first_s = rate_limit_first_s
+        self.arrivals: list[float] = []
+        self.limited_at: float | None = None
         self.requests: list[dict[str, Any]] = []
         self.seen: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -65,6 +72,7 @@ class FakeOpenAI:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
+                    server.arrivals.append(time.monotonic())
                     server.requests.append(body)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -112,6 +120,12 @@ class FakeOpenAI:
         with self.lock:
             self.seen[key] += 1
             nth = self.seen[key]
+            limited = self.rate_limit_first_s and self.limited_at is None
+            if limited:
+                self.limited_at = time.monotonic()
+        if limited:
+            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {
+                "retry-after": str(self.rate_limit_first_s)}
         if self.latency_s:
             time.sleep(self.latency_s)
         if "[[429]]" in transcript and nth == 1:

@@ -67,6 +67,10 @@ def test_both_http_transports_send_the_same_request(server):
 def test_unknown_http_client_is_named():
     with pytest.raises(ValueError, match="kura__llm_http_client 'requests'"):
         LLMSettings(http_client="requests")
+    with pytest.raises(ValueError, match="kura__llm_max_requests_per_minute must be positive"):
+        LLMSettings.from_config({"llm": '{"max_requests_per_minute": 0}'})
+    assert LLMSettings.from_config({"llm": '{"max_requests_per_minute": null}'}).max_requests_per_minute is None
+    assert LLMSettings.from_config({"llm": '{"max_requests_per_minute": "500"}'}).max_requests_per_minute == 500
 
 
 def test_connections_are_closed_after_each_run(server):
@@ -273,3 +277,35 @@ def test_first_wave_requests_leave_while_the_rest_are_built():
     assert results == list(range(12))
     assert in_flight[1] == 5
     assert events.index("sent 0") < events.index("build 4")
+
+
+def test_requests_are_paced_to_the_requests_per_minute_limit():
+    """With kura__llm_max_requests_per_minute, requests leave evenly spaced whatever the
+    concurrency: 600 a minute is one every 0.1 s."""
+    os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
+    with FakeOpenAI() as fake:
+        summariser = OpenAISummariser(settings(fake, max_concurrency=8, max_requests_per_minute=600))
+        records = summariser.summarise_many([(str(i), convo(f"Pace question {i}")) for i in range(8)])
+    assert all(r.error is None for r in records)
+    gaps = [b - a for a, b in zip(fake.arrivals, fake.arrivals[1:])]
+    assert len(gaps) == 7
+    # unpaced, eight concurrent requests arrive within a few ms of each other; paced, 0.1 s
+    # apart (give or take the time a new connection takes to open)
+    assert fake.arrivals[-1] - fake.arrivals[0] > 0.6, gaps
+    assert min(gaps) > 0.05, gaps
+
+
+def test_a_429_holds_the_other_calls_until_retry_after():
+    """The first request of the run is rate limited with Retry-After 0.6 s: the calls that were
+    not yet sent wait for it too, instead of each running into the limit."""
+    os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
+    with FakeOpenAI(latency_s=0.05, rate_limit_first_s=0.6) as fake:
+        summariser = OpenAISummariser(settings(fake, max_concurrency=2, backoff_base_s=0.01))
+        records = summariser.summarise_many([(str(i), convo(f"Limit question {i}")) for i in range(6)])
+    assert all(r.error is None for r in records), [r.error for r in records]
+    assert len(fake.arrivals) == 7  # six answers and the one 429
+    limited = fake.limited_at
+    # a request already in flight when the 429 came may arrive around it; none after it
+    # arrives before the pause is over
+    early = [t - limited for t in fake.arrivals if 0.1 < t - limited < 0.55]
+    assert early == [], early
