@@ -1,9 +1,10 @@
 {#- LLM spending per run, stage and model: calls, tokens, estimated cost and errors.
-    Summaries: a run is one `dbt build` (summarised_at); rows a later run replaced count in that
-    later run. Cluster names and the hierarchy are rebuilt by every run: their calls are this
+    Summaries and embeddings: a run is one `dbt build` (summarised_at, embedded_at); rows a later
+    run replaced count in that later run. Cluster names and the hierarchy are rebuilt by every run: their calls are this
     run's (0 when every name and grouping was reused). Local backends make no calls. -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
+{%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
 with summaries as (
     select
         summarised_at as run_at,
@@ -19,6 +20,27 @@ with summaries as (
         sum(case when error is not null then 1 else 0 end) as errors
     from {{ ref('kura__summaries') }}
     group by summarised_at, summariser, model, prompt_version
+),
+
+embeddings as (
+    select
+        embedded_at as run_at,
+        'embeddings' as stage,
+        embedder as backend,
+        model,
+        cast(null as {{ dbt.type_string() }}) as prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        0 as completion_tokens,
+        {% if embedding_price is not none -%}
+        sum(coalesce(prompt_tokens, 0)) * {{ embedding_price }} / 1000000.0
+        {%- else -%}
+        cast(null as {{ dbt.type_float() }})
+        {%- endif %} as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors
+    from {{ ref('kura__embeddings') }}
+    group by embedded_at, embedder, model
 ),
 
 naming as (
@@ -44,5 +66,7 @@ naming as (
 )
 
 select * from summaries
+union all
+select * from embeddings
 union all
 select * from naming

@@ -33,13 +33,17 @@ def to_pandas(obj: Any) -> pd.DataFrame:
 def read_previous(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:
     """The current contents of an incremental model (``{{ this }}``), or None on a first build.
 
-    Uses plain SQL through the session, which DuckDB and Snowpark both accept.
+    Uses plain SQL through the session, which DuckDB and Snowpark both accept. Columns the
+    table does not have (yet) are left out.
     """
     if not getattr(dbt, "is_incremental", False):
         return None
     relation = str(dbt.this)
-    query = f"select {', '.join(columns)} from {relation}"
-    return to_pandas(session.sql(query))
+    # a table built by an older version may lack newer state columns (e.g. ``error``): read
+    # the ones it has; the missing ones count as empty
+    present = {c.lower() for c in to_pandas(session.sql(f"select * from {relation} where 1 = 0")).columns}
+    wanted = [c for c in columns if c.lower() in present]
+    return to_pandas(session.sql(f"select {', '.join(wanted)} from {relation}"))
 
 
 def read_existing(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.backends import build_backend
-from kura_dbt.config import setting
 from kura_dbt.clustering import make_clusterer
+from kura_dbt.config import setting
 from kura_dbt.embed import make_embedder
 from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
 from kura_dbt.labelling import make_labeller
@@ -60,8 +60,11 @@ EMBEDDING_SCHEMA: dict[str, str] = {
     "model": "string",
     "dimensions": "Int64",
     "embedded_at": "datetime64[us]",
+    "error": "string",
+    "prompt_tokens": "Int64",
+    "llm_calls": "Int64",
 }
-EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model"]
+EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
 
 CONVERSATION_CLUSTER_SCHEMA: dict[str, str] = {
     "conversation_id": "string",
@@ -236,26 +239,55 @@ def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
+def make_embedder_from_config(config: Mapping[str, Any]):
+    """The embedder named by var ``kura__embedder``, with its settings."""
+    batch_size = setting(config, "embedding_batch_size", 64, int)
+
+    def local():
+        return make_embedder("local", batch_size=batch_size)
+
+    def openai():
+        from kura_dbt.embed_llm import OpenAIEmbedder
+        from kura_dbt.llm import LLMSettings
+
+        return OpenAIEmbedder(
+            LLMSettings.from_config(config),
+            model=setting(config, "embedding_model", "text-embedding-3-small", str),
+            dimensions=setting(config, "embedding_dimensions", None, int),
+            batch_size=batch_size,
+        )
+
+    return build_backend("embedder", setting(config, "embedder", "local"), {"local": local, "openai": openai})
+
+
 def embed(
     summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Embeddings of the summaries that are new or whose text or embedding model changed."""
-    embedder = make_embedder(
-        setting(config, "embedder", "local"),
-        batch_size=setting(config, "embedding_batch_size", 64, int),
-    )
+    """Embeddings of the summaries that are new, whose text or embedding model changed, or
+    whose embedding failed last time (a row with ``error`` and no vector)."""
+    embedder = make_embedder_from_config(config)
     todo = embeddable(summaries)
     todo = todo[_needs_work(todo, previous, {"text_hash": None, "embedder": embedder.name, "model": embedder.model})]
-    vectors = embedder.embed(todo["summary"].tolist())
+    texts = todo["summary"].tolist()
+    if hasattr(embedder, "embed_with_usage"):
+        run = embedder.embed_with_usage(texts)
+        vectors, errors, tokens, calls = run.vectors, run.errors, run.prompt_tokens, run.llm_calls
+    else:  # local: no calls, no failures of its own
+        vectors = embedder.embed(texts)
+        errors, tokens, calls = [None] * len(texts), [None] * len(texts), [0] * len(texts)
+    dimensions = vectors.shape[1] if len(vectors) else embedder.dimensions
     frame = pd.DataFrame(
         {
             "conversation_id": todo["conversation_id"].to_numpy(),
             "text_hash": todo["text_hash"].to_numpy(),
-            "embedding": list(vectors),
+            "embedding": [None if e is not None else v for v, e in zip(vectors, errors, strict=True)],
             "embedder": embedder.name,
             "model": embedder.model,
-            "dimensions": vectors.shape[1] if len(vectors) else embedder.dimensions,
+            "dimensions": [None if e is not None else dimensions for e in errors],
             "embedded_at": _now(),
+            "error": errors,
+            "prompt_tokens": tokens,
+            "llm_calls": calls,
         }
     )
     return typed_frame(frame, EMBEDDING_SCHEMA)
@@ -266,6 +298,9 @@ def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tup
     stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
         {"conversation_id": "string", "text_hash": "string"}
     )  # an empty table may come back with untyped (float) columns
+    if "error" in embeddings:  # a failed embedding has an error and no vector
+        stored = stored[embeddings["error"].isna().to_numpy()]
+    stored = stored[stored["embedding"].notna()]
     current = embeddable(summaries).astype({"conversation_id": "string", "text_hash": "string"}).merge(
         stored,
         on=["conversation_id", "text_hash"],

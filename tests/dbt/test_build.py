@@ -252,8 +252,9 @@ def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tm
 
 
 def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, query, monkeypatch):
-    """`dbt build` with kura__summariser: openai against an OpenAI-compatible server on
-    localhost: real summaries and usage rows; a second build makes zero LLM calls."""
+    """`dbt build` with the openai summariser, embedder and labeller against an
+    OpenAI-compatible server on localhost: real summaries and usage rows; a second build makes
+    zero LLM calls."""
     from tests.python.fake_openai import FakeOpenAI
 
     monkeypatch.setenv("KURA_TEST_KEY", "sk-dbt-test-key-0123456789")
@@ -267,6 +268,7 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
             f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
             "kura__llm_api_key_env: KURA_TEST_KEY, kura__llm_input_cost_per_mtok: 0.15, kura__labeller: openai, "
             "kura__llm_output_cost_per_mtok: 0.6, kura__n_base_clusters: 6, kura__max_top_clusters: 2, "
+            "kura__embedder: openai, kura__llm_embedding_model: embed-model, kura__llm_embedding_cost_per_mtok: 0.02, "
             "kura__extra_facets: [{name: topic, question: 'What is the topic?', type: text}]}"
         )
         run_dbt(["build", "--vars", variables], db, tmp_path / "t1")
@@ -274,9 +276,12 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
         clusters = query(db, "select count(*) from kura__cluster_hierarchy")[0][0]
         names_asked = sum(
             any("<inside_examples>" in str(m["content"]) and "Propose about" not in str(m["content"])
-                for m in r["messages"])
+                for m in r.get("messages", []))
             for r in server.requests
         )
+        embedding_requests = [r for r in server.requests if "input" in r]
+        assert [len(r["input"]) for r in embedding_requests] == [30]  # one batch of 30 summaries
+        assert {r["model"] for r in embedding_requests} == {"embed-model"}
         assert names_asked == clusters  # one name per cluster
         assert calls - names_asked >= 30  # one summary per conversation, plus the hierarchy's steps
         run_dbt(["build", "--vars", variables], db, tmp_path / "t2")
@@ -296,6 +301,11 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     assert naming == (0, 0)  # the second build reused every name
     usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where stage = 'summaries'")[0]
     assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
+    tokens = sum(len(t.split()) for t in embedding_requests[0]["input"])
+    embedded = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 10), sum(errors), "
+                     "max(model) from kura__llm_usage where stage = 'embeddings'")[0]
+    assert embedded == (1, tokens, round(tokens * 0.02 / 1e6, 10), 0, "embed-model")
+    assert query(db, "select count(*), count(embedding), max(dimensions) from kura__embeddings")[0] == (30, 30, 64)
     # the key never reaches a table or dbt's artifacts
     assert "sk-dbt-test-key" not in (tmp_path / "t1" / "manifest.json").read_text()
 

@@ -1,4 +1,4 @@
--- Every conversation with a summary and an embedding has exactly one row in
+-- Every conversation with a summary and an embedding (not a failed one) has exactly one row in
 -- kura__conversation_clusters, and its cluster (when it has one) is a base (level 0) cluster.
 with summarised as (
     select summaries.conversation_id
@@ -6,6 +6,7 @@ with summarised as (
     inner join {{ ref('kura__embeddings') }} as embeddings
         on summaries.conversation_id = embeddings.conversation_id
     where summaries.summary is not null and summaries.error is null
+        and embeddings.embedding is not null
 ),
 
 assigned as (

@@ -8,6 +8,9 @@
     [[malformed]]  first request: content that is not JSON, then a normal answer
     [[badschema]]  every request: a concerning_score of 9 (violates the schema)
 
+``POST /v1/embeddings`` answers with deterministic vectors (hashed words, so that texts sharing
+words are close); an input containing ``[[embed-500]]`` makes its whole request fail with 500.
+
 ``rate_limit_first_s``: the server's first request, whatever it is, gets a 429 with that
 Retry-After (a key-wide rate limit); ``arrivals`` has the monotonic time of every request.
 """
@@ -77,7 +80,10 @@ class FakeOpenAI:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    status, payload, headers = server.answer(body)
+                    if self.path.endswith("/embeddings"):
+                        status, payload, headers = server.embeddings(body)
+                    else:
+                        status, payload, headers = server.answer(body)
                     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
@@ -110,6 +116,19 @@ class FakeOpenAI:
         self.httpd.server_close()
 
     # ------------------------------------------------------------------ behaviour
+
+    def embeddings(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if any("[[embed-500]]" in t for t in texts):
+            return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
+        size = int(body.get("dimensions") or 64)
+        data = [{"object": "embedding", "index": i, "embedding": word_vector(t, size)} for i, t in enumerate(texts)]
+        data.reverse()  # the API does not promise the order: clients sort by index
+        tokens = sum(len(t.split()) for t in texts)
+        return 200, {"object": "list", "data": data, "model": body.get("model"),
+                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, {}
 
     def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         # instructor may add its own messages (e.g. the JSON schema): find the transcript
@@ -178,6 +197,17 @@ def summary_for(transcript: str, bad: bool, body: dict[str, Any]) -> dict[str, A
                       "channel": "web"}
         answer["extra_facets"] = {k: v for k, v in candidates.items() if re.search(rf'\b{k}\b', schema)}
     return answer
+
+
+def word_vector(text: str, size: int) -> list[float]:
+    """A bag of hashed words: deterministic, and similar for texts that share words."""
+    import hashlib
+
+    vector = [0.0] * size
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        digest = hashlib.md5(word.encode()).digest()
+        vector[digest[0] % size] += 1.0 if digest[1] % 2 else -1.0
+    return vector if any(vector) else [1.0] + [0.0] * (size - 1)
 
 
 def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:

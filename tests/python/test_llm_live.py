@@ -1,5 +1,6 @@
 """Against the real API, only when an API key is set (skipped otherwise): one conversation
-through the OpenAI summariser and one cluster name through the OpenAI labeller."""
+through the OpenAI summariser, one cluster name through the OpenAI labeller, and three
+embeddings through the OpenAI embedder."""
 
 import os
 
@@ -48,3 +49,17 @@ def test_live_cluster_name():
         [["The user asks for a pasta recipe."]],
     )
     assert label.name and not label.name.startswith("Unnamed")
+
+
+def test_live_embeddings_put_related_texts_closer():
+    from kura_dbt.embed_llm import OpenAIEmbedder
+
+    run = OpenAIEmbedder(
+        live_settings(), model=os.environ.get("KURA_LIVE_EMBEDDING_MODEL", "text-embedding-3-small")
+    ).embed_with_usage(
+        ["The user asks how to fix a pandas merge.", "The user asks why a pandas join duplicates rows.",
+         "The user asks for a pasta recipe."]
+    )
+    assert run.errors == [None, None, None] and run.prompt_tokens[0]
+    similarity = run.vectors @ run.vectors.T
+    assert similarity[0, 1] > similarity[0, 2]
