@@ -89,7 +89,7 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_cl
     return rate / bound
 
 
-def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> None:
+def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, embedder: str, batch: int) -> None:
     import pandas as pd
 
     from kura_dbt import pipeline
@@ -111,7 +111,8 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> 
         t0 = time.perf_counter()
         summaries = pipeline.summarise(transcripts, None, config)
         after_summaries = stats(port)["requests"]
-        embeddings = pipeline.embed(summaries, None, {})
+        embeddings = pipeline.embed(summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch})
+        after_embeddings = stats(port)["requests"]
         clusters = pipeline.assign_base_clusters(summaries, embeddings, {"seed": 42})
         hierarchy = pipeline.cluster_hierarchy(clusters, summaries, embeddings, transcripts, config)
         total = stats(port)["requests"]
@@ -119,8 +120,8 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path) -> 
     finally:
         process.terminate()
     levels = " / ".join(str(int(v)) for _, v in sorted(hierarchy.groupby("level").size().items()))
-    print(f"| {n:,} | {after_summaries:,} | {total - after_summaries:,} | {total:,} | {total / n:.3f} "
-          f"| {levels} | {seconds:.0f} |")
+    print(f"| {n:,} | {embedder} ({batch} per request) | {after_summaries:,} | {after_embeddings - after_summaries:,} "
+          f"| {total - after_embeddings:,} | {total:,} | {total / n:.3f} | {levels} | {seconds:.0f} |")
 
 
 def main() -> None:
@@ -132,6 +133,9 @@ def main() -> None:
                         help="openai's transport (var kura__llm_http_client)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the median is printed after")
     parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
+    parser.add_argument("--embedder", nargs="+", default=["local"], choices=["local", "openai"],
+                        help="with --pipeline: embed locally or through the endpoint (var kura__embedder)")
+    parser.add_argument("--embedding-batch-size", type=int, default=256)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
     os.environ.setdefault("KURA_BENCH_KEY", "local")
@@ -155,9 +159,12 @@ def main() -> None:
                 print(f"{http_client}, concurrency {concurrency}: median {100 * statistics.median(values):.0f}% of the "
                       f"bound over {len(values)} runs (min {100 * min(values):.0f}%, max {100 * max(values):.0f}%)")
     if args.pipeline:
-        print("\n| conversations | summary calls | naming calls | total calls | calls per conversation | clusters per level | seconds |")
-        print("|---:|---:|---:|---:|---:|---|---:|")
-        pipeline_calls(args.pipeline, max(args.concurrency), min(args.latency, 0.02), args.data_dir)
+        print("\n| conversations | embedder | summary calls | embedding calls | naming + hierarchy calls | total calls "
+              "| calls per conversation | clusters per level | seconds |")
+        print("|---:|---|---:|---:|---:|---:|---:|---|---:|")
+        for embedder in args.embedder:
+            pipeline_calls(args.pipeline, max(args.concurrency), min(args.latency, 0.02), args.data_dir,
+                           embedder, args.embedding_batch_size)
 
 
 if __name__ == "__main__":

@@ -241,10 +241,10 @@ def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
 
 def make_embedder_from_config(config: Mapping[str, Any]):
     """The embedder named by var ``kura__embedder``, with its settings."""
-    batch_size = setting(config, "embedding_batch_size", 64, int)
+    batch_size = setting(config, "embedding_batch_size", None, int)  # None: the backend's default
 
     def local():
-        return make_embedder("local", batch_size=batch_size)
+        return make_embedder("local", batch_size=64 if batch_size is None else batch_size)
 
     def openai():
         from kura_dbt.embed_llm import OpenAIEmbedder
@@ -254,7 +254,7 @@ def make_embedder_from_config(config: Mapping[str, Any]):
             LLMSettings.from_config(config),
             model=setting(config, "embedding_model", "text-embedding-3-small", str),
             dimensions=setting(config, "embedding_dimensions", None, int),
-            batch_size=batch_size,
+            batch_size=256 if batch_size is None else batch_size,  # texts per request
         )
 
     return build_backend("embedder", setting(config, "embedder", "local"), {"local": local, "openai": openai})
