@@ -11,7 +11,7 @@ the run fails with the first error instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,9 @@ class OpenAIEmbedder:
         if not texts:
             return EmbeddingRun(np.zeros((0, self.dimensions or 0), dtype=np.float32))
         batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
-        results = run_llm(self.settings, lambda client: self._all(client, batches), self._client)
+        # paced and rate-limited as the embedding model (providers limit each model separately)
+        settings = replace(self.settings, model=self.api_model)
+        results = run_llm(settings, lambda client: self._all(client, batches), self._client)
         if all(r.value is None for r in results):
             # nothing came back at all: a wrong key, model or URL, or the endpoint is down.
             # Fail the model with the reason rather than store a table of errors.

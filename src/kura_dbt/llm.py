@@ -70,7 +70,6 @@ class LLMSettings:
         """Build from a model's config: a JSON object under ``llm`` (rendered from the
         ``kura__llm_*`` vars in python_models/_python_models.yml) and/or keys ``llm_<field>``,
         which win. Missing or null keys keep the defaults."""
-
         nested = config.get("llm") or {}
         if isinstance(nested, str):
             nested = json.loads(nested) if nested.strip().lower() not in {"", "none", "null"} else {}

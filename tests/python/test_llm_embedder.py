@@ -38,7 +38,7 @@ def test_batches_come_back_in_order_normalised_with_usage(server):
     expected = np.array([word_vector(t, 64) for t in TEXTS], dtype=np.float32)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(run.vectors, expected, rtol=1e-6)  # by index, not by answer order
-    assert [len(r["input"]) for r in server.requests] == [4, 4, 2]
+    assert sorted(len(r["input"]) for r in server.requests) == [2, 4, 4]  # concurrent: any order
     assert {r["model"] for r in server.requests} == {"embed-model"}
     assert run.errors == [None] * 10
     assert sum(run.prompt_tokens) == sum(len(t.split()) for t in TEXTS)  # shares add up

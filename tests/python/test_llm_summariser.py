@@ -292,14 +292,14 @@ def test_requests_are_paced_to_the_requests_per_minute_limit():
     # unpaced, eight concurrent requests arrive within a few ms of each other; paced, 0.1 s
     # apart (give or take the time a new connection takes to open)
     assert fake.arrivals[-1] - fake.arrivals[0] > 0.6, gaps
-    assert min(gaps) > 0.05, gaps
+    assert sorted(gaps)[len(gaps) // 2] > 0.08, gaps
 
 
 def test_a_429_holds_the_other_calls_until_retry_after():
-    """The first request of the run is rate limited with Retry-After 0.6 s: the calls that were
+    """The first request of the run is rate limited with Retry-After 0.8 s: the calls that were
     not yet sent wait for it too, instead of each running into the limit."""
     os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
-    with FakeOpenAI(latency_s=0.05, rate_limit_first_s=0.6) as fake:
+    with FakeOpenAI(latency_s=0.05, rate_limit_first_s=0.8) as fake:
         summariser = OpenAISummariser(settings(fake, max_concurrency=2, backoff_base_s=0.01))
         records = summariser.summarise_many([(str(i), convo(f"Limit question {i}")) for i in range(6)])
     assert all(r.error is None for r in records), [r.error for r in records]
@@ -307,5 +307,5 @@ def test_a_429_holds_the_other_calls_until_retry_after():
     limited = fake.limited_at
     # a request already in flight when the 429 came may arrive around it; none after it
     # arrives before the pause is over
-    early = [t - limited for t in fake.arrivals if 0.1 < t - limited < 0.55]
+    early = [t - limited for t in fake.arrivals if 0.2 < t - limited < 0.75]
     assert early == [], early
