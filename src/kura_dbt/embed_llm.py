@@ -11,24 +11,13 @@ the run fails with the first error instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from kura_dbt.embed import EmbeddingRun
 from kura_dbt.llm import LLMSettings, call_with_retries, gather_bounded, run_llm
-
-
-@dataclass
-class EmbeddingRun:
-    """Per text: its vector (a row of ``vectors``; NaN when it failed), its error, its share
-    of the batch's prompt tokens, and the HTTP requests of its batch (on the batch's first text,
-    so that sums are exact)."""
-
-    vectors: np.ndarray
-    errors: list[str | None] = field(default_factory=list)
-    prompt_tokens: list[int | None] = field(default_factory=list)
-    llm_calls: list[int] = field(default_factory=list)
 
 
 class OpenAIEmbedder:

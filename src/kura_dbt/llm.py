@@ -213,34 +213,25 @@ class RequestGate:
     State is plain numbers on a monotonic clock, so one gate serves several event loops.
     """
 
-    def __init__(
-        self,
-        max_requests_per_minute: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, max_requests_per_minute: float | None = None) -> None:
         self.interval = 60.0 / max_requests_per_minute if max_requests_per_minute else 0.0
-        self.clock = clock
-        self.sleep = sleep
         self.next_at = 0.0  # the earliest time the next request may leave
         self.resume_at = 0.0  # the end of a rate-limit pause
-        self.pauses = 0
 
     async def wait(self) -> None:
         while True:
-            now = self.clock()
+            now = time.monotonic()
             slot = max(now, self.next_at, self.resume_at)
             if self.interval:
                 self.next_at = slot + self.interval
             if slot <= now:
                 return
-            await self.sleep(slot - now)
-            if self.resume_at <= self.clock():
+            await asyncio.sleep(slot - now)
+            if self.resume_at <= time.monotonic():
                 return  # no new pause began while waiting: this slot is ours
 
     def pause(self, seconds: float) -> None:
-        self.pauses += 1
-        self.resume_at = max(self.resume_at, self.clock() + seconds)
+        self.resume_at = max(self.resume_at, time.monotonic() + seconds)
 
 
 _GATES: dict[tuple[Any, ...], RequestGate] = {}

@@ -19,7 +19,7 @@ import pandas as pd
 from kura_dbt.backends import build_backend
 from kura_dbt.clustering import make_clusterer
 from kura_dbt.config import setting
-from kura_dbt.embed import make_embedder
+from kura_dbt.embed import LocalEmbedder
 from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
 from kura_dbt.labelling import make_labeller
 from kura_dbt.projection import make_projector
@@ -239,12 +239,12 @@ def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
-def make_embedder_from_config(config: Mapping[str, Any]):
+def make_embedder(config: Mapping[str, Any]):
     """The embedder named by var ``kura__embedder``, with its settings."""
     batch_size = setting(config, "embedding_batch_size", None, int)  # None: the backend's default
 
     def local():
-        return make_embedder("local", batch_size=64 if batch_size is None else batch_size)
+        return LocalEmbedder(batch_size=64 if batch_size is None else batch_size)
 
     def openai():
         from kura_dbt.embed_llm import OpenAIEmbedder
@@ -265,16 +265,11 @@ def embed(
 ) -> pd.DataFrame:
     """Embeddings of the summaries that are new, whose text or embedding model changed, or
     whose embedding failed last time (a row with ``error`` and no vector)."""
-    embedder = make_embedder_from_config(config)
+    embedder = make_embedder(config)
     todo = embeddable(summaries)
     todo = todo[_needs_work(todo, previous, {"text_hash": None, "embedder": embedder.name, "model": embedder.model})]
-    texts = todo["summary"].tolist()
-    if hasattr(embedder, "embed_with_usage"):
-        run = embedder.embed_with_usage(texts)
-        vectors, errors, tokens, calls = run.vectors, run.errors, run.prompt_tokens, run.llm_calls
-    else:  # local: no calls, no failures of its own
-        vectors = embedder.embed(texts)
-        errors, tokens, calls = [None] * len(texts), [None] * len(texts), [0] * len(texts)
+    run = embedder.embed_with_usage(todo["summary"].tolist())
+    vectors, errors = run.vectors, run.errors
     dimensions = vectors.shape[1] if len(vectors) else embedder.dimensions
     frame = pd.DataFrame(
         {
@@ -286,8 +281,8 @@ def embed(
             "dimensions": [None if e is not None else dimensions for e in errors],
             "embedded_at": _now(),
             "error": errors,
-            "prompt_tokens": tokens,
-            "llm_calls": calls,
+            "prompt_tokens": run.prompt_tokens,
+            "llm_calls": run.llm_calls,
         }
     )
     return typed_frame(frame, EMBEDDING_SCHEMA)
