@@ -62,7 +62,8 @@ def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
                        http_client=http_client)
 
 
-def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str) -> float:
+def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str,
+               profile: bool = False) -> float:
     from kura_dbt.summarise import Message
     from kura_dbt.summarise_llm import OpenAISummariser
 
@@ -73,20 +74,56 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_cl
         summariser = OpenAISummariser(settings(port, concurrency, http_client))
         summariser.summarise_many(items[:1])  # warm up: imports and the first connection
         warm = stats(port)["requests"]
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
         records = summariser.summarise_many(items)
         seconds = time.perf_counter() - started
+        if profiler is not None:
+            profiler.disable()
         cpu = time.process_time() - cpu  # this process only: the server runs in its own
         seen = stats(port)
         seen["requests"] -= warm
     finally:
         process.terminate()
     errors = sum(r.error is not None for r in records)
-    bound = concurrency / latency
     rate = n / seconds
-    print(f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
-          f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
-    return rate / bound
+    if latency <= 0:  # no bound: the client's (and server's) own cost per call
+        print(f"| {n:,} | {concurrency} | {http_client} | 0 | - | {rate:.1f} | - | {seconds:.1f} "
+              f"| {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
+    else:
+        bound = concurrency / latency
+        print(f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
+              f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
+    if profiler is not None:
+        print_profile(profiler)
+    return rate / (concurrency / latency) if latency > 0 else 1.0
+
+
+def print_profile(profiler) -> None:
+    """The client's own CPU time (cProfile's tottime) by top-level package."""
+    import collections
+    import pstats
+
+    by_package: collections.Counter[str] = collections.Counter()
+    for (filename, _, function), (_, _, own, _, _) in pstats.Stats(profiler).stats.items():
+        if filename == "~":
+            package = "builtins"
+        elif "site-packages/" in filename:
+            package = filename.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+        elif "/kura_dbt/" in filename:
+            package = "kura_dbt"
+        else:
+            package = "standard library"
+        by_package[package] += own
+    total = sum(by_package.values())
+    print("\nclient CPU by package (cProfile tottime; the profiler itself inflates the total):")
+    for package, seconds in by_package.most_common(12):
+        print(f"  {package:20s} {100 * seconds / total:5.1f}%")
 
 
 def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, embedder: str, batch: int) -> None:
@@ -131,6 +168,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--http-client", nargs="+", default=["aiohttp"], choices=["aiohttp", "httpx"],
                         help="openai's transport (var kura__llm_http_client)")
+    parser.add_argument("--profile", action="store_true", help="profile the client's CPU by package (first run only)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the median is printed after")
     parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
     parser.add_argument("--embedder", nargs="+", default=["local"], choices=["local", "openai"],
@@ -146,10 +184,11 @@ def main() -> None:
               "| of bound | seconds | client CPU per call (ms) | max in flight | errors |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         shares: dict[tuple[str, int], list[float]] = {}
-        for _ in range(args.repeat):
+        for run in range(args.repeat):
             for http_client in args.http_client:
                 for concurrency in args.concurrency:
-                    share = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client)
+                    share = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client,
+                                       profile=args.profile and run == 0)
                     shares.setdefault((http_client, concurrency), []).append(share)
         if args.repeat > 1:
             import statistics
