@@ -508,6 +508,17 @@ def test_invalid_utf8_is_replaced_and_recorded(tmp_path):
     assert result.collector.fixes["invalid UTF-8 replaced with U+FFFD"] == 3
 
 
+def test_invalid_bytes_are_located_by_line_and_capped_but_all_counted():
+    from kura_dbt.loaders.core import Collector, decode_bytes
+
+    lines = [b"ok", b"bad \xe9", b"ok", b"ok", b"bad \xff here", b"ok", b"bad \xfe"]
+    collector = Collector("test")
+    text = decode_bytes(b"\n".join(lines), collector, max_issue_rows=2)
+    assert text.splitlines()[1] == "bad \ufffd" and text.count("\ufffd") == 3
+    assert [i.record for i in collector.issues] == ["line 2", "line 5"]  # two rows at most
+    assert collector.fixes["invalid UTF-8 replaced with U+FFFD"] == 3  # every one counted
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [

@@ -16,10 +16,12 @@ timestamp stored as NULL). For conversations and for messages: read = loaded + s
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -400,34 +402,39 @@ def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) 
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    pieces: list[str] = []
-    position = 0
-    recorded = 0
-    while True:
-        try:
-            pieces.append(data[position:].decode("utf-8"))
-            break
-        except UnicodeDecodeError as exc:
-            start = position + exc.start
-            end = position + exc.end
-            pieces.append(data[position:start].decode("utf-8"))
-            pieces.append("\ufffd")
-            line = data.count(b"\n", 0, start) + 1
-            collector.fixes["invalid UTF-8 replaced with U+FFFD"] += 1
-            if recorded < max_issue_rows:
-                recorded += 1
-                collector.issues.append(
-                    Issue(
-                        record=f"line {line}",
-                        outcome="loaded_with_fix",
-                        reason="invalid UTF-8 replaced with U+FFFD",
-                        field="bytes",
-                        detail=f"byte offset {start}: {data[start:end]!r}",
-                        raw_excerpt=excerpt(data[max(0, start - 60) : start + 60]),
-                    )
-                )
-            position = end
-    return "".join(pieces)
+    _DECODE_SPANS.spans = spans = []
+    text = data.decode("utf-8", _RECORD_AND_REPLACE)  # one pass; the handler notes each span
+    line, counted_to = 1, 0
+    for recorded, (start, end) in enumerate(spans):
+        collector.fixes["invalid UTF-8 replaced with U+FFFD"] += 1
+        if recorded >= max_issue_rows:
+            continue
+        line += data.count(b"\n", counted_to, start)
+        counted_to = start
+        collector.issues.append(
+            Issue(
+                record=f"line {line}",
+                outcome="loaded_with_fix",
+                reason="invalid UTF-8 replaced with U+FFFD",
+                field="bytes",
+                detail=f"byte offset {start}: {data[start:end]!r}",
+                raw_excerpt=excerpt(data[max(0, start - 60) : start + 60]),
+            )
+        )
+    return text
+
+
+# The UTF-8 decoder calls this for each invalid span: it is noted (per thread) and replaced.
+_RECORD_AND_REPLACE = "kura_record_and_replace"
+_DECODE_SPANS = threading.local()
+
+
+def _record_and_replace(exc: UnicodeDecodeError) -> tuple[str, int]:
+    _DECODE_SPANS.spans.append((exc.start, exc.end))
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_RECORD_AND_REPLACE, _record_and_replace)
 
 
 def stable_id(*parts: Any) -> str:
