@@ -39,9 +39,11 @@ CENTRES = {"L0-0000": (0, 0), "L0-0001": (3, 1), "L0-0002": (10, 8), "L0-0003": 
 WEEK0 = datetime(2026, 8, 3, 10, 0)
 
 
-def make_kura_db(path: Path, hidden_in_marts: bool = True) -> Path:
+def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bool = True) -> Path:
     """Write the fake marts to `path`. With hidden_in_marts, L0-0004 (one user) is below the
-    marts' privacy thresholds: its name and description are NULL, as dbt would write them."""
+    marts' privacy thresholds: its name and description are NULL, as dbt would write them.
+    With blank_hidden_text=False they are kept, so that only the report's own reading of
+    ``meets_privacy_threshold`` can hide them."""
     path = Path(path)
     conversations = []
     n = 0
@@ -95,13 +97,14 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True) -> Path:
     for cid, level, parent, name, description in CLUSTERS:
         members = conv[(conv["base_cluster_id"] == cid) | (conv["top_cluster_id"] == cid)]
         visible = not (hidden_in_marts and cid == "L0-0004")
+        text = visible or not blank_hidden_text
         rows.append(
             {
                 "cluster_id": cid, "level": level, "parent_id": parent,
                 "top_cluster_id": parent or cid,
-                "name": name if visible else None,
-                "description": description if visible else None,
-                "keywords": json.dumps(name.lower().split()[:3]) if visible else None,
+                "name": name if text else None,
+                "description": description if text else None,
+                "keywords": json.dumps(name.lower().split()[:3]) if text else None,
                 "display_name": name if visible else "Other (1 small cluster)",
                 "privacy_bucket_id": cid if visible else f"L{level}-other-{parent}",
                 "size": len(members), "distinct_users": int(members["user_id"].nunique()),
@@ -130,7 +133,7 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True) -> Path:
             start = (WEEK0 + timedelta(weeks=w)).date()
             count = int(((members["created_at"].dt.date >= start)
                          & (members["created_at"].dt.date < start + timedelta(weeks=1))).sum())
-            hidden = hidden_in_marts and cid == "L0-0004"
+            hidden = hidden_in_marts and blank_hidden_text and cid == "L0-0004"
             weekly.append({"cluster_id": cid, "level": level, "name": None if hidden else name, "week_start": start,
                            "conversations": count})
     weekly_frame = pd.DataFrame(weekly)

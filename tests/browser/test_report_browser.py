@@ -15,7 +15,7 @@ from .fakedb import HIDDEN_NAME, HIDDEN_SUMMARY, IMG, QUOTES, SCRIPT, make_kura_
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("report")
-    db = make_kura_db(work / "kura.duckdb")
+    db = make_kura_db(work / "kura.duckdb", blank_hidden_text=False)  # hidden by the flag alone
     out = work / "kura_report.html"
     build_report(db, out, ReportOptions(title="Browser test report"))
     return out

@@ -690,5 +690,9 @@ def test_kura_load_command_fails_on_unreadable_file(tmp_path):
     assert "invalid JSON at line 1, column 34" in out
     assert not (tmp_path / "x.duckdb").exists()
 
-    result = CliRunner().invoke(app, ["load", str(bad), "--format", "word"])
-    assert result.exit_code != 0
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"conversation_id": "a", "role": "user", "content": "hi"}\n')
+    result = CliRunner().invoke(app, ["load", str(good), "--format", "word", "--db", str(tmp_path / "y.duckdb")])
+    assert result.exit_code == 2  # a usage error, before anything is read
+    assert "'word' is not one of" in " ".join(result.output.split())
+    assert not (tmp_path / "y.duckdb").exists()

@@ -11,18 +11,21 @@ import pytest
 pytest.importorskip("plotly", reason="`kura report` needs the report extra (plotly)")
 
 from kura_dbt.report import ReportOptions, build_report, load_report_data
-from tests.browser.fakedb import HIDDEN_NAME, HIDDEN_SUMMARY, make_kura_db
+from tests.browser.fakedb import HIDDEN_DESCRIPTION, HIDDEN_NAME, HIDDEN_SUMMARY, make_kura_db
 
 
 def all_text(payload: dict) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def test_the_marts_flag_hides_a_cluster(tmp_path):
-    data = load_report_data(make_kura_db(tmp_path / "k.duckdb")).payload
+@pytest.mark.parametrize("blank_hidden_text", [True, False])
+def test_the_marts_flag_hides_a_cluster(tmp_path, blank_hidden_text):
+    """As dbt writes it (hidden text NULL), and with the text still there: the flag alone hides it."""
+    data = load_report_data(make_kura_db(tmp_path / "k.duckdb", blank_hidden_text=blank_hidden_text)).payload
     coding = data["nodes"]["L1-0001"]
     assert coding["children"] == ["L0-0002", "L0-0003", "other:L1-0001:L0"]
     assert HIDDEN_SUMMARY not in all_text(data)
+    assert HIDDEN_NAME not in all_text(data) and HIDDEN_DESCRIPTION not in all_text(data)
     # the hidden cluster's points stay on the map, without their summary
     hidden_points = [p for p in data["points"] if p[2] == "other:L1-0001:L0"]
     assert len(hidden_points) == 2 and all(p[3] is None for p in hidden_points)

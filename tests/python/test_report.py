@@ -42,7 +42,8 @@ class Tags(HTMLParser):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> tuple[Path, str]:
     work = tmp_path_factory.mktemp("report")
-    db = make_kura_db(work / "kura.duckdb")
+    # the hidden cluster keeps its text in the database: the report must hide it by the flag
+    db = make_kura_db(work / "kura.duckdb", blank_hidden_text=False)
     out = work / "report.html"
     build_report(db, out, ReportOptions(title='Report <b>"quoted"</b>'))
     return out, out.read_text(encoding="utf-8")
