@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.tree import Tree
+
+from kura_dbt.commands import DEFAULT_DB, db_option, require_db
 
 app = typer.Typer(
     name="kura",
@@ -18,22 +19,10 @@ app = typer.Typer(
 )
 console = Console()
 
-DEFAULT_DB = os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb")
-
-
 def _connect(db: Path):
-    import duckdb
+    from kura_dbt.report.data import connect
 
-    if not db.exists():
-        raise typer.BadParameter(
-            f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
-            param_hint="--db",
-        )
-    try:
-        return duckdb.connect(str(db), read_only=True)
-    except duckdb.ConnectionException:
-        # this process already holds the file open (e.g. dbt ran in-process): share that
-        return duckdb.connect(str(db))
+    return connect(require_db(db))
 
 
 def _fmt_pct(value: Any) -> str:
@@ -42,7 +31,7 @@ def _fmt_pct(value: Any) -> str:
 
 @app.command()
 def tree(
-    db: Annotated[Path, typer.Option(help="DuckDB file that `dbt build` wrote")] = Path(DEFAULT_DB),
+    db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
     schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
     depth: Annotated[int | None, typer.Option(help="Levels to show below the root(s)")] = None,
     cluster: Annotated[str | None, typer.Option(help="Show only the subtree of this cluster id")] = None,

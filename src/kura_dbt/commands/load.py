@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from kura_dbt.commands import DEFAULT_DB, db_option
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,10 +34,7 @@ def load(
             "--format", "-f", help="auto | claude | chatgpt | jsonl | csv | parquet | arrow | hf"
         ),
     ] = "auto",
-    db: Annotated[
-        Path | None,
-        typer.Option(help="DuckDB file to write (default: $KURA_DUCKDB_PATH or kura.duckdb)"),
-    ] = None,
+    db: Annotated[Path, db_option("DuckDB file to write")] = DEFAULT_DB,
     schema: Annotated[str, typer.Option(help="Schema of the tables written")] = "raw",
     source: Annotated[
         str | None,
@@ -94,7 +92,6 @@ def load(
         raise typer.BadParameter(
             f"{format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
         )
-    db_path = db or Path(os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb"))
     columns = ColumnMap(
         conversation_id=conversation_id_column,
         role=role_column,
@@ -122,7 +119,7 @@ def load(
     try:
         result = load_file(
             file,
-            db_path,
+            db,
             schema=schema,
             fmt=format,
             columns=columns,
@@ -146,7 +143,7 @@ def load(
 
         if isinstance(exc, duckdb.Error):
             err_console.print(
-                f"[bold red]kura load: cannot write[/] {escape(str(db_path))}: {escape(str(exc))}",
+                f"[bold red]kura load: cannot write[/] {escape(str(db))}: {escape(str(exc))}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -154,7 +151,7 @@ def load(
         raise
     if progress is not None:
         progress.stop()
-    _report(result, db_path, schema)
+    _report(result, db, schema)
 
 
 def _report(result, db_path: Path, schema: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,14 +9,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+
 console = Console(stderr=True)
 
-DEFAULT_DB = os.environ.get("KURA_DUCKDB_PATH", "kura.duckdb")
 STEPS = 4  # the stages that build_report announces (read, fold, facets, write)
 
 
 def report(
-    db: Annotated[Path, typer.Option(help="DuckDB file that `dbt build` wrote")] = Path(DEFAULT_DB),
+    db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("kura_report.html"),
     schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
     title: Annotated[str, typer.Option(help="Title of the report")] = "Kura report",
@@ -31,11 +31,7 @@ def report(
     max_points: Annotated[int, typer.Option(help="Most conversations drawn on the map and summaries searched (a seeded sample beyond)")] = 50_000,
 ) -> None:
     """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and search."""
-    if not db.exists():
-        raise typer.BadParameter(
-            f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
-            param_hint="--db",
-        )
+    require_db(db)
     try:
         import plotly  # noqa: F401
 
