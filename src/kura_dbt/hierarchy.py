@@ -126,7 +126,7 @@ def build_hierarchy(
     """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
 
     Returns one row per cluster (columns ``HIERARCHY_COLUMNS``); base cluster ``i`` gets the id
-    ``base_cluster_id(i)``.
+    ``cluster_id(0, i)``.
 
     A labeller with ``cacheable = True`` (an LLM) is only asked about clusters whose inputs
     changed: ``cache`` maps a cluster's ``label_key`` (a hash of exactly what the labeller would
@@ -141,7 +141,7 @@ def build_hierarchy(
         return pd.DataFrame(columns=HIERARCHY_COLUMNS)
 
     names_by_id: dict[str, Any] = {}
-    keys_by_id: dict[str, str] = {}
+    keys_by_id: dict[str, str | None] = {}
     group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
     previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
 
@@ -187,7 +187,8 @@ def build_hierarchy(
                 names.append(ClusterLabel(name=name, description=description,
                                           keywords=json.loads(keywords or "[]"), central_text=central[j]))
         names_by_id.update(zip(level.ids, names, strict=True))
-        keys_by_id.update(zip(level.ids, keys, strict=True))
+        # a failed name gets no key: it is not reused, so the next build asks for it again
+        keys_by_id.update(zip(level.ids, [None if n.error else k for n, k in zip(names, keys, strict=True)], strict=True))
 
     levels = [
         _Level(

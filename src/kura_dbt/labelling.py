@@ -40,6 +40,7 @@ class ClusterLabel:
     llm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    error: str | None = None  # naming failed: the label says so, and is asked for again next build
 
 
 class ClassTfidfLabeller:

@@ -253,7 +253,8 @@ class OpenAILabeller(_GroupingMixin):
                 self.errors.append(result.error or "no answer")
                 labels.append(ClusterLabel(name=f"Unnamed cluster ({size} conversations)",
                                            description=f"Naming failed: {result.error}",
-                                           central_text=central, **_usage(result)))
+                                           central_text=central, error=result.error or "no answer",
+                                           **_usage(result)))
                 continue
             labels.append(ClusterLabel(name=result.value.name.strip().rstrip("."),
                                        description=result.value.description.strip(),

@@ -116,3 +116,40 @@ def test_labeller_uses_the_clusters_own_distinctive_words():
     assert all("user" not in k and "asks" not in k for lab in labels for k in lab.keywords)
     assert labels[0].description.startswith("2 conversations")
     assert "Sacramento" in labels[0].description
+
+
+def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
+    """A cacheable (LLM) labeller whose naming failed: the cluster is shown as unnamed, and the
+    next build asks again instead of reusing the failure; good names are reused."""
+    from kura_dbt.labelling import ClusterLabel
+    from kura_dbt.pipeline import _label_cache
+
+    class FlakyLabeller:
+        name, version, cacheable = "flaky", "1", True
+
+        def __init__(self, fail: set[int]):
+            self.fail, self.asked = fail, []
+
+        def label(self, texts, central, sizes):
+            out = []
+            for t, c, size in zip(texts, central, sizes, strict=True):
+                self.asked.append(c)
+                if len(self.asked) in self.fail:
+                    out.append(ClusterLabel(f"Unnamed cluster ({size} conversations)", "Naming failed: 429",
+                                            central_text=c, error="429"))
+                else:
+                    out.append(ClusterLabel(f"Name for {c[:12]}", "A description.", central_text=c))
+            return out
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    labels = np.repeat(np.arange(3), 20)
+    texts = [f"text {i} of cluster {i // 20}" for i in range(60)]
+    first = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=FlakyLabeller(fail={2}))
+    assert (first["name"].str.startswith("Unnamed")).sum() == 1
+    again = FlakyLabeller(fail=set())
+    second = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=again,
+                             cache=_label_cache(first))
+    assert len(again.asked) == 1  # only the failed cluster is asked again
+    assert not second["name"].str.startswith("Unnamed").any()
