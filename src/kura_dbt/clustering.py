@@ -51,6 +51,8 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
+from kura_dbt.backends import backend_key
+
 __all__ = [
     "CLUSTERERS",
     "HDBSCANClusterer",
@@ -620,7 +622,7 @@ def make_clusterer(name: str, **params: Any) -> BaseEstimator:
     Raises ValueError for an unknown name and TypeError for a parameter the
     clusterer does not take (nothing is silently ignored).
     """
-    key = str(name).strip().lower().replace("-", "_")
+    key = backend_key(name)
     if key not in CLUSTERERS:
         raise ValueError(
             f"unknown clusterer {name!r}; valid names: {', '.join(sorted(CLUSTERERS))}"

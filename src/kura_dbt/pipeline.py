@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kura_dbt.backends import build_backend
+from kura_dbt.backends import backend_key, build_backend
 from kura_dbt.clustering import make_clusterer
 from kura_dbt.config import setting
 from kura_dbt.embed import LocalEmbedder
@@ -316,7 +316,7 @@ def assign_base_clusters(
 ) -> pd.DataFrame:
     """Each summarised conversation's base cluster and its cosine distance to the centroid."""
     current, X = current_embeddings(summaries, embeddings)
-    name = setting(config, "clusterer", "kmeans")
+    name = backend_key(setting(config, "clusterer", "kmeans"))  # its settings are chosen by name
     seed = setting(config, "seed", 42, int)
     params: dict[str, Any] = {"random_state": seed}
     if name in ("kmeans", "minibatch_kmeans"):

@@ -102,3 +102,18 @@ def test_cluster_assignment_and_hierarchy_from_embeddings():
     stale = summaries.copy()
     stale.loc[0, "summary"] = "edited text"
     assert len(pipeline.assign_base_clusters(stale, embeddings, {})) == len(ids) - 1
+
+
+@pytest.mark.parametrize("spelling", ["kmeans", "KMeans", " minibatch-kmeans "])
+def test_clusterer_settings_apply_whatever_the_spelling_of_its_name(spelling):
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(6, 16))
+    X = np.concatenate([c + 0.05 * rng.normal(size=(30, 16)) for c in centres]).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    ids = [f"c{i:03d}" for i in range(len(X))]
+    summaries = pd.DataFrame({"conversation_id": ids, "summary": [f"s {i}" for i in range(len(X))], "error": None})
+    embeddings = pd.DataFrame({"conversation_id": ids, "text_hash": [pipeline.text_hash(f"s {i}") for i in range(len(X))],
+                               "embedding": list(X)})
+    clusters = pipeline.assign_base_clusters(summaries, embeddings, {"clusterer": spelling, "n_base_clusters": 4})
+    assert clusters["cluster_id"].nunique() == 4
+    assert set(clusters["clusterer"]) == {spelling.strip().lower().replace("-", "_")}
