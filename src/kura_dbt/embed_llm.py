@@ -37,7 +37,6 @@ class OpenAIEmbedder:
             raise ValueError(f"kura: var kura__llm_embedding_dimensions must be positive, got {dimensions}")
         self.settings = settings
         self.api_model = model
-        self.requested_dimensions = dimensions
         # the stored model name covers the requested size: changing it re-embeds
         self.model = model if dimensions is None else f"{model}@{dimensions}"
         self.dimensions = dimensions
@@ -86,7 +85,7 @@ class OpenAIEmbedder:
 
         def job(batch: list[str]):
             async def call():
-                extra = {} if self.requested_dimensions is None else {"dimensions": self.requested_dimensions}
+                extra = {} if self.dimensions is None else {"dimensions": self.dimensions}
                 response = await raw.embeddings.create(model=self.api_model, input=batch, **extra)
                 ordered = sorted(response.data, key=lambda item: item.index)
                 return [item.embedding for item in ordered], response
