@@ -63,7 +63,7 @@ def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
 
 
 def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str,
-               profile: bool = False) -> float:
+               profile: bool = False) -> dict[str, float]:
     from kura_dbt.summarise import Message
     from kura_dbt.summarise_llm import OpenAISummariser
 
@@ -101,7 +101,8 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_cl
               f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
     if profiler is not None:
         print_profile(profiler)
-    return rate / (concurrency / latency) if latency > 0 else 1.0
+    share = rate / (concurrency / latency) if latency > 0 else float("nan")
+    return {"rate": rate, "share": share, "seconds": seconds, "cpu_ms": 1000 * cpu / n}
 
 
 def print_profile(profiler) -> None:
@@ -183,20 +184,29 @@ def main() -> None:
         print("\n| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
               "| of bound | seconds | client CPU per call (ms) | max in flight | errors |")
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        shares: dict[tuple[str, int], list[float]] = {}
+        runs: dict[tuple[str, int], list[dict[str, float]]] = {}
         for run in range(args.repeat):
             for http_client in args.http_client:
                 for concurrency in args.concurrency:
-                    share = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client,
-                                       profile=args.profile and run == 0)
-                    shares.setdefault((http_client, concurrency), []).append(share)
-        if args.repeat > 1:
+                    result = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client,
+                                        profile=args.profile and run == 0)
+                    runs.setdefault((http_client, concurrency), []).append(result)
+        if args.repeat > 1 and args.latency > 0:
             import statistics
 
-            print()
-            for (http_client, concurrency), values in shares.items():
-                print(f"{http_client}, concurrency {concurrency}: median {100 * statistics.median(values):.0f}% of the "
-                      f"bound over {len(values)} runs (min {100 * min(values):.0f}%, max {100 * max(values):.0f}%)")
+            def median(values: list[dict[str, float]], key: str) -> float:
+                return statistics.median(v[key] for v in values)
+
+            print(f"\nmedians over {args.repeat} runs:\n")
+            print("| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
+                  "| of bound (median, min-max) | seconds | client CPU per call (ms) |")
+            print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+            for (http_client, concurrency), values in runs.items():
+                shares = [v["share"] for v in values]
+                print(f"| {args.conversations:,} | {concurrency} | {http_client} | {args.latency:.2f} "
+                      f"| {concurrency / args.latency:.0f} | {median(values, 'rate'):.1f} "
+                      f"| {100 * statistics.median(shares):.0f} % ({100 * min(shares):.0f}-{100 * max(shares):.0f}) "
+                      f"| {median(values, 'seconds'):.1f} | {median(values, 'cpu_ms'):.1f} |")
     if args.pipeline:
         print("\n| conversations | embedder | summary calls | embedding calls | naming + hierarchy calls | total calls "
               "| calls per conversation | clusters per level | seconds |")
