@@ -23,4 +23,4 @@ left join base_members
     on hierarchy.cluster_id = base_members.cluster_id
 where (hierarchy.level > 0 and (children.children_size is null or hierarchy.size != children.children_size))
    or (hierarchy.level > 0 and hierarchy.child_count != children.children)
-   or (hierarchy.level = 0 and (hierarchy.child_count != 0 or hierarchy.size != base_members.conversations))
+   or (hierarchy.level = 0 and (hierarchy.child_count != 0 or hierarchy.size != coalesce(base_members.conversations, 0)))
