@@ -51,7 +51,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
-from kura_dbt.backends import backend_key
+from kura_dbt.registry import backend_key
 
 __all__ = [
     "CLUSTERERS",

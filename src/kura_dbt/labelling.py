@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from kura_dbt.backends import build_backend
+from kura_dbt.registry import build_backend
 
 # Words that every conversation's summary shares (the local summariser's template and
 # conversational filler): they would otherwise top every cluster's keyword list.

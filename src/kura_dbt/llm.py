@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from kura_dbt.config import setting
+from kura_dbt.settings import setting
 
 T = TypeVar("T")
 

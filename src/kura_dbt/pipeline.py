@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kura_dbt.backends import backend_key, build_backend
+from kura_dbt.registry import backend_key, build_backend
 from kura_dbt.clustering import make_clusterer
-from kura_dbt.config import setting
+from kura_dbt.settings import setting
 from kura_dbt.embed import LocalEmbedder
 from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
 from kura_dbt.labelling import make_labeller

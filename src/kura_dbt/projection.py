@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kura_dbt.backends import build_backend
+from kura_dbt.registry import build_backend
 
 
 class UmapProjector:
