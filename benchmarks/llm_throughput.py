@@ -64,8 +64,8 @@ def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
 
 def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str,
                profile: bool = False) -> dict[str, float]:
-    from kura_dbt.summarise import Message
-    from kura_dbt.summarise_llm import OpenAISummariser
+    from kura_dbt.summaries import Message
+    from kura_dbt.summaries.openai import OpenAISummariser
 
     pool = corpus(data_dir)[:n]
     items = [(str(i), [Message(r, t) for r, t in turns]) for i, turns in enumerate(pool)]

@@ -6,13 +6,7 @@ def model(dbt, session):
     from kura_dbt import pipeline
     from kura_dbt.frames import read_existing, to_pandas
 
-    config = {
-        "labeller": dbt.config.get("labeller"),
-        "label_quotes_example": dbt.config.get("label_quotes_example"),
-        "llm": dbt.config.get("llm"),
-        "max_top_clusters": dbt.config.get("max_top_clusters"),
-        "hierarchy_branching": dbt.config.get("hierarchy_branching"),
-    }
+    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
     return pipeline.cluster_hierarchy(
         to_pandas(dbt.ref("kura__conversation_clusters")),
         to_pandas(dbt.ref("kura__summaries")),

@@ -6,12 +6,7 @@ def model(dbt, session):
     from kura_dbt import pipeline
     from kura_dbt.frames import to_pandas
 
-    config = {
-        "clusterer": dbt.config.get("clusterer"),
-        "n_base_clusters": dbt.config.get("n_base_clusters"),
-        "hdbscan_min_cluster_size": dbt.config.get("hdbscan_min_cluster_size"),
-        "seed": dbt.config.get("seed"),
-    }
+    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
     summaries = to_pandas(dbt.ref("kura__summaries"))
     embeddings = to_pandas(dbt.ref("kura__embeddings"))
     return pipeline.assign_base_clusters(summaries, embeddings, config)

@@ -7,14 +7,7 @@ def model(dbt, session):
     from kura_dbt import pipeline
     from kura_dbt.frames import read_previous, to_pandas
 
-    # literal dbt.config.get calls: dbt finds the configs a Python model uses by reading them
-    config = {
-        "embedder": dbt.config.get("embedder"),
-        "embedding_batch_size": dbt.config.get("embedding_batch_size"),
-        "embedding_model": dbt.config.get("embedding_model"),
-        "embedding_dimensions": dbt.config.get("embedding_dimensions"),
-        "llm": dbt.config.get("llm"),
-    }
+    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
     summaries = to_pandas(dbt.ref("kura__summaries"))
     previous = read_previous(dbt, session, pipeline.EMBEDDING_STATE_COLUMNS)
     return pipeline.embed(summaries, previous, config)

@@ -6,10 +6,7 @@ def model(dbt, session):
     from kura_dbt import pipeline
     from kura_dbt.frames import to_pandas
 
-    config = {
-        "projector": dbt.config.get("projector"),
-        "seed": dbt.config.get("seed"),
-    }
+    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
     return pipeline.project(
         to_pandas(dbt.ref("kura__summaries")),
         to_pandas(dbt.ref("kura__embeddings")),

@@ -8,12 +8,7 @@ def model(dbt, session):
     from kura_dbt import pipeline
     from kura_dbt.frames import read_previous, to_pandas
 
-    config = {
-        "summariser": dbt.config.get("summariser"),
-        "summariser_max_chars": dbt.config.get("summariser_max_chars"),
-        "extra_facets": dbt.config.get("extra_facets"),
-        "llm": dbt.config.get("llm"),
-    }
+    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
     transcripts = to_pandas(dbt.ref("int_kura__transcripts"))
     previous = read_previous(dbt, session, pipeline.SUMMARY_STATE_COLUMNS)
     return pipeline.summarise(transcripts, previous, config)

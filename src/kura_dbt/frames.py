@@ -63,3 +63,30 @@ def read_existing(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | 
     if not set(columns) <= present:
         return None  # built by an older version without these columns
     return to_pandas(session.sql(f"select {', '.join(columns)} from {this}"))
+
+
+class Warehouse:
+    """SQL over a model's inputs and its own previous state, on DuckDB and Snowpark alike.
+
+    The inputs (``dbt.ref(...)`` relations) become temporary views, so a query selects and
+    joins in the warehouse and only its result comes into pandas: an incremental model reads
+    the new rows, not the table. ``state`` is the model's own table (``{{ this }}``) when the
+    build is incremental, else None.
+    """
+
+    def __init__(self, dbt: Any, session: Any, **inputs: Any) -> None:
+        self.session = session
+        self.views: dict[str, str] = {}
+        for name, relation in inputs.items():
+            view = f"kura_input_{name}"
+            if hasattr(relation, "create_or_replace_temp_view"):  # Snowpark
+                relation.create_or_replace_temp_view(view)
+            elif hasattr(relation, "create_view"):  # DuckDB
+                relation.create_view(view, replace=True)
+            else:  # a pandas frame (tests): registered on the DuckDB connection
+                session.register(view, relation)
+            self.views[name] = view
+        self.state = str(dbt.this) if getattr(dbt, "is_incremental", False) else None
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return to_pandas(self.session.sql(sql))

@@ -16,7 +16,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kura_dbt.settings import setting
@@ -48,7 +48,9 @@ class LLMSettings:
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
-            raise ValueError(f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}")
+            raise ValueError(
+                f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}"
+            )
         if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
             raise ValueError(
                 f"kura: var kura__llm_max_requests_per_minute must be positive or null, "
@@ -59,10 +61,13 @@ class LLMSettings:
         if self.max_transcript_tokens < 200:
             raise ValueError("kura: llm max_transcript_tokens must be at least 200")
         if self.mode not in _MODES:
-            raise ValueError(f"kura: llm mode {self.mode!r}; valid modes: {', '.join(sorted(_MODES))}")
+            raise ValueError(
+                f"kura: llm mode {self.mode!r}; valid modes: {', '.join(sorted(_MODES))}"
+            )
         if self.http_client not in _HTTP_CLIENTS:
             raise ValueError(
-                f"kura: var kura__llm_http_client {self.http_client!r}; valid: {', '.join(_HTTP_CLIENTS)}"
+                f"kura: var kura__llm_http_client {self.http_client!r}; "
+                f"valid: {', '.join(_HTTP_CLIENTS)}"
             )
 
     @classmethod
@@ -72,15 +77,21 @@ class LLMSettings:
         which win. Missing or null keys keep the defaults."""
         nested = config.get("llm") or {}
         if isinstance(nested, str):
-            nested = json.loads(nested) if nested.strip().lower() not in {"", "none", "null"} else {}
+            null = nested.strip().lower() in {"", "none", "null"}
+            nested = {} if null else json.loads(nested)
         merged = {**nested, **{k[4:]: v for k, v in config.items() if k.startswith("llm_")}}
         values: dict[str, Any] = {}
         for name, spec in cls.__dataclass_fields__.items():
-            kind = type(spec.default) if spec.default is not None else (str if name == "base_url" else float)
+            if spec.default is not None:
+                kind = type(spec.default)
+            else:
+                kind = str if name == "base_url" else float
             try:
                 value = setting(merged, name, None, kind)
             except ValueError as exc:
-                raise ValueError(f"kura: var kura__llm_{name} must be {kind.__name__}, got {merged.get(name)!r}") from exc
+                raise ValueError(
+                    f"kura: var kura__llm_{name} must be {kind.__name__}, got {merged.get(name)!r}"
+                ) from exc
             if value is not None:
                 values[name] = value
         return cls(**values)
@@ -105,8 +116,11 @@ class CallResult:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    seconds: float = 0.0
-    retried_statuses: list[int] = field(default_factory=list)
+
+    def usage(self) -> dict[str, int]:
+        """What the call cost, as the ``llm_calls`` / token columns count it."""
+        return {"llm_calls": self.attempts, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens}
 
 
 @functools.cache
@@ -123,10 +137,11 @@ def prepare_response_model(model: type[Any]) -> type[Any]:
         import instructor
 
         prepared = instructor.openai_schema(model)
-    except Exception:  # noqa: BLE001  # pragma: no cover - an instructor without openai_schema wraps per call
-        return model
+    except Exception:  # noqa: BLE001  # pragma: no cover
+        return model  # an instructor without openai_schema wraps per call
     if prepared is model:  # never patch a class shared with the rest of the program
-        prepared = type(model.__name__, (model,), {"__module__": model.__module__, "__doc__": model.__doc__})
+        namespace = {"__module__": model.__module__, "__doc__": model.__doc__}
+        prepared = type(model.__name__, (model,), namespace)
     compute = prepared.model_json_schema
     schemas: dict[Any, str] = {}
 
@@ -163,9 +178,12 @@ def build_client(settings: LLMSettings):
         timeout=settings.timeout_s,
         max_retries=0,  # retries are ours: bounded, logged, Retry-After aware
         # every HTTP request is counted, instructor's re-asks included (see call_with_retries)
-        http_client=_http_client(openai, settings.http_client, event_hooks={"request": [_before_request]}),
+        http_client=_http_client(
+            openai, settings.http_client, event_hooks={"request": [_before_request]}
+        ),
     )
-    mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS, "md_json": instructor.Mode.MD_JSON}
+    mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS,
+            "md_json": instructor.Mode.MD_JSON}
     return instructor.from_openai(client, mode=mode[settings.mode])
 
 
@@ -185,9 +203,13 @@ def _http_client(openai: Any, kind: str, **kwargs: Any) -> Any:
 
 # HTTP requests made by the current call. Each call runs in its own asyncio task, which gets its
 # own copy of the context, so concurrent calls count separately.
-_REQUESTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("kura_llm_requests", default=None)
+_REQUESTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "kura_llm_requests", default=None
+)
 # The gate that paces this run's requests (set by run_llm, inherited by its tasks).
-_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar("kura_llm_gate", default=None)
+_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar(
+    "kura_llm_gate", default=None
+)
 
 
 async def _before_request(request: Any) -> None:
@@ -239,7 +261,8 @@ _GATES: dict[tuple[Any, ...], RequestGate] = {}
 
 def request_gate(settings: LLMSettings) -> RequestGate:
     """The process's gate for this endpoint, key variable, model and pace."""
-    key = (settings.base_url, settings.api_key_env, settings.model, settings.max_requests_per_minute)
+    key = (settings.base_url, settings.api_key_env, settings.model,
+           settings.max_requests_per_minute)
     if key not in _GATES:
         _GATES[key] = RequestGate(settings.max_requests_per_minute)
     return _GATES[key]
@@ -326,7 +349,6 @@ async def call_with_retries(
     result = CallResult()
     requests = [0]
     _REQUESTS.set(requests)
-    started = time.perf_counter()
     api_key = os.environ.get(settings.api_key_env)
     for attempt in range(settings.max_retries + 1):
         result.attempts = attempt + 1
@@ -334,8 +356,6 @@ async def call_with_retries(
             value, completion = await make_call()
         except Exception as exc:  # noqa: BLE001 - every failure becomes data
             retryable, status = classify(exc)
-            if status is not None:
-                result.retried_statuses.append(status)
             if retryable and attempt < settings.max_retries:
                 wait = min(30.0, settings.backoff_base_s * 2**attempt) * (0.5 + rng.random())
                 server_wait = retry_after_seconds(api_error(exc))
@@ -353,7 +373,6 @@ async def call_with_retries(
         result.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         result.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         break
-    result.seconds = time.perf_counter() - started
     # HTTP requests actually sent (instructor's re-asks of invalid answers included); a client
     # without the counting hook (e.g. a test double) falls back to our own attempts
     result.attempts = max(result.attempts, requests[0])
@@ -415,6 +434,47 @@ def run_llm(settings: LLMSettings, work: Callable[[Any], Awaitable[T]], client: 
     return run_async(main())
 
 
+def structured_calls(
+    settings: LLMSettings,
+    system: str,
+    prompts: Sequence[str],
+    response_model: type[Any],
+    client: Any = None,
+) -> list[CallResult]:
+    """One typed answer per prompt: the one way every LLM stage (summaries, cluster names, the
+    CLIO hierarchy steps) makes a structured call.
+
+    Each prompt is sent as the user message after the ``system`` message; instructor validates
+    the answer against ``response_model`` (prepared once per class by
+    :func:`prepare_response_model`) and re-asks up to ``max_validation_retries`` times. The
+    calls run on their own event loop and client (:func:`run_llm`, which also paces them
+    through the endpoint's request gate), at most ``max_concurrency`` in flight
+    (:func:`gather_bounded`), each retried on 429, 5xx and timeouts (:func:`call_with_retries`).
+
+    Results come back in the order of ``prompts``, each with its HTTP requests and tokens; a
+    call that failed is a result with ``error`` and no value, never an exception.
+    """
+    prepared = prepare_response_model(response_model)
+
+    async def work(client: Any) -> list[CallResult]:
+        def job(prompt: str) -> Callable[[], Awaitable[CallResult]]:
+            async def call() -> tuple[Any, Any]:
+                return await client.chat.completions.create_with_completion(
+                    model=settings.model,
+                    response_model=prepared,
+                    max_retries=settings.max_validation_retries,
+                    temperature=settings.temperature,
+                    messages=[{"role": "system", "content": system},
+                              {"role": "user", "content": prompt}],
+                )
+
+            return lambda: call_with_retries(call, settings)
+
+        return await gather_bounded([job(p) for p in prompts], settings.max_concurrency)
+
+    return run_llm(settings, work, client)
+
+
 async def close_client(client: Any) -> None:
     """Close an instructor client's openai client and its connections."""
     inner = getattr(client, "client", client)
@@ -430,7 +490,9 @@ def approx_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def fit_to_budget(text: str, max_tokens: int, marker: str = "\n\n[... middle of the conversation omitted ...]\n\n") -> tuple[str, bool]:
+def fit_to_budget(
+    text: str, max_tokens: int, marker: str = "\n\n[... middle of the conversation omitted ...]\n\n"
+) -> tuple[str, bool]:
     """Cut ``text`` to about ``max_tokens``, keeping its start and its end. Returns (text, cut)."""
     if approx_tokens(text) <= max_tokens:
         return text, False

@@ -1,13 +1,13 @@
 """What the dbt Python models call: pandas in, pandas out, one function per model.
 
-Each function takes the frames a model read (already converted by ``kura_dbt.frames``) and the
-model's settings (dbt vars passed through the model's config), and returns a frame with a fixed,
-typed schema so that an empty result still has the right column types.
+Each function reads the frames a model was given (already converted by ``kura_dbt.frames``),
+calls the stages (``summaries``, ``embeddings``, ``clustering``, ``hierarchy``/``labels``,
+``projection``) with the run's :class:`~kura_dbt.settings.Settings`, and returns a frame typed
+by its schema in ``kura_dbt.tables``. No stage logic lives here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -16,112 +16,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kura_dbt.registry import backend_key, build_backend
-from kura_dbt.clustering import make_clusterer
-from kura_dbt.settings import setting
-from kura_dbt.embed import LocalEmbedder
-from kura_dbt.hierarchy import HIERARCHY_COLUMNS, build_hierarchy, cluster_id
-from kura_dbt.labelling import make_labeller
-from kura_dbt.projection import make_projector
-from kura_dbt.summarise import LocalSummariser, Message
+from kura_dbt.clustering import CLUSTERERS
+from kura_dbt.clustering.base import cosine_distances_to_centroids
+from kura_dbt.embeddings import EMBEDDERS
+from kura_dbt.hierarchy import build_hierarchy, cluster_id, label_cache
+from kura_dbt.incremental import needs_work, text_hash
+from kura_dbt.labels import LABELLERS
+from kura_dbt.projection import PROJECTORS, cluster_points
+from kura_dbt.settings import Settings, setting
+from kura_dbt.summaries import SUMMARISERS, Message
+from kura_dbt.tables import (
+    CONVERSATION_CLUSTER_SCHEMA,
+    EMBEDDING_SCHEMA,
+    EMBEDDING_STATE_COLUMNS,
+    HIERARCHY_CACHE_COLUMNS,
+    HIERARCHY_SCHEMA,
+    PROJECTION_SCHEMA,
+    SUMMARY_SCHEMA,
+    SUMMARY_STATE_COLUMNS,
+    typed_frame,
+)
 
-SUMMARY_SCHEMA: dict[str, str] = {
-    "conversation_id": "string",
-    "content_hash": "string",
-    "summary": "string",
-    "request": "string",
-    "task": "string",
-    "languages": "string",
-    "concerning_score": "Int64",
-    "user_frustration": "Int64",
-    "assistant_errors": "string",
-    "extra_facets": "string",
-    "flags": "string",
-    "turn_count": "Int64",
-    "user_turns": "Int64",
-    "assistant_turns": "Int64",
-    "summariser": "string",
-    "model": "string",
-    "prompt_version": "string",
-    "prompt_tokens": "Int64",
-    "completion_tokens": "Int64",
-    "cost_usd": "float64",
-    "llm_calls": "Int64",
-    "error": "string",
-    "summarised_at": "datetime64[us]",
-}
-SUMMARY_STATE_COLUMNS = ["conversation_id", "content_hash", "summariser", "model", "prompt_version", "error"]
+__all__ = [
+    "EMBEDDING_SCHEMA", "EMBEDDING_STATE_COLUMNS", "HIERARCHY_CACHE_COLUMNS", "SUMMARY_SCHEMA",
+    "SUMMARY_STATE_COLUMNS", "assign_base_clusters", "cluster_hierarchy", "current_embeddings",
+    "embed", "project", "setting", "summarise", "text_hash",
+]
 
-EMBEDDING_SCHEMA: dict[str, str] = {
-    "conversation_id": "string",
-    "text_hash": "string",
-    "embedding": "object",
-    "embedder": "string",
-    "model": "string",
-    "dimensions": "Int64",
-    "embedded_at": "datetime64[us]",
-    "error": "string",
-    "prompt_tokens": "Int64",
-    "llm_calls": "Int64",
-}
-EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
-
-CONVERSATION_CLUSTER_SCHEMA: dict[str, str] = {
-    "conversation_id": "string",
-    "cluster_id": "string",
-    "distance": "float64",
-    "is_unclustered": "boolean",
-    "clusterer": "string",
-}
-
-HIERARCHY_SCHEMA: dict[str, str] = {
-    "cluster_id": "string",
-    "level": "Int64",
-    "parent_id": "string",
-    "top_cluster_id": "string",
-    "name": "string",
-    "description": "string",
-    "keywords": "string",
-    "size": "Int64",
-    "distinct_users": "Int64",
-    "child_count": "Int64",
-    "labeller": "string",
-    "label_key": "string",
-    "llm_calls": "Int64",
-    "prompt_tokens": "Int64",
-    "completion_tokens": "Int64",
-}
-assert list(HIERARCHY_SCHEMA) == HIERARCHY_COLUMNS
-HIERARCHY_CACHE_COLUMNS = ["cluster_id", "parent_id", "label_key", "name", "description", "keywords"]
-
-PROJECTION_SCHEMA: dict[str, str] = {
-    "point_type": "string",
-    "point_id": "string",
-    "cluster_id": "string",
-    "level": "Int64",
-    "x": "float64",
-    "y": "float64",
-    "projector": "string",
-}
-
-
-# --------------------------------------------------------------------------- settings
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def typed_frame(rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(schema))
-    frame = frame.reindex(columns=list(schema))
-    for column, dtype in schema.items():
-        if dtype != "object":
-            frame[column] = frame[column].astype(dtype)
-    return frame.reset_index(drop=True)
-
-
-def text_hash(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
+Config = Settings | Mapping[str, Any]
 
 
 def _now() -> datetime:
@@ -133,6 +55,7 @@ def _json_or_none(value: Any) -> str | None:
 
 
 def parse_messages(messages_json: str | None) -> list[Message]:
+    """A transcript's ``messages_json`` (from ``int_kura__transcripts``) as messages."""
     if not messages_json:
         return []
     return [
@@ -141,63 +64,22 @@ def parse_messages(messages_json: str | None) -> list[Message]:
     ]
 
 
-def _needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]) -> pd.Series:
-    """True for rows of ``current`` with no valid previous result under the same keys.
-
-    ``keys`` maps a state column to the value it must have: ``None`` means "the value in the
-    same column of ``current``" (e.g. a content hash), anything else is a constant (e.g. the
-    model name). A previous row with an error is always redone.
-    """
-    if previous is None or previous.empty:
-        return pd.Series(True, index=current.index)
-    expected = pd.DataFrame({"conversation_id": current["conversation_id"].to_numpy()})
-    for key, value in keys.items():
-        expected[key] = current[key].to_numpy() if value is None else value
-    old = previous.drop_duplicates("conversation_id").set_index("conversation_id")
-    stale = ~expected["conversation_id"].isin(old.index)
-    for key in keys:
-        before = expected["conversation_id"].map(old[key]).astype("string").fillna("\0")
-        stale |= before != expected[key].astype("string").fillna("\0")
-    if "error" in old:
-        stale |= expected["conversation_id"].map(old["error"]).notna()
-    return pd.Series(stale.to_numpy(), index=current.index)
-
-
 # --------------------------------------------------------------------------- summaries
 
 
-def make_summariser(name: str, config: Mapping[str, Any] | None = None):
-    """Build a summariser from its config name (var ``kura__summariser``) and settings."""
-    config = config or {}
-
-    def local() -> LocalSummariser:
-        return LocalSummariser(max_chars=setting(config, "summariser_max_chars", 20_000, int))
-
-    def openai():
-        from kura_dbt.llm import LLMSettings
-        from kura_dbt.summarise_llm import OpenAISummariser, parse_facets
-
-        return OpenAISummariser(
-            LLMSettings.from_config(config), parse_facets(config.get("extra_facets"))
-        )
-
-    return build_backend("summariser", name, {"local": local, "openai": openai})
-
-
-def summarise(
-    transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Mapping[str, Any]
-) -> pd.DataFrame:
+def summarise(transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
     """Summaries for the conversations that are new, changed, failed last time, or were
     summarised by another backend, model or prompt version. Returns only those rows: the
     incremental model's unique key replaces their old versions."""
-    summariser = make_summariser(setting(config, "summariser", "local"), config)
+    settings = Settings.from_config(config)
+    summariser = SUMMARISERS.build(settings.summariser, settings)
     keys = {
         "content_hash": None,
         "summariser": summariser.name,
         "model": summariser.model,
         "prompt_version": summariser.prompt_version,
     }
-    todo = transcripts[_needs_work(transcripts, previous, keys)]
+    todo = transcripts[needs_work(transcripts, previous, keys)]
     now = _now()
     pairs = [(r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)]
     try:
@@ -239,35 +121,14 @@ def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
-def make_embedder(config: Mapping[str, Any]):
-    """The embedder named by var ``kura__embedder``, with its settings."""
-    batch_size = setting(config, "embedding_batch_size", None, int)  # None: the backend's default
-
-    def local():
-        return LocalEmbedder(batch_size=64 if batch_size is None else batch_size)
-
-    def openai():
-        from kura_dbt.embed_llm import OpenAIEmbedder
-        from kura_dbt.llm import LLMSettings
-
-        return OpenAIEmbedder(
-            LLMSettings.from_config(config),
-            model=setting(config, "embedding_model", "text-embedding-3-small", str),
-            dimensions=setting(config, "embedding_dimensions", None, int),
-            batch_size=256 if batch_size is None else batch_size,  # texts per request
-        )
-
-    return build_backend("embedder", setting(config, "embedder", "local"), {"local": local, "openai": openai})
-
-
-def embed(
-    summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Mapping[str, Any]
-) -> pd.DataFrame:
+def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
     """Embeddings of the summaries that are new, whose text or embedding model changed, or
     whose embedding failed last time (a row with ``error`` and no vector)."""
-    embedder = make_embedder(config)
+    settings = Settings.from_config(config)
+    embedder = EMBEDDERS.build(settings.embedder, settings)
     todo = embeddable(summaries)
-    todo = todo[_needs_work(todo, previous, {"text_hash": None, "embedder": embedder.name, "model": embedder.model})]
+    keys = {"text_hash": None, "embedder": embedder.name, "model": embedder.model}
+    todo = todo[needs_work(todo, previous, keys)]
     run = embedder.embed_with_usage(todo["summary"].tolist())
     vectors, errors = run.vectors, run.errors
     dimensions = vectors.shape[1] if len(vectors) else embedder.dimensions
@@ -311,33 +172,20 @@ def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tup
 # --------------------------------------------------------------------------- clustering
 
 
-def assign_base_clusters(
-    summaries: pd.DataFrame, embeddings: pd.DataFrame, config: Mapping[str, Any]
-) -> pd.DataFrame:
+def assign_base_clusters(summaries: pd.DataFrame, embeddings: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Each summarised conversation's base cluster and its cosine distance to the centroid."""
+    settings = Settings.from_config(config)
+    name = CLUSTERERS.key(settings.clusterer)
+    clusterer = CLUSTERERS.build(name, settings)
     current, X = current_embeddings(summaries, embeddings)
-    name = backend_key(setting(config, "clusterer", "kmeans"))  # its settings are chosen by name
-    seed = setting(config, "seed", 42, int)
-    params: dict[str, Any] = {"random_state": seed}
-    if name in ("kmeans", "minibatch_kmeans"):
-        params["n_clusters"] = setting(config, "n_base_clusters", None, int)
-    elif name == "hdbscan":
-        params = {"min_cluster_size": setting(config, "hdbscan_min_cluster_size", 10, int), "random_state": seed}
-    clusterer = make_clusterer(name, **params)
     if len(current) == 0:
         return typed_frame([], CONVERSATION_CLUSTER_SCHEMA)
     labels = clusterer.fit_predict(X)
-    centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
-    distance = np.full(len(X), np.nan)
-    for label in np.unique(labels[labels >= 0]):
-        members = labels == label
-        centre = centers[label] / (np.linalg.norm(centers[label]) or 1.0)
-        distance[members] = 1.0 - X[members] @ centre
     frame = pd.DataFrame(
         {
             "conversation_id": current["conversation_id"],
             "cluster_id": [cluster_id(0, int(b)) if b >= 0 else None for b in labels],
-            "distance": np.clip(distance, 0.0, 2.0),
+            "distance": cosine_distances_to_centroids(X, labels, clusterer.cluster_centers_),
             "is_unclustered": labels < 0,
             "clusterer": name,
         }
@@ -346,28 +194,10 @@ def assign_base_clusters(
 
 
 def _base_labels(conversation_clusters: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    mapping = conversation_clusters.set_index("conversation_id")["cluster_id"]
-    base = ids.map(mapping)
-    return np.array(
-        [int(str(c).split("-")[1]) if isinstance(c, str) and c else -1 for c in base], dtype=int
-    )
-
-
-def _label_cache(previous: pd.DataFrame | None) -> dict[str, Any] | None:
-    """Names by label key, and each child's parent (both by label key), from the last build."""
-    if previous is None or previous.empty:
-        return None
-    rows = previous[HIERARCHY_CACHE_COLUMNS].dropna(subset=["label_key"])
-    cache: dict[str, Any] = {
-        row.label_key: (row.name, row.description, row.keywords) for row in rows.itertuples(index=False)
-    }
-    key_of = dict(zip(rows["cluster_id"], rows["label_key"], strict=True))
-    cache["__parents__"] = {
-        row.label_key: key_of[row.parent_id]
-        for row in rows.itertuples(index=False)
-        if isinstance(row.parent_id, str) and row.parent_id in key_of
-    }
-    return cache
+    """Positions 0..k-1 of each conversation's base cluster (ids in order), -1 for none."""
+    base = ids.map(conversation_clusters.set_index("conversation_id")["cluster_id"])
+    order = sorted(base.dropna().unique())
+    return pd.Categorical(base, categories=order).codes.astype(int)
 
 
 def cluster_hierarchy(
@@ -375,35 +205,26 @@ def cluster_hierarchy(
     summaries: pd.DataFrame,
     embeddings: pd.DataFrame,
     transcripts: pd.DataFrame,
-    config: Mapping[str, Any],
+    config: Config,
     previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Name the base clusters and build the levels above them. ``previous`` (the last build's
     rows) lets an LLM labeller reuse the names of clusters whose inputs did not change."""
+    settings = Settings.from_config(config)
     current, X = current_embeddings(summaries, embeddings)
     if current.empty:
         return typed_frame([], HIERARCHY_SCHEMA)
     labels = _base_labels(conversation_clusters, current["conversation_id"])
     users = current["conversation_id"].map(transcripts.set_index("conversation_id")["user_id"])
-    labeller_name = setting(config, "labeller", "local")
-    if str(labeller_name).strip().lower() == "openai":
-        from kura_dbt.labelling_llm import OpenAILabeller
-        from kura_dbt.llm import LLMSettings
-
-        labeller = OpenAILabeller(LLMSettings.from_config(config))
-    else:
-        labeller = make_labeller(
-            labeller_name, quote_example=setting(config, "label_quotes_example", True, bool)
-        )
     frame = build_hierarchy(
         X,
         labels,
         current["summary"].tolist(),
         [None if pd.isna(u) else str(u) for u in users],
-        max_top=setting(config, "max_top_clusters", 8, int),
-        branching=setting(config, "hierarchy_branching", 5.0, float),
-        labeller=labeller,
-        cache=_label_cache(previous),
+        max_top=settings.max_top_clusters,
+        branching=settings.hierarchy_branching,
+        labeller=LABELLERS.build(settings.labeller, settings),
+        cache=label_cache(previous),
     )
     return typed_frame(frame, HIERARCHY_SCHEMA)
 
@@ -416,18 +237,16 @@ def project(
     embeddings: pd.DataFrame,
     conversation_clusters: pd.DataFrame,
     hierarchy: pd.DataFrame,
-    config: Mapping[str, Any],
+    config: Config,
 ) -> pd.DataFrame:
     """2D coordinates for every embedded conversation and every cluster (mean of its members)."""
+    settings = Settings.from_config(config)
     current, X = current_embeddings(summaries, embeddings)
     if current.empty:
         return typed_frame([], PROJECTION_SCHEMA)
-    name = setting(config, "projector", "umap")
-    projector = make_projector(name, random_state=setting(config, "seed", 42, int))
-    xy = projector.fit_transform(X)
-    base = current["conversation_id"].map(
-        conversation_clusters.set_index("conversation_id")["cluster_id"]
-    )
+    name = PROJECTORS.key(settings.projector)
+    xy = PROJECTORS.build(name, settings).fit_transform(X)
+    base = current["conversation_id"].map(conversation_clusters.set_index("conversation_id")["cluster_id"])
     points = pd.DataFrame(
         {
             "point_type": "conversation",
@@ -439,28 +258,7 @@ def project(
             "projector": name,
         }
     )
-    rows = [points]
-    if not hierarchy.empty:
-        coords = pd.DataFrame({"cluster_id": base.to_numpy(), "x": xy[:, 0], "y": xy[:, 1]})
-        coords = coords[coords["cluster_id"].notna()]
-        parent = hierarchy.set_index("cluster_id")["parent_id"]
-        level_of = hierarchy.set_index("cluster_id")["level"]
-        membership = coords
-        for level in sorted(hierarchy["level"].unique()):
-            means = membership.groupby("cluster_id", sort=True)[["x", "y"]].mean().reset_index()
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "point_type": "cluster",
-                        "point_id": means["cluster_id"],
-                        "cluster_id": means["cluster_id"],
-                        "level": means["cluster_id"].map(level_of).astype("Int64"),
-                        "x": means["x"],
-                        "y": means["y"],
-                        "projector": name,
-                    }
-                )
-            )
-            membership = membership.assign(cluster_id=membership["cluster_id"].map(parent))
-            membership = membership[membership["cluster_id"].notna()]
-    return typed_frame(pd.concat(rows, ignore_index=True), PROJECTION_SCHEMA)
+    clusters = cluster_points(points, hierarchy).assign(
+        point_type="cluster", projector=name, point_id=lambda f: f["cluster_id"]
+    )
+    return typed_frame(pd.concat([points, clusters], ignore_index=True), PROJECTION_SCHEMA)

@@ -41,6 +41,12 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def __iter__(self):
+        return iter(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return backend_key(name) in self._factories
+
     def key(self, name: Any) -> str:
         """The registered name for ``name``; an unknown name lists the valid ones."""
         key = backend_key(name)
@@ -55,12 +61,3 @@ class Registry(Generic[T]):
         """The backend ``name`` built from ``settings``."""
         return self._factories[self.key(name)](settings)
 
-
-def build_backend(kind: str, name: str, registry: dict[str, Any], **params: Any) -> Any:
-    """TRANSITIONAL (removed when every stage has its Registry)."""
-    key = backend_key(name)
-    if key not in registry:
-        raise ValueError(
-            f"kura: unknown {kind} {name!r} (var kura__{kind}); valid names: {', '.join(sorted(registry))}"
-        )
-    return registry[key](**params)

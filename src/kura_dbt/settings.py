@@ -40,7 +40,9 @@ def setting(config: Mapping[str, Any], key: str, default: Any = None, kind: type
             return list(json.loads(value) if isinstance(value, str) else value)
         return str(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"kura: setting {key!r} (var kura__{key}) must be {kind.__name__}, got {value!r}") from exc
+        raise ValueError(
+            f"kura: setting {key!r} must be {kind.__name__} (var kura__{key}), got {value!r}"
+        ) from exc
 
 
 def _json_object(value: Any) -> dict[str, Any]:
@@ -69,6 +71,14 @@ class Settings:
     clusterer: str = "kmeans"
     n_base_clusters: int | None = None
     hdbscan_min_cluster_size: int = 10
+    # a taxonomy that stays put: assignment on ordinary builds, re-discovery on drift
+    rediscover: str = "auto"  # auto | always | never
+    rediscover_novel_share: float = 0.2  # auto: novel share of conversations since the discovery
+    rediscover_growth: float = 1.0  # auto: growth of conversations since the discovery (1.0: doubled)
+    rediscover_min_conversations: int = 50  # auto: no drift decision on fewer new conversations
+    assign_radius_quantile: float = 0.95  # a cluster's radius: this quantile of its members' distances
+    match_min_overlap: float = 0.5  # a re-discovered cluster keeps an old id at this Jaccard overlap
+    keep_name_min_overlap: float = 0.7  # ... and its old name (no labeller call) at this overlap
     # names and hierarchy
     labeller: str = "local"
     label_quotes_example: bool = True
@@ -76,17 +86,20 @@ class Settings:
     hierarchy_branching: float = 5.0
     # map
     projector: str = "umap"
+    map_max_fit_points: int = 50_000  # the map is fitted on at most this many; the rest are placed
     seed: int = 42
     # the LLM endpoint, as a JSON object of the kura__llm_* vars (see kura_dbt.llm.LLMSettings)
     llm: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: Settings | Mapping[str, Any] | None) -> Settings:
+    def from_config(cls, config: Settings | Mapping[str, Any] | str | None) -> Settings:
         """Settings from a Python model's config: the ``kura_settings`` JSON object rendered
         from the vars, and/or plain keys (which win). Missing or null keys keep the defaults;
         a key that is not a setting is an error (a misspelt setting is never ignored)."""
         if isinstance(config, Settings):
             return config
+        if isinstance(config, str):  # the rendered JSON object itself
+            config = {"kura_settings": config}
         config = dict(config or {})
         merged = {**_json_object(config.pop("kura_settings", None)), **config}
         hints = get_type_hints(cls)

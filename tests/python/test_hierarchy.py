@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kura_dbt.hierarchy import build_hierarchy, group_clusters, level_schedule
-from kura_dbt.labelling import ClassTfidfLabeller
+from kura_dbt.labels import ClassTfidfLabeller
 
 
 def _blobs(n_clusters: int, per_cluster: int, dim: int = 16, seed: int = 0):
@@ -121,10 +121,10 @@ def test_labeller_uses_the_clusters_own_distinctive_words():
 def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
     """A cacheable (LLM) labeller whose naming failed: the cluster is shown as unnamed, and the
     next build asks again instead of reusing the failure; good names are reused."""
-    from kura_dbt.labelling import ClusterLabel
-    from kura_dbt.pipeline import _label_cache
+    from kura_dbt.labels import ClusterLabel, Labeller
+    from kura_dbt.hierarchy import label_cache
 
-    class FlakyLabeller:
+    class FlakyLabeller(Labeller):
         name, version, cacheable = "flaky", "1", True
 
         def __init__(self, fail: set[int]):
@@ -136,9 +136,9 @@ def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
                 self.asked.append(c)
                 if len(self.asked) in self.fail:
                     out.append(ClusterLabel(f"Unnamed cluster ({size} conversations)", "Naming failed: 429",
-                                            central_text=c, error="429"))
+                                            error="429"))
                 else:
-                    out.append(ClusterLabel(f"Name for {c[:12]}", "A description.", central_text=c))
+                    out.append(ClusterLabel(f"Name for {c[:12]}", "A description."))
             return out
 
     rng = np.random.default_rng(0)
@@ -150,6 +150,6 @@ def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
     assert (first["name"].str.startswith("Unnamed")).sum() == 1
     again = FlakyLabeller(fail=set())
     second = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=again,
-                             cache=_label_cache(first))
+                             cache=label_cache(first))
     assert len(again.asked) == 1  # only the failed cluster is asked again
     assert not second["name"].str.startswith("Unnamed").any()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from kura_dbt import pipeline
-from kura_dbt.embed_llm import OpenAIEmbedder
+from kura_dbt.embeddings.openai import OpenAIEmbedder
 from kura_dbt.llm import LLMSettings
 
 from .fake_openai import FakeOpenAI, word_vector

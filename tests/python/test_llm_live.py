@@ -7,7 +7,7 @@ import os
 import pytest
 
 from kura_dbt.llm import LLMSettings
-from kura_dbt.summarise import Message
+from kura_dbt.summaries import Message
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("OPENAI_API_KEY"), reason="live LLM test: set OPENAI_API_KEY to run it"
@@ -24,7 +24,7 @@ def live_settings() -> LLMSettings:
 
 
 def test_live_summary_has_every_facet():
-    from kura_dbt.summarise_llm import OpenAISummariser
+    from kura_dbt.summaries.openai import OpenAISummariser
 
     record = OpenAISummariser(live_settings()).summarise(
         [
@@ -40,7 +40,7 @@ def test_live_summary_has_every_facet():
 
 
 def test_live_cluster_name():
-    from kura_dbt.labelling_llm import OpenAILabeller
+    from kura_dbt.labels.openai import OpenAILabeller
 
     [label] = OpenAILabeller(live_settings()).label(
         [["The user asks how to fix a pandas merge.", "The user asks why groupby drops NaN keys."]],
@@ -52,7 +52,7 @@ def test_live_cluster_name():
 
 
 def test_live_embeddings_put_related_texts_closer():
-    from kura_dbt.embed_llm import OpenAIEmbedder
+    from kura_dbt.embeddings.openai import OpenAIEmbedder
 
     run = OpenAIEmbedder(
         live_settings(), model=os.environ.get("KURA_LIVE_EMBEDDING_MODEL", "text-embedding-3-small")

@@ -8,8 +8,8 @@ import pytest
 
 from kura_dbt import pipeline
 from kura_dbt.llm import LLMSettings, fit_to_budget
-from kura_dbt.summarise import Message
-from kura_dbt.summarise_llm import OpenAISummariser, parse_facets
+from kura_dbt.summaries import Message
+from kura_dbt.summaries.openai import OpenAISummariser, parse_facets
 
 from .fake_openai import FakeOpenAI
 
@@ -94,7 +94,7 @@ def test_response_schema_is_computed_once_and_sent_unchanged(server, monkeypatch
     from pydantic.json_schema import GenerateJsonSchema
 
     from kura_dbt.llm import prepare_response_model
-    from kura_dbt.summarise import ConversationSummary
+    from kura_dbt.summaries import ConversationSummary
 
     prepared = prepare_response_model(ConversationSummary)
     assert prepare_response_model(ConversationSummary) is prepared
@@ -212,7 +212,7 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
     import numpy as np
 
     from kura_dbt.hierarchy import build_hierarchy
-    from kura_dbt.labelling_llm import OpenAILabeller
+    from kura_dbt.labels.openai import OpenAILabeller
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(24, 16))

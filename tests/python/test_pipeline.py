@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from kura_dbt import pipeline
+from kura_dbt.incremental import needs_work
 
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
@@ -76,7 +77,7 @@ def test_needs_work_ignores_unrelated_columns_with_the_same_name():
     current = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]})
     previous = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "embedder": ["local"],
                              "model": ["all-MiniLM-L6-v2"]})
-    stale = pipeline._needs_work(current, previous, {"text_hash": None, "embedder": "local",
+    stale = needs_work(current, previous, {"text_hash": None, "embedder": "local",
                                                      "model": "all-MiniLM-L6-v2"})
     assert not stale.any()
 

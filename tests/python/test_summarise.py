@@ -7,14 +7,9 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from kura_dbt.summarise import (
-    ConversationSummary,
-    LocalSummariser,
-    Message,
-    SummaryRecord,
-    detect_human_language,
-    detect_programming_languages,
-)
+from kura_dbt.summaries import ConversationSummary, LocalSummariser, Message, SummaryRecord
+from kura_dbt.summaries.code import detect_programming_languages
+from kura_dbt.summaries.language import detect_human_language
 
 
 def conv(*turns: str, first: str = "user") -> list[Message]:

@@ -9,12 +9,11 @@ of the cluster's most distinctive words, the description quotes its most central
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-from kura_dbt.registry import build_backend
+from kura_dbt.labels.base import ClusterLabel, Labeller
 
 # Words that every conversation's summary shares (the local summariser's template and
 # conversational filler): they would otherwise top every cluster's keyword list.
@@ -30,20 +29,7 @@ CONVERSATION_STOP_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ClusterLabel:
-    name: str
-    description: str
-    keywords: list[str] = field(default_factory=list)
-    central_text: str | None = None
-    # what it cost to get this label (LLM labellers; zero for the local one or a reused name)
-    llm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    error: str | None = None  # naming failed: the label says so, and is asked for again next build
-
-
-class ClassTfidfLabeller:
+class ClassTfidfLabeller(Labeller):
     """Names clusters with their top class-based TF-IDF keywords plus their most central text."""
 
     name = "local"
@@ -101,7 +87,8 @@ class ClassTfidfLabeller:
         return result
 
     def _dedupe(self, ranked: list[str]) -> list[str]:
-        """Keep the best terms, dropping a word already covered by a chosen phrase and vice versa."""
+        """Keep the best terms, dropping a word already covered by a chosen phrase and vice
+        versa."""
         chosen: list[str] = []
         for term in ranked:
             words = set(term.split())
@@ -117,8 +104,10 @@ class ClassTfidfLabeller:
         texts_per_cluster: Sequence[Sequence[str]],
         central_texts: Sequence[str | None],
         sizes: Sequence[int],
+        contrast_texts: Sequence[Sequence[str]] | None = None,
     ) -> list[ClusterLabel]:
-        """Label clusters of one level. ``central_texts[i]`` is cluster i's most central text."""
+        """Label clusters of one level. ``central_texts[i]`` is cluster i's most central text.
+        ``contrast_texts`` is not used: the keywords already contrast the clusters."""
         documents = [" \n".join(t for t in texts if t) for texts in texts_per_cluster]
         all_keywords = self.keywords(documents)
         labels = []
@@ -140,7 +129,6 @@ class ClassTfidfLabeller:
                     name=name,
                     description=". ".join(parts),
                     keywords=list(keywords),
-                    central_text=central,
                 )
             )
         return labels
@@ -152,9 +140,3 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0]
     return cut + "…"
-
-
-def make_labeller(name: str, **params) -> ClassTfidfLabeller:
-    """Build a labeller from its config name (var ``kura__labeller``)."""
-    return build_backend("labeller", name, {"local": ClassTfidfLabeller}, **params)
-    # "openai" is built by kura_dbt.pipeline with the LLM settings (kura_dbt.labelling_llm)

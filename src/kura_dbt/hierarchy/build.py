@@ -1,26 +1,19 @@
-"""The cluster hierarchy: base clusters -> ... -> at most ``max_top`` top-level clusters.
-
-Level sizes follow a geometric schedule (each level about ``branching`` times smaller than the
-one below, ending at ``max_top``). Each level groups the clusters below it by their centroids
-(Ward agglomerative clustering, deterministic). A group with a single child is never emitted:
-its child joins the nearest group with at least two children. Every level is therefore at most
-half the size of the one below, so the loop always terminates.
-"""
+"""Building and naming the levels: one row per cluster, base to top, with its parent, name,
+size, users, label key (for reuse on the next build) and the LLM calls it cost."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import AgglomerativeClustering
 
-from kura_dbt.labelling import ClassTfidfLabeller, ClusterLabel
+from kura_dbt.hierarchy.grouping import fold_singletons, level_schedule
+from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 
 HIERARCHY_COLUMNS = [
     "cluster_id",
@@ -41,68 +34,8 @@ HIERARCHY_COLUMNS = [
 ]
 
 
-def level_schedule(n_base: int, max_top: int, branching: float) -> list[int]:
-    """Target number of clusters per level above the base, shrinking geometrically to max_top.
-
-    >>> level_schedule(60, 5, 4)
-    [19, 5]
-    """
-    if max_top < 1:
-        raise ValueError(f"max_top must be at least 1, got {max_top}")
-    if branching <= 1:
-        raise ValueError(f"branching must be greater than 1, got {branching}")
-    if n_base <= max_top:
-        return []
-    n_levels = max(1, math.ceil(math.log(n_base / max_top) / math.log(branching)))
-    ratio = (n_base / max_top) ** (1.0 / n_levels)
-    targets, previous = [], n_base
-    for i in range(1, n_levels + 1):
-        target = max_top if i == n_levels else max(max_top, round(n_base / ratio**i))
-        target = min(target, previous - 1)
-        targets.append(target)
-        previous = target
-    return targets
-
-
-def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
-    """Assign each of k centroids to one of at most n_groups parents; no parent gets one child.
-
-    Returns parent indices 0..m-1 (m <= n_groups), numbered by first appearance.
-    """
-    k = len(centroids)
-    if k < 2:
-        raise ValueError("need at least two clusters to group")
-    n_groups = max(1, min(n_groups, k - 1))
-    if n_groups == 1:
-        assignment = np.zeros(k, dtype=int)
-    else:
-        assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(
-            centroids
-        )
-    return fold_singletons(assignment, centroids)
-
-
-def fold_singletons(assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Move the only child of any group into the nearest group with at least two children, and
-    renumber groups 0..m-1 by first appearance (children come ordered by size, so big parents
-    come first). With fewer groups than children, at least one group has two children, so the
-    result never has a parent with a single child."""
-    assignment = np.asarray(assignment, dtype=int).copy()
-    n_groups = int(assignment.max()) + 1
-    counts = np.bincount(assignment, minlength=n_groups)
-    big = [g for g in range(n_groups) if counts[g] >= 2]
-    if not big:
-        assignment[:] = 0
-    else:
-        group_centroids = np.stack([centroids[assignment == g].mean(axis=0) for g in big])
-        for i in range(len(assignment)):
-            if counts[assignment[i]] == 1:
-                distances = np.linalg.norm(group_centroids - centroids[i], axis=1)
-                assignment[i] = big[int(np.argmin(distances))]
-    remap: dict[int, int] = {}
-    for g in assignment:
-        remap.setdefault(int(g), len(remap))
-    return np.array([remap[int(g)] for g in assignment], dtype=int)
+# (level, member row indices per cluster) -> per cluster (id, label to keep or None, its key)
+Identify = Callable[[int, Sequence[np.ndarray]], Sequence[tuple[str, "ClusterLabel | None", "str | None"]]]
 
 
 @dataclass
@@ -119,18 +52,24 @@ def build_hierarchy(
     user_ids: Sequence[str | None],
     max_top: int = 8,
     branching: float = 5.0,
-    labeller: Any = None,
+    labeller: Labeller | None = None,
     n_contrast: int = 10,
     cache: Mapping[str, tuple[str, str, str]] | None = None,
+    identify: Identify | None = None,
 ) -> pd.DataFrame:
     """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
 
     Returns one row per cluster (columns ``HIERARCHY_COLUMNS``); base cluster ``i`` gets the id
     ``cluster_id(0, i)``.
 
-    A labeller with ``cacheable = True`` (an LLM) is only asked about clusters whose inputs
+    A labeller with ``cacheable`` set (an LLM) is only asked about clusters whose inputs
     changed: ``cache`` maps a cluster's ``label_key`` (a hash of exactly what the labeller would
     see) to a previous (name, description, keywords).
+
+    ``identify(level, members)``, when given, is asked for each level before it is named, with
+    the row indices of each cluster's conversations; it returns per cluster its id and either a
+    label to keep (with its label key; the labeller is not asked) or None. A re-discovery uses
+    it to keep the ids and names of the clusters that survive (``kura_dbt.taxonomy``).
     """
     labeller = labeller or ClassTfidfLabeller()
     labels = np.asarray(labels)
@@ -140,12 +79,18 @@ def build_hierarchy(
     if not base_labels:
         return pd.DataFrame(columns=HIERARCHY_COLUMNS)
 
-    names_by_id: dict[str, Any] = {}
+    names_by_id: dict[str, ClusterLabel] = {}
     keys_by_id: dict[str, str | None] = {}
     group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
     previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
 
     def name_level(level_number: int, level: _Level) -> None:
+        kept: dict[int, tuple[ClusterLabel, str | None]] = {}
+        if identify is not None:
+            for j, (cid, label, key) in enumerate(identify(level_number, level.members)):
+                level.ids[j] = cid
+                if label is not None:
+                    kept[j] = (label, key)
         central, ordered, contrast = [], [], []
         for m in level.members:
             centroid = _centroid(embeddings[m])
@@ -154,7 +99,7 @@ def build_hierarchy(
             ordered.append([texts[i] for i in order])  # most central first
             central.append(texts[order[0]])
             contrast.append(_nearest_outside(embeddings, centroid, m, texts, n_contrast))
-        if level_number > 0 and getattr(labeller, "names_from_children", False):
+        if level_number > 0 and labeller.names_from_children:
             # an LLM labeller names a parent from the children it actually got
             inputs = [
                 [f"{names_by_id[k].name}: {names_by_id[k].description}" for k in kids]
@@ -163,32 +108,38 @@ def build_hierarchy(
         else:
             inputs = ordered
         sizes = [len(m) for m in level.members]
-        identity = [getattr(labeller, "name", "?"), getattr(labeller, "version", "")]
+        identity = [labeller.name, labeller.version]
         keys = [
             hashlib.md5(json.dumps([*identity, level_number, i, c, s]).encode()).hexdigest()
             for i, c, s in zip(inputs, contrast, sizes, strict=True)
         ]
-        use_cache = bool(getattr(labeller, "cacheable", False)) and cache
-        todo = [j for j, key in enumerate(keys) if not (use_cache and key in cache)]
-        fresh: list[Any] = []
+        use_cache = labeller.cacheable and bool(cache)
+        todo = [
+            j for j, key in enumerate(keys) if j not in kept and not (use_cache and key in cache)
+        ]
+        fresh: list[ClusterLabel] = []
         if todo:
             pick = [inputs[j] for j in todo], [central[j] for j in todo], [sizes[j] for j in todo]
-            if getattr(labeller, "uses_contrast", False):
+            if labeller.uses_contrast:
                 fresh = labeller.label(*pick, [contrast[j] for j in todo])
             else:
                 fresh = labeller.label(*pick)
         names = []
         fresh_by_index = dict(zip(todo, fresh, strict=True))
         for j, key in enumerate(keys):
-            if j in fresh_by_index:
+            if j in kept:
+                names.append(kept[j][0])
+                keys[j] = kept[j][1]  # type: ignore[call-overload]
+            elif j in fresh_by_index:
                 names.append(fresh_by_index[j])
             else:
                 name, description, keywords = cache[key]  # type: ignore[index]
                 names.append(ClusterLabel(name=name, description=description,
-                                          keywords=json.loads(keywords or "[]"), central_text=central[j]))
+                                          keywords=json.loads(keywords or "[]")))
         names_by_id.update(zip(level.ids, names, strict=True))
         # a failed name gets no key: it is not reused, so the next build asks for it again
-        keys_by_id.update(zip(level.ids, [None if n.error else k for n, k in zip(names, keys, strict=True)], strict=True))
+        reusable = [None if n.error else k for n, k in zip(names, keys, strict=True)]
+        keys_by_id.update(zip(level.ids, reusable, strict=True))
 
     levels = [
         _Level(
@@ -207,14 +158,12 @@ def build_hierarchy(
         centroids = np.stack([_centroid(embeddings[m]) for m in below.members])
         child_keys = [keys_by_id[c] for c in below.ids]
         reused = _reuse_grouping(child_keys, previous_parent)
-        if reused is not None and getattr(labeller, "cacheable", False):
+        if reused is not None and labeller.cacheable:
             parents = fold_singletons(reused, centroids)
-        elif hasattr(labeller, "group"):
+        else:
             texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in below.ids]
             parents = fold_singletons(labeller.group(texts_of, centroids, target), centroids)
-            group_usage[level_number] = dict(getattr(labeller, "group_usage", {}))
-        else:
-            parents = group_clusters(centroids, target)
+            group_usage[level_number] = dict(labeller.group_usage)
         n_parents = int(parents.max()) + 1
         level = _Level(
             ids=[cluster_id(level_number, p) for p in range(n_parents)],
@@ -222,7 +171,9 @@ def build_hierarchy(
                 np.sort(np.concatenate([below.members[c] for c in np.flatnonzero(parents == p)]))
                 for p in range(n_parents)
             ],
-            children=[[below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)],
+            children=[
+                [below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)
+            ],
         )
         levels.append(level)
         name_level(level_number, level)
@@ -243,10 +194,12 @@ def build_hierarchy(
         names = [names_by_id[c] for c in level.ids]
         # the grouping calls that built this level are shared out over its clusters
         shared = group_usage.get(level_number, {})
-        share = {k: [v // len(level.ids) + (1 if j < v % len(level.ids) else 0) for j in range(len(level.ids))]
-                 for k, v in shared.items()}
-        for j, (cid, m, kids, lab) in enumerate(zip(level.ids, level.members, level.children, names, strict=True)):
-            users = {user_ids[i] for i in m if user_ids[i] is not None and user_ids[i] == user_ids[i]}
+        n = len(level.ids)
+        share = {k: [v // n + (1 if j < v % n else 0) for j in range(n)] for k, v in shared.items()}
+        clusters = zip(level.ids, level.members, level.children, names, strict=True)
+        for j, (cid, m, kids, lab) in enumerate(clusters):
+            # None and NaN (NaN != NaN) are no user
+            users = {u for u in (user_ids[i] for i in m) if u is not None and u == u}
             rows.append(
                 {
                     "cluster_id": cid,
@@ -291,7 +244,9 @@ def _reuse_grouping(child_keys: list[str], previous_parent: Mapping[str, str]) -
     if not previous_parent or not all(k in previous_parent for k in child_keys):
         return None
     order: dict[str, int] = {}
-    return np.array([order.setdefault(previous_parent[k], len(order)) for k in child_keys], dtype=int)
+    return np.array(
+        [order.setdefault(previous_parent[k], len(order)) for k in child_keys], dtype=int
+    )
 
 
 def cluster_id(level: int, index: int) -> str:
@@ -303,3 +258,26 @@ def _centroid(vectors: np.ndarray) -> np.ndarray:
     centre = vectors.mean(axis=0)
     norm = np.linalg.norm(centre)
     return centre / norm if norm > 0 else centre
+
+
+def label_cache(clusters: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The ``cache`` for :func:`build_hierarchy` from stored clusters (``cluster_id``,
+    ``parent_id``, ``label_key``, ``name``, ``description``, ``keywords``): names by label key,
+    and under ``"__parents__"`` each child's parent (both by label key), so that an LLM
+    labeller reuses the names and groupings whose inputs did not change."""
+    if clusters is None or clusters.empty or "label_key" not in clusters:
+        return None
+    rows = clusters.dropna(subset=["label_key"])
+    if "label_error" in rows:
+        rows = rows[~rows["label_error"].fillna(False).astype(bool)]
+    cache: dict[str, Any] = {
+        row.label_key: (row.name, row.description, row.keywords)
+        for row in rows.itertuples(index=False)
+    }
+    key_of = dict(zip(rows["cluster_id"], rows["label_key"], strict=True))
+    cache["__parents__"] = {
+        row.label_key: key_of[row.parent_id]
+        for row in rows.itertuples(index=False)
+        if isinstance(row.parent_id, str) and row.parent_id in key_of
+    }
+    return cache

@@ -1,10 +1,9 @@
-"""2D map of conversations (UMAP by default, PCA as a fast fallback)."""
+"""The projectors: UMAP (seeded, cosine) and PCA."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kura_dbt.registry import build_backend
 
 
 class UmapProjector:
@@ -45,8 +44,7 @@ class UmapProjector:
             n_epochs=self.n_epochs,
             n_jobs=1,
         )
-        self.embedding_ = np.asarray(reducer.fit_transform(X), dtype=np.float64)
-        return self.embedding_
+        return np.asarray(reducer.fit_transform(X), dtype=np.float64)
 
 
 class PcaProjector:
@@ -68,10 +66,4 @@ class PcaProjector:
         out[:, :n_components] = PCA(
             n_components=n_components, random_state=self.random_state
         ).fit_transform(X)
-        self.embedding_ = out
         return out
-
-
-def make_projector(name: str, **params):
-    """Build a projector from its config name (var ``kura__projector``)."""
-    return build_backend("projector", name, {"umap": UmapProjector, "pca": PcaProjector}, **params)

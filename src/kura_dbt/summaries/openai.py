@@ -1,9 +1,9 @@
 """The LLM summariser: one structured call per conversation through `instructor` + `openai`.
 
-Returns the same :class:`~kura_dbt.summarise.SummaryRecord` rows as the local summariser, with
-the facets a local extractor cannot judge (concerning score, frustration, assistant errors)
-filled in by the model, plus any extra facets the user declares in YAML, and the tokens and
-estimated cost of each call.
+Returns the same :class:`~kura_dbt.summaries.schema.SummaryRecord` rows as the local
+summariser, with the facets a local extractor cannot judge (concerning score, frustration,
+assistant errors) filled in by the model, plus any extra facets the user declares in YAML, and
+the tokens and estimated cost of each call.
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kura_dbt.llm import (
     CallResult,
     LLMSettings,
-    call_with_retries,
     fit_to_budget,
-    gather_bounded,
     prepare_response_model,
-    run_llm,
+    structured_calls,
 )
 from kura_dbt.redact import redact
-from kura_dbt.summarise import ConversationSummary, Message, SummaryRecord
+from kura_dbt.summaries.schema import ConversationSummary, Message, SummaryRecord
 
 PROMPT_VERSION = "clio-v1"
 
@@ -107,7 +105,8 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
             annotation, extra = list[str] | None, {}
         else:
             annotation, extra = Literal[spec.values] | None, {}  # type: ignore[valid-type]
-        hint = {"score": " Answer 1 (lowest) to 5 (highest).", "choice": f" One of: {', '.join(spec.values)}."}
+        hint = {"score": " Answer 1 (lowest) to 5 (highest).",
+                "choice": f" One of: {', '.join(spec.values)}."}
         fields[spec.name] = (
             annotation,
             Field(default=None, description=spec.question + hint.get(spec.type, ""), **extra),
@@ -116,12 +115,17 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
     return create_model(
         "ConversationSummaryWithFacets",
         __base__=ConversationSummary,
-        extra_facets=(extra_model, Field(description="Answers to the extra questions about the conversation.")),
+        extra_facets=(
+            extra_model,
+            Field(description="Answers to the extra questions about the conversation."),
+        ),
     )
 
 
 def render_transcript(messages: Sequence[Message]) -> str:
-    return "\n\n".join(f"{m.role}: {m.content}" for m in messages if m.content and not m.content.isspace())
+    return "\n\n".join(
+        f"{m.role}: {m.content}" for m in messages if m.content and not m.content.isspace()
+    )
 
 
 class OpenAISummariser:
@@ -139,13 +143,15 @@ class OpenAISummariser:
         self.model = settings.model
         self.extra_facets = list(extra_facets)
         self._client = client
-        self._response_model = prepare_response_model(response_model(self.extra_facets))
+        self._answer_model = response_model(self.extra_facets)
         # the prompt version covers the prompt, the schema and the declared facets, so that a
         # change to any of them re-summarises
         fingerprint = json.dumps(
-            [SYSTEM_PROMPT, self._response_model.model_json_schema()], sort_keys=True
+            [SYSTEM_PROMPT, prepare_response_model(self._answer_model).model_json_schema()],
+            sort_keys=True,
         )
-        self.prompt_version = f"{PROMPT_VERSION}-{hashlib.md5(fingerprint.encode()).hexdigest()[:8]}"
+        digest = hashlib.md5(fingerprint.encode()).hexdigest()[:8]
+        self.prompt_version = f"{PROMPT_VERSION}-{digest}"
 
     def summarise_many(
         self, conversations: Iterable[tuple[Any, Iterable[Message | Mapping[str, Any]]]]
@@ -153,16 +159,27 @@ class OpenAISummariser:
         items = [(cid, [Message.coerce(m) for m in messages]) for cid, messages in conversations]
         if not items:
             return []
-        return run_llm(self.settings, lambda client: self._summarise_all(client, items), self._client)
+        drafts = [self._draft(cid, messages) for cid, messages in items]
+        prompts = [prompt for _, _, prompt in drafts if prompt is not None]
+        results = iter(structured_calls(
+            self.settings, SYSTEM_PROMPT, prompts, self._answer_model, self._client
+        ))
+        return [
+            SummaryRecord(**base, flags=flags, llm_calls=0)
+            if prompt is None
+            else self._record(base, flags, next(results))
+            for base, flags, prompt in drafts
+        ]
 
-    def summarise(self, messages: Iterable[Message | Mapping[str, Any]], conversation_id: Any = None) -> SummaryRecord:
+    def summarise(
+        self, messages: Iterable[Message | Mapping[str, Any]], conversation_id: Any = None
+    ) -> SummaryRecord:
         return self.summarise_many([(conversation_id, messages)])[0]
 
-    async def _summarise_all(self, client: Any, items: list[tuple[Any, list[Message]]]) -> list[SummaryRecord]:
-        jobs = [lambda cid=cid, msgs=msgs: self._one(client, cid, msgs) for cid, msgs in items]
-        return await gather_bounded(jobs, self.settings.max_concurrency)
-
-    async def _one(self, client: Any, conversation_id: Any, messages: list[Message]) -> SummaryRecord:
+    def _draft(
+        self, conversation_id: Any, messages: list[Message]
+    ) -> tuple[dict[str, Any], list[str], str | None]:
+        """A conversation's counts, its flags so far and its prompt (None: nothing to ask)."""
         base: dict[str, Any] = {
             "conversation_id": None if conversation_id is None else str(conversation_id),
             "summariser": self.name,
@@ -170,31 +187,25 @@ class OpenAISummariser:
             "prompt_version": self.prompt_version,
             "turn_count": sum(1 for m in messages if m.content.strip()),
             "user_turns": sum(1 for m in messages if m.role == "user" and m.content.strip()),
-            "assistant_turns": sum(1 for m in messages if m.role == "assistant" and m.content.strip()),
+            "assistant_turns": sum(
+                1 for m in messages if m.role == "assistant" and m.content.strip()
+            ),
             "user_chars": sum(len(m.content) for m in messages if m.role == "user"),
         }
-        flags: list[str] = []
         if base["turn_count"] == 0:
-            return SummaryRecord(**base, flags=["empty", "no_user_message"], llm_calls=0)
+            return base, ["empty", "no_user_message"], None
+        flags: list[str] = []
         if base["user_turns"] == 0:
             flags.append("no_user_message")
-        transcript, cut = fit_to_budget(render_transcript(messages), self.settings.max_transcript_tokens)
+        transcript, cut = fit_to_budget(
+            render_transcript(messages), self.settings.max_transcript_tokens
+        )
         if cut:
             flags.append("truncated")
+        return base, flags, f"<transcript>\n{transcript}\n</transcript>"
 
-        async def call():
-            return await client.chat.completions.create_with_completion(
-                model=self.model,
-                response_model=self._response_model,
-                max_retries=self.settings.max_validation_retries,
-                temperature=self.settings.temperature,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": f"<transcript>\n{transcript}\n</transcript>"},
-                ],
-            )
-
-        result: CallResult = await call_with_retries(call, self.settings)
+    def _record(self, base: dict[str, Any], flags: list[str], result: CallResult) -> SummaryRecord:
+        """The summary row from the model's answer, or the row that keeps the call's error."""
         usage = {
             "prompt_tokens": result.prompt_tokens or None,
             "completion_tokens": result.completion_tokens or None,

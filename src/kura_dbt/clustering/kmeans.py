@@ -1,46 +1,7 @@
-"""Clustering of conversation embeddings.
-
-Three scikit-learn style clusterers (parameters in ``__init__`` only, results in
-trailing-underscore attributes after ``fit``), all deterministic for a given
-``random_state``:
-
-``KMeansClusterer``
-    k-means (``sklearn.cluster.KMeans``).  With ``n_clusters=None`` (the default)
-    the number of clusters is chosen from the data, without labels, by the
-    Bayesian information criterion of a spherical Gaussian mixture (the X-means
-    criterion of Pelleg & Moore, 2000) over a coarse-to-fine grid of candidate k,
-    scored on a fixed-seed sample of at most ``sample_size`` points.
-``MiniBatchKMeansClusterer``
-    the same with ``sklearn.cluster.MiniBatchKMeans`` for large inputs.
-``HDBSCANClusterer``
-    density-based clustering with the ``hdbscan`` package, by default after a
-    UMAP reduction to 5 dimensions (as BERTopic does).  Points in no dense
-    region get label ``-1`` and are reported as unclustered; they never count
-    as a cluster.
-
-After ``fit(X)`` every clusterer has
-
-* ``labels_``: int64 array of length n; clusters are numbered ``0..k-1`` by
-  decreasing size (ties: the cluster whose first member comes first in ``X``
-  gets the smaller label), ``-1`` marks noise (HDBSCAN only);
-* ``n_clusters_``: k, the number of clusters, noise excluded;
-* ``cluster_centers_``: float32 array ``(k, d)``, row ``i`` belongs to label
-  ``i`` (the k-means centroids; the mean of the members for HDBSCAN).
-
-The k-means clusterers also have ``k_scores_`` (``{k: score}`` for every
-candidate k that was scored; empty when ``n_clusters`` was given) and
-``criterion_``.
-
-Use :func:`make_clusterer` to build one from a name and keyword parameters
-(as read from configuration).
-
-Input ``X`` is expected to be float32, L2-normalised sentence embeddings
-(n x 384 for all-MiniLM-L6-v2), but any finite real matrix works.
-"""
+"""k-means clusterers with the number of clusters chosen from the data (BIC, X-means)."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import warnings
 from typing import Any
@@ -51,81 +12,10 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
-from kura_dbt.registry import backend_key
-
-__all__ = [
-    "CLUSTERERS",
-    "HDBSCANClusterer",
-    "KMeansClusterer",
-    "MiniBatchKMeansClusterer",
-    "make_clusterer",
-    "relabel_by_size",
-    "spherical_gaussian_bic",
-]
+from kura_dbt.clustering.base import _check_X, _n_distinct_rows, relabel_by_size
 
 _CRITERIA = ("bic", "silhouette")
 
-
-# ---------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------
-
-
-def _check_X(X: Any) -> np.ndarray:
-    """Return X as a C-contiguous float32 2-D array; reject NaN/inf."""
-    arr = np.asarray(X, dtype=np.float32)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 0)
-    if arr.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
-    if arr.size and not np.isfinite(arr).all():
-        raise ValueError("X contains NaN or infinite values")
-    return np.ascontiguousarray(arr)
-
-
-def relabel_by_size(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Renumber cluster labels so that 0 is the largest cluster.
-
-    Ties in size go to the cluster whose first member appears first.  Noise
-    (negative labels) becomes -1.  Returns ``(new_labels, order)`` where
-    ``order[i]`` is the old label that became ``i``.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    new = np.full(labels.shape, -1, dtype=np.int64)
-    mask = labels >= 0
-    if not mask.any():
-        return new, np.empty(0, dtype=np.int64)
-    old_ids, first_index, sizes = np.unique(labels[mask], return_index=True, return_counts=True)
-    # lexsort sorts by the last key first: size descending, then first occurrence
-    order = old_ids[np.lexsort((first_index, -sizes))]
-    lookup = np.full(int(old_ids.max()) + 1, -1, dtype=np.int64)
-    lookup[order] = np.arange(order.size, dtype=np.int64)
-    new[mask] = lookup[labels[mask]]
-    return new, order
-
-
-def _member_means(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Mean of the members of each cluster 0..k-1 (noise ignored), float32."""
-    d = X.shape[1]
-    if k == 0:
-        return np.zeros((0, d), dtype=np.float32)
-    mask = labels >= 0
-    sums = np.zeros((k, d), dtype=np.float64)
-    np.add.at(sums, labels[mask], X[mask])
-    counts = np.bincount(labels[mask], minlength=k).astype(np.float64)
-    return (sums / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
-
-
-def _n_distinct_rows(X: np.ndarray, cap: int) -> int:
-    """Number of distinct rows of X, or ``cap`` if there are at least ``cap``."""
-    if X.shape[0] == 0:
-        return 0
-    # Cheap path: if the first `cap` rows are already distinct we are done.
-    head = X[: max(cap, 1)]
-    n_head = np.unique(head, axis=0).shape[0]
-    if n_head >= cap:
-        return cap
-    return min(cap, np.unique(X, axis=0).shape[0])
 
 
 def spherical_gaussian_bic(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
@@ -184,11 +74,6 @@ def _geometric_grid(lo: int, hi: int, ratio: float) -> list[int]:
         grid.add(round(value))
         value = max(value * ratio, value + 1.0)
     return sorted(k for k in grid if lo <= k <= hi)
-
-
-# ---------------------------------------------------------------------------
-# k-means with automatic k
-# ---------------------------------------------------------------------------
 
 
 class _AutoKMeansBase(ClusterMixin, BaseEstimator):
@@ -494,145 +379,3 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         )
 
 
-# ---------------------------------------------------------------------------
-# HDBSCAN
-# ---------------------------------------------------------------------------
-
-
-class HDBSCANClusterer(ClusterMixin, BaseEstimator):
-    """HDBSCAN (``hdbscan`` package), by default on a 5-d UMAP reduction.
-
-    Raw 384-d sentence embeddings are too high-dimensional for density
-    estimation (on banking77 HDBSCAN on raw vectors leaves about half the
-    points as noise and takes ~1 min for 10,000 points); reducing to a few
-    dimensions with UMAP first, as BERTopic does, is both faster and better.
-    Set ``n_components=None`` to cluster X as given.
-
-    Parameters
-    ----------
-    min_cluster_size, min_samples, cluster_selection_method, cluster_selection_epsilon:
-        Passed to ``hdbscan.HDBSCAN`` (``min_samples=None`` means
-        ``min_cluster_size``).
-    n_components, n_neighbors:
-        UMAP target dimension (None: no reduction) and neighbourhood size;
-        UMAP uses the cosine metric and ``min_dist=0``.
-    random_state:
-        Seed for UMAP (HDBSCAN itself is deterministic).
-
-    Noise points get label ``-1``; they are not a cluster.  Inputs with fewer
-    than ``min_cluster_size`` points are all noise.
-    """
-
-    def __init__(
-        self,
-        min_cluster_size: int = 10,
-        min_samples: int | None = None,
-        cluster_selection_method: str = "eom",
-        cluster_selection_epsilon: float = 0.0,
-        n_components: int | None = 5,
-        n_neighbors: int = 15,
-        random_state: int = 0,
-    ) -> None:
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.cluster_selection_method = cluster_selection_method
-        self.cluster_selection_epsilon = cluster_selection_epsilon
-        self.n_components = n_components
-        self.n_neighbors = n_neighbors
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: Any = None) -> HDBSCANClusterer:
-        """Cluster X; noise gets -1."""
-        if int(self.min_cluster_size) < 2:
-            raise ValueError(f"min_cluster_size must be >= 2, got {self.min_cluster_size}")
-        if self.cluster_selection_method not in ("eom", "leaf"):
-            raise ValueError(
-                "cluster_selection_method must be 'eom' or 'leaf', "
-                f"got {self.cluster_selection_method!r}"
-            )
-        X = _check_X(X)
-        n, d = X.shape
-        self.n_features_in_ = d
-        labels = np.full(n, -1, dtype=np.int64)
-        if n >= max(int(self.min_cluster_size), 2) and _n_distinct_rows(X, 2) >= 2:
-            labels = self._hdbscan_labels(self._reduce(X))
-        self.labels_, order = relabel_by_size(labels)
-        self.n_clusters_ = int(order.size)
-        self.cluster_centers_ = _member_means(X, self.labels_, self.n_clusters_)
-        return self
-
-    def _reduce(self, X: np.ndarray) -> np.ndarray:
-        n, d = X.shape
-        if self.n_components is None or int(self.n_components) >= d:
-            return X
-        # spectral initialisation needs more points than dimensions + 1
-        if n <= int(self.n_components) + 2:
-            return X
-        try:
-            import umap
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "HDBSCANClusterer with n_components set needs umap-learn "
-                "(pip install 'kura-dbt[local]'), or pass n_components=None"
-            ) from exc
-        with warnings.catch_warnings():
-            # umap warns that a fixed random_state disables parallelism
-            warnings.filterwarnings("ignore", message=".*n_jobs.*", category=UserWarning)
-            reducer = umap.UMAP(
-                n_components=int(self.n_components),
-                n_neighbors=max(2, min(int(self.n_neighbors), n - 1)),
-                min_dist=0.0,
-                metric="cosine",
-                random_state=self.random_state,
-                init="spectral" if n > 100 else "random",
-            )
-            return np.asarray(reducer.fit_transform(X), dtype=np.float64)
-
-    def _hdbscan_labels(self, Z: np.ndarray) -> np.ndarray:
-        import hdbscan
-
-        n = Z.shape[0]
-        min_samples = self.min_samples
-        if min_samples is not None:
-            min_samples = max(1, min(int(min_samples), n - 1))
-        model = hdbscan.HDBSCAN(
-            min_cluster_size=int(self.min_cluster_size),
-            min_samples=min_samples,
-            cluster_selection_method=self.cluster_selection_method,
-            cluster_selection_epsilon=float(self.cluster_selection_epsilon),
-            metric="euclidean",
-        )
-        return np.asarray(model.fit(np.asarray(Z, dtype=np.float64)).labels_, dtype=np.int64)
-
-
-# ---------------------------------------------------------------------------
-# factory
-# ---------------------------------------------------------------------------
-
-CLUSTERERS: dict[str, type[BaseEstimator]] = {
-    "kmeans": KMeansClusterer,
-    "minibatch_kmeans": MiniBatchKMeansClusterer,
-    "hdbscan": HDBSCANClusterer,
-}
-
-
-def make_clusterer(name: str, **params: Any) -> BaseEstimator:
-    """Build a clusterer by name (``kmeans``, ``minibatch_kmeans``, ``hdbscan``).
-
-    Raises ValueError for an unknown name and TypeError for a parameter the
-    clusterer does not take (nothing is silently ignored).
-    """
-    key = backend_key(name)
-    if key not in CLUSTERERS:
-        raise ValueError(
-            f"unknown clusterer {name!r}; valid names: {', '.join(sorted(CLUSTERERS))}"
-        )
-    cls = CLUSTERERS[key]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"{key} clusterer got unknown parameter(s) {', '.join(map(repr, unknown))}; "
-            f"valid parameters: {', '.join(accepted)}"
-        )
-    return cls(**params)

@@ -1,0 +1,25 @@
+"""Labels stage: names and descriptions for the clusters of every level, and (for an LLM
+labeller) the grouping of a level into parents. Backends by var ``kura__labeller``."""
+
+from __future__ import annotations
+
+from kura_dbt.labels.base import ClusterLabel, Labeller
+from kura_dbt.labels.local import ClassTfidfLabeller
+from kura_dbt.registry import Registry
+from kura_dbt.settings import Settings
+
+__all__ = ["LABELLERS", "ClassTfidfLabeller", "ClusterLabel", "Labeller"]
+
+LABELLERS: Registry[Labeller] = Registry("labeller")
+
+
+@LABELLERS.register("local")
+def _local(settings: Settings) -> Labeller:
+    return ClassTfidfLabeller(quote_example=settings.label_quotes_example)
+
+
+@LABELLERS.register("openai")
+def _openai(settings: Settings) -> Labeller:
+    from kura_dbt.labels.openai import OpenAILabeller
+
+    return OpenAILabeller(settings.llm_settings())

@@ -1,0 +1,71 @@
+"""The labeller interface: what the hierarchy needs to name clusters and, optionally, to group
+them into parents.
+
+A labeller subclasses :class:`Labeller` and implements :meth:`Labeller.label`; everything else
+has a default that suits a local labeller (as BERTopic's ``BaseRepresentation`` does for its
+representation models). An LLM labeller switches on what it can do: name a parent from its
+children's names, use contrasting examples, be cached between builds, group clusters itself.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClusterLabel:
+    name: str
+    description: str
+    keywords: list[str] = field(default_factory=list)
+    # what it cost to get this label (LLM labellers; zero for the local one or a reused name)
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None  # naming failed: the label says so, and is asked for again next build
+
+
+class Labeller(ABC):
+    """Names the clusters of one level at a time; optionally groups a level into parents."""
+
+    #: stored in every row's ``labeller`` column and part of every cluster's ``label_key``
+    name: str
+    #: part of the ``label_key`` too: a new version (model, prompt) renames every cluster
+    version: str = ""
+    #: parents are named from their children's "name: description" instead of the
+    #: conversations they hold
+    names_from_children: bool = False
+    #: :meth:`label` also gets ``contrast_texts``: the nearest conversations outside each cluster
+    uses_contrast: bool = False
+    #: a cluster whose ``label_key`` is unchanged keeps its stored name, and a level whose
+    #: children are unchanged keeps its stored grouping: no new work (calls) on a rerun
+    cacheable: bool = False
+    #: the calls the last :meth:`group` made (``llm_calls``, ``prompt_tokens``,
+    #: ``completion_tokens``), shared out over the clusters of the level it built
+    group_usage: Mapping[str, int] = MappingProxyType({})
+
+    @abstractmethod
+    def label(
+        self,
+        texts_per_cluster: Sequence[Sequence[str]],
+        central_texts: Sequence[str | None],
+        sizes: Sequence[int],
+        contrast_texts: Sequence[Sequence[str]] | None = None,
+    ) -> list[ClusterLabel]:
+        """One label per cluster. ``texts_per_cluster[i]`` are cluster i's texts, most central
+        first (or its children's "name: description" with ``names_from_children``),
+        ``central_texts[i]`` its most central conversation, ``sizes[i]`` its conversations.
+        ``contrast_texts`` is passed only when ``uses_contrast`` is set."""
+
+    def group(self, child_texts: Sequence[str], centroids: Any, target: int) -> np.ndarray:
+        """The parent index (0..m-1, m <= ``target``) of each child of the level below, from
+        the children's "name: description" and their centroids. The default ignores the names:
+        Ward clustering of the centroids (:func:`kura_dbt.hierarchy.group_clusters`)."""
+        from kura_dbt.hierarchy.grouping import group_clusters
+
+        return group_clusters(centroids, target)

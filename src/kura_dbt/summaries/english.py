@@ -1,0 +1,375 @@
+"""English rules of the local summariser: a request as a third-person sentence ("The user
+wants to ...", "The user asks the assistant to ..."), the task phrase of a sentence ("find a bus
+to Sacramento", "how to ...", "answer a question about ..."), key phrases, pronouns and
+conjugation. The word lists and cue tables are ``data/english.json``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kura_dbt.summaries._data import alternatives, cues, load
+from kura_dbt.summaries.text import DISCOURSE, capitalise, end_sentence, split_sentences
+
+_DATA = load("english")
+
+EN_STOP = frozenset(_DATA["stop_words"])
+_EN_VERBS = frozenset(_DATA["verbs"])
+_EN_QUESTION_START = frozenset(_DATA["question_starts"])
+_CLAUSE_STOP = frozenset(_DATA["clause_stops"])
+_PREPOSITIONS = frozenset(_DATA["prepositions"])
+_ARTICLES = frozenset(_DATA["articles"])
+_GERUND_BASES: dict[str, str] = dict(_DATA["gerunds"])
+
+# Token sequences that introduce the wanted action; what follows is a verb phrase. Longest
+# first.
+_ACTION_CUES = tuple(sorted(cues(_DATA["cues"]["action"]), key=lambda cue: -len(cue)))
+# Cues that may also start a later clause ("..., can you find", "... and want to find").
+_INNER_CUES = cues(_DATA["cues"]["inner"])
+_FIND_CUES = cues(_DATA["cues"]["find"])
+_INTEREST_CUES = cues(_DATA["cues"]["interest"])
+_WANT_CUES = cues(_DATA["cues"]["want"])
+_HOW_CUES = cues(_DATA["cues"]["how"])
+# Openings that ask the assistant to do something: "The user asks the assistant to ...".
+_YOU_CUES = cues(_DATA["cues"]["you"])
+
+# first person -> third person: a word ("my" -> "their"), and a match of _PRONOUN
+_FIRST_PERSON: dict[str, str] = dict(_DATA["first_person"])
+_PRONOUN = re.compile(
+    r"\b(?:[Ii]['’](?:m|ve|d|ll)|[Ii] am|[Ii] was|[Ii](?!\.\w)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b"
+)
+_PRONOUN_MAP: dict[str, str] = dict(_DATA["pronouns"])
+_SUBJECT_ADVERBS = frozenset(_DATA["subject_adverbs"])
+# conjugation in the third person singular
+_IRREGULAR_3RD: dict[str, str] = dict(_DATA["irregular_third_person"])
+_BASE_ED = frozenset(_DATA["base_ed"])
+_MODALS = frozenset(_DATA["modals"])
+_IRREGULAR_PAST = frozenset(_DATA["irregular_past"])
+# "I'm" -> "is", "I've" -> "has", ...
+_CONTRACTIONS: dict[str, str] = dict(_DATA["contractions"])
+
+
+def _base_from_gerund(word: str) -> str | None:
+    """'finding' -> 'find', 'planning' -> 'plan', 'making' -> 'make'; None if not a verb
+    known here."""
+    if word in _GERUND_BASES:
+        return _GERUND_BASES[word]
+    if not word.endswith("ing") or len(word) < 6:
+        return None
+    stem = word[:-3]
+    for base in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else ""):
+        if base and base in _EN_VERBS:
+            return base
+    return None
+
+
+def third_person(text: str) -> str:
+    """First-person singular pronouns of ``text`` in the third person (I -> they, my -> their)."""
+
+    def swap(match: re.Match[str]) -> str:
+        new = _PRONOUN_MAP[match.group(0).replace("’", "'").lower()]
+        before = text[max(0, match.start() - 2) : match.start()]
+        sentence_start = match.start() == 0 or (before[-1:] == " " and before[:1] in ".?!")
+        return capitalise(new) if sentence_start else new
+
+    return _PRONOUN.sub(swap, text)
+
+
+def _conjugate(verb: str) -> str:
+    lower = verb.lower()
+    if lower in _IRREGULAR_3RD:
+        return _IRREGULAR_3RD[lower]
+    if lower in _MODALS or lower.endswith(("n't", "ing")) or not lower.replace("'", "").isalpha():
+        return verb
+    if lower.endswith("ed") and lower not in _BASE_ED:
+        return verb
+    if lower in _IRREGULAR_PAST:
+        return verb
+    if re.search(r"(?:s|sh|ch|x|z|o)$", lower):
+        return verb + "es"
+    if re.search(r"[^aeiou]y$", lower):
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+_AND_VERB = re.compile(r"(\band )(" + alternatives(_DATA["and_verbs"]) + r")\b")
+_WANTS_YOU = re.compile(r"^((?:\w+ )?(?:wants|needs|would like|'d like|likes|wishes)) you to\b")
+
+
+def _user_says(sentence: str) -> str | None:
+    """'The user wants to ...' from a sentence that starts with 'I ...'; None otherwise."""
+    match = re.match(r"^(?:I['’](m|ve|d|ll)|I)\b\s*(.*)$", sentence, re.DOTALL)
+    if not match:
+        return None
+    contraction, rest = match.group(1), match.group(2)
+    if contraction:
+        body = _CONTRACTIONS[contraction] + " " + rest
+    else:
+        words = rest.split(" ")
+        i = 0
+        while i < len(words) - 1 and words[i].lower() in _SUBJECT_ADVERBS:
+            i += 1
+        if not words[i]:
+            return None
+        words[i] = _conjugate(words[i])
+        body = " ".join(words)
+    body = _AND_VERB.sub(lambda m: m.group(1) + _conjugate(m.group(2)), body, count=1)
+    body = _WANTS_YOU.sub(r"\1 the assistant to", body, count=1)
+    return "The user " + strip_please(third_person(body)).rstrip()
+
+
+_TRAILING_PLEASE = re.compile(r"[,\s]+please(?=[\s.!?]*$)", re.IGNORECASE)
+
+
+def strip_please(text: str) -> str:
+    return _TRAILING_PLEASE.sub("", text)
+
+
+Token = tuple[str, str, bool]  # (as written, lower-case bare word, a clause ends after it)
+
+
+def tokenise(sentence: str) -> list[Token]:
+    """(token as written, lower-case bare word, a clause ends after it)."""
+    out = []
+    for raw in sentence.split():
+        bare = raw.strip(".,!?;:\"'(){}…“”‘’")
+        if not (bare.startswith("[") and bare.endswith("]")):  # keep "[EMAIL]" placeholders
+            bare = bare.strip("[]")
+        if not bare:
+            continue
+        ends = raw.rstrip("\"'”’)]}").endswith((",", ";", ":", ".", "?", "!", "…"))
+        out.append((bare, bare.lower().replace("’", "'"), ends))
+    return out
+
+
+def _starts_with(lowers: list[str], cue: tuple[str, ...]) -> bool:
+    return tuple(lowers[: len(cue)]) == cue
+
+
+def _display(token: str, lower: str, first: bool) -> str:
+    """The token as the user wrote it, first person in the third ("my" -> "their"); a
+    sentence-initial common word in lower case."""
+    if lower in _FIRST_PERSON:
+        return _FIRST_PERSON[lower]
+    if first and (lower in EN_STOP or lower in _EN_VERBS or lower in _PREPOSITIONS):
+        return lower
+    return token
+
+
+def _phrase(tokens: list[Token], verb: bool, max_words: int = 8) -> str | None:
+    """The phrase at the start of ``tokens``: a verb (when ``verb``; its 'me'/'us' dropped)
+    and its object, or a noun phrase, with at most one prepositional phrase; it ends at a
+    clause boundary (punctuation, 'that', 'when', 'and', ...) or after ``max_words`` words
+    (but not inside a run of capitalised words)."""
+    out: list[str] = []
+    prepositions = 0
+    for i, (token, lower, ends) in enumerate(tokens):
+        following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        if (
+            verb
+            and i == 1
+            and lower in {"me", "us"}
+            and following not in _PREPOSITIONS
+            and not ends
+        ):
+            continue  # "find me a bus" -> "find a bus"; "tell me about" keeps "them"
+        if out and lower in _CLAUSE_STOP:
+            break
+        if out and lower in _PREPOSITIONS:
+            # "directed by", "located in": part of the noun phrase, not a new phrase
+            if not (out[-1].lower().endswith("ed") and lower in {"by", "in", "on", "at"}):
+                prepositions += 1
+            if prepositions > 1 or len(out) >= max_words - 1:
+                break
+        if len(out) >= max_words and not (token[:1].isupper() and out[-1][:1].isupper()):
+            break
+        out.append(_display(token, lower, first=(i == 0)))
+        if ends and (len(out) > 1 or not verb):
+            break
+    while out and (out[-1].lower() in _PREPOSITIONS or out[-1].lower() in _ARTICLES):
+        out.pop()
+    return " ".join(out) if out else None
+
+
+def _verb_phrase(tokens: list[Token]) -> str | None:
+    return _phrase(tokens, verb=True)
+
+
+def _noun_phrase(tokens: list[Token], articles: bool = False) -> str | None:
+    """The noun phrase at the start of ``tokens``; its leading article is dropped unless
+    ``articles``."""
+    while not articles and tokens and tokens[0][1] in _ARTICLES:
+        tokens = tokens[1:]
+    return _phrase(tokens, verb=False)
+
+
+def _as_base_verb(tokens: list[Token]) -> list[Token]:
+    """'finding a bus' -> 'find a bus' (for a gerund of a verb known here)."""
+    if tokens:
+        base = _base_from_gerund(tokens[0][1])
+        if base:
+            return [(base, base, tokens[0][2]), *tokens[1:]]
+    return tokens
+
+
+def key_phrases(tokens: list[Token], stop: frozenset[str], limit: int = 3) -> list[str]:
+    """Runs of consecutive non-stop words (at most four words each), in order."""
+    phrases: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            phrase = " ".join(run[:4])
+            if phrase.lower() not in (p.lower() for p in phrases):
+                phrases.append(phrase)
+            run.clear()
+
+    for i, (token, lower, ends) in enumerate(tokens):
+        if lower in stop or lower in _FIRST_PERSON or len(lower) < 2 and not lower.isdigit():
+            flush()
+        else:
+            run.append(_display(token, lower, first=(i == 0)) if stop is EN_STOP else token)
+            if ends:
+                flush()
+        if len(phrases) >= limit:
+            break
+    flush()
+    # a single common verb is no key phrase ("invented", "play")
+    phrases = [p for p in phrases if p.lower() not in _EN_VERBS]
+    return phrases[:limit]
+
+
+def _help_with(tokens: list[Token]) -> str | None:
+    """'with finding a bus' -> 'find a bus'; 'with my SQL query' -> 'help with their SQL
+    query'. ``tokens`` start with the preposition."""
+    rest = tokens[1:]
+    if not rest:
+        return None
+    if _base_from_gerund(rest[0][1]):
+        return _verb_phrase(_as_base_verb(rest))
+    phrase = _noun_phrase(rest)
+    return f"help with {phrase}" if phrase else None
+
+
+def english_task(sentence: str) -> str | None:
+    """The task phrase of one English sentence, or None."""
+    tokens = tokenise(DISCOURSE.sub("", sentence))
+    return _task_from_tokens(tokens, question=sentence.rstrip().endswith("?"))
+
+
+def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> str | None:
+    if not tokens or depth > 2:
+        return None
+    via_cue = False  # after a cue such as "can you" or "I want to", a verb phrase follows
+    for _ in range(4):
+        lowers = [t[1] for t in tokens]
+        how = next((cue for cue in _HOW_CUES if _starts_with(lowers, cue)), None)
+        if how:
+            phrase = _verb_phrase(tokens[len(how) :])
+            return f"how to {phrase}" if phrase else None
+        find = next((cue for cue in _FIND_CUES if _starts_with(lowers, cue)), None)
+        if find:
+            phrase = _noun_phrase(tokens[len(find) :], articles=True)
+            return f"find {phrase}" if phrase else None
+        cue = next((cue for cue in _ACTION_CUES if _starts_with(lowers, cue)), None)
+        if cue:
+            tokens, via_cue = _as_base_verb(tokens[len(cue) :]), True
+            if tokens and tokens[0][1] in {"with", "in", "on"} and cue[-1] in {"help", "me"}:
+                return _help_with(tokens)
+            continue
+        interest = next((c for c in _INTEREST_CUES if _starts_with(lowers, c)), None)
+        if interest:
+            rest = tokens[len(interest) :]
+            if rest and _base_from_gerund(rest[0][1]):
+                return _verb_phrase(_as_base_verb(rest))
+            return _noun_phrase(rest)
+        want = next((c for c in _WANT_CUES if _starts_with(lowers, c)), None)
+        if not want:
+            break
+        rest = tokens[len(want) :]
+        rest_lowers = [t[1] for t in rest]
+        if rest_lowers[:1] == ["to"]:
+            tokens, via_cue = rest[1:], True
+            continue
+        # "I need (some) help / assistance (with|in|to) ..."
+        if rest_lowers[:1] == ["some"] and rest_lowers[1:2] in (["help"], ["assistance"]):
+            rest, rest_lowers = rest[1:], rest_lowers[1:]
+        if rest_lowers[:1] in (["help"], ["assistance"], ["assistant"]):
+            rest = rest[1:]
+            if rest and rest[0][1] in {"with", "in", "on"}:
+                return _help_with(rest)
+            if rest and rest[0][1] == "to":
+                rest = rest[1:]
+            tokens, via_cue = _as_base_verb(rest), True
+            continue
+        return _noun_phrase(rest)  # "I need a one way flight" -> "one way flight"
+    if not tokens:
+        return None
+    if via_cue or tokens[0][1] in _EN_VERBS:
+        return _verb_phrase(tokens)
+    if question or tokens[0][1] in _EN_QUESTION_START:
+        phrases = key_phrases(tokens, EN_STOP)
+        return f"answer a question about {', '.join(phrases)}" if phrases else None
+    # an imperative or a request later in the sentence: "Given the code below, refactor it";
+    # "There is a business tour for me, can you find a flight"; "... and want to find X"
+    lowers = [t[1] for t in tokens]
+    for i in range(1, len(tokens)):
+        if not (tokens[i - 1][2] or lowers[i - 1] == "and"):  # not the start of a clause
+            continue
+        if tokens[i - 1][2] and lowers[i] in _EN_VERBS:
+            return _verb_phrase(tokens[i:])
+        if any(_starts_with(lowers[i:], cue) for cue in _INNER_CUES):
+            return _task_from_tokens(tokens[i:], question, depth + 1)
+    # "I feel like I want to ...", "I think I need to ...": a first-person request anywhere
+    for i in range(1, len(tokens)):
+        if lowers[i] == "i" and any(_starts_with(lowers[i:], cue) for cue in _WANT_CUES):
+            return _task_from_tokens(tokens[i:], question, depth + 1)
+    return None
+
+
+# =============================================================================== summariser
+
+
+def is_request(sentence: str, words: list[str]) -> bool:
+    """A question or a request: ends with '?', or opens with a question word, an imperative
+    verb, or a cue such as 'can you', 'I want', 'I'm looking for'."""
+    if sentence.rstrip().endswith("?") or not words:
+        return bool(words)
+    if words[0] in _EN_VERBS or words[0] in _EN_QUESTION_START:
+        return True
+    return any(
+        _starts_with(words, cue) for cues in (_ACTION_CUES, _WANT_CUES, _FIND_CUES) for cue in cues
+    )
+
+
+def word_stem(word: str) -> str:
+    word = word.strip("'")
+    for suffix in ("ies", "es", "s"):
+        if len(word) > 4 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def summary_sentence(request: str) -> str:
+    """The request as a third-person sentence, built from its own words: "The user wants
+    to ...", "The user asks the assistant to ...", or "The user asks: <question>"."""
+    sentences = split_sentences(request) or [request]
+    first, rest = DISCOURSE.sub("", sentences[0]) or sentences[0], sentences[1:]
+    tail = (" " + third_person(" ".join(rest))) if rest else ""
+    says = _user_says(first)
+    if says:
+        return end_sentence(says) + tail
+    words = first.split()
+    stripped = False
+    for _ in range(3):  # "Please can you ...", "Could you please ..."
+        lowers = [w.strip(",.!?;:").lower() for w in words]
+        cue = next((c for c in _YOU_CUES if tuple(lowers[: len(c)]) == c), None)
+        if cue is None or len(words) <= len(cue):
+            break
+        words, stripped = words[len(cue) :], True
+    imperative = bool(words) and words[0].strip(",.!?;:").lower() in _EN_VERBS
+    if stripped or (imperative and not first.rstrip().endswith("?")):
+        body = strip_please(third_person(" ".join(words))).rstrip("?!.,; ")
+        if body:
+            return f"The user asks the assistant to {body[:1].lower() + body[1:]}." + tail
+    return f"The user asks: {third_person(request)}"

@@ -1,0 +1,97 @@
+"""The tables the Python models write: one typed schema each, so that an empty result still
+has the right column types, and the state columns an incremental model reads back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+SUMMARY_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "content_hash": "string",
+    "summary": "string",
+    "request": "string",
+    "task": "string",
+    "languages": "string",
+    "concerning_score": "Int64",
+    "user_frustration": "Int64",
+    "assistant_errors": "string",
+    "extra_facets": "string",
+    "flags": "string",
+    "turn_count": "Int64",
+    "user_turns": "Int64",
+    "assistant_turns": "Int64",
+    "summariser": "string",
+    "model": "string",
+    "prompt_version": "string",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+    "cost_usd": "float64",
+    "llm_calls": "Int64",
+    "error": "string",
+    "summarised_at": "datetime64[us]",
+}
+SUMMARY_STATE_COLUMNS = ["conversation_id", "content_hash", "summariser", "model", "prompt_version", "error"]
+
+EMBEDDING_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "text_hash": "string",
+    "embedding": "object",
+    "embedder": "string",
+    "model": "string",
+    "dimensions": "Int64",
+    "embedded_at": "datetime64[us]",
+    "error": "string",
+    "prompt_tokens": "Int64",
+    "llm_calls": "Int64",
+}
+EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
+
+CONVERSATION_CLUSTER_SCHEMA: dict[str, str] = {
+    "conversation_id": "string",
+    "cluster_id": "string",
+    "distance": "float64",
+    "is_unclustered": "boolean",
+    "clusterer": "string",
+}
+
+HIERARCHY_SCHEMA: dict[str, str] = {
+    "cluster_id": "string",
+    "level": "Int64",
+    "parent_id": "string",
+    "top_cluster_id": "string",
+    "name": "string",
+    "description": "string",
+    "keywords": "string",
+    "size": "Int64",
+    "distinct_users": "Int64",
+    "child_count": "Int64",
+    "labeller": "string",
+    "label_key": "string",
+    "llm_calls": "Int64",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+}
+HIERARCHY_CACHE_COLUMNS = ["cluster_id", "parent_id", "label_key", "name", "description", "keywords"]
+
+PROJECTION_SCHEMA: dict[str, str] = {
+    "point_type": "string",
+    "point_id": "string",
+    "cluster_id": "string",
+    "level": "Int64",
+    "x": "float64",
+    "y": "float64",
+    "projector": "string",
+}
+
+
+def typed_frame(rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
+    """``rows`` as a frame with exactly the schema's columns, in order, with its types."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(schema))
+    frame = frame.reindex(columns=list(schema))
+    for column, dtype in schema.items():
+        if dtype != "object":
+            frame[column] = frame[column].astype(dtype)
+    return frame.reset_index(drop=True)
