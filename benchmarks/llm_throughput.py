@@ -131,6 +131,8 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, emb
     import pandas as pd
 
     from kura_dbt import pipeline
+    from kura_dbt.settings import Settings
+    from kura_dbt.taxonomy import discover
 
     pool = corpus(data_dir)[:n]
     transcripts = pd.DataFrame(
@@ -151,8 +153,9 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, emb
         after_summaries = stats(port)["requests"]
         embeddings = pipeline.embed(summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch})
         after_embeddings = stats(port)["requests"]
-        clusters = pipeline.assign_base_clusters(summaries, embeddings, {"seed": 42})
-        hierarchy = pipeline.cluster_hierarchy(clusters, summaries, embeddings, transcripts, config)
+        current, X = pipeline.current_embeddings(summaries, embeddings)
+        hierarchy = discover(list(current["conversation_id"]), X, list(current["summary"]),
+                             Settings.from_config(config)).hierarchy
         total = stats(port)["requests"]
         seconds = time.perf_counter() - t0
     finally:

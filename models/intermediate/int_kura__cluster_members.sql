@@ -7,8 +7,9 @@ with recursive members as (
         hierarchy.level,
         hierarchy.parent_id
     from {{ ref('kura__conversation_clusters') }} as conversation_clusters
-    inner join {{ ref('kura__cluster_hierarchy') }} as hierarchy
+    inner join {{ ref('kura__taxonomy') }} as hierarchy
         on conversation_clusters.cluster_id = hierarchy.cluster_id
+        and hierarchy.is_current
 
     union all
 
@@ -18,8 +19,9 @@ with recursive members as (
         parents.level,
         parents.parent_id
     from members
-    inner join {{ ref('kura__cluster_hierarchy') }} as parents
+    inner join {{ ref('kura__taxonomy') }} as parents
         on members.parent_id = parents.cluster_id
+        and parents.is_current
 )
 
 select conversation_id, cluster_id, level

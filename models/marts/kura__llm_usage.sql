@@ -1,7 +1,8 @@
 {#- LLM spending per run, stage and model: calls, tokens, estimated cost and errors.
-    Summaries and embeddings: a run is one `dbt build` (summarised_at, embedded_at); rows a later
-    run replaced count in that later run. Cluster names and the hierarchy are rebuilt by every run: their calls are this
-    run's (0 when every name and grouping was reused). Local backends make no calls. -#}
+    A run is one `dbt build` (summarised_at, embedded_at, and for cluster names and the
+    hierarchy the discovery that wrote the cluster's row in kura__taxonomy); rows a later run
+    replaced count in that later run. Names are only asked for at a discovery, and not for a
+    cluster that kept its name. Local backends make no calls. -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
@@ -45,7 +46,7 @@ embeddings as (
 
 naming as (
     select
-        {{ dbt.current_timestamp() }} as run_at,
+        updated_at as run_at,
         case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
         labeller as backend,
         case when labeller = 'openai' then '{{ var("kura__llm_model") }}' end as model,
@@ -60,9 +61,9 @@ naming as (
         {%- else -%}
         cast(null as {{ dbt.type_float() }})
         {%- endif %} as cost_usd,
-        sum(case when name like 'Unnamed cluster (%' then 1 else 0 end) as errors
-    from {{ ref('kura__cluster_hierarchy') }}
-    group by case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
+        sum(case when label_error then 1 else 0 end) as errors
+    from {{ ref('kura__taxonomy') }}
+    group by updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
 )
 
 select * from summaries

@@ -46,25 +46,6 @@ def read_previous(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | 
     return to_pandas(session.sql(f"select {', '.join(wanted)} from {relation}"))
 
 
-def read_existing(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:
-    """The current contents of this model's table if it exists (also for table models, whose
-    previous build is still in place while the new one is computed), else None."""
-    this = dbt.this
-    exists = to_pandas(
-        session.sql(
-            "select count(*) as n from information_schema.tables "
-            f"where lower(table_schema) = lower('{this.schema}') "
-            f"and lower(table_name) = lower('{this.identifier}')"
-        )
-    )
-    if int(exists["n"].iloc[0]) == 0:
-        return None
-    present = set(to_pandas(session.sql(f"select * from {this} where 1 = 0")).columns)
-    if not set(columns) <= present:
-        return None  # built by an older version without these columns
-    return to_pandas(session.sql(f"select {', '.join(columns)} from {this}"))
-
-
 class Warehouse:
     """SQL over a model's inputs and its own previous state, on DuckDB and Snowpark alike.
 
@@ -77,8 +58,9 @@ class Warehouse:
     def __init__(self, dbt: Any, session: Any, **inputs: Any) -> None:
         self.session = session
         self.views: dict[str, str] = {}
+        owner = str(getattr(dbt.this, "identifier", "model"))  # models run in parallel threads
         for name, relation in inputs.items():
-            view = f"kura_input_{name}"
+            view = f"kura_input_{owner}_{name}"
             if hasattr(relation, "create_or_replace_temp_view"):  # Snowpark
                 relation.create_or_replace_temp_view(view)
             elif hasattr(relation, "create_view"):  # DuckDB
@@ -90,3 +72,17 @@ class Warehouse:
 
     def query(self, sql: str) -> pd.DataFrame:
         return to_pandas(self.session.sql(sql))
+
+    def close(self) -> None:
+        """Drop the input views (Snowpark's temporary views end with the session anyway)."""
+        if hasattr(self.session, "unregister") and hasattr(self.session, "execute"):  # DuckDB
+            for view in self.views.values():
+                self.session.execute(f"drop view if exists {view}")
+                self.session.unregister(view)
+        self.views = {}
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

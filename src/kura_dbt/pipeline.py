@@ -3,7 +3,9 @@
 Each function reads the frames a model was given (already converted by ``kura_dbt.frames``),
 calls the stages (``summaries``, ``embeddings``, ``clustering``, ``hierarchy``/``labels``,
 ``projection``) with the run's :class:`~kura_dbt.settings.Settings`, and returns a frame typed
-by its schema in ``kura_dbt.tables``. No stage logic lives here.
+by its schema in ``kura_dbt.tables``. No stage logic lives here. The two state models
+(``cluster_state``, ``map_points``) get a :class:`kura_dbt.frames.Warehouse` instead of frames:
+they select their new rows in SQL.
 """
 
 from __future__ import annotations
@@ -16,31 +18,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kura_dbt.clustering import CLUSTERERS
-from kura_dbt.clustering.base import cosine_distances_to_centroids
 from kura_dbt.embeddings import EMBEDDERS
-from kura_dbt.hierarchy import build_hierarchy, cluster_id, label_cache
 from kura_dbt.incremental import needs_work, text_hash
-from kura_dbt.labels import LABELLERS
-from kura_dbt.projection import PROJECTORS, cluster_points
+from kura_dbt.projection import PROJECTORS
+from kura_dbt.projection.map import MAP_SCHEMA, update_map
 from kura_dbt.settings import Settings, setting
 from kura_dbt.summaries import SUMMARISERS, Message
 from kura_dbt.tables import (
-    CONVERSATION_CLUSTER_SCHEMA,
     EMBEDDING_SCHEMA,
     EMBEDDING_STATE_COLUMNS,
-    HIERARCHY_CACHE_COLUMNS,
-    HIERARCHY_SCHEMA,
-    PROJECTION_SCHEMA,
     SUMMARY_SCHEMA,
     SUMMARY_STATE_COLUMNS,
     typed_frame,
 )
+from kura_dbt.taxonomy import update_taxonomy
 
 __all__ = [
-    "EMBEDDING_SCHEMA", "EMBEDDING_STATE_COLUMNS", "HIERARCHY_CACHE_COLUMNS", "SUMMARY_SCHEMA",
-    "SUMMARY_STATE_COLUMNS", "assign_base_clusters", "cluster_hierarchy", "current_embeddings",
-    "embed", "project", "setting", "summarise", "text_hash",
+    "EMBEDDING_SCHEMA", "EMBEDDING_STATE_COLUMNS", "SUMMARY_SCHEMA", "SUMMARY_STATE_COLUMNS",
+    "cluster_state", "current_embeddings", "embed", "map_points", "setting", "summarise",
+    "text_hash",
 ]
 
 Config = Settings | Mapping[str, Any]
@@ -169,96 +165,24 @@ def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tup
     return current, matrix
 
 
-# --------------------------------------------------------------------------- clustering
+# --------------------------------------------------------------------------- taxonomy
 
 
-def assign_base_clusters(summaries: pd.DataFrame, embeddings: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Each summarised conversation's base cluster and its cosine distance to the centroid."""
+def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
+    """The rows of ``int_kura__cluster_state`` this build adds or replaces: assignments of the
+    new or changed conversations (or, at a re-discovery, of all), the taxonomy, one run row
+    and lineage. ``warehouse`` is a :class:`kura_dbt.frames.Warehouse` with the views
+    ``embeddings`` and ``summaries``."""
+    return update_taxonomy(warehouse, Settings.from_config(config), _now())
+
+
+# --------------------------------------------------------------------------- map
+
+
+def map_points(warehouse: Any, config: Config) -> pd.DataFrame:
+    """The rows of ``int_kura__map_points`` this build adds or replaces: the new or changed
+    conversations placed on the existing map, or every conversation when the map is fitted."""
     settings = Settings.from_config(config)
-    name = CLUSTERERS.key(settings.clusterer)
-    clusterer = CLUSTERERS.build(name, settings)
-    current, X = current_embeddings(summaries, embeddings)
-    if len(current) == 0:
-        return typed_frame([], CONVERSATION_CLUSTER_SCHEMA)
-    labels = clusterer.fit_predict(X)
-    frame = pd.DataFrame(
-        {
-            "conversation_id": current["conversation_id"],
-            "cluster_id": [cluster_id(0, int(b)) if b >= 0 else None for b in labels],
-            "distance": cosine_distances_to_centroids(X, labels, clusterer.cluster_centers_),
-            "is_unclustered": labels < 0,
-            "clusterer": name,
-        }
-    )
-    return typed_frame(frame, CONVERSATION_CLUSTER_SCHEMA)
-
-
-def _base_labels(conversation_clusters: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Positions 0..k-1 of each conversation's base cluster (ids in order), -1 for none."""
-    base = ids.map(conversation_clusters.set_index("conversation_id")["cluster_id"])
-    order = sorted(base.dropna().unique())
-    return pd.Categorical(base, categories=order).codes.astype(int)
-
-
-def cluster_hierarchy(
-    conversation_clusters: pd.DataFrame,
-    summaries: pd.DataFrame,
-    embeddings: pd.DataFrame,
-    transcripts: pd.DataFrame,
-    config: Config,
-    previous: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Name the base clusters and build the levels above them. ``previous`` (the last build's
-    rows) lets an LLM labeller reuse the names of clusters whose inputs did not change."""
-    settings = Settings.from_config(config)
-    current, X = current_embeddings(summaries, embeddings)
-    if current.empty:
-        return typed_frame([], HIERARCHY_SCHEMA)
-    labels = _base_labels(conversation_clusters, current["conversation_id"])
-    users = current["conversation_id"].map(transcripts.set_index("conversation_id")["user_id"])
-    frame = build_hierarchy(
-        X,
-        labels,
-        current["summary"].tolist(),
-        [None if pd.isna(u) else str(u) for u in users],
-        max_top=settings.max_top_clusters,
-        branching=settings.hierarchy_branching,
-        labeller=LABELLERS.build(settings.labeller, settings),
-        cache=label_cache(previous),
-    )
-    return typed_frame(frame, HIERARCHY_SCHEMA)
-
-
-# --------------------------------------------------------------------------- projection
-
-
-def project(
-    summaries: pd.DataFrame,
-    embeddings: pd.DataFrame,
-    conversation_clusters: pd.DataFrame,
-    hierarchy: pd.DataFrame,
-    config: Config,
-) -> pd.DataFrame:
-    """2D coordinates for every embedded conversation and every cluster (mean of its members)."""
-    settings = Settings.from_config(config)
-    current, X = current_embeddings(summaries, embeddings)
-    if current.empty:
-        return typed_frame([], PROJECTION_SCHEMA)
     name = PROJECTORS.key(settings.projector)
-    xy = PROJECTORS.build(name, settings).fit_transform(X)
-    base = current["conversation_id"].map(conversation_clusters.set_index("conversation_id")["cluster_id"])
-    points = pd.DataFrame(
-        {
-            "point_type": "conversation",
-            "point_id": current["conversation_id"],
-            "cluster_id": base.to_numpy(),
-            "level": pd.NA,
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-            "projector": name,
-        }
-    )
-    clusters = cluster_points(points, hierarchy).assign(
-        point_type="cluster", projector=name, point_id=lambda f: f["cluster_id"]
-    )
-    return typed_frame(pd.concat([points, clusters], ignore_index=True), PROJECTION_SCHEMA)
+    frame = update_map(warehouse, settings, _now(), PROJECTORS.build(name, settings), name)
+    return typed_frame(frame, MAP_SCHEMA)

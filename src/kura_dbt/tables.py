@@ -49,43 +49,6 @@ EMBEDDING_SCHEMA: dict[str, str] = {
 }
 EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
 
-CONVERSATION_CLUSTER_SCHEMA: dict[str, str] = {
-    "conversation_id": "string",
-    "cluster_id": "string",
-    "distance": "float64",
-    "is_unclustered": "boolean",
-    "clusterer": "string",
-}
-
-HIERARCHY_SCHEMA: dict[str, str] = {
-    "cluster_id": "string",
-    "level": "Int64",
-    "parent_id": "string",
-    "top_cluster_id": "string",
-    "name": "string",
-    "description": "string",
-    "keywords": "string",
-    "size": "Int64",
-    "distinct_users": "Int64",
-    "child_count": "Int64",
-    "labeller": "string",
-    "label_key": "string",
-    "llm_calls": "Int64",
-    "prompt_tokens": "Int64",
-    "completion_tokens": "Int64",
-}
-HIERARCHY_CACHE_COLUMNS = ["cluster_id", "parent_id", "label_key", "name", "description", "keywords"]
-
-PROJECTION_SCHEMA: dict[str, str] = {
-    "point_type": "string",
-    "point_id": "string",
-    "cluster_id": "string",
-    "level": "Int64",
-    "x": "float64",
-    "y": "float64",
-    "projector": "string",
-}
-
 
 def typed_frame(rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
     """``rows`` as a frame with exactly the schema's columns, in order, with its types."""

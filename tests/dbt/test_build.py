@@ -79,12 +79,16 @@ def test_second_build_summarises_and_embeds_nothing(demo_db, query, tmp_path):
     stamps = query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries")
     embedded = query(demo_db, "select max(embedded_at) from kura__embeddings")
     clusters = query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id")
+    placed = query(demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points")
     run_dbt(["build"], demo_db, tmp_path / "target")
     assert counts(demo_db) == before
     assert query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries") == stamps
     assert query(demo_db, "select max(embedded_at) from kura__embeddings") == embedded
-    # same input, same seed: the same clusters, names and ids
+    # the same clusters, names and ids; nothing was assigned, the map was not fitted again
     assert query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id") == clusters
+    assert query(demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points") == placed
+    assert query(demo_db, "select decision, reason, new_conversations from kura__cluster_runs "
+                 "order by run_number desc limit 1")[0] == ("assign", "no new conversations", 0)
 
 
 def test_tree_command_prints_the_hierarchy(demo_db, query):
@@ -120,6 +124,13 @@ def _load_raw(db: Path, conversation_ids: list[str] | None = None, edit: str | N
             con.unregister("frame")
 
 
+def _partition(db: Path, query) -> set[frozenset[str]]:
+    """The base clusters as sets of conversations (ids aside)."""
+    rows = query(db, "select cluster_id, list(conversation_id) from kura__conversation_clusters "
+                 "where cluster_id is not null group by 1")
+    return {frozenset(members) for _, members in rows}
+
+
 def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(tmp_path, query):
     all_ids = pd.read_csv(SEEDS / "kura_sample_conversations.csv")["conversation_id"].tolist()
     first_ids = all_ids[:450]
@@ -130,6 +141,7 @@ def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(
     run_dbt(["build", "--vars", RAW_VARS], incremental, tmp_path / "t1")
     first_stamp = query(incremental, "select max(summarised_at) from kura__summaries")[0][0]
     assert query(incremental, "select count(*) from kura__summaries")[0][0] == 450
+    yesterday = dict(query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters"))
 
     # tomorrow: 50 new conversations arrive and one old conversation changed
     _load_raw(incremental, None, edit=edited)
@@ -142,6 +154,11 @@ def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(
     assert "Lisbon" in query(
         incremental, f"select summary from kura__summaries where conversation_id = '{edited}'"
     )[0][0]
+    # the clusters stay put: the new and the changed conversations were assigned to them
+    today = dict(query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters"))
+    assert {c: today[c] for c in first_ids[1:]} == {c: yesterday[c] for c in first_ids[1:]}
+    assert query(incremental, "select decision, new_conversations from kura__cluster_runs "
+                 "order by run_number desc limit 1")[0] == ("assign", 51)
 
     full = tmp_path / "full.duckdb"
     _load_raw(full, None, edit=edited)
@@ -155,12 +172,12 @@ def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(
     b = query(full, "select conversation_id, embedding from kura__embeddings order by 1")
     assert [r[0] for r in a] == [r[0] for r in b]
     np.testing.assert_allclose(np.array([r[1] for r in a]), np.array([r[1] for r in b]), atol=1e-5)
-    assert query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters order by 1") == query(
-        full, "select conversation_id, cluster_id from kura__conversation_clusters order by 1"
-    )
-    assert query(incremental, "select cluster_id, size, name from kura__cluster_hierarchy order by 1") == query(
-        full, "select cluster_id, size, name from kura__cluster_hierarchy order by 1"
-    )
+    # a re-discovery of the incremental warehouse finds exactly the clusters of a full rebuild
+    # (ids and names aside: the incremental one keeps the ids of the clusters that survive)
+    run_dbt(["build", "--vars", RAW_VARS[:-1] + ", kura__rediscover: always}"], incremental, tmp_path / "t4")
+    assert _partition(incremental, query) == _partition(full, query)
+    sizes = "select level, size from kura__cluster_hierarchy order by 1, 2"
+    assert query(incremental, sizes) == query(full, sizes)
 
 
 def test_missing_required_column_fails_with_a_clear_message(tmp_path):
@@ -298,7 +315,8 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     assert summary.startswith("The user asks for help:")
     assert '"topic": "travel"' in facets
     naming = query(db, "select sum(llm_calls), sum(errors) from kura__llm_usage where stage = 'cluster_names'")[0]
-    assert naming == (0, 0)  # the second build reused every name
+    base_clusters = query(db, "select count(*) from kura__cluster_hierarchy where level = 0")[0][0]
+    assert naming == (base_clusters, 0)  # one call per name, all in the first build
     usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where stage = 'summaries'")[0]
     assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
     tokens = sum(len(t.split()) for t in embedding_requests[0]["input"])

@@ -9,6 +9,8 @@ import pytest
 from kura_dbt import pipeline
 from kura_dbt.incremental import needs_work
 
+from .state_store import Store, _blobs, _centres
+
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
     rows = []
@@ -82,39 +84,26 @@ def test_needs_work_ignores_unrelated_columns_with_the_same_name():
     assert not stale.any()
 
 
-def test_cluster_assignment_and_hierarchy_from_embeddings():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(6, 32))
-    vectors = np.concatenate([c + 0.02 * rng.normal(size=(20, 32)) for c in centres])
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    ids = [f"c{i:03d}" for i in range(len(vectors))]
-    summaries = pd.DataFrame({"conversation_id": ids, "summary": [f"topic {i // 20} words" for i in range(len(ids))],
-                              "error": None})
-    hashes = [pipeline.text_hash(t) for t in summaries["summary"]]
-    embeddings = pd.DataFrame({"conversation_id": ids, "text_hash": hashes, "embedding": list(vectors.astype(np.float32))})
-    assigned = pipeline.assign_base_clusters(summaries, embeddings, {"seed": "42"})
+def test_cluster_state_from_embeddings_names_a_hierarchy_and_skips_stale_vectors():
+    store = Store()
+    store.add("c", _blobs(_centres(6, d=32), 20, seed=0), [f"topic {i // 20} words" for i in range(120)])
+    # a summary whose text changed after embedding is not clustered with a stale vector
+    store.summaries.loc[0, "summary"] = "edited text"
+    rows = store.build(max_top_clusters=2, seed=42)
+    assigned = rows[rows["record_type"] == "conversation"]
+    assert len(assigned) == 119 and "c0000" not in set(assigned["conversation_id"])
     assert assigned["cluster_id"].nunique() == 6
     assert (assigned["distance"] < 0.1).all()
-    transcripts = pd.DataFrame({"conversation_id": ids, "user_id": [f"u{i % 7}" for i in range(len(ids))]})
-    tree = pipeline.cluster_hierarchy(assigned, summaries, embeddings, transcripts, {"max_top_clusters": "2"})
-    assert (tree["parent_id"].isna().sum()) <= 2
-    assert tree.loc[tree["level"] == 0, "size"].sum() == len(ids)
-    # a summary whose text changed after embedding is not clustered with a stale vector
-    stale = summaries.copy()
-    stale.loc[0, "summary"] = "edited text"
-    assert len(pipeline.assign_base_clusters(stale, embeddings, {})) == len(ids) - 1
+    tree = rows[rows["record_type"] == "cluster"]
+    assert tree["parent_id"].isna().sum() <= 2
+    assert tree.loc[tree["level"] == 0, "size_at_discovery"].sum() == 119
 
 
 @pytest.mark.parametrize("spelling", ["kmeans", "KMeans", " minibatch-kmeans "])
 def test_clusterer_settings_apply_whatever_the_spelling_of_its_name(spelling):
-    rng = np.random.default_rng(1)
-    centres = rng.normal(size=(6, 16))
-    X = np.concatenate([c + 0.05 * rng.normal(size=(30, 16)) for c in centres]).astype(np.float32)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    ids = [f"c{i:03d}" for i in range(len(X))]
-    summaries = pd.DataFrame({"conversation_id": ids, "summary": [f"s {i}" for i in range(len(X))], "error": None})
-    embeddings = pd.DataFrame({"conversation_id": ids, "text_hash": [pipeline.text_hash(f"s {i}") for i in range(len(X))],
-                               "embedding": list(X)})
-    clusters = pipeline.assign_base_clusters(summaries, embeddings, {"clusterer": spelling, "n_base_clusters": 4})
-    assert clusters["cluster_id"].nunique() == 4
-    assert set(clusters["clusterer"]) == {spelling.strip().lower().replace("-", "_")}
+    store = Store()
+    store.add("c", _blobs(_centres(6, d=16, seed=1), 30, seed=1), [f"s {i}" for i in range(180)])
+    rows = store.build(clusterer=spelling, n_base_clusters=4)
+    assert rows.loc[rows["record_type"] == "conversation", "cluster_id"].nunique() == 4
+    run = rows[rows["record_type"] == "run"].iloc[0]
+    assert run["clusterer"] == spelling.strip().lower().replace("-", "_")

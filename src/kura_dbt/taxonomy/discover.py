@@ -1,0 +1,186 @@
+"""Discovery: cluster every conversation, build and name the hierarchy, and keep what survives.
+
+At each level, the new clusters are matched to the previous taxonomy's clusters of that level
+by shared conversations (:func:`kura_dbt.clustering.lineage.match_clusters`): a match keeps the
+old id and, when its members barely changed (``keep_name_min_overlap``), the old name without
+asking the labeller. Unmatched clusters get a new opaque id; the pairs are lineage rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kura_dbt.clustering import CLUSTERERS
+from kura_dbt.clustering.assign import assign_to_centroids, cluster_radii, unit_rows
+from kura_dbt.clustering.base import cosine_distances_to_centroids
+from kura_dbt.clustering.lineage import match_clusters, new_cluster_id
+from kura_dbt.hierarchy import build_hierarchy, label_cache
+from kura_dbt.labels import LABELLERS, ClusterLabel
+from kura_dbt.settings import Settings
+
+
+@dataclass
+class Previous:
+    """The taxonomy a re-discovery starts from: each conversation's base cluster, and the
+    current clusters (``cluster_id``, ``level``, ``parent_id``, ``name``, ``description``,
+    ``keywords``, ``labeller``, ``label_key``, ``label_error``)."""
+
+    assignment: dict[str, str | None] = field(default_factory=dict)
+    clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    taken_ids: set[str] = field(default_factory=set)  # every id ever used, retired ones too
+
+    def ancestors_at(self, level: int, conversation_ids: Sequence[str]) -> list[str | None]:
+        """Each conversation's previous cluster at ``level`` (its base cluster's ancestor)."""
+        if self.clusters.empty:
+            return [None] * len(conversation_ids)
+        parent = dict(zip(self.clusters["cluster_id"], self.clusters["parent_id"], strict=True))
+        level_of = dict(zip(self.clusters["cluster_id"], self.clusters["level"], strict=True))
+        out: list[str | None] = []
+        for cid in conversation_ids:
+            node = self.assignment.get(cid)
+            while isinstance(node, str) and level_of.get(node, level) < level:
+                node = parent.get(node)
+            out.append(node if isinstance(node, str) and level_of.get(node) == level else None)
+        return out
+
+    def ids_at(self, level: int) -> list[str]:
+        if self.clusters.empty:
+            return []
+        return list(self.clusters.loc[self.clusters["level"] == level, "cluster_id"])
+
+
+@dataclass
+class Discovery:
+    labels: np.ndarray  # base label per conversation (-1 noise)
+    base_ids: list[str]  # id of base label i
+    centroids: np.ndarray
+    radii: np.ndarray
+    nearest: np.ndarray  # nearest base label per conversation (also for noise)
+    distance: np.ndarray
+    hierarchy: pd.DataFrame  # build_hierarchy's rows, with stable ids
+    centroid_of: dict[str, list[float]]
+    lineage: list[dict[str, Any]]
+    retired: list[str]
+
+
+def discover(
+    conversation_ids: Sequence[str],
+    X: np.ndarray,
+    texts: Sequence[str],
+    settings: Settings,
+    previous: Previous | None = None,
+) -> Discovery:
+    """Cluster ``X`` (rows in ``conversation_ids`` order), build and name the hierarchy, and
+    match every level to ``previous``."""
+    previous = previous or Previous()
+    ids = [str(c) for c in conversation_ids]
+    clusterer = CLUSTERERS.build(settings.clusterer, settings).fit(X)
+    labels = np.asarray(clusterer.labels_, dtype=np.int64)
+    centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
+    radii = cluster_radii(X, labels, centers, settings.assign_radius_quantile)
+    nearest, to_nearest, _ = assign_to_centroids(X, centers)
+    own = cosine_distances_to_centroids(X, labels, centers)
+    distance = np.where(labels >= 0, own, to_nearest)
+
+    labeller = LABELLERS.build(settings.labeller, settings)
+    taken = set(previous.taken_ids)
+    lineage: list[dict[str, Any]] = []
+    retired: list[str] = []
+    old_rows = previous.clusters.set_index("cluster_id") if not previous.clusters.empty else None
+
+    def identify(level: int, members: Sequence[np.ndarray]):
+        """Ids (kept or new) and inherited names for the clusters of one level."""
+        point_label = np.full(len(ids), -1, dtype=np.int64)
+        for j, m in enumerate(members):
+            point_label[m] = j
+        match = match_clusters(
+            previous.ancestors_at(level, ids), point_label, previous.ids_at(level),
+            min_overlap=settings.match_min_overlap,
+        )
+        out = []
+        for j, m in enumerate(members):
+            inherited = match.inherited.get(j)
+            label = None
+            key = None
+            if inherited is None:
+                cid = new_cluster_id(level, [ids[i] for i in m], taken)
+            else:
+                cid = inherited
+                old = old_rows.loc[inherited] if old_rows is not None else None
+                if (
+                    old is not None
+                    and match.overlap[j] >= settings.keep_name_min_overlap
+                    and not bool(old.get("label_error"))
+                    and old.get("labeller") == labeller.name
+                    and isinstance(old.get("name"), str)
+                ):
+                    label = ClusterLabel(
+                        name=old["name"],
+                        description=old["description"] if isinstance(old["description"], str) else "",
+                        keywords=json.loads(old["keywords"]) if isinstance(old["keywords"], str) else [],
+                    )
+                    key = old.get("label_key") if isinstance(old.get("label_key"), str) else None
+            taken.add(cid)
+            out.append((cid, label, key))
+        new_id = {j: out[j][0] for j in range(len(members))}
+        for old_id, j, relation, overlap, shared in match.lineage:
+            lineage.append({
+                "level": level,
+                "old_cluster_id": old_id,
+                "new_cluster_id": None if j is None else new_id[j],
+                "relation": relation,
+                "overlap": overlap,
+                "shared_conversations": shared,
+            })
+        retired.extend(match.retired)
+        return out
+
+    hierarchy = build_hierarchy(
+        unit_rows(X),
+        labels,
+        list(texts),
+        [None] * len(ids),
+        max_top=settings.max_top_clusters,
+        branching=settings.hierarchy_branching,
+        labeller=labeller,
+        cache=label_cache(previous.clusters),
+        identify=identify,
+    )
+    base_labels = sorted(int(b) for b in np.unique(labels[labels >= 0]))
+    base_ids = list(hierarchy.loc[hierarchy["level"] == 0, "cluster_id"])
+    if len(base_ids) != len(base_labels):  # pragma: no cover - build_hierarchy keeps base order
+        raise AssertionError("kura: hierarchy lost base clusters")
+    # a level that is no longer built (fewer levels than before) retires its clusters too
+    built_levels = set(hierarchy["level"].astype(int))
+    if not previous.clusters.empty:
+        for level in sorted(set(previous.clusters["level"].astype(int)) - built_levels):
+            for old_id in previous.ids_at(level):
+                retired.append(old_id)
+                lineage.append({"level": level, "old_cluster_id": old_id, "new_cluster_id": None,
+                                "relation": "retired", "overlap": 0.0, "shared_conversations": 0})
+    centroid_of = _centroids(unit_rows(X), labels, hierarchy, base_ids)
+    return Discovery(labels, base_ids, centers, radii, nearest, distance, hierarchy, centroid_of,
+                     lineage, retired)
+
+
+def _centroids(X: np.ndarray, labels: np.ndarray, hierarchy: pd.DataFrame, base_ids: list[str]) -> dict[str, list[float]]:
+    """The mean direction of each cluster's conversations, at every level."""
+    base_of_point = np.array([base_ids[b] if b >= 0 else "" for b in labels], dtype=object)
+    parent = dict(zip(hierarchy["cluster_id"], hierarchy["parent_id"], strict=True))
+    out: dict[str, list[float]] = {}
+    members: dict[str, list[int]] = {}
+    for i, node in enumerate(base_of_point):
+        while isinstance(node, str) and node:
+            members.setdefault(node, []).append(i)
+            node = parent.get(node)
+    for cid, rows in members.items():
+        centre = X[rows].mean(axis=0)
+        norm = float(np.linalg.norm(centre))
+        out[cid] = [round(float(v), 6) for v in (centre / norm if norm > 0 else centre)]
+    return out

@@ -1,0 +1,100 @@
+"""A few dbt builds of the clustering state without dbt: a real DuckDB connection as the
+warehouse, the model's frames registered as its inputs, and the returned rows merged into the
+state table by delete+insert on state_key, as dbt-duckdb's incremental strategy does."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from kura_dbt import pipeline
+from kura_dbt.frames import Warehouse
+from kura_dbt.incremental import text_hash
+
+
+def _blobs(centres: np.ndarray, n: int, seed: int, noise: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([c + noise * rng.normal(size=(n, centres.shape[1])) for c in centres])
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _centres(k: int, d: int = 24, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(k, d))
+
+
+class _This:
+    identifier = "state"
+
+    def __str__(self) -> str:
+        return "state"
+
+
+class _Dbt:
+    def __init__(self, incremental: bool) -> None:
+        self.this = _This()
+        self.is_incremental = incremental
+
+
+def _blobs(centres: np.ndarray, n: int, seed: int, noise: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([c + noise * rng.normal(size=(n, centres.shape[1])) for c in centres])
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _centres(k: int, d: int = 24, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(k, d))
+
+
+class Store:
+    """The warehouse side of a few builds: embeddings, summaries and the state table."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect()
+        self.embeddings = pd.DataFrame(columns=["conversation_id", "text_hash", "model", "embedding", "error"])
+        self.summaries = pd.DataFrame(columns=["conversation_id", "summary", "error"])
+        self.built = False
+
+    def add(self, prefix: str, X: np.ndarray, words: list[str]) -> list[str]:
+        ids = [f"{prefix}{i:04d}" for i in range(len(X))]
+        rows = pd.DataFrame({"conversation_id": ids, "text_hash": [text_hash(w) for w in words],
+                             "model": "m", "embedding": [list(map(float, v)) for v in X], "error": None})
+        texts = pd.DataFrame({"conversation_id": ids, "summary": words, "error": None})
+        self.embeddings = pd.concat([self.embeddings, rows], ignore_index=True)
+        self.summaries = pd.concat([self.summaries, texts], ignore_index=True)
+        return ids
+
+    def build(self, **settings) -> pd.DataFrame:
+        config = {"seed": 7, "max_top_clusters": 2, "rediscover_min_conversations": 1, **settings}
+        with Warehouse(_Dbt(self.built), self.con, embeddings=self.embeddings,
+                       summaries=self.summaries) as wh:
+            rows = pipeline.cluster_state(wh, config)
+        self.con.register("new_rows", rows)
+        if self.built:
+            self.con.execute("delete from state where state_key in (select state_key from new_rows)")
+            self.con.execute("insert into state by name select * from new_rows")
+        else:
+            self.con.execute("create table state as select * from new_rows")
+        self.con.unregister("new_rows")
+        self.built = True
+        return rows
+
+    def assignment(self) -> dict[str, str | None]:
+        rows = self.con.execute(
+            "select conversation_id, cluster_id from state where record_type = 'conversation'"
+        ).fetchall()
+        return dict(rows)
+
+    def clusters(self, level: int = 0) -> pd.DataFrame:
+        return self.con.execute(
+            f"select * from state where record_type = 'cluster' and retired_epoch is null and level = {level} "
+            "order by cluster_id"
+        ).df()
+
+    def runs(self) -> pd.DataFrame:
+        return self.con.execute("select * from state where record_type = 'run' order by run_number").df()
+
+    def lineage(self) -> pd.DataFrame:
+        return self.con.execute("select * from state where record_type = 'lineage'").df()
+
+
