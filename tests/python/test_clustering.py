@@ -288,3 +288,49 @@ def test_factory_unknown_parameter_is_named():
         make_clusterer("kmeans", min_cluster_size=5)
     with pytest.raises(TypeError, match="n_clusters"):
         make_clusterer("hdbscan", n_clusters=5)
+
+
+# --------------------------------------------------------------------------- estimator contract
+
+EMPTY_INPUT = {
+    "check_estimators_empty_data_messages": "kura clusterers accept an empty matrix (an empty "
+    "warehouse still builds); tested in test_empty_input",
+}
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [KMeansClusterer(n_clusters=3, random_state=0), KMeansClusterer(random_state=0),
+     MiniBatchKMeansClusterer(n_clusters=3, random_state=0),
+     HDBSCANClusterer(min_cluster_size=5, n_components=None)],
+    ids=["kmeans", "kmeans-auto-k", "minibatch", "hdbscan"],
+)
+def test_scikit_learn_estimator_contract(estimator):
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(estimator, expected_failed_checks=EMPTY_INPUT, on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed
+    assert len(results) > 40
+
+
+@pytest.mark.parametrize("make", [lambda: KMeansClusterer(n_clusters=4, random_state=0),
+                                  lambda: MiniBatchKMeansClusterer(n_clusters=4, random_state=0),
+                                  lambda: HDBSCANClusterer(min_cluster_size=10, n_components=None)])
+def test_fit_then_assign_new_rows_within_radii_and_novel_beyond(make):
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(4, 32))
+    X = np.concatenate([c + 0.05 * rng.normal(size=(60, 32)) for c in centres]).astype(np.float32)
+    model = make().fit(X)
+    assert model.radii_.shape == (model.n_clusters_,) and (model.radii_ > 0).all()
+    same = np.concatenate([c + 0.05 * rng.normal(size=(10, 32)) for c in centres]).astype(np.float32)
+    other = rng.normal(size=(10, 32)).astype(np.float32)
+    assigned = model.assign(same)
+    assert (assigned >= 0).mean() > 0.8
+    np.testing.assert_array_equal(assigned[assigned >= 0], model.predict(same)[assigned >= 0])
+    assert (model.assign(other) == -1).all()  # never forced into a cluster
+    assert (model.predict(other) >= 0).all()  # predict always names the nearest

@@ -77,18 +77,28 @@ CLUSTERERS: Registry[BaseEstimator] = Registry("clusterer")
 
 @CLUSTERERS.register("kmeans")
 def _kmeans(settings: Settings) -> BaseEstimator:
-    return KMeansClusterer(n_clusters=settings.n_base_clusters, random_state=settings.seed)
+    return KMeansClusterer(
+        n_clusters=settings.n_base_clusters,
+        random_state=settings.seed,
+        radius_quantile=settings.assign_radius_quantile,
+    )
 
 
 @CLUSTERERS.register("minibatch_kmeans")
 def _minibatch_kmeans(settings: Settings) -> BaseEstimator:
-    return MiniBatchKMeansClusterer(n_clusters=settings.n_base_clusters, random_state=settings.seed)
+    return MiniBatchKMeansClusterer(
+        n_clusters=settings.n_base_clusters,
+        random_state=settings.seed,
+        radius_quantile=settings.assign_radius_quantile,
+    )
 
 
 @CLUSTERERS.register("hdbscan")
 def _hdbscan(settings: Settings) -> BaseEstimator:
     return HDBSCANClusterer(
-        min_cluster_size=settings.hdbscan_min_cluster_size, random_state=settings.seed
+        min_cluster_size=settings.hdbscan_min_cluster_size,
+        random_state=settings.seed,
+        radius_quantile=settings.assign_radius_quantile,
     )
 
 

@@ -5,19 +5,53 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 
-def _check_X(X: Any) -> np.ndarray:
-    """Return X as a C-contiguous float32 2-D array; reject NaN/inf."""
-    arr = np.asarray(X, dtype=np.float32)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 0)
-    if arr.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {arr.shape}")
-    if arr.size and not np.isfinite(arr).all():
-        raise ValueError("X contains NaN or infinite values")
+def _check_X(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
+    """X checked by scikit-learn (dense, finite, 2-D) as C-contiguous float32, with
+    ``n_features_in_`` set (``reset``) or checked. Empty input (no rows) is accepted: an empty
+    warehouse still builds."""
+    shape = np.shape(X)
+    if len(shape) != 2 and not (len(shape) == 1 and shape[0] == 0):
+        raise ValueError(
+            f"X must be a 2-D array (n_samples, n_features), got shape {shape}. Reshape your data "
+            "either using array.reshape(-1, 1) for a single feature or array.reshape(1, -1) for a "
+            "single sample."
+        )
+    if shape[0] == 0:
+        arr = np.zeros((0, shape[1] if len(shape) == 2 else 0), dtype=np.float32)
+        if reset:
+            estimator.n_features_in_ = arr.shape[1]
+        return arr
+    arr = validate_data(estimator, X, reset=reset, dtype=np.float32, accept_sparse=False)
     return np.ascontiguousarray(arr)
+
+
+class AssignMixin:
+    """Fit and assign: after ``fit`` a clusterer has ``radii_`` (one per cluster, see
+    :func:`kura_dbt.clustering.assign.cluster_radii`); ``assign(X)`` gives each row its nearest
+    cluster by cosine, or -1 when it lies beyond that cluster's radius (novel)."""
+
+    def _set_radii(self, X: np.ndarray) -> None:
+        from kura_dbt.clustering.assign import cluster_radii
+
+        if len(self.cluster_centers_) == 0:
+            self.radii_ = np.zeros(0)
+        else:
+            self.radii_ = cluster_radii(X, self.labels_, self.cluster_centers_, self.radius_quantile)
+
+    def assign(self, X: Any) -> np.ndarray:
+        """The nearest cluster of each row of X, or -1 beyond its radius."""
+        from kura_dbt.clustering.assign import assign_to_centroids
+
+        check_is_fitted(self, "radii_")
+        X = _check_X(self, X, reset=False)
+        if len(self.cluster_centers_) == 0:
+            return np.full(len(X), -1, dtype=np.int64)
+        nearest, _, within = assign_to_centroids(X, self.cluster_centers_, self.radii_)
+        return np.where(within, nearest, -1).astype(np.int64)
 
 
 def relabel_by_size(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

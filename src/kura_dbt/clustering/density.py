@@ -7,12 +7,19 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted
 
-from kura_dbt.clustering.base import _check_X, _member_means, _n_distinct_rows, relabel_by_size
+from kura_dbt.clustering.base import (
+    AssignMixin,
+    _check_X,
+    _member_means,
+    _n_distinct_rows,
+    relabel_by_size,
+)
 
 
 
-class HDBSCANClusterer(ClusterMixin, BaseEstimator):
+class HDBSCANClusterer(AssignMixin, ClusterMixin, BaseEstimator):
     """HDBSCAN (``hdbscan`` package), by default on a 5-d UMAP reduction.
 
     Raw 384-d sentence embeddings are too high-dimensional for density
@@ -45,6 +52,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
         n_components: int | None = 5,
         n_neighbors: int = 15,
         random_state: int = 0,
+        radius_quantile: float = 0.95,
     ) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
@@ -53,6 +61,7 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.random_state = random_state
+        self.radius_quantile = radius_quantile
 
     def fit(self, X: Any, y: Any = None) -> HDBSCANClusterer:
         """Cluster X; noise gets -1."""
@@ -63,16 +72,27 @@ class HDBSCANClusterer(ClusterMixin, BaseEstimator):
                 "cluster_selection_method must be 'eom' or 'leaf', "
                 f"got {self.cluster_selection_method!r}"
             )
-        X = _check_X(X)
-        n, d = X.shape
-        self.n_features_in_ = d
+        X = _check_X(self, X, reset=True)
+        n = X.shape[0]
         labels = np.full(n, -1, dtype=np.int64)
         if n >= max(int(self.min_cluster_size), 2) and _n_distinct_rows(X, 2) >= 2:
             labels = self._hdbscan_labels(self._reduce(X))
         self.labels_, order = relabel_by_size(labels)
         self.n_clusters_ = int(order.size)
         self.cluster_centers_ = _member_means(X, self.labels_, self.n_clusters_)
+        self._set_radii(X)
         return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The nearest cluster (cosine to the members' mean) of each row of X; -1 when there is
+        no cluster. HDBSCAN's own model is not kept: a taxonomy stores centroids, not objects."""
+        from kura_dbt.clustering.assign import assign_to_centroids
+
+        check_is_fitted(self, "cluster_centers_")
+        X = _check_X(self, X, reset=False)
+        if len(self.cluster_centers_) == 0:
+            return np.full(len(X), -1, dtype=np.int64)
+        return assign_to_centroids(X, self.cluster_centers_)[0]
 
     def _reduce(self, X: np.ndarray) -> np.ndarray:
         n, d = X.shape

@@ -10,9 +10,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from kura_dbt.clustering.base import _check_X, _n_distinct_rows, relabel_by_size
+from kura_dbt.clustering.base import AssignMixin, _check_X, _n_distinct_rows, relabel_by_size
 
 _CRITERIA = ("bic", "silhouette")
 
@@ -76,7 +77,7 @@ def _geometric_grid(lo: int, hi: int, ratio: float) -> list[int]:
     return sorted(k for k in grid if lo <= k <= hi)
 
 
-class _AutoKMeansBase(ClusterMixin, BaseEstimator):
+class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
     """Shared logic of the k-means clusterers (not for direct use)."""
 
     def _estimator(self, k: int, *, final: bool) -> Any:  # pragma: no cover - abstract
@@ -91,11 +92,11 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
             return self._fit(X)
 
     def _fit(self, X: Any) -> _AutoKMeansBase:
-        X = _check_X(X)
+        X = _check_X(self, X, reset=True)
         n, d = X.shape
         self.k_scores_: dict[int, float] = {}
         self.criterion_ = self.criterion if self.n_clusters is None else "given"
-        self.n_features_in_ = d
+        self.n_iter_ = 0
 
         if n == 0:
             self._set_result(np.empty(0, dtype=np.int64), np.zeros((0, d), dtype=np.float32), X)
@@ -128,12 +129,15 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
             return self
 
         model = self._estimator(k, final=True).fit(X)
+        self.n_iter_ = int(model.n_iter_)
         self._set_result(model.labels_, model.cluster_centers_, X)
         return self
 
     def predict(self, X: Any) -> np.ndarray:
-        """Label of the nearest centre for each row of X."""
-        X = _check_X(X)
+        """Label of the nearest centre for each row of X (always one: see ``assign`` for the
+        taxonomy's rule, which leaves rows beyond every radius out)."""
+        check_is_fitted(self, "cluster_centers_")
+        X = _check_X(self, X, reset=False)
         centers = self.cluster_centers_
         if X.shape[0] == 0 or centers.shape[0] == 0:
             return np.full(X.shape[0], -1 if centers.shape[0] == 0 else 0, dtype=np.int64)
@@ -173,6 +177,7 @@ class _AutoKMeansBase(ClusterMixin, BaseEstimator):
         self.cluster_centers_ = np.ascontiguousarray(
             np.asarray(centers, dtype=np.float32)[order]
         ).reshape(order.size, X.shape[1])
+        self._set_radii(X)
 
     def _score(self, sample: np.ndarray, k: int) -> float:
         model = self._estimator(k, final=False).fit(sample)
@@ -294,6 +299,7 @@ class KMeansClusterer(_AutoKMeansBase):
         candidate_max_iter: int = 100,
         n_threads: int | None = None,
         random_state: int = 0,
+        radius_quantile: float = 0.95,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -308,6 +314,7 @@ class KMeansClusterer(_AutoKMeansBase):
         self.candidate_max_iter = candidate_max_iter
         self.n_threads = n_threads
         self.random_state = random_state
+        self.radius_quantile = radius_quantile
 
     def _estimator(self, k: int, *, final: bool) -> KMeans:
         return KMeans(
@@ -344,6 +351,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         candidate_max_iter: int = 100,
         n_threads: int | None = None,
         random_state: int = 0,
+        radius_quantile: float = 0.95,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -359,6 +367,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         self.candidate_max_iter = candidate_max_iter
         self.n_threads = n_threads
         self.random_state = random_state
+        self.radius_quantile = radius_quantile
 
     def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
         if not final:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.clustering import CLUSTERERS
-from kura_dbt.clustering.assign import assign_to_centroids, cluster_radii, unit_rows
+from kura_dbt.clustering.assign import assign_to_centroids, unit_rows
 from kura_dbt.clustering.base import cosine_distances_to_centroids
 from kura_dbt.clustering.lineage import match_clusters, new_cluster_id
 from kura_dbt.hierarchy import build_hierarchy, label_cache
@@ -83,7 +83,7 @@ def discover(
     clusterer = CLUSTERERS.build(settings.clusterer, settings).fit(X)
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
-    radii = cluster_radii(X, labels, centers, settings.assign_radius_quantile)
+    radii = np.asarray(clusterer.radii_, dtype=np.float64)
     nearest, to_nearest, _ = assign_to_centroids(X, centers)
     own = cosine_distances_to_centroids(X, labels, centers)
     distance = np.where(labels >= 0, own, to_nearest)
