@@ -373,13 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     for m in names:
         rs = by_name[m]
-        novel = "-" if all(r.novel is None for r in rs) else _fmt([r.novel for r in rs], ".1%")
-        if m.endswith("(radius ignored)"):
-            novel = f"{novel} (ignored)"
+        novel = "-" if m.endswith("(radius ignored)") else _fmt([r.novel for r in rs], ".1%")
         cells = [labels.get(m, m), _fmt([r.k for r in rs], ".0f"), _fmt([r.nmi for r in rs], ".3f"),
                  _fmt([r.ari for r in rs], ".3f"), novel]
         print("| " + " | ".join(cells) + " |")
-    notes = sorted({f"seed {r.seed}: {r.note}" for r in by_name.get("auto: novel as -1", [])})
+    notes = [f"seed {r.seed}: {r.note}" for r in by_name.get("auto: novel as -1", [])]
     if notes:
         print(f"\n`auto`: {'; '.join(notes)}")
 

@@ -5,9 +5,9 @@ embedding model changed, or whose embedding failed last time, are embedded again
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="conversation_id")
     from kura_dbt import pipeline
-    from kura_dbt.frames import read_previous, to_pandas
+    from kura_dbt.frames import Warehouse
 
     config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
-    summaries = to_pandas(dbt.ref("kura__summaries"))
-    previous = read_previous(dbt, session, pipeline.EMBEDDING_STATE_COLUMNS)
-    return pipeline.embed(summaries, previous, config)
+    with Warehouse(dbt, session, summaries=dbt.ref("kura__summaries")) as warehouse:
+        embeddings = pipeline.embed_new(warehouse, config)
+    return embeddings

@@ -6,9 +6,9 @@ version, are summarised again."""
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="conversation_id")
     from kura_dbt import pipeline
-    from kura_dbt.frames import read_previous, to_pandas
+    from kura_dbt.frames import Warehouse
 
     config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
-    transcripts = to_pandas(dbt.ref("int_kura__transcripts"))
-    previous = read_previous(dbt, session, pipeline.SUMMARY_STATE_COLUMNS)
-    return pipeline.summarise(transcripts, previous, config)
+    with Warehouse(dbt, session, transcripts=dbt.ref("int_kura__transcripts")) as warehouse:
+        summaries = pipeline.summarise_new(warehouse, config)
+    return summaries

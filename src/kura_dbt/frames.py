@@ -30,22 +30,6 @@ def to_pandas(obj: Any) -> pd.DataFrame:
     return frame
 
 
-def read_previous(dbt: Any, session: Any, columns: list[str]) -> pd.DataFrame | None:
-    """The current contents of an incremental model (``{{ this }}``), or None on a first build.
-
-    Uses plain SQL through the session, which DuckDB and Snowpark both accept. Columns the
-    table does not have (yet) are left out.
-    """
-    if not getattr(dbt, "is_incremental", False):
-        return None
-    relation = str(dbt.this)
-    # a table built by an older version may lack newer state columns (e.g. ``error``): read
-    # the ones it has; the missing ones count as empty
-    present = {c.lower() for c in to_pandas(session.sql(f"select * from {relation} where 1 = 0")).columns}
-    wanted = [c for c in columns if c.lower() in present]
-    return to_pandas(session.sql(f"select {', '.join(wanted)} from {relation}"))
-
-
 class Warehouse:
     """SQL over a model's inputs and its own previous state, on DuckDB and Snowpark alike.
 

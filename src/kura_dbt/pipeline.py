@@ -35,8 +35,8 @@ from kura_dbt.taxonomy import update_taxonomy
 
 __all__ = [
     "EMBEDDING_SCHEMA", "EMBEDDING_STATE_COLUMNS", "SUMMARY_SCHEMA", "SUMMARY_STATE_COLUMNS",
-    "cluster_state", "current_embeddings", "embed", "map_points", "setting", "summarise",
-    "text_hash",
+    "cluster_state", "current_embeddings", "embed", "embed_new", "map_points", "setting",
+    "summarise", "summarise_new", "text_hash",
 ]
 
 Config = Settings | Mapping[str, Any]
@@ -75,7 +75,37 @@ def summarise(transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: 
         "model": summariser.model,
         "prompt_version": summariser.prompt_version,
     }
-    todo = transcripts[needs_work(transcripts, previous, keys)]
+    return _summaries_of(summariser, transcripts[needs_work(transcripts, previous, keys)])
+
+
+def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
+    """:func:`summarise` for the ``kura__summaries`` model: the conversations to summarise are
+    selected in SQL (a join of ``transcripts`` with the model's previous state on the content
+    hash, backend, model and prompt version), so only they are read into Python."""
+    settings = Settings.from_config(config)
+    summariser = SUMMARISERS.build(settings.summariser, settings)
+    transcripts, state = warehouse.views["transcripts"], warehouse.state
+    columns = "t.conversation_id, t.content_hash, t.messages_json"
+    if state is None:
+        todo = warehouse.query(f"select {columns} from {transcripts} as t")
+    else:
+        todo = warehouse.query(
+            f"select {columns} from {transcripts} as t left join {state} as s "
+            "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
+            f"and coalesce(s.summariser, '') = {_literal(summariser.name)} "
+            f"and coalesce(s.model, '') = {_literal(summariser.model)} "
+            f"and coalesce(s.prompt_version, '') = {_literal(summariser.prompt_version)} "
+            "and s.error is null where s.conversation_id is null"
+        )
+    return _summaries_of(summariser, todo.sort_values("conversation_id").reset_index(drop=True))
+
+
+def _literal(value: Any) -> str:
+    """A SQL string literal ('' for None, as the state columns are compared with coalesce)."""
+    return "'" + ("" if value is None else str(value)).replace("'", "''") + "'"
+
+
+def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
     now = _now()
     pairs = [(r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)]
     try:
@@ -124,7 +154,30 @@ def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config
     embedder = EMBEDDERS.build(settings.embedder, settings)
     todo = embeddable(summaries)
     keys = {"text_hash": None, "embedder": embedder.name, "model": embedder.model}
-    todo = todo[needs_work(todo, previous, keys)]
+    return _embeddings_of(embedder, todo[needs_work(todo, previous, keys)])
+
+
+def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
+    """:func:`embed` for the ``kura__embeddings`` model: the summaries to embed are selected in
+    SQL (a join with the model's previous state on the text hash, embedder and model)."""
+    settings = Settings.from_config(config)
+    embedder = EMBEDDERS.build(settings.embedder, settings)
+    summaries, state = warehouse.views["summaries"], warehouse.state
+    usable = f"select conversation_id, summary, error from {summaries} where summary is not null and error is null"
+    if state is None:
+        todo = warehouse.query(usable)
+    else:
+        todo = warehouse.query(
+            f"select s.conversation_id, s.summary, s.error from ({usable}) as s left join {state} as e "
+            "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.summary) "
+            f"and coalesce(e.embedder, '') = {_literal(embedder.name)} "
+            f"and coalesce(e.model, '') = {_literal(embedder.model)} "
+            "and e.error is null where e.conversation_id is null"
+        )
+    return _embeddings_of(embedder, embeddable(todo))
+
+
+def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
     run = embedder.embed_with_usage(todo["summary"].tolist())
     vectors, errors = run.vectors, run.errors
     dimensions = vectors.shape[1] if len(vectors) else embedder.dimensions

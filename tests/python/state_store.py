@@ -30,7 +30,10 @@ class _This:
         return "state"
 
 
-class _Dbt:
+class FakeDbt:
+    """What a Python model's `dbt` object offers the Warehouse: `this` (the table `state`) and
+    `is_incremental`."""
+
     def __init__(self, incremental: bool) -> None:
         self.this = _This()
         self.is_incremental = incremental
@@ -66,7 +69,7 @@ class Store:
 
     def build(self, **settings) -> pd.DataFrame:
         config = {"seed": 7, "max_top_clusters": 2, "rediscover_min_conversations": 1, **settings}
-        with Warehouse(_Dbt(self.built), self.con, embeddings=self.embeddings,
+        with Warehouse(FakeDbt(self.built), self.con, embeddings=self.embeddings,
                        summaries=self.summaries) as wh:
             rows = pipeline.cluster_state(wh, config)
         self.con.register("new_rows", rows)

@@ -2,6 +2,7 @@
 
 import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from kura_dbt import pipeline
 from kura_dbt.incremental import needs_work
 
-from .state_store import Store, _blobs, _centres
+from kura_dbt.frames import Warehouse
+
+from .state_store import FakeDbt, Store, _blobs, _centres
 
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
@@ -39,6 +42,46 @@ def test_summarise_first_run_then_only_new_changed_and_failed():
     assert list(pipeline.summarise(changed, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]) == ["a"]
     unchanged = pipeline.summarise(first, done[pipeline.SUMMARY_STATE_COLUMNS], {})
     assert unchanged.empty and list(unchanged.columns) == list(pipeline.SUMMARY_SCHEMA)
+
+
+def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
+    """kura__summaries and kura__embeddings read only their pending rows, selected in SQL against
+    their previous state; the choice is the same as the pandas selection's."""
+    con = duckdb.connect()
+    first = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight."})
+    with Warehouse(FakeDbt(False), con, transcripts=first) as wh:
+        done = pipeline.summarise_new(wh, {})
+    assert list(done["conversation_id"]) == ["a", "b"]
+    done.loc[done["conversation_id"] == "b", "error"] = "RateLimitError: try later"
+    con.register("rows", done)
+    con.execute("create table state as select * from rows")
+    second = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight.",
+                           "c": "What is the weather in Paris?", "d": "Sing me a song."})
+    second.loc[second["conversation_id"] == "d", "content_hash"] = "changed"
+    with Warehouse(FakeDbt(True), con, transcripts=second) as wh:
+        redo = pipeline.summarise_new(wh, {})
+    assert list(redo["conversation_id"]) == ["b", "c", "d"]
+    assert list(redo["conversation_id"]) == list(
+        pipeline.summarise(second, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"])
+    assert con.execute("select count(*) from information_schema.tables where table_name like 'kura_input%'"
+                       ).fetchone()[0] == 0  # the input views are dropped again
+
+    summaries = pipeline.summarise(second, None, {})
+    summaries.loc[summaries["conversation_id"] == "c", "summary"] = "   "
+    con.execute("create table embedded as select conversation_id, 'local' as embedder, "
+                "'all-MiniLM-L6-v2' as model, md5(summary) as text_hash, "
+                "case when conversation_id = 'b' then 'failed' end as error "
+                "from summaries where conversation_id in ('a', 'b')")
+    con.execute("update embedded set text_hash = 'stale' where conversation_id = 'a'")
+
+    class Embedded(FakeDbt):
+        def __init__(self) -> None:
+            super().__init__(True)
+            self.this = "embedded"
+
+    with Warehouse(Embedded(), con, summaries=summaries) as wh:
+        pending = pipeline.embed_new(wh, {"embedder": "local"})
+    assert list(pending["conversation_id"]) == ["a", "b", "d"]  # stale, failed, new; c is blank
 
 
 def test_a_new_prompt_version_resummarises_everything():
