@@ -39,16 +39,6 @@ class FakeDbt:
         self.is_incremental = incremental
 
 
-def _blobs(centres: np.ndarray, n: int, seed: int, noise: float = 0.05) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    X = np.concatenate([c + noise * rng.normal(size=(n, centres.shape[1])) for c in centres])
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _centres(k: int, d: int = 24, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(size=(k, d))
-
-
 class Store:
     """The warehouse side of a few builds: embeddings, summaries and the state table."""
 
