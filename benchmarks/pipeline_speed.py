@@ -32,6 +32,8 @@ STAGES = [
     "int_kura__transcripts",
     "kura__summaries",
     "kura__embeddings",
+    "int_kura__cluster_state",
+    "int_kura__map_points",
     "kura__conversation_clusters",
     "kura__cluster_hierarchy",
     "kura__projections",
