@@ -1,4 +1,7 @@
-{#- One row per conversation with everything the marts aggregate: facets, feedback, revenue. -#}
+{#- One row per conversation with everything the marts aggregate: facets, feedback, revenue.
+    users_have_revenue (the same on every row) says whether revenue is known at all: false
+    without a users table (var kura__users: ~) or without a revenue in it, so that the marts
+    write NULL (unknown) rather than 0. -#}
 with feedback as (
     select
         conversation_id,
@@ -14,6 +17,11 @@ users as (
     select user_id, max(plan) as plan, max(revenue) as revenue
     from {{ ref('stg_kura__users') }}
     group by user_id
+),
+
+users_input as (
+    select count(revenue) > 0 as users_have_revenue
+    from {{ ref('stg_kura__users') }}
 )
 
 select
@@ -35,8 +43,10 @@ select
     coalesce(feedback.thumbs_count, 0) as thumbs_count,
     feedback.avg_rating,
     users.plan,
-    users.revenue
+    users.revenue,
+    users_input.users_have_revenue
 from {{ ref('int_kura__transcripts') }} as transcripts
+cross join users_input
 left join {{ ref('kura__summaries') }} as summaries
     on transcripts.conversation_id = summaries.conversation_id
 left join feedback

@@ -27,7 +27,11 @@ select
         when messages.message_order is null then 'missing message order'
         when messages.role is null then 'unknown role: ' || coalesce(messages.role_raw, 'NULL')
         when messages.content is null then 'missing content'
-        when trim(messages.content) = '' then 'empty content'
+        {#- blank: whitespace, or invisible characters such as zero-width spaces and the BOM
+            (kura.blank_characters(), shared with the Python library) #}
+        when {{ kura.is_blank('messages.content', ['whitespace']) }} then 'empty content'
+        when {{ kura.is_blank('messages.content') }}
+            then 'empty content (invisible characters only)'
         when messages.copy_number > 1 then 'duplicate message order within conversation'
     end as reject_reason
 from messages

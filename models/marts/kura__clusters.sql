@@ -6,7 +6,9 @@
     thresholds (same parent and level) share one "other" bucket: privacy_bucket_id and
     display_name ('Other (n small clusters)') are the same for all of them, so grouping by
     privacy_bucket_id gives the folded view with counts only. Sizes and distinct users only
-    shrink going down, so every descendant of a hidden cluster is hidden too. -#}
+    shrink going down, so every descendant of a hidden cluster is hidden too.
+    Revenue and paying users are NULL (unknown) when there is no users table (kura__users: ~)
+    or no revenue in it; with one, a user missing from it counts as 0. -#}
 with members as (
     select
         members.cluster_id,
@@ -29,6 +31,12 @@ revenue as (
         sum(case when coalesce(revenue, 0) > 0 then 1 else 0 end) as paying_users
     from user_revenue
     group by cluster_id
+),
+
+-- revenue is unknown (NULL), not 0, without a users table or without any revenue in it
+revenue_known as (
+    select coalesce(max(case when users_have_revenue then 1 else 0 end), 0) = 1 as known
+    from {{ ref('int_kura__conversation_facts') }}
 ),
 
 stats as (
@@ -81,8 +89,8 @@ select
     stats.feedback_count,
     cast(stats.thumbs_up_count as {{ dbt.type_float() }}) / nullif(stats.thumbs_count, 0) as thumbs_up_rate,
     stats.avg_rating,
-    coalesce(revenue.revenue, 0) as revenue,
-    coalesce(revenue.paying_users, 0) as paying_users,
+    case when revenue_known.known then coalesce(revenue.revenue, 0) end as revenue,
+    case when revenue_known.known then coalesce(revenue.paying_users, 0) end as paying_users,
     stats.first_seen_at,
     stats.last_seen_at,
     visible as meets_privacy_threshold
@@ -99,6 +107,7 @@ from (
     ) as thresholded
 ) as hierarchy
 cross join totals
+cross join revenue_known
 left join stats
     on hierarchy.cluster_id = stats.cluster_id
 left join revenue

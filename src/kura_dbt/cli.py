@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
-from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+from kura_dbt.commands import DEFAULT_DB, connect_marts, db_option
+from kura_dbt.report.text import visible_bidi
 
 app = typer.Typer(
     name="kura",
@@ -19,14 +21,13 @@ app = typer.Typer(
 )
 console = Console()
 
-def _connect(db: Path):
-    from kura_dbt.report.data import connect
-
-    return connect(require_db(db))
-
-
 def _fmt_pct(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _fmt_revenue(value: Any) -> str:
+    """Users' MRR; "–" when unknown (no users table or no revenue column), never a made-up $0."""
+    return "MRR –" if value is None else f"${value:,.0f} MRR"
 
 
 @app.command()
@@ -37,7 +38,7 @@ def tree(
     cluster: Annotated[str | None, typer.Option(help="Show only the subtree of this cluster id")] = None,
 ) -> None:
     """Print the cluster hierarchy with sizes, shares, satisfaction and revenue."""
-    con = _connect(db)
+    con = connect_marts(db, schema)
     try:
         rows = con.execute(
             f"""
@@ -76,15 +77,18 @@ def tree(
     root = Tree(title)
 
     def label(c: dict[str, Any]) -> str:
-        name = c["name"] if c["visible"] else "[dim](below privacy threshold)[/]"
+        if c["visible"]:
+            # conversation text: never rich markup, never a bidi control that reorders the line
+            name = escape(visible_bidi(c["name"] or c["cluster_id"]))
+        else:
+            name = "[dim](below privacy threshold)[/]"
         facts = [f"{c['size']} conv", f"{c['users']} users", _fmt_pct(c["share"])]
         if c["thumbs_up"] is not None:
             facts.append(f"👍 {_fmt_pct(c['thumbs_up'])}")
         if c["frustration"] is not None:
             facts.append(f"frustration {c['frustration']:.1f}")
-        if c["revenue"]:
-            facts.append(f"${c['revenue']:,.0f} MRR")
-        return f"[bold]{name}[/] [dim]{c['cluster_id']}[/]  " + " · ".join(facts)
+        facts.append(_fmt_revenue(c["revenue"]))
+        return f"[bold]{name}[/] [dim]{escape(c['cluster_id'])}[/]  " + " · ".join(facts)
 
     def add(node: Tree, c: dict[str, Any], remaining: int | None) -> None:
         branch = node.add(label(c))

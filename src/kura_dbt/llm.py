@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import functools
 import json
+import logging
 import os
 import random
 import re
@@ -168,10 +169,11 @@ def build_client(settings: LLMSettings):
     if not api_key:
         if settings.base_url is None:
             raise RuntimeError(
-                f"kura: the openai summariser needs an API key in the environment variable "
+                f"kura: the openai backends need an API key in the environment variable "
                 f"{settings.api_key_env} (var kura__llm_api_key_env names the variable)"
             )
         api_key = "not-needed"  # local servers (vLLM, Ollama) accept any key
+    _scrub_logs(api_key)
     client = openai.AsyncOpenAI(
         api_key=api_key,
         base_url=settings.base_url,
@@ -185,6 +187,48 @@ def build_client(settings: LLMSettings):
     mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS,
             "md_json": instructor.Mode.MD_JSON}
     return instructor.from_openai(client, mode=mode[settings.mode])
+
+
+class _ScrubKeys(logging.Filter):
+    """Takes the API keys out of the log records of the libraries that make the calls:
+    instructor logs every failed call with the endpoint's error message, which may repeat the
+    key it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = message
+        for key in self.keys:
+            scrubbed = scrubbed.replace(key, "[API_KEY]")
+        scrubbed = re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+_SCRUB = _ScrubKeys()
+_LOGGING_LIBRARIES = ("instructor", "openai", "httpx", "httpcore", "aiohttp")
+# loggers the libraries create when a call first needs them (instructor logs failed calls on
+# "instructor.v2.retry"): created here first, so that they have the filter from the start
+_LAZY_LOGGERS = ("instructor.v2.retry", "instructor.v2", "instructor.retry")
+
+
+def _scrub_logs(api_key: str | None = None) -> None:
+    """Scrub ``api_key`` (and any key seen before) from every record of the calling
+    libraries' loggers. A filter on a logger does not see its children's records, so each
+    logger gets it; :func:`run_llm` calls this again after each run, for loggers created
+    during it."""
+    if api_key:
+        _SCRUB.keys.add(api_key)
+    names = [n for n in list(logging.root.manager.loggerDict)
+             if n.split(".")[0] in _LOGGING_LIBRARIES]
+    for name in dict.fromkeys([*_LAZY_LOGGERS, *names]):
+        logger = logging.getLogger(name)
+        if _SCRUB not in logger.filters:
+            logger.addFilter(_SCRUB)
 
 
 def _http_client(openai: Any, kind: str, **kwargs: Any) -> Any:
@@ -325,12 +369,13 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
 
 
 def describe(exc: BaseException, api_key: str | None = None) -> str:
-    """A one-line error for the error column, never containing the API key."""
-    text = f"{type(exc).__name__}: {exc}"
-    text = re.sub(r"\s+", " ", text)[:500]
+    """A one-line error for the error column, never containing the API key. The key is
+    scrubbed before the text is cut to 500 characters, so that a cut cannot leave a part of
+    it that no longer matches."""
+    text = re.sub(r"\s+", " ", f"{type(exc).__name__}: {exc}")
     if api_key:
         text = text.replace(api_key, "[API_KEY]")
-    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)
+    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)[:500]
 
 
 async def call_with_retries(
@@ -430,6 +475,7 @@ def run_llm(settings: LLMSettings, work: Callable[[Any], Awaitable[T]], client: 
             return await work(own)
         finally:
             await close_client(own)
+            _scrub_logs()  # loggers the run created
 
     return run_async(main())
 

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.embeddings import EMBEDDERS
+from kura_dbt.failures import check_failures
 from kura_dbt.incremental import needs_work, text_hash
+from kura_dbt.llm import describe
 from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
 from kura_dbt.settings import Settings, setting
@@ -89,8 +91,11 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
     if state is None:
         todo = warehouse.query(f"select {columns} from {transcripts} as t")
     else:
+        # previous_error: a retry of a row that failed before (see kura_dbt.failures)
         todo = warehouse.query(
-            f"select {columns} from {transcripts} as t left join {state} as s "
+            f"select {columns}, f.error as previous_error from {transcripts} as t "
+            f"left join {state} as f on f.conversation_id = t.conversation_id "
+            f"left join {state} as s "
             "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
             f"and coalesce(s.summariser, '') = {_literal(summariser.name)} "
             f"and coalesce(s.model, '') = {_literal(summariser.model)} "
@@ -98,6 +103,13 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
             "and s.error is null where s.conversation_id is null"
         )
     return _summaries_of(summariser, todo.sort_values("conversation_id").reset_index(drop=True))
+
+
+def _retries(todo: pd.DataFrame) -> list[bool]:
+    """Per row: whether it is a retry of a row that failed before (``previous_error``)."""
+    if "previous_error" not in todo:
+        return [False] * len(todo)
+    return list(todo["previous_error"].notna())
 
 
 def _literal(value: Any) -> str:
@@ -108,11 +120,18 @@ def _literal(value: Any) -> str:
 def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
     now = _now()
     pairs = [(r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)]
+    # the failure policy (kura_dbt.failures): a run in which every conversation the backend
+    # tried failed fails the model; otherwise the failed rows are kept and retried next run.
+    # A conversation with nothing to summarise (no text: no call, no error) is not counted.
+    where = f"summariser {summariser.name}, model {summariser.model}"
     try:
         records = [record.to_row() for record in summariser.summarise_many(pairs)]
-    except Exception as exc:  # the backend failed as a whole: every row keeps the error
-        error = f"{type(exc).__name__}: {exc}"[:1000]
-        records = [{"error": error, "flags": ["error"]} for _ in pairs]
+    except Exception as exc:  # the backend failed as a whole, so did every row
+        records = [{"error": describe(exc), "flags": ["error"]} for _ in pairs]
+        check_failures("summaries", [r["error"] for r in records], where, _retries(todo))
+    retry = _retries(todo)
+    tried = [i for i, r in enumerate(records) if r.get("error") is not None or r.get("summary") is not None]
+    check_failures("summaries", [records[i].get("error") for i in tried], where, [retry[i] for i in tried])
     rows = []
     for record, result in zip(todo.itertuples(index=False), records, strict=True):
         row: dict[str, Any] = {
@@ -168,7 +187,9 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
         todo = warehouse.query(usable)
     else:
         todo = warehouse.query(
-            f"select s.conversation_id, s.summary, s.error from ({usable}) as s left join {state} as e "
+            f"select s.conversation_id, s.summary, s.error, f.error as previous_error "
+            f"from ({usable}) as s left join {state} as f on f.conversation_id = s.conversation_id "
+            f"left join {state} as e "
             "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.summary) "
             f"and coalesce(e.embedder, '') = {_literal(embedder.name)} "
             f"and coalesce(e.model, '') = {_literal(embedder.model)} "
@@ -180,6 +201,10 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
 def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
     run = embedder.embed_with_usage(todo["summary"].tolist())
     vectors, errors = run.vectors, run.errors
+    # the failure policy (kura_dbt.failures): every embedding failed -> the model fails
+    check_failures(
+        "embeddings", errors, f"embedder {embedder.name}, model {embedder.model}", _retries(todo)
+    )
     dimensions = vectors.shape[1] if len(vectors) else embedder.dimensions
     frame = pd.DataFrame(
         {

@@ -23,6 +23,13 @@ HIDDEN_NAME = "Secret tiny cluster"
 HIDDEN_DESCRIPTION = "One person asking about a rare medical condition"
 HIDDEN_SUMMARY = "HIDDEN-SECRET-SUMMARY about a rare condition"
 HOSTILE_DESCRIPTION = f"Bus trips and tickets {SCRIPT}"
+# bidi controls (make_kura_db(bidi=True)): obeyed, U+202E makes "gnp.exe" display as "exe.png"
+RLO = "\u202e"
+BIDI_NAME = f"Attachments {RLO}gnp.exe [bold]not markup[/bold]"
+BIDI_DESCRIPTION = (
+    "Files \u202aone\u202b two\u202c three\u202d four \u2066five\u2067six\u2068seven\u2069"
+)
+BIDI_SUMMARY = f"The user sends invoice_{RLO}fdp.exe and asks whether it is safe"
 
 # cluster_id, level, parent, name, description, users per conversation pattern
 CLUSTERS = [
@@ -39,11 +46,16 @@ CENTRES = {"L0-0000": (0, 0), "L0-0001": (3, 1), "L0-0002": (10, 8), "L0-0003": 
 WEEK0 = datetime(2026, 8, 3, 10, 0)
 
 
-def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bool = True) -> Path:
+def make_kura_db(
+    path: Path, hidden_in_marts: bool = True, blank_hidden_text: bool = True,
+    bidi: bool = False, revenue_known: bool = True,
+) -> Path:
     """Write the fake marts to `path`. With hidden_in_marts, L0-0004 (one user) is below the
     marts' privacy thresholds: its name and description are NULL, as dbt would write them.
     With blank_hidden_text=False they are kept, so that only the report's own reading of
-    ``meets_privacy_threshold`` can hide them."""
+    ``meets_privacy_threshold`` can hide them. With bidi, L0-0003 is named BIDI_NAME and
+    described by BIDI_DESCRIPTION, and its first summary is BIDI_SUMMARY. Without
+    revenue_known (no users table, `kura__users: ~`), plan, revenue and paying users are NULL."""
     path = Path(path)
     conversations = []
     n = 0
@@ -55,6 +67,8 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bo
                 summary = HOSTILE_SUMMARIES[i]
             elif base == "L0-0004":
                 summary = f"{HIDDEN_SUMMARY} {i}"
+            elif bidi and base == "L0-0003" and i == 0:
+                summary = BIDI_SUMMARY
             else:
                 summary = f"The user asks about { {c[0]: c[3] for c in CLUSTERS}[base].lower()} number {i}"
             user = "u-secret" if base == "L0-0004" else f"u{(n * 7) % 13}"
@@ -77,8 +91,8 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bo
                     "feedback_count": 1,
                     "thumbs_up_rate": 1.0 if n % 3 else 0.0,
                     "avg_rating": 4.0,
-                    "plan": "pro" if n % 2 else "free",
-                    "revenue": 20.0 if n % 2 else 0.0,
+                    "plan": ("pro" if n % 2 else "free") if revenue_known else None,
+                    "revenue": (20.0 if n % 2 else 0.0) if revenue_known else None,
                 }
             )
     # one unclustered conversation (HDBSCAN noise)
@@ -88,14 +102,18 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bo
             "summary": "An outlier nobody else asked", "languages": '["English"]', "flags": "[]",
             "base_cluster_id": None, "top_cluster_id": None, "distance_to_centroid": None,
             "is_unclustered": True, "x": 20.0, "y": 20.0, "feedback_count": 0,
-            "thumbs_up_rate": None, "avg_rating": None, "plan": "free", "revenue": 0.0,
+            "thumbs_up_rate": None, "avg_rating": None,
+            "plan": "free" if revenue_known else None, "revenue": 0.0 if revenue_known else None,
         }
     )
     conv = pd.DataFrame(conversations)
     rows = []
     total = int(conv["base_cluster_id"].notna().sum())
     for cid, level, parent, name, description in CLUSTERS:
+        if bidi and cid == "L0-0003":
+            name, description = BIDI_NAME, BIDI_DESCRIPTION
         members = conv[(conv["base_cluster_id"] == cid) | (conv["top_cluster_id"] == cid)]
+        users = members.drop_duplicates("user_id")["revenue"]
         visible = not (hidden_in_marts and cid == "L0-0004")
         text = visible or not blank_hidden_text
         rows.append(
@@ -114,8 +132,9 @@ def make_kura_db(path: Path, hidden_in_marts: bool = True, blank_hidden_text: bo
                 "avg_turns": float(members["turn_count"].mean()),
                 "feedback_count": int(members["feedback_count"].sum()),
                 "thumbs_up_rate": float(members["thumbs_up_rate"].mean()),
-                "avg_rating": 4.0, "revenue": float(members.drop_duplicates("user_id")["revenue"].sum()),
-                "paying_users": int((members.drop_duplicates("user_id")["revenue"] > 0).sum()),
+                "avg_rating": 4.0,
+                "revenue": float(users.sum()) if revenue_known else None,
+                "paying_users": int((users > 0).sum()) if revenue_known else None,
                 "first_seen_at": members["created_at"].min(), "last_seen_at": members["created_at"].max(),
                 "meets_privacy_threshold": visible,
             }

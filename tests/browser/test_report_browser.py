@@ -11,6 +11,8 @@ from kura_dbt.report import ReportOptions, build_report
 
 from .fakedb import HIDDEN_NAME, HIDDEN_SUMMARY, IMG, QUOTES, SCRIPT, make_kura_db
 
+BIDI_CONTROLS_JS = "/[\\u202a-\\u202e\\u2066-\\u2069]/"
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
@@ -174,4 +176,84 @@ def test_hostile_text_is_shown_literally_and_never_runs(watched, report):
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     assert page.evaluate("document.querySelectorAll('[onerror], [onmouseover]').length") == 0
     assert page.evaluate("document.querySelectorAll('script').length") == 3
+    watched.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def bidi_report(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("bidi")
+    db = make_kura_db(work / "kura.duckdb", bidi=True, revenue_known=False)
+    out = work / "kura_report.html"
+    build_report(db, out, ReportOptions(title="Bidi report"))
+    return out
+
+
+def _x_of(page, selector: str, needle: str) -> list[float]:
+    """Left edge on screen of each character of `needle` inside the element's text."""
+    return page.evaluate(
+        """([selector, needle]) => {
+            const node = document.querySelector(selector).firstChild;
+            const at = node.textContent.indexOf(needle);
+            if (at < 0) { return null; }
+            const out = [];
+            for (let i = at; i < at + needle.length; i++) {
+                const range = document.createRange();
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                out.push(range.getBoundingClientRect().left);
+            }
+            return out;
+        }""",
+        [selector, needle],
+    )
+
+
+def test_bidi_controls_are_shown_not_obeyed(watched, bidi_report):
+    """U+202E in a name or summary would make `gnp.exe` read `exe.png`: the page shows the
+    control as [U+202E] and the text in the order it was written."""
+    page = watched.page
+    watched.open(bidi_report)
+    name = "Attachments [U+202E]gnp.exe [bold]not markup[/bold]"
+    assert name in page.locator("#tree").inner_text()
+    # no bidi control anywhere in what the page shows
+    assert page.evaluate(f"() => {BIDI_CONTROLS_JS}.test(document.body.innerText)") is False
+    page.click(".tree-name[data-id='L0-0003']")
+    assert page.locator("#detail-name").inner_text() == name
+    assert "[U+202A]one[U+202B]" in page.locator("#detail-description").inner_text()
+    samples = page.locator("#detail-samples").inner_text()
+    assert "invoice_[U+202E]fdp.exe and asks" in samples
+    # displayed left to right as written: g before n before p before the dot before exe
+    xs = _x_of(page, "#detail-name", "gnp.exe")
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), xs
+    xs = _x_of(page, ".tree-name[data-id='L0-0003']", "gnp.exe")
+    assert xs == sorted(xs) and len(set(xs)) == len(xs), xs
+    # inline user text is its own bidi isolate
+    style = page.evaluate(
+        "() => getComputedStyle(document.querySelector(\".tree-name[data-id='L0-0003']\"))"
+        ".unicodeBidi"
+    )
+    assert style == "isolate"
+    # the map's hover labels and the search results
+    hover = _hover_all(page, "L0-0003")
+    assert "[U+202E]fdp.exe" in hover and "\u202e" not in hover
+    _search(page, "invoice")
+    results = page.locator("#search-results").inner_text()
+    assert "invoice_[U+202E]fdp.exe" in results and "\u202e" not in results
+    watched.assert_clean()
+
+
+def test_unknown_revenue_shows_as_a_dash(watched, bidi_report):
+    """No users table: revenue and paying users are unknown, shown as "–", never "$0"."""
+    page = watched.page
+    watched.open(bidi_report)
+    for cluster in ["L1-0001", "L0-0002"]:
+        page.click(f".tree-name[data-id='{cluster}']")
+        stats = page.locator("#detail-stats .stat")
+        values = {
+            stats.nth(i).locator(".label").inner_text(): stats.nth(i).locator(".value").inner_text()
+            for i in range(stats.count())
+        }
+        assert values["Revenue (users' MRR)"] == "–", values
+        assert values["Paying users"] == "–", values
+        assert values["Conversations"] != "–"
     watched.assert_clean()

@@ -98,6 +98,8 @@ def test_tree_command_prints_the_hierarchy(demo_db, query):
     top_names = [r[0] for r in query(demo_db, "select name from kura__clusters where parent_id is null")]
     for name in top_names:
         assert name in result.output
+    # the demo has a users table: revenue is known (never shown as unknown)
+    assert " MRR" in result.output and "MRR –" not in result.output
     shallow = CliRunner().invoke(app, ["tree", "--db", str(demo_db), "--depth", "1"])
     base_names = [r[0] for r in query(demo_db, "select name from kura__clusters where level = 0 and child_count = 0")]
     assert sum(name in shallow.output for name in base_names) < len(base_names)
@@ -352,15 +354,41 @@ def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
 
 
 def test_docs_generate_documents_every_mart(demo_db, tmp_path):
-    """`dbt docs generate` works, and every column of the marts has a description."""
+    """`dbt docs generate` works, and every column that the marts and the cluster tables have in
+    the warehouse has a description in the manifest (models/marts and models/clusters, all)."""
     import json
 
+    expected = {
+        # the marts
+        "kura__clusters", "kura__conversations", "kura__cluster_weekly", "kura__llm_usage",
+        "kura__rejected_messages", "kura__rejected_conversations",
+        # the cluster tables (models/clusters)
+        "kura__conversation_clusters", "kura__cluster_hierarchy", "kura__taxonomy",
+        "kura__cluster_runs", "kura__cluster_lineage", "kura__projections",
+    }
     run_dbt(["docs", "generate"], demo_db, tmp_path / "docs")
     catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text())
     manifest = json.loads((tmp_path / "docs" / "manifest.json").read_text())
-    assert "model.kura.kura__clusters" in catalog["nodes"]
     assert "exposure.kura.kura_assistant_usage_dashboard" in manifest["exposures"]
-    documented = manifest["nodes"]["model.kura.kura__clusters"]["columns"]
-    in_warehouse = catalog["nodes"]["model.kura.kura__clusters"]["columns"]
-    missing = [c for c in in_warehouse if not documented.get(c.lower(), {}).get("description")]
-    assert not missing, f"undocumented kura__clusters columns: {missing}"
+    in_folders = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["package_name"] == "kura"
+        and node["original_file_path"].startswith(("models/marts/", "models/clusters/"))
+    }
+    assert expected <= in_folders, expected - in_folders
+    missing: dict[str, list[str]] = {}
+    for name in sorted(in_folders):
+        key = f"model.kura.{name}"
+        assert key in catalog["nodes"], f"{name} is not in the catalog"
+        assert manifest["nodes"][key]["description"], f"{name} has no description"
+        documented = manifest["nodes"][key]["columns"]
+        in_warehouse = catalog["nodes"][key]["columns"]
+        assert in_warehouse, f"{name} has no columns in the catalog"
+        undocumented = [
+            c for c in in_warehouse
+            if not (documented.get(c.lower(), {}).get("description") or "").strip()
+        ]
+        if undocumented:
+            missing[name] = undocumented
+    assert not missing, f"undocumented columns: {missing}"

@@ -7,12 +7,17 @@
     [[slow]]       first request: answers after the client's timeout, then a normal answer
     [[malformed]]  first request: content that is not JSON, then a normal answer
     [[badschema]]  every request: a concerning_score of 9 (violates the schema)
+    [[echo-key]]   every request: 400 with an error message that repeats the API key the
+                   request was sent with (as a careless endpoint or proxy might);
+                   [[echo-key:N]] puts N more characters before the key in the message
 
 ``POST /v1/embeddings`` answers with deterministic vectors (hashed words, so that texts sharing
 words are close); an input containing ``[[embed-500]]`` makes its whole request fail with 500.
 
 ``rate_limit_first_s``: the server's first request, whatever it is, gets a 429 with that
 Retry-After (a key-wide rate limit); ``arrivals`` has the monotonic time of every request.
+``api_key``: requests with another key get a 401 whose message repeats the key they were sent
+with (a wrong key: chat and embeddings alike).
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ class _Server(ThreadingHTTPServer):
 
 class FakeOpenAI:
     def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0, port: int = 0,
-                 rate_limit_first_s: float = 0.0) -> None:
+                 rate_limit_first_s: float = 0.0, api_key: str | None = None) -> None:
         self.latency_s = latency_s
+        self.api_key = api_key
         self.slow_s = slow_s
         self.rate_limit_first_s = rate_limit_first_s
         self.arrivals: list[float] = []
@@ -80,7 +86,18 @@ class FakeOpenAI:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    if self.path.endswith("/embeddings"):
+                    sent_key = self.headers.get("authorization", "").removeprefix("Bearer ")
+                    if server.api_key is not None and sent_key != server.api_key:
+                        message = f"Incorrect API key provided: {sent_key}."
+                        status, payload, headers = 401, {"error": {
+                            "message": message, "type": "invalid_request_error",
+                            "code": "invalid_api_key"}}, {}
+                    elif echo := re.search(r"\[\[echo-key(?::(\d+))?\]\]", json.dumps(body)):
+                        pad = "." * int(echo.group(1) or 0)
+                        message = f"Request rejected{pad} for the API key {sent_key}."
+                        status, payload, headers = 400, {"error": {
+                            "message": message, "type": "invalid_request_error"}}, {}
+                    elif self.path.endswith("/embeddings"):
                         status, payload, headers = server.embeddings(body)
                     else:
                         status, payload, headers = server.answer(body)

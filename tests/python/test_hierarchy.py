@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kura_dbt.hierarchy import build_hierarchy, group_clusters, level_schedule
-from kura_dbt.labels import ClassTfidfLabeller
+from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 
 
 def _blobs(n_clusters: int, per_cluster: int, dim: int = 16, seed: int = 0):
@@ -118,28 +118,32 @@ def test_labeller_uses_the_clusters_own_distinctive_words():
     assert "Sacramento" in labels[0].description
 
 
+class FlakyLabeller(Labeller):
+    """A cacheable (LLM-like) labeller whose n-th name (counted from 1) fails when n is in
+    ``fail``."""
+
+    version, cacheable = "1", True
+
+    def __init__(self, fail: set[int], name: str = "flaky"):
+        self.fail, self.asked, self.name = fail, [], name
+
+    def label(self, texts, central, sizes):
+        out = []
+        for t, c, size in zip(texts, central, sizes, strict=True):
+            self.asked.append(c)
+            if len(self.asked) in self.fail:
+                out.append(ClusterLabel(f"Unnamed cluster ({size} conversations)",
+                                        "Naming failed: 429", error="429"))
+            else:
+                out.append(ClusterLabel(f"Name for {c[:12]}", "A description."))
+        return out
+
+
 def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
-    """A cacheable (LLM) labeller whose naming failed: the cluster is shown as unnamed, and the
-    next build asks again instead of reusing the failure; good names are reused."""
-    from kura_dbt.labels import ClusterLabel, Labeller
+    """A cacheable (LLM) labeller whose naming failed: the cluster is shown as unnamed, with
+    label_error, and the next build asks again instead of reusing the failure; good names are
+    reused."""
     from kura_dbt.hierarchy import label_cache
-
-    class FlakyLabeller(Labeller):
-        name, version, cacheable = "flaky", "1", True
-
-        def __init__(self, fail: set[int]):
-            self.fail, self.asked = fail, []
-
-        def label(self, texts, central, sizes):
-            out = []
-            for t, c, size in zip(texts, central, sizes, strict=True):
-                self.asked.append(c)
-                if len(self.asked) in self.fail:
-                    out.append(ClusterLabel(f"Unnamed cluster ({size} conversations)", "Naming failed: 429",
-                                            error="429"))
-                else:
-                    out.append(ClusterLabel(f"Name for {c[:12]}", "A description."))
-            return out
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 8)).astype(np.float32)
@@ -148,8 +152,62 @@ def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
     texts = [f"text {i} of cluster {i // 20}" for i in range(60)]
     first = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=FlakyLabeller(fail={2}))
     assert (first["name"].str.startswith("Unnamed")).sum() == 1
+    # the failure is a column, from ClusterLabel.error, not guessed from the name or the key
+    assert first["label_error"].tolist() == [False, True, False]
+    assert first["label_key"].isna().tolist() == [False, True, False]
     again = FlakyLabeller(fail=set())
     second = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=again,
                              cache=label_cache(first))
     assert len(again.asked) == 1  # only the failed cluster is asked again
     assert not second["name"].str.startswith("Unnamed").any()
+    assert not second["label_error"].any()
+
+
+@pytest.mark.parametrize("labeller_name", ["flaky", "local"])
+def test_a_failed_name_is_a_label_error_in_the_state_rows(monkeypatch, labeller_name):
+    """int_kura__cluster_state (read by kura__taxonomy and kura__llm_usage) takes label_error
+    from the labeller's error, whatever the labeller is called (it used to be guessed from a
+    missing label_key and a labeller other than 'local')."""
+    from kura_dbt.labels import LABELLERS
+
+    from .state_store import Store, _blobs as state_blobs, _centres
+
+    flaky = FlakyLabeller(fail={2}, name=labeller_name)
+    monkeypatch.setitem(LABELLERS._factories, labeller_name, lambda settings: flaky)
+    store = Store()
+    texts = [f"t {i // 20} w{i}" for i in range(60)]
+    store.add("c", state_blobs(_centres(3, d=16), 20, seed=0), texts)
+    rows = store.build(labeller=labeller_name, n_base_clusters=3, max_top_clusters=8)
+    clusters = rows[rows["record_type"] == "cluster"].sort_values("cluster_id")
+    assert len(clusters) == 3 and len(flaky.asked) == 3
+    failed = clusters[clusters["label_error"].astype(bool)]
+    assert len(failed) == 1 and failed["name"].iloc[0].startswith("Unnamed cluster")
+    assert clusters["label_error"].notna().all()
+
+
+def test_the_llm_labellers_neighbourhoods_follow_kura__seed(monkeypatch):
+    """The CLIO grouping's neighbourhoods (k-means on the children's centroids) are seeded
+    with kura__seed, passed through the LABELLERS factory."""
+    import sklearn.cluster
+
+    from kura_dbt.labels import LABELLERS
+    from kura_dbt.settings import Settings
+
+    class Stop(Exception):
+        pass
+
+    seeds = []
+
+    def spy(*args, random_state=None, **kwargs):
+        seeds.append(random_state)
+        raise Stop  # before any LLM call
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", spy)
+    X, _ = _blobs(12, 1)
+    for seed in ("7", "8"):
+        labeller = LABELLERS.build("openai", Settings.from_config({"labeller": "openai",
+                                                                   "seed": seed}))
+        labeller.neighbourhood_size = 4  # 12 children: three neighbourhoods
+        with pytest.raises(Stop):
+            labeller.group([f"child {i}: about {i}" for i in range(12)], X, target=3)
+    assert seeds == [7, 8]

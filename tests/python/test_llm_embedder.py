@@ -62,8 +62,18 @@ def test_a_failed_batch_keeps_its_rows_with_the_error_and_others_go_on(server):
 
 
 def test_every_batch_failing_is_a_clear_error(server):
-    with pytest.raises(RuntimeError, match="every embedding request .* failed; the first error: .*500"):
-        OpenAIEmbedder(settings(server)).embed(["all fail [[embed-500]]"])
+    """The embedder reports each text's error; the stage's failure policy (kura_dbt.failures,
+    applied by the pipeline as for every stage) fails the model when every one failed."""
+    run = OpenAIEmbedder(settings(server)).embed_with_usage(["all fail [[embed-500]]"] * 2)
+    assert all("500" in e for e in run.errors)
+    config = {"embedder": "openai", "embedding_model": "embed-model",
+              "llm": {"base_url": server.base_url, "api_key_env": "KURA_TEST_KEY",
+                      "max_retries": 1, "backoff_base_s": 0.01}}
+    summaries = pd.DataFrame({"conversation_id": ["a", "b"], "error": [None, None],
+                              "summary": ["all fail [[embed-500]]", "this too [[embed-500]]"]})
+    with pytest.raises(RuntimeError, match="2 of 2 embeddings attempted in this run "
+                       r"failed \(embedder openai, model embed-model\); the first error: .*500"):
+        pipeline.embed(summaries, None, config)
 
 
 def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):

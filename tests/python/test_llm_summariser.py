@@ -135,8 +135,28 @@ def test_persistent_failures_become_rows_with_errors_and_nothing_is_lost(server)
     assert "500" in by_id["down"].error and by_id["down"].llm_calls == 3
     assert by_id["bad"].error is not None and by_id["bad"].summary is None
     assert by_id["empty"].llm_calls == 0 and "empty" in by_id["empty"].flags
-    # the API key never reaches an error message
-    assert all("sk-test-secret" not in (r.error or "") for r in records)
+
+
+def test_an_echoed_api_key_is_scrubbed_from_errors_and_logs(server, monkeypatch, caplog):
+    """The server repeats the key it was sent in its error message ([[echo-key]]): the stored
+    error and the libraries' log lines have [API_KEY] instead. The key is not sk-..., so it is
+    scrubbed as the key itself, not by the pattern; and it is scrubbed before the error is cut
+    to 500 characters, so a cut through the key leaves no part of it."""
+    import logging
+
+    key = "xq7-secret-0123456789abcdef"
+    monkeypatch.setenv("KURA_TEST_KEY", key)
+    summariser = OpenAISummariser(settings(server, max_retries=0))
+    with caplog.at_level(logging.DEBUG):
+        [echoed] = summariser.summarise_many([("c1", convo("Anything [[echo-key]]"))])
+        assert "400" in echoed.error and "[API_KEY]" in echoed.error
+        assert key not in echoed.error
+        # the same message with the key across the 500th character
+        pad = 500 - len(key) // 2 - echoed.error.index("[API_KEY]")
+        [cut] = summariser.summarise_many([("c2", convo(f"Anything [[echo-key:{pad}]]"))])
+    assert len(cut.error) <= 500 and key[:6] not in cut.error
+    assert "[API_KEY]" in caplog.text  # instructor logged the failed calls ...
+    assert key[:6] not in caplog.text  # ... without the key
 
 
 def test_concurrency_is_bounded(tmp_path):

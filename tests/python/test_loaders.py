@@ -502,9 +502,11 @@ def test_invalid_utf8_is_replaced_and_recorded(tmp_path):
     assert counts(result) == ((1, 1, 0, 0), (2, 2, 0, 0))
     assert result.conversations[0].messages[1].content == "caf\ufffd cr\ufffd\ufffdme"
     fixes = [i for i in result.issues if i.outcome == "loaded_with_fix"]
+    # one row per line, as <schema>.load_rejects keeps them; every replacement is counted
     assert [(i.record, i.reason) for i in fixes] == [
         ("line 2", "invalid UTF-8 replaced with U+FFFD")
-    ] * 3
+    ]
+    assert fixes[0].detail.startswith("3 invalid byte sequences: byte offset 115: b'\\xe9'; ")
     assert result.collector.fixes["invalid UTF-8 replaced with U+FFFD"] == 3
 
 
@@ -696,3 +698,262 @@ def test_kura_load_command_fails_on_unreadable_file(tmp_path):
     assert result.exit_code == 2  # a usage error, before anything is read
     assert "'word' is not one of" in " ".join(result.output.split())
     assert not (tmp_path / "y.duckdb").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# hardening: roles, lone surrogates, invisible content, messages (issue "Hardening")
+
+INVISIBLE = "\u200b\u200c\u200d\ufeff"
+
+
+def _jsonl(path, rows):
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_one_role_map_for_the_loaders_the_summariser_and_dbt():
+    """The loaders, the summariser's Message and the dbt staging model use one map: the JSON
+    object in macros/input/message_rules.sql (the staging model's CASE is generated from it)."""
+    from kura_dbt.loaders import core
+    from kura_dbt.loaders.message_rules import MACRO_FILE, ROLE_ALIASES, ROLES
+    from kura_dbt.summaries.schema import Message
+
+    macro = (REPO / "macros/input/message_rules.sql").read_text()
+    block = re.search(r"set role_aliases = (\{.*?\})\s*-?%\}", macro, re.S)
+    assert json.loads(block.group(1)) == ROLE_ALIASES
+    assert MACRO_FILE.resolve() == (REPO / "macros/input/message_rules.sql").resolve()
+    assert core.ROLE_ALIASES is ROLE_ALIASES
+    assert set(ROLE_ALIASES.values()) == set(ROLES)
+    # the roles the three maps used to disagree on
+    for alias, role in {"customer": "user", "agent": "assistant", "chatbot": "assistant",
+                        "tool_result": "tool", "client": "user", "observation": "tool"}.items():
+        assert ROLE_ALIASES[alias] == role
+    for alias, role in ROLE_ALIASES.items():
+        assert core.normalise_role(f" {alias.upper()}\t") == role
+        assert Message(role=alias, content="x").role == role
+    assert Message(role="narrator", content="x").role == "narrator"  # flagged unknown_role
+
+
+def test_customer_and_agent_roles_load_and_site_aliases_extend_the_map(tmp_path):
+    path = _jsonl(
+        tmp_path / "support.jsonl",
+        [
+            {"conversation_id": "s1", "role": "customer", "content": "My parcel is late."},
+            {"conversation_id": "s1", "role": "agent", "content": "Sorry, let me check."},
+            {"conversation_id": "s1", "role": "operator", "content": "Escalated."},
+        ],
+    )
+    result = parsed(path)
+    assert [m.role for m in result.conversations[0].messages] == ["user", "assistant"]
+    assert reasons(result) == {("rejected", "unknown role"): 1}
+    site = parsed(path, role_aliases={"Operator": "assistant", "agent": None})
+    assert [(m.message_index, m.role) for m in site.conversations[0].messages] == [
+        (0, "user"),
+        (2, "assistant"),
+    ]
+    assert reasons(site) == {("rejected", "unknown role"): 1}  # agent is no longer a role
+    with pytest.raises(ValueError, match="'robot'.*one of user, assistant, system, tool"):
+        parse_file(path, role_aliases={"operator": "robot"})
+
+
+def test_kura_load_role_alias_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from kura_dbt.cli import app
+
+    path = _jsonl(
+        tmp_path / "support.jsonl",
+        [
+            {"conversation_id": "s1", "role": "customer", "content": "Hello, my order?"},
+            {"conversation_id": "s1", "role": "operator", "content": "On its way."},
+        ],
+    )
+    db = str(tmp_path / "x.duckdb")
+    result = CliRunner().invoke(app, ["load", str(path), "--db", db, "--role-alias",
+                                      "operator=assistant"])
+    assert result.exit_code == 0, result.output
+    assert "messages: 2 read = 2 loaded + 0 skipped + 0 rejected" in " ".join(result.output.split())
+    bad = CliRunner().invoke(app, ["load", str(path), "--db", db, "--role-alias", "operator"])
+    assert bad.exit_code == 2 and "NAME=ROLE" in " ".join(bad.output.split())
+
+
+def test_a_lone_utf16_surrogate_is_replaced_and_recorded_with_its_line(tmp_path):
+    """JSON may escape half of a surrogate pair (an emoji cut in half); Python decodes it to a
+    lone surrogate that no UTF-8 writer accepts. It is repaired like invalid UTF-8."""
+    path = tmp_path / "chats.jsonl"
+    path.write_text(
+        '{"conversation_id": "a", "role": "user", "content": "fine \\ud83d\\ude00"}\n'
+        '{"conversation_id": "a", "role": "assistant", "content": "emoji cut in half \\ud83d"}\n'
+        '{"conversation_id": "a", "role": "user", "content": "\\udc00 and \\\\ud83d \\ud83d!"}\n'
+    )
+    result = parsed(path)
+    assert counts(result) == ((1, 1, 0, 0), (3, 3, 0, 0))
+    assert [m.content for m in result.conversations[0].messages] == [
+        "fine \U0001f600",
+        "emoji cut in half \ufffd",
+        "\ufffd and \\ud83d \ufffd!",  # an escaped backslash is not an escape
+    ]
+    fixes = [i for i in result.issues if i.outcome == "loaded_with_fix"]
+    reason = "lone UTF-16 surrogate replaced with U+FFFD"
+    assert [(i.record, i.reason) for i in fixes] == [("line 2", reason), ("line 3", reason)]
+    assert "\\ud83d" in fixes[0].detail and "2 lone surrogates" in fixes[1].detail
+    assert result.collector.fixes[reason] == 3
+    db = tmp_path / "chats.duckdb"
+    loaded = load_file(path, db)
+    assert loaded.stored.new == 1 and loaded.stored.rejects_added == 2
+    assert _tables(db)[1][1][3] == "emoji cut in half \ufffd"
+
+
+def test_a_lone_surrogate_in_a_claude_export_does_not_stop_the_load(tmp_path):
+    from typer.testing import CliRunner
+
+    from kura_dbt.cli import app
+
+    path = tmp_path / "conversations.json"
+    path.write_text(_claude([_claude_conv("a", "hi \ud83d", "hello"), _claude_conv("b", "ok")]))
+    assert "\\ud83d" in path.read_text()
+    result = parsed(path)
+    assert counts(result) == ((2, 2, 0, 0), (3, 3, 0, 0))
+    assert by_id(result)["a"].messages[0].content == "hi \ufffd"
+    db = tmp_path / "x.duckdb"
+    out = CliRunner().invoke(app, ["load", str(path), "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "lone UTF-16 surrogate replaced with U+FFFD" in text
+    assert _tables(db)[2] == [
+        ("conversations.json", "line 1", "loaded_with_fix",
+         "lone UTF-16 surrogate replaced with U+FFFD", "string")
+    ]
+
+
+def test_invisible_content_is_no_text(tmp_path):
+    """Zero-width characters, joiners and a BOM are not content: skipped like empty messages."""
+    path = _jsonl(
+        tmp_path / "chats.jsonl",
+        [
+            {"conversation_id": "a", "role": "user", "content": "Plan a trip to Porto."},
+            {"conversation_id": "a", "role": "assistant", "content": INVISIBLE},
+            {"conversation_id": "b", "role": "user", "content": f" {INVISIBLE}\u2060\u00ad\n"},
+            {"conversation_id": "c", "role": "user", "content": f"{INVISIBLE}ok"},
+        ],
+    )
+    result = parsed(path)
+    assert counts(result) == ((3, 2, 0, 1), (4, 2, 2, 0))
+    assert reasons(result) == {("skipped", "no text"): 2, ("rejected", "no usable messages"): 1}
+    skipped = [i for i in result.issues if i.outcome == "skipped"]
+    assert all("invisible" in i.detail for i in skipped)
+    assert [m.content for m in by_id(result)["c"].messages] == [f"{INVISIBLE}ok"]
+
+    claude = tmp_path / "conversations.json"
+    claude.write_text(_claude([_claude_conv("x", "Hi there", INVISIBLE)]))
+    assert counts(parsed(claude)) == ((1, 1, 0, 0), (2, 1, 1, 0))
+    sharegpt = _jsonl(
+        tmp_path / "sharegpt.jsonl",
+        [{"id": "y", "conversations": [{"from": "human", "value": "\ufeff\u200b"}]}],
+    )
+    assert counts(parsed(sharegpt)) == ((1, 0, 0, 1), (1, 0, 1, 0))
+
+
+def test_invisible_chatgpt_message_is_no_text(tmp_path):
+    def node(nid, parent, role, text, children):
+        return {
+            "id": nid, "parent": parent, "children": children,
+            "message": {"id": nid, "author": {"role": role}, "create_time": 1700000000,
+                        "content": {"content_type": "text", "parts": [text]}},
+        }
+
+    export = [{
+        "id": "g", "title": "t", "create_time": 1700000000, "current_node": "n2",
+        "mapping": {
+            "n1": node("n1", None, "user", "Tell me a joke.", ["n2"]),
+            "n2": node("n2", "n1", "assistant", INVISIBLE, []),
+        },
+    }]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(export))
+    result = parsed(path)
+    assert counts(result) == ((1, 1, 0, 0), (2, 1, 1, 0))
+    assert reasons(result) == {("skipped", "no text"): 1}
+
+
+def test_json_errors_are_whole_sentences(tmp_path):
+    path = tmp_path / "chats.jsonl"
+    path.write_text(
+        '{"conversation_id": "a", "role": "user", "content": "ok"}\n'
+        '{"conversation_id": "a", "role": "user", "content": "cut off\n'
+    )
+    result = parsed(path)
+    bad = next(i for i in result.issues if i.reason == "malformed JSON")
+    assert bad.detail == "Unterminated string starting at column 53"
+    whole = tmp_path / "conversations.json"
+    whole.write_text('[{"uuid": "a", "chat_messages": [{"text": "no end}]}]')
+    with pytest.raises(LoadError) as info:
+        parse_file(whole, fmt="claude")
+    message = str(info.value)
+    assert " at at " not in message and not message.endswith(" at")
+    assert message.endswith("invalid JSON at line 1, column 43: Unterminated string starting here")
+
+
+def test_invalid_utf8_rows_in_the_printout_are_the_rows_in_load_rejects(tmp_path):
+    from typer.testing import CliRunner
+
+    from kura_dbt.cli import app
+
+    path = tmp_path / "chats.jsonl"
+    good = json.dumps({"conversation_id": "u", "role": "user", "content": "caf"}).encode()
+    path.write_bytes(good + b"\n" + good.replace(b"caf", b"caf\xe9 cr\xff\xfeme") + b"\n")
+    db = tmp_path / "x.duckdb"
+    out = CliRunner().invoke(app, ["load", str(path), "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    rows = re.search(r"invalid UTF-8 replaced with U\+FFFD\s*│\s*(\d+)", out.output)
+    stored = _tables(db)[2]
+    assert [r[1:4] for r in stored] == [
+        ("line 2", "loaded_with_fix", "invalid UTF-8 replaced with U+FFFD")
+    ]
+    assert int(rows.group(1)) == len(stored) == 1
+    assert "1 new rows in raw.load_rejects" in " ".join(out.output.split())
+
+
+def test_mt_bench_question_id_is_the_conversation_id_and_the_id_column_is_printed(tmp_path):
+    from typer.testing import CliRunner
+
+    from kura_dbt.cli import app
+
+    fixture = FIXTURES / "mt_bench_style.jsonl"
+    result = parsed(fixture)
+    assert sorted(by_id(result)) == ["81", "82"]
+    assert result.collector.columns["conversation_id"] == "question_id"
+    db = tmp_path / "x.duckdb"
+    out = CliRunner().invoke(app, ["load", str(fixture), "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "conversation id: question_id" in text and "--conversation-id-column" in text
+
+    # question_id repeated (several answers per question): not an id; the generated ids say so
+    repeated = _jsonl(
+        tmp_path / "judgments.jsonl",
+        [
+            {"question_id": 81, "model": m, "messages": [
+                {"role": "user", "content": "Write a haiku."},
+                {"role": "assistant", "content": f"A haiku by {m}."}]}
+            for m in ("a", "b")
+        ],
+    )
+    generated = parsed(repeated)
+    assert all(cid.startswith("sha1:") for cid in by_id(generated))
+    out = CliRunner().invoke(app, ["load", str(repeated), "--db", str(db)])
+    text = " ".join(out.output.split())
+    assert "conversation id: generated" in text and "--conversation-id-column" in text
+    chosen = parsed(repeated, columns=ColumnMap(conversation_id="model"))
+    assert sorted(by_id(chosen)) == ["a", "b"]
+
+
+def test_the_readme_documents_the_role_map():
+    from kura_dbt.loaders.message_rules import ROLE_ALIASES
+
+    readme = (REPO / "README.md").read_text()
+    rows = re.findall(r"^\| `(user|assistant|system|tool)` \| (.*) \|$", readme, re.M)
+    documented = {role: role for role, _ in rows}
+    for role, names in rows:
+        documented.update({name.strip("` "): role for name in names.split(",")})
+    assert documented == ROLE_ALIASES

@@ -150,3 +150,69 @@ def test_clusterer_settings_apply_whatever_the_spelling_of_its_name(spelling):
     assert rows.loc[rows["record_type"] == "conversation", "cluster_id"].nunique() == 4
     run = rows[rows["record_type"] == "run"].iloc[0]
     assert run["clusterer"] == spelling.strip().lower().replace("-", "_")
+
+
+class _Map:
+    """Builds of int_kura__map_points on a real DuckDB connection, merged by conversation_id
+    as dbt-duckdb's incremental strategy does."""
+
+    def __init__(self) -> None:
+        self.con, self.built = duckdb.connect(), False
+        self.embeddings = pd.DataFrame(columns=["conversation_id", "text_hash", "model",
+                                                "embedding", "error"])
+
+    def add(self, prefix: str, X: np.ndarray) -> None:
+        rows = pd.DataFrame({"conversation_id": [f"{prefix}{i:03d}" for i in range(len(X))],
+                             "text_hash": [f"h{prefix}{i}" for i in range(len(X))], "model": "m",
+                             "embedding": [list(map(float, v)) for v in X], "error": None})
+        self.embeddings = pd.concat([self.embeddings, rows], ignore_index=True)
+
+    def build(self, **settings) -> pd.DataFrame:
+        with Warehouse(FakeDbt(self.built), self.con, embeddings=self.embeddings) as wh:
+            rows = pipeline.map_points(wh, {"seed": 1, **settings})
+        self.con.register("new_rows", rows)
+        if self.built:
+            self.con.execute("delete from state where conversation_id in "
+                             "(select conversation_id from new_rows)")
+            self.con.execute("insert into state by name select * from new_rows")
+        else:
+            self.con.execute("create table state as select * from new_rows")
+        self.con.unregister("new_rows")
+        self.built = True
+        return rows
+
+
+def test_the_map_records_the_method_that_ran(monkeypatch):
+    """UMAP falls back to PCA below 20 points: the map says pca, not umap, and is fitted again
+    with UMAP (once) when there are enough points; a PCA map stays put while there are not."""
+    import sys
+    import types
+
+    class FakeUMAP:  # stands in for umap-learn (no numba compilation in this test)
+        def __init__(self, **kwargs) -> None:
+            pass
+
+        def fit_transform(self, X):
+            return np.asarray(X)[:, :2]
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    points = _Map()
+    points.add("a", _blobs(_centres(3, d=8), 4, seed=0))  # 12 points
+    first = points.build(projector="umap")
+    assert set(first["projector"]) == {"pca"} and set(first["placed_by"]) == {"fit"}
+    points.add("b", _blobs(_centres(3, d=8), 1, seed=1))  # 15: PCA again, so the map stays
+    second = points.build(projector="umap")
+    assert list(second["placed_by"].unique()) == ["neighbours"] and len(second) == 3
+    assert set(second["projector"]) == {"pca"}
+    points.add("c", _blobs(_centres(3, d=8), 3, seed=2))  # 24: UMAP runs, the map is refitted
+    third = points.build(projector="umap")
+    assert len(third) == 24 and set(third["projector"]) == {"umap"}
+    assert set(third["map_version"]) == {2}
+    points.add("d", _blobs(_centres(3, d=8), 1, seed=3))
+    fourth = points.build(projector="umap")  # placed on the UMAP map
+    assert len(fourth) == 3 and set(fourth["projector"]) == {"umap"}
+    assert set(fourth["placed_by"]) == {"neighbours"}
+    # the projector the map was configured with is pca: recorded as pca
+    pca = _Map()
+    pca.add("a", _blobs(_centres(3, d=8), 10, seed=0))
+    assert set(pca.build(projector="pca")["projector"]) == {"pca"}

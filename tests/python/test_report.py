@@ -15,8 +15,12 @@ pytest.importorskip("plotly", reason="`kura report` needs the report extra (plot
 from typer.testing import CliRunner
 
 from kura_dbt.cli import app
-from kura_dbt.report import ReportOptions, build_report, json_for_script
+from kura_dbt.report import ReportOptions, build_report, json_for_script, load_report_data
+from kura_dbt.report.text import BIDI_CONTROLS, visible_bidi
 from tests.browser.fakedb import (
+    BIDI_DESCRIPTION,
+    BIDI_NAME,
+    BIDI_SUMMARY,
     HIDDEN_DESCRIPTION,
     HIDDEN_NAME,
     HIDDEN_SUMMARY,
@@ -146,3 +150,99 @@ def test_max_points_caps_the_map_and_the_search(tmp_path):
     assert len(data.warnings) == 2
     again = load_report_data(tmp_path / "k.duckdb", ReportOptions(max_points=10))
     assert again.payload["points"] == data.payload["points"]  # seeded
+
+
+def _one_line(output: str) -> str:
+    """What the CLI printed as one line: rich wraps long lines (and the error box) at 80."""
+    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+# ---- bidi controls: shown, never obeyed ------------------------------------------------------
+
+
+def test_visible_bidi_replaces_every_control_by_a_marker():
+    text = "".join(f"{c}x" for c in BIDI_CONTROLS)
+    shown = visible_bidi(text)
+    assert not set(BIDI_CONTROLS) & set(shown)
+    assert shown == "".join(f"[U+{ord(c):04X}]x" for c in BIDI_CONTROLS)
+    assert shown.startswith("[U+202A]x") and "[U+202E]x" in shown and shown.endswith("[U+2069]x")
+    # right-to-left letters and the implicit marks are text, not controls: left alone
+    assert visible_bidi("שלום \u200f مرحبا \u200e") == "שלום \u200f مرحبا \u200e"
+
+
+def test_the_report_data_shows_bidi_controls_instead_of_obeying_them(tmp_path):
+    db = make_kura_db(tmp_path / "bidi.duckdb", bidi=True)
+    out = tmp_path / "bidi.html"
+    build_report(db, out, ReportOptions(title="Files \u202egnp.exe"))
+    html = out.read_text(encoding="utf-8")
+    block = re.search(
+        r'<script type="application/json" id="kura-data">(.*?)</script>', html, re.DOTALL
+    )
+    title = re.search(r"<title>(.*?)</title>", html, re.DOTALL)
+    for text in (block.group(1), title.group(1)):
+        assert not set(BIDI_CONTROLS) & set(text), "a bidi control reached the page"
+    data = embedded_data(html)
+    node = data["nodes"]["L0-0003"]
+    assert node["name"] == "Attachments [U+202E]gnp.exe [bold]not markup[/bold]"
+    assert node["description"] == (
+        "Files [U+202A]one[U+202B] two[U+202C] three[U+202D] four "
+        "[U+2066]five[U+2067]six[U+2068]seven[U+2069]"
+    )
+    shown_summary = "The user sends invoice_[U+202E]fdp.exe and asks whether it is safe"
+    assert shown_summary in node["samples"]
+    assert [shown_summary, "L0-0003"] in data["search"]
+    assert any(p[3] == shown_summary for p in data["points"])  # the map's hover text
+    assert data["title"] == "Files [U+202E]gnp.exe"
+    assert BIDI_NAME not in html and BIDI_DESCRIPTION not in html and BIDI_SUMMARY not in html
+
+
+def test_kura_tree_shows_bidi_controls_and_markup_as_text(tmp_path):
+    db = make_kura_db(tmp_path / "bidi.duckdb", bidi=True)
+    result = CliRunner().invoke(app, ["tree", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "Attachments [U+202E]gnp.exe [bold]not markup[/bold]" in _one_line(result.output)
+    assert not set(BIDI_CONTROLS) & set(result.output)
+
+
+# ---- no users table: revenue is unknown, not $0 -----------------------------------------------
+
+
+def test_unknown_revenue_stays_unknown_in_the_report_and_the_tree(tmp_path):
+    db = make_kura_db(tmp_path / "no_users.duckdb", revenue_known=False)
+    nodes = [n for n in load_report_data(db).payload["nodes"].values() if n["kind"] == "cluster"]
+    assert nodes and all(n["revenue"] is None and n["paying_users"] is None for n in nodes)
+    tree = CliRunner().invoke(app, ["tree", "--db", str(db)])
+    assert tree.exit_code == 0, tree.output
+    assert _one_line(tree.output).count("MRR –") == 6, tree.output  # every cluster shown
+    assert "$" not in tree.output
+    known = CliRunner().invoke(app, ["tree", "--db", str(make_kura_db(tmp_path / "users.duckdb"))])
+    assert known.exit_code == 0 and "MRR –" not in known.output
+    assert re.search(r"\$\d[\d,]* MRR", _one_line(known.output)), known.output
+
+
+# ---- before any build: one sentence, not a traceback ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tree", "report"])
+def test_kura_commands_before_any_build_say_what_to_run(tmp_path, name):
+    import duckdb
+
+    command = [name] if name == "tree" else [name, "--out", str(tmp_path / "r.html")]
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    result = CliRunner().invoke(app, [*command, "--db", str(empty)])
+    text = _one_line(result.output)
+    assert result.exit_code == 2, result.output  # a usage error, as typer reports them
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert f"{empty} has no table main.kura__clusters: run `dbt build`" in text, result.output
+    assert "Traceback" not in result.output and "CatalogException" not in result.output
+    assert not (tmp_path / "r.html").exists()
+    # half a build (kura__clusters only): the sentence names the table that is missing
+    with duckdb.connect(str(empty)) as con:
+        con.execute("create table kura__clusters as select 'L0-0' as cluster_id")
+    half = CliRunner().invoke(app, [*command, "--db", str(empty)])
+    assert half.exit_code == 2, half.output
+    assert "has no table main.kura__conversations" in _one_line(half.output), half.output
+    # another schema: the same sentence, naming it
+    other = CliRunner().invoke(app, [*command, "--db", str(empty), "--schema", "analytics"])
+    assert other.exit_code == 2 and "no table analytics.kura__clusters" in _one_line(other.output)

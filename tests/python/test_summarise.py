@@ -423,9 +423,51 @@ def test_record_facets_round_trip(summariser):
     assert summariser.summarise([]).facets is None
 
 
-def test_summariser_identity():
-    assert LocalSummariser.name == "local"
-    assert LocalSummariser.model == "kura-local-extractive"
-    assert LocalSummariser.prompt_version.startswith("local-v")
+def test_every_record_carries_the_identity_that_keys_the_cache(summariser):
+    """Every record, summarised, empty or failed, says which summariser, model and prompt
+    version made it: the pipeline stores them and redoes a row made under another identity.
+    (This replaces a test that restated the class constants, which only an edit of the
+    constants themselves could fail.)"""
+    records = summariser.summarise_many([("ok", BUS_BOOKING), ("empty", []), ("bad", [42])])
+    assert [r.conversation_id for r in records] == ["ok", "empty", "bad"]
+    assert records[0].summary and records[1].flags[0] == "empty" and records[2].error
+    identities = {(r.summariser, r.model, r.prompt_version) for r in records}
+    assert identities == {(summariser.name, summariser.model, summariser.prompt_version)}
     with pytest.raises(ValueError):
         LocalSummariser(max_chars=0)
+
+
+# ----------------------------------------------------------------------------- invisible text
+
+INVISIBLE = "\u200b\u200c\u200d\ufeff"
+
+
+@pytest.mark.parametrize(
+    "messages, flags",
+    [
+        ([Message("user", INVISIBLE)], ["empty", "no_user_message"]),
+        ([Message("user", f" {INVISIBLE}\u2060\n"), Message("assistant", "Hi!")],
+         ["no_user_message"]),
+    ],
+)
+def test_invisible_user_text_is_not_summarised(summariser, messages, flags):
+    """Zero-width characters and a BOM are no text: no "The user asks: ." summary."""
+    record = summariser.summarise(messages)
+    assert record.flags == flags
+    assert record.summary is None and record.request is None and record.task is None
+    assert record.user_turns == 0
+
+
+def test_invisible_first_message_is_passed_over(summariser):
+    record = summariser.summarise(
+        [Message("user", INVISIBLE), Message("assistant", "?"),
+         Message("user", "Translate 'good night' into French.")]
+    )
+    assert record.request == "Translate 'good night' into French."
+    assert record.user_turns == 1
+
+
+def test_support_roles_are_normalised():
+    """customer / agent (support desks) are the roles the loaders and dbt map too."""
+    assert [Message(r, "x").role for r in ("Customer", "agent", "tool_result")] == [
+        "user", "assistant", "tool"]

@@ -3,6 +3,7 @@ and what the commands share: the DuckDB file option."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -24,3 +25,20 @@ def require_db(db: Path) -> Path:
             param_hint="--db",
         )
     return db
+
+
+def connect_marts(db: Path, schema: str, tables: Sequence[str] | None = None):
+    """A connection to the kura tables in `db`, or a usage error in one sentence that names the
+    missing table and says that `dbt build` makes it (no traceback)."""
+    from kura_dbt.report.data import REQUIRED_TABLES, MissingTableError, connect, require_tables
+
+    con = connect(require_db(db))
+    try:
+        require_tables(con, db, schema, tuple(tables or REQUIRED_TABLES))
+    except MissingTableError as exc:
+        con.close()
+        raise typer.BadParameter(str(exc), param_hint="--db / --schema") from None
+    except BaseException:
+        con.close()
+        raise
+    return con

@@ -78,6 +78,14 @@ def load(
             help="Generic formats: one conversation per row, with its messages in this list column"
         ),
     ] = None,
+    role_alias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role-alias",
+            help="NAME=ROLE: a role name of your own mapped to user, assistant, system or tool "
+            "(NAME= drops a built-in one), as the dbt var kura__role_aliases does; repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Load a Claude or ChatGPT export, or a JSON Lines / CSV / Parquet / Arrow file, into DuckDB
     tables <schema>.conversations, <schema>.messages and <schema>.load_rejects.
@@ -92,6 +100,7 @@ def load(
         raise typer.BadParameter(
             f"{format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
         )
+    aliases = _role_aliases(role_alias or [])
     columns = ColumnMap(
         conversation_id=conversation_id_column,
         role=role_column,
@@ -101,7 +110,7 @@ def load(
         user_id=user_id_column,
         messages=messages_column,
     )
-    collector = Collector(source or file.name)
+    collector = Collector(source or file.name, aliases)
     progress: Progress | None = None
     if _size(file) >= LARGE_FILE_BYTES:
         progress = Progress(
@@ -154,6 +163,36 @@ def load(
     _report(result, db, schema)
 
 
+def _role_aliases(values: list[str]) -> dict[str, str | None]:
+    """``--role-alias NAME=ROLE`` options as a map, checked like the dbt var's."""
+    from kura_dbt.loaders.message_rules import role_aliases
+
+    aliases: dict[str, str | None] = {}
+    for value in values:
+        name, sep, role = value.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(
+                f"{value!r} is not NAME=ROLE (e.g. operator=assistant)", param_hint="--role-alias"
+            )
+        aliases[name.strip()] = role.strip() or None
+    try:
+        role_aliases(aliases)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role-alias") from None
+    return aliases
+
+
+_COLUMN_LABELS = {
+    "conversation_id": "conversation id",
+    "messages": "messages",
+    "role": "role",
+    "content": "content",
+    "message_index": "message index",
+    "created_at": "created at",
+    "user_id": "user id",
+}
+
+
 def _report(result, db_path: Path, schema: str) -> None:
     parsed, stored = result.parsed, result.stored
     c = parsed.collector
@@ -172,6 +211,15 @@ def _report(result, db_path: Path, schema: str) -> None:
             name, str(counts.read), str(counts.loaded), str(counts.skipped), str(counts.rejected)
         )
     console.print(table)
+    if c.columns:
+        used = "; ".join(
+            f"{label}: {c.columns[name]}"
+            for name, label in _COLUMN_LABELS.items()
+            if name in c.columns
+        )
+        console.print(f"columns: {escape(used)}", highlight=False, soft_wrap=True)
+    for note in c.column_notes:
+        console.print(f"[yellow]{escape(note)}[/]", highlight=False, soft_wrap=True)
     console.print(f"conversations: {c.conversation_counts}", highlight=False)
     console.print(f"messages: {c.message_counts}", highlight=False)
     console.print(
@@ -188,8 +236,13 @@ def _report(result, db_path: Path, schema: str) -> None:
         reasons.add_column("outcome")
         reasons.add_column("reason")
         reasons.add_column("rows", justify="right")
+        # rows as in <schema>.load_rejects: one per (record, reason)
         grouped: dict[tuple[str, str], int] = {}
+        seen: set[tuple[str, str]] = set()
         for issue in c.issues:
+            if (issue.record, issue.reason) in seen:
+                continue
+            seen.add((issue.record, issue.reason))
             grouped[(issue.outcome, issue.reason)] = (
                 grouped.get((issue.outcome, issue.reason), 0) + 1
             )

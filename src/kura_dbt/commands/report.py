@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+from kura_dbt.commands import DEFAULT_DB, connect_marts, db_option
 
 console = Console(stderr=True)
 
@@ -31,7 +31,7 @@ def report(
     max_points: Annotated[int, typer.Option(help="Most conversations drawn on the map and summaries searched (a seeded sample beyond)")] = 50_000,
 ) -> None:
     """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and search."""
-    require_db(db)
+    connect_marts(db, schema).close()  # a usage error, before any progress, if no build yet
     try:
         import plotly  # noqa: F401
 

@@ -5,7 +5,8 @@ LLM summariser.
 Texts go in batches of ``batch_size``, up to ``max_concurrency`` batches at once. A batch that
 still fails after its retries does not stop the run: its texts get no vector and an error,
 and are embedded again on the next run. When every batch fails (a wrong key, model or URL),
-the run fails with the first error instead.
+the stage fails with the first error: the failure policy of every stage
+(:mod:`kura_dbt.failures`), applied by the pipeline, not here.
 """
 
 from __future__ import annotations
@@ -55,13 +56,6 @@ class OpenAIEmbedder:
         # paced and rate-limited as the embedding model (providers limit each model separately)
         settings = replace(self.settings, model=self.api_model)
         results = run_llm(settings, lambda client: self._all(client, batches), self._client)
-        if all(r.value is None for r in results):
-            # nothing came back at all: a wrong key, model or URL, or the endpoint is down.
-            # Fail the model with the reason rather than store a table of errors.
-            raise RuntimeError(
-                f"kura: every embedding request to {self.settings.base_url or 'the OpenAI API'} "
-                f"(model {self.api_model}) failed; the first error: {results[0].error}"
-            )
         width = next((len(r.value[0]) for r in results if r.value), self.dimensions or 0)
         run = EmbeddingRun(np.full((len(texts), width), np.nan, dtype=np.float32))
         row = 0

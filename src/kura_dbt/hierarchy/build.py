@@ -1,5 +1,6 @@
 """Building and naming the levels: one row per cluster, base to top, with its parent, name,
-size, users, label key (for reuse on the next build) and the LLM calls it cost."""
+size, users, label key (for reuse on the next build), whether its naming failed
+(``label_error``) and the LLM calls it cost."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt.failures import check_failures
 from kura_dbt.hierarchy.grouping import fold_singletons, level_schedule
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 
@@ -28,6 +30,7 @@ HIERARCHY_COLUMNS = [
     "child_count",
     "labeller",
     "label_key",
+    "label_error",  # the labeller could not name it (ClusterLabel.error): asked again next build
     "llm_calls",
     "prompt_tokens",
     "completion_tokens",
@@ -70,6 +73,10 @@ def build_hierarchy(
     the row indices of each cluster's conversations; it returns per cluster its id and either a
     label to keep (with its label key; the labeller is not asked) or None. A re-discovery uses
     it to keep the ids and names of the clusters that survive (``kura_dbt.taxonomy``).
+
+    A name the labeller could not give (``ClusterLabel.error``) is kept with ``label_error``
+    true and no ``label_key``, so that the next build asks for it again; when every name asked
+    for so far has failed, the build fails with the first error (:mod:`kura_dbt.failures`).
     """
     labeller = labeller or ClassTfidfLabeller()
     labels = np.asarray(labels)
@@ -83,6 +90,7 @@ def build_hierarchy(
     keys_by_id: dict[str, str | None] = {}
     group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
     previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
+    asked: list[str | None] = []  # the error (or None) of every name asked for, all levels
 
     def name_level(level_number: int, level: _Level) -> None:
         kept: dict[int, tuple[ClusterLabel, str | None]] = {}
@@ -124,6 +132,9 @@ def build_hierarchy(
                 fresh = labeller.label(*pick, [contrast[j] for j in todo])
             else:
                 fresh = labeller.label(*pick)
+        # the failure policy: when every name asked for so far failed, stop here
+        asked.extend(label.error for label in fresh)
+        check_failures("cluster names", asked, f"labeller {labeller.name}")
         names = []
         fresh_by_index = dict(zip(todo, fresh, strict=True))
         for j, key in enumerate(keys):
@@ -214,6 +225,7 @@ def build_hierarchy(
                     "child_count": len(kids),
                     "labeller": labeller.name,
                     "label_key": keys_by_id[cid],
+                    "label_error": lab.error is not None,
                     **{k: getattr(lab, k) + (share[k][j] if k in share else 0)
                        for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
                 }

@@ -22,4 +22,4 @@ def _local(settings: Settings) -> Labeller:
 def _openai(settings: Settings) -> Labeller:
     from kura_dbt.labels.openai import OpenAILabeller
 
-    return OpenAILabeller(settings.llm_settings())
+    return OpenAILabeller(settings.llm_settings(), seed=settings.seed)

@@ -58,8 +58,9 @@ class ProposedNames(BaseModel):
     names: list[str] = Field(description="The proposed category names.")
 
 
-def _neighbourhoods(centroids: Any, size: int, random_state: int = 0) -> Any:
-    """Groups of similar clusters (k-means on their centroids), about ``size`` clusters each."""
+def _neighbourhoods(centroids: Any, size: int, random_state: int) -> Any:
+    """Groups of similar clusters (k-means on their centroids, seeded by ``random_state``: the
+    var ``kura__seed``), about ``size`` clusters each."""
     import numpy as np
     from sklearn.cluster import KMeans
 
@@ -73,10 +74,12 @@ def _neighbourhoods(centroids: Any, size: int, random_state: int = 0) -> Any:
 class _GroupingMixin(Labeller):
     """CLIO's way up one level: propose names per neighbourhood, deduplicate, assign each child,
     resolve what the model could not answer deterministically. Mixed into OpenAILabeller, which
-    provides ``settings``, ``prompt``, ``max_contrast``, ``max_example_chars`` and ``_client``."""
+    provides ``settings``, ``seed``, ``prompt``, ``max_contrast``, ``max_example_chars`` and
+    ``_client``."""
 
     neighbourhood_size = 40
     settings: LLMSettings
+    seed: int
     max_contrast: int
     max_example_chars: int
     unresolved: int
@@ -89,7 +92,7 @@ class _GroupingMixin(Labeller):
         self.group_usage = {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
         n = len(child_texts)
-        hoods = _neighbourhoods(centroids, self.neighbourhood_size)
+        hoods = _neighbourhoods(centroids, self.neighbourhood_size, self.seed)
         # 1. propose, per neighbourhood, a share of the target proportional to its size
         prompts = []
         for h in sorted(set(int(x) for x in hoods)):
@@ -182,8 +185,10 @@ class OpenAILabeller(_GroupingMixin):
         max_contrast: int = 10,
         max_example_chars: int = 400,
         client: Any = None,
+        seed: int = 42,
     ) -> None:
         self.settings = settings
+        self.seed = seed  # the neighbourhoods' k-means (var kura__seed)
         self.max_examples = max_examples
         self.max_contrast = max_contrast
         self.max_example_chars = max_example_chars

@@ -10,6 +10,7 @@ Everything is local: nothing is fetched.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from .core import (
     LoadError,
     Message,
     decode_bytes,
+    json_error_text,
     parse_timestamp,
+    repair_surrogates,
 )
 from .generic import (
     ColumnMap,
@@ -97,7 +100,10 @@ class LoadResult:
 
 
 def _json_error(path: Path, exc: json.JSONDecodeError) -> LoadError:
-    return LoadError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+    return LoadError(
+        f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+        f"{json_error_text(exc, None)}"
+    )
 
 
 def detect_format(path: Path, head: bytes = b"") -> str | None:
@@ -118,12 +124,16 @@ def parse_file(
     source: str | None = None,
     default_user_id: str | None = None,
     collector: Collector | None = None,
+    role_aliases: Mapping[str, str | None] | None = None,
 ) -> ParseResult:
     """Read one export file (or a data set folder) into conversations, accounting for every record.
 
     ``default_user_id`` is the user of conversations whose source names none (ChatGPT exports
     carry no account id); it defaults to the source name: one export, one user.
-    Raises LoadError when the file cannot be read at all."""
+    ``role_aliases`` (``{name: role}``, None to drop a built-in name) are merged over the role
+    map shared with the dbt package, as its var ``kura__role_aliases`` is; they are ignored
+    when a ``collector`` is given (pass them to the Collector instead).
+    Raises LoadError when the file cannot be read at all (ValueError for a bad role alias)."""
     path = Path(path)
     columns = columns or ColumnMap()
     if fmt not in FORMATS:
@@ -132,7 +142,7 @@ def parse_file(
         raise LoadError(f"{path}: no such file or folder")
     source = source or path.name
     default_user_id = default_user_id or source
-    collector = collector or Collector(source)
+    collector = collector or Collector(source, role_aliases)
 
     if path.is_dir():
         if fmt not in ("auto", "hf"):
@@ -204,7 +214,7 @@ def _parse_json(
     collector: Collector,
 ) -> ParseResult:
     """claude, chatgpt, or auto on a .json (or unknown) file: look inside."""
-    text = decode_bytes(data, collector)
+    text = repair_surrogates(decode_bytes(data, collector), collector)
     if fmt == "auto" and text.lstrip()[:1] not in ("[", "{"):
         raise LoadError(
             f"{path}: cannot tell the format (not JSON, and the name does not say); "
@@ -250,7 +260,7 @@ def _rows(path: Path, fmt: str, collector: Collector) -> list[tuple[str, Any]]:
         raise LoadError(f"{path}: the file is empty")
     if fmt == "csv":
         return read_csv_rows(text, str(path), "\t" if path.suffix.lower() == ".tsv" else None)
-    return read_json_rows(text, str(path))
+    return read_json_rows(repair_surrogates(text, collector), str(path))
 
 
 def load_file(
@@ -263,9 +273,10 @@ def load_file(
     source: str | None = None,
     default_user_id: str | None = None,
     collector: Collector | None = None,
+    role_aliases: Mapping[str, str | None] | None = None,
 ) -> LoadResult:
     """parse_file, then write into the DuckDB file ``db`` (or an open DuckDB connection)."""
-    parsed = parse_file(path, fmt, columns, source, default_user_id, collector)
+    parsed = parse_file(path, fmt, columns, source, default_user_id, collector, role_aliases)
     if isinstance(db, (str, Path)):
         import duckdb
 

@@ -26,10 +26,11 @@ from .core import (
     Collector,
     Conversation,
     Message,
+    blank_detail,
     export_conversations,
-    normalise_role,
     timestamp_or_fix,
 )
+from .message_rules import is_blank
 
 
 def looks_like_chatgpt(data: Any) -> bool:
@@ -96,7 +97,7 @@ def render_content(content: Any, collector: Collector) -> str:
         return "\n".join(p for p in pieces if p)
     if kind == "code":
         text = str(content.get("text") or "")
-        if not text.strip():
+        if is_blank(text):
             return ""
         language = content.get("language")
         language = "" if language in (None, "unknown") else str(language)
@@ -235,7 +236,7 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
             record, "missing field", field="author.role", raw_excerpt=m, **where
         )
         return None
-    role = normalise_role(raw_role)
+    role = collector.role(raw_role)
     if role is None:
         collector.message_rejected(
             record,
@@ -260,7 +261,7 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
         )
         return None
     text = render_content(content, collector)
-    if role == "system" and (hidden or not text.strip()):
+    if role == "system" and (hidden or is_blank(text)):
         collector.message_skipped(
             record, "hidden or empty system message", field="content", raw_excerpt=content, **where
         )
@@ -270,8 +271,15 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
             record, "hidden message", field="metadata", raw_excerpt=content, **where
         )
         return None
-    if not text.strip():
-        collector.message_skipped(record, "no text", field="content", raw_excerpt=content, **where)
+    if is_blank(text):
+        collector.message_skipped(
+            record,
+            "no text",
+            field="content",
+            detail=blank_detail(text),
+            raw_excerpt=content,
+            **where,
+        )
         return None
     return Message(
         message_index=index,

@@ -30,10 +30,11 @@ from .core import (
     Collector,
     Conversation,
     Message,
+    blank_detail,
     export_conversations,
-    normalise_role,
     timestamp_or_fix,
 )
+from .message_rules import is_blank
 
 ROOT_PARENT = "00000000-0000-4000-8000-000000000000"
 
@@ -51,7 +52,7 @@ def render_blocks(
     had_text = False
     for block in blocks:
         if isinstance(block, str):
-            if block.strip():
+            if not is_blank(block):
                 pieces.append(block)
                 had_text = True
             continue
@@ -61,7 +62,7 @@ def render_blocks(
         kind = block.get("type")
         if kind in ("text", "input_text", "output_text"):
             text = block.get("text")
-            if isinstance(text, str) and text.strip():
+            if isinstance(text, str) and not is_blank(text):
                 pieces.append(text)
                 had_text = True
         elif kind in ("thinking", "redacted_thinking", "reasoning"):
@@ -187,6 +188,14 @@ def parse_claude(
         collector.finish_conversation(conv, record)
 
 
+def _raw_text(text: Any, blocks: Any) -> str:
+    """The text a message carries (its text field and text blocks), to say why it has none."""
+    parts = [text]
+    if isinstance(blocks, list):
+        parts += [b.get("text") if isinstance(b, dict) else b for b in blocks]
+    return "".join(p for p in parts if isinstance(p, str))
+
+
 def _message(m: Any, index: int, position: int, cid: str, collector: Collector) -> Message | None:
     mid = m.get("uuid") if isinstance(m, dict) else None
     record = f"conversation {cid} message {mid or '#' + str(position)}"
@@ -195,7 +204,7 @@ def _message(m: Any, index: int, position: int, cid: str, collector: Collector) 
         collector.message_rejected(record, "not an object", raw_excerpt=m, **where)
         return None
     sender = m.get("sender", m.get("role"))
-    role = normalise_role(sender)
+    role = collector.role(sender)
     if sender is None:
         collector.message_rejected(record, "missing field", field="sender", raw_excerpt=m, **where)
         return None
@@ -214,7 +223,7 @@ def _message(m: Any, index: int, position: int, cid: str, collector: Collector) 
     pieces: list[str] = []
     if isinstance(blocks, list) and blocks:
         pieces, had_text = render_blocks(blocks, collector)
-        if not had_text and isinstance(text, str) and text.strip():
+        if not had_text and isinstance(text, str) and not is_blank(text):
             pieces.insert(0, text)
     elif isinstance(text, str):
         pieces = [text]
@@ -237,12 +246,19 @@ def _message(m: Any, index: int, position: int, cid: str, collector: Collector) 
                 continue
             attached.append(f"[{label}: {name}]")
             collector.notes[f"claude: {key} kept as [{label}: file name]"] += 1
-    content = "\n\n".join(p.strip("\n") for p in pieces if p.strip())
-    if not content.strip():
+    content = "\n\n".join(p.strip("\n") for p in pieces if not is_blank(p))
+    if is_blank(content):
         if attached:
             content = "\n".join(attached)
         else:
-            collector.message_skipped(record, "no text", field="text", raw_excerpt=m, **where)
+            collector.message_skipped(
+                record,
+                "no text",
+                field="text",
+                detail=blank_detail(_raw_text(text, blocks)),
+                raw_excerpt=m,
+                **where,
+            )
             return None
     elif attached:
         content = content + "\n\n" + "\n".join(attached)

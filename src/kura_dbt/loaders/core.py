@@ -10,8 +10,12 @@ Outcomes of a record (a conversation or a message read from a file):
   with different content, a conversation with nothing usable in it).
 
 Skipped and rejected records each get a row in ``<schema>.load_rejects`` (column ``outcome``), and
-so do repairs made to loaded records (``loaded_with_fix``: invalid UTF-8 replaced, an unreadable
-timestamp stored as NULL). For conversations and for messages: read = loaded + skipped + rejected.
+so do repairs made to loaded records (``loaded_with_fix``: invalid UTF-8 or a lone UTF-16 surrogate
+replaced, an unreadable timestamp stored as NULL). For conversations and for messages:
+read = loaded + skipped + rejected.
+
+Roles and blank content follow the rules shared with the dbt package
+(:mod:`kura_dbt.loaders.message_rules`).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
+
+from .message_rules import ROLE_ALIASES, is_invisible_only, normalise_role, role_aliases
 
 EXCERPT_CHARS = 300
 
@@ -120,8 +126,14 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str | None:
 class Collector:
     """Collects the conversations a parser builds and accounts for every record it reads."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, role_aliases: Mapping[str, str | None] | None = None) -> None:
         self.source = source
+        # the shared role map, with a site's aliases (``kura load --role-alias``) merged over it
+        self.role_aliases = _merged_role_aliases(role_aliases)
+        # which column or key of a generic file was used for what, and how it was chosen when
+        # that is worth saying (printed by `kura load`)
+        self.columns: dict[str, str] = {}
+        self.column_notes: list[str] = []
         self.conversations: dict[str, Conversation] = {}
         self.conversation_counts = Counts()
         self.message_counts = Counts()
@@ -143,6 +155,10 @@ class Collector:
     def advance(self, n: int = 1) -> None:
         if self.on_advance is not None:
             self.on_advance(n)
+
+    def role(self, value: Any) -> str | None:
+        """The pipeline's role for a source role, or None when it is unknown."""
+        return normalise_role(value, self.role_aliases)
 
     # -- issues ------------------------------------------------------------------------------
     def issue(self, record: str, outcome: str, reason: str, **kwargs: Any) -> None:
@@ -244,36 +260,20 @@ class Collector:
 
 
 # --------------------------------------------------------------------------------------------
-# roles
-
-ROLE_ALIASES = {
-    "user": "user",
-    "human": "user",
-    "prompter": "user",
-    "customer": "user",
-    "client": "user",
-    "assistant": "assistant",
-    "ai": "assistant",
-    "bot": "assistant",
-    "model": "assistant",
-    "gpt": "assistant",
-    "chatgpt": "assistant",
-    "claude": "assistant",
-    "agent": "assistant",
-    "system": "system",
-    "developer": "system",
-    "tool": "tool",
-    "function": "tool",
-    "ipython": "tool",
-    "observation": "tool",
-}
+# roles and blank content: one map and one set of blank characters, shared with the dbt package
+# (macros/input/message_rules.sql). ROLE_ALIASES and normalise_role are importable from here too.
 
 
-def normalise_role(value: Any) -> str | None:
-    """The pipeline's role for a source role, or None when it is unknown."""
-    if not isinstance(value, str):
-        return None
-    return ROLE_ALIASES.get(value.strip().lower())
+def _merged_role_aliases(site: Mapping[str, str | None] | None) -> Mapping[str, str]:
+    return ROLE_ALIASES if not site else role_aliases(site)
+
+
+def blank_detail(text: str | None) -> str | None:
+    """The detail of a message skipped for having no text: says so when invisible characters
+    (zero-width spaces or joiners, a BOM) are what made it look non-empty."""
+    if is_invisible_only(text):
+        return "only invisible characters (zero-width spaces or joiners, BOM, ...)"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,8 +389,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) -> str:
     """UTF-8 (a BOM is dropped; UTF-16 with a BOM is understood). Invalid bytes are replaced with
-    U+FFFD and each place is recorded as ``loaded_with_fix`` (record = its line): the record keeps
-    its text rather than being lost for one bad byte."""
+    U+FFFD and recorded as ``loaded_with_fix``, one row per line (record = its line, the detail
+    lists the places): the record keeps its text rather than being lost for one bad byte. Every
+    replacement is counted in ``collector.fixes``; at most ``max_issue_rows`` lines get a row."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -404,24 +405,129 @@ def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) 
         pass
     _DECODE_SPANS.spans = spans = []
     text = data.decode("utf-8", _RECORD_AND_REPLACE)  # one pass; the handler notes each span
+    reason = "invalid UTF-8 replaced with U+FFFD"
+    places: list[tuple[int, int, str]] = []
     line, counted_to = 1, 0
-    for recorded, (start, end) in enumerate(spans):
-        collector.fixes["invalid UTF-8 replaced with U+FFFD"] += 1
-        if recorded >= max_issue_rows:
-            continue
+    for start, end in spans:
+        collector.fixes[reason] += 1
         line += data.count(b"\n", counted_to, start)
         counted_to = start
+        places.append((line, start, f"byte offset {start}: {data[start:end]!r}"))
+    _record_per_line(
+        collector,
+        places,
+        reason,
+        "bytes",
+        "invalid byte sequences",
+        lambda start: data[max(0, start - 60) : start + 60],
+        max_issue_rows,
+    )
+    return text
+
+
+def _record_per_line(
+    collector: Collector,
+    places: list[tuple[int, int, str]],
+    reason: str,
+    field_name: str,
+    plural: str,
+    context: Callable[[int], Any],
+    max_issue_rows: int,
+    listed: int = 5,
+) -> None:
+    """One ``loaded_with_fix`` row per line for repairs at ``places`` ((line, offset, what),
+    in order), as ``<schema>.load_rejects`` keeps one row per (record, reason)."""
+    by_line: dict[int, list[tuple[int, str]]] = {}
+    for line, offset, what in places:
+        if line not in by_line and len(by_line) >= max_issue_rows:
+            continue
+        by_line.setdefault(line, []).append((offset, what))
+    for line, found in by_line.items():
+        if len(found) == 1:
+            detail = found[0][1]
+        else:
+            shown = "; ".join(what for _, what in found[:listed])
+            more = f"; and {len(found) - listed} more" if len(found) > listed else ""
+            detail = f"{len(found)} {plural}: {shown}{more}"
         collector.issues.append(
             Issue(
                 record=f"line {line}",
                 outcome="loaded_with_fix",
-                reason="invalid UTF-8 replaced with U+FFFD",
-                field="bytes",
-                detail=f"byte offset {start}: {data[start:end]!r}",
-                raw_excerpt=excerpt(data[max(0, start - 60) : start + 60]),
+                reason=reason,
+                field=field_name,
+                detail=detail,
+                raw_excerpt=excerpt(context(found[0][0])),
             )
         )
-    return text
+
+
+# A JSON \u escape of a UTF-16 surrogate (D800-DFFF), with the backslashes before it: the escape
+# is real when their number is odd.
+_SURROGATE_ESCAPE = re.compile(r"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def repair_surrogates(text: str, collector: Collector, max_issue_rows: int = 1000) -> str:
+    """JSON text with every lone UTF-16 surrogate escape (half of an emoji's pair, e.g. a string
+    cut after ``\\ud83d``) replaced by ``\\ufffd``, so that the parsed strings can be written as
+    UTF-8. Each line with one is recorded as ``loaded_with_fix`` (like invalid UTF-8) and every
+    replacement counted. Pairs (a high surrogate escape right before a low one) are kept."""
+    if "\\u" not in text:
+        return text
+    escapes = [m for m in _SURROGATE_ESCAPE.finditer(text) if len(m.group(1)) % 2 == 1]
+    if not escapes:
+        return text
+    lone: list[tuple[int, int]] = []  # (start, end) of each lone escape
+    i = 0
+    while i < len(escapes):
+        m = escapes[i]
+        code = int(m.group(0)[-4:], 16)
+        if code < 0xDC00 and i + 1 < len(escapes):
+            n = escapes[i + 1]
+            if n.start() == m.end() and len(n.group(1)) == 1 and int(n.group(0)[-4:], 16) >= 0xDC00:
+                i += 2  # a pair: one character
+                continue
+        lone.append((m.end() - 6, m.end()))
+        i += 1
+    if not lone:
+        return text
+    reason = "lone UTF-16 surrogate replaced with U+FFFD"
+    pieces: list[str] = []
+    places: list[tuple[int, int, str]] = []
+    previous = 0
+    line, counted_to, line_start = 1, 0, 0
+    for start, end in lone:
+        collector.fixes[reason] += 1
+        newlines = text.count("\n", counted_to, start)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted_to, start) + 1
+        counted_to = start
+        places.append((line, start, f"{text[start:end]} at column {start - line_start + 1}"))
+        pieces += [text[previous:start], "\\ufffd"]
+        previous = end
+    pieces.append(text[previous:])
+    _record_per_line(
+        collector,
+        places,
+        reason,
+        "string",
+        "lone surrogates",
+        lambda start: text[max(0, start - 60) : start + 60],
+        max_issue_rows,
+    )
+    return "".join(pieces)
+
+
+def json_error_text(exc: json.JSONDecodeError, place: str | None = "line") -> str:
+    """A JSON error as one sentence: ``Expecting value at line 3, column 5`` (place ``line``),
+    ``... at column 5`` (``column``: JSON Lines, the line is said elsewhere), or the message
+    alone (None). Messages that end with "at" (``Unterminated string starting at``) get the
+    place there, not twice, and without a place end with "here"."""
+    message = exc.msg.removesuffix(" at")
+    if place is None:
+        return f"{message} here" if exc.msg.endswith(" at") else message
+    where = f"line {exc.lineno}, column {exc.colno}" if place == "line" else f"column {exc.colno}"
+    return f"{message} at {where}"
 
 
 # The UTF-8 decoder calls this for each invalid span: it is noted (per thread) and replaced.

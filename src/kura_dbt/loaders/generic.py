@@ -35,10 +35,12 @@ from .core import (
     Conversation,
     LoadError,
     Message,
-    normalise_role,
+    blank_detail,
+    json_error_text,
     stable_id,
     timestamp_or_fix,
 )
+from .message_rules import is_blank
 
 CANDIDATES = {
     "conversation_id": (
@@ -68,8 +70,9 @@ CANDIDATES = {
     "user_id": ("user_id", "user", "account_id", "customer_id"),
     "messages": ("messages", "conversations", "conversation", "turns", "dialogue", "chat"),
 }
-# one conversation per row: ids are also looked for under these names
-ROW_ID_CANDIDATES = CANDIDATES["conversation_id"] + ("id", "uuid")
+# one conversation per row: ids are also looked for under these names, and then in any column
+# named *_id whose value is present and different in every row (MT-bench's question_id)
+ROW_ID_CANDIDATES = CANDIDATES["conversation_id"] + ("id", "uuid", "conversation_hash")
 
 OPTION = {
     "conversation_id": "--conversation-id-column",
@@ -135,7 +138,7 @@ def read_json_rows(text: str, path_label: str) -> list[tuple[str, Any]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            detail = f"{exc.msg} at column {exc.colno}"
+            detail = json_error_text(exc, "column")
             first_error = first_error or f"line {lineno}: {detail}"
             rows.append((f"line {lineno}", Bad("malformed JSON", detail, line)))
             continue
@@ -323,7 +326,7 @@ def _text(value: Any, collector: Collector) -> str | None:
     value = _as_list(value)
     if isinstance(value, list):
         pieces, _ = render_blocks(value, collector, prefix="content blocks")
-        return "\n\n".join(p for p in pieces if p.strip())
+        return "\n\n".join(p for p in pieces if not is_blank(p))
     if isinstance(value, dict):
         text = value.get("text") or value.get("content")
         return text if isinstance(text, str) else None
@@ -388,6 +391,15 @@ def _message_per_row(
     index_col = _resolve("message_index", columns.message_index, keys, path_label, False)
     created_col = _resolve("created_at", columns.created_at, keys, path_label, False)
     user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
+    _note_columns(
+        collector,
+        conversation_id=cid_col,
+        role=role_col,
+        content=content_col,
+        message_index=index_col or "(file order)",
+        created_at=created_col,
+        user_id=user_col,
+    )
 
     drafts: dict[str, Conversation] = {}
     kept: dict[tuple[str, int], tuple[Message, str]] = {}
@@ -423,7 +435,7 @@ def _message_per_row(
             index = position
         where["message_index"] = index
         raw_role = row.get(role_col)
-        role = normalise_role(raw_role)
+        role = collector.role(raw_role)
         if role is None:
             reason = "missing field" if raw_role in (None, "") else "unknown role"
             collector.message_rejected(
@@ -440,8 +452,15 @@ def _message_per_row(
             reason = "missing field" if row.get(content_col) is None else "wrong type"
             collector.message_rejected(label, reason, field=content_col, raw_excerpt=row, **where)
             continue
-        if not text.strip():
-            collector.message_skipped(label, "no text", field=content_col, raw_excerpt=row, **where)
+        if is_blank(text):
+            collector.message_skipped(
+                label,
+                "no text",
+                field=content_col,
+                detail=blank_detail(text),
+                raw_excerpt=row,
+                **where,
+            )
             continue
         created = (
             timestamp_or_fix(row.get(created_col), collector, label, created_col, **where)
@@ -497,6 +516,30 @@ def _conversation_per_row(
     )
     created_col = _resolve("created_at", None, keys, path_label, False)
     user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
+    if cid_col is None:
+        cid_col = _distinct_id_column(rows, keys, exclude={messages_key, user_col})
+        if cid_col is not None:
+            collector.column_notes.append(
+                f"conversation ids are the column {cid_col!r}: no usual id column, and it is "
+                f"named *_id with a different value in every row; choose another with "
+                f"{OPTION['conversation_id']}"
+            )
+        else:
+            collector.column_notes.append(
+                f"conversation ids are generated from each row's messages (sha1:...): no id "
+                f"column (looked for {', '.join(ROW_ID_CANDIDATES)}, and for a *_id column with "
+                f"a different value in every row); name one with {OPTION['conversation_id']}"
+            )
+    first = _first_message(rows, messages_key)
+    _note_columns(
+        collector,
+        conversation_id=cid_col or "generated",
+        messages=messages_key,
+        role=columns.role or _pick(first, None, "role")[0],
+        content=columns.content or _pick(first, None, "content")[0],
+        created_at=created_col,
+        user_id=user_col,
+    )
     for label, row in rows:
         collector.advance()
         if isinstance(row, Bad):
@@ -552,6 +595,48 @@ def _conversation_per_row(
         collector.finish_conversation(conv, record)
 
 
+def _note_columns(collector: Collector, **used: str | None) -> None:
+    """Record which column (or key inside each message) was used for what."""
+    collector.columns.update({name: column for name, column in used.items() if column})
+
+
+def _distinct_id_column(
+    rows: list[tuple[str, Any]], keys: list[str], exclude: set[str | None]
+) -> str | None:
+    """The first column named ``*_id`` (not a user id) whose value is a present scalar, different
+    in every row: the row's id under another name (MT-bench's ``question_id``). A column whose
+    values repeat (several answers to one question) is not an id."""
+    user_names = set(CANDIDATES["user_id"])
+    for key in keys:
+        if key in exclude or key.lower() in user_names or not key.lower().endswith("_id"):
+            continue
+        seen: set[str] = set()
+        for _, row in rows:
+            if not isinstance(row, dict):
+                continue
+            value = row.get(key)
+            scalar = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            value = _str_or_none(value) if scalar else None
+            if value is None or value in seen:
+                break
+            seen.add(value)
+        else:
+            if seen:
+                return key
+    return None
+
+
+def _first_message(rows: list[tuple[str, Any]], messages_key: str) -> dict[str, Any]:
+    """The first message object in the messages column (for the keys it uses), or {}."""
+    for _, row in rows[:200]:
+        messages = _as_list(row.get(messages_key)) if isinstance(row, dict) else None
+        if isinstance(messages, list):
+            for item in messages:
+                if isinstance(item, dict):
+                    return item
+    return {}
+
+
 def _pick(item: dict[str, Any], given: str | None, name: str) -> tuple[str | None, Any]:
     if given is not None:
         return given, item.get(given)
@@ -571,7 +656,7 @@ def _inner_message(
         collector.message_rejected(label, "not an object", raw_excerpt=item, **where)
         return None
     role_key, raw_role = _pick(item, columns.role, "role")
-    role = normalise_role(raw_role)
+    role = collector.role(raw_role)
     if role is None:
         reason = "missing field" if raw_role in (None, "") else "unknown role"
         collector.message_rejected(
@@ -590,8 +675,15 @@ def _inner_message(
             **where,
         )
         return None
-    if not text.strip():
-        collector.message_skipped(label, "no text", field=content_key, raw_excerpt=item, **where)
+    if is_blank(text):
+        collector.message_skipped(
+            label,
+            "no text",
+            field=content_key,
+            detail=blank_detail(text),
+            raw_excerpt=item,
+            **where,
+        )
         return None
     created_key, raw_created = _pick(item, columns.created_at, "created_at")
     created = (

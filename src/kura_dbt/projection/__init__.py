@@ -16,9 +16,14 @@ __all__ = ["PROJECTORS", "PcaProjector", "Projector", "UmapProjector"]
 @runtime_checkable
 class Projector(Protocol):
     """``fit_transform`` maps n x d embeddings to n x 2 coordinates, deterministically for a
-    given ``random_state``."""
+    given ``random_state``, and sets ``method`` to the method it ran (a projector may fall
+    back to another on small inputs, as UMAP does to PCA); ``method_for(n)`` says beforehand
+    which one a fit of ``n`` points runs. The map records ``method``."""
 
     name: str
+    method: str | None
+
+    def method_for(self, n_points: int) -> str: ...
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray: ...
 

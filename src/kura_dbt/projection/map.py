@@ -2,9 +2,12 @@
 
 The map is fitted once (UMAP by default) on the first build, or when the projector or the
 embedding model changes; above ``map_max_fit_points`` it is fitted on a seeded sample and the
-rest are placed. Every later build only places its new or changed conversations from their
-nearest *anchors* (a seeded sample of at most ``ANCHORS`` fitted points whose positions and
-embeddings are known), so its cost grows with the new rows, and no existing point moves.
+rest are placed. The ``projector`` column records the method that actually fitted the map
+(UMAP falls back to PCA on fewer than 20 points); a map that PCA fitted for want of points is
+fitted again with UMAP once there are enough. Every later build only places its new or
+changed conversations from their nearest *anchors* (a seeded sample of at most ``ANCHORS``
+fitted points whose positions and embeddings are known), so its cost grows with the new rows,
+and no existing point moves.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ def _vectors(column: pd.Series) -> np.ndarray:
 
 def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, projector_name: str) -> pd.DataFrame:
     """The map rows this build adds or replaces. ``wh`` has the view ``embeddings`` and, on an
-    incremental build, the previous ``state``; ``projector`` fits a new map when one is needed."""
+    incremental build, the previous ``state``; ``projector`` fits a new map when one is needed:
+    when the map's recorded method differs from the one ``projector`` would run now on the
+    points there are (``method_for``), or the embedding model changed."""
     emb, state = wh.views["embeddings"], wh.state
     usable = "embedding is not null and error is null"
     models = wh.query(
@@ -54,6 +59,10 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
         return pd.DataFrame(columns=list(MAP_SCHEMA))
     model = str(models["model"].iloc[0])
     usable += f" and model = '{model}'"
+    # the method a fit would run now (UMAP on too few points runs PCA)
+    method_for = getattr(projector, "method_for", None)
+    n_fit = min(int(models["n"].iloc[0]), settings.map_max_fit_points)
+    method = method_for(n_fit) if method_for is not None else projector_name
     version = 0
     refit = state is None
     if state is not None:
@@ -65,8 +74,8 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
             refit = True
         else:
             version = int(meta["version"].iloc[0])
-            refit = meta["projector"].iloc[0] != projector_name or meta["embedding_model"].iloc[0] != model
-    base = {"projector": projector_name, "placed_at": now, "embedding_model": model}
+            refit = meta["projector"].iloc[0] != method or meta["embedding_model"].iloc[0] != model
+    base = {"projector": method, "placed_at": now, "embedding_model": model}
 
     if refit:
         rows = wh.query(
@@ -79,6 +88,7 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
             fit = np.sort(rng.choice(len(rows), size=settings.map_max_fit_points, replace=False))
         xy = np.zeros((len(rows), 2))
         xy[fit] = projector.fit_transform(X[fit])
+        base["projector"] = getattr(projector, "method", None) or method  # what actually ran
         fitted = np.zeros(len(rows), dtype=bool)
         fitted[fit] = True
         anchors = fit if len(fit) <= ANCHORS else np.sort(rng.choice(fit, size=ANCHORS, replace=False))

@@ -1,13 +1,18 @@
-"""The projectors: UMAP (seeded, cosine) and PCA."""
+"""The projectors: UMAP (seeded, cosine) and PCA.
+
+A projector says which method it runs: ``method_for(n)`` before a fit of ``n`` points, and
+``method`` after :meth:`fit_transform` (UMAP falls back to PCA on small inputs), so that the map
+records the method that placed its points, not only the one that was configured.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-
 class UmapProjector:
-    """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points.
+    """UMAP on cosine distance, seeded. Falls back to PCA below ``min_points`` points: then
+    ``method`` is ``"pca"``.
 
     ``n_epochs`` is fixed (200, UMAP's own choice for large inputs) so that the cost does not
     jump at 10,000 points, where UMAP's default switches from 500 to 200 epochs.
@@ -28,10 +33,16 @@ class UmapProjector:
         self.min_dist = min_dist
         self.random_state = random_state
         self.min_points = min_points
+        self.method: str | None = None  # what the last fit_transform ran
+
+    def method_for(self, n_points: int) -> str:
+        """The method :meth:`fit_transform` runs on ``n_points`` points."""
+        return "pca" if n_points < self.min_points else "umap"
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
-        if len(X) < self.min_points:
+        self.method = self.method_for(len(X))
+        if self.method == "pca":
             return PcaProjector(random_state=self.random_state).fit_transform(X)
         import umap  # imported lazily: numba compilation is slow and not always needed
 
@@ -54,8 +65,13 @@ class PcaProjector:
 
     def __init__(self, random_state: int = 42) -> None:
         self.random_state = random_state
+        self.method: str | None = None
+
+    def method_for(self, n_points: int) -> str:
+        return "pca"
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        self.method = "pca"
         X = np.asarray(X, dtype=np.float64)
         out = np.zeros((len(X), 2))
         if len(X) < 2:

@@ -1,6 +1,8 @@
 """The report page: HTML skeleton, CSS and the app's JavaScript (kept as strings so that the
 package needs no data files). Rules for APP_JS: data goes into the page with textContent or
-setAttribute only, never innerHTML; text handed to Plotly goes through esc() first."""
+setAttribute only, never innerHTML; text handed to Plotly goes through esc() first. Bidi
+controls in the data are already visible markers (kura_dbt.report.text); inline user text is a
+bidi isolate (CSS unicode-bidi)."""
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -87,6 +89,9 @@ details[open] > summary::before { content:"\\25BE"; }
 .charts { display:grid; grid-template-columns:repeat(auto-fill,minmax(320px,1fr)); gap:10px; }
 .chart { height:240px; border:1px solid var(--line); border-radius:6px; }
 .samples li { margin-bottom:6px; white-space:pre-wrap; overflow-wrap:anywhere; }
+/* text from conversations, inline: its own bidi isolate, so that right-to-left text cannot
+   reorder what follows it (bidi controls are already shown as [U+XXXX] by the data) */
+.tree-name, .tree-count, .keywords span, .link, .result-cluster, #title { unicode-bidi:isolate; }
 .children li { margin-bottom:2px; }
 """
 

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from .text import visible_bidi_all
+
 TURN_BINS: list[tuple[str, int, int | None]] = [
     ("1-2", 1, 2),
     ("3-4", 3, 4),
@@ -51,6 +53,33 @@ class ReportData:
     visible_clusters: int = 0
     conversations: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+REQUIRED_TABLES = ("kura__clusters", "kura__conversations")
+
+
+class MissingTableError(ValueError):
+    """The DuckDB file lacks a table that `dbt build` makes (no build yet, or another schema)."""
+
+    def __init__(self, db: Path, schema: str, table: str) -> None:
+        self.db, self.schema, self.table = db, schema, table
+        super().__init__(
+            f"{db} has no table {schema}.{table}: run `dbt build` (or `make demo`) to make it, "
+            "or point --db and --schema at the database it wrote"
+        )
+
+
+def require_tables(con, db: Path, schema: str, tables: tuple[str, ...] = REQUIRED_TABLES) -> None:
+    """Raise MissingTableError for the first of `tables` (tables or views) not in `schema`."""
+    present = {
+        r[0].lower()
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
+        ).fetchall()
+    }
+    for table in tables:
+        if table.lower() not in present:
+            raise MissingTableError(db, schema, table)
 
 
 def connect(db: Path):
@@ -138,9 +167,7 @@ def load_report_data(
     con = connect(db)
     try:
         step("Reading the marts")
-        cluster_cols = _columns(con, schema, "kura__clusters")
-        if not cluster_cols:
-            raise ValueError(f"{db} has no table {schema}.kura__clusters; run `dbt build` first")
+        require_tables(con, db, schema)
         clusters = _records(con, f"select * from {schema}.kura__clusters")
         conv_cols = _columns(con, schema, "kura__conversations")
         wanted = [
@@ -385,7 +412,8 @@ def load_report_data(
         else:
             node["top"] = top_of.get(node["parent"], node["id"]) if node["parent"] else node["id"]
 
-    payload = {
+    # bidi controls in conversation text (and anywhere else) become visible markers
+    payload = visible_bidi_all({
         "title": options.title,
         "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
         "source": Path(db).name,
@@ -409,7 +437,7 @@ def load_report_data(
         "points": map_points,
         "search": search,
         "warnings": warnings,
-    }
+    })
     return ReportData(
         payload=payload,
         hidden_clusters=len(hidden),

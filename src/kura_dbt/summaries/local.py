@@ -22,7 +22,8 @@ Every text field goes through :func:`kura_dbt.redact.redact` (e-mails, phones, c
 Person names are NOT removed (that needs a named-entity model).
 
 Conversations without user text get a record with ``summary``, ``request`` and ``task`` set to
-``None`` and flags saying why (``empty``, ``no_user_message``); nothing raises.
+``None`` and flags saying why (``empty``, ``no_user_message``); nothing raises. Whitespace and
+invisible characters (zero-width spaces and joiners, a BOM) are no text.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from kura_dbt.summaries.text import (
     capitalise,
     clean_message,
     end_sentence,
+    has_text,
     is_pleasantry,
     looks_like_injection,
     select_request,
@@ -128,7 +130,7 @@ class LocalSummariser:
             content = message.content
             if message.role not in ROLES:
                 flags.add("unknown_role")
-            if content and not content.isspace():
+            if has_text(content):
                 turn_count += 1
                 if message.role == "user":
                     user_turns += 1
@@ -152,16 +154,16 @@ class LocalSummariser:
         for message in messages:
             if budget <= 0:
                 break
-            if message.role == "user" and message.content and not message.content.isspace():
+            if message.role == "user" and has_text(message.content):
                 visible = message.content[:budget]
                 budget -= len(visible)
-                if not visible.isspace():
+                if has_text(visible):
                     user_texts.append(visible)
         other_texts: list[str] = []
         for message in messages:
             if budget <= 0:
                 break
-            if message.role != "user" and message.content and not message.content.isspace():
+            if message.role != "user" and has_text(message.content):
                 visible = message.content[:budget]
                 budget -= len(visible)
                 other_texts.append(visible)

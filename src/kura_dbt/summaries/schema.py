@@ -15,23 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FLAGS", "ROLES", "ConversationSummary", "Message", "SummaryRecord"]
+# One role map for the loaders, this schema and the dbt staging model (macros/input/
+# message_rules.sql); see kura_dbt.loaders.message_rules.
+from kura_dbt.loaders.message_rules import ROLES, normalise_role
 
-ROLES = ("user", "assistant", "system", "tool")
-_ROLE_ALIASES = {
-    "human": "user",
-    "prompter": "user",
-    "customer": "user",
-    "ai": "assistant",
-    "bot": "assistant",
-    "model": "assistant",
-    "chatbot": "assistant",
-    "gpt": "assistant",
-    "developer": "system",
-    "function": "tool",
-    "tool_result": "tool",
-    "ipython": "tool",
-}
+__all__ = ["FLAGS", "ROLES", "ConversationSummary", "Message", "SummaryRecord"]
 
 # Flags in the order they appear in a record.
 FLAGS = (
@@ -49,9 +37,10 @@ FLAGS = (
 
 @dataclass
 class Message:
-    """One message of a conversation. ``role`` is normalised to lower case and common aliases
-    are mapped (human/prompter -> user, ai/bot/model -> assistant, developer -> system,
-    function -> tool); another role is kept as given and flagged ``unknown_role`` by the
+    """One message of a conversation. ``role`` is normalised with the role map the loaders and
+    the dbt staging model use (human/prompter/customer -> user, ai/bot/model/agent ->
+    assistant, developer -> system, function/tool_result -> tool, ...; README "Input
+    tables"); another role is kept in lower case and flagged ``unknown_role`` by the
     summariser. ``content`` ``None`` becomes ``""``."""
 
     role: str
@@ -59,7 +48,7 @@ class Message:
 
     def __post_init__(self) -> None:
         role = str(self.role or "").strip().lower()
-        self.role = _ROLE_ALIASES.get(role, role)
+        self.role = normalise_role(role) or role
         self.content = "" if self.content is None else str(self.content)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from kura_dbt.loaders.message_rules import is_blank
 from kura_dbt.summaries._data import alternatives, load, pattern
 from kura_dbt.summaries.code import CODE_FENCE_ANY
 
@@ -36,6 +37,16 @@ def looks_like_injection(text: str) -> bool:
         return True
     lowered = text.lower().replace("’", "'")
     return any(literal in lowered and cue.search(lowered) for literal, cue in _INJECTION)
+
+
+# ----------------------------------------------------------------------------- blank text
+
+
+def has_text(text: str | None) -> bool:
+    """Whether ``text`` has a visible character. Whitespace and invisible characters
+    (zero-width spaces and joiners, the BOM, ...: the blank characters the loaders and the
+    dbt models share) are no text, so a message made of them is not summarised."""
+    return not is_blank(text)
 
 
 # ----------------------------------------------------------------------------- greetings

@@ -209,13 +209,14 @@ def _discovery_rows(
         created = epoch
         if old is not None and cid in old.index:
             created = _int(old.loc[cid, "created_epoch"], epoch)
-        failed = isinstance(h["name"], str) and h.get("label_key") is None and h["labeller"] != "local"
         rows.append({
             "state_key": st.key(st.CLUSTER, cid), "record_type": st.CLUSTER,
             "epoch": epoch, "updated_at": now, "cluster_id": cid, "level": h["level"],
             "parent_id": h["parent_id"], "name": h["name"], "description": h["description"],
             "keywords": h["keywords"], "labeller": h["labeller"], "label_key": h["label_key"],
-            "label_error": failed, "llm_calls": h["llm_calls"], "prompt_tokens": h["prompt_tokens"],
+            # ClusterLabel.error, as build_hierarchy recorded it: kura__llm_usage counts it
+            "label_error": bool(h["label_error"]),
+            "llm_calls": h["llm_calls"], "prompt_tokens": h["prompt_tokens"],
             "completion_tokens": h["completion_tokens"],
             "centroid": json.dumps(found.centroid_of.get(cid)), "radius": radius.get(cid),
             "size_at_discovery": h["size"], "created_epoch": created, "retired_epoch": None,

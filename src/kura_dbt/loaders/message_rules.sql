@@ -1,0 +1,1 @@
+../../../macros/input/message_rules.sql

@@ -1,0 +1,214 @@
+"""One failure policy for every stage (kura_dbt.failures): a run in which every row the stage
+attempted failed fails the model with the first error; partial failures are kept, counted and
+retried on the next run; nothing to do is not a failure. Against the local OpenAI-compatible
+server, with the real `openai` client and `instructor`."""
+
+import json
+import os
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from kura_dbt import pipeline
+from kura_dbt.failures import StageFailed, check_failures
+from kura_dbt.frames import Warehouse
+
+from .fake_openai import FakeOpenAI
+from .state_store import FakeDbt
+
+RIGHT_KEY = "sk-right-key-0123456789"
+WRONG_KEY = "wrong-key-abcdef0123456789"  # not sk-...: scrubbed as the key, not as a pattern
+
+
+@pytest.fixture
+def server():
+    os.environ["KURA_TEST_KEY"] = RIGHT_KEY
+    with FakeOpenAI(api_key=RIGHT_KEY) as fake:
+        yield fake
+
+
+def _config(server: FakeOpenAI, **extra) -> dict:
+    return {"summariser": "openai", "embedder": "openai", "embedding_model": "embed-model",
+            "llm_model": "test-model", "llm_base_url": server.base_url,
+            "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "3", "llm_max_retries": "1",
+            "llm_backoff_base_s": "0.01", **extra}
+
+
+def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for cid, text in texts.items():
+        messages = [] if not text else [{"role": "user", "content": text},
+                                        {"role": "assistant", "content": "Sure."}]
+        rows.append({"conversation_id": cid, "user_id": "u", "messages_json": json.dumps(messages),
+                     "content_hash": pipeline.text_hash(json.dumps(messages))})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- the policy
+
+
+def test_the_policy():
+    assert check_failures("summaries", []) == 0  # nothing to do is not a failure
+    assert check_failures("summaries", [None, None]) == 0
+    assert check_failures("summaries", [None, "boom", "bang"]) == 2  # kept and counted
+    with pytest.raises(StageFailed, match=r"2 of 2 embeddings attempted in this run "
+                       r"failed \(embedder x\); the first error: boom$") as failed:
+        check_failures("embeddings", ["boom", "bang"], "embedder x")
+    assert isinstance(failed.value, RuntimeError) and failed.value.first_error == "boom"
+    # only retries of earlier failures: kept, counted, not a failed model
+    assert check_failures("summaries", ["boom", "bang"], retries=[True, True]) == 2
+    with pytest.raises(StageFailed):
+        check_failures("summaries", ["boom", "bang"], retries=[True, False])
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def test_a_wrong_key_fails_the_summaries_with_the_first_error(server, monkeypatch):
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    transcripts = _transcripts({"a": "Find a bus to Fresno.", "b": "Bake bread.", "c": ""})
+    expected = (r"2 of 2 summaries attempted .*"
+                r"\(summariser openai, model test-model\); the first error: .*401")
+    with pytest.raises(StageFailed, match=expected) as failed:
+        pipeline.summarise(transcripts, None, _config(server))
+    assert WRONG_KEY not in str(failed.value) and "[API_KEY]" in str(failed.value)
+    assert len(server.requests) == 2  # a 401 is not retried; the empty conversation is not asked
+
+
+def test_a_wrong_key_fails_the_summaries_model_too(server, monkeypatch):
+    """The same through the dbt model's path (the rows to do selected in SQL)."""
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    transcripts = _transcripts({"a": "Find a bus to Fresno."})
+    with Warehouse(FakeDbt(False), duckdb.connect(), transcripts=transcripts) as wh:
+        with pytest.raises(StageFailed, match="401"):
+            pipeline.summarise_new(wh, _config(server))
+
+
+def test_every_call_failing_fails_the_summaries(server):
+    transcripts = _transcripts({"a": "Plan a trip [[500-always]]", "b": "Fix a bug [[500-always]]",
+                                "empty": ""})
+    with pytest.raises(StageFailed, match=r"2 summaries .*the first error: .*500"):
+        pipeline.summarise(transcripts, None, _config(server))
+    assert len(server.requests) == 4  # each conversation: one try and one retry
+
+
+def test_a_partial_failure_is_kept_counted_and_retried_next_run(server):
+    transcripts = _transcripts({"a": "Find a bus to Fresno.", "b": "Book a hotel [[500-once]]",
+                                "empty": ""})
+    config = _config(server, llm_max_retries="0")
+    first = pipeline.summarise(transcripts, None, config)
+    assert list(first["conversation_id"]) == ["a", "b", "empty"]
+    errors = dict(zip(first["conversation_id"], first["error"]))
+    assert pd.isna(errors["a"]) and pd.isna(errors["empty"])
+    assert "500" in errors["b"] and pd.isna(first.loc[1, "summary"])
+    assert first["error"].notna().sum() == 1  # counted: kura__llm_usage sums this column
+    calls = len(server.requests)
+    # the next run retries only the failed conversation, which now succeeds
+    second = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    assert list(second["conversation_id"]) == ["b"]
+    assert second["error"].isna().all() and second["summary"].notna().all()
+    assert len(server.requests) == calls + 1
+
+
+def test_a_conversation_that_always_fails_does_not_fail_every_nightly_build(server):
+    """Only retries of earlier failures in a run: kept and counted, the model does not fail
+    (a new conversation failing with them still fails it, see test_the_policy)."""
+    con = duckdb.connect()
+    transcripts = _transcripts({"a": "Find a bus to Fresno.", "b": "Refused [[500-always]]"})
+    config = _config(server, llm_max_retries="0")
+    with Warehouse(FakeDbt(False), con, transcripts=transcripts) as wh:
+        first = pipeline.summarise_new(wh, config)
+    assert first["error"].notna().sum() == 1
+    con.register("rows", first)
+    con.execute("create table state as select * from rows")
+    with Warehouse(FakeDbt(True), con, transcripts=transcripts) as wh:
+        again = pipeline.summarise_new(wh, config)  # only b, which fails again: no StageFailed
+    assert list(again["conversation_id"]) == ["b"] and again["error"].notna().all()
+    changed = _transcripts({"a": "Find a bus to Fresno.", "b": "Refused [[500-always]]",
+                            "c": "Also refused [[500-always]]"})
+    with Warehouse(FakeDbt(True), con, transcripts=changed) as wh:
+        with pytest.raises(StageFailed):  # a new conversation failed too
+            pipeline.summarise_new(wh, config)
+
+
+def test_nothing_to_summarise_is_not_a_failure(server, monkeypatch):
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    done = pipeline.summarise(_transcripts({"empty": ""}), None, _config(server))
+    assert len(done) == 1 and done["error"].isna().all()  # an empty conversation: no call
+    columns = ["conversation_id", "user_id", "messages_json", "content_hash"]
+    nothing = pipeline.summarise(_transcripts({}).reindex(columns=columns), None, _config(server))
+    assert nothing.empty and server.requests == []
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+def _summaries(texts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"conversation_id": [f"c{i}" for i in range(len(texts))],
+                         "summary": texts, "error": [None] * len(texts)})
+
+
+def test_a_wrong_key_fails_the_embeddings_with_the_first_error(server, monkeypatch):
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    with pytest.raises(StageFailed, match=r"3 of 3 embeddings attempted .*"
+                       r"\(embedder openai, model embed-model\); the first error: .*401") as failed:
+        pipeline.embed(_summaries(["Plan a trip", "Fix a bug", "Bake bread"]), None,
+                       _config(server))
+    assert WRONG_KEY not in str(failed.value)
+
+
+def test_a_partial_embedding_failure_is_kept(server):
+    done = pipeline.embed(_summaries(["Plan a trip", "Fix a bug [[embed-500]]"]), None,
+                          _config(server, embedding_batch_size=1))
+    assert done["error"].notna().tolist() == [False, True]
+
+
+def test_nothing_to_embed_is_not_a_failure(server, monkeypatch):
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    assert pipeline.embed(_summaries([]), None, _config(server)).empty
+    assert server.requests == []
+
+
+# ----------------------------------------------------------------------------- cluster names
+
+
+def _clusters(k: int = 4, n: int = 5):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([c + 0.05 * rng.normal(size=(n, 8)) for c in rng.normal(size=(k, 8))])
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    labels = np.repeat(np.arange(k), n)
+    return X, labels, [f"topic {label} question {i}" for i, label in enumerate(labels)]
+
+
+def test_a_wrong_key_fails_the_cluster_names_at_once(server, monkeypatch):
+    from kura_dbt.hierarchy import build_hierarchy
+    from kura_dbt.labels import LABELLERS
+    from kura_dbt.settings import Settings
+
+    monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
+    labeller = LABELLERS.build("openai", Settings.from_config(_config(server, labeller="openai")))
+    X, labels, texts = _clusters()
+    with pytest.raises(StageFailed, match=r"4 of 4 cluster names attempted .*"
+                       r"\(labeller openai\); the first error: .*401") as failed:
+        build_hierarchy(X, labels, texts, [None] * len(texts), max_top=2, labeller=labeller)
+    assert WRONG_KEY not in str(failed.value)
+    assert len(server.requests) == 4  # the base names; no grouping or parent calls after them
+
+
+def test_some_names_failing_keep_their_rows_with_label_error(server):
+    from kura_dbt.hierarchy import build_hierarchy
+    from kura_dbt.labels.openai import OpenAILabeller
+    from kura_dbt.llm import LLMSettings
+
+    settings = LLMSettings(model="test-model", base_url=server.base_url,
+                           api_key_env="KURA_TEST_KEY", max_retries=0, backoff_base_s=0.01)
+    X, labels, texts = _clusters()
+    texts = [t + (" [[500-always]]" if label == 2 else "") for t, label in zip(texts, labels)]
+    frame = build_hierarchy(X, labels, texts, [None] * len(texts), max_top=8, n_contrast=0,
+                            labeller=OpenAILabeller(settings))
+    failed = frame[frame["label_error"]]
+    assert len(failed) == 1 and failed["label_key"].isna().all()
+    assert failed["name"].iloc[0].startswith("Unnamed cluster")
+    assert frame.loc[~frame["label_error"], "label_key"].notna().all()
