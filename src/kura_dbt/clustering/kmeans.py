@@ -18,7 +18,6 @@ from kura_dbt.clustering.base import AssignMixin, _check_X, _n_distinct_rows, re
 _CRITERIA = ("bic", "silhouette")
 
 
-
 def spherical_gaussian_bic(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
     """BIC (higher is better) of a hard-assignment spherical Gaussian mixture.
 
@@ -128,10 +127,58 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             self._set_result(labels, centers, X)
             return self
 
-        model = self._estimator(k, final=True).fit(X)
+        model = self._estimator(k, final=True)
+        if self.init_centers is not None:
+            model.set_params(init=self._warm_start(X, k, rng), n_init=1)
+        model.fit(X)
         self.n_iter_ = int(model.n_iter_)
         self._set_result(model.labels_, model.cluster_centers_, X)
         return self
+
+    def _warm_start(self, X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Initial centres from ``init_centers`` (a previous discovery's centroids), so that a
+        re-discovery converges near the clusters that still hold. With fewer clusters than
+        before, centres that no row is nearest to are dropped and the closest pairs merged
+        (Ward's criterion, weighted by the rows nearest to each); with more, the new
+        ones are drawn k-means++ style (by squared distance to the nearest centre) from X, so
+        they land where the old centres explain the data worst (novel conversations)."""
+        old = np.asarray(self.init_centers, dtype=np.float64)
+        if old.ndim != 2 or old.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"init_centers must have shape (k, {X.shape[1]}), got {old.shape}"
+            )
+        Xd = X.astype(np.float64)
+        d2 = None
+        if len(old):
+            d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
+            d2 = np.maximum(d2, 0.0)
+        if len(old) >= k:
+            counts = np.bincount(d2.argmin(axis=1), minlength=len(old)).astype(np.float64)
+            centres, weights = old[counts > 0], counts[counts > 0]  # nothing near: dropped
+            while len(centres) > k:  # merge the pair a merge costs least (Ward's criterion)
+                gaps = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+                cost = weights[:, None] * weights[None, :] / (weights[:, None] + weights[None, :])
+                cost = np.where(np.eye(len(centres), dtype=bool), np.inf, cost * gaps)
+                i, j = sorted(np.unravel_index(np.argmin(cost), cost.shape))
+                merged = (weights[i] * centres[i] + weights[j] * centres[j]) / (weights[i] + weights[j])
+                centres = np.vstack([np.delete(centres, [i, j], axis=0)[:i], merged,
+                                     np.delete(centres, [i, j], axis=0)[i:]])
+                weights = np.concatenate([np.delete(weights, [i, j])[:i], [weights[i] + weights[j]],
+                                          np.delete(weights, [i, j])[i:]])
+            if len(centres) == k:
+                return centres
+            old = centres  # fewer held than k: add new ones below
+            d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
+            d2 = np.maximum(d2, 0.0)
+        centres = list(old)
+        nearest = d2.min(axis=1) if d2 is not None else np.full(len(Xd), np.inf)
+        while len(centres) < k:
+            weights = np.where(np.isfinite(nearest), nearest, 1.0)
+            total = weights.sum()
+            pick = int(rng.choice(len(Xd), p=weights / total)) if total > 0 else int(rng.integers(len(Xd)))
+            centres.append(Xd[pick])
+            nearest = np.minimum(nearest, ((Xd - Xd[pick]) ** 2).sum(axis=1))
+        return np.asarray(centres)
 
     def predict(self, X: Any) -> np.ndarray:
         """Label of the nearest centre for each row of X (always one: see ``assign`` for the
@@ -282,6 +329,13 @@ class KMeansClusterer(_AutoKMeansBase):
         single-threaded inside ``fit`` (see ``_thread_limits``).
     random_state:
         Seed for the sample and k-means initialisation.
+    radius_quantile:
+        ``radii_``: this quantile of the members' leave-one-out cosine distances
+        (see :mod:`kura_dbt.clustering.assign`).
+    init_centers:
+        A previous discovery's centroids (k0 x d) to start from instead of
+        k-means++, so that a re-discovery keeps the clusters that still hold
+        (see ``_warm_start``); k is still chosen as above.
     """
 
     def __init__(
@@ -300,6 +354,7 @@ class KMeansClusterer(_AutoKMeansBase):
         n_threads: int | None = None,
         random_state: int = 0,
         radius_quantile: float = 0.95,
+        init_centers: Any = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -315,6 +370,7 @@ class KMeansClusterer(_AutoKMeansBase):
         self.n_threads = n_threads
         self.random_state = random_state
         self.radius_quantile = radius_quantile
+        self.init_centers = init_centers
 
     def _estimator(self, k: int, *, final: bool) -> KMeans:
         return KMeans(
@@ -352,6 +408,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         n_threads: int | None = None,
         random_state: int = 0,
         radius_quantile: float = 0.95,
+        init_centers: Any = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -368,6 +425,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         self.n_threads = n_threads
         self.random_state = random_state
         self.radius_quantile = radius_quantile
+        self.init_centers = init_centers
 
     def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
         if not final:
@@ -386,5 +444,3 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
             max_iter=self.max_iter,
             random_state=self.random_state,
         )
-
-

@@ -49,6 +49,15 @@ class Previous:
             out.append(node if isinstance(node, str) and level_of.get(node) == level else None)
         return out
 
+    def base_centroids(self, dimensions: int) -> np.ndarray | None:
+        """The current base clusters' centroids, if they live in a space of ``dimensions``."""
+        if self.clusters.empty or "centroid" not in self.clusters:
+            return None
+        base = self.clusters[(self.clusters["level"] == 0) & self.clusters["centroid"].notna()]
+        rows = [json.loads(c) for c in base.sort_values("cluster_id")["centroid"]]
+        rows = [r for r in rows if isinstance(r, list) and len(r) == dimensions]
+        return np.asarray(rows, dtype=np.float64) if rows else None
+
     def ids_at(self, level: int) -> list[str]:
         if self.clusters.empty:
             return []
@@ -80,7 +89,11 @@ def discover(
     match every level to ``previous``."""
     previous = previous or Previous()
     ids = [str(c) for c in conversation_ids]
-    clusterer = CLUSTERERS.build(settings.clusterer, settings).fit(X)
+    clusterer = CLUSTERERS.build(settings.clusterer, settings)
+    warm = previous.base_centroids(X.shape[1])
+    if warm is not None and "init_centers" in clusterer.get_params():
+        clusterer.set_params(init_centers=warm)  # start from the clusters that hold (k-means)
+    clusterer.fit(X)
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
     radii = np.asarray(clusterer.radii_, dtype=np.float64)
@@ -100,7 +113,9 @@ def discover(
         for j, m in enumerate(members):
             point_label[m] = j
         match = match_clusters(
-            previous.ancestors_at(level, ids), point_label, previous.ids_at(level),
+            previous.ancestors_at(level, ids),
+            point_label,
+            previous.ids_at(level),
             min_overlap=settings.match_min_overlap,
         )
         out = []
@@ -122,22 +137,28 @@ def discover(
                 ):
                     label = ClusterLabel(
                         name=old["name"],
-                        description=old["description"] if isinstance(old["description"], str) else "",
-                        keywords=json.loads(old["keywords"]) if isinstance(old["keywords"], str) else [],
+                        description=old["description"]
+                        if isinstance(old["description"], str)
+                        else "",
+                        keywords=json.loads(old["keywords"])
+                        if isinstance(old["keywords"], str)
+                        else [],
                     )
                     key = old.get("label_key") if isinstance(old.get("label_key"), str) else None
             taken.add(cid)
             out.append((cid, label, key))
         new_id = {j: out[j][0] for j in range(len(members))}
         for old_id, j, relation, overlap, shared in match.lineage:
-            lineage.append({
-                "level": level,
-                "old_cluster_id": old_id,
-                "new_cluster_id": None if j is None else new_id[j],
-                "relation": relation,
-                "overlap": overlap,
-                "shared_conversations": shared,
-            })
+            lineage.append(
+                {
+                    "level": level,
+                    "old_cluster_id": old_id,
+                    "new_cluster_id": None if j is None else new_id[j],
+                    "relation": relation,
+                    "overlap": overlap,
+                    "shared_conversations": shared,
+                }
+            )
         retired.extend(match.retired)
         return out
 
@@ -162,14 +183,34 @@ def discover(
         for level in sorted(set(previous.clusters["level"].astype(int)) - built_levels):
             for old_id in previous.ids_at(level):
                 retired.append(old_id)
-                lineage.append({"level": level, "old_cluster_id": old_id, "new_cluster_id": None,
-                                "relation": "retired", "overlap": 0.0, "shared_conversations": 0})
+                lineage.append(
+                    {
+                        "level": level,
+                        "old_cluster_id": old_id,
+                        "new_cluster_id": None,
+                        "relation": "retired",
+                        "overlap": 0.0,
+                        "shared_conversations": 0,
+                    }
+                )
     centroid_of = _centroids(unit_rows(X), labels, hierarchy, base_ids)
-    return Discovery(labels, base_ids, centers, radii, nearest, distance, hierarchy, centroid_of,
-                     lineage, retired)
+    return Discovery(
+        labels,
+        base_ids,
+        centers,
+        radii,
+        nearest,
+        distance,
+        hierarchy,
+        centroid_of,
+        lineage,
+        retired,
+    )
 
 
-def _centroids(X: np.ndarray, labels: np.ndarray, hierarchy: pd.DataFrame, base_ids: list[str]) -> dict[str, list[float]]:
+def _centroids(
+    X: np.ndarray, labels: np.ndarray, hierarchy: pd.DataFrame, base_ids: list[str]
+) -> dict[str, list[float]]:
     """The mean direction of each cluster's conversations, at every level."""
     base_of_point = np.array([base_ids[b] if b >= 0 else "" for b in labels], dtype=object)
     parent = dict(zip(hierarchy["cluster_id"], hierarchy["parent_id"], strict=True))
