@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree test-python test-dbt browser clean bench
+.PHONY: demo test install build tree lint test-python test-dbt browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,14 @@ test-dbt: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 
-test: install browser
+# ruff, configured in pyproject.toml: the lint rules, then the formatter's layout.
+LINT_PATHS := src benchmarks python_models scripts tests
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+test: install browser lint
 	$(BIN)/pytest tests/python tests/dbt tests/browser
 
 bench: install

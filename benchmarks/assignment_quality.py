@@ -83,8 +83,13 @@ class StateBuilds:
     relations over the conversations visible so far (as ``dbt.ref`` hands them), and its rows
     are merged into ``table`` by delete+insert on ``state_key``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, config: dict[str, Any],
-                 built: bool = False) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        config: dict[str, Any],
+        built: bool = False,
+    ) -> None:
         self.con, self.table, self.config, self.built = con, table, config, built
 
     def build(self, visible: str) -> pd.DataFrame:
@@ -96,8 +101,9 @@ class StateBuilds:
         summaries = self.con.sql(
             f"select conversation_id, summary, error from all_summaries where {visible}"
         )
-        with Warehouse(_Dbt(self.table, self.built), self.con, embeddings=embeddings,
-                       summaries=summaries) as wh:
+        with Warehouse(
+            _Dbt(self.table, self.built), self.con, embeddings=embeddings, summaries=summaries
+        ) as wh:
             rows = pipeline.cluster_state(wh, self.config)
         self.con.register("kura_bench_new_rows", rows)
         if self.built:
@@ -124,20 +130,32 @@ class StateBuilds:
         ).df()
 
     def base_clusters(self) -> int:
-        return int(self.con.execute(
-            f"select count(*) from {self.table} where record_type = 'cluster' "
-            "and retired_epoch is null and level = 0"
-        ).fetchall()[0][0])
+        return int(
+            self.con.execute(
+                f"select count(*) from {self.table} where record_type = 'cluster' "
+                "and retired_epoch is null and level = 0"
+            ).fetchall()[0][0]
+        )
 
     def last_run(self) -> dict[str, Any]:
-        return self.con.sql(
-            f"select * from {self.table} where record_type = 'run' order by run_number desc limit 1"
-        ).df().iloc[0].to_dict()
+        return (
+            self.con.sql(
+                f"select * from {self.table} where record_type = 'run' "
+                "order by run_number desc limit 1"
+            )
+            .df()
+            .iloc[0]
+            .to_dict()
+        )
 
 
 def load_warehouse(
-    con: duckdb.DuckDBPyConnection, train: np.ndarray, test: np.ndarray,
-    train_texts: list[str], test_texts: list[str], batch_of_test: np.ndarray,
+    con: duckdb.DuckDBPyConnection,
+    train: np.ndarray,
+    test: np.ndarray,
+    train_texts: list[str],
+    test_texts: list[str],
+    batch_of_test: np.ndarray,
 ) -> None:
     """The embeddings and summaries of both splits as tables, each row with its ``batch``
     (0: train, 1..B: the test batch it arrives in). The queries are their own summaries."""
@@ -146,10 +164,16 @@ def load_warehouse(
     texts = list(train_texts) + list(test_texts)
     batch = np.concatenate([np.zeros(len(train), dtype=np.int64), batch_of_test])
     X = np.vstack([train, test]).astype(np.float32)
-    emb = pd.DataFrame({
-        "conversation_id": ids, "text_hash": [text_hash(t) for t in texts], "model": MODEL_NAME,
-        "embedding": [row.tolist() for row in X], "error": None, "batch": batch,
-    })
+    emb = pd.DataFrame(
+        {
+            "conversation_id": ids,
+            "text_hash": [text_hash(t) for t in texts],
+            "model": MODEL_NAME,
+            "embedding": [row.tolist() for row in X],
+            "error": None,
+            "batch": batch,
+        }
+    )
     summ = pd.DataFrame({"conversation_id": ids, "summary": texts, "error": None, "batch": batch})
     for name, frame in (("all_embeddings", emb), ("all_summaries", summ)):
         con.register("kura_bench_frame", frame)
@@ -189,8 +213,9 @@ class SeedRun:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def score_state(builds: StateBuilds, test_ids: list[str], y: np.ndarray, name: str, seed: int,
-                note: str = "") -> list[Result]:
+def score_state(
+    builds: StateBuilds, test_ids: list[str], y: np.ndarray, name: str, seed: int, note: str = ""
+) -> list[Result]:
     conv = builds.conversations().set_index("conversation_id").loc[test_ids]
     # (a) the nearest cluster (a discovered row's own cluster; the same for an assigned one)
     nearest = conv["cluster_id"].where(conv["cluster_id"].notna(), conv["nearest_cluster_id"])
@@ -208,9 +233,16 @@ def score_state(builds: StateBuilds, test_ids: list[str], y: np.ndarray, name: s
 # --------------------------------------------------------------------------- one seed
 
 
-def run_seed(seed: int, args: argparse.Namespace, train: np.ndarray, test: np.ndarray,
-             train_texts: list[str], test_texts: list[str], y_test: np.ndarray,
-             batch_of_test: np.ndarray) -> SeedRun:
+def run_seed(
+    seed: int,
+    args: argparse.Namespace,
+    train: np.ndarray,
+    test: np.ndarray,
+    train_texts: list[str],
+    test_texts: list[str],
+    y_test: np.ndarray,
+    batch_of_test: np.ndarray,
+) -> SeedRun:
     run = SeedRun(seed)
     con = duckdb.connect()
     load_warehouse(con, train, test, train_texts, test_texts, batch_of_test)
@@ -222,12 +254,24 @@ def run_seed(seed: int, args: argparse.Namespace, train: np.ndarray, test: np.nd
     run.seconds["discover on train"] = time.perf_counter() - start
     first = auto.last_run()
     k_train = auto.base_clusters()
-    run.batches.append({"policy": "both", "batch": 0, "new": int(first["new_conversations"]),
-                        "decision": first["decision"], "reason": first["reason"], "novel": 0,
-                        "novel_share": None, "k": k_train,
-                        "seconds": run.seconds["discover on train"]})
-    print(f"  seed {seed}: train discovered: k={k_train} ({first['reason']}), "
-          f"{run.seconds['discover on train']:.1f}s", flush=True)
+    run.batches.append(
+        {
+            "policy": "both",
+            "batch": 0,
+            "new": int(first["new_conversations"]),
+            "decision": first["decision"],
+            "reason": first["reason"],
+            "novel": 0,
+            "novel_share": None,
+            "k": k_train,
+            "seconds": run.seconds["discover on train"],
+        }
+    )
+    print(
+        f"  seed {seed}: train discovered: k={k_train} ({first['reason']}), "
+        f"{run.seconds['discover on train']:.1f}s",
+        flush=True,
+    )
     # the first build is the same under both policies (kura__rediscover is not a clustering
     # setting): the `never` line of builds starts from a copy of it
     never = auto.fork("state_never", {"seed": seed, "rediscover": "never"})
@@ -241,19 +285,31 @@ def run_seed(seed: int, args: argparse.Namespace, train: np.ndarray, test: np.nd
             assign_seconds[policy] += seconds
             r = builds.last_run()
             share = r["novel_share"]
-            row = {"policy": policy, "batch": b, "new": int(r["new_conversations"]),
-                   "decision": r["decision"], "reason": r["reason"],
-                   "novel": int(r["novel_conversations"]),
-                   "novel_share": None if pd.isna(share) else float(share),
-                   "k": builds.base_clusters(), "seconds": seconds}
+            row = {
+                "policy": policy,
+                "batch": b,
+                "new": int(r["new_conversations"]),
+                "decision": r["decision"],
+                "reason": r["reason"],
+                "novel": int(r["novel_conversations"]),
+                "novel_share": None if pd.isna(share) else float(share),
+                "k": builds.base_clusters(),
+                "seconds": seconds,
+            }
             run.batches.append(row)
-            print(f"  seed {seed}: batch {b} [{policy}]: {row['new']} new, {row['novel']} novel, "
-                  f"{row['decision']} ({row['reason']}), k={row['k']}, {seconds:.1f}s", flush=True)
+            print(
+                f"  seed {seed}: batch {b} [{policy}]: {row['new']} new, {row['novel']} novel, "
+                f"{row['decision']} ({row['reason']}), k={row['k']}, {seconds:.1f}s",
+                flush=True,
+            )
     run.seconds["assign batches (never)"] = assign_seconds["never"]
     run.seconds["batch builds (auto)"] = assign_seconds["auto"]
 
-    rediscovered = [str(r["batch"]) for r in run.batches
-                    if r["policy"] == "auto" and r["decision"] == "discover"]
+    rediscovered = [
+        str(r["batch"])
+        for r in run.batches
+        if r["policy"] == "auto" and r["decision"] == "discover"
+    ]
     note = f"re-discovered at batch {', '.join(rediscovered)}" if rediscovered else "assigned only"
     run.results += score_state(never, test_ids, y_test, "never", seed, "assigned only")
     run.results += score_state(auto, test_ids, y_test, "auto", seed, note)
@@ -261,12 +317,24 @@ def run_seed(seed: int, args: argparse.Namespace, train: np.ndarray, test: np.nd
     start = time.perf_counter()
     model = KMeansClusterer(random_state=seed).fit(np.vstack([train, test]))
     run.seconds["cluster train+test"] = time.perf_counter() - start
-    labels = model.labels_[len(train):]
+    labels = model.labels_[len(train) :]
     nmi, ari = scores(y_test, list(labels))
-    run.results.append(Result("cluster train+test at once", seed, int(model.n_clusters_), nmi, ari,
-                              None, "KMeansClusterer auto k"))
-    print(f"  seed {seed}: train+test clustered: k={model.n_clusters_}, "
-          f"{run.seconds['cluster train+test']:.1f}s", flush=True)
+    run.results.append(
+        Result(
+            "cluster train+test at once",
+            seed,
+            int(model.n_clusters_),
+            nmi,
+            ari,
+            None,
+            "KMeansClusterer auto k",
+        )
+    )
+    print(
+        f"  seed {seed}: train+test clustered: k={model.n_clusters_}, "
+        f"{run.seconds['cluster train+test']:.1f}s",
+        flush=True,
+    )
     con.close()
     return run
 
@@ -292,23 +360,40 @@ def machine_line() -> str:
         cpu = f"{psutil.cpu_count(logical=True)} cores, {memory:.0f} GiB"
     except ImportError:
         cpu = f"{os.cpu_count()} cores"
-    return (f"machine: {platform.platform()} {platform.machine()}, {cpu}, "
-            f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    return (
+        f"machine: {platform.platform()} {platform.machine()}, {cpu}, "
+        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".." / "shared" / "data",
-                        help="folder holding banking77/all.jsonl "
-                             "(default: ../shared/data from the repo root)")
-    parser.add_argument("--batches", type=int, default=5,
-                        help="daily batches the test split arrives in, one build each (default: 5)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1],
-                        help="values of the setting `seed` (kura__seed), one run each "
-                             "(default: 42 0 1)")
-    parser.add_argument("--order", choices=("shuffled", "file"), default="shuffled",
-                        help="test split arrival order: a fixed shuffle (default) or the file's "
-                             "(sorted by intent: each batch holds a few intents)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO_ROOT / ".." / "shared" / "data",
+        help="folder holding banking77/all.jsonl (default: ../shared/data from the repo root)",
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=5,
+        help="daily batches the test split arrives in, one build each (default: 5)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[42, 0, 1],
+        help="values of the setting `seed` (kura__seed), one run each (default: 42 0 1)",
+    )
+    parser.add_argument(
+        "--order",
+        choices=("shuffled", "file"),
+        default="shuffled",
+        help="test split arrival order: a fixed shuffle (default) or the file's "
+        "(sorted by intent: each batch holds a few intents)",
+    )
     args = parser.parse_args(argv)
     if args.batches < 1:
         parser.error("--batches must be >= 1")
@@ -336,36 +421,56 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     how_train = "(cache)" if train_cached else f"embedded in {train_s:.1f}s"
     how_test = "(cache)" if test_cached else f"embedded in {test_s:.1f}s"
-    print(f"banking77: train {train.shape} {how_train}, test {test.shape} {how_test}, "
-          f"{int(y_test.max()) + 1} test labels; test split in {args.batches} batches "
-          f"({args.order})", flush=True)
+    print(
+        f"banking77: train {train.shape} {how_train}, test {test.shape} {how_test}, "
+        f"{int(y_test.max()) + 1} test labels; test split in {args.batches} batches "
+        f"({args.order})",
+        flush=True,
+    )
 
-    runs = [run_seed(s, args, train, test, train_texts, test_texts, y_test, batch_of_test)
-            for s in args.seeds]
+    runs = [
+        run_seed(s, args, train, test, train_texts, test_texts, y_test, batch_of_test)
+        for s in args.seeds
+    ]
 
     # per batch
-    print("\nbuilds (per seed; novel share = novel / new since the last discovery, "
-          "as the run row has it)\n")
+    print(
+        "\nbuilds (per seed; novel share = novel / new since the last discovery, "
+        "as the run row has it)\n"
+    )
     print("| seed | batch | policy | new | novel | novel share | decision | reason | k | seconds |")
     print("|---:|---:|---|---:|---:|---:|---|---|---:|---:|")
     for run in runs:
         for r in run.batches:
             share = "-" if r["novel_share"] is None else f"{r['novel_share']:.1%}"
-            cells = [run.seed, r["batch"] or "train", r["policy"], r["new"], r["novel"], share,
-                     r["decision"], r["reason"], r["k"], f"{r['seconds']:.1f}"]
+            cells = [
+                run.seed,
+                r["batch"] or "train",
+                r["policy"],
+                r["new"],
+                r["novel"],
+                share,
+                r["decision"],
+                r["reason"],
+                r["k"],
+                f"{r['seconds']:.1f}",
+            ]
             print("| " + " | ".join(map(str, cells)) + " |")
 
     # per method: mean (per-seed values)
     seeds_txt = ", ".join(map(str, args.seeds))
-    print(f"\nbanking77 test split (n={n}) scored against its intent labels; seeds {seeds_txt}; "
-          "mean (per-seed values in seed order)\n")
+    print(
+        f"\nbanking77 test split (n={n}) scored against its intent labels; seeds {seeds_txt}; "
+        "mean (per-seed values in seed order)\n"
+    )
     print("| method | k | NMI | ARI | novel share |")
     print("|---|---:|---:|---:|---:|")
     names = list(dict.fromkeys(r.method for run in runs for r in run.results))
     by_name = {m: [r for run in runs for r in run.results if r.method == m] for m in names}
     labels = {
-        "never: nearest cluster (radius ignored)":
-            "discover on train, assign test (`never`): (a) nearest cluster",
+        "never: nearest cluster (radius ignored)": (
+            "discover on train, assign test (`never`): (a) nearest cluster"
+        ),
         "never: novel as -1": "discover on train, assign test (`never`): (b) novel as -1",
         "auto: nearest cluster (radius ignored)": "default policy (`auto`): (a) nearest cluster",
         "auto: novel as -1": "default policy (`auto`): (b) novel as -1",
@@ -374,8 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     for m in names:
         rs = by_name[m]
         novel = "-" if m.endswith("(radius ignored)") else _fmt([r.novel for r in rs], ".1%")
-        cells = [labels.get(m, m), _fmt([r.k for r in rs], ".0f"), _fmt([r.nmi for r in rs], ".3f"),
-                 _fmt([r.ari for r in rs], ".3f"), novel]
+        cells = [
+            labels.get(m, m),
+            _fmt([r.k for r in rs], ".0f"),
+            _fmt([r.nmi for r in rs], ".3f"),
+            _fmt([r.ari for r in rs], ".3f"),
+            novel,
+        ]
         print("| " + " | ".join(cells) + " |")
     notes = [f"seed {r.seed}: {r.note}" for r in by_name.get("auto: novel as -1", [])]
     if notes:
@@ -383,18 +493,22 @@ def main(argv: list[str] | None = None) -> int:
 
     # against the target
     ref = {r.seed: r for r in by_name["cluster train+test at once"]}
-    print(f"\ntarget: test assignments within {TARGET} of clustering train+test at once "
-          "(difference = assignment - reference, mean over seeds; per seed)")
+    print(
+        f"\ntarget: test assignments within {TARGET} of clustering train+test at once "
+        "(difference = assignment - reference, mean over seeds; per seed)"
+    )
     for m in names[:-1]:
         dn = [r.nmi - ref[r.seed].nmi for r in by_name[m]]
         da = [r.ari - ref[r.seed].ari for r in by_name[m]]
         ok = abs(np.mean(dn)) <= TARGET and abs(np.mean(da)) <= TARGET
         worst = max(abs(v) for v in dn + da)
         per_nmi, per_ari = " / ".join(f"{v:+.3f}" for v in dn), " / ".join(f"{v:+.3f}" for v in da)
-        print(f"  {labels.get(m, m)}: NMI {np.mean(dn):+.3f} ({per_nmi}), "
-              f"ARI {np.mean(da):+.3f} ({per_ari}): "
-              f"{'within' if ok else 'NOT within'} {TARGET} on the mean"
-              f"{'' if worst <= TARGET else f', largest single-seed gap {worst:.3f}'}")
+        print(
+            f"  {labels.get(m, m)}: NMI {np.mean(dn):+.3f} ({per_nmi}), "
+            f"ARI {np.mean(da):+.3f} ({per_ari}): "
+            f"{'within' if ok else 'NOT within'} {TARGET} on the mean"
+            f"{'' if worst <= TARGET else f', largest single-seed gap {worst:.3f}'}"
+        )
 
     print("\ntiming (seconds, mean over seeds; embeddings excluded):")
     for key in runs[0].seconds:

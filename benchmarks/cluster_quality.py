@@ -41,7 +41,7 @@ CACHE_DIR = REPO_ROOT / "benchmarks" / ".cache"
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 sys.path.insert(0, str(REPO_ROOT / "src"))
-from kura_dbt.clustering import (
+from kura_dbt.clustering import (  # noqa: E402 - after sys.path points at src
     HDBSCANClusterer,
     KMeansClusterer,
     MiniBatchKMeansClusterer,
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import psutil
 
-        cpu = f"{psutil.cpu_count(logical=True)} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+        gib = psutil.virtual_memory().total / 2**30
+        cpu = f"{psutil.cpu_count(logical=True)} cores, {gib:.0f} GiB"
     except ImportError:
         cpu = f"{os.cpu_count()} cores"
     print(

@@ -26,8 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.pipeline_speed import corpus
-from tests.python.fake_openai import serve
+from benchmarks.pipeline_speed import corpus  # noqa: E402 - after sys.path.insert
+from tests.python.fake_openai import serve  # noqa: E402
 
 
 def free_port() -> int:
@@ -57,13 +57,24 @@ def start_server(latency: float) -> tuple[multiprocessing.Process, int]:
 def settings(port: int, concurrency: int, http_client: str = "aiohttp"):
     from kura_dbt.llm import LLMSettings
 
-    return LLMSettings(model="bench-model", base_url=f"http://127.0.0.1:{port}/v1",
-                       api_key_env="KURA_BENCH_KEY", max_concurrency=concurrency, timeout_s=30,
-                       http_client=http_client)
+    return LLMSettings(
+        model="bench-model",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key_env="KURA_BENCH_KEY",
+        max_concurrency=concurrency,
+        timeout_s=30,
+        http_client=http_client,
+    )
 
 
-def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_client: str,
-               profile: bool = False) -> dict[str, float]:
+def throughput(
+    n: int,
+    concurrency: int,
+    latency: float,
+    data_dir: Path,
+    http_client: str,
+    profile: bool = False,
+) -> dict[str, float]:
     from kura_dbt.summaries import Message
     from kura_dbt.summaries.openai import OpenAISummariser
 
@@ -93,12 +104,17 @@ def throughput(n: int, concurrency: int, latency: float, data_dir: Path, http_cl
     errors = sum(r.error is not None for r in records)
     rate = n / seconds
     if latency <= 0:  # no bound: the client's (and server's) own cost per call
-        print(f"| {n:,} | {concurrency} | {http_client} | 0 | - | {rate:.1f} | - | {seconds:.1f} "
-              f"| {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
+        print(
+            f"| {n:,} | {concurrency} | {http_client} | 0 | - | {rate:.1f} | - | {seconds:.1f} "
+            f"| {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |"
+        )
     else:
         bound = concurrency / latency
-        print(f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
-              f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} | {seen['max_in_flight']} | {errors} |")
+        print(
+            f"| {n:,} | {concurrency} | {http_client} | {latency:.2f} | {bound:.0f} | {rate:.1f} "
+            f"| {100 * rate / bound:.0f}% | {seconds:.1f} | {1000 * cpu / n:.1f} "
+            f"| {seen['max_in_flight']} | {errors} |"
+        )
     if profiler is not None:
         print_profile(profiler)
     share = rate / (concurrency / latency) if latency > 0 else float("nan")
@@ -127,7 +143,9 @@ def print_profile(profiler) -> None:
         print(f"  {package:20s} {100 * seconds / total:5.1f}%")
 
 
-def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, embedder: str, batch: int) -> None:
+def pipeline_calls(
+    n: int, concurrency: int, latency: float, data_dir: Path, embedder: str, batch: int
+) -> None:
     import pandas as pd
 
     from kura_dbt import pipeline
@@ -139,44 +157,88 @@ def pipeline_calls(n: int, concurrency: int, latency: float, data_dir: Path, emb
         {
             "conversation_id": [f"c{i:06d}" for i in range(len(pool))],
             "user_id": [f"u{i % 997}" for i in range(len(pool))],
-            "messages_json": [json.dumps([{"role": r, "content": t} for r, t in turns]) for turns in pool],
+            "messages_json": [
+                json.dumps([{"role": r, "content": t} for r, t in turns]) for turns in pool
+            ],
         }
     )
     transcripts["content_hash"] = [pipeline.text_hash(m) for m in transcripts["messages_json"]]
     process, port = start_server(latency)
     try:
-        config = {"summariser": "openai", "labeller": "openai", "max_top_clusters": 10,
-                  "llm": json.dumps({"model": "bench-model", "base_url": f"http://127.0.0.1:{port}/v1",
-                                     "api_key_env": "KURA_BENCH_KEY", "max_concurrency": concurrency})}
+        config = {
+            "summariser": "openai",
+            "labeller": "openai",
+            "max_top_clusters": 10,
+            "llm": json.dumps(
+                {
+                    "model": "bench-model",
+                    "base_url": f"http://127.0.0.1:{port}/v1",
+                    "api_key_env": "KURA_BENCH_KEY",
+                    "max_concurrency": concurrency,
+                }
+            ),
+        }
         t0 = time.perf_counter()
         summaries = pipeline.summarise(transcripts, None, config)
         after_summaries = stats(port)["requests"]
-        embeddings = pipeline.embed(summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch})
+        embeddings = pipeline.embed(
+            summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch}
+        )
         after_embeddings = stats(port)["requests"]
         current, X = pipeline.current_embeddings(summaries, embeddings)
-        hierarchy = discover(list(current["conversation_id"]), X, list(current["summary"]),
-                             Settings.from_config(config)).hierarchy
+        hierarchy = discover(
+            list(current["conversation_id"]),
+            X,
+            list(current["summary"]),
+            Settings.from_config(config),
+        ).hierarchy
         total = stats(port)["requests"]
         seconds = time.perf_counter() - t0
     finally:
         process.terminate()
     levels = " / ".join(str(int(v)) for _, v in sorted(hierarchy.groupby("level").size().items()))
-    print(f"| {n:,} | {embedder} ({batch} per request) | {after_summaries:,} | {after_embeddings - after_summaries:,} "
-          f"| {total - after_embeddings:,} | {total:,} | {total / n:.3f} | {levels} | {seconds:.0f} |")
+    print(
+        f"| {n:,} | {embedder} ({batch} per request) | {after_summaries:,} "
+        f"| {after_embeddings - after_summaries:,} "
+        f"| {total - after_embeddings:,} | {total:,} | {total / n:.3f} | {levels} | {seconds:.0f} |"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[20, 50])
     parser.add_argument("--latency", type=float, default=0.5)
-    parser.add_argument("--http-client", nargs="+", default=["aiohttp"], choices=["aiohttp", "httpx"],
-                        help="openai's transport (var kura__llm_http_client)")
-    parser.add_argument("--profile", action="store_true", help="profile the client's CPU by package (first run only)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the median is printed after")
-    parser.add_argument("--pipeline", type=int, default=0, help="also count calls for the whole pipeline on N conversations")
-    parser.add_argument("--embedder", nargs="+", default=["local"], choices=["local", "openai"],
-                        help="with --pipeline: embed locally or through the endpoint (var kura__embedder)")
+    parser.add_argument(
+        "--http-client",
+        nargs="+",
+        default=["aiohttp"],
+        choices=["aiohttp", "httpx"],
+        help="openai's transport (var kura__llm_http_client)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the client's CPU by package (first run only)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per setting; the median is printed after"
+    )
+    parser.add_argument(
+        "--pipeline",
+        type=int,
+        default=0,
+        help="also count calls for the whole pipeline on N conversations",
+    )
+    parser.add_argument(
+        "--embedder",
+        nargs="+",
+        default=["local"],
+        choices=["local", "openai"],
+        help="with --pipeline: embed locally or through the endpoint (var kura__embedder)",
+    )
     parser.add_argument("--embedding-batch-size", type=int, default=256)
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
@@ -184,15 +246,24 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"machine: {os.cpu_count()} cores")
     if args.conversations:
-        print("\n| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
-              "| of bound | seconds | client CPU per call (ms) | max in flight | errors |")
+        print(
+            "\n| conversations | concurrency | transport | latency (s) | bound (conv/s) "
+            "| measured (conv/s) | of bound | seconds | client CPU per call (ms) | max in flight "
+            "| errors |"
+        )
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         runs: dict[tuple[str, int], list[dict[str, float]]] = {}
         for run in range(args.repeat):
             for http_client in args.http_client:
                 for concurrency in args.concurrency:
-                    result = throughput(args.conversations, concurrency, args.latency, args.data_dir, http_client,
-                                        profile=args.profile and run == 0)
+                    result = throughput(
+                        args.conversations,
+                        concurrency,
+                        args.latency,
+                        args.data_dir,
+                        http_client,
+                        profile=args.profile and run == 0,
+                    )
                     runs.setdefault((http_client, concurrency), []).append(result)
         if args.repeat > 1 and args.latency > 0:
             import statistics
@@ -201,22 +272,37 @@ def main() -> None:
                 return statistics.median(v[key] for v in values)
 
             print(f"\nmedians over {args.repeat} runs:\n")
-            print("| conversations | concurrency | transport | latency (s) | bound (conv/s) | measured (conv/s) "
-                  "| of bound (median, min-max) | seconds | client CPU per call (ms) |")
+            print(
+                "| conversations | concurrency | transport | latency (s) | bound (conv/s) "
+                "| measured (conv/s) | of bound (median, min-max) | seconds "
+                "| client CPU per call (ms) |"
+            )
             print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
             for (http_client, concurrency), values in runs.items():
                 shares = [v["share"] for v in values]
-                print(f"| {args.conversations:,} | {concurrency} | {http_client} | {args.latency:.2f} "
-                      f"| {concurrency / args.latency:.0f} | {median(values, 'rate'):.1f} "
-                      f"| {100 * statistics.median(shares):.0f} % ({100 * min(shares):.0f}-{100 * max(shares):.0f}) "
-                      f"| {median(values, 'seconds'):.1f} | {median(values, 'cpu_ms'):.1f} |")
+                print(
+                    f"| {args.conversations:,} | {concurrency} | {http_client} "
+                    f"| {args.latency:.2f} | {concurrency / args.latency:.0f} "
+                    f"| {median(values, 'rate'):.1f} | {100 * statistics.median(shares):.0f} % "
+                    f"({100 * min(shares):.0f}-{100 * max(shares):.0f}) "
+                    f"| {median(values, 'seconds'):.1f} | {median(values, 'cpu_ms'):.1f} |"
+                )
     if args.pipeline:
-        print("\n| conversations | embedder | summary calls | embedding calls | naming + hierarchy calls | total calls "
-              "| calls per conversation | clusters per level | seconds |")
+        print(
+            "\n| conversations | embedder | summary calls | embedding calls "
+            "| naming + hierarchy calls | total calls | calls per conversation "
+            "| clusters per level | seconds |"
+        )
         print("|---:|---|---:|---:|---:|---:|---:|---|---:|")
         for embedder in args.embedder:
-            pipeline_calls(args.pipeline, max(args.concurrency), min(args.latency, 0.02), args.data_dir,
-                           embedder, args.embedding_batch_size)
+            pipeline_calls(
+                args.pipeline,
+                max(args.concurrency),
+                min(args.latency, 0.02),
+                args.data_dir,
+                embedder,
+                args.embedding_batch_size,
+            )
 
 
 if __name__ == "__main__":

@@ -58,7 +58,10 @@ def corpus(data_dir: Path) -> list[list[tuple[str, str]]]:
             turns = d.get("messages") or d.get("thread") or []
             conversations.append(
                 [
-                    ("user" if m.get("role") in ("user", "prompter") else "assistant", m.get("text") or m.get("content") or "")
+                    (
+                        "user" if m.get("role") in ("user", "prompter") else "assistant",
+                        m.get("text") or m.get("content") or "",
+                    )
                     for m in turns
                 ]
             )
@@ -75,8 +78,13 @@ def write_raw(db: Path, conversations: list[list[tuple[str, str]]]) -> int:
     start = pd.Timestamp("2026-08-03")
     for i, turns in enumerate(conversations):
         cid = f"c{i:06d}"
-        convs.append({"conversation_id": cid, "user_id": f"u{i % 997:04d}",
-                      "created_at": start + pd.Timedelta(minutes=13 * i)})
+        convs.append(
+            {
+                "conversation_id": cid,
+                "user_id": f"u{i % 997:04d}",
+                "created_at": start + pd.Timedelta(minutes=13 * i),
+            }
+        )
         for j, (role, text) in enumerate(turns):
             msgs.append({"conversation_id": cid, "message_index": j, "role": role, "content": text})
     with duckdb.connect(str(db)) as con:
@@ -95,27 +103,51 @@ def run(n: int, pool: list[list[tuple[str, str]]], workdir: Path) -> dict:
     db = workdir / f"bench_{n}.duckdb"
     n_messages = write_raw(db, pool[:n])
     target = workdir / f"target_{n}"
-    env = dict(os.environ, KURA_DUCKDB_PATH=str(db), DBT_PROFILES_DIR=str(REPO / "profiles"),
-               HF_HUB_OFFLINE="1", DO_NOT_TRACK="1")
+    env = dict(
+        os.environ,
+        KURA_DUCKDB_PATH=str(db),
+        DBT_PROFILES_DIR=str(REPO / "profiles"),
+        HF_HUB_OFFLINE="1",
+        DO_NOT_TRACK="1",
+    )
     dbt = Path(sys.executable).with_name("dbt")
-    variables = ("{kura__conversations: raw.conversations, kura__messages: raw.messages, "
-                 "kura__feedback: ~, kura__users: ~, kura__max_top_clusters: 10}")
+    variables = (
+        "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
+        "kura__feedback: ~, kura__users: ~, kura__max_top_clusters: 10}"
+    )
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(
-        [str(dbt), "build", "--exclude", "resource_type:seed", "--vars", variables,
-         "--target-path", str(target), "--log-path", str(workdir / "logs"), "--quiet"],
-        cwd=REPO / "integration_tests", env=env, capture_output=True, text=True,
+        [
+            str(dbt),
+            "build",
+            "--exclude",
+            "resource_type:seed",
+            "--vars",
+            variables,
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(workdir / "logs"),
+            "--quiet",
+        ],
+        cwd=REPO / "integration_tests",
+        env=env,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
-        raise SystemExit(f"dbt build failed for n={n}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"dbt build failed for n={n}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     results = json.loads((target / "run_results.json").read_text())["results"]
     times = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
     with duckdb.connect(str(db), read_only=True) as con:
         clusters = con.execute(
-            "select count(*) filter (where level = 0), max(level) + 1 from main.kura__cluster_hierarchy"
+            "select count(*) filter (where level = 0), max(level) + 1 "
+            "from main.kura__cluster_hierarchy"
         ).fetchone()
     return {
         "n": n,
@@ -129,26 +161,38 @@ def run(n: int, pool: list[list[tuple[str, str]]], workdir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()
     pool = corpus(args.data_dir)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([str(Path(sys.executable).with_name("dbt")), "deps", "--quiet"],
-                       cwd=REPO / "integration_tests", check=True,
-                       env=dict(os.environ, DBT_PROFILES_DIR=str(REPO / "profiles")))
+        subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "deps", "--quiet"],
+            cwd=REPO / "integration_tests",
+            check=True,
+            env=dict(os.environ, DBT_PROFILES_DIR=str(REPO / "profiles")),
+        )
         for n in args.sizes:
             result = run(n, pool, Path(tmp))
             out.append(result)
             print(json.dumps(result, indent=2))
-    print("\n| conversations | messages | end to end (s) | conv/s | peak RSS (MiB) | base clusters | levels |")
+    print(
+        "\n| conversations | messages | end to end (s) | conv/s | peak RSS (MiB) "
+        "| base clusters | levels |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in out:
-        print(f"| {r['n']:,} | {r['messages']:,} | {r['wall_s']:.1f} | {r['n'] / r['wall_s']:.0f} | "
-              f"{r['peak_rss_mib']:.0f} | {r['base_clusters']} | {r['levels']} |")
+        print(
+            f"| {r['n']:,} | {r['messages']:,} | {r['wall_s']:.1f} | {r['n'] / r['wall_s']:.0f} | "
+            f"{r['peak_rss_mib']:.0f} | {r['base_clusters']} | {r['levels']} |"
+        )
     print("\n| stage | " + " | ".join(f"{r['n']:,}: s (conv/s)" for r in out) + " |")
     print("|---|" + "---:|" * len(out))
     for stage in STAGES:

@@ -79,21 +79,68 @@ DOMAIN_PROFILE: dict[str, tuple[float, float, float]] = {
 
 # Plans favour some domains (multiplier on the chance a user of that plan owns a conversation).
 PLAN_AFFINITY: dict[str, dict[str, float]] = {
-    "free": {"Music": 2.0, "Media": 2.0, "Movies": 2.0, "Events": 1.5, "Buses": 1.6,
-             "Weather": 1.3, "Alarm": 1.3, "RideSharing": 1.3,
-             "Flights": 0.5, "Hotels": 0.5, "RentalCars": 0.4, "Banks": 0.6},
+    "free": {
+        "Music": 2.0,
+        "Media": 2.0,
+        "Movies": 2.0,
+        "Events": 1.5,
+        "Buses": 1.6,
+        "Weather": 1.3,
+        "Alarm": 1.3,
+        "RideSharing": 1.3,
+        "Flights": 0.5,
+        "Hotels": 0.5,
+        "RentalCars": 0.4,
+        "Banks": 0.6,
+    },
     "pro": {OASST_DOMAIN: 2.2, "Restaurants": 1.5, "Homes": 1.6, "Services": 1.4, "Travel": 1.2},
-    "team": {OASST_DOMAIN: 2.0, "Flights": 1.6, "Hotels": 1.5, "Events": 1.3, "Services": 1.2,
-             "Music": 0.6, "Movies": 0.6},
-    "enterprise": {"Flights": 2.8, "Hotels": 2.5, "RentalCars": 3.0, "Banks": 2.2, "Travel": 1.5,
-                   OASST_DOMAIN: 1.5, "Music": 0.3, "Media": 0.3, "Movies": 0.3, "Alarm": 0.5},
+    "team": {
+        OASST_DOMAIN: 2.0,
+        "Flights": 1.6,
+        "Hotels": 1.5,
+        "Events": 1.3,
+        "Services": 1.2,
+        "Music": 0.6,
+        "Movies": 0.6,
+    },
+    "enterprise": {
+        "Flights": 2.8,
+        "Hotels": 2.5,
+        "RentalCars": 3.0,
+        "Banks": 2.2,
+        "Travel": 1.5,
+        OASST_DOMAIN: 1.5,
+        "Music": 0.3,
+        "Media": 0.3,
+        "Movies": 0.3,
+        "Alarm": 0.5,
+    },
 }
 PLAN_ACTIVITY = {"free": 0.7, "pro": 1.3, "team": 1.7, "enterprise": 2.2}
 PLAN_RATING_SHIFT = {"free": 0.1, "pro": 0.0, "team": -0.1, "enterprise": -0.3}
 
-COUNTRIES = [("US", 30), ("GB", 9), ("DE", 9), ("IN", 8), ("FR", 6), ("CA", 6), ("BR", 5),
-             ("AU", 4), ("NL", 4), ("JP", 3), ("ES", 3), ("IT", 2), ("SE", 2), ("PL", 2),
-             ("MX", 2), ("SG", 2), ("IE", 1), ("CH", 1), ("KR", 1), ("ZA", 1)]
+COUNTRIES = [
+    ("US", 30),
+    ("GB", 9),
+    ("DE", 9),
+    ("IN", 8),
+    ("FR", 6),
+    ("CA", 6),
+    ("BR", 5),
+    ("AU", 4),
+    ("NL", 4),
+    ("JP", 3),
+    ("ES", 3),
+    ("IT", 2),
+    ("SE", 2),
+    ("PL", 2),
+    ("MX", 2),
+    ("SG", 2),
+    ("IE", 1),
+    ("CH", 1),
+    ("KR", 1),
+    ("ZA", 1),
+]
 
 WEEKDAY_WEIGHT = [1.0, 1.05, 1.05, 1.0, 0.9, 0.65, 0.55]  # Mon..Sun
 # Start hour (UTC) of a conversation; no starts at 23:00 so a thread ends the same day.
@@ -102,43 +149,76 @@ HOUR_WEIGHT = [1, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 10, 9, 9, 10, 10, 9, 8, 7, 7, 6
 # System turns that signal the assistant could not do the task (SGD).
 FAILURE_RE = re.compile(
     r"\b(unsuccessful|sorry|couldn't|could not|unable|failed|apologi[sz]e|apologies|not able)\b",
-    re.I)
+    re.I,
+)
 # Follow-up user turns that push back on the answer (OASST).
 PUSHBACK_RE = re.compile(
     r"(not entertaining|that's wrong|that is wrong|incorrect|doesn't work|does not work|"
-    r"not what i|you didn't|that's not|that is not|still not|wrong)", re.I)
+    r"not what i|you didn't|that's not|that is not|still not|wrong)",
+    re.I,
+)
 
 POSITIVE_COMMENTS = [
-    "Quick and easy, thanks!", "Exactly what I needed.", "Very helpful.", "Saved me a lot of time.",
-    "Clear answers, no fuss.", "Great, worked first time.", "Love how fast this was.",
-    "Understood me right away.", "Smooth experience.", "Would use again.",
+    "Quick and easy, thanks!",
+    "Exactly what I needed.",
+    "Very helpful.",
+    "Saved me a lot of time.",
+    "Clear answers, no fuss.",
+    "Great, worked first time.",
+    "Love how fast this was.",
+    "Understood me right away.",
+    "Smooth experience.",
+    "Would use again.",
 ]
 NEUTRAL_COMMENTS = [
-    "Fine, but took a few tries.", "OK overall.", "Got there in the end.",
-    "Answer was fine, a bit long.", "Decent, nothing special.", "Had to rephrase once.",
+    "Fine, but took a few tries.",
+    "OK overall.",
+    "Got there in the end.",
+    "Answer was fine, a bit long.",
+    "Decent, nothing special.",
+    "Had to rephrase once.",
 ]
 NEGATIVE_COMMENTS = [
-    "Kept asking for details I already gave.", "Too many back-and-forth steps.",
-    "Did not understand what I wanted.", "Gave up and did it myself.",
-    "Slow and confusing.", "Not useful.", "Had to repeat myself several times.",
+    "Kept asking for details I already gave.",
+    "Too many back-and-forth steps.",
+    "Did not understand what I wanted.",
+    "Gave up and did it myself.",
+    "Slow and confusing.",
+    "Not useful.",
+    "Had to repeat myself several times.",
 ]
 FAILURE_COMMENTS = [
-    "The booking failed and I had to start over.", "It said it couldn't complete the request.",
-    "Reservation didn't go through.", "Error at the last step.",
+    "The booking failed and I had to start over.",
+    "It said it couldn't complete the request.",
+    "Reservation didn't go through.",
+    "Error at the last step.",
 ]
 DOMAIN_NEGATIVE_COMMENTS = {
-    "Flights": ["Flight search showed the wrong dates.", "Prices changed after I picked a flight.",
-                "Couldn't find a direct flight it promised."],
-    "RentalCars": ["Pickup time was wrong on the car booking.", "Car rental options were very limited.",
-                   "It booked the wrong car type."],
+    "Flights": [
+        "Flight search showed the wrong dates.",
+        "Prices changed after I picked a flight.",
+        "Couldn't find a direct flight it promised.",
+    ],
+    "RentalCars": [
+        "Pickup time was wrong on the car booking.",
+        "Car rental options were very limited.",
+        "It booked the wrong car type.",
+    ],
     "Banks": ["Transfer confusion, not sure it went through.", "Balance info felt unreliable."],
-    "Buses": ["Bus times did not match the operator's site.", "Too many steps to buy a bus ticket."],
+    "Buses": [
+        "Bus times did not match the operator's site.",
+        "Too many steps to buy a bus ticket.",
+    ],
     "Hotels": ["Hotel details were incomplete."],
     "Services": ["Could not get an appointment slot."],
     "Restaurants": ["Table booking did not work."],
     "RideSharing": ["Ride price estimate was off."],
-    OASST_DOMAIN: ["Answer was confidently wrong.", "Too generic, didn't answer my question.",
-                   "Way too long, I wanted a short answer.", "Code didn't run."],
+    OASST_DOMAIN: [
+        "Answer was confidently wrong.",
+        "Too generic, didn't answer my question.",
+        "Way too long, I wanted a short answer.",
+        "Code didn't run.",
+    ],
 }
 DOMAIN_POSITIVE_COMMENTS = {
     "Music": ["Played exactly the song I wanted."],
@@ -151,6 +231,7 @@ DOMAIN_POSITIVE_COMMENTS = {
 
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def rng_for(stage: str) -> random.Random:
     """One independent, reproducible stream per stage (str seeds hash with SHA-512)."""
@@ -190,6 +271,7 @@ def clean_text(text: str) -> str:
 
 # ----------------------------------------------------------------------------- conversations
 
+
 def load_sgd(data_dir: Path) -> list[dict]:
     rng = rng_for("sgd-selection")
     dialogues = read_jsonl(data_dir / "sgd" / "dev.jsonl")
@@ -206,11 +288,25 @@ def load_sgd(data_dir: Path) -> list[dict]:
             picked += rng.sample(multi, min(SGD_PER_DOMAIN - len(picked), len(multi)))
         picked.sort(key=lambda d: natural_dialogue_key(d["dialogue_id"]))
         for d in picked:
-            turns = [{"role": "user" if t["speaker"] == "USER" else "assistant",
-                      "content": clean_text(t["text"])} for t in d["turns"]]
-            failed = any(FAILURE_RE.search(t["text"]) for t in d["turns"] if t["speaker"] == "SYSTEM")
-            chosen.append({"conversation_id": f"sgd-{d['dialogue_id']}", "source": "sgd",
-                           "sample_domain": domain, "turns": turns, "friction": failed})
+            turns = [
+                {
+                    "role": "user" if t["speaker"] == "USER" else "assistant",
+                    "content": clean_text(t["text"]),
+                }
+                for t in d["turns"]
+            ]
+            failed = any(
+                FAILURE_RE.search(t["text"]) for t in d["turns"] if t["speaker"] == "SYSTEM"
+            )
+            chosen.append(
+                {
+                    "conversation_id": f"sgd-{d['dialogue_id']}",
+                    "source": "sgd",
+                    "sample_domain": domain,
+                    "turns": turns,
+                    "friction": failed,
+                }
+            )
     return chosen
 
 
@@ -218,11 +314,19 @@ def load_oasst(data_dir: Path) -> list[dict]:
     role_map = {"prompter": "user", "user": "user", "assistant": "assistant"}
     out = []
     for t in read_jsonl(data_dir / "oasst" / "en_100_threads.jsonl"):
-        turns = [{"role": role_map[m["role"]], "content": clean_text(m["text"])}
-                 for m in t["messages"]]
+        turns = [
+            {"role": role_map[m["role"]], "content": clean_text(m["text"])} for m in t["messages"]
+        ]
         pushback = any(PUSHBACK_RE.search(m["content"]) for m in turns[1:] if m["role"] == "user")
-        out.append({"conversation_id": f"oasst-{t['message_tree_id']}", "source": "oasst",
-                    "sample_domain": OASST_DOMAIN, "turns": turns, "friction": pushback})
+        out.append(
+            {
+                "conversation_id": f"oasst-{t['message_tree_id']}",
+                "source": "oasst",
+                "sample_domain": OASST_DOMAIN,
+                "turns": turns,
+                "friction": pushback,
+            }
+        )
     return out
 
 
@@ -251,9 +355,12 @@ def assign_start_times(convs: list[dict]) -> None:
             u = (i + rng.random()) / n
             day = min(bisect.bisect_right(cum, u * cum[-1]), WINDOW_DAYS - 1)
             hour = weighted_index(rng, hour_cum)
-            times.append(WINDOW_START + timedelta(days=day, hours=hour,
-                                                  minutes=rng.randrange(60),
-                                                  seconds=rng.randrange(60)))
+            times.append(
+                WINDOW_START
+                + timedelta(
+                    days=day, hours=hour, minutes=rng.randrange(60), seconds=rng.randrange(60)
+                )
+            )
         order = list(range(n))
         rng.shuffle(order)
         for c, k in zip(members, order):
@@ -280,6 +387,7 @@ def assign_message_times(convs: list[dict]) -> None:
 
 # ----------------------------------------------------------------------------- users
 
+
 def make_users() -> list[dict]:
     rng = rng_for("users")
     # Sign-ups from early 2024 to just before the end of the window, accelerating over time;
@@ -293,7 +401,8 @@ def make_users() -> list[dict]:
     signups.sort()
     plans = [p for p, k in PLAN_COUNTS.items() for _ in range(k)]
     rng.shuffle(plans)
-    # Enterprise customers are older accounts: swap any late enterprise plan with an early non-enterprise one.
+    # Enterprise customers are older accounts: swap any late enterprise plan with an early
+    # non-enterprise one.
     for i in range(N_USERS - 1, N_USERS // 2, -1):
         if plans[i] == "enterprise":
             j = next(j for j in range(N_USERS) if plans[j] != "enterprise")
@@ -309,14 +418,16 @@ def make_users() -> list[dict]:
             mrr = 30.0 * rng.randint(3, 25)
         else:
             mrr = float(round(rng.lognormvariate(math.log(6000), 0.75), -2))
-        users.append({
-            "user_id": f"u{i:04d}",
-            "plan": plan,
-            "mrr": mrr,
-            "country": COUNTRIES[weighted_index(rng, country_cum)][0],
-            "signed_up_at": signed_up,
-            "activity": rng.paretovariate(1.15) * PLAN_ACTIVITY[plan],
-        })
+        users.append(
+            {
+                "user_id": f"u{i:04d}",
+                "plan": plan,
+                "mrr": mrr,
+                "country": COUNTRIES[weighted_index(rng, country_cum)][0],
+                "signed_up_at": signed_up,
+                "activity": rng.paretovariate(1.15) * PLAN_ACTIVITY[plan],
+            }
+        )
     return users
 
 
@@ -324,12 +435,15 @@ def assign_users(convs: list[dict], users: list[dict]) -> None:
     rng = rng_for("user-assignment")
     for c in sorted(convs, key=lambda c: (c["created_at"], c["conversation_id"])):
         eligible = [u for u in users if u["signed_up_at"] < c["created_at"]]
-        weights = [min(u["activity"], 12.0) * PLAN_AFFINITY[u["plan"]].get(c["sample_domain"], 1.0)
-                   for u in eligible]
+        weights = [
+            min(u["activity"], 12.0) * PLAN_AFFINITY[u["plan"]].get(c["sample_domain"], 1.0)
+            for u in eligible
+        ]
         c["user"] = eligible[weighted_index(rng, cumulative(weights))]
 
 
 # ----------------------------------------------------------------------------- feedback
+
 
 def make_feedback(convs: list[dict]) -> list[dict]:
     rng = rng_for("feedback")
@@ -339,10 +453,14 @@ def make_feedback(convs: list[dict]) -> list[dict]:
         domain = c["sample_domain"]
         _, sat_mean, drift = DOMAIN_PROFILE[domain]
         week = (c["created_at"] - WINDOW_START).days // 7
-        latent = (sat_mean + drift * (week - 4.5) + PLAN_RATING_SHIFT[plan]
-                  - (1.2 if c["friction"] else 0.0)
-                  - (0.3 if len(c["turns"]) > 20 else 0.0)
-                  + rng.gauss(0, 0.85))
+        latent = (
+            sat_mean
+            + drift * (week - 4.5)
+            + PLAN_RATING_SHIFT[plan]
+            - (1.2 if c["friction"] else 0.0)
+            - (0.3 if len(c["turns"]) > 20 else 0.0)
+            + rng.gauss(0, 0.85)
+        )
         # Unhappy users are a little more likely to leave feedback.
         p = FEEDBACK_RATE[plan] + (0.08 if latent < 2.5 else 0.0)
         if rng.random() >= p:
@@ -369,13 +487,15 @@ def make_feedback(convs: list[dict]) -> list[dict]:
                 if c["friction"] and c["source"] == "sgd":
                     pool = pool + FAILURE_COMMENTS * 3
             comment = rng.choice(pool)
-        rows.append({
-            "conversation_id": c["conversation_id"],
-            "thumbs_up": "true" if thumbs_up else "false",
-            "rating": rating,
-            "comment": comment,
-            "created_at": c["ended_at"] + timedelta(seconds=rng.randint(5, 1800)),
-        })
+        rows.append(
+            {
+                "conversation_id": c["conversation_id"],
+                "thumbs_up": "true" if thumbs_up else "false",
+                "rating": rating,
+                "comment": comment,
+                "created_at": c["ended_at"] + timedelta(seconds=rng.randint(5, 1800)),
+            }
+        )
     rows.sort(key=lambda r: (r["created_at"], r["conversation_id"]))
     for r in rows:
         r["created_at"] = fmt(r["created_at"])
@@ -383,6 +503,7 @@ def make_feedback(convs: list[dict]) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- output
+
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
@@ -398,22 +519,45 @@ def fmt_money(x: float) -> str:
 def write_all(out_dir: Path, convs: list[dict], users: list[dict], feedback: list[dict]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     convs = sorted(convs, key=lambda c: (c["created_at"], c["conversation_id"]))
-    write_csv(out_dir / "kura_sample_conversations.csv",
-              ["conversation_id", "user_id", "created_at", "source", "sample_domain"],
-              [[c["conversation_id"], c["user"]["user_id"], fmt(c["created_at"]), c["source"],
-                c["sample_domain"]] for c in convs])
-    write_csv(out_dir / "kura_sample_messages.csv",
-              ["conversation_id", "message_index", "role", "content", "created_at"],
-              [[c["conversation_id"], i, m["role"], m["content"], fmt(m["created_at"])]
-               for c in convs for i, m in enumerate(c["turns"])])
-    write_csv(out_dir / "kura_sample_feedback.csv",
-              ["conversation_id", "thumbs_up", "rating", "comment", "created_at"],
-              [[r["conversation_id"], r["thumbs_up"], r["rating"], r["comment"], r["created_at"]]
-               for r in feedback])
-    write_csv(out_dir / "kura_sample_users.csv",
-              ["user_id", "plan", "mrr", "country", "signed_up_at"],
-              [[u["user_id"], u["plan"], fmt_money(u["mrr"]), u["country"], fmt(u["signed_up_at"])]
-               for u in users])
+    write_csv(
+        out_dir / "kura_sample_conversations.csv",
+        ["conversation_id", "user_id", "created_at", "source", "sample_domain"],
+        [
+            [
+                c["conversation_id"],
+                c["user"]["user_id"],
+                fmt(c["created_at"]),
+                c["source"],
+                c["sample_domain"],
+            ]
+            for c in convs
+        ],
+    )
+    write_csv(
+        out_dir / "kura_sample_messages.csv",
+        ["conversation_id", "message_index", "role", "content", "created_at"],
+        [
+            [c["conversation_id"], i, m["role"], m["content"], fmt(m["created_at"])]
+            for c in convs
+            for i, m in enumerate(c["turns"])
+        ],
+    )
+    write_csv(
+        out_dir / "kura_sample_feedback.csv",
+        ["conversation_id", "thumbs_up", "rating", "comment", "created_at"],
+        [
+            [r["conversation_id"], r["thumbs_up"], r["rating"], r["comment"], r["created_at"]]
+            for r in feedback
+        ],
+    )
+    write_csv(
+        out_dir / "kura_sample_users.csv",
+        ["user_id", "plan", "mrr", "country", "signed_up_at"],
+        [
+            [u["user_id"], u["plan"], fmt_money(u["mrr"]), u["country"], fmt(u["signed_up_at"])]
+            for u in users
+        ],
+    )
 
 
 def copy_licenses(data_dir: Path, out_dir: Path) -> None:
@@ -425,6 +569,7 @@ def copy_licenses(data_dir: Path, out_dir: Path) -> None:
 
 # ----------------------------------------------------------------------------- checks
 
+
 def check(out_dir: Path) -> dict[str, int]:
     names = ["conversations", "messages", "feedback", "users"]
     raw = {}
@@ -432,8 +577,10 @@ def check(out_dir: Path) -> dict[str, int]:
         with (out_dir / f"kura_sample_{n}.csv").open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
         raw[n] = rows
-    frames = {n: pd.read_csv(out_dir / f"kura_sample_{n}.csv", dtype=str, keep_default_na=False)
-              for n in names}
+    frames = {
+        n: pd.read_csv(out_dir / f"kura_sample_{n}.csv", dtype=str, keep_default_na=False)
+        for n in names
+    }
     for n in names:
         assert len(frames[n]) == len(raw[n]), f"{n}: csv and pandas row counts differ"
         assert len(raw[n]) > 0, f"{n}: empty"
@@ -445,7 +592,9 @@ def check(out_dir: Path) -> dict[str, int]:
     assert usr["user_id"].is_unique
     assert fb["conversation_id"].is_unique
     assert not msg.duplicated(["conversation_id", "message_index"]).any()
-    assert set(msg["conversation_id"]) == conv_ids, "every conversation has messages, and only those"
+    assert set(msg["conversation_id"]) == conv_ids, (
+        "every conversation has messages, and only those"
+    )
     assert set(fb["conversation_id"]) <= conv_ids
     assert set(conv["user_id"]) <= user_ids
     assert set(msg["role"]) == {"user", "assistant"}
@@ -462,8 +611,10 @@ def check(out_dir: Path) -> dict[str, int]:
     # the csv module and pandas agree on the text
     assert list(msg["content"]) == [r["content"] for r in raw["messages"]]
     # message order and timestamps
-    m = msg.assign(message_index=msg["message_index"].astype(int),
-                   ts=pd.to_datetime(msg["created_at"], format=TS_FORMAT))
+    m = msg.assign(
+        message_index=msg["message_index"].astype(int),
+        ts=pd.to_datetime(msg["created_at"], format=TS_FORMAT),
+    )
     for cid, g in m.groupby("conversation_id", sort=False):
         assert list(g["message_index"]) == list(range(len(g))), cid
         assert g["ts"].is_monotonic_increasing and g["ts"].is_unique, cid
@@ -484,12 +635,21 @@ def check(out_dir: Path) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- main
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                    help="folder holding sgd/ and oasst/ (default: ../shared/data from the repo root)")
-    ap.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
-                    help="where to write the seed CSVs (default: seeds/)")
+    ap.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder holding sgd/ and oasst/ (default: ../shared/data from the repo root)",
+    )
+    ap.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        help="where to write the seed CSVs (default: seeds/)",
+    )
     args = ap.parse_args(argv)
     data_dir, out_dir = args.data_dir.resolve(), args.out_dir.resolve()
 

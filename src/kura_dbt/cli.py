@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 console = Console()
 
+
 def _fmt_pct(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
@@ -35,7 +36,9 @@ def tree(
     db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
     schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
     depth: Annotated[int | None, typer.Option(help="Levels to show below the root(s)")] = None,
-    cluster: Annotated[str | None, typer.Option(help="Show only the subtree of this cluster id")] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="Show only the subtree of this cluster id")
+    ] = None,
 ) -> None:
     """Print the cluster hierarchy with sizes, shares, satisfaction and revenue."""
     con = connect_marts(db, schema)
@@ -56,8 +59,18 @@ def tree(
     finally:
         con.close()
     columns = [
-        "cluster_id", "level", "parent_id", "name", "size", "users", "share", "thumbs_up",
-        "frustration", "revenue", "visible", "bucket",
+        "cluster_id",
+        "level",
+        "parent_id",
+        "name",
+        "size",
+        "users",
+        "share",
+        "thumbs_up",
+        "frustration",
+        "revenue",
+        "visible",
+        "bucket",
     ]
     clusters = [dict(zip(columns, r, strict=True)) for r in rows]
     by_id = {c["cluster_id"]: c for c in clusters}
@@ -108,11 +121,16 @@ def tree(
         for members in hidden.values():
             size = sum(m["size"] for m in members)
             noun = "cluster" if len(members) == 1 else "clusters"
-            node.add(f"[dim]Other ({len(members)} small {noun}, below the privacy threshold)[/]  {size} conv")
+            node.add(
+                f"[dim]Other ({len(members)} small {noun}, below the privacy threshold)[/]  "
+                f"{size} conv"
+            )
 
     if cluster is not None:
         if not by_id[cluster]["visible"]:
-            raise typer.BadParameter(f"cluster {cluster!r} is below the privacy threshold", param_hint="--cluster")
+            raise typer.BadParameter(
+                f"cluster {cluster!r} is below the privacy threshold", param_hint="--cluster"
+            )
         add(root, by_id[cluster], None if depth is None else depth - 1)
     else:
         add_all(root, roots, None if depth is None else depth)

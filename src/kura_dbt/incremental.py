@@ -13,7 +13,9 @@ def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def needs_work(current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]) -> pd.Series:
+def needs_work(
+    current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]
+) -> pd.Series:
     """True for rows of ``current`` with no valid previous result under the same keys.
 
     ``keys`` maps a state column to the value it must have: ``None`` means "the value in the

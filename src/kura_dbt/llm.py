@@ -100,8 +100,10 @@ class LLMSettings:
     def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
         if self.input_cost_per_mtok is None or self.output_cost_per_mtok is None:
             return None
-        return ((prompt_tokens or 0) * self.input_cost_per_mtok
-                + (completion_tokens or 0) * self.output_cost_per_mtok) / 1_000_000
+        return (
+            (prompt_tokens or 0) * self.input_cost_per_mtok
+            + (completion_tokens or 0) * self.output_cost_per_mtok
+        ) / 1_000_000
 
 
 _MODES = {"json", "tools", "md_json"}
@@ -120,8 +122,11 @@ class CallResult:
 
     def usage(self) -> dict[str, int]:
         """What the call cost, as the ``llm_calls`` / token columns count it."""
-        return {"llm_calls": self.attempts, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens}
+        return {
+            "llm_calls": self.attempts,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
 
 
 @functools.cache
@@ -184,8 +189,11 @@ def build_client(settings: LLMSettings):
             openai, settings.http_client, event_hooks={"request": [_before_request]}
         ),
     )
-    mode = {"json": instructor.Mode.JSON, "tools": instructor.Mode.TOOLS,
-            "md_json": instructor.Mode.MD_JSON}
+    mode = {
+        "json": instructor.Mode.JSON,
+        "tools": instructor.Mode.TOOLS,
+        "md_json": instructor.Mode.MD_JSON,
+    }
     return instructor.from_openai(client, mode=mode[settings.mode])
 
 
@@ -223,8 +231,9 @@ def _scrub_logs(api_key: str | None = None) -> None:
     during it."""
     if api_key:
         _SCRUB.keys.add(api_key)
-    names = [n for n in list(logging.root.manager.loggerDict)
-             if n.split(".")[0] in _LOGGING_LIBRARIES]
+    names = [
+        n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in _LOGGING_LIBRARIES
+    ]
     for name in dict.fromkeys([*_LAZY_LOGGERS, *names]):
         logger = logging.getLogger(name)
         if _SCRUB not in logger.filters:
@@ -305,8 +314,12 @@ _GATES: dict[tuple[Any, ...], RequestGate] = {}
 
 def request_gate(settings: LLMSettings) -> RequestGate:
     """The process's gate for this endpoint, key variable, model and pace."""
-    key = (settings.base_url, settings.api_key_env, settings.model,
-           settings.max_requests_per_minute)
+    key = (
+        settings.base_url,
+        settings.api_key_env,
+        settings.model,
+        settings.max_requests_per_minute,
+    )
     if key not in _GATES:
         _GATES[key] = RequestGate(settings.max_requests_per_minute)
     return _GATES[key]
@@ -510,8 +523,10 @@ def structured_calls(
                     response_model=prepared,
                     max_retries=settings.max_validation_retries,
                     temperature=settings.temperature,
-                    messages=[{"role": "system", "content": system},
-                              {"role": "user", "content": prompt}],
+                    messages=[
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": prompt},
+                    ],
                 )
 
             return lambda: call_with_retries(call, settings)

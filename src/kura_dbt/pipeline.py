@@ -36,9 +36,19 @@ from kura_dbt.tables import (
 from kura_dbt.taxonomy import update_taxonomy
 
 __all__ = [
-    "EMBEDDING_SCHEMA", "EMBEDDING_STATE_COLUMNS", "SUMMARY_SCHEMA", "SUMMARY_STATE_COLUMNS",
-    "cluster_state", "current_embeddings", "embed", "embed_new", "map_points", "setting",
-    "summarise", "summarise_new", "text_hash",
+    "EMBEDDING_SCHEMA",
+    "EMBEDDING_STATE_COLUMNS",
+    "SUMMARY_SCHEMA",
+    "SUMMARY_STATE_COLUMNS",
+    "cluster_state",
+    "current_embeddings",
+    "embed",
+    "embed_new",
+    "map_points",
+    "setting",
+    "summarise",
+    "summarise_new",
+    "text_hash",
 ]
 
 Config = Settings | Mapping[str, Any]
@@ -65,7 +75,9 @@ def parse_messages(messages_json: str | None) -> list[Message]:
 # --------------------------------------------------------------------------- summaries
 
 
-def summarise(transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
+def summarise(
+    transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config
+) -> pd.DataFrame:
     """Summaries for the conversations that are new, changed, failed last time, or were
     summarised by another backend, model or prompt version. Returns only those rows: the
     incremental model's unique key replaces their old versions."""
@@ -119,7 +131,9 @@ def _literal(value: Any) -> str:
 
 def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
     now = _now()
-    pairs = [(r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)]
+    pairs = [
+        (r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)
+    ]
     # the failure policy (kura_dbt.failures): a run in which every conversation the backend
     # tried failed fails the model; otherwise the failed rows are kept and retried next run.
     # A conversation with nothing to summarise (no text: no call, no error) is not counted.
@@ -130,8 +144,14 @@ def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
         records = [{"error": describe(exc), "flags": ["error"]} for _ in pairs]
         check_failures("summaries", [r["error"] for r in records], where, _retries(todo))
     retry = _retries(todo)
-    tried = [i for i, r in enumerate(records) if r.get("error") is not None or r.get("summary") is not None]
-    check_failures("summaries", [records[i].get("error") for i in tried], where, [retry[i] for i in tried])
+    tried = [
+        i
+        for i, r in enumerate(records)
+        if r.get("error") is not None or r.get("summary") is not None
+    ]
+    check_failures(
+        "summaries", [records[i].get("error") for i in tried], where, [retry[i] for i in tried]
+    )
     rows = []
     for record, result in zip(todo.itertuples(index=False), records, strict=True):
         row: dict[str, Any] = {
@@ -142,9 +162,21 @@ def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
             "prompt_version": summariser.prompt_version,
             "summarised_at": now,
         }
-        for column in ("summary", "request", "task", "concerning_score", "user_frustration",
-                       "turn_count", "user_turns", "assistant_turns", "error", "prompt_tokens",
-                       "completion_tokens", "cost_usd", "llm_calls"):
+        for column in (
+            "summary",
+            "request",
+            "task",
+            "concerning_score",
+            "user_frustration",
+            "turn_count",
+            "user_turns",
+            "assistant_turns",
+            "error",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+            "llm_calls",
+        ):
             row[column] = result.get(column)
         row["languages"] = _json_or_none(result.get("languages") or [])
         row["assistant_errors"] = _json_or_none(result.get("assistant_errors"))
@@ -182,7 +214,10 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     summaries, state = warehouse.views["summaries"], warehouse.state
-    usable = f"select conversation_id, summary, error from {summaries} where summary is not null and error is null"
+    usable = (
+        f"select conversation_id, summary, error from {summaries} "
+        "where summary is not null and error is null"
+    )
     if state is None:
         todo = warehouse.query(usable)
     else:
@@ -210,7 +245,9 @@ def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
         {
             "conversation_id": todo["conversation_id"].to_numpy(),
             "text_hash": todo["text_hash"].to_numpy(),
-            "embedding": [None if e is not None else v for v, e in zip(vectors, errors, strict=True)],
+            "embedding": [
+                None if e is not None else v for v, e in zip(vectors, errors, strict=True)
+            ],
             "embedder": embedder.name,
             "model": embedder.model,
             "dimensions": [None if e is not None else dimensions for e in errors],
@@ -223,7 +260,9 @@ def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
     return typed_frame(frame, EMBEDDING_SCHEMA)
 
 
-def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def current_embeddings(
+    summaries: pd.DataFrame, embeddings: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Join summaries with the embeddings of their current text, sorted by conversation id."""
     stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
         {"conversation_id": "string", "text_hash": "string"}
@@ -231,10 +270,14 @@ def current_embeddings(summaries: pd.DataFrame, embeddings: pd.DataFrame) -> tup
     if "error" in embeddings:  # a failed embedding has an error and no vector
         stored = stored[embeddings["error"].isna().to_numpy()]
     stored = stored[stored["embedding"].notna()]
-    current = embeddable(summaries).astype({"conversation_id": "string", "text_hash": "string"}).merge(
-        stored,
-        on=["conversation_id", "text_hash"],
-        how="inner",
+    current = (
+        embeddable(summaries)
+        .astype({"conversation_id": "string", "text_hash": "string"})
+        .merge(
+            stored,
+            on=["conversation_id", "text_hash"],
+            how="inner",
+        )
     )
     current = current.sort_values("conversation_id").reset_index(drop=True)
     if current.empty:

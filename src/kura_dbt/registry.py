@@ -19,7 +19,8 @@ T = TypeVar("T")
 
 
 def backend_key(name: Any) -> str:
-    """A backend name as looked up: ``KMeans``, ``minibatch-kmeans`` -> ``kmeans``, ``minibatch_kmeans``."""
+    """A backend name as looked up: ``KMeans``, ``minibatch-kmeans`` -> ``kmeans``,
+    ``minibatch_kmeans``."""
     return str(name).strip().lower().replace("-", "_")
 
 
@@ -60,4 +61,3 @@ class Registry(Generic[T]):
     def build(self, name: Any, settings: Settings) -> T:
         """The backend ``name`` built from ``settings``."""
         return self._factories[self.key(name)](settings)
-

@@ -31,7 +31,11 @@ def setting(config: Mapping[str, Any], key: str, default: Any = None, kind: type
         return default
     try:
         if kind is bool:
-            return value if isinstance(value, bool) else str(value).strip().lower() in {"true", "1", "yes"}
+            return (
+                value
+                if isinstance(value, bool)
+                else str(value).strip().lower() in {"true", "1", "yes"}
+            )
         if kind is int:
             return int(float(value))
         if kind is float:
@@ -74,10 +78,16 @@ class Settings:
     # a taxonomy that stays put: assignment on ordinary builds, re-discovery on drift
     rediscover: str = "auto"  # auto | always | never
     rediscover_novel_share: float = 0.2  # auto: novel share of conversations since the discovery
-    rediscover_growth: float = 1.0  # auto: growth of conversations since the discovery (1.0: doubled)
+    rediscover_growth: float = (
+        1.0  # auto: growth of conversations since the discovery (1.0: doubled)
+    )
     rediscover_min_conversations: int = 50  # auto: no drift decision on fewer new conversations
-    assign_radius_quantile: float = 0.95  # a cluster's radius: this quantile of its members' distances
-    match_min_overlap: float = 0.5  # a re-discovered cluster keeps an old id at this Jaccard overlap
+    assign_radius_quantile: float = (
+        0.95  # a cluster's radius: this quantile of its members' distances
+    )
+    match_min_overlap: float = (
+        0.5  # a re-discovered cluster keeps an old id at this Jaccard overlap
+    )
     keep_name_min_overlap: float = 0.7  # ... and its old name (no labeller call) at this overlap
     # names and hierarchy
     labeller: str = "local"
@@ -108,7 +118,9 @@ class Settings:
         llm.update({k[4:]: merged.pop(k) for k in list(merged) if k.startswith("llm_")})
         unknown = sorted(set(merged) - names)
         if unknown:
-            raise ValueError(f"kura: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+            raise ValueError(
+                f"kura: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+            )
         values: dict[str, Any] = {"llm": llm}
         for f in dataclasses.fields(cls):
             if f.name == "llm" or f.name not in merged:
@@ -127,6 +139,10 @@ class Settings:
 
 def _kind(hint: Any) -> type:
     for kind in (bool, int, float, list, str):
-        if hint is kind or kind in getattr(hint, "__args__", ()) or getattr(hint, "__origin__", None) is kind:
+        if (
+            hint is kind
+            or kind in getattr(hint, "__args__", ())
+            or getattr(hint, "__origin__", None) is kind
+        ):
             return kind
     return str

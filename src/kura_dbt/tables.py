@@ -33,7 +33,14 @@ SUMMARY_SCHEMA: dict[str, str] = {
     "error": "string",
     "summarised_at": "datetime64[us]",
 }
-SUMMARY_STATE_COLUMNS = ["conversation_id", "content_hash", "summariser", "model", "prompt_version", "error"]
+SUMMARY_STATE_COLUMNS = [
+    "conversation_id",
+    "content_hash",
+    "summariser",
+    "model",
+    "prompt_version",
+    "error",
+]
 
 EMBEDDING_SCHEMA: dict[str, str] = {
     "conversation_id": "string",
@@ -50,7 +57,9 @@ EMBEDDING_SCHEMA: dict[str, str] = {
 EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
 
 
-def typed_frame(rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]) -> pd.DataFrame:
+def typed_frame(
+    rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]
+) -> pd.DataFrame:
     """``rows`` as a frame with exactly the schema's columns, in order, with its types."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(schema))
     frame = frame.reindex(columns=list(schema))

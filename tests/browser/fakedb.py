@@ -42,13 +42,22 @@ CLUSTERS = [
     ("L0-0004", 0, "L1-0001", HIDDEN_NAME, HIDDEN_DESCRIPTION),
 ]
 BASE_CONVERSATIONS = {"L0-0000": 9, "L0-0001": 8, "L0-0002": 10, "L0-0003": 6, "L0-0004": 2}
-CENTRES = {"L0-0000": (0, 0), "L0-0001": (3, 1), "L0-0002": (10, 8), "L0-0003": (12, 5), "L0-0004": (9, 12)}
+CENTRES = {
+    "L0-0000": (0, 0),
+    "L0-0001": (3, 1),
+    "L0-0002": (10, 8),
+    "L0-0003": (12, 5),
+    "L0-0004": (9, 12),
+}
 WEEK0 = datetime(2026, 8, 3, 10, 0)
 
 
 def make_kura_db(
-    path: Path, hidden_in_marts: bool = True, blank_hidden_text: bool = True,
-    bidi: bool = False, revenue_known: bool = True,
+    path: Path,
+    hidden_in_marts: bool = True,
+    blank_hidden_text: bool = True,
+    bidi: bool = False,
+    revenue_known: bool = True,
 ) -> Path:
     """Write the fake marts to `path`. With hidden_in_marts, L0-0004 (one user) is below the
     marts' privacy thresholds: its name and description are NULL, as dbt would write them.
@@ -70,7 +79,8 @@ def make_kura_db(
             elif bidi and base == "L0-0003" and i == 0:
                 summary = BIDI_SUMMARY
             else:
-                summary = f"The user asks about { {c[0]: c[3] for c in CLUSTERS}[base].lower()} number {i}"
+                topic = {c[0]: c[3] for c in CLUSTERS}[base].lower()
+                summary = f"The user asks about {topic} number {i}"
             user = "u-secret" if base == "L0-0004" else f"u{(n * 7) % 13}"
             top = next(c[2] for c in CLUSTERS if c[0] == base)
             conversations.append(
@@ -80,7 +90,9 @@ def make_kura_db(
                     "created_at": WEEK0 + timedelta(days=(n * 3) % 21),
                     "turn_count": 2 + (n % 9),
                     "summary": summary,
-                    "languages": json.dumps(["English", "python"] if base == "L0-0002" else ["English"]),
+                    "languages": json.dumps(
+                        ["English", "python"] if base == "L0-0002" else ["English"]
+                    ),
                     "flags": json.dumps(["truncated"] if n % 5 == 0 else []),
                     "base_cluster_id": base,
                     "top_cluster_id": top,
@@ -98,12 +110,24 @@ def make_kura_db(
     # one unclustered conversation (HDBSCAN noise)
     conversations.append(
         {
-            "conversation_id": "c999", "user_id": "u1", "created_at": WEEK0, "turn_count": 2,
-            "summary": "An outlier nobody else asked", "languages": '["English"]', "flags": "[]",
-            "base_cluster_id": None, "top_cluster_id": None, "distance_to_centroid": None,
-            "is_unclustered": True, "x": 20.0, "y": 20.0, "feedback_count": 0,
-            "thumbs_up_rate": None, "avg_rating": None,
-            "plan": "free" if revenue_known else None, "revenue": 0.0 if revenue_known else None,
+            "conversation_id": "c999",
+            "user_id": "u1",
+            "created_at": WEEK0,
+            "turn_count": 2,
+            "summary": "An outlier nobody else asked",
+            "languages": '["English"]',
+            "flags": "[]",
+            "base_cluster_id": None,
+            "top_cluster_id": None,
+            "distance_to_centroid": None,
+            "is_unclustered": True,
+            "x": 20.0,
+            "y": 20.0,
+            "feedback_count": 0,
+            "thumbs_up_rate": None,
+            "avg_rating": None,
+            "plan": "free" if revenue_known else None,
+            "revenue": 0.0 if revenue_known else None,
         }
     )
     conv = pd.DataFrame(conversations)
@@ -118,43 +142,66 @@ def make_kura_db(
         text = visible or not blank_hidden_text
         rows.append(
             {
-                "cluster_id": cid, "level": level, "parent_id": parent,
+                "cluster_id": cid,
+                "level": level,
+                "parent_id": parent,
                 "top_cluster_id": parent or cid,
                 "name": name if text else None,
                 "description": description if text else None,
                 "keywords": json.dumps(name.lower().split()[:3]) if text else None,
                 "display_name": name if visible else "Other (1 small cluster)",
                 "privacy_bucket_id": cid if visible else f"L{level}-other-{parent}",
-                "size": len(members), "distinct_users": int(members["user_id"].nunique()),
+                "size": len(members),
+                "distinct_users": int(members["user_id"].nunique()),
                 "child_count": sum(1 for c in CLUSTERS if c[2] == cid),
                 "share_of_conversations": len(members) / total,
-                "avg_concerning_score": None, "avg_user_frustration": None,
+                "avg_concerning_score": None,
+                "avg_user_frustration": None,
                 "avg_turns": float(members["turn_count"].mean()),
                 "feedback_count": int(members["feedback_count"].sum()),
                 "thumbs_up_rate": float(members["thumbs_up_rate"].mean()),
                 "avg_rating": 4.0,
                 "revenue": float(users.sum()) if revenue_known else None,
                 "paying_users": int((users > 0).sum()) if revenue_known else None,
-                "first_seen_at": members["created_at"].min(), "last_seen_at": members["created_at"].max(),
+                "first_seen_at": members["created_at"].min(),
+                "last_seen_at": members["created_at"].max(),
                 "meets_privacy_threshold": visible,
             }
         )
     clusters = pd.DataFrame(rows)
-    conv["cluster_meets_privacy_threshold"] = conv["base_cluster_id"].map(
-        dict(zip(clusters["cluster_id"], clusters["meets_privacy_threshold"], strict=True))
-    ).fillna(False).astype(bool)
-    conv["base_cluster_name"] = conv["base_cluster_id"].map(dict(zip(clusters["cluster_id"], clusters["name"], strict=True)))
-    conv["top_cluster_name"] = conv["top_cluster_id"].map(dict(zip(clusters["cluster_id"], clusters["name"], strict=True)))
+    conv["cluster_meets_privacy_threshold"] = (
+        conv["base_cluster_id"]
+        .map(dict(zip(clusters["cluster_id"], clusters["meets_privacy_threshold"], strict=True)))
+        .fillna(False)
+        .astype(bool)
+    )
+    conv["base_cluster_name"] = conv["base_cluster_id"].map(
+        dict(zip(clusters["cluster_id"], clusters["name"], strict=True))
+    )
+    conv["top_cluster_name"] = conv["top_cluster_id"].map(
+        dict(zip(clusters["cluster_id"], clusters["name"], strict=True))
+    )
     weekly = []
     for cid, level, _parent, name, _d in CLUSTERS:
         members = conv[(conv["base_cluster_id"] == cid) | (conv["top_cluster_id"] == cid)]
         for w in range(3):
             start = (WEEK0 + timedelta(weeks=w)).date()
-            count = int(((members["created_at"].dt.date >= start)
-                         & (members["created_at"].dt.date < start + timedelta(weeks=1))).sum())
+            count = int(
+                (
+                    (members["created_at"].dt.date >= start)
+                    & (members["created_at"].dt.date < start + timedelta(weeks=1))
+                ).sum()
+            )
             hidden = hidden_in_marts and blank_hidden_text and cid == "L0-0004"
-            weekly.append({"cluster_id": cid, "level": level, "name": None if hidden else name, "week_start": start,
-                           "conversations": count})
+            weekly.append(
+                {
+                    "cluster_id": cid,
+                    "level": level,
+                    "name": None if hidden else name,
+                    "week_start": start,
+                    "conversations": count,
+                }
+            )
     weekly_frame = pd.DataFrame(weekly)
     if path.exists():
         path.unlink()
@@ -166,6 +213,7 @@ def make_kura_db(
         con.execute("create table main.kura__conversations as select * from conversations_frame")
         con.execute(
             "create table main.kura__cluster_weekly as "
-            "select cluster_id, level, name, cast(week_start as date) as week_start, conversations from weekly_frame"
+            "select cluster_id, level, name, cast(week_start as date) as week_start, conversations "
+            "from weekly_frame"
         )
     return path

@@ -36,7 +36,13 @@ def test_map_and_tree_render_offline(watched, report):
     # the tree: both top-level clusters with their counts, children inside, hidden folded
     tree = page.locator("#tree")
     text = tree.inner_text()
-    for name in ["Travel planning", "Coding help", "Bus tickets", "Hotel bookings", "Python scripts"]:
+    for name in [
+        "Travel planning",
+        "Coding help",
+        "Bus tickets",
+        "Hotel bookings",
+        "Python scripts",
+    ]:
         assert name in text
     assert "Other (1 small cluster)" in text
     assert HIDDEN_NAME not in page.content()
@@ -56,7 +62,12 @@ def test_clicking_a_cluster_shows_its_details(watched, report):
     assert page.locator("#detail-name").inner_text() == "Python scripts"
     assert "Writing and fixing Python scripts" in page.locator("#detail-description").inner_text()
     stats = page.locator("#detail-stats").inner_text()
-    assert "Conversations" in stats and "10" in stats and "Revenue" in stats and "Thumbs-up rate" in stats
+    assert (
+        "Conversations" in stats
+        and "10" in stats
+        and "Revenue" in stats
+        and "Thumbs-up rate" in stats
+    )
     for chart in ["#chart-weekly", "#chart-languages", "#chart-turns", "#chart-flags"]:
         page.wait_for_selector(f"{chart} .main-svg")
     assert "python" in page.locator("#chart-languages").text_content()
@@ -74,7 +85,9 @@ def test_clicking_a_cluster_shows_its_details(watched, report):
             const gd = document.getElementById('map');
             const t = gd.data.findIndex(tr => tr.customdata.includes('L0-0001'));
             const i = gd.data[t].customdata.indexOf('L0-0001');
-            gd.emit('plotly_click', {points: [{curveNumber: t, pointNumber: i, customdata: 'L0-0001'}]});
+            gd.emit('plotly_click', {
+                points: [{curveNumber: t, pointNumber: i, customdata: 'L0-0001'}],
+            });
         }"""
     )
     assert page.locator("#detail-name").inner_text() == "Hotel bookings"

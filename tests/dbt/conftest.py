@@ -21,7 +21,9 @@ class DbtResult:
         self.output = output
 
 
-def run_dbt(args: list[str], db_path: Path, target_dir: Path, expect_success: bool = True) -> DbtResult:
+def run_dbt(
+    args: list[str], db_path: Path, target_dir: Path, expect_success: bool = True
+) -> DbtResult:
     """Run one dbt command in-process against the given DuckDB file."""
     from dbt.cli.main import dbtRunner
 
@@ -47,7 +49,10 @@ def run_dbt(args: list[str], db_path: Path, target_dir: Path, expect_success: bo
     if expect_success and not result.success:
         failures = [m for m in output.splitlines() if "ERROR" in m or "FAIL" in m or "Error" in m]
         raise AssertionError(
-            f"dbt {' '.join(args)} failed:\n" + "\n".join(failures[:40]) + "\n...\n" + output[-3000:]
+            f"dbt {' '.join(args)} failed:\n"
+            + "\n".join(failures[:40])
+            + "\n...\n"
+            + output[-3000:]
         )
     return DbtResult(bool(result.success), output)
 

@@ -1,4 +1,5 @@
-"""`dbt build` on DuckDB: the end-to-end pipeline, its invariants, idempotence and incrementality."""
+"""`dbt build` on DuckDB: the end-to-end pipeline, its invariants, idempotence and
+incrementality."""
 
 from __future__ import annotations
 
@@ -22,9 +23,16 @@ RAW_VARS = (
 
 def counts(db: Path) -> dict[str, int]:
     tables = [
-        "int_kura__transcripts", "kura__summaries", "kura__embeddings", "kura__conversation_clusters",
-        "kura__cluster_hierarchy", "kura__projections", "kura__clusters", "kura__conversations",
-        "kura__cluster_weekly", "kura__rejected_messages",
+        "int_kura__transcripts",
+        "kura__summaries",
+        "kura__embeddings",
+        "kura__conversation_clusters",
+        "kura__cluster_hierarchy",
+        "kura__projections",
+        "kura__clusters",
+        "kura__conversations",
+        "kura__cluster_weekly",
+        "kura__rejected_messages",
     ]
     with duckdb.connect(str(db)) as con:
         return {t: con.execute(f"select count(*) from main.{t}").fetchone()[0] for t in tables}
@@ -47,7 +55,8 @@ def test_demo_build_produces_every_output(demo_db, query):
     # the local summariser leaves what it cannot judge NULL
     nulls = query(
         demo_db,
-        "select count(concerning_score), count(user_frustration), count(assistant_errors) from kura__summaries",
+        "select count(concerning_score), count(user_frustration), count(assistant_errors) "
+        "from kura__summaries",
     )[0]
     assert nulls == (0, 0, 0)
     # marts join feedback and revenue from the sample users
@@ -76,32 +85,56 @@ def test_base_clusters_group_the_sample_domains(demo_db, query):
 
 def test_second_build_summarises_and_embeds_nothing(demo_db, query, tmp_path):
     before = counts(demo_db)
-    stamps = query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries")
+    stamps = query(
+        demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries"
+    )
     embedded = query(demo_db, "select max(embedded_at) from kura__embeddings")
     clusters = query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id")
-    placed = query(demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points")
+    placed = query(
+        demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points"
+    )
     run_dbt(["build"], demo_db, tmp_path / "target")
     assert counts(demo_db) == before
-    assert query(demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries") == stamps
+    assert (
+        query(
+            demo_db, "select max(summarised_at), count(distinct summarised_at) from kura__summaries"
+        )
+        == stamps
+    )
     assert query(demo_db, "select max(embedded_at) from kura__embeddings") == embedded
     # the same clusters, names and ids; nothing was assigned, the map was not fitted again
     assert query(demo_db, "select * from kura__cluster_hierarchy order by cluster_id") == clusters
-    assert query(demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points") == placed
-    assert query(demo_db, "select decision, reason, new_conversations from kura__cluster_runs "
-                 "order by run_number desc limit 1")[0] == ("assign", "no new conversations", 0)
+    assert (
+        query(
+            demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points"
+        )
+        == placed
+    )
+    assert query(
+        demo_db,
+        "select decision, reason, new_conversations from kura__cluster_runs "
+        "order by run_number desc limit 1",
+    )[0] == ("assign", "no new conversations", 0)
 
 
 def test_tree_command_prints_the_hierarchy(demo_db, query):
     result = CliRunner().invoke(app, ["tree", "--db", str(demo_db)])
     assert result.exit_code == 0, result.output
     assert "500 conversations" in result.output
-    top_names = [r[0] for r in query(demo_db, "select name from kura__clusters where parent_id is null")]
+    top_names = [
+        r[0] for r in query(demo_db, "select name from kura__clusters where parent_id is null")
+    ]
     for name in top_names:
         assert name in result.output
     # the demo has a users table: revenue is known (never shown as unknown)
     assert " MRR" in result.output and "MRR –" not in result.output
     shallow = CliRunner().invoke(app, ["tree", "--db", str(demo_db), "--depth", "1"])
-    base_names = [r[0] for r in query(demo_db, "select name from kura__clusters where level = 0 and child_count = 0")]
+    base_names = [
+        r[0]
+        for r in query(
+            demo_db, "select name from kura__clusters where level = 0 and child_count = 0"
+        )
+    ]
     assert sum(name in shallow.output for name in base_names) < len(base_names)
 
 
@@ -128,8 +161,11 @@ def _load_raw(db: Path, conversation_ids: list[str] | None = None, edit: str | N
 
 def _partition(db: Path, query) -> set[frozenset[str]]:
     """The base clusters as sets of conversations (ids aside)."""
-    rows = query(db, "select cluster_id, list(conversation_id) from kura__conversation_clusters "
-                 "where cluster_id is not null group by 1")
+    rows = query(
+        db,
+        "select cluster_id, list(conversation_id) from kura__conversation_clusters "
+        "where cluster_id is not null group by 1",
+    )
     return {frozenset(members) for _, members in rows}
 
 
@@ -143,24 +179,35 @@ def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(
     run_dbt(["build", "--vars", RAW_VARS], incremental, tmp_path / "t1")
     first_stamp = query(incremental, "select max(summarised_at) from kura__summaries")[0][0]
     assert query(incremental, "select count(*) from kura__summaries")[0][0] == 450
-    yesterday = dict(query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters"))
+    yesterday = dict(
+        query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters")
+    )
 
     # tomorrow: 50 new conversations arrive and one old conversation changed
     _load_raw(incremental, None, edit=edited)
     run_dbt(["build", "--vars", RAW_VARS], incremental, tmp_path / "t2")
     redone = query(
-        incremental, f"select conversation_id from kura__summaries where summarised_at > '{first_stamp}'"
+        incremental,
+        f"select conversation_id from kura__summaries where summarised_at > '{first_stamp}'",
     )
     redone = {r[0] for r in redone}
     assert redone == set(all_ids[450:]) | {edited}
-    assert "Lisbon" in query(
-        incremental, f"select summary from kura__summaries where conversation_id = '{edited}'"
-    )[0][0]
+    assert (
+        "Lisbon"
+        in query(
+            incremental, f"select summary from kura__summaries where conversation_id = '{edited}'"
+        )[0][0]
+    )
     # the clusters stay put: the new and the changed conversations were assigned to them
-    today = dict(query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters"))
+    today = dict(
+        query(incremental, "select conversation_id, cluster_id from kura__conversation_clusters")
+    )
     assert {c: today[c] for c in first_ids[1:]} == {c: yesterday[c] for c in first_ids[1:]}
-    assert query(incremental, "select decision, new_conversations from kura__cluster_runs "
-                 "order by run_number desc limit 1")[0] == ("assign", 51)
+    assert query(
+        incremental,
+        "select decision, new_conversations from kura__cluster_runs "
+        "order by run_number desc limit 1",
+    )[0] == ("assign", 51)
 
     full = tmp_path / "full.duckdb"
     _load_raw(full, None, edit=edited)
@@ -176,7 +223,11 @@ def test_incremental_run_pays_only_for_new_and_changed_and_matches_full_rebuild(
     np.testing.assert_allclose(np.array([r[1] for r in a]), np.array([r[1] for r in b]), atol=1e-5)
     # a re-discovery of the incremental warehouse finds exactly the clusters of a full rebuild
     # (ids and names aside: the incremental one keeps the ids of the clusters that survive)
-    run_dbt(["build", "--vars", RAW_VARS[:-1] + ", kura__rediscover: always}"], incremental, tmp_path / "t4")
+    run_dbt(
+        ["build", "--vars", RAW_VARS[:-1] + ", kura__rediscover: always}"],
+        incremental,
+        tmp_path / "t4",
+    )
     assert _partition(incremental, query) == _partition(full, query)
     sizes = "select level, size from kura__cluster_hierarchy order by 1, 2"
     assert query(incremental, sizes) == query(full, sizes)
@@ -187,11 +238,21 @@ def test_missing_required_column_fails_with_a_clear_message(tmp_path):
     with duckdb.connect(str(db)) as con:
         con.execute("create schema raw")
         con.execute("create table raw.conversations as select 'c1' as conversation_id")
-        con.execute("create table raw.messages as select 'c1' as conversation_id, 0 as message_index, 'user' as role, 'hi' as body")
+        con.execute(
+            "create table raw.messages as select 'c1' as conversation_id, 0 as message_index, "
+            "'user' as role, 'hi' as body"
+        )
     result = run_dbt(
-        ["build", "--select", "stg_kura__messages", "--vars",
-         "{kura__conversations: raw.conversations, kura__messages: raw.messages}"],
-        db, tmp_path / "target", expect_success=False,
+        [
+            "build",
+            "--select",
+            "stg_kura__messages",
+            "--vars",
+            "{kura__conversations: raw.conversations, kura__messages: raw.messages}",
+        ],
+        db,
+        tmp_path / "target",
+        expect_success=False,
     )
     assert not result.success
     assert "raw.messages" in result.output
@@ -201,7 +262,11 @@ def test_missing_required_column_fails_with_a_clear_message(tmp_path):
 
 def test_hdbscan_reports_noise_as_unclustered(tmp_path, query):
     db = tmp_path / "hdbscan.duckdb"
-    run_dbt(["build", "--vars", "{kura__clusterer: hdbscan, kura__hdbscan_min_cluster_size: 8}"], db, tmp_path / "t")
+    run_dbt(
+        ["build", "--vars", "{kura__clusterer: hdbscan, kura__hdbscan_min_cluster_size: 8}"],
+        db,
+        tmp_path / "t",
+    )
     unclustered, null_ids = query(
         db,
         "select count(*) filter (where is_unclustered), count(*) filter (where cluster_id is null) "
@@ -210,7 +275,9 @@ def test_hdbscan_reports_noise_as_unclustered(tmp_path, query):
     assert unclustered == null_ids
     assert unclustered > 0
     # noise never becomes a named cluster
-    assert query(db, "select sum(size) from kura__clusters where level = 0")[0][0] == 500 - unclustered
+    assert (
+        query(db, "select sum(size) from kura__clusters where level = 0")[0][0] == 500 - unclustered
+    )
 
 
 def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tmp_path, query):
@@ -244,11 +311,18 @@ def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tm
             con.execute(f"create table raw.{name} as select * from frame")
             con.unregister("frame")
     run_dbt(
-        ["build", "--vars", "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
-         "kura__feedback: ~, kura__users: ~}"],
-        db, tmp_path / "target",
+        [
+            "build",
+            "--vars",
+            "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
+            "kura__feedback: ~, kura__users: ~}",
+        ],
+        db,
+        tmp_path / "target",
     )
-    rejected = dict(query(db, "select reject_reason, count(*) from kura__rejected_messages group by 1"))
+    rejected = dict(
+        query(db, "select reject_reason, count(*) from kura__rejected_messages group by 1")
+    )
     assert rejected == {
         "duplicate message order within conversation": 1,
         "unknown role: narrator": 1,
@@ -256,7 +330,9 @@ def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tm
         "missing content": 1,
         "conversation_id not in conversations input": 1,
     }
-    assert dict(query(db, "select reject_reason, count(*) from kura__rejected_conversations group by 1")) == {
+    assert dict(
+        query(db, "select reject_reason, count(*) from kura__rejected_conversations group by 1")
+    ) == {
         "duplicate conversation_id": 1,
         "missing conversation_id": 1,
     }
@@ -266,7 +342,10 @@ def test_bad_rows_are_rejected_with_reasons_and_odd_conversations_are_flagged(tm
     assert "non_english" in flags["c4"]
     assert "possible_prompt_injection" in flags["c6"]
     # conversations with nothing to summarise are kept, counted and left unclustered
-    unclustered = {r[0] for r in query(db, "select conversation_id from kura__conversations where is_unclustered")}
+    unclustered = {
+        r[0]
+        for r in query(db, "select conversation_id from kura__conversations where is_unclustered")
+    }
     assert unclustered == {"c3", "c5"}
 
 
@@ -285,17 +364,22 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
             "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
             "kura__feedback: raw.feedback, kura__users: raw.users, kura__summariser: openai, "
             f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
-            "kura__llm_api_key_env: KURA_TEST_KEY, kura__llm_input_cost_per_mtok: 0.15, kura__labeller: openai, "
-            "kura__llm_output_cost_per_mtok: 0.6, kura__n_base_clusters: 6, kura__max_top_clusters: 2, "
-            "kura__embedder: openai, kura__llm_embedding_model: embed-model, kura__llm_embedding_cost_per_mtok: 0.02, "
+            "kura__llm_api_key_env: KURA_TEST_KEY, kura__llm_input_cost_per_mtok: 0.15, "
+            "kura__labeller: openai, kura__llm_output_cost_per_mtok: 0.6, "
+            "kura__n_base_clusters: 6, kura__max_top_clusters: 2, kura__embedder: openai, "
+            "kura__llm_embedding_model: embed-model, "
+            "kura__llm_embedding_cost_per_mtok: 0.02, "
             "kura__extra_facets: [{name: topic, question: 'What is the topic?', type: text}]}"
         )
         run_dbt(["build", "--vars", variables], db, tmp_path / "t1")
         calls = len(server.requests)
         clusters = query(db, "select count(*) from kura__cluster_hierarchy")[0][0]
         names_asked = sum(
-            any("<inside_examples>" in str(m["content"]) and "Propose about" not in str(m["content"])
-                for m in r.get("messages", []))
+            any(
+                "<inside_examples>" in str(m["content"])
+                and "Propose about" not in str(m["content"])
+                for m in r.get("messages", [])
+            )
             for r in server.requests
         )
         embedding_requests = [r for r in server.requests if "input" in r]
@@ -310,22 +394,39 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
     # a parent is named from its children's names, not from raw summaries
     parents = [r[0] for r in query(db, "select name from kura__cluster_hierarchy where level = 1")]
     assert parents and all(n.startswith("Help with Help with") for n in parents)
-    assert query(db, "select count(*) from kura__cluster_hierarchy where parent_id is null")[0][0] <= 2
-    rows = query(db, "select count(*), count(concerning_score), min(summary), max(extra_facets) from kura__summaries")
+    assert (
+        query(db, "select count(*) from kura__cluster_hierarchy where parent_id is null")[0][0] <= 2
+    )
+    rows = query(
+        db,
+        "select count(*), count(concerning_score), min(summary), max(extra_facets) "
+        "from kura__summaries",
+    )
     n, scored, summary, facets = rows[0]
     assert n == scored == 30
     assert summary.startswith("The user asks for help:")
     assert '"topic": "travel"' in facets
-    naming = query(db, "select sum(llm_calls), sum(errors) from kura__llm_usage where stage = 'cluster_names'")[0]
+    naming = query(
+        db, "select sum(llm_calls), sum(errors) from kura__llm_usage where stage = 'cluster_names'"
+    )[0]
     base_clusters = query(db, "select count(*) from kura__cluster_hierarchy where level = 0")[0][0]
     assert naming == (base_clusters, 0)  # one call per name, all in the first build
-    usage = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) from kura__llm_usage where stage = 'summaries'")[0]
+    usage = query(
+        db,
+        "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 8), sum(errors) "
+        "from kura__llm_usage where stage = 'summaries'",
+    )[0]
     assert usage == (30, 3000, round(30 * (100 * 0.15 + 20 * 0.6) / 1e6, 8), 0)
     tokens = sum(len(t.split()) for t in embedding_requests[0]["input"])
-    embedded = query(db, "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 10), sum(errors), "
-                     "max(model) from kura__llm_usage where stage = 'embeddings'")[0]
+    embedded = query(
+        db,
+        "select sum(llm_calls), sum(prompt_tokens), round(sum(cost_usd), 10), sum(errors), "
+        "max(model) from kura__llm_usage where stage = 'embeddings'",
+    )[0]
     assert embedded == (1, tokens, round(tokens * 0.02 / 1e6, 10), 0, "embed-model")
-    assert query(db, "select count(*), count(embedding), max(dimensions) from kura__embeddings")[0] == (30, 30, 64)
+    assert query(db, "select count(*), count(embedding), max(dimensions) from kura__embeddings")[
+        0
+    ] == (30, 30, 64)
     # the key never reaches a table or dbt's artifacts
     assert "sk-dbt-test-key" not in (tmp_path / "t1" / "manifest.json").read_text()
 
@@ -333,20 +434,40 @@ def test_openai_summariser_in_dbt_build_spends_nothing_on_a_rerun(tmp_path, quer
 def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
     db = tmp_path / "private.duckdb"
     run_dbt(
-        ["build", "--vars", "{kura__min_cluster_users: 30, kura__min_cluster_conversations: 35, "
-         "kura__label_quotes_example: false}"],
-        db, tmp_path / "t",
+        [
+            "build",
+            "--vars",
+            "{kura__min_cluster_users: 30, kura__min_cluster_conversations: 35, "
+            "kura__label_quotes_example: false}",
+        ],
+        db,
+        tmp_path / "t",
     )
     hidden = query(db, "select cluster_id from kura__clusters where not meets_privacy_threshold")
     assert hidden, "the thresholds should hide some of the demo's clusters"
-    assert query(
-        db, "select count(*) from kura__clusters where not meets_privacy_threshold "
-        "and (name is not null or description is not null or keywords is not null)"
-    )[0][0] == 0
-    assert query(db, "select count(*) from kura__cluster_hierarchy where description like '%Most typical%'")[0][0] == 0
-    hidden_names = {r[0] for r in query(
-        db, "select h.name from kura__cluster_hierarchy h join kura__clusters c using (cluster_id) "
-        "where not c.meets_privacy_threshold")}
+    assert (
+        query(
+            db,
+            "select count(*) from kura__clusters where not meets_privacy_threshold "
+            "and (name is not null or description is not null or keywords is not null)",
+        )[0][0]
+        == 0
+    )
+    assert (
+        query(
+            db,
+            "select count(*) from kura__cluster_hierarchy where description like '%Most typical%'",
+        )[0][0]
+        == 0
+    )
+    hidden_names = {
+        r[0]
+        for r in query(
+            db,
+            "select h.name from kura__cluster_hierarchy h join kura__clusters c using (cluster_id) "
+            "where not c.meets_privacy_threshold",
+        )
+    }
     result = CliRunner().invoke(app, ["tree", "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "Other (" in result.output
@@ -360,11 +481,19 @@ def test_docs_generate_documents_every_mart(demo_db, tmp_path):
 
     expected = {
         # the marts
-        "kura__clusters", "kura__conversations", "kura__cluster_weekly", "kura__llm_usage",
-        "kura__rejected_messages", "kura__rejected_conversations",
+        "kura__clusters",
+        "kura__conversations",
+        "kura__cluster_weekly",
+        "kura__llm_usage",
+        "kura__rejected_messages",
+        "kura__rejected_conversations",
         # the cluster tables (models/clusters)
-        "kura__conversation_clusters", "kura__cluster_hierarchy", "kura__taxonomy",
-        "kura__cluster_runs", "kura__cluster_lineage", "kura__projections",
+        "kura__conversation_clusters",
+        "kura__cluster_hierarchy",
+        "kura__taxonomy",
+        "kura__cluster_runs",
+        "kura__cluster_lineage",
+        "kura__projections",
     }
     run_dbt(["docs", "generate"], demo_db, tmp_path / "docs")
     catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text())
@@ -373,7 +502,8 @@ def test_docs_generate_documents_every_mart(demo_db, tmp_path):
     in_folders = {
         node["name"]
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["package_name"] == "kura"
+        if node["resource_type"] == "model"
+        and node["package_name"] == "kura"
         and node["original_file_path"].startswith(("models/marts/", "models/clusters/"))
     }
     assert expected <= in_folders, expected - in_folders
@@ -386,7 +516,8 @@ def test_docs_generate_documents_every_mart(demo_db, tmp_path):
         in_warehouse = catalog["nodes"][key]["columns"]
         assert in_warehouse, f"{name} has no columns in the catalog"
         undocumented = [
-            c for c in in_warehouse
+            c
+            for c in in_warehouse
             if not (documented.get(c.lower(), {}).get("description") or "").strip()
         ]
         if undocumented:

@@ -20,8 +20,13 @@ def _calls(requests: list[dict]) -> dict[str, int]:
 
     embedding = [r for r in requests if "input" in r]
     chat = [r for r in requests if "input" not in r]
-    summaries = [r for r in chat if any(str(m.get("content", "")).startswith(SYSTEM_PROMPT[:60])
-                                        for m in r.get("messages", []))]
+    summaries = [
+        r
+        for r in chat
+        if any(
+            str(m.get("content", "")).startswith(SYSTEM_PROMPT[:60]) for m in r.get("messages", [])
+        )
+    ]
     return {
         "summaries": len(summaries),
         "embedded_texts": sum(len(r["input"]) for r in embedding),
@@ -39,20 +44,32 @@ def test_daily_builds_keep_ids_names_map_and_history(tmp_path, query, monkeypatc
     db = tmp_path / "daily.duckdb"
 
     def assignment() -> dict[str, str | None]:
-        return dict(query(db, "select conversation_id, cluster_id from kura__conversation_clusters"))
+        return dict(
+            query(db, "select conversation_id, cluster_id from kura__conversation_clusters")
+        )
 
     def points() -> dict[str, tuple[float, float]]:
-        return {c: (x, y) for c, x, y in query(
-            db, "select point_id, x, y from kura__projections where point_type = 'conversation'")}
+        return {
+            c: (x, y)
+            for c, x, y in query(
+                db, "select point_id, x, y from kura__projections where point_type = 'conversation'"
+            )
+        }
 
     def weekly(before: str) -> list[tuple]:
         """Level-0 weekly counts of the weeks that ended before ``before``."""
-        return query(db, "select w.cluster_id, w.week_start, w.conversations from kura__cluster_weekly w "
-                     f"where w.level = 0 and w.week_start + interval 7 day <= date '{before}' order by 1, 2")
+        return query(
+            db,
+            "select w.cluster_id, w.week_start, w.conversations from kura__cluster_weekly w "
+            f"where w.level = 0 and w.week_start + interval 7 day <= date '{before}' order by 1, 2",
+        )
 
     def runs() -> list[tuple]:
-        return query(db, "select run_number, epoch, decision, reason, new_conversations from kura__cluster_runs "
-                     "order by run_number")
+        return query(
+            db,
+            "select run_number, epoch, decision, reason, new_conversations from kura__cluster_runs "
+            "order by run_number",
+        )
 
     with FakeOpenAI() as server:
         base = (
@@ -60,8 +77,9 @@ def test_daily_builds_keep_ids_names_map_and_history(tmp_path, query, monkeypatc
             "kura__feedback: raw.feedback, kura__users: raw.users, kura__summariser: openai, "
             f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
             "kura__llm_api_key_env: KURA_TEST_KEY, kura__labeller: openai, kura__embedder: openai, "
-            "kura__llm_embedding_model: embed-model, kura__n_base_clusters: 8, kura__max_top_clusters: 3, "
-            # drift thresholds out of the way: days 2 and 3 must assign (the policy has its own tests)
+            "kura__llm_embedding_model: embed-model, kura__n_base_clusters: 8, "
+            "kura__max_top_clusters: 3, "
+            # drift thresholds out of the way: days 2 and 3 must assign (the policy is tested apart)
             "kura__rediscover_growth: 10, kura__rediscover_novel_share: 0.95"
         )
 
@@ -101,9 +119,14 @@ def test_daily_builds_keep_ids_names_map_and_history(tmp_path, query, monkeypatc
             assert weekly(day2_starts) == history  # past weeks' numbers do not change
             assert query(db, "select max(map_version) from int_kura__map_points")[0][0] == 1
             seen = days[day - 1]
-        assert set(query(db, "select distinct status from kura__conversation_clusters where epoch = 1 "
-                         "and conversation_id not in (select conversation_id from kura__conversation_clusters "
-                         "where status = 'discovered')")) <= {("assigned",), ("novel",)}
+        assert set(
+            query(
+                db,
+                "select distinct status from kura__conversation_clusters where epoch = 1 "
+                "and conversation_id not in (select conversation_id "
+                "from kura__conversation_clusters where status = 'discovered')",
+            )
+        ) <= {("assigned",), ("novel",)}
 
         # day 4: a forced re-discovery on all data keeps the ids of the clusters that survive
         _load_raw(db, days[3])
@@ -112,24 +135,48 @@ def test_daily_builds_keep_ids_names_map_and_history(tmp_path, query, monkeypatc
         after = assignment()
         kept = sum(after[c] == day1[c] for c in days[0] if day1[c] is not None)
         assert kept > 0
-        lineage = query(db, "select relation, count(*) from kura__cluster_lineage where epoch = 2 group by 1")
+        lineage = query(
+            db, "select relation, count(*) from kura__cluster_lineage where epoch = 2 group by 1"
+        )
         assert "same" in dict(lineage)
         # an old cluster is retired exactly when no new cluster kept its id (its lineage says where
         # its conversations went: split, merge, or nowhere)
-        retired = {r[0] for r in query(db, "select cluster_id from kura__taxonomy where retired_epoch = 2")}
-        old = {r[0] for r in query(db, "select old_cluster_id from kura__cluster_lineage where epoch = 2 "
-                                   "and old_cluster_id is not null")}
-        same = {r[0] for r in query(db, "select old_cluster_id from kura__cluster_lineage where epoch = 2 "
-                                    "and relation = 'same'")}
+        retired = {
+            r[0] for r in query(db, "select cluster_id from kura__taxonomy where retired_epoch = 2")
+        }
+        old = {
+            r[0]
+            for r in query(
+                db,
+                "select old_cluster_id from kura__cluster_lineage where epoch = 2 "
+                "and old_cluster_id is not null",
+            )
+        }
+        same = {
+            r[0]
+            for r in query(
+                db,
+                "select old_cluster_id from kura__cluster_lineage where epoch = 2 "
+                "and relation = 'same'",
+            )
+        }
         assert retired == old - same
 
         # a re-discovery on unchanged data: same ids and names, and no LLM call at all
-        taxonomy = query(db, "select cluster_id, level, parent_id, name from kura__cluster_hierarchy order by 1")
+        taxonomy = query(
+            db, "select cluster_id, level, parent_id, name from kura__cluster_hierarchy order by 1"
+        )
         again = build(5, extra=", kura__rediscover: always")
         assert again == {"summaries": 0, "embedded_texts": 0, "naming": 0}
         assert runs()[-1][1:3] == (3, "discover")
         assert assignment() == after
-        assert query(db, "select cluster_id, level, parent_id, name from kura__cluster_hierarchy order by 1") == taxonomy
+        assert (
+            query(
+                db,
+                "select cluster_id, level, parent_id, name from kura__cluster_hierarchy order by 1",
+            )
+            == taxonomy
+        )
 
         # a full refresh keeps the paid state: no calls, same summaries, same taxonomy and runs
         stamps = query(db, "select max(summarised_at), count(*) from kura__summaries")

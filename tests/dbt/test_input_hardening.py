@@ -20,8 +20,13 @@ VARS = (
     "{kura__conversations: raw.conversations, kura__messages: raw.messages, "
     f"kura__feedback: ~, kura__users: ~, kura__role_aliases: {SITE_ALIASES}}}"
 )
-SELECT = ["--select", "+kura__rejected_messages", "+int_kura__messages",
-          "--indirect-selection", "cautious"]
+SELECT = [
+    "--select",
+    "+kura__rejected_messages",
+    "+int_kura__messages",
+    "--indirect-selection",
+    "cautious",
+]
 
 
 def _write_raw(db: Path, conversations: pd.DataFrame, messages: pd.DataFrame) -> None:
@@ -61,16 +66,23 @@ def test_roles_come_from_the_shared_map_and_invisible_content_is_rejected(tmp_pa
     assert expected["operator"] == "assistant" and "bot" not in expected
     # the CASE dbt compiled is exactly the Python map with the site aliases merged over it
     assert _compiled_case(target) == expected
-    staged = dict(query(db, "select role_raw, role from stg_kura__messages "
-                        "where conversation_id = 'roles'"))
+    staged = dict(
+        query(db, "select role_raw, role from stg_kura__messages where conversation_id = 'roles'")
+    )
     for alias in aliases:
         assert staged[f"  {alias.upper()} "] == expected.get(alias), alias
-    support = query(db, "select role from int_kura__messages where conversation_id = 'support' "
-                    "order by message_order")
+    support = query(
+        db,
+        "select role from int_kura__messages where conversation_id = 'support' "
+        "order by message_order",
+    )
     assert support == [("user",), ("assistant",), ("assistant",)]
 
-    rejected = query(db, "select conversation_id, message_order, reject_reason "
-                     "from kura__rejected_messages order by 1, 2")
+    rejected = query(
+        db,
+        "select conversation_id, message_order, reject_reason "
+        "from kura__rejected_messages order by 1, 2",
+    )
     assert rejected == [
         ("blank", 0, "empty content (invisible characters only)"),
         ("blank", 1, "empty content (invisible characters only)"),
@@ -86,13 +98,22 @@ def test_a_site_alias_to_an_unknown_role_fails_with_a_clear_message(tmp_path):
     _write_raw(
         db,
         pd.DataFrame({"conversation_id": ["c"]}),
-        pd.DataFrame([("c", 0, "user", "hi")],
-                     columns=["conversation_id", "message_index", "role", "content"]),
+        pd.DataFrame(
+            [("c", 0, "user", "hi")],
+            columns=["conversation_id", "message_index", "role", "content"],
+        ),
     )
     result = run_dbt(
-        ["compile", "--select", "stg_kura__messages", "--vars",
-         VARS.replace(SITE_ALIASES, "{operator: robot}")],
-        db, tmp_path / "target", expect_success=False,
+        [
+            "compile",
+            "--select",
+            "stg_kura__messages",
+            "--vars",
+            VARS.replace(SITE_ALIASES, "{operator: robot}"),
+        ],
+        db,
+        tmp_path / "target",
+        expect_success=False,
     )
     assert not result.success
     assert "kura__role_aliases" in result.output

@@ -44,8 +44,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
-    def __init__(self, latency_s: float = 0.0, slow_s: float = 3.0, port: int = 0,
-                 rate_limit_first_s: float = 0.0, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        slow_s: float = 3.0,
+        port: int = 0,
+        rate_limit_first_s: float = 0.0,
+        api_key: str | None = None,
+    ) -> None:
         self.latency_s = latency_s
         self.api_key = api_key
         self.slow_s = slow_s
@@ -69,8 +75,9 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
-                data = json.dumps({"requests": len(server.requests),
-                                   "max_in_flight": server.max_in_flight}).encode()
+                data = json.dumps(
+                    {"requests": len(server.requests), "max_in_flight": server.max_in_flight}
+                ).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -89,14 +96,25 @@ class FakeOpenAI:
                     sent_key = self.headers.get("authorization", "").removeprefix("Bearer ")
                     if server.api_key is not None and sent_key != server.api_key:
                         message = f"Incorrect API key provided: {sent_key}."
-                        status, payload, headers = 401, {"error": {
-                            "message": message, "type": "invalid_request_error",
-                            "code": "invalid_api_key"}}, {}
+                        status, payload, headers = (
+                            401,
+                            {
+                                "error": {
+                                    "message": message,
+                                    "type": "invalid_request_error",
+                                    "code": "invalid_api_key",
+                                }
+                            },
+                            {},
+                        )
                     elif echo := re.search(r"\[\[echo-key(?::(\d+))?\]\]", json.dumps(body)):
                         pad = "." * int(echo.group(1) or 0)
                         message = f"Request rejected{pad} for the API key {sent_key}."
-                        status, payload, headers = 400, {"error": {
-                            "message": message, "type": "invalid_request_error"}}, {}
+                        status, payload, headers = (
+                            400,
+                            {"error": {"message": message, "type": "invalid_request_error"}},
+                            {},
+                        )
                     elif self.path.endswith("/embeddings"):
                         status, payload, headers = server.embeddings(body)
                     else:
@@ -141,11 +159,22 @@ class FakeOpenAI:
         if any("[[embed-500]]" in t for t in texts):
             return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
         size = int(body.get("dimensions") or 64)
-        data = [{"object": "embedding", "index": i, "embedding": word_vector(t, size)} for i, t in enumerate(texts)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": word_vector(t, size)}
+            for i, t in enumerate(texts)
+        ]
         data.reverse()  # the API does not promise the order: clients sort by index
         tokens = sum(len(t.split()) for t in texts)
-        return 200, {"object": "list", "data": data, "model": body.get("model"),
-                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, {}
+        return (
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            {},
+        )
 
     def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         # instructor may add its own messages (e.g. the JSON schema): find the transcript
@@ -160,12 +189,19 @@ class FakeOpenAI:
             if limited:
                 self.limited_at = time.monotonic()
         if limited:
-            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {
-                "retry-after": str(self.rate_limit_first_s)}
+            return (
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                {"retry-after": str(self.rate_limit_first_s)},
+            )
         if self.latency_s:
             time.sleep(self.latency_s)
         if "[[429]]" in transcript and nth == 1:
-            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after": "0.2"}
+            return (
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                {"retry-after": "0.2"},
+            )
         if "[[500-always]]" in transcript or ("[[500-once]]" in transcript and nth == 1):
             return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
         if "[[slow]]" in transcript and nth == 1:
@@ -183,14 +219,23 @@ class FakeOpenAI:
             names = re.findall(r"^- (.*)$", transcript, flags=re.MULTILINE)[:at_most]
             return 200, completion(json.dumps({"names": names}), body), {}
         if "<categories>" in transcript:  # assign: a stable choice; [[invalid]] answers nonsense
-            options = re.findall(r"^- (.*)$", transcript.split("<categories>")[1], flags=re.MULTILINE)
+            options = re.findall(
+                r"^- (.*)$", transcript.split("<categories>")[1], flags=re.MULTILINE
+            )
             group = transcript.split("<group>")[1].split("</group>")[0]
-            pick = "Not a listed category" if "[[invalid]]" in group else options[sum(map(ord, group)) % len(options)]
+            pick = (
+                "Not a listed category"
+                if "[[invalid]]" in group
+                else options[sum(map(ord, group)) % len(options)]
+            )
             return 200, completion(json.dumps({"category": pick}), body), {}
         if "<inside_examples>" in transcript:
             first = re.search(r"<inside_examples>\n- (.*)", transcript)
             example = first.group(1)[:60] if first else "things"
-            content = {"name": f"Help with {example}", "description": "The users asked for help. It was given."}
+            content = {
+                "name": f"Help with {example}",
+                "description": "The users asked for help. It was given.",
+            }
             return 200, completion(json.dumps(content), body), {}
         content = summary_for(transcript, bad="[[badschema]]" in transcript, body=body)
         return 200, completion(json.dumps(content), body), {}
@@ -210,9 +255,16 @@ def summary_for(transcript: str, bad: bool, body: dict[str, Any]) -> dict[str, A
     }
     schema = json.dumps(body)
     if "extra_facets" in schema:
-        candidates = {"topic": "travel", "urgency": 4, "resolved": True, "products": ["bus"],
-                      "channel": "web"}
-        answer["extra_facets"] = {k: v for k, v in candidates.items() if re.search(rf'\b{k}\b', schema)}
+        candidates = {
+            "topic": "travel",
+            "urgency": 4,
+            "resolved": True,
+            "products": ["bus"],
+            "channel": "web",
+        }
+        answer["extra_facets"] = {
+            k: v for k, v in candidates.items() if re.search(rf"\b{k}\b", schema)
+        }
     return answer
 
 
@@ -233,8 +285,13 @@ def completion(content: str, body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": body.get("model", "test-model"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
         "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
     }
 

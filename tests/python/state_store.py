@@ -44,14 +44,23 @@ class Store:
 
     def __init__(self) -> None:
         self.con = duckdb.connect()
-        self.embeddings = pd.DataFrame(columns=["conversation_id", "text_hash", "model", "embedding", "error"])
+        self.embeddings = pd.DataFrame(
+            columns=["conversation_id", "text_hash", "model", "embedding", "error"]
+        )
         self.summaries = pd.DataFrame(columns=["conversation_id", "summary", "error"])
         self.built = False
 
     def add(self, prefix: str, X: np.ndarray, words: list[str]) -> list[str]:
         ids = [f"{prefix}{i:04d}" for i in range(len(X))]
-        rows = pd.DataFrame({"conversation_id": ids, "text_hash": [text_hash(w) for w in words],
-                             "model": "m", "embedding": [list(map(float, v)) for v in X], "error": None})
+        rows = pd.DataFrame(
+            {
+                "conversation_id": ids,
+                "text_hash": [text_hash(w) for w in words],
+                "model": "m",
+                "embedding": [list(map(float, v)) for v in X],
+                "error": None,
+            }
+        )
         texts = pd.DataFrame({"conversation_id": ids, "summary": words, "error": None})
         self.embeddings = pd.concat([self.embeddings, rows], ignore_index=True)
         self.summaries = pd.concat([self.summaries, texts], ignore_index=True)
@@ -59,12 +68,15 @@ class Store:
 
     def build(self, **settings) -> pd.DataFrame:
         config = {"seed": 7, "max_top_clusters": 2, "rediscover_min_conversations": 1, **settings}
-        with Warehouse(FakeDbt(self.built), self.con, embeddings=self.embeddings,
-                       summaries=self.summaries) as wh:
+        with Warehouse(
+            FakeDbt(self.built), self.con, embeddings=self.embeddings, summaries=self.summaries
+        ) as wh:
             rows = pipeline.cluster_state(wh, config)
         self.con.register("new_rows", rows)
         if self.built:
-            self.con.execute("delete from state where state_key in (select state_key from new_rows)")
+            self.con.execute(
+                "delete from state where state_key in (select state_key from new_rows)"
+            )
             self.con.execute("insert into state by name select * from new_rows")
         else:
             self.con.execute("create table state as select * from new_rows")
@@ -80,14 +92,15 @@ class Store:
 
     def clusters(self, level: int = 0) -> pd.DataFrame:
         return self.con.execute(
-            f"select * from state where record_type = 'cluster' and retired_epoch is null and level = {level} "
+            "select * from state where record_type = 'cluster' and retired_epoch is null "
+            f"and level = {level} "
             "order by cluster_id"
         ).df()
 
     def runs(self) -> pd.DataFrame:
-        return self.con.execute("select * from state where record_type = 'run' order by run_number").df()
+        return self.con.execute(
+            "select * from state where record_type = 'run' order by run_number"
+        ).df()
 
     def lineage(self) -> pd.DataFrame:
         return self.con.execute("select * from state where record_type = 'lineage'").df()
-
-

@@ -300,9 +300,12 @@ EMPTY_INPUT = {
 
 @pytest.mark.parametrize(
     "estimator",
-    [KMeansClusterer(n_clusters=3, random_state=0), KMeansClusterer(random_state=0),
-     MiniBatchKMeansClusterer(n_clusters=3, random_state=0),
-     HDBSCANClusterer(min_cluster_size=5, n_components=None)],
+    [
+        KMeansClusterer(n_clusters=3, random_state=0),
+        KMeansClusterer(random_state=0),
+        MiniBatchKMeansClusterer(n_clusters=3, random_state=0),
+        HDBSCANClusterer(min_cluster_size=5, n_components=None),
+    ],
     ids=["kmeans", "kmeans-auto-k", "minibatch", "hdbscan"],
 )
 def test_scikit_learn_estimator_contract(estimator):
@@ -313,21 +316,30 @@ def test_scikit_learn_estimator_contract(estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(estimator, expected_failed_checks=EMPTY_INPUT, on_fail=None)
-    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
     assert not failed
     assert len(results) > 40
 
 
-@pytest.mark.parametrize("make", [lambda: KMeansClusterer(n_clusters=4, random_state=0),
-                                  lambda: MiniBatchKMeansClusterer(n_clusters=4, random_state=0),
-                                  lambda: HDBSCANClusterer(min_cluster_size=10, n_components=None)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: KMeansClusterer(n_clusters=4, random_state=0),
+        lambda: MiniBatchKMeansClusterer(n_clusters=4, random_state=0),
+        lambda: HDBSCANClusterer(min_cluster_size=10, n_components=None),
+    ],
+)
 def test_fit_then_assign_new_rows_within_radii_and_novel_beyond(make):
     rng = np.random.default_rng(3)
     centres = rng.normal(size=(4, 32))
     X = np.concatenate([c + 0.05 * rng.normal(size=(60, 32)) for c in centres]).astype(np.float32)
     model = make().fit(X)
     assert model.radii_.shape == (model.n_clusters_,) and (model.radii_ > 0).all()
-    same = np.concatenate([c + 0.05 * rng.normal(size=(10, 32)) for c in centres]).astype(np.float32)
+    same = np.concatenate([c + 0.05 * rng.normal(size=(10, 32)) for c in centres]).astype(
+        np.float32
+    )
     other = rng.normal(size=(10, 32)).astype(np.float32)
     assigned = model.assign(same)
     assert (assigned >= 0).mean() > 0.8

@@ -30,19 +30,36 @@ def server():
 
 
 def _config(server: FakeOpenAI, **extra) -> dict:
-    return {"summariser": "openai", "embedder": "openai", "embedding_model": "embed-model",
-            "llm_model": "test-model", "llm_base_url": server.base_url,
-            "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "3", "llm_max_retries": "1",
-            "llm_backoff_base_s": "0.01", **extra}
+    return {
+        "summariser": "openai",
+        "embedder": "openai",
+        "embedding_model": "embed-model",
+        "llm_model": "test-model",
+        "llm_base_url": server.base_url,
+        "llm_api_key_env": "KURA_TEST_KEY",
+        "llm_timeout_s": "3",
+        "llm_max_retries": "1",
+        "llm_backoff_base_s": "0.01",
+        **extra,
+    }
 
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
     rows = []
     for cid, text in texts.items():
-        messages = [] if not text else [{"role": "user", "content": text},
-                                        {"role": "assistant", "content": "Sure."}]
-        rows.append({"conversation_id": cid, "user_id": "u", "messages_json": json.dumps(messages),
-                     "content_hash": pipeline.text_hash(json.dumps(messages))})
+        messages = (
+            []
+            if not text
+            else [{"role": "user", "content": text}, {"role": "assistant", "content": "Sure."}]
+        )
+        rows.append(
+            {
+                "conversation_id": cid,
+                "user_id": "u",
+                "messages_json": json.dumps(messages),
+                "content_hash": pipeline.text_hash(json.dumps(messages)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -53,8 +70,11 @@ def test_the_policy():
     assert check_failures("summaries", []) == 0  # nothing to do is not a failure
     assert check_failures("summaries", [None, None]) == 0
     assert check_failures("summaries", [None, "boom", "bang"]) == 2  # kept and counted
-    with pytest.raises(StageFailed, match=r"2 of 2 embeddings attempted in this run "
-                       r"failed \(embedder x\); the first error: boom$") as failed:
+    with pytest.raises(
+        StageFailed,
+        match=r"2 of 2 embeddings attempted in this run "
+        r"failed \(embedder x\); the first error: boom$",
+    ) as failed:
         check_failures("embeddings", ["boom", "bang"], "embedder x")
     assert isinstance(failed.value, RuntimeError) and failed.value.first_error == "boom"
     # only retries of earlier failures: kept, counted, not a failed model
@@ -69,8 +89,10 @@ def test_the_policy():
 def test_a_wrong_key_fails_the_summaries_with_the_first_error(server, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
     transcripts = _transcripts({"a": "Find a bus to Fresno.", "b": "Bake bread.", "c": ""})
-    expected = (r"2 of 2 summaries attempted .*"
-                r"\(summariser openai, model test-model\); the first error: .*401")
+    expected = (
+        r"2 of 2 summaries attempted .*"
+        r"\(summariser openai, model test-model\); the first error: .*401"
+    )
     with pytest.raises(StageFailed, match=expected) as failed:
         pipeline.summarise(transcripts, None, _config(server))
     assert WRONG_KEY not in str(failed.value) and "[API_KEY]" in str(failed.value)
@@ -87,16 +109,18 @@ def test_a_wrong_key_fails_the_summaries_model_too(server, monkeypatch):
 
 
 def test_every_call_failing_fails_the_summaries(server):
-    transcripts = _transcripts({"a": "Plan a trip [[500-always]]", "b": "Fix a bug [[500-always]]",
-                                "empty": ""})
+    transcripts = _transcripts(
+        {"a": "Plan a trip [[500-always]]", "b": "Fix a bug [[500-always]]", "empty": ""}
+    )
     with pytest.raises(StageFailed, match=r"2 summaries .*the first error: .*500"):
         pipeline.summarise(transcripts, None, _config(server))
     assert len(server.requests) == 4  # each conversation: one try and one retry
 
 
 def test_a_partial_failure_is_kept_counted_and_retried_next_run(server):
-    transcripts = _transcripts({"a": "Find a bus to Fresno.", "b": "Book a hotel [[500-once]]",
-                                "empty": ""})
+    transcripts = _transcripts(
+        {"a": "Find a bus to Fresno.", "b": "Book a hotel [[500-once]]", "empty": ""}
+    )
     config = _config(server, llm_max_retries="0")
     first = pipeline.summarise(transcripts, None, config)
     assert list(first["conversation_id"]) == ["a", "b", "empty"]
@@ -126,8 +150,13 @@ def test_a_conversation_that_always_fails_does_not_fail_every_nightly_build(serv
     with Warehouse(FakeDbt(True), con, transcripts=transcripts) as wh:
         again = pipeline.summarise_new(wh, config)  # only b, which fails again: no StageFailed
     assert list(again["conversation_id"]) == ["b"] and again["error"].notna().all()
-    changed = _transcripts({"a": "Find a bus to Fresno.", "b": "Refused [[500-always]]",
-                            "c": "Also refused [[500-always]]"})
+    changed = _transcripts(
+        {
+            "a": "Find a bus to Fresno.",
+            "b": "Refused [[500-always]]",
+            "c": "Also refused [[500-always]]",
+        }
+    )
     with Warehouse(FakeDbt(True), con, transcripts=changed) as wh:
         with pytest.raises(StageFailed):  # a new conversation failed too
             pipeline.summarise_new(wh, config)
@@ -146,22 +175,34 @@ def test_nothing_to_summarise_is_not_a_failure(server, monkeypatch):
 
 
 def _summaries(texts: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"conversation_id": [f"c{i}" for i in range(len(texts))],
-                         "summary": texts, "error": [None] * len(texts)})
+    return pd.DataFrame(
+        {
+            "conversation_id": [f"c{i}" for i in range(len(texts))],
+            "summary": texts,
+            "error": [None] * len(texts),
+        }
+    )
 
 
 def test_a_wrong_key_fails_the_embeddings_with_the_first_error(server, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
-    with pytest.raises(StageFailed, match=r"3 of 3 embeddings attempted .*"
-                       r"\(embedder openai, model embed-model\); the first error: .*401") as failed:
-        pipeline.embed(_summaries(["Plan a trip", "Fix a bug", "Bake bread"]), None,
-                       _config(server))
+    with pytest.raises(
+        StageFailed,
+        match=r"3 of 3 embeddings attempted .*"
+        r"\(embedder openai, model embed-model\); the first error: .*401",
+    ) as failed:
+        pipeline.embed(
+            _summaries(["Plan a trip", "Fix a bug", "Bake bread"]), None, _config(server)
+        )
     assert WRONG_KEY not in str(failed.value)
 
 
 def test_a_partial_embedding_failure_is_kept(server):
-    done = pipeline.embed(_summaries(["Plan a trip", "Fix a bug [[embed-500]]"]), None,
-                          _config(server, embedding_batch_size=1))
+    done = pipeline.embed(
+        _summaries(["Plan a trip", "Fix a bug [[embed-500]]"]),
+        None,
+        _config(server, embedding_batch_size=1),
+    )
     assert done["error"].notna().tolist() == [False, True]
 
 
@@ -190,8 +231,11 @@ def test_a_wrong_key_fails_the_cluster_names_at_once(server, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
     labeller = LABELLERS.build("openai", Settings.from_config(_config(server, labeller="openai")))
     X, labels, texts = _clusters()
-    with pytest.raises(StageFailed, match=r"4 of 4 cluster names attempted .*"
-                       r"\(labeller openai\); the first error: .*401") as failed:
+    with pytest.raises(
+        StageFailed,
+        match=r"4 of 4 cluster names attempted .*"
+        r"\(labeller openai\); the first error: .*401",
+    ) as failed:
         build_hierarchy(X, labels, texts, [None] * len(texts), max_top=2, labeller=labeller)
     assert WRONG_KEY not in str(failed.value)
     assert len(server.requests) == 4  # the base names; no grouping or parent calls after them
@@ -202,12 +246,24 @@ def test_some_names_failing_keep_their_rows_with_label_error(server):
     from kura_dbt.labels.openai import OpenAILabeller
     from kura_dbt.llm import LLMSettings
 
-    settings = LLMSettings(model="test-model", base_url=server.base_url,
-                           api_key_env="KURA_TEST_KEY", max_retries=0, backoff_base_s=0.01)
+    settings = LLMSettings(
+        model="test-model",
+        base_url=server.base_url,
+        api_key_env="KURA_TEST_KEY",
+        max_retries=0,
+        backoff_base_s=0.01,
+    )
     X, labels, texts = _clusters()
     texts = [t + (" [[500-always]]" if label == 2 else "") for t, label in zip(texts, labels)]
-    frame = build_hierarchy(X, labels, texts, [None] * len(texts), max_top=8, n_contrast=0,
-                            labeller=OpenAILabeller(settings))
+    frame = build_hierarchy(
+        X,
+        labels,
+        texts,
+        [None] * len(texts),
+        max_top=8,
+        n_contrast=0,
+        labeller=OpenAILabeller(settings),
+    )
     failed = frame[frame["label_error"]]
     assert len(failed) == 1 and failed["label_key"].isna().all()
     assert failed["name"].iloc[0].startswith("Unnamed cluster")

@@ -69,7 +69,9 @@ def _check_tree(frame, n_conversations, max_top):
 
 def test_build_hierarchy_invariants_and_names():
     X, labels = _blobs(30, 10)
-    texts = [f"book a {['bus', 'flight', 'hotel'][label % 3]} trip number{label}" for label in labels]
+    texts = [
+        f"book a {['bus', 'flight', 'hotel'][label % 3]} trip number{label}" for label in labels
+    ]
     users = [f"u{i % 17}" for i in range(len(labels))]
     frame = build_hierarchy(X, labels, texts, users, max_top=4, branching=3)
     _check_tree(frame, len(labels), 4)
@@ -105,7 +107,10 @@ def test_labeller_uses_the_clusters_own_distinctive_words():
     labels = labeller.label(
         [
             ["The user asks: find a bus to Sacramento", "The user asks: bus tickets to Fresno"],
-            ["The user asks: book a table at an Italian restaurant", "restaurant reservation for two"],
+            [
+                "The user asks: book a table at an Italian restaurant",
+                "restaurant reservation for two",
+            ],
         ],
         ["The user asks: find a bus to Sacramento", "restaurant reservation for two"],
         [2, 2],
@@ -132,8 +137,11 @@ class FlakyLabeller(Labeller):
         for t, c, size in zip(texts, central, sizes, strict=True):
             self.asked.append(c)
             if len(self.asked) in self.fail:
-                out.append(ClusterLabel(f"Unnamed cluster ({size} conversations)",
-                                        "Naming failed: 429", error="429"))
+                out.append(
+                    ClusterLabel(
+                        f"Unnamed cluster ({size} conversations)", "Naming failed: 429", error="429"
+                    )
+                )
             else:
                 out.append(ClusterLabel(f"Name for {c[:12]}", "A description."))
         return out
@@ -150,14 +158,17 @@ def test_a_failed_llm_name_is_asked_for_again_on_the_next_build():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     labels = np.repeat(np.arange(3), 20)
     texts = [f"text {i} of cluster {i // 20}" for i in range(60)]
-    first = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=FlakyLabeller(fail={2}))
+    first = build_hierarchy(
+        X, labels, texts, ["u"] * 60, max_top=8, labeller=FlakyLabeller(fail={2})
+    )
     assert (first["name"].str.startswith("Unnamed")).sum() == 1
     # the failure is a column, from ClusterLabel.error, not guessed from the name or the key
     assert first["label_error"].tolist() == [False, True, False]
     assert first["label_key"].isna().tolist() == [False, True, False]
     again = FlakyLabeller(fail=set())
-    second = build_hierarchy(X, labels, texts, ["u"] * 60, max_top=8, labeller=again,
-                             cache=label_cache(first))
+    second = build_hierarchy(
+        X, labels, texts, ["u"] * 60, max_top=8, labeller=again, cache=label_cache(first)
+    )
     assert len(again.asked) == 1  # only the failed cluster is asked again
     assert not second["name"].str.startswith("Unnamed").any()
     assert not second["label_error"].any()
@@ -170,7 +181,8 @@ def test_a_failed_name_is_a_label_error_in_the_state_rows(monkeypatch, labeller_
     missing label_key and a labeller other than 'local')."""
     from kura_dbt.labels import LABELLERS
 
-    from .state_store import Store, _blobs as state_blobs, _centres
+    from .state_store import Store, _centres
+    from .state_store import _blobs as state_blobs
 
     flaky = FlakyLabeller(fail={2}, name=labeller_name)
     monkeypatch.setitem(LABELLERS._factories, labeller_name, lambda settings: flaky)
@@ -205,8 +217,9 @@ def test_the_llm_labellers_neighbourhoods_follow_kura__seed(monkeypatch):
     monkeypatch.setattr(sklearn.cluster, "KMeans", spy)
     X, _ = _blobs(12, 1)
     for seed in ("7", "8"):
-        labeller = LABELLERS.build("openai", Settings.from_config({"labeller": "openai",
-                                                                   "seed": seed}))
+        labeller = LABELLERS.build(
+            "openai", Settings.from_config({"labeller": "openai", "seed": seed})
+        )
         labeller.neighbourhood_size = 4  # 12 children: three neighbourhoods
         with pytest.raises(Stop):
             labeller.group([f"child {i}: about {i}" for i in range(12)], X, target=3)

@@ -22,8 +22,14 @@ def server():
 
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
-    values = {"base_url": server.base_url, "api_key_env": "KURA_TEST_KEY", "timeout_s": 3.0,
-              "max_retries": 2, "backoff_base_s": 0.01, "max_concurrency": 3}
+    values = {
+        "base_url": server.base_url,
+        "api_key_env": "KURA_TEST_KEY",
+        "timeout_s": 3.0,
+        "max_retries": 2,
+        "backoff_base_s": 0.01,
+        "max_concurrency": 3,
+    }
     values.update(overrides)
     return LLMSettings(**values)
 
@@ -66,36 +72,72 @@ def test_every_batch_failing_is_a_clear_error(server):
     applied by the pipeline as for every stage) fails the model when every one failed."""
     run = OpenAIEmbedder(settings(server)).embed_with_usage(["all fail [[embed-500]]"] * 2)
     assert all("500" in e for e in run.errors)
-    config = {"embedder": "openai", "embedding_model": "embed-model",
-              "llm": {"base_url": server.base_url, "api_key_env": "KURA_TEST_KEY",
-                      "max_retries": 1, "backoff_base_s": 0.01}}
-    summaries = pd.DataFrame({"conversation_id": ["a", "b"], "error": [None, None],
-                              "summary": ["all fail [[embed-500]]", "this too [[embed-500]]"]})
-    with pytest.raises(RuntimeError, match="2 of 2 embeddings attempted in this run "
-                       r"failed \(embedder openai, model embed-model\); the first error: .*500"):
+    config = {
+        "embedder": "openai",
+        "embedding_model": "embed-model",
+        "llm": {
+            "base_url": server.base_url,
+            "api_key_env": "KURA_TEST_KEY",
+            "max_retries": 1,
+            "backoff_base_s": 0.01,
+        },
+    }
+    summaries = pd.DataFrame(
+        {
+            "conversation_id": ["a", "b"],
+            "error": [None, None],
+            "summary": ["all fail [[embed-500]]", "this too [[embed-500]]"],
+        }
+    )
+    with pytest.raises(
+        RuntimeError,
+        match="2 of 2 embeddings attempted in this run "
+        r"failed \(embedder openai, model embed-model\); the first error: .*500",
+    ):
         pipeline.embed(summaries, None, config)
 
 
 def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
-    summaries = pd.DataFrame({
-        "conversation_id": [f"c{i}" for i in range(6)],
-        "summary": ["Plan a trip", "Fix a bug", "Bake bread", "Learn chess [[embed-500]]", "Buy shoes", "Sing"],
-        "error": [None] * 6,
-    })
-    config = {"embedder": "openai", "embedding_batch_size": 3, "embedding_model": "embed-model",
-              "llm": {"base_url": server.base_url, "api_key_env": "KURA_TEST_KEY", "max_retries": 1,
-                      "backoff_base_s": 0.01}}
+    summaries = pd.DataFrame(
+        {
+            "conversation_id": [f"c{i}" for i in range(6)],
+            "summary": [
+                "Plan a trip",
+                "Fix a bug",
+                "Bake bread",
+                "Learn chess [[embed-500]]",
+                "Buy shoes",
+                "Sing",
+            ],
+            "error": [None] * 6,
+        }
+    )
+    config = {
+        "embedder": "openai",
+        "embedding_batch_size": 3,
+        "embedding_model": "embed-model",
+        "llm": {
+            "base_url": server.base_url,
+            "api_key_env": "KURA_TEST_KEY",
+            "max_retries": 1,
+            "backoff_base_s": 0.01,
+        },
+    }
     first = pipeline.embed(summaries, None, config)
     assert len(first) == 6
     failed = first[first["error"].notna()]
     assert sorted(failed["conversation_id"]) == ["c3", "c4", "c5"]
     assert failed["embedding"].isna().all() and failed["dimensions"].isna().all()
-    assert first["llm_calls"].sum() == len(server.requests) == 3  # one batch, one failing batch twice
+    assert (
+        first["llm_calls"].sum() == len(server.requests) == 3
+    )  # one batch, one failing batch twice
     # the failed rows are not clustered: they have no current embedding
     current, matrix = pipeline.current_embeddings(summaries, first)
     assert sorted(current["conversation_id"]) == ["c0", "c1", "c2"] and matrix.shape == (3, 64)
     # the next run (the endpoint recovered) embeds only the failed conversations
-    fixed = summaries.assign(summary=summaries["summary"].str.replace(" [[embed-500]]", "", regex=False))
+    fixed = summaries.assign(
+        summary=summaries["summary"].str.replace(" [[embed-500]]", "", regex=False)
+    )
     server.requests.clear()
     second = pipeline.embed(fixed, first, config)
     assert sorted(second["conversation_id"]) == ["c3", "c4", "c5"]

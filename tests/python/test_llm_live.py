@@ -28,7 +28,10 @@ def test_live_summary_has_every_facet():
 
     record = OpenAISummariser(live_settings()).summarise(
         [
-            Message("user", "My name is Jane Doe, jane@example.com. Why does my pandas merge duplicate rows?"),
+            Message(
+                "user",
+                "My name is Jane Doe, jane@example.com. Why does my pandas merge duplicate rows?",
+            ),
             Message("assistant", "Your right table has repeated keys; deduplicate it first."),
         ],
         "live-1",
@@ -57,8 +60,11 @@ def test_live_embeddings_put_related_texts_closer():
     run = OpenAIEmbedder(
         live_settings(), model=os.environ.get("KURA_LIVE_EMBEDDING_MODEL", "text-embedding-3-small")
     ).embed_with_usage(
-        ["The user asks how to fix a pandas merge.", "The user asks why a pandas join duplicates rows.",
-         "The user asks for a pasta recipe."]
+        [
+            "The user asks how to fix a pandas merge.",
+            "The user asks why a pandas join duplicates rows.",
+            "The user asks for a pasta recipe.",
+        ]
     )
     assert run.errors == [None, None, None] and run.prompt_tokens[0]
     similarity = run.vectors @ run.vectors.T

@@ -15,9 +15,17 @@ from .fake_openai import FakeOpenAI
 
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
-    values = dict(model="test-model", base_url=server.base_url, api_key_env="KURA_TEST_KEY",
-                  timeout_s=3.0, max_retries=3, backoff_base_s=0.01, max_concurrency=4,
-                  input_cost_per_mtok=1.0, output_cost_per_mtok=2.0)
+    values = dict(
+        model="test-model",
+        base_url=server.base_url,
+        api_key_env="KURA_TEST_KEY",
+        timeout_s=3.0,
+        max_retries=3,
+        backoff_base_s=0.01,
+        max_concurrency=4,
+        input_cost_per_mtok=1.0,
+        output_cost_per_mtok=2.0,
+    )
     values.update(overrides)
     return LLMSettings(**values)
 
@@ -58,7 +66,9 @@ def test_transient_failures_are_retried(server, marker, http_client):
 
 def test_both_http_transports_send_the_same_request(server):
     for kind in ("aiohttp", "httpx"):
-        record = OpenAISummariser(settings(server, http_client=kind)).summarise(convo("Fix my bike."), "c1")
+        record = OpenAISummariser(settings(server, http_client=kind)).summarise(
+            convo("Fix my bike."), "c1"
+        )
         assert record.error is None, (kind, record.error)
     assert len(server.requests) == 2
     assert server.requests[0] == server.requests[1]
@@ -69,8 +79,18 @@ def test_unknown_http_client_is_named():
         LLMSettings(http_client="requests")
     with pytest.raises(ValueError, match="kura__llm_max_requests_per_minute must be positive"):
         LLMSettings.from_config({"llm": '{"max_requests_per_minute": 0}'})
-    assert LLMSettings.from_config({"llm": '{"max_requests_per_minute": null}'}).max_requests_per_minute is None
-    assert LLMSettings.from_config({"llm": '{"max_requests_per_minute": "500"}'}).max_requests_per_minute == 500
+    assert (
+        LLMSettings.from_config(
+            {"llm": '{"max_requests_per_minute": null}'}
+        ).max_requests_per_minute
+        is None
+    )
+    assert (
+        LLMSettings.from_config(
+            {"llm": '{"max_requests_per_minute": "500"}'}
+        ).max_requests_per_minute
+        == 500
+    )
 
 
 def test_connections_are_closed_after_each_run(server):
@@ -100,11 +120,16 @@ def test_response_schema_is_computed_once_and_sent_unchanged(server, monkeypatch
     assert prepare_response_model(ConversationSummary) is prepared
     schema = prepared.model_json_schema()
     schema["properties"].clear()  # a caller editing its copy does not change the next one
-    assert prepared.model_json_schema()["properties"].keys() == ConversationSummary.model_fields.keys()
+    assert (
+        prepared.model_json_schema()["properties"].keys() == ConversationSummary.model_fields.keys()
+    )
     generated = []
     original = GenerateJsonSchema.generate
-    monkeypatch.setattr(GenerateJsonSchema, "generate",
-                        lambda self, *a, **k: generated.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(
+        GenerateJsonSchema,
+        "generate",
+        lambda self, *a, **k: generated.append(1) or original(self, *a, **k),
+    )
     summariser = OpenAISummariser(settings(server))
     records = summariser.summarise_many([(str(i), convo(f"Question {i}")) for i in range(5)])
     assert all(r.error is None for r in records)
@@ -175,13 +200,23 @@ def test_extra_facets_come_back_typed(server):
             {"name": "urgency", "question": "How urgent is it?", "type": "score"},
             {"name": "resolved", "question": "Was it resolved?", "type": "boolean"},
             {"name": "products", "question": "Which products?", "type": "list"},
-            {"name": "channel", "question": "Which channel?", "type": "choice", "values": ["web", "app"]},
+            {
+                "name": "channel",
+                "question": "Which channel?",
+                "type": "choice",
+                "values": ["web", "app"],
+            },
         ]
     )
     summariser = OpenAISummariser(settings(server), facets)
     record = summariser.summarise(convo("Find me a bus."), "c1")
-    assert record.extra_facets == {"topic": "travel", "urgency": 4, "resolved": True,
-                                   "products": ["bus"], "channel": "web"}
+    assert record.extra_facets == {
+        "topic": "travel",
+        "urgency": 4,
+        "resolved": True,
+        "products": ["bus"],
+        "channel": "web",
+    }
     assert summariser.prompt_version != OpenAISummariser(settings(server)).prompt_version
 
 
@@ -201,7 +236,9 @@ def test_long_transcripts_keep_start_and_end_and_are_flagged(server):
         convo("Summarise this: " + "word " * 20_000), "c1"
     )
     assert "truncated" in record.flags
-    sent = [m["content"] for m in server.requests[-1]["messages"] if "<transcript>" in str(m["content"])]
+    sent = [
+        m["content"] for m in server.requests[-1]["messages"] if "<transcript>" in str(m["content"])
+    ]
     assert len(sent) == 1 and len(sent[0]) < 2_500
 
 
@@ -214,17 +251,30 @@ def test_missing_api_key_for_the_openai_api_is_a_clear_error():
 
 def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
     messages = '[{"role": "user", "content": "Find a bus to Fresno."}]'
-    transcripts = pd.DataFrame({"conversation_id": ["a", "b"], "user_id": ["u", "u"],
-                                "messages_json": [messages, messages.replace("Fresno", "Reno")],
-                                "content_hash": ["h1", "h2"]})
-    config = {"summariser": "openai", "llm_model": "test-model", "llm_base_url": server.base_url,
-              "llm_api_key_env": "KURA_TEST_KEY", "llm_timeout_s": "3", "llm_backoff_base_s": "0.01"}
+    transcripts = pd.DataFrame(
+        {
+            "conversation_id": ["a", "b"],
+            "user_id": ["u", "u"],
+            "messages_json": [messages, messages.replace("Fresno", "Reno")],
+            "content_hash": ["h1", "h2"],
+        }
+    )
+    config = {
+        "summariser": "openai",
+        "llm_model": "test-model",
+        "llm_base_url": server.base_url,
+        "llm_api_key_env": "KURA_TEST_KEY",
+        "llm_timeout_s": "3",
+        "llm_backoff_base_s": "0.01",
+    }
     first = pipeline.summarise(transcripts, None, config)
     assert len(first) == 2 and first["error"].isna().all()
     calls = len(server.requests)
     again = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
     assert again.empty and len(server.requests) == calls
-    other = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], {**config, "llm_model": "other"})
+    other = pipeline.summarise(
+        transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], {**config, "llm_model": "other"}
+    )
     assert len(other) == 2 and len(server.requests) == calls + 2
 
 
@@ -242,8 +292,15 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
     texts = [f"topic {label} question" + (" [[invalid]]" if label == 3 else "") for label in labels]
     labeller = OpenAILabeller(settings(server, max_concurrency=8))
     labeller.neighbourhood_size = 10  # several neighbourhoods, so names overlap and get merged
-    frame = build_hierarchy(X, labels, texts, [f"u{i}" for i in range(len(labels))],
-                            max_top=3, branching=4, labeller=labeller)
+    frame = build_hierarchy(
+        X,
+        labels,
+        texts,
+        [f"u{i}" for i in range(len(labels))],
+        max_top=3,
+        branching=4,
+        labeller=labeller,
+    )
     top = frame[frame["parent_id"].isna()]
     assert 1 <= len(top) <= 3
     children = frame[frame["parent_id"].notna()].groupby("parent_id").size()
@@ -257,15 +314,30 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
     assert labeller.unresolved >= 1  # the [[invalid]] answer was resolved by its neighbours
     # a rerun with the stored names and groups asks the model nothing
     previous = frame.rename(columns={})
-    cache = {row.label_key: (row.name, row.description, row.keywords) for row in previous.itertuples()}
+    cache = {
+        row.label_key: (row.name, row.description, row.keywords) for row in previous.itertuples()
+    }
     key_of = dict(zip(previous["cluster_id"], previous["label_key"]))
-    cache["__parents__"] = {row.label_key: key_of[row.parent_id] for row in previous.itertuples()
-                            if isinstance(row.parent_id, str)}
+    cache["__parents__"] = {
+        row.label_key: key_of[row.parent_id]
+        for row in previous.itertuples()
+        if isinstance(row.parent_id, str)
+    }
     before = len(server.requests)
-    again = build_hierarchy(X, labels, texts, [f"u{i}" for i in range(len(labels))],
-                            max_top=3, branching=4, labeller=labeller, cache=cache)
+    again = build_hierarchy(
+        X,
+        labels,
+        texts,
+        [f"u{i}" for i in range(len(labels))],
+        max_top=3,
+        branching=4,
+        labeller=labeller,
+        cache=cache,
+    )
     assert len(server.requests) == before
-    assert again[["cluster_id", "parent_id", "name"]].equals(frame[["cluster_id", "parent_id", "name"]])
+    assert again[["cluster_id", "parent_id", "name"]].equals(
+        frame[["cluster_id", "parent_id", "name"]]
+    )
     # every call is accounted for on the cluster rows (names + shares of the grouping calls)
     assert frame["llm_calls"].sum() == before and again["llm_calls"].sum() == 0
 
@@ -291,6 +363,7 @@ def test_first_wave_requests_leave_while_the_rest_are_built():
             await asyncio.sleep(0.01)  # the answer
             in_flight[0] -= 1
             return i
+
         return run
 
     results = asyncio.run(gather_bounded([job(i) for i in range(12)], max_concurrency=5))
@@ -304,8 +377,12 @@ def test_requests_are_paced_to_the_requests_per_minute_limit():
     concurrency: 600 a minute is one every 0.1 s."""
     os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
     with FakeOpenAI() as fake:
-        summariser = OpenAISummariser(settings(fake, max_concurrency=8, max_requests_per_minute=600))
-        records = summariser.summarise_many([(str(i), convo(f"Pace question {i}")) for i in range(8)])
+        summariser = OpenAISummariser(
+            settings(fake, max_concurrency=8, max_requests_per_minute=600)
+        )
+        records = summariser.summarise_many(
+            [(str(i), convo(f"Pace question {i}")) for i in range(8)]
+        )
     assert all(r.error is None for r in records)
     gaps = [b - a for a, b in zip(fake.arrivals, fake.arrivals[1:])]
     assert len(gaps) == 7
@@ -321,7 +398,9 @@ def test_a_429_holds_the_other_calls_until_retry_after():
     os.environ["KURA_TEST_KEY"] = "sk-test-secret-key-1234567890"
     with FakeOpenAI(latency_s=0.05, rate_limit_first_s=0.8) as fake:
         summariser = OpenAISummariser(settings(fake, max_concurrency=2, backoff_base_s=0.01))
-        records = summariser.summarise_many([(str(i), convo(f"Limit question {i}")) for i in range(6)])
+        records = summariser.summarise_many(
+            [(str(i), convo(f"Limit question {i}")) for i in range(6)]
+        )
     assert all(r.error is None for r in records), [r.error for r in records]
     assert len(fake.arrivals) == 7  # six answers and the one 429
     limited = fake.limited_at

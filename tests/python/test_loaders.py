@@ -694,7 +694,9 @@ def test_kura_load_command_fails_on_unreadable_file(tmp_path):
 
     good = tmp_path / "good.jsonl"
     good.write_text('{"conversation_id": "a", "role": "user", "content": "hi"}\n')
-    result = CliRunner().invoke(app, ["load", str(good), "--format", "word", "--db", str(tmp_path / "y.duckdb")])
+    result = CliRunner().invoke(
+        app, ["load", str(good), "--format", "word", "--db", str(tmp_path / "y.duckdb")]
+    )
     assert result.exit_code == 2  # a usage error, before anything is read
     assert "'word' is not one of" in " ".join(result.output.split())
     assert not (tmp_path / "y.duckdb").exists()
@@ -725,8 +727,14 @@ def test_one_role_map_for_the_loaders_the_summariser_and_dbt():
     assert core.ROLE_ALIASES is ROLE_ALIASES
     assert set(ROLE_ALIASES.values()) == set(ROLES)
     # the roles the three maps used to disagree on
-    for alias, role in {"customer": "user", "agent": "assistant", "chatbot": "assistant",
-                        "tool_result": "tool", "client": "user", "observation": "tool"}.items():
+    for alias, role in {
+        "customer": "user",
+        "agent": "assistant",
+        "chatbot": "assistant",
+        "tool_result": "tool",
+        "client": "user",
+        "observation": "tool",
+    }.items():
         assert ROLE_ALIASES[alias] == role
     for alias, role in ROLE_ALIASES.items():
         assert core.normalise_role(f" {alias.upper()}\t") == role
@@ -769,8 +777,9 @@ def test_kura_load_role_alias_option(tmp_path):
         ],
     )
     db = str(tmp_path / "x.duckdb")
-    result = CliRunner().invoke(app, ["load", str(path), "--db", db, "--role-alias",
-                                      "operator=assistant"])
+    result = CliRunner().invoke(
+        app, ["load", str(path), "--db", db, "--role-alias", "operator=assistant"]
+    )
     assert result.exit_code == 0, result.output
     assert "messages: 2 read = 2 loaded + 0 skipped + 0 rejected" in " ".join(result.output.split())
     bad = CliRunner().invoke(app, ["load", str(path), "--db", db, "--role-alias", "operator"])
@@ -821,8 +830,13 @@ def test_a_lone_surrogate_in_a_claude_export_does_not_stop_the_load(tmp_path):
     text = " ".join(out.output.split())
     assert "lone UTF-16 surrogate replaced with U+FFFD" in text
     assert _tables(db)[2] == [
-        ("conversations.json", "line 1", "loaded_with_fix",
-         "lone UTF-16 surrogate replaced with U+FFFD", "string")
+        (
+            "conversations.json",
+            "line 1",
+            "loaded_with_fix",
+            "lone UTF-16 surrogate replaced with U+FFFD",
+            "string",
+        )
     ]
 
 
@@ -857,18 +871,29 @@ def test_invisible_content_is_no_text(tmp_path):
 def test_invisible_chatgpt_message_is_no_text(tmp_path):
     def node(nid, parent, role, text, children):
         return {
-            "id": nid, "parent": parent, "children": children,
-            "message": {"id": nid, "author": {"role": role}, "create_time": 1700000000,
-                        "content": {"content_type": "text", "parts": [text]}},
+            "id": nid,
+            "parent": parent,
+            "children": children,
+            "message": {
+                "id": nid,
+                "author": {"role": role},
+                "create_time": 1700000000,
+                "content": {"content_type": "text", "parts": [text]},
+            },
         }
 
-    export = [{
-        "id": "g", "title": "t", "create_time": 1700000000, "current_node": "n2",
-        "mapping": {
-            "n1": node("n1", None, "user", "Tell me a joke.", ["n2"]),
-            "n2": node("n2", "n1", "assistant", INVISIBLE, []),
-        },
-    }]
+    export = [
+        {
+            "id": "g",
+            "title": "t",
+            "create_time": 1700000000,
+            "current_node": "n2",
+            "mapping": {
+                "n1": node("n1", None, "user", "Tell me a joke.", ["n2"]),
+                "n2": node("n2", "n1", "assistant", INVISIBLE, []),
+            },
+        }
+    ]
     path = tmp_path / "conversations.json"
     path.write_text(json.dumps(export))
     result = parsed(path)
@@ -933,9 +958,14 @@ def test_mt_bench_question_id_is_the_conversation_id_and_the_id_column_is_printe
     repeated = _jsonl(
         tmp_path / "judgments.jsonl",
         [
-            {"question_id": 81, "model": m, "messages": [
-                {"role": "user", "content": "Write a haiku."},
-                {"role": "assistant", "content": f"A haiku by {m}."}]}
+            {
+                "question_id": 81,
+                "model": m,
+                "messages": [
+                    {"role": "user", "content": "Write a haiku."},
+                    {"role": "assistant", "content": f"A haiku by {m}."},
+                ],
+            }
             for m in ("a", "b")
         ],
     )

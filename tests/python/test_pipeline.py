@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 
 from kura_dbt import pipeline
-from kura_dbt.incremental import needs_work
-
 from kura_dbt.frames import Warehouse
+from kura_dbt.incremental import needs_work
 
 from .state_store import FakeDbt, Store, _blobs, _centres
 
@@ -18,9 +17,17 @@ from .state_store import FakeDbt, Store, _blobs, _centres
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
     rows = []
     for cid, text in texts.items():
-        messages = json.dumps([{"role": "user", "content": text}, {"role": "assistant", "content": "Sure."}])
-        rows.append({"conversation_id": cid, "user_id": "u1", "messages_json": messages,
-                     "content_hash": pipeline.text_hash(messages)})
+        messages = json.dumps(
+            [{"role": "user", "content": text}, {"role": "assistant", "content": "Sure."}]
+        )
+        rows.append(
+            {
+                "conversation_id": cid,
+                "user_id": "u1",
+                "messages_json": messages,
+                "content_hash": pipeline.text_hash(messages),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -33,13 +40,20 @@ def test_summarise_first_run_then_only_new_changed_and_failed():
 
     state = done[pipeline.SUMMARY_STATE_COLUMNS].copy()
     state.loc[state["conversation_id"] == "b", "error"] = "RateLimitError: try later"
-    second = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight.",
-                           "c": "What is the weather in Paris?"})
+    second = _transcripts(
+        {
+            "a": "Find me a bus to Fresno.",
+            "b": "Book a table for two tonight.",
+            "c": "What is the weather in Paris?",
+        }
+    )
     redo = pipeline.summarise(second, state, {})
     assert sorted(redo["conversation_id"]) == ["b", "c"]  # b failed last time, c is new
 
     changed = _transcripts({"a": "Find me a train to Fresno instead."})
-    assert list(pipeline.summarise(changed, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]) == ["a"]
+    assert list(
+        pipeline.summarise(changed, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]
+    ) == ["a"]
     unchanged = pipeline.summarise(first, done[pipeline.SUMMARY_STATE_COLUMNS], {})
     assert unchanged.empty and list(unchanged.columns) == list(pipeline.SUMMARY_SCHEMA)
 
@@ -55,23 +69,36 @@ def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
     done.loc[done["conversation_id"] == "b", "error"] = "RateLimitError: try later"
     con.register("rows", done)
     con.execute("create table state as select * from rows")
-    second = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight.",
-                           "c": "What is the weather in Paris?", "d": "Sing me a song."})
+    second = _transcripts(
+        {
+            "a": "Find me a bus to Fresno.",
+            "b": "Book a table for two tonight.",
+            "c": "What is the weather in Paris?",
+            "d": "Sing me a song.",
+        }
+    )
     second.loc[second["conversation_id"] == "d", "content_hash"] = "changed"
     with Warehouse(FakeDbt(True), con, transcripts=second) as wh:
         redo = pipeline.summarise_new(wh, {})
     assert list(redo["conversation_id"]) == ["b", "c", "d"]
     assert list(redo["conversation_id"]) == list(
-        pipeline.summarise(second, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"])
-    assert con.execute("select count(*) from information_schema.tables where table_name like 'kura_input%'"
-                       ).fetchone()[0] == 0  # the input views are dropped again
+        pipeline.summarise(second, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]
+    )
+    assert (
+        con.execute(
+            "select count(*) from information_schema.tables where table_name like 'kura_input%'"
+        ).fetchone()[0]
+        == 0
+    )  # the input views are dropped again
 
     summaries = pipeline.summarise(second, None, {})
     summaries.loc[summaries["conversation_id"] == "c", "summary"] = "   "
-    con.execute("create table embedded as select conversation_id, 'local' as embedder, "
-                "'all-MiniLM-L6-v2' as model, md5(summary) as text_hash, "
-                "case when conversation_id = 'b' then 'failed' end as error "
-                "from summaries where conversation_id in ('a', 'b')")
+    con.execute(
+        "create table embedded as select conversation_id, 'local' as embedder, "
+        "'all-MiniLM-L6-v2' as model, md5(summary) as text_hash, "
+        "case when conversation_id = 'b' then 'failed' end as error "
+        "from summaries where conversation_id in ('a', 'b')"
+    )
     con.execute("update embedded set text_hash = 'stale' where conversation_id = 'a'")
 
     class Embedded(FakeDbt):
@@ -109,8 +136,13 @@ def test_llm_settings_from_rendered_vars():
     from kura_dbt.llm import LLMSettings
 
     settings = LLMSettings.from_config(
-        {"llm": '{"model": "m", "base_url": null, "max_concurrency": "7", "input_cost_per_mtok": "0.5"}',
-         "llm_timeout_s": "12"}
+        {
+            "llm": (
+                '{"model": "m", "base_url": null, "max_concurrency": "7", '
+                '"input_cost_per_mtok": "0.5"}'
+            ),
+            "llm_timeout_s": "12",
+        }
     )
     assert (settings.model, settings.base_url, settings.max_concurrency) == ("m", None, 7)
     assert (settings.input_cost_per_mtok, settings.timeout_s) == (0.5, 12.0)
@@ -119,17 +151,28 @@ def test_llm_settings_from_rendered_vars():
 
 
 def test_needs_work_ignores_unrelated_columns_with_the_same_name():
-    current = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]})
-    previous = pd.DataFrame({"conversation_id": ["a"], "text_hash": ["h"], "embedder": ["local"],
-                             "model": ["all-MiniLM-L6-v2"]})
-    stale = needs_work(current, previous, {"text_hash": None, "embedder": "local",
-                                                     "model": "all-MiniLM-L6-v2"})
+    current = pd.DataFrame(
+        {"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]}
+    )
+    previous = pd.DataFrame(
+        {
+            "conversation_id": ["a"],
+            "text_hash": ["h"],
+            "embedder": ["local"],
+            "model": ["all-MiniLM-L6-v2"],
+        }
+    )
+    stale = needs_work(
+        current, previous, {"text_hash": None, "embedder": "local", "model": "all-MiniLM-L6-v2"}
+    )
     assert not stale.any()
 
 
 def test_cluster_state_from_embeddings_names_a_hierarchy_and_skips_stale_vectors():
     store = Store()
-    store.add("c", _blobs(_centres(6, d=32), 20, seed=0), [f"topic {i // 20} words" for i in range(120)])
+    store.add(
+        "c", _blobs(_centres(6, d=32), 20, seed=0), [f"topic {i // 20} words" for i in range(120)]
+    )
     # a summary whose text changed after embedding is not clustered with a stale vector
     store.summaries.loc[0, "summary"] = "edited text"
     rows = store.build(max_top_clusters=2, seed=42)
@@ -158,13 +201,20 @@ class _Map:
 
     def __init__(self) -> None:
         self.con, self.built = duckdb.connect(), False
-        self.embeddings = pd.DataFrame(columns=["conversation_id", "text_hash", "model",
-                                                "embedding", "error"])
+        self.embeddings = pd.DataFrame(
+            columns=["conversation_id", "text_hash", "model", "embedding", "error"]
+        )
 
     def add(self, prefix: str, X: np.ndarray) -> None:
-        rows = pd.DataFrame({"conversation_id": [f"{prefix}{i:03d}" for i in range(len(X))],
-                             "text_hash": [f"h{prefix}{i}" for i in range(len(X))], "model": "m",
-                             "embedding": [list(map(float, v)) for v in X], "error": None})
+        rows = pd.DataFrame(
+            {
+                "conversation_id": [f"{prefix}{i:03d}" for i in range(len(X))],
+                "text_hash": [f"h{prefix}{i}" for i in range(len(X))],
+                "model": "m",
+                "embedding": [list(map(float, v)) for v in X],
+                "error": None,
+            }
+        )
         self.embeddings = pd.concat([self.embeddings, rows], ignore_index=True)
 
     def build(self, **settings) -> pd.DataFrame:
@@ -172,8 +222,9 @@ class _Map:
             rows = pipeline.map_points(wh, {"seed": 1, **settings})
         self.con.register("new_rows", rows)
         if self.built:
-            self.con.execute("delete from state where conversation_id in "
-                             "(select conversation_id from new_rows)")
+            self.con.execute(
+                "delete from state where conversation_id in (select conversation_id from new_rows)"
+            )
             self.con.execute("insert into state by name select * from new_rows")
         else:
             self.con.execute("create table state as select * from new_rows")

@@ -54,7 +54,9 @@ def report(tmp_path_factory) -> tuple[Path, str]:
 
 
 def embedded_data(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="kura-data">(.*?)</script>', html, re.DOTALL)
+    match = re.search(
+        r'<script type="application/json" id="kura-data">(.*?)</script>', html, re.DOTALL
+    )
     assert match, "no data block"
     return json.loads(match.group(1))
 
@@ -74,15 +76,26 @@ def test_the_html_is_self_contained(report):
     scripts = [a for t, a in parser.tags if t == "script"]
     assert len(scripts) == 3  # plotly.js, the data (JSON, not run), the app
     assert "Plotly" in html and len(html) > 1_000_000  # plotly.js is inlined, not fetched
-    assert not re.search(r"<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//", html, re.IGNORECASE)
+    assert not re.search(
+        r"<(?:script|link|img|iframe)[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//",
+        html,
+        re.IGNORECASE,
+    )
 
 
 def test_the_clusters_are_in_it(report):
     _, html = report
     data = embedded_data(html)
     names = {n["name"] for n in data["nodes"].values()}
-    assert {"Travel planning", "Coding help", "Bus tickets", "Hotel bookings", "Python scripts",
-            "Shell questions", "Other (1 small cluster)"} <= names
+    assert {
+        "Travel planning",
+        "Coding help",
+        "Bus tickets",
+        "Hotel bookings",
+        "Python scripts",
+        "Shell questions",
+        "Other (1 small cluster)",
+    } <= names
     for name in ["Travel planning", "Coding help", "Python scripts"]:
         assert name in html
     assert data["totals"]["conversations"] == 36 and data["totals"]["unclustered"] == 1
@@ -94,8 +107,17 @@ def test_the_clusters_are_in_it(report):
 def test_hostile_text_is_escaped_in_the_raw_html(report):
     _, html = report
     # none of it appears as markup anywhere in the file
-    for raw in [SCRIPT, "<script>window", "</script> to Leeds", IMG, "<img", 'onerror="window', QUOTES,
-                '"alert(1)', "<b>\"quoted\"</b>"]:
+    for raw in [
+        SCRIPT,
+        "<script>window",
+        "</script> to Leeds",
+        IMG,
+        "<img",
+        'onerror="window',
+        QUOTES,
+        '"alert(1)',
+        '<b>"quoted"</b>',
+    ]:
         assert raw not in html, raw
     # only the three real script elements open and close
     assert len(re.findall(r"<script\b", html, re.IGNORECASE)) == 3
@@ -114,10 +136,16 @@ def test_hostile_text_is_escaped_in_the_raw_html(report):
 
 
 def test_json_for_script_escapes_what_could_end_the_script():
-    tricky = ["</script><!-- & \u2028 \u2029 '\"", "a\\", '\\"', 'x\\\\"y', '" onmouseover="alert(1)']
+    tricky = [
+        "</script><!-- & \u2028 \u2029 '\"",
+        "a\\",
+        '\\"',
+        'x\\\\"y',
+        '" onmouseover="alert(1)',
+    ]
     text = json_for_script({"a": tricky, 'k"ey': 1.5})
     assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
-    assert "\u2028" not in text and "\u2029" not in text and "onmouseover=\\\"" not in text
+    assert "\u2028" not in text and "\u2029" not in text and 'onmouseover=\\"' not in text
     assert json.loads(text) == {"a": tricky, 'k"ey': 1.5}
 
 
@@ -126,16 +154,27 @@ def test_hidden_clusters_leave_nothing_but_counts(report):
     for secret in [HIDDEN_NAME, HIDDEN_DESCRIPTION, "HIDDEN-SECRET", "u-secret"]:
         assert secret not in html, secret
     other = embedded_data(html)["nodes"]["other:L1-0001:L0"]
-    assert other["kind"] == "other" and other["clusters"] == 1 and other["size"] == 2 and other["users"] == 1
+    assert (
+        other["kind"] == "other"
+        and other["clusters"] == 1
+        and other["size"] == 2
+        and other["users"] == 1
+    )
     assert not {"description", "keywords", "samples", "facets", "weekly"} & set(other)
 
 
 def test_kura_report_command(tmp_path):
     db = make_kura_db(tmp_path / "kura.duckdb")
     out = tmp_path / "out" / "r.html"
-    result = CliRunner().invoke(app, ["report", "--db", str(db), "--out", str(out), "--title", "CLI"])
+    result = CliRunner().invoke(
+        app, ["report", "--db", str(db), "--out", str(out), "--title", "CLI"]
+    )
     assert result.exit_code == 0, result.output
-    assert out.exists() and "Wrote" in result.output and "1 below the privacy thresholds" in result.output
+    assert (
+        out.exists()
+        and "Wrote" in result.output
+        and "1 below the privacy thresholds" in result.output
+    )
     assert "<title>CLI</title>" in out.read_text(encoding="utf-8")
     missing = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "nope.duckdb")])
     assert missing.exit_code == 2 and "--db" in missing.output

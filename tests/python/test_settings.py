@@ -10,8 +10,10 @@ import yaml
 from kura_dbt.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR_OF = {"embedding_model": "kura__llm_embedding_model",
-          "embedding_dimensions": "kura__llm_embedding_dimensions"}
+VAR_OF = {
+    "embedding_model": "kura__llm_embedding_model",
+    "embedding_dimensions": "kura__llm_embedding_dimensions",
+}
 
 
 def _project_vars() -> dict:
@@ -32,16 +34,30 @@ def test_library_defaults_equal_the_dbt_project_var_defaults():
 def test_llm_defaults_equal_the_dbt_project_var_defaults():
     project = _project_vars()
     llm = Settings().llm_settings()
-    for name in ("model", "base_url", "api_key_env", "max_concurrency", "temperature",
-                 "max_transcript_tokens", "timeout_s", "max_retries", "max_requests_per_minute",
-                 "mode", "http_client", "input_cost_per_mtok", "output_cost_per_mtok"):
+    for name in (
+        "model",
+        "base_url",
+        "api_key_env",
+        "max_concurrency",
+        "temperature",
+        "max_transcript_tokens",
+        "timeout_s",
+        "max_retries",
+        "max_requests_per_minute",
+        "mode",
+        "http_client",
+        "input_cost_per_mtok",
+        "output_cost_per_mtok",
+    ):
         assert project[f"kura__llm_{name}"] == getattr(llm, name), name
 
 
 def test_every_python_model_reads_the_one_settings_object():
     models = yaml.safe_load((ROOT / "python_models" / "_python_models.yml").read_text())["models"]
     for model in models:
-        assert set(model["config"]) - {"on_schema_change", "full_refresh"} == {"kura_settings"}, model["name"]
+        assert set(model["config"]) - {"on_schema_change", "full_refresh"} == {"kura_settings"}, (
+            model["name"]
+        )
     # and the object names every field of Settings
     rendered = models[0]["config"]["kura_settings"]
     for field in dataclasses.fields(Settings):
@@ -49,10 +65,21 @@ def test_every_python_model_reads_the_one_settings_object():
 
 
 def test_rendered_vars_are_coerced_and_a_misspelt_setting_fails():
-    rendered = json.dumps({"seed": "7", "n_base_clusters": "None", "label_quotes_example": "False",
-                           "extra_facets": [], "llm": {"model": "m", "max_concurrency": "4"}})
+    rendered = json.dumps(
+        {
+            "seed": "7",
+            "n_base_clusters": "None",
+            "label_quotes_example": "False",
+            "extra_facets": [],
+            "llm": {"model": "m", "max_concurrency": "4"},
+        }
+    )
     settings = Settings.from_config(rendered)
-    assert (settings.seed, settings.n_base_clusters, settings.label_quotes_example) == (7, None, False)
+    assert (settings.seed, settings.n_base_clusters, settings.label_quotes_example) == (
+        7,
+        None,
+        False,
+    )
     assert settings.llm_settings().max_concurrency == 4
     with pytest.raises(ValueError, match="n_base_clusterz"):
         Settings.from_config({"n_base_clusterz": 5})

@@ -446,8 +446,10 @@ INVISIBLE = "\u200b\u200c\u200d\ufeff"
     "messages, flags",
     [
         ([Message("user", INVISIBLE)], ["empty", "no_user_message"]),
-        ([Message("user", f" {INVISIBLE}\u2060\n"), Message("assistant", "Hi!")],
-         ["no_user_message"]),
+        (
+            [Message("user", f" {INVISIBLE}\u2060\n"), Message("assistant", "Hi!")],
+            ["no_user_message"],
+        ),
     ],
 )
 def test_invisible_user_text_is_not_summarised(summariser, messages, flags):
@@ -460,8 +462,11 @@ def test_invisible_user_text_is_not_summarised(summariser, messages, flags):
 
 def test_invisible_first_message_is_passed_over(summariser):
     record = summariser.summarise(
-        [Message("user", INVISIBLE), Message("assistant", "?"),
-         Message("user", "Translate 'good night' into French.")]
+        [
+            Message("user", INVISIBLE),
+            Message("assistant", "?"),
+            Message("user", "Translate 'good night' into French."),
+        ]
     )
     assert record.request == "Translate 'good night' into French."
     assert record.user_turns == 1
@@ -470,4 +475,7 @@ def test_invisible_first_message_is_passed_over(summariser):
 def test_support_roles_are_normalised():
     """customer / agent (support desks) are the roles the loaders and dbt map too."""
     assert [Message(r, "x").role for r in ("Customer", "agent", "tool_result")] == [
-        "user", "assistant", "tool"]
+        "user",
+        "assistant",
+        "tool",
+    ]

@@ -223,15 +223,18 @@ def test_warm_start_drops_the_emptiest_centres_or_adds_new_ones_where_data_is_un
     start = more._warm_start(X, 6, np.random.default_rng(0))
     np.testing.assert_allclose(start[:4], old)  # the old centres come first, as they were
     # the two new centres land in the two topics the old ones did not cover
-    new_topics = {int(np.argmax(unit @ (centres / np.linalg.norm(centres, axis=1, keepdims=True)).T))
-                  for unit in start[4:] / np.linalg.norm(start[4:], axis=1, keepdims=True)}
+    new_topics = {
+        int(np.argmax(unit @ (centres / np.linalg.norm(centres, axis=1, keepdims=True)).T))
+        for unit in start[4:] / np.linalg.norm(start[4:], axis=1, keepdims=True)
+    }
     assert new_topics == {4, 5}
     fewer = KMeansClusterer(n_clusters=3, init_centers=old, random_state=0)
     X_three = _blobs(centres[:3], 30, seed=6)  # nothing near old centre 3: it is dropped
     np.testing.assert_allclose(fewer._warm_start(X_three, 3, np.random.default_rng(0)), old[:3])
     pair = np.vstack([old[:3], old[0] + 0.01])  # two old centres on one topic: merged
     merged = KMeansClusterer(n_clusters=3, init_centers=pair)._warm_start(
-        _blobs(centres[:3], 30, seed=6), 3, np.random.default_rng(0))
+        _blobs(centres[:3], 30, seed=6), 3, np.random.default_rng(0)
+    )
     assert len(merged) == 3 and np.allclose(merged[1:], old[1:3])
     with pytest.raises(ValueError, match="init_centers"):
         KMeansClusterer(n_clusters=2, init_centers=np.ones((2, 5))).fit(X)

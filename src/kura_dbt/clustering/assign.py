@@ -5,15 +5,14 @@ A cluster's *radius* is how far its members lie from its centroid at discovery: 
 a tight or tiny cluster does not reject everything new. Each member's distance is measured to
 the centroid of the *other* members (leave-one-out): a centroid is pulled towards the points
 it was fitted on, and in a few hundred dimensions distances concentrate so much that this pull
-alone would put most new conversations of the same kind beyond the radius. A conversation farther from its nearest
-centroid than that centroid's radius is *novel*: it is recorded with its nearest cluster and
-distance, never forced in.
+alone would put most new conversations of the same kind beyond the radius. A conversation
+farther from its nearest centroid than that centroid's radius is *novel*: it is recorded with
+its nearest cluster and distance, never forced in.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
@@ -23,10 +22,14 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
-def cluster_radii(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, quantile: float = 0.95) -> np.ndarray:
+def cluster_radii(
+    X: np.ndarray, labels: np.ndarray, centers: np.ndarray, quantile: float = 0.95
+) -> np.ndarray:
     """One radius per cluster 0..k-1 (cosine distance), see the module docstring."""
     if not 0.0 < quantile <= 1.0:
-        raise ValueError(f"kura: var kura__assign_radius_quantile must be in (0, 1], got {quantile}")
+        raise ValueError(
+            f"kura: var kura__assign_radius_quantile must be in (0, 1], got {quantile}"
+        )
     labels = np.asarray(labels)
     k = len(centers)
     distances = leave_one_out_distances(X, labels)
@@ -70,5 +73,7 @@ def assign_to_centroids(
     similarity = X @ unit_rows(centroids).T
     nearest = similarity.argmax(axis=1).astype(np.int64)
     distance = np.clip(1.0 - similarity[np.arange(n), nearest].astype(np.float64), 0.0, 2.0)
-    within = np.ones(n, dtype=bool) if radii is None else distance <= np.asarray(radii)[nearest] + 1e-9
+    within = (
+        np.ones(n, dtype=bool) if radii is None else distance <= np.asarray(radii)[nearest] + 1e-9
+    )
     return nearest, distance, within

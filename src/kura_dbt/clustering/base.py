@@ -8,7 +8,6 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-
 def _check_X(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
     """X checked by scikit-learn (dense, finite, 2-D) as C-contiguous float32, with
     ``n_features_in_`` set (``reset``) or checked. Empty input (no rows) is accepted: an empty
@@ -40,7 +39,9 @@ class AssignMixin:
         if len(self.cluster_centers_) == 0:
             self.radii_ = np.zeros(0)
         else:
-            self.radii_ = cluster_radii(X, self.labels_, self.cluster_centers_, self.radius_quantile)
+            self.radii_ = cluster_radii(
+                X, self.labels_, self.cluster_centers_, self.radius_quantile
+            )
 
     def assign(self, X: Any) -> np.ndarray:
         """The nearest cluster of each row of X, or -1 beyond its radius."""
@@ -99,7 +100,9 @@ def _n_distinct_rows(X: np.ndarray, cap: int) -> int:
     return min(cap, np.unique(X, axis=0).shape[0])
 
 
-def cosine_distances_to_centroids(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def cosine_distances_to_centroids(
+    X: np.ndarray, labels: np.ndarray, centers: np.ndarray
+) -> np.ndarray:
     """Each row's cosine distance to its own cluster's (normalised) centre, in [0, 2];
     NaN for noise (label -1)."""
     X = np.asarray(X, dtype=np.float32)

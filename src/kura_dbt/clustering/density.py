@@ -18,7 +18,6 @@ from kura_dbt.clustering.base import (
 )
 
 
-
 class HDBSCANClusterer(AssignMixin, ClusterMixin, BaseEstimator):
     """HDBSCAN (``hdbscan`` package), by default on a 5-d UMAP reduction.
 
@@ -136,5 +135,3 @@ class HDBSCANClusterer(AssignMixin, ClusterMixin, BaseEstimator):
             metric="euclidean",
         )
         return np.asarray(model.fit(np.asarray(Z, dtype=np.float64)).labels_, dtype=np.int64)
-
-

@@ -144,9 +144,7 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         they land where the old centres explain the data worst (novel conversations)."""
         old = np.asarray(self.init_centers, dtype=np.float64)
         if old.ndim != 2 or old.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"init_centers must have shape (k, {X.shape[1]}), got {old.shape}"
-            )
+            raise ValueError(f"init_centers must have shape (k, {X.shape[1]}), got {old.shape}")
         Xd = X.astype(np.float64)
         d2 = None
         if len(old):
@@ -160,11 +158,23 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
                 cost = weights[:, None] * weights[None, :] / (weights[:, None] + weights[None, :])
                 cost = np.where(np.eye(len(centres), dtype=bool), np.inf, cost * gaps)
                 i, j = sorted(np.unravel_index(np.argmin(cost), cost.shape))
-                merged = (weights[i] * centres[i] + weights[j] * centres[j]) / (weights[i] + weights[j])
-                centres = np.vstack([np.delete(centres, [i, j], axis=0)[:i], merged,
-                                     np.delete(centres, [i, j], axis=0)[i:]])
-                weights = np.concatenate([np.delete(weights, [i, j])[:i], [weights[i] + weights[j]],
-                                          np.delete(weights, [i, j])[i:]])
+                merged = (weights[i] * centres[i] + weights[j] * centres[j]) / (
+                    weights[i] + weights[j]
+                )
+                centres = np.vstack(
+                    [
+                        np.delete(centres, [i, j], axis=0)[:i],
+                        merged,
+                        np.delete(centres, [i, j], axis=0)[i:],
+                    ]
+                )
+                weights = np.concatenate(
+                    [
+                        np.delete(weights, [i, j])[:i],
+                        [weights[i] + weights[j]],
+                        np.delete(weights, [i, j])[i:],
+                    ]
+                )
             if len(centres) == k:
                 return centres
             old = centres  # fewer held than k: add new ones below
@@ -175,7 +185,11 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         while len(centres) < k:
             weights = np.where(np.isfinite(nearest), nearest, 1.0)
             total = weights.sum()
-            pick = int(rng.choice(len(Xd), p=weights / total)) if total > 0 else int(rng.integers(len(Xd)))
+            pick = (
+                int(rng.choice(len(Xd), p=weights / total))
+                if total > 0
+                else int(rng.integers(len(Xd)))
+            )
             centres.append(Xd[pick])
             nearest = np.minimum(nearest, ((Xd - Xd[pick]) ** 2).sum(axis=1))
         return np.asarray(centres)
@@ -293,7 +307,18 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             for k in new:
                 evaluate(k)
         # best score; ties go to the smaller k
-        return max(scores, key=lambda k: (scores[k], -k))
+        best_k = max(scores, key=lambda k: (scores[k], -k))
+        if self.init_centers is None:
+            return best_k
+        # a re-discovery keeps the previous number of clusters while the criterion cannot tell
+        # it from the best: near its optimum the curve is flat and noisy (one k-means start per
+        # candidate), so a different k there would only reshuffle clusters that still hold
+        k_prev = len(self.init_centers)
+        if not k_min <= k_prev <= k_max:
+            return best_k
+        previous = evaluate(k_prev)
+        spread = scores[best_k] - min(scores.values())
+        return k_prev if scores[best_k] - previous <= self.keep_k_tolerance * spread else best_k
 
 
 class KMeansClusterer(_AutoKMeansBase):
@@ -335,7 +360,9 @@ class KMeansClusterer(_AutoKMeansBase):
     init_centers:
         A previous discovery's centroids (k0 x d) to start from instead of
         k-means++, so that a re-discovery keeps the clusters that still hold
-        (see ``_warm_start``); k is still chosen as above.
+        (see ``_warm_start``). k is still chosen as above, but k0 is kept when
+        its score is within ``keep_k_tolerance`` of the best, as a share of the
+        scores' range (the criterion's noise near its optimum).
     """
 
     def __init__(
@@ -355,6 +382,7 @@ class KMeansClusterer(_AutoKMeansBase):
         random_state: int = 0,
         radius_quantile: float = 0.95,
         init_centers: Any = None,
+        keep_k_tolerance: float = 0.01,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -371,6 +399,7 @@ class KMeansClusterer(_AutoKMeansBase):
         self.random_state = random_state
         self.radius_quantile = radius_quantile
         self.init_centers = init_centers
+        self.keep_k_tolerance = keep_k_tolerance
 
     def _estimator(self, k: int, *, final: bool) -> KMeans:
         return KMeans(
@@ -409,6 +438,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         random_state: int = 0,
         radius_quantile: float = 0.95,
         init_centers: Any = None,
+        keep_k_tolerance: float = 0.01,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -426,6 +456,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         self.random_state = random_state
         self.radius_quantile = radius_quantile
         self.init_centers = init_centers
+        self.keep_k_tolerance = keep_k_tolerance
 
     def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
         if not final:

@@ -94,7 +94,9 @@ def match_clusters(
                 relation = "merge"
             else:
                 continue
-            result.lineage.append((o, new_set[i], relation, float(jaccard[i, j]), int(shared[i, j])))
+            result.lineage.append(
+                (o, new_set[i], relation, float(jaccard[i, j]), int(shared[i, j]))
+            )
         if j not in matched_old:
             result.retired.append(o)
             if not any(row[0] == o for row in result.lineage):
@@ -113,4 +115,6 @@ def new_cluster_id(level: int, members: Sequence[str], taken: Collection[str]) -
         candidate = f"L{level}-{digest[:width]}"
         if candidate not in taken:
             return candidate
-    raise ValueError(f"kura: cannot make a unique id for a level-{level} cluster")  # pragma: no cover
+    raise ValueError(
+        f"kura: cannot make a unique id for a level-{level} cluster"
+    )  # pragma: no cover

@@ -22,22 +22,39 @@ def report(
     schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
     title: Annotated[str, typer.Option(help="Title of the report")] = "Kura report",
     min_cluster_users: Annotated[
-        int, typer.Option(help="Hide clusters with fewer distinct users (on top of the marts' own threshold)")
+        int,
+        typer.Option(
+            help="Hide clusters with fewer distinct users (on top of the marts' own threshold)"
+        ),
     ] = 1,
     min_cluster_conversations: Annotated[
-        int, typer.Option(help="Hide clusters with fewer conversations (on top of the marts' own threshold)")
+        int,
+        typer.Option(
+            help="Hide clusters with fewer conversations (on top of the marts' own threshold)"
+        ),
     ] = 1,
     samples: Annotated[int, typer.Option(help="Sample summaries shown per cluster")] = 8,
-    max_points: Annotated[int, typer.Option(help="Most conversations drawn on the map and summaries searched (a seeded sample beyond)")] = 50_000,
+    max_points: Annotated[
+        int,
+        typer.Option(
+            help=(
+                "Most conversations drawn on the map and summaries searched "
+                "(a seeded sample beyond)"
+            )
+        ),
+    ] = 50_000,
 ) -> None:
-    """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and search."""
+    """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and
+    search."""
     connect_marts(db, schema).close()  # a usage error, before any progress, if no build yet
     try:
         import plotly  # noqa: F401
 
         from kura_dbt.report import ReportOptions, build_report
     except ImportError as exc:
-        raise typer.BadParameter(f"`kura report` needs the report extra: pip install 'kura-dbt[report]' ({exc})")
+        raise typer.BadParameter(
+            f"`kura report` needs the report extra: pip install 'kura-dbt[report]' ({exc})"
+        )
 
     options = ReportOptions(
         schema=schema,
@@ -71,7 +88,8 @@ def report(
     size_mb = out.stat().st_size / 1e6
     console.print(
         f"Wrote [bold]{out}[/] ({size_mb:.1f} MB): {data.conversations} conversations, "
-        f"{data.visible_clusters} clusters shown, {data.hidden_clusters} below the privacy thresholds."
+        f"{data.visible_clusters} clusters shown, "
+        f"{data.hidden_clusters} below the privacy thresholds."
     )
     for warning in data.warnings:
         console.print(f"[yellow]Note:[/] {warning}")

@@ -33,9 +33,13 @@ class OpenAIEmbedder:
         client: Any = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"kura: var kura__embedding_batch_size must be at least 1, got {batch_size}")
+            raise ValueError(
+                f"kura: var kura__embedding_batch_size must be at least 1, got {batch_size}"
+            )
         if dimensions is not None and dimensions < 1:
-            raise ValueError(f"kura: var kura__llm_embedding_dimensions must be positive, got {dimensions}")
+            raise ValueError(
+                f"kura: var kura__llm_embedding_dimensions must be positive, got {dimensions}"
+            )
         self.settings = settings
         self.api_model = model
         # the stored model name covers the requested size: changing it re-embeds
@@ -62,7 +66,9 @@ class OpenAIEmbedder:
         for batch, result in zip(batches, results, strict=True):
             vectors = result.value
             if vectors is not None and len(vectors) != len(batch):
-                result.error = f"the endpoint returned {len(vectors)} embeddings for {len(batch)} texts"
+                result.error = (
+                    f"the endpoint returned {len(vectors)} embeddings for {len(batch)} texts"
+                )
                 vectors = None
             if vectors is not None:
                 matrix = np.asarray(vectors, dtype=np.float32)

@@ -38,7 +38,9 @@ HIERARCHY_COLUMNS = [
 
 
 # (level, member row indices per cluster) -> per cluster (id, label to keep or None, its key)
-Identify = Callable[[int, Sequence[np.ndarray]], Sequence[tuple[str, "ClusterLabel | None", "str | None"]]]
+Identify = Callable[
+    [int, Sequence[np.ndarray]], Sequence[tuple[str, "ClusterLabel | None", "str | None"]]
+]
 
 
 @dataclass
@@ -145,8 +147,11 @@ def build_hierarchy(
                 names.append(fresh_by_index[j])
             else:
                 name, description, keywords = cache[key]  # type: ignore[index]
-                names.append(ClusterLabel(name=name, description=description,
-                                          keywords=json.loads(keywords or "[]")))
+                names.append(
+                    ClusterLabel(
+                        name=name, description=description, keywords=json.loads(keywords or "[]")
+                    )
+                )
         names_by_id.update(zip(level.ids, names, strict=True))
         # a failed name gets no key: it is not reused, so the next build asks for it again
         reusable = [None if n.error else k for n, k in zip(names, keys, strict=True)]
@@ -226,8 +231,10 @@ def build_hierarchy(
                     "labeller": labeller.name,
                     "label_key": keys_by_id[cid],
                     "label_error": lab.error is not None,
-                    **{k: getattr(lab, k) + (share[k][j] if k in share else 0)
-                       for k in ("llm_calls", "prompt_tokens", "completion_tokens")},
+                    **{
+                        k: getattr(lab, k) + (share[k][j] if k in share else 0)
+                        for k in ("llm_calls", "prompt_tokens", "completion_tokens")
+                    },
                 }
             )
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)

@@ -118,8 +118,10 @@ class _GroupingMixin(Labeller):
             listing = "\n".join(f"- {c}" for c in candidates)
             [merged] = self._ask(
                 DEDUPE_PROMPT,
-                [f"<candidates>\n{listing}\n</candidates>\n"
-                 f"Return at most {target} and at least 2 categories."],
+                [
+                    f"<candidates>\n{listing}\n</candidates>\n"
+                    f"Return at most {target} and at least 2 categories."
+                ],
                 ProposedNames,
             )
             final = []
@@ -133,9 +135,11 @@ class _GroupingMixin(Labeller):
             return super().group(child_texts, centroids, target)
         # 3. assign every child to exactly one category
         listing = "\n".join(f"- {c}" for c in candidates)
-        prompts = [f"<group>\n{t[: self.max_example_chars]}\n</group>\n"
-                   f"<categories>\n{listing}\n</categories>"
-                   for t in child_texts]
+        prompts = [
+            f"<group>\n{t[: self.max_example_chars]}\n</group>\n"
+            f"<categories>\n{listing}\n</categories>"
+            for t in child_texts
+        ]
         # the answer must be one of the listed names: instructor re-asks when it is not
         choice = create_model(
             "AssignedCategory",
@@ -224,18 +228,29 @@ class OpenAILabeller(_GroupingMixin):
         contrast_texts: Sequence[Sequence[str]] | None = None,
     ) -> list[ClusterLabel]:
         contrast_texts = contrast_texts or [[] for _ in texts_per_cluster]
-        prompts = [self.prompt(inside, outside)
-                   for inside, outside in zip(texts_per_cluster, contrast_texts, strict=True)]
+        prompts = [
+            self.prompt(inside, outside)
+            for inside, outside in zip(texts_per_cluster, contrast_texts, strict=True)
+        ]
         results = structured_calls(self.settings, LABEL_PROMPT, prompts, ClusterName, self._client)
         labels = []
         for result, size in zip(results, sizes, strict=True):
             if result.error is not None or result.value is None:
                 # a name we could not get is said to be missing, never invented
-                labels.append(ClusterLabel(name=f"Unnamed cluster ({size} conversations)",
-                                           description=f"Naming failed: {result.error}",
-                                           error=result.error or "no answer", **result.usage()))
+                labels.append(
+                    ClusterLabel(
+                        name=f"Unnamed cluster ({size} conversations)",
+                        description=f"Naming failed: {result.error}",
+                        error=result.error or "no answer",
+                        **result.usage(),
+                    )
+                )
                 continue
-            labels.append(ClusterLabel(name=result.value.name.strip().rstrip("."),
-                                       description=result.value.description.strip(),
-                                       **result.usage()))
+            labels.append(
+                ClusterLabel(
+                    name=result.value.name.strip().rstrip("."),
+                    description=result.value.description.strip(),
+                    **result.usage(),
+                )
+            )
         return labels

@@ -39,4 +39,3 @@ def _umap(settings: Settings) -> Projector:
 @PROJECTORS.register("pca")
 def _pca(settings: Settings) -> Projector:
     return PcaProjector(random_state=settings.seed)
-

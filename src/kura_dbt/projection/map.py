@@ -45,7 +45,9 @@ def _vectors(column: pd.Series) -> np.ndarray:
     return np.stack([np.asarray(v, dtype=np.float32) for v in rows])
 
 
-def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, projector_name: str) -> pd.DataFrame:
+def update_map(
+    wh: Any, settings: Settings, now: datetime, projector: Any, projector_name: str
+) -> pd.DataFrame:
     """The map rows this build adds or replaces. ``wh`` has the view ``embeddings`` and, on an
     incremental build, the previous ``state``; ``projector`` fits a new map when one is needed:
     when the map's recorded method differs from the one ``projector`` would run now on the
@@ -53,7 +55,8 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
     emb, state = wh.views["embeddings"], wh.state
     usable = "embedding is not null and error is null"
     models = wh.query(
-        f"select model, count(*) as n from {emb} where {usable} group by model order by n desc, model"
+        f"select model, count(*) as n from {emb} where {usable} "
+        "group by model order by n desc, model"
     )
     if models.empty:
         return pd.DataFrame(columns=list(MAP_SCHEMA))
@@ -78,9 +81,11 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
     base = {"projector": method, "placed_at": now, "embedding_model": model}
 
     if refit:
-        rows = wh.query(
-            f"select conversation_id, text_hash, embedding from {emb} where {usable}"
-        ).sort_values("conversation_id").reset_index(drop=True)
+        rows = (
+            wh.query(f"select conversation_id, text_hash, embedding from {emb} where {usable}")
+            .sort_values("conversation_id")
+            .reset_index(drop=True)
+        )
         X = _vectors(rows["embedding"])
         rng = np.random.default_rng(settings.seed)
         fit = np.arange(len(rows))
@@ -91,26 +96,38 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
         base["projector"] = getattr(projector, "method", None) or method  # what actually ran
         fitted = np.zeros(len(rows), dtype=bool)
         fitted[fit] = True
-        anchors = fit if len(fit) <= ANCHORS else np.sort(rng.choice(fit, size=ANCHORS, replace=False))
+        anchors = (
+            fit if len(fit) <= ANCHORS else np.sort(rng.choice(fit, size=ANCHORS, replace=False))
+        )
         rest = np.flatnonzero(~fitted)
         if len(rest):
             xy[rest] = place_from_neighbours(X[rest], X[anchors], xy[anchors])
         is_anchor = np.zeros(len(rows), dtype=bool)
         is_anchor[anchors] = True
-        out = pd.DataFrame({
-            "conversation_id": rows["conversation_id"], "text_hash": rows["text_hash"],
-            "x": xy[:, 0], "y": xy[:, 1],
-            "placed_by": np.where(fitted, "fit", "neighbours"), "is_anchor": is_anchor,
-            "map_version": version + 1, **base,
-        })
+        out = pd.DataFrame(
+            {
+                "conversation_id": rows["conversation_id"],
+                "text_hash": rows["text_hash"],
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+                "placed_by": np.where(fitted, "fit", "neighbours"),
+                "is_anchor": is_anchor,
+                "map_version": version + 1,
+                **base,
+            }
+        )
         return out.reindex(columns=list(MAP_SCHEMA))
 
-    pending = wh.query(
-        f"select e.conversation_id, e.text_hash, e.embedding from {emb} as e "
-        f"left join {state} as m on m.conversation_id = e.conversation_id "
-        f"and m.text_hash = e.text_hash and m.embedding_model = e.model "
-        f"where e.{usable.replace(' and ', ' and e.')} and m.conversation_id is null"
-    ).sort_values("conversation_id").reset_index(drop=True)
+    pending = (
+        wh.query(
+            f"select e.conversation_id, e.text_hash, e.embedding from {emb} as e "
+            f"left join {state} as m on m.conversation_id = e.conversation_id "
+            f"and m.text_hash = e.text_hash and m.embedding_model = e.model "
+            f"where e.{usable.replace(' and ', ' and e.')} and m.conversation_id is null"
+        )
+        .sort_values("conversation_id")
+        .reset_index(drop=True)
+    )
     if pending.empty:
         return pd.DataFrame(columns=list(MAP_SCHEMA))
     anchors = wh.query(
@@ -119,11 +136,20 @@ def update_map(wh: Any, settings: Settings, now: datetime, projector: Any, proje
         f"where m.is_anchor and e.{usable.replace(' and ', ' and e.')} order by m.conversation_id"
     )
     xy = place_from_neighbours(
-        _vectors(pending["embedding"]), _vectors(anchors["embedding"]), anchors[["x", "y"]].to_numpy(float)
+        _vectors(pending["embedding"]),
+        _vectors(anchors["embedding"]),
+        anchors[["x", "y"]].to_numpy(float),
     )
-    out = pd.DataFrame({
-        "conversation_id": pending["conversation_id"], "text_hash": pending["text_hash"],
-        "x": xy[:, 0], "y": xy[:, 1], "placed_by": "neighbours", "is_anchor": False,
-        "map_version": version, **base,
-    })
+    out = pd.DataFrame(
+        {
+            "conversation_id": pending["conversation_id"],
+            "text_hash": pending["text_hash"],
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "placed_by": "neighbours",
+            "is_anchor": False,
+            "map_version": version,
+            **base,
+        }
+    )
     return out.reindex(columns=list(MAP_SCHEMA))

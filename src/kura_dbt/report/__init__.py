@@ -16,8 +16,13 @@ from .data import ReportData, ReportOptions, load_report_data
 from .html import json_for_script, render_html, write_report
 
 __all__ = [
-    "ReportData", "ReportOptions", "build_report", "json_for_script", "load_report_data",
-    "render_html", "write_report",
+    "ReportData",
+    "ReportOptions",
+    "build_report",
+    "json_for_script",
+    "load_report_data",
+    "render_html",
+    "write_report",
 ]
 
 

@@ -94,7 +94,8 @@ def connect(db: Path):
 
 def _columns(con, schema: str, table: str) -> set[str]:
     rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ?",
         [schema, table],
     ).fetchall()
     return {r[0] for r in rows}
@@ -171,8 +172,18 @@ def load_report_data(
         clusters = _records(con, f"select * from {schema}.kura__clusters")
         conv_cols = _columns(con, schema, "kura__conversations")
         wanted = [
-            "conversation_id", "user_id", "turn_count", "summary", "languages", "flags",
-            "base_cluster_id", "top_cluster_id", "distance_to_centroid", "is_unclustered", "x", "y",
+            "conversation_id",
+            "user_id",
+            "turn_count",
+            "summary",
+            "languages",
+            "flags",
+            "base_cluster_id",
+            "top_cluster_id",
+            "distance_to_centroid",
+            "is_unclustered",
+            "x",
+            "y",
         ]
         select = ", ".join(c if c in conv_cols else f"null as {c}" for c in wanted)
         conversations = _records(con, f"select {select} from {schema}.kura__conversations")
@@ -268,7 +279,11 @@ def load_report_data(
             "children": [],
         }
     hidden = [c for c in clusters if not visible[c["cluster_id"]]]
-    folded = [c for c in hidden if node_of[c["cluster_id"]] == bucket_id(c.get("parent_id"), c.get("level"))]
+    folded = [
+        c
+        for c in hidden
+        if node_of[c["cluster_id"]] == bucket_id(c.get("parent_id"), c.get("level"))
+    ]
     for c in folded:
         bid = node_of[c["cluster_id"]]
         node = nodes.setdefault(
@@ -296,10 +311,14 @@ def load_report_data(
         if visible[c["cluster_id"]]:
             kids = children.get(c["cluster_id"], [])
             ids = [k["cluster_id"] for k in kids if visible[k["cluster_id"]]]
-            buckets = sorted({node_of[k["cluster_id"]] for k in kids if not visible[k["cluster_id"]]})
+            buckets = sorted(
+                {node_of[k["cluster_id"]] for k in kids if not visible[k["cluster_id"]]}
+            )
             nodes[c["cluster_id"]]["children"] = ids + buckets
     roots = [c["cluster_id"] for c in children.get(None, []) if visible[c["cluster_id"]]]
-    roots += sorted({node_of[c["cluster_id"]] for c in children.get(None, []) if not visible[c["cluster_id"]]})
+    roots += sorted(
+        {node_of[c["cluster_id"]] for c in children.get(None, []) if not visible[c["cluster_id"]]}
+    )
 
     step("Computing facets and samples")
     base_chain = {cid: chain(cid) for cid in by_id}
@@ -334,14 +353,18 @@ def load_report_data(
         # facets of every visible cluster the conversation is in (aggregates, not samples)
         for cid in path:
             if visible[cid]:
-                f = facets.setdefault(cid, {"languages": Counter(), "flags": Counter(), "turns": Counter()})
+                f = facets.setdefault(
+                    cid, {"languages": Counter(), "flags": Counter(), "turns": Counter()}
+                )
                 f["languages"].update(langs)
                 f["flags"].update(flags)
                 if turns:
                     f["turns"][turns] += 1
         shown = shown_base
         if shown in nodes and nodes[shown]["kind"] == "other":
-            bucket_users.setdefault(shown, set()).add(conv.get("user_id") or f"conv:{conv['conversation_id']}")
+            bucket_users.setdefault(shown, set()).add(
+                conv.get("user_id") or f"conv:{conv['conversation_id']}"
+            )
 
     for bid, users in bucket_users.items():
         nodes[bid]["users"] = len(users)
@@ -358,7 +381,9 @@ def load_report_data(
         }
         # samples: the summaries closest to their centroid, taken in turn from each visible base
         # cluster underneath (largest first), so that a parent's samples cover its children
-        bases = [b for b in by_id if by_id[b].get("level") == 0 and cid in base_chain[b] and visible[b]]
+        bases = [
+            b for b in by_id if by_id[b].get("level") == 0 and cid in base_chain[b] and visible[b]
+        ]
         bases.sort(key=lambda b: (-(by_id[b].get("size") or 0), b))
         queues = [
             sorted(
@@ -395,7 +420,9 @@ def load_report_data(
 
         rng = random.Random(options.seed)
         map_points = rng.sample(map_points, options.max_points)
-        warnings.append(f"the map shows a random {options.max_points} of {len(conversations)} conversations")
+        warnings.append(
+            f"the map shows a random {options.max_points} of {len(conversations)} conversations"
+        )
     if len(search) > options.max_points:
         import random
 
@@ -413,31 +440,33 @@ def load_report_data(
             node["top"] = top_of.get(node["parent"], node["id"]) if node["parent"] else node["id"]
 
     # bidi controls in conversation text (and anywhere else) become visible markers
-    payload = visible_bidi_all({
-        "title": options.title,
-        "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
-        "source": Path(db).name,
-        "totals": {
-            "conversations": len(conversations),
-            "summarised": n_summarised,
-            "unclustered": n_unclustered,
-            "clusters": len(clusters),
-            "visible_clusters": sum(visible.values()),
-            "hidden_clusters": len(hidden),
-            "base_clusters": sum(1 for c in clusters if c.get("level") == 0),
-        },
-        "thresholds": {
-            "report_min_users": options.min_cluster_users,
-            "report_min_conversations": options.min_cluster_conversations,
-        },
-        "weeks": weeks,
-        "nodes": nodes,
-        "roots": roots,
-        "base_node": {cid: node_of[cid] for cid in by_id if by_id[cid].get("level") == 0},
-        "points": map_points,
-        "search": search,
-        "warnings": warnings,
-    })
+    payload = visible_bidi_all(
+        {
+            "title": options.title,
+            "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
+            "source": Path(db).name,
+            "totals": {
+                "conversations": len(conversations),
+                "summarised": n_summarised,
+                "unclustered": n_unclustered,
+                "clusters": len(clusters),
+                "visible_clusters": sum(visible.values()),
+                "hidden_clusters": len(hidden),
+                "base_clusters": sum(1 for c in clusters if c.get("level") == 0),
+            },
+            "thresholds": {
+                "report_min_users": options.min_cluster_users,
+                "report_min_conversations": options.min_cluster_conversations,
+            },
+            "weeks": weeks,
+            "nodes": nodes,
+            "roots": roots,
+            "base_node": {cid: node_of[cid] for cid in by_id if by_id[cid].get("level") == 0},
+            "points": map_points,
+            "search": search,
+            "warnings": warnings,
+        }
+    )
     return ReportData(
         payload=payload,
         hidden_clusters=len(hidden),

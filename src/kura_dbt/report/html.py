@@ -51,9 +51,7 @@ def plotly_js() -> str:
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise RuntimeError(
-            "`kura report` needs plotly: pip install 'kura-dbt[report]'"
-        ) from exc
+        raise RuntimeError("`kura report` needs plotly: pip install 'kura-dbt[report]'") from exc
     js = get_plotlyjs()
     # never let the library text end the <script> element early
     return js.replace("</script", "<\\/script").replace("<!--", "<\\!--")
@@ -62,8 +60,11 @@ def plotly_js() -> str:
 def html_escape_text(text: str) -> str:
     """Minimal HTML escaping, for the <title> element."""
     return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        .replace('"', "&quot;").replace("'", "&#39;")
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
     )
 
 

@@ -105,8 +105,10 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
             annotation, extra = list[str] | None, {}
         else:
             annotation, extra = Literal[spec.values] | None, {}  # type: ignore[valid-type]
-        hint = {"score": " Answer 1 (lowest) to 5 (highest).",
-                "choice": f" One of: {', '.join(spec.values)}."}
+        hint = {
+            "score": " Answer 1 (lowest) to 5 (highest).",
+            "choice": f" One of: {', '.join(spec.values)}.",
+        }
         fields[spec.name] = (
             annotation,
             Field(default=None, description=spec.question + hint.get(spec.type, ""), **extra),
@@ -161,9 +163,11 @@ class OpenAISummariser:
             return []
         drafts = [self._draft(cid, messages) for cid, messages in items]
         prompts = [prompt for _, _, prompt in drafts if prompt is not None]
-        results = iter(structured_calls(
-            self.settings, SYSTEM_PROMPT, prompts, self._answer_model, self._client
-        ))
+        results = iter(
+            structured_calls(
+                self.settings, SYSTEM_PROMPT, prompts, self._answer_model, self._client
+            )
+        )
         return [
             SummaryRecord(**base, flags=flags, llm_calls=0)
             if prompt is None

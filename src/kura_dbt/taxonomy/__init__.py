@@ -30,9 +30,7 @@ from kura_dbt.taxonomy.policy import Decision, Figures, clustering_settings_key,
 
 __all__ = ["Decision", "Discovery", "Figures", "Previous", "decide", "discover", "update_taxonomy"]
 
-_CLUSTER_COLUMNS = ", ".join(
-    c for c in st.STATE_SCHEMA if c not in {"state_key", "record_type"}
-)
+_CLUSTER_COLUMNS = ", ".join(c for c in st.STATE_SCHEMA if c not in {"state_key", "record_type"})
 
 
 def _vectors(column: pd.Series) -> np.ndarray:
@@ -55,7 +53,9 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     """
     state = wh.state
     emb = current_embeddings(wh)
-    models = wh.query(f"select model, count(*) as n from {emb} group by model order by n desc, model")
+    models = wh.query(
+        f"select model, count(*) as n from {emb} group by model order by n desc, model"
+    )
     model = None if models.empty else str(models["model"].iloc[0])
     usable = "1 = 1" if model is None else f"model = '{model}'"
     conversations = 0 if models.empty else int(models["n"].iloc[0])
@@ -86,7 +86,9 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     pending = pending.sort_values("conversation_id").reset_index(drop=True)
     base = clusters[clusters["level"] == 0].sort_values("cluster_id").reset_index(drop=True)
     epoch = _int(last.get("epoch"))
-    previous_model = last.get("embedding_model") if isinstance(last.get("embedding_model"), str) else None
+    previous_model = (
+        last.get("embedding_model") if isinstance(last.get("embedding_model"), str) else None
+    )
 
     # tonight's conversations against the current taxonomy (also when it is about to change:
     # the figures say how much drift triggered the re-discovery)
@@ -94,7 +96,9 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     same_space = not base.empty and len(X_new) > 0 and previous_model == model
     if same_space:
         centroids = _vectors(base["centroid"])
-        nearest, distance, within = assign_to_centroids(X_new, centroids, base["radius"].to_numpy(float))
+        nearest, distance, within = assign_to_centroids(
+            X_new, centroids, base["radius"].to_numpy(float)
+        )
     else:
         nearest = np.full(len(pending), -1)
         distance = np.full(len(pending), np.nan)
@@ -110,7 +114,9 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
         embedding_model=model,
         previous_embedding_model=previous_model,
         settings_key=clustering_settings_key(settings),
-        previous_settings_key=last.get("settings_key") if isinstance(last.get("settings_key"), str) else None,
+        previous_settings_key=last.get("settings_key")
+        if isinstance(last.get("settings_key"), str)
+        else None,
     )
     decision = decide(settings, figures)
     if conversations == 0:
@@ -124,34 +130,50 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
         base_ids = list(base["cluster_id"])
         for i, row in enumerate(pending.itertuples(index=False)):
             near = base_ids[nearest[i]] if nearest[i] >= 0 else None
-            rows.append({
-                "state_key": st.key(st.CONVERSATION, row.conversation_id),
-                "record_type": st.CONVERSATION, "epoch": epoch, "updated_at": now,
-                "conversation_id": row.conversation_id,
-                "cluster_id": near if within[i] else None,
-                "nearest_cluster_id": near,
-                "distance": float(distance[i]),
-                "status": "assigned" if within[i] else "novel",
-                "text_hash": row.text_hash, "embedding_model": row.embedding_model,
-            })
+            rows.append(
+                {
+                    "state_key": st.key(st.CONVERSATION, row.conversation_id),
+                    "record_type": st.CONVERSATION,
+                    "epoch": epoch,
+                    "updated_at": now,
+                    "conversation_id": row.conversation_id,
+                    "cluster_id": near if within[i] else None,
+                    "nearest_cluster_id": near,
+                    "distance": float(distance[i]),
+                    "status": "assigned" if within[i] else "novel",
+                    "text_hash": row.text_hash,
+                    "embedding_model": row.embedding_model,
+                }
+            )
     run_number = _int(last.get("run_number")) + 1
-    rows.append({
-        "state_key": st.key(st.RUN, f"{run_number:06d}"),
-        "record_type": st.RUN, "epoch": epoch, "updated_at": now, "run_number": run_number,
-        "decision": "discover" if decision.discover else "assign",
-        "reason": decision.reason,
-        "clusterer": CLUSTERERS.key(settings.clusterer),
-        "settings_key": figures.settings_key,
-        "embedding_model": model,
-        "conversations": conversations,
-        "new_conversations": figures.new,
-        "novel_conversations": figures.novel,
-        "conversations_at_discovery": conversations if decision.discover else figures.conversations_at_discovery,
-        "new_since_discovery": 0 if decision.discover else figures.new_since_discovery + figures.new,
-        "novel_since_discovery": 0 if decision.discover else figures.novel_since_discovery + figures.novel,
-        "novel_share": figures.novel_share,
-        "growth": figures.growth,
-    })
+    rows.append(
+        {
+            "state_key": st.key(st.RUN, f"{run_number:06d}"),
+            "record_type": st.RUN,
+            "epoch": epoch,
+            "updated_at": now,
+            "run_number": run_number,
+            "decision": "discover" if decision.discover else "assign",
+            "reason": decision.reason,
+            "clusterer": CLUSTERERS.key(settings.clusterer),
+            "settings_key": figures.settings_key,
+            "embedding_model": model,
+            "conversations": conversations,
+            "new_conversations": figures.new,
+            "novel_conversations": figures.novel,
+            "conversations_at_discovery": conversations
+            if decision.discover
+            else figures.conversations_at_discovery,
+            "new_since_discovery": 0
+            if decision.discover
+            else figures.new_since_discovery + figures.new,
+            "novel_since_discovery": 0
+            if decision.discover
+            else figures.novel_since_discovery + figures.novel,
+            "novel_share": figures.novel_share,
+            "growth": figures.growth,
+        }
+    )
     return typed_frame(rows, st.STATE_SCHEMA)
 
 
@@ -168,21 +190,35 @@ def current_embeddings(wh: Any) -> str:
 
 
 def _discovery_rows(
-    wh: Any, settings: Settings, now: datetime, epoch: int, model: str | None, usable: str,
-    clusters: pd.DataFrame, state: str | None,
+    wh: Any,
+    settings: Settings,
+    now: datetime,
+    epoch: int,
+    model: str | None,
+    usable: str,
+    clusters: pd.DataFrame,
+    state: str | None,
 ) -> list[dict[str, Any]]:
     emb, summaries = current_embeddings(wh), wh.views["summaries"]
-    everything = wh.query(
-        f"select conversation_id, text_hash, model as embedding_model, embedding from {emb} where {usable}"
-    ).sort_values("conversation_id").reset_index(drop=True)
+    everything = (
+        wh.query(
+            f"select conversation_id, text_hash, model as embedding_model, embedding "
+            f"from {emb} where {usable}"
+        )
+        .sort_values("conversation_id")
+        .reset_index(drop=True)
+    )
     texts = wh.query(f"select conversation_id, summary from {summaries} where summary is not null")
     text_of = dict(zip(texts["conversation_id"], texts["summary"], strict=True))
     previous = Previous(clusters=clusters)
     if state is not None:
         assigned = wh.query(
-            f"select conversation_id, cluster_id from {state} where record_type = '{st.CONVERSATION}'"
+            f"select conversation_id, cluster_id from {state} "
+            f"where record_type = '{st.CONVERSATION}'"
         )
-        previous.assignment = dict(zip(assigned["conversation_id"], assigned["cluster_id"], strict=True))
+        previous.assignment = dict(
+            zip(assigned["conversation_id"], assigned["cluster_id"], strict=True)
+        )
         ever = wh.query(f"select cluster_id from {state} where record_type = '{st.CLUSTER}'")
         previous.taken_ids = set(ever["cluster_id"].dropna())
     ids = list(everything["conversation_id"])
@@ -192,16 +228,23 @@ def _discovery_rows(
     rows: list[dict[str, Any]] = []
     for i, row in enumerate(everything.itertuples(index=False)):
         label = int(found.labels[i])
-        rows.append({
-            "state_key": st.key(st.CONVERSATION, row.conversation_id),
-            "record_type": st.CONVERSATION, "epoch": epoch, "updated_at": now,
-            "conversation_id": row.conversation_id,
-            "cluster_id": found.base_ids[label] if label >= 0 else None,
-            "nearest_cluster_id": found.base_ids[int(found.nearest[i])] if len(found.base_ids) else None,
-            "distance": float(found.distance[i]),
-            "status": "discovered" if label >= 0 else "noise",
-            "text_hash": row.text_hash, "embedding_model": row.embedding_model,
-        })
+        rows.append(
+            {
+                "state_key": st.key(st.CONVERSATION, row.conversation_id),
+                "record_type": st.CONVERSATION,
+                "epoch": epoch,
+                "updated_at": now,
+                "conversation_id": row.conversation_id,
+                "cluster_id": found.base_ids[label] if label >= 0 else None,
+                "nearest_cluster_id": found.base_ids[int(found.nearest[i])]
+                if len(found.base_ids)
+                else None,
+                "distance": float(found.distance[i]),
+                "status": "discovered" if label >= 0 else "noise",
+                "text_hash": row.text_hash,
+                "embedding_model": row.embedding_model,
+            }
+        )
     old = clusters.set_index("cluster_id") if not clusters.empty else None
     radius = dict(zip(found.base_ids, found.radii, strict=True))
     for h in found.hierarchy.to_dict("records"):
@@ -209,29 +252,55 @@ def _discovery_rows(
         created = epoch
         if old is not None and cid in old.index:
             created = _int(old.loc[cid, "created_epoch"], epoch)
-        rows.append({
-            "state_key": st.key(st.CLUSTER, cid), "record_type": st.CLUSTER,
-            "epoch": epoch, "updated_at": now, "cluster_id": cid, "level": h["level"],
-            "parent_id": h["parent_id"], "name": h["name"], "description": h["description"],
-            "keywords": h["keywords"], "labeller": h["labeller"], "label_key": h["label_key"],
-            # ClusterLabel.error, as build_hierarchy recorded it: kura__llm_usage counts it
-            "label_error": bool(h["label_error"]),
-            "llm_calls": h["llm_calls"], "prompt_tokens": h["prompt_tokens"],
-            "completion_tokens": h["completion_tokens"],
-            "centroid": json.dumps(found.centroid_of.get(cid)), "radius": radius.get(cid),
-            "size_at_discovery": h["size"], "created_epoch": created, "retired_epoch": None,
-            "embedding_model": model,
-        })
+        rows.append(
+            {
+                "state_key": st.key(st.CLUSTER, cid),
+                "record_type": st.CLUSTER,
+                "epoch": epoch,
+                "updated_at": now,
+                "cluster_id": cid,
+                "level": h["level"],
+                "parent_id": h["parent_id"],
+                "name": h["name"],
+                "description": h["description"],
+                "keywords": h["keywords"],
+                "labeller": h["labeller"],
+                "label_key": h["label_key"],
+                # ClusterLabel.error, as build_hierarchy recorded it: kura__llm_usage counts it
+                "label_error": bool(h["label_error"]),
+                "llm_calls": h["llm_calls"],
+                "prompt_tokens": h["prompt_tokens"],
+                "completion_tokens": h["completion_tokens"],
+                "centroid": json.dumps(found.centroid_of.get(cid)),
+                "radius": radius.get(cid),
+                "size_at_discovery": h["size"],
+                "created_epoch": created,
+                "retired_epoch": None,
+                "embedding_model": model,
+            }
+        )
     if old is not None:
         for cid in dict.fromkeys(found.retired):
             if cid in old.index:
                 kept = old.loc[cid].to_dict()
                 # the row keeps its own updated_at: its LLM usage stays with the run that paid
-                rows.append({**kept, "state_key": st.key(st.CLUSTER, cid), "record_type": st.CLUSTER,
-                             "cluster_id": cid, "retired_epoch": epoch})
+                rows.append(
+                    {
+                        **kept,
+                        "state_key": st.key(st.CLUSTER, cid),
+                        "record_type": st.CLUSTER,
+                        "cluster_id": cid,
+                        "retired_epoch": epoch,
+                    }
+                )
     for n, line in enumerate(found.lineage):
-        rows.append({
-            "state_key": st.key(st.LINEAGE, epoch, n), "record_type": st.LINEAGE, "epoch": epoch,
-            "updated_at": now, **line,
-        })
+        rows.append(
+            {
+                "state_key": st.key(st.LINEAGE, epoch, n),
+                "record_type": st.LINEAGE,
+                "epoch": epoch,
+                "updated_at": now,
+                **line,
+            }
+        )
     return rows

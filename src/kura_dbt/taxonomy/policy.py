@@ -63,9 +63,15 @@ class Decision:
 
 def clustering_settings_key(settings: Settings) -> str:
     """A fingerprint of the settings that define the clusters: changing one re-discovers."""
-    relevant = [settings.clusterer, settings.n_base_clusters, settings.hdbscan_min_cluster_size,
-                settings.seed, settings.max_top_clusters, settings.hierarchy_branching,
-                settings.labeller]
+    relevant = [
+        settings.clusterer,
+        settings.n_base_clusters,
+        settings.hdbscan_min_cluster_size,
+        settings.seed,
+        settings.max_top_clusters,
+        settings.hierarchy_branching,
+        settings.labeller,
+    ]
     return hashlib.md5(json.dumps(relevant, default=str).encode()).hexdigest()[:12]
 
 
@@ -77,10 +83,14 @@ def decide(settings: Settings, figures: Figures) -> Decision:
         )
     if not figures.has_taxonomy:
         return Decision(True, "first discovery: no taxonomy yet")
-    if figures.previous_embedding_model and figures.embedding_model != figures.previous_embedding_model:
+    if (
+        figures.previous_embedding_model
+        and figures.embedding_model != figures.previous_embedding_model
+    ):
         return Decision(
             True,
-            f"embedding model changed ({figures.previous_embedding_model} -> {figures.embedding_model})",
+            "embedding model changed "
+            f"({figures.previous_embedding_model} -> {figures.embedding_model})",
         )
     if policy == "always":
         return Decision(True, "kura__rediscover: always")
