@@ -49,14 +49,17 @@ class Previous:
             out.append(node if isinstance(node, str) and level_of.get(node) == level else None)
         return out
 
-    def base_centroids(self, dimensions: int) -> np.ndarray | None:
-        """The current base clusters' centroids, if they live in a space of ``dimensions``."""
-        if self.clusters.empty or "centroid" not in self.clusters:
+    def member_means(self, conversation_ids: Sequence[str], X: np.ndarray) -> np.ndarray | None:
+        """The mean of today's vectors of each current base cluster's conversations: where
+        k-means would put that cluster's centre. On unchanged data these are the previous fit's
+        centres (a fixed point, so a re-discovery gives the same clusters); they also hold
+        after a change of embedding model, as they are computed in today's space."""
+        if not self.assignment:
             return None
-        base = self.clusters[(self.clusters["level"] == 0) & self.clusters["centroid"].notna()]
-        rows = [json.loads(c) for c in base.sort_values("cluster_id")["centroid"]]
-        rows = [r for r in rows if isinstance(r, list) and len(r) == dimensions]
-        return np.asarray(rows, dtype=np.float64) if rows else None
+        old = np.array([self.assignment.get(c) or "" for c in conversation_ids], dtype=object)
+        current = set(self.ids_at(0))
+        means = [X[old == cid].mean(axis=0) for cid in sorted(current) if (old == cid).any()]
+        return np.asarray(means, dtype=np.float64) if means else None
 
     def ids_at(self, level: int) -> list[str]:
         if self.clusters.empty:
@@ -90,7 +93,7 @@ def discover(
     previous = previous or Previous()
     ids = [str(c) for c in conversation_ids]
     clusterer = CLUSTERERS.build(settings.clusterer, settings)
-    warm = previous.base_centroids(X.shape[1])
+    warm = previous.member_means(ids, X)
     if warm is not None and "init_centers" in clusterer.get_params():
         clusterer.set_params(init_centers=warm)  # start from the clusters that hold (k-means)
     clusterer.fit(X)
