@@ -82,23 +82,20 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple] | None:
 def snapshot(db: Path) -> dict[str, Any]:
     """What a build may change, read before and after it."""
     with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")  # var kura__private_schema
         one = lambda sql: (_query(con, sql) or [(None,)])[0][0]  # noqa: E731
         assigned = _query(
-            con, "select conversation_id, cluster_id from main.kura__conversation_clusters"
+            con, "select conversation_id, cluster_id from kura__conversation_clusters"
         )
         return {
             "raw": one("select count(*) from raw.conversations"),
-            "embedded": one(
-                "select count(*) from main.kura__embeddings where embedding is not null"
-            ),
-            "summarised_at": one("select max(summarised_at) from main.kura__summaries"),
-            "embedded_at": one("select max(embedded_at) from main.kura__embeddings"),
-            "map_version": one("select max(map_version) from main.int_kura__map_points"),
-            "placed_at": one("select max(placed_at) from main.int_kura__map_points"),
-            "run_number": one("select max(run_number) from main.kura__cluster_runs"),
-            "base_clusters": one(
-                "select count(*) from main.kura__cluster_hierarchy where level = 0"
-            ),
+            "embedded": one("select count(*) from kura__embeddings where embedding is not null"),
+            "summarised_at": one("select max(summarised_at) from kura__summaries"),
+            "embedded_at": one("select max(embedded_at) from kura__embeddings"),
+            "map_version": one("select max(map_version) from int_kura__map_points"),
+            "placed_at": one("select max(placed_at) from int_kura__map_points"),
+            "run_number": one("select max(run_number) from kura__cluster_runs"),
+            "base_clusters": one("select count(*) from kura__cluster_hierarchy where level = 0"),
             "assignment": None if assigned is None else dict(assigned),
         }
 
@@ -107,11 +104,10 @@ def newer(db: Path, table: str, column: str, than: Any) -> int:
     """Rows of ``table`` whose ``column`` is later than ``than`` (all rows when ``than`` is
     None)."""
     with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")  # var kura__private_schema
         if than is None:
-            return con.execute(f"select count(*) from main.{table}").fetchone()[0]
-        return con.execute(
-            f"select count(*) from main.{table} where {column} > ?", [than]
-        ).fetchone()[0]
+            return con.execute(f"select count(*) from {table}").fetchone()[0]
+        return con.execute(f"select count(*) from {table} where {column} > ?", [than]).fetchone()[0]
 
 
 class BuildFailed(Exception):
@@ -200,21 +196,21 @@ class Bench:
         }
         after = snapshot(self.db)
         with duckdb.connect(str(self.db), read_only=True) as con:
+            con.execute("set search_path = 'main,main_kura_private'")  # var kura__private_schema
             cols = [
-                d[0]
-                for d in con.execute("select * from main.kura__cluster_runs limit 0").description
+                d[0] for d in con.execute("select * from kura__cluster_runs limit 0").description
             ]
             run = dict(
                 zip(
                     cols,
                     con.execute(
-                        "select * from main.kura__cluster_runs order by run_number desc limit 1"
+                        "select * from kura__cluster_runs order by run_number desc limit 1"
                     ).fetchone(),
                     strict=True,
                 )
             )
             lineage = con.execute(
-                "select level, relation, count(*) from main.kura__cluster_lineage where epoch = ? "
+                "select level, relation, count(*) from kura__cluster_lineage where epoch = ? "
                 "group by level, relation order by level, relation",
                 [run["epoch"]],
             ).fetchall()

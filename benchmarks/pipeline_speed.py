@@ -145,9 +145,9 @@ def run(n: int, pool: list[list[tuple[str, str]]], workdir: Path) -> dict:
     results = json.loads((target / "run_results.json").read_text())["results"]
     times = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
     with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")  # var kura__private_schema
         clusters = con.execute(
-            "select count(*) filter (where level = 0), max(level) + 1 "
-            "from main.kura__cluster_hierarchy"
+            "select count(*) filter (where level = 0), max(level) + 1 from kura__cluster_hierarchy"
         ).fetchone()
     return {
         "n": n,

@@ -13,6 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "integration_tests"
 PROFILES = REPO / "profiles"
+# the marts live in the target schema, the pipeline tables in <target>_kura_private
+# (var kura__private_schema); queries in the tests see both
+SEARCH_PATH = "main,main_kura_private"
 
 
 class DbtResult:
@@ -76,6 +79,7 @@ def demo_db(tmp_path_factory) -> Path:
 def query() -> Callable[[Path, str], list[tuple]]:
     def _query(db: Path, sql: str) -> list[tuple]:
         with duckdb.connect(str(db)) as con:
+            con.execute(f"set search_path = '{SEARCH_PATH}'")
             return con.execute(sql).fetchall()
 
     return _query

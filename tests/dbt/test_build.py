@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kura_dbt.cli import app
 
-from .conftest import REPO, run_dbt
+from .conftest import REPO, SEARCH_PATH, run_dbt
 
 SEEDS = REPO / "seeds"
 RAW_VARS = (
@@ -35,7 +35,8 @@ def counts(db: Path) -> dict[str, int]:
         "kura__rejected_messages",
     ]
     with duckdb.connect(str(db)) as con:
-        return {t: con.execute(f"select count(*) from main.{t}").fetchone()[0] for t in tables}
+        con.execute(f"set search_path = '{SEARCH_PATH}'")
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
 
 
 def test_demo_build_produces_every_output(demo_db, query):
@@ -469,6 +470,36 @@ def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
     assert result.exit_code == 0, result.output
     assert "Other (" in result.output
     assert not any(name in result.output for name in hidden_names)
+    # granting the target schema (main) exposes no hidden name and no raw text: the tables that
+    # hold them are in main_kura_private (var kura__private_schema)
+    with duckdb.connect(str(db)) as con:
+        public = con.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'main' and data_type = 'VARCHAR' "
+            "and table_name not like 'kura_sample%'"
+        ).fetchall()
+        assert {"kura__clusters", "kura__conversations"} <= {t for t, _ in public}
+        for table, column in public:
+            values = {
+                r[0]
+                for r in con.execute(f'select distinct "{column}" from main.{table}').fetchall()
+            }
+            assert not values & hidden_names, (table, column)
+        private = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'main_kura_private'"
+            ).fetchall()
+        }
+    assert {
+        "kura__cluster_hierarchy",
+        "kura__taxonomy",
+        "int_kura__cluster_state",
+        "kura__summaries",
+        "kura__rejected_messages",
+        "stg_kura__messages",
+    } <= private
 
 
 def test_docs_generate_documents_every_mart(demo_db, tmp_path):

@@ -45,7 +45,7 @@ def test_rebuilds_leave_no_temporary_tables(demo_db, query, tmp_path):
     with duckdb.connect(str(demo_db)) as con:
         for name in STALE:
             model = name.split("__dbt_tmp")[0]
-            con.execute(f"create table main.{name} as select * from main.{model}")
+            con.execute(f"create table main.{name} as select * from main_kura_private.{model}")
         con.execute(f"create table main.{DECOY} as select 1 as note")
     before = counts(demo_db)
     summaries = query(demo_db, "select * from kura__summaries order by conversation_id")
