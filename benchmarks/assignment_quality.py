@@ -30,8 +30,6 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import time
@@ -49,7 +47,12 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import duckdb  # noqa: E402
 
-from benchmarks.cluster_quality import MODEL_NAME, embed, load_banking77  # noqa: E402
+from benchmarks.cluster_quality import (  # noqa: E402
+    MODEL_NAME,
+    embed,
+    load_banking77,
+    machine_line,
+)
 from kura_dbt import pipeline  # noqa: E402
 from kura_dbt.clustering import KMeansClusterer  # noqa: E402
 from kura_dbt.frames import Warehouse  # noqa: E402
@@ -350,20 +353,6 @@ def _fmt(values: list[float | None], fmt: str) -> str:
     if len(vals) == 1:
         return mean
     return f"{mean} ({' / '.join(format(v, fmt) for v in vals)})"
-
-
-def machine_line() -> str:
-    try:
-        import psutil
-
-        memory = psutil.virtual_memory().total / 2**30
-        cpu = f"{psutil.cpu_count(logical=True)} cores, {memory:.0f} GiB"
-    except ImportError:
-        cpu = f"{os.cpu_count()} cores"
-    return (
-        f"machine: {platform.platform()} {platform.machine()}, {cpu}, "
-        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,21 @@ from kura_dbt.clustering import (  # noqa: E402 - after sys.path points at src
 )
 
 
+def machine_line() -> str:
+    """The machine a benchmark ran on: platform, cores, memory, Python, load."""
+    try:
+        import psutil
+
+        memory = psutil.virtual_memory().total / 2**30
+        cpu = f"{psutil.cpu_count(logical=True)} cores, {memory:.0f} GiB"
+    except ImportError:
+        cpu = f"{os.cpu_count()} cores"
+    return (
+        f"machine: {platform.platform()} {platform.machine()}, {cpu}, "
+        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def load_banking77(data_dir: Path, split: str | None) -> tuple[list[str], list[str]]:
     path = data_dir / "banking77" / "all.jsonl"
     if not path.exists():
@@ -145,17 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         f"banking77 {args.split}: {len(texts)} texts, {n_labels} labels, "
         f"embeddings {emb.shape} {'(cache)' if cached else f'in {emb_s:.1f}s'}"
     )
-    try:
-        import psutil
-
-        gib = psutil.virtual_memory().total / 2**30
-        cpu = f"{psutil.cpu_count(logical=True)} cores, {gib:.0f} GiB"
-    except ImportError:
-        cpu = f"{os.cpu_count()} cores"
-    print(
-        f"machine: {platform.machine()} {cpu}, python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    print(machine_line())
 
     def make_methods(s: int) -> list:
         methods = []

@@ -39,6 +39,18 @@ class FakeDbt:
         self.is_incremental = incremental
 
 
+def merge_into_state(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, key: str, exists: bool):
+    """What dbt-duckdb's incremental merge does with a model's rows: delete+insert on ``key``
+    into the table ``state`` (created by the first build)."""
+    con.register("new_rows", rows)
+    if exists:
+        con.execute(f"delete from state where {key} in (select {key} from new_rows)")
+        con.execute("insert into state by name select * from new_rows")
+    else:
+        con.execute("create table state as select * from new_rows")
+    con.unregister("new_rows")
+
+
 class Store:
     """The warehouse side of a few builds: embeddings, summaries and the state table."""
 
@@ -72,15 +84,7 @@ class Store:
             FakeDbt(self.built), self.con, embeddings=self.embeddings, summaries=self.summaries
         ) as wh:
             rows = pipeline.cluster_state(wh, config)
-        self.con.register("new_rows", rows)
-        if self.built:
-            self.con.execute(
-                "delete from state where state_key in (select state_key from new_rows)"
-            )
-            self.con.execute("insert into state by name select * from new_rows")
-        else:
-            self.con.execute("create table state as select * from new_rows")
-        self.con.unregister("new_rows")
+        merge_into_state(self.con, rows, "state_key", self.built)
         self.built = True
         return rows
 

@@ -11,7 +11,7 @@ from kura_dbt import pipeline
 from kura_dbt.frames import Warehouse
 from kura_dbt.incremental import needs_work
 
-from .state_store import FakeDbt, Store, _blobs, _centres
+from .state_store import FakeDbt, Store, _blobs, _centres, merge_into_state
 
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
@@ -220,15 +220,7 @@ class _Map:
     def build(self, **settings) -> pd.DataFrame:
         with Warehouse(FakeDbt(self.built), self.con, embeddings=self.embeddings) as wh:
             rows = pipeline.map_points(wh, {"seed": 1, **settings})
-        self.con.register("new_rows", rows)
-        if self.built:
-            self.con.execute(
-                "delete from state where conversation_id in (select conversation_id from new_rows)"
-            )
-            self.con.execute("insert into state by name select * from new_rows")
-        else:
-            self.con.execute("create table state as select * from new_rows")
-        self.con.unregister("new_rows")
+        merge_into_state(self.con, rows, "conversation_id", self.built)
         self.built = True
         return rows
 

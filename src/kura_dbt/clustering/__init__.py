@@ -75,22 +75,19 @@ _CLASSES: dict[str, type[BaseEstimator]] = {
 CLUSTERERS: Registry[BaseEstimator] = Registry("clusterer")
 
 
-@CLUSTERERS.register("kmeans")
-def _kmeans(settings: Settings) -> BaseEstimator:
-    return KMeansClusterer(
-        n_clusters=settings.n_base_clusters,
-        random_state=settings.seed,
-        radius_quantile=settings.assign_radius_quantile,
-    )
+def _kmeans_from(cls: type[BaseEstimator]):
+    def build(settings: Settings) -> BaseEstimator:
+        return cls(
+            n_clusters=settings.n_base_clusters,
+            random_state=settings.seed,
+            radius_quantile=settings.assign_radius_quantile,
+        )
+
+    return build
 
 
-@CLUSTERERS.register("minibatch_kmeans")
-def _minibatch_kmeans(settings: Settings) -> BaseEstimator:
-    return MiniBatchKMeansClusterer(
-        n_clusters=settings.n_base_clusters,
-        random_state=settings.seed,
-        radius_quantile=settings.assign_radius_quantile,
-    )
+CLUSTERERS.register("kmeans")(_kmeans_from(KMeansClusterer))
+CLUSTERERS.register("minibatch_kmeans")(_kmeans_from(MiniBatchKMeansClusterer))
 
 
 @CLUSTERERS.register("hdbscan")
