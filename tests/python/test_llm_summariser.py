@@ -281,7 +281,7 @@ def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
 def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child(server):
     import numpy as np
 
-    from kura_dbt.hierarchy import build_hierarchy
+    from kura_dbt.hierarchy import build_hierarchy, label_cache
     from kura_dbt.labels.openai import OpenAILabeller
 
     rng = np.random.default_rng(0)
@@ -313,16 +313,7 @@ def test_clio_hierarchy_proposes_deduplicates_assigns_and_never_leaves_one_child
     assert sum("<categories>" in p for p in prompts) >= 24
     assert labeller.unresolved >= 1  # the [[invalid]] answer was resolved by its neighbours
     # a rerun with the stored names and groups asks the model nothing
-    previous = frame.rename(columns={})
-    cache = {
-        row.label_key: (row.name, row.description, row.keywords) for row in previous.itertuples()
-    }
-    key_of = dict(zip(previous["cluster_id"], previous["label_key"]))
-    cache["__parents__"] = {
-        row.label_key: key_of[row.parent_id]
-        for row in previous.itertuples()
-        if isinstance(row.parent_id, str)
-    }
+    cache = label_cache(frame)  # what a re-discovery reads from the stored taxonomy
     before = len(server.requests)
     again = build_hierarchy(
         X,
