@@ -1,15 +1,15 @@
-"""English rules of the local summariser: a request as a third-person sentence ("The user
-wants to ...", "The user asks the assistant to ..."), the task phrase of a sentence ("find a bus
-to Sacramento", "how to ...", "answer a question about ..."), key phrases, pronouns and
-conjugation. The word lists and cue tables are ``data/english.json``.
+"""English rules of the local summariser: the task phrase of a sentence ("find a bus to
+Sacramento", "how to ...", "answer a question about ..."), key phrases, and whether a sentence
+is a request. The word lists and cue tables are ``data/english.json``. (Requests and summaries
+quote the user; nothing is rewritten into the third person.)
 """
 
 from __future__ import annotations
 
 import re
 
-from kura_dbt.summaries._data import alternatives, cues, load
-from kura_dbt.summaries.text import DISCOURSE, capitalise, end_sentence, split_sentences
+from kura_dbt.summaries._data import cues, load
+from kura_dbt.summaries.text import DISCOURSE
 
 _DATA = load("english")
 
@@ -30,23 +30,9 @@ _FIND_CUES = cues(_DATA["cues"]["find"])
 _INTEREST_CUES = cues(_DATA["cues"]["interest"])
 _WANT_CUES = cues(_DATA["cues"]["want"])
 _HOW_CUES = cues(_DATA["cues"]["how"])
-# Openings that ask the assistant to do something: "The user asks the assistant to ...".
-_YOU_CUES = cues(_DATA["cues"]["you"])
-
-# first person -> third person: a word ("my" -> "their"), and a match of _PRONOUN
+# first person -> third person in a task phrase: "help with my homework" -> "help with their
+# homework"
 _FIRST_PERSON: dict[str, str] = dict(_DATA["first_person"])
-_PRONOUN = re.compile(
-    r"\b(?:[Ii]['’](?:m|ve|d|ll)|[Ii] am|[Ii] was|[Ii](?!\.\w)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b"
-)
-_PRONOUN_MAP: dict[str, str] = dict(_DATA["pronouns"])
-_SUBJECT_ADVERBS = frozenset(_DATA["subject_adverbs"])
-# conjugation in the third person singular
-_IRREGULAR_3RD: dict[str, str] = dict(_DATA["irregular_third_person"])
-_BASE_ED = frozenset(_DATA["base_ed"])
-_MODALS = frozenset(_DATA["modals"])
-_IRREGULAR_PAST = frozenset(_DATA["irregular_past"])
-# "I'm" -> "is", "I've" -> "has", ...
-_CONTRACTIONS: dict[str, str] = dict(_DATA["contractions"])
 
 
 def _base_from_gerund(word: str) -> str | None:
@@ -61,61 +47,6 @@ def _base_from_gerund(word: str) -> str | None:
         if base and base in _EN_VERBS:
             return base
     return None
-
-
-def third_person(text: str) -> str:
-    """First-person singular pronouns of ``text`` in the third person (I -> they, my -> their)."""
-
-    def swap(match: re.Match[str]) -> str:
-        new = _PRONOUN_MAP[match.group(0).replace("’", "'").lower()]
-        before = text[max(0, match.start() - 2) : match.start()]
-        sentence_start = match.start() == 0 or (before[-1:] == " " and before[:1] in ".?!")
-        return capitalise(new) if sentence_start else new
-
-    return _PRONOUN.sub(swap, text)
-
-
-def _conjugate(verb: str) -> str:
-    lower = verb.lower()
-    if lower in _IRREGULAR_3RD:
-        return _IRREGULAR_3RD[lower]
-    if lower in _MODALS or lower.endswith(("n't", "ing")) or not lower.replace("'", "").isalpha():
-        return verb
-    if lower.endswith("ed") and lower not in _BASE_ED:
-        return verb
-    if lower in _IRREGULAR_PAST:
-        return verb
-    if re.search(r"(?:s|sh|ch|x|z|o)$", lower):
-        return verb + "es"
-    if re.search(r"[^aeiou]y$", lower):
-        return verb[:-1] + "ies"
-    return verb + "s"
-
-
-_AND_VERB = re.compile(r"(\band )(" + alternatives(_DATA["and_verbs"]) + r")\b")
-_WANTS_YOU = re.compile(r"^((?:\w+ )?(?:wants|needs|would like|'d like|likes|wishes)) you to\b")
-
-
-def _user_says(sentence: str) -> str | None:
-    """'The user wants to ...' from a sentence that starts with 'I ...'; None otherwise."""
-    match = re.match(r"^(?:I['’](m|ve|d|ll)|I)\b\s*(.*)$", sentence, re.DOTALL)
-    if not match:
-        return None
-    contraction, rest = match.group(1), match.group(2)
-    if contraction:
-        body = _CONTRACTIONS[contraction] + " " + rest
-    else:
-        words = rest.split(" ")
-        i = 0
-        while i < len(words) - 1 and words[i].lower() in _SUBJECT_ADVERBS:
-            i += 1
-        if not words[i]:
-            return None
-        words[i] = _conjugate(words[i])
-        body = " ".join(words)
-    body = _AND_VERB.sub(lambda m: m.group(1) + _conjugate(m.group(2)), body, count=1)
-    body = _WANTS_YOU.sub(r"\1 the assistant to", body, count=1)
-    return "The user " + strip_please(third_person(body)).rstrip()
 
 
 _TRAILING_PLEASE = re.compile(r"[,\s]+please(?=[\s.!?]*$)", re.IGNORECASE)
@@ -348,28 +279,3 @@ def word_stem(word: str) -> str:
         if len(word) > 4 and word.endswith(suffix):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
-
-
-def summary_sentence(request: str) -> str:
-    """The request as a third-person sentence, built from its own words: "The user wants
-    to ...", "The user asks the assistant to ...", or "The user asks: <question>"."""
-    sentences = split_sentences(request) or [request]
-    first, rest = DISCOURSE.sub("", sentences[0]) or sentences[0], sentences[1:]
-    tail = (" " + third_person(" ".join(rest))) if rest else ""
-    says = _user_says(first)
-    if says:
-        return end_sentence(says) + tail
-    words = first.split()
-    stripped = False
-    for _ in range(3):  # "Please can you ...", "Could you please ..."
-        lowers = [w.strip(",.!?;:").lower() for w in words]
-        cue = next((c for c in _YOU_CUES if tuple(lowers[: len(c)]) == c), None)
-        if cue is None or len(words) <= len(cue):
-            break
-        words, stripped = words[len(cue) :], True
-    imperative = bool(words) and words[0].strip(",.!?;:").lower() in _EN_VERBS
-    if stripped or (imperative and not first.rstrip().endswith("?")):
-        body = strip_please(third_person(" ".join(words))).rstrip("?!.,; ")
-        if body:
-            return f"The user asks the assistant to {body[:1].lower() + body[1:]}." + tail
-    return f"The user asks: {third_person(request)}"

@@ -2,19 +2,26 @@
 
 ``LocalSummariser`` does not judge or invent anything; it extracts:
 
-* ``request``: the user's first substantive message (greetings and pleasantries removed),
-  cut to its first sentence(s), at most ``max_request_chars`` characters, in the user's words.
-* ``summary``: one or two sentences built from those words in the third person
-  ("The user needs to find a bus to Sacramento on March 3rd."; "The user asks the assistant
-  to write an outline about ..."; "The user asks: How can they ...?"), plus the follow-up
-  request that brings the most new words, if there is one ("Follow-up: ...").
-* ``task``: a short phrase from the user's words: the leading imperative or wanted action
-  ("find a bus to Sacramento"), "how to ..." for how-to questions, "answer a question about
-  <key phrases>" for other questions, or the key phrases alone; ``None`` when nothing is left.
-* ``languages``: the human language(s) of the user's messages (English names, e.g.
+* ``request``: the text worth embedding, the user's substantive request in their own words:
+  greetings, pleasantries and content-free turns are skipped; pasted code, logs and data are
+  replaced by a marker ("[python code]", with the error line of a pasted traceback); of a
+  long message the opening sentences are kept, and its closing question or instruction; a
+  first request of fewer than five words is followed by the next substantive turn; no
+  template, at most ``max_request_chars`` characters. ``None`` when the user asks nothing.
+* ``summary``: for display, the request quoted in a sentence ('The user asks: "..."'; 'The
+  user writes: "..."' for a statement), "(with pasted python code)" when there was code, and
+  the later sentence that brings the most new words ('; later: "..."'). The user's words are
+  quoted, never rewritten. A conversation with no request gets a fixed sentence that starts
+  with "No request:" (flag ``greeting_only``).
+* ``task``: a short phrase from the user's words: for English the leading imperative or wanted
+  action ("find a bus to Sacramento"), "how to ..." for how-to questions, "answer a question
+  about <key phrases>" for other questions, or the key phrases alone; for other languages the
+  key phrases that YAKE finds (with its stop words for the language); ``None`` when nothing is
+  left, and for languages written without spaces.
+* ``languages``: the human language(s) of the user's prose, code removed (English names, e.g.
   "English", "Spanish"; :mod:`kura_dbt.summaries.language`) and the programming languages
-  seen in fenced code blocks or strong syntax cues in any message (lower-case ids, e.g.
-  "python", "c++", "sql"; :mod:`kura_dbt.summaries.code`).
+  seen in the code of any message (lower-case ids, e.g. "python", "c++", "sql";
+  :mod:`kura_dbt.summaries.code`).
 * ``concerning_score``, ``user_frustration``, ``assistant_errors``: always ``None``; a local
   extractor cannot judge them honestly.
 
@@ -23,67 +30,84 @@ Person names are NOT removed (that needs a named-entity model).
 
 Conversations without user text get a record with ``summary``, ``request`` and ``task`` set to
 ``None`` and flags saying why (``empty``, ``no_user_message``); nothing raises. Whitespace and
-invisible characters (zero-width spaces and joiners, a BOM) are no text.
+invisible characters (zero-width spaces and joiners, a BOM) are no text; a user text with no
+letter or digit (only symbols, emoji or blank-looking characters) has no request and is
+flagged ``greeting_only``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kura_dbt.redact import redact, redact_with_counts
-from kura_dbt.summaries.code import CODE_FENCE_ANY, detect_programming_languages
+from kura_dbt.summaries.code import Split, detect_programming_languages, split_code
 from kura_dbt.summaries.english import (
     EN_STOP,
     english_task,
     is_request,
     key_phrases,
     strip_please,
-    summary_sentence,
-    third_person,
     tokenise,
     word_stem,
 )
-from kura_dbt.summaries.language import LATIN_STOPWORDS, human_languages
+from kura_dbt.summaries.language import detect_languages
 from kura_dbt.summaries.schema import FLAGS, ROLES, Message, SummaryRecord
 from kura_dbt.summaries.text import (
     DISCOURSE,
-    SPACES,
     capitalise,
     clean_message,
-    end_sentence,
+    has_content,
     has_text,
+    has_words,
     is_pleasantry,
+    keyphrase_task,
     looks_like_injection,
     select_request,
     shorten,
     split_sentences,
+    strip_labels,
     words,
 )
 
 __all__ = ["LocalSummariser"]
 
+NO_REQUEST_GREETING = "No request: the user only greets, thanks or chats without asking anything."
+NO_REQUEST_NO_WORDS = "No request: the user's messages have no words."
+_LONG_MESSAGE_SENTENCES = 6  # a message of more sentences is a pasted document or a long brief
+_SHORT_REQUEST_WORDS = 5  # a request of fewer words is followed by the next substantive turn
+
+
+@dataclass
+class _Turn:
+    """One user message: what was pasted, and the prose as sentences (greetings removed)."""
+
+    split: Split
+    sentences: list[str]
+    substantive: bool
+
 
 class LocalSummariser:
-    """Offline, deterministic, extractive summariser: no model, no network, no randomness.
+    """Offline, deterministic, extractive summariser: no network, no randomness.
 
     ``max_chars`` bounds the work per conversation: only the first ``max_chars`` characters of
     the transcript (all messages' text, in order) are read; a longer one is flagged
-    ``truncated``. ``max_request_chars`` bounds ``request``; ``max_summary_chars`` bounds
-    ``summary``.
+    ``truncated``. ``max_request_chars`` bounds ``request`` (400 characters, about 100
+    tokens: well inside a 256-token embedding model); ``max_summary_chars`` bounds ``summary``.
     """
 
     name = "local"
     model = "kura-local-extractive"
     # Change whenever the extraction logic changes: stored summaries with another version
     # are recomputed.
-    prompt_version = "local-v1"
+    prompt_version = "local-v2"
 
     def __init__(
         self,
         max_chars: int = 20_000,
-        max_request_chars: int = 200,
-        max_summary_chars: int = 400,
+        max_request_chars: int = 400,
+        max_summary_chars: int = 500,
     ) -> None:
         if max_chars < 1 or max_request_chars < 20 or max_summary_chars < 40:
             raise ValueError("max_chars >= 1, max_request_chars >= 20, max_summary_chars >= 40")
@@ -167,11 +191,10 @@ class LocalSummariser:
                 visible = message.content[:budget]
                 budget -= len(visible)
                 other_texts.append(visible)
-        visible_all = user_texts + other_texts
         if any(looks_like_injection(text) for text in user_texts):
             flags.add("possible_prompt_injection")
 
-        programming = detect_programming_languages("\n".join(visible_all))
+        programming = detect_programming_languages("\n".join(user_texts + other_texts))
         result: dict[str, Any] = {
             "turn_count": turn_count,
             "user_turns": user_turns,
@@ -183,64 +206,84 @@ class LocalSummariser:
             result["flags"] = _ordered(flags)
             return result
 
-        human = human_languages(
-            [CODE_FENCE_ANY.sub(" ", t) if "```" in t else t for t in user_texts]
-        )
-        if human and human[0] != "English":
-            flags.add("non_english")
-        result["languages"] = human + [p for p in programming if p not in human]
-
         redacted: list[str] = []
         for text in user_texts:
             clean, counts = redact_with_counts(text)
             if any(counts.values()):
                 flags.add("contains_pii")
             redacted.append(clean)
-        facets = self._facets(redacted, main_language=human[0] if human else None, flags=flags)
-        result.update(facets)
+        turns = [self._turn(text) for text in redacted]
+        for turn in turns:
+            programming += [p for p in turn.split.languages if p not in programming]
+        # the language of the user's prose: code, logs and content-free turns say nothing
+        prose = ["\n".join(t.sentences) for t in turns if t.substantive]
+        human = detect_languages(prose)
+        main_code = human[0][0] if human else None
+        if main_code not in (None, "en"):
+            flags.add("non_english")
+        names = [name for _, name in human]
+        result["languages"] = names + [p for p in programming if p not in names]
+        result.update(self._facets(turns, main_code, flags))
         result["flags"] = _ordered(flags)
         return result
 
-    def _facets(
-        self, user_texts: list[str], main_language: str | None, flags: set[str]
-    ) -> dict[str, Any]:
-        cleaned = [clean_message(text) for text in user_texts]
-        substantive = [
-            i
-            for i, text in enumerate(cleaned)
-            if text and not all(is_pleasantry(s) for s in text.split("\n"))
-        ]
+    @staticmethod
+    def _turn(text: str) -> _Turn:
+        split = split_code(text)
+        cleaned = clean_message(split.prose)
+        sentences = [strip_labels(s) for s in cleaned.split("\n") if s]
+        sentences = [s for s in sentences if s]
+        return _Turn(split, sentences, has_content(sentences))
+
+    def _facets(self, turns: list[_Turn], main_code: str | None, flags: set[str]) -> dict[str, Any]:
+        substantive = [i for i, turn in enumerate(turns) if turn.substantive]
         if not substantive:
-            first = next((t for t in user_texts if t.strip()), "")
-            plain = SPACES.sub(" ", first.replace("\n", " ")).strip()
-            if CODE_FENCE_ANY.sub("", first).strip() == "" and plain:
-                # the user sent only code
-                request = "[code]"
-                summary = "The user shares code without other text."
-            else:
-                flags.add("greeting_only")
-                request = shorten(plain, self.max_request_chars)
-                summary = f"The user only writes: {request}"
-            return {
-                "request": redact(request),
-                "summary": redact(shorten(summary, self.max_summary_chars)),
-                "task": None,
-            }
+            pasted = next((t.split for t in turns if t.split.has_code), None)
+            if pasted is not None:  # code without a word about it
+                request = pasted.marker()
+                error = pasted.error_line()
+                if error:
+                    request = f"{request} {shorten(error, 160)}"
+                what = f"{pasted.languages[0]} code" if pasted.languages else "code"
+                return {
+                    "request": redact(request),
+                    "summary": f"The user pastes {what} without a question.",
+                    "task": None,
+                }
+            flags.add("greeting_only")
+            texts = [" ".join(t.split.prose.split()) for t in turns]
+            summary = NO_REQUEST_GREETING if any(map(has_words, texts)) else NO_REQUEST_NO_WORDS
+            return {"request": None, "summary": summary, "task": None}
 
-        first_index = substantive[0]
-        sentences = cleaned[first_index].split("\n")
-        request = select_request(sentences, self.max_request_chars)
-        english = main_language in (None, "English")
+        english = main_code in (None, "en")
+        used = [substantive[0]]
+        parts = [self._turn_request(turns[substantive[0]])]
+        for i in substantive[1:]:
+            if len(" ".join(p[0] for p in parts).split()) >= _SHORT_REQUEST_WORDS:
+                break
+            used.append(i)
+            parts.append(self._turn_request(turns[i]))
+        prose = " ".join(p[0] for p in parts)
+        markers = " ".join(dict.fromkeys(p[1] for p in parts if p[1]))
+        request = shorten(f"{prose} {markers}".strip(), self.max_request_chars)
 
-        summary = summary_sentence(request) if english else f"The user asks: {request}"
-        summary = end_sentence(summary)
-        follow_up = self._follow_up(cleaned, substantive[1:], request, english)
+        first_sentence = split_sentences(prose)[0] if prose else ""
+        asks = first_sentence.rstrip().endswith("?") or (
+            english and is_request(first_sentence, words(first_sentence))
+        )
+        summary = f'The user {"asks" if asks else "writes"}: "{prose}"'
+        languages = [p for i in used for p in turns[i].split.languages if turns[i].split.has_code]
+        if any(turns[i].split.has_code for i in used):
+            what = f"{languages[0]} code" if languages else "code"
+            summary += f" (with pasted {what})."
+        later = [i for i in substantive if i not in used]
+        follow_up = self._follow_up(turns, later, prose)
         if follow_up:
-            summary = f"{summary} Follow-up: {end_sentence(follow_up)}"
+            summary = f'{summary}; later: "{follow_up}"'
         summary = shorten(summary, self.max_summary_chars)
 
         task = None
-        request_sentences = split_sentences(request.rstrip("…"))
+        request_sentences = split_sentences(prose.rstrip("…"))
         if english:
             for sentence in request_sentences[:3]:
                 task = english_task(sentence)
@@ -249,12 +292,8 @@ class LocalSummariser:
             if not task:
                 phrases = key_phrases(tokenise(" ".join(request_sentences)), EN_STOP)
                 task = ", ".join(phrases) if phrases else None
-        elif main_language in LATIN_STOPWORDS:
-            # key phrases in the user's language; without a stop-word list (other scripts)
-            # no honest phrase can be cut out, and the task stays None
-            stop = LATIN_STOPWORDS[main_language]
-            phrases = key_phrases(tokenise(" ".join(request_sentences)), stop)
-            task = ", ".join(phrases) if phrases else None
+        elif main_code:
+            task = keyphrase_task(" ".join(request_sentences), main_code)
         if task:
             task = shorten(task, 100)
         return {
@@ -263,16 +302,30 @@ class LocalSummariser:
             "task": redact(task) if task else None,
         }
 
-    def _follow_up(
-        self, cleaned: list[str], indices: list[int], request: str, english: bool
-    ) -> str | None:
+    def _turn_request(self, turn: _Turn) -> tuple[str, str]:
+        """(the user's words, the code marker) of one substantive turn: its first sentences;
+        of a long message also its closing question or instruction (or only that, when the
+        message opens with pasted text rather than a request)."""
+        sentences = turn.sentences
+        text = select_request(sentences, self.max_request_chars, wanted=150)
+        if len(sentences) > _LONG_MESSAGE_SENTENCES:
+            last = sentences[-1]
+            if last not in text and _asks(last):
+                text = f"{text} … {last}" if _asks(sentences[0]) else last
+        marker = turn.split.marker()
+        error = turn.split.error_line() if marker else None
+        if error:
+            marker = f"{marker} {shorten(error, 120)}"
+        return shorten(text, self.max_request_chars), marker
+
+    def _follow_up(self, turns: list[_Turn], indices: list[int], request: str) -> str | None:
         """The later user sentence, not a pleasantry, that brings the most words not already
         in the request (at least two), a question or request counting two more; the earliest
-        wins a tie."""
+        wins a tie. Quoted as written."""
         seen = {word_stem(w) for w in words(request) if w not in EN_STOP}
         best: tuple[int, str] | None = None
         for i in indices:
-            for sentence in cleaned[i].split("\n"):
+            for sentence in turns[i].sentences:
                 if is_pleasantry(sentence):
                     continue
                 sentence = DISCOURSE.sub("", sentence) or sentence
@@ -286,10 +339,11 @@ class LocalSummariser:
                     best = (score, sentence)
         if best is None:
             return None
-        text = capitalise(best[1])
-        if english:
-            text = capitalise(strip_please(third_person(text)))
-        return shorten(text, 160)
+        return shorten(capitalise(strip_please(best[1])), 160)
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") or is_request(sentence, words(sentence))
 
 
 def _ordered(flags: set[str]) -> list[str]:

@@ -25,7 +25,7 @@ __all__ = ["FLAGS", "ROLES", "ConversationSummary", "Message", "SummaryRecord"]
 FLAGS = (
     "empty",  # no message has any non-whitespace text
     "no_user_message",  # no user message has any non-whitespace text
-    "greeting_only",  # the user's text has no request: only greetings, pleasantries, no words
+    "greeting_only",  # no request: only greetings, pleasantries, content-free words or symbols
     "truncated",  # the transcript was longer than max_chars; only max_chars of it were read
     "non_english",  # the main human language of the user's text is not English
     "possible_prompt_injection",  # a user message contains a typical injection phrase

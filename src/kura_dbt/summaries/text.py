@@ -3,7 +3,9 @@ shortening, and prompt-injection phrases. The word tables are ``data/text.json``
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 from kura_dbt.loaders.message_rules import is_blank
 from kura_dbt.summaries._data import alternatives, load, pattern
@@ -183,3 +185,51 @@ def select_request(sentences: list[str], limit: int, wanted: int = 60) -> str:
         out = f"{out} {sentences[i]}"
         i += 1
     return shorten(out, limit)
+
+
+# ----------------------------------------------------------------------------- content
+
+_LABEL = re.compile(r"^(?:(?:" + alternatives(_DATA["labels"]) + r")\s*[:：]\s*)+", re.IGNORECASE)
+_WORDLIKE = re.compile(r"[^\W_]")
+_NO_CONTENT_WORDS = _PLEASANTRY_WORDS | frozenset(_DATA["no_content_words"])
+
+
+def strip_labels(sentence: str) -> str:
+    """``sentence`` without leading labels such as "Follow-up:", "Question:", "Q:"."""
+    return _LABEL.sub("", sentence).strip()
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` has a letter or a digit (not only symbols, emoji or blank-looking
+    characters)."""
+    return bool(_WORDLIKE.search(text))
+
+
+def has_content(sentences: list[str]) -> bool:
+    """Whether the sentences hold a word that is not a greeting, a pleasantry or a bare
+    pronoun or function word ("He", "ok thanks", "?" hold none)."""
+    return any(
+        w not in _NO_CONTENT_WORDS and has_words(w) for s in sentences for w in words(s) if w
+    )
+
+
+@functools.cache
+def _keyphrase_extractor(language: str) -> Any:
+    import yake
+
+    # yake's stop words for the language (its language-neutral list when it has none)
+    return yake.KeywordExtractor(lan=language, n=3, top=3, dedup_lim=0.7)
+
+
+def keyphrase_task(text: str, language: str) -> str | None:
+    """Up to three key phrases of ``text`` (YAKE, with the stop words of ``language``, an
+    ISO 639-1 code), in the order they appear; None for a language written without spaces
+    (its words cannot be cut out) or when there are none."""
+    if not text.strip() or _UNSPACED.search(text):
+        return None
+    phrases = [phrase for phrase, _ in _keyphrase_extractor(language).extract_keywords(text)]
+    phrases.sort(key=lambda phrase: (text.find(phrase) % (len(text) + 1), phrase))
+    return ", ".join(phrases) if phrases else None
+
+
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
