@@ -1,4 +1,5 @@
-{#- LLM spending per run, stage and model: calls, tokens, estimated cost and errors.
+{#- LLM spending per run, stage and model: calls, tokens, estimated cost, errors, and whether
+    the run stopped at its budget cap (budget_cap_reached, pending_after_cap).
     A run is one `dbt build` (summarised_at, embedded_at, and for cluster names and the
     hierarchy the discovery that wrote the cluster's row in kura__taxonomy); rows a later run
     replaced count in that later run. Names are only asked for at a discovery, and not for a
@@ -18,7 +19,11 @@ with summaries as (
         sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
         sum(coalesce(completion_tokens, 0)) as completion_tokens,
         sum(cost_usd) as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors
+        sum(case when error is not null then 1 else 0 end) as errors,
+        -- the run stopped at its budget cap (var kura__llm_max_calls / kura__llm_max_cost_usd)
+        -- and left this many conversations pending for the next run
+        max(pending_after_cap) is not null as budget_cap_reached,
+        max(pending_after_cap) as pending_after_cap
     from {{ ref('kura__summaries') }}
     group by summarised_at, summariser, model, prompt_version
 ),
@@ -39,7 +44,9 @@ embeddings as (
         {%- else -%}
         cast(null as {{ dbt.type_float() }})
         {%- endif %} as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors
+        sum(case when error is not null then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
     from {{ ref('kura__embeddings') }}
     group by embedded_at, embedder, model
 ),
@@ -61,7 +68,9 @@ naming as (
         {%- else -%}
         cast(null as {{ dbt.type_float() }})
         {%- endif %} as cost_usd,
-        sum(case when label_error then 1 else 0 end) as errors
+        sum(case when label_error then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
     from {{ ref('kura__taxonomy') }}
     group by updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
 )

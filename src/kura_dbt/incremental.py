@@ -13,6 +13,24 @@ def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
+def embedded_text_sql(column: str, alias: str) -> str:
+    """SQL for the text that is embedded from a ``kura__summaries`` row ``alias``: the
+    ``column`` chosen by ``Settings.embedded_column``; a conversation without a request (a
+    greeting, only code) falls back to its summary, so it is still clustered."""
+    if column == "summary":
+        return f"{alias}.summary"
+    return f"coalesce(nullif(trim({alias}.{column}), ''), {alias}.summary)"
+
+
+def embedded_texts(summaries: pd.DataFrame, column: str) -> pd.Series:
+    """:func:`embedded_text_sql` for a frame of summaries."""
+    texts = summaries["summary"]
+    if column != "summary" and column in summaries:
+        chosen = summaries[column].astype("string")
+        texts = chosen.where(chosen.str.strip().fillna("") != "", texts)
+    return texts
+
+
 def needs_work(
     current: pd.DataFrame, previous: pd.DataFrame | None, keys: dict[str, Any]
 ) -> pd.Series:

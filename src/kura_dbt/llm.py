@@ -46,6 +46,12 @@ class LLMSettings:
     max_requests_per_minute: float | None = None  # None: no pacing; else requests evenly spaced
     input_cost_per_mtok: float | None = None  # USD per million prompt tokens, for the cost column
     output_cost_per_mtok: float | None = None
+    # the budget of one run (kura_dbt.budget): at most this many calls / this much estimated
+    # cost per stage; the rest stays pending for the next run. warn | fail (fail: the model
+    # fails before any call when the estimate of its pending work is over the cap)
+    max_calls: int | None = None
+    max_cost_usd: float | None = None
+    budget_action: str = "warn"
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
@@ -64,6 +70,18 @@ class LLMSettings:
         if self.mode not in _MODES:
             raise ValueError(
                 f"kura: llm mode {self.mode!r}; valid modes: {', '.join(sorted(_MODES))}"
+            )
+        if self.max_calls is not None and self.max_calls < 0:
+            raise ValueError(
+                f"kura: var kura__llm_max_calls cannot be negative, got {self.max_calls}"
+            )
+        if self.max_cost_usd is not None and self.max_cost_usd < 0:
+            raise ValueError(
+                f"kura: var kura__llm_max_cost_usd cannot be negative, got {self.max_cost_usd}"
+            )
+        if self.budget_action not in ("warn", "fail"):
+            raise ValueError(
+                f"kura: var kura__llm_budget_action {self.budget_action!r}; valid: warn, fail"
             )
         if self.http_client not in _HTTP_CLIENTS:
             raise ValueError(
@@ -86,7 +104,7 @@ class LLMSettings:
             if spec.default is not None:
                 kind = type(spec.default)
             else:
-                kind = str if name == "base_url" else float
+                kind = {"base_url": str, "max_calls": int}.get(name, float)
             try:
                 value = setting(merged, name, None, kind)
             except ValueError as exc:
@@ -396,13 +414,25 @@ async def call_with_retries(
     settings: LLMSettings,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
+    prompt_tokens_estimate: int | None = None,
 ) -> CallResult:
     """Run ``make_call`` (returning ``(value, completion)``) with retries on 429, 5xx and timeouts.
 
     Backoff is exponential with jitter, capped at 30 s, and at least the server's Retry-After.
     Anything else (a 400, an answer that still fails validation after instructor's re-asks)
-    is returned as an error at once.
+    is returned as an error at once. Under a :class:`kura_dbt.budget.StageMonitor` the call
+    first asks the stage's budget (``prompt_tokens_estimate`` prices it) and, when refused, is
+    not sent and comes back as :func:`kura_dbt.budget.skipped_result`; when done it is counted
+    in the stage's progress.
     """
+    from kura_dbt.budget import current_monitor, skipped_result
+
+    monitor = current_monitor()  # the stage's progress and budget cap (kura_dbt.budget)
+    estimate = 0.0
+    if monitor is not None:
+        admitted, estimate = monitor.admit(prompt_tokens_estimate)
+        if not admitted:
+            return skipped_result()  # not sent: the row stays pending for the next run
     rng = rng or random.Random(0)
     result = CallResult()
     requests = [0]
@@ -434,6 +464,8 @@ async def call_with_retries(
     # HTTP requests actually sent (instructor's re-asks of invalid answers included); a client
     # without the counting hook (e.g. a test double) falls back to our own attempts
     result.attempts = max(result.attempts, requests[0])
+    if monitor is not None:
+        monitor.finished(result, estimate)
     return result
 
 
@@ -447,6 +479,11 @@ async def gather_bounded(
     (building one costs a few ms of CPU). Otherwise the whole first wave leaves together,
     its answers come back together and queue for the CPU, and the clump repeats every round.
     """
+    from kura_dbt.budget import current_monitor
+
+    monitor = current_monitor()
+    if monitor is not None:
+        monitor.expect(len(jobs))  # the progress total: every call this stage will make
     semaphore = asyncio.Semaphore(max_concurrency)
 
     async def run(job: Callable[[], Awaitable[T]]) -> T:
@@ -470,8 +507,10 @@ def run_async(coroutine: Awaitable[T]) -> T:
         return asyncio.run(coroutine)  # type: ignore[arg-type]
     import concurrent.futures
 
+    # the context travels with it (the stage's monitor, kura_dbt.budget, is a context variable)
+    context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
+        return pool.submit(context.run, asyncio.run, coroutine).result()  # type: ignore[arg-type]
 
 
 def run_llm(settings: LLMSettings, work: Callable[[Any], Awaitable[T]], client: Any = None) -> T:
@@ -529,9 +568,12 @@ def structured_calls(
                     ],
                 )
 
-            return lambda: call_with_retries(call, settings)
+            tokens = overhead + approx_tokens(prompt)
+            return lambda: call_with_retries(call, settings, prompt_tokens_estimate=tokens)
 
         return await gather_bounded([job(p) for p in prompts], settings.max_concurrency)
+
+    overhead = request_overhead_tokens(response_model, settings.mode) + approx_tokens(system)
 
     return run_llm(settings, work, client)
 
@@ -544,6 +586,38 @@ async def close_client(client: Any) -> None:
         result = close()
         if asyncio.iscoroutine(result):
             await result
+
+
+@functools.cache
+def _overhead_chars(response_model: type[Any], mode: str) -> int:
+    """Characters instructor adds to a request of ``response_model`` in ``mode`` (JSON mode:
+    the schema in the system message; tools mode: the function definition), measured once by
+    letting instructor build a request with a one-character system and user message, offline."""
+    prepared = prepare_response_model(response_model)
+    try:
+        import instructor
+
+        try:
+            from instructor.processing.response import handle_response_model
+        except ImportError:  # pragma: no cover - older instructor
+            from instructor.process_response import handle_response_model
+        modes = {"json": "JSON", "tools": "TOOLS", "md_json": "MD_JSON"}
+        _, kwargs = handle_response_model(
+            prepared,
+            mode=getattr(instructor.Mode, modes.get(mode, "JSON")),
+            messages=[{"role": "system", "content": "S"}, {"role": "user", "content": "P"}],
+        )
+        sent = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", []))
+        extra = {k: v for k, v in kwargs.items() if k in ("tools", "functions")}
+        return max(0, sent - 2) + (len(json.dumps(extra)) if extra else 0)
+    except Exception:  # noqa: BLE001  # the schema's length is a fair stand-in
+        return len(json.dumps(prepared.model_json_schema()))
+
+
+def request_overhead_tokens(response_model: type[Any], mode: str = "json") -> int:
+    """Estimated prompt tokens that every request of ``response_model`` carries on top of its
+    system and user message (the schema instructor adds)."""
+    return (_overhead_chars(response_model, mode) + 3) // 4
 
 
 def approx_tokens(text: str) -> int:

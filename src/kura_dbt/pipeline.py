@@ -11,6 +11,7 @@ they select their new rows in SQL.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
-from kura_dbt.incremental import needs_work, text_hash
+from kura_dbt.incremental import embedded_text_sql, embedded_texts, needs_work, text_hash
 from kura_dbt.llm import describe
+from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
 from kura_dbt.settings import Settings, setting
@@ -94,18 +97,72 @@ def summarise(
 
 def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
     """:func:`summarise` for the ``kura__summaries`` model: the conversations to summarise are
-    selected in SQL (a join of ``transcripts`` with the model's previous state on the content
-    hash, backend, model and prompt version), so only they are read into Python."""
+    selected in SQL (:func:`pending_summaries`), so only they are read into Python.
+
+    With an LLM summariser the calls run under the stage's :class:`~kura_dbt.budget.
+    StageMonitor`: progress lines, and the budget cap (``kura__llm_max_calls``,
+    ``kura__llm_max_cost_usd``) past which the rest stays pending. The model ends with one
+    run summary line (:func:`kura_dbt.progress.run_summary`)."""
     settings = Settings.from_config(config)
     summariser = SUMMARISERS.build(settings.summariser, settings)
+    started = time.monotonic()
+    todo = pending_summaries(warehouse, summariser)
+    rows_in = _count(warehouse, warehouse.views["transcripts"])
+    llm = _llm_of(summariser)
+    progress = Progress(
+        "kura__summaries",
+        unit="calls" if llm is not None else "conversations",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    monitor = None
+    if llm is not None:
+        completion = _completion_history(warehouse, summariser)
+        monitor = StageMonitor(
+            progress,
+            llm.max_calls,
+            llm.max_cost_usd,
+            llm,
+            completion_guess=int(completion or DEFAULT_SUMMARY_COMPLETION_TOKENS),
+        )
+        if llm.budget_action == "fail" and (llm.max_calls is not None or llm.max_cost_usd):
+            _refuse_over_budget(estimate_summaries(todo, summariser, completion), llm)
+    if len(todo):
+        progress.say(f"{len(todo)} of {rows_in} conversations to summarise")
+    with monitoring(monitor):
+        frame = _summaries_of(summariser, todo, progress)
+    if monitor is not None and monitor.capped:
+        left = int(frame["pending_after_cap"].max()) if len(frame) else len(todo)
+        progress.say(
+            f"stopped at the LLM budget cap ({monitor.cap_text()}): {monitor.started} calls "
+            f"made, {left} conversations left pending for the next run (nothing failed; run "
+            "again or raise the cap)",
+            level="warning",
+            always=True,
+        )
+    if settings.progress:
+        emit(_summary_line("kura__summaries", frame, rows_in, len(todo), started, llm), "info")
+    return frame
+
+
+def pending_summaries(warehouse: Any, summariser: Any) -> pd.DataFrame:
+    """The conversations the next :func:`summarise_new` sends to ``summariser``, selected in
+    SQL: a join of ``transcripts`` with the model's previous state on the content hash,
+    backend, model and prompt version. ``reason``: ``new``, ``changed`` (content), ``failed``
+    (the last attempt has an error) or ``other model or prompt version``; ``previous_error``:
+    a retry of a row that failed before (see :mod:`kura_dbt.failures`). Sorted by id."""
     transcripts, state = warehouse.views["transcripts"], warehouse.state
     columns = "t.conversation_id, t.content_hash, t.messages_json"
     if state is None:
-        todo = warehouse.query(f"select {columns} from {transcripts} as t")
+        todo = warehouse.query(f"select {columns}, 'new' as reason from {transcripts} as t")
     else:
-        # previous_error: a retry of a row that failed before (see kura_dbt.failures)
         todo = warehouse.query(
-            f"select {columns}, f.error as previous_error from {transcripts} as t "
+            f"select {columns}, f.error as previous_error, case "
+            "when f.conversation_id is null then 'new' "
+            "when f.content_hash is distinct from t.content_hash then 'changed' "
+            "when f.error is not null then 'failed' "
+            "else 'other model or prompt version' end as reason "
+            f"from {transcripts} as t "
             f"left join {state} as f on f.conversation_id = t.conversation_id "
             f"left join {state} as s "
             "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
@@ -114,7 +171,123 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
             f"and coalesce(s.prompt_version, '') = {_literal(summariser.prompt_version)} "
             "and s.error is null where s.conversation_id is null"
         )
-    return _summaries_of(summariser, todo.sort_values("conversation_id").reset_index(drop=True))
+    return todo.sort_values("conversation_id").reset_index(drop=True)
+
+
+# completion tokens per summary before any history (a ConversationSummary answer in JSON)
+DEFAULT_SUMMARY_COMPLETION_TOKENS = 200
+
+
+def estimate_summaries(
+    todo: pd.DataFrame, summariser: Any, completion_per_call: float | None = None
+) -> dict[str, Any]:
+    """What summarising ``todo`` (from :func:`pending_summaries`) will send: conversations by
+    reason, calls (one per conversation with text; an empty one makes none), prompt tokens
+    (the system prompt, the schema instructor adds and the transcript as the summariser cuts
+    it, at about 4 characters per token) and completion tokens (``completion_per_call``: the
+    mean of earlier summaries by the same model, else
+    :data:`DEFAULT_SUMMARY_COMPLETION_TOKENS`), and the cost at the configured prices."""
+    from kura_dbt.llm import approx_tokens, request_overhead_tokens
+
+    reasons = todo["reason"].value_counts().to_dict() if "reason" in todo else {}
+    out: dict[str, Any] = {
+        "conversations": len(todo),
+        "by_reason": {str(k): int(v) for k, v in reasons.items()},
+        "calls": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "completion_per_call": None,
+    }
+    llm = _llm_of(summariser)
+    draft = getattr(summariser, "_draft", None)
+    if llm is None or draft is None:  # a local summariser: nothing is sent, nothing is spent
+        return out
+    from kura_dbt.summaries.openai import SYSTEM_PROMPT
+
+    per_call = completion_per_call or DEFAULT_SUMMARY_COMPLETION_TOKENS
+    answer_model = getattr(summariser, "_answer_model", None)
+    overhead = approx_tokens(SYSTEM_PROMPT)
+    if answer_model is not None:
+        overhead += request_overhead_tokens(answer_model, llm.mode)
+    for record in todo.itertuples(index=False):
+        _, _, prompt = draft(record.conversation_id, parse_messages(record.messages_json))
+        if prompt is None:
+            continue
+        out["calls"] += 1
+        out["prompt_tokens"] += overhead + approx_tokens(prompt)
+    out["completion_per_call"] = float(per_call)
+    out["completion_tokens"] = int(round(out["calls"] * per_call))
+    out["cost_usd"] = llm.cost(out["prompt_tokens"], out["completion_tokens"])
+    return out
+
+
+def _completion_history(warehouse: Any, summariser: Any) -> float | None:
+    """Mean completion tokens of the summaries the same model wrote before (None: none)."""
+    if warehouse.state is None:
+        return None
+    mean = warehouse.query(
+        f"select avg(completion_tokens) as mean from {warehouse.state} "
+        "where error is null and completion_tokens > 0 and llm_calls = 1 "
+        f"and coalesce(summariser, '') = {_literal(summariser.name)} "
+        f"and coalesce(model, '') = {_literal(summariser.model)}"
+    )["mean"].iloc[0]
+    return None if pd.isna(mean) else float(mean)
+
+
+def _refuse_over_budget(estimate: dict[str, Any], llm: Any) -> None:
+    """``kura__llm_budget_action: fail``: fail before any call when the pending work is over
+    the cap."""
+    over = []
+    if llm.max_calls is not None and estimate["calls"] > llm.max_calls:
+        over.append(f"{estimate['calls']} calls > kura__llm_max_calls={llm.max_calls}")
+    cost = estimate["cost_usd"]
+    if llm.max_cost_usd is not None and cost is not None and cost > llm.max_cost_usd:
+        over.append(f"about ${cost:.4f} > kura__llm_max_cost_usd={llm.max_cost_usd:g}")
+    if over:
+        raise RuntimeError(
+            f"kura: kura__summaries would go over its LLM budget ({'; '.join(over)}) and "
+            "kura__llm_budget_action is fail: nothing was sent. Raise the cap, or set "
+            "kura__llm_budget_action: warn to summarise up to the cap and leave the rest pending"
+        )
+
+
+def _llm_of(backend: Any) -> Any:
+    """The backend's LLM settings when it calls an LLM (``settings`` is an LLMSettings)."""
+    from kura_dbt.llm import LLMSettings
+
+    settings = getattr(backend, "settings", None)
+    return settings if isinstance(settings, LLMSettings) else None
+
+
+def _count(warehouse: Any, relation: str) -> int:
+    return int(warehouse.query(f"select count(*) as n from {relation}")["n"].iloc[0])
+
+
+def _summary_line(
+    model: str, frame: pd.DataFrame, rows_in: int, pending: int, started: float, llm: Any
+) -> str:
+    errors = int(frame["error"].notna().sum()) if len(frame) else 0
+    prompt = int(frame["prompt_tokens"].fillna(0).sum()) if "prompt_tokens" in frame else 0
+    completion = (
+        int(frame["completion_tokens"].fillna(0).sum()) if "completion_tokens" in frame else 0
+    )
+    costs = frame["cost_usd"].dropna() if "cost_usd" in frame else pd.Series(dtype=float)
+    cost = float(costs.sum()) if len(costs) else (0.0 if llm is None or not len(frame) else None)
+    skipped = pending - len(frame)
+    return run_summary(
+        model,
+        rows_in=rows_in,
+        done=len(frame) - errors,
+        reused=rows_in - pending,
+        errors=errors,
+        calls=int(frame["llm_calls"].fillna(0).sum()) if "llm_calls" in frame else 0,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
+        seconds=time.monotonic() - started,
+        extra=f"{skipped} left pending by the budget cap" if skipped else "",
+    )
 
 
 def _retries(todo: pd.DataFrame) -> list[bool]:
@@ -129,7 +302,25 @@ def _literal(value: Any) -> str:
     return "'" + ("" if value is None else str(value)).replace("'", "''") + "'"
 
 
-def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
+def _summarise_all(summariser: Any, pairs: list[Any], progress: Progress | None) -> list[Any]:
+    """``summariser.summarise_many(pairs)``; a backend that makes no LLM call (the local one)
+    goes in tenths so that ``progress`` can say how far it is (an LLM backend's calls report
+    to the stage's monitor themselves, all in one batch for full concurrency)."""
+    if progress is None or _llm_of(summariser) is not None or len(pairs) < 1000:
+        return list(summariser.summarise_many(pairs))
+    progress.add_total(len(pairs))
+    size = -(-len(pairs) // 10)
+    records = []
+    for start in range(0, len(pairs), size):
+        chunk = list(summariser.summarise_many(pairs[start : start + size]))
+        records += chunk
+        progress.advance(len(chunk), errors=sum(r.error is not None for r in chunk))
+    return records
+
+
+def _summaries_of(
+    summariser: Any, todo: pd.DataFrame, progress: Progress | None = None
+) -> pd.DataFrame:
     now = _now()
     pairs = [
         (r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)
@@ -139,10 +330,17 @@ def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
     # A conversation with nothing to summarise (no text: no call, no error) is not counted.
     where = f"summariser {summariser.name}, model {summariser.model}"
     try:
-        records = [record.to_row() for record in summariser.summarise_many(pairs)]
+        records = [record.to_row() for record in _summarise_all(summariser, pairs, progress)]
     except Exception as exc:  # the backend failed as a whole, so did every row
         records = [{"error": describe(exc), "flags": ["error"]} for _ in pairs]
         check_failures("summaries", [r["error"] for r in records], where, _retries(todo))
+    # conversations the budget cap kept from being sent (kura_dbt.budget) are not written: they
+    # stay pending, and the next run summarises them; they are neither errors nor failures
+    kept = [not is_skipped(r.get("error")) for r in records]
+    left_pending = len(records) - sum(kept)
+    if left_pending:
+        todo = todo[kept].reset_index(drop=True)
+        records = [r for r, keep in zip(records, kept, strict=True) if keep]
     retry = _retries(todo)
     tried = [
         i
@@ -182,6 +380,7 @@ def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
         row["assistant_errors"] = _json_or_none(result.get("assistant_errors"))
         row["extra_facets"] = _json_or_none(result.get("extra_facets"))
         row["flags"] = _json_or_none(result.get("flags") or [])
+        row["pending_after_cap"] = left_pending or None
         rows.append(row)
     return typed_frame(rows, SUMMARY_SCHEMA)
 
@@ -189,12 +388,14 @@ def _summaries_of(summariser: Any, todo: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- embeddings
 
 
-def embeddable(summaries: pd.DataFrame) -> pd.DataFrame:
-    """Conversations that have a summary to embed, with the hash of that text."""
+def embeddable(summaries: pd.DataFrame, column: str = "summary") -> pd.DataFrame:
+    """Conversations that have a text to embed (``text``: the summaries ``column`` chosen by
+    ``Settings.embedded_column``, see :func:`kura_dbt.incremental.embedded_texts`), with the
+    hash of that text."""
     ok = summaries[summaries["summary"].notna() & summaries["error"].isna()].copy()
-    ok["summary"] = ok["summary"].astype(str)
-    ok = ok[ok["summary"].str.strip() != ""]
-    ok["text_hash"] = [text_hash(t) for t in ok["summary"]]
+    ok["text"] = embedded_texts(ok, column).astype(str)
+    ok = ok[ok["text"].str.strip() != ""]
+    ok["text_hash"] = [text_hash(t) for t in ok["text"]]
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
@@ -203,7 +404,7 @@ def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config
     whose embedding failed last time (a row with ``error`` and no vector)."""
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
-    todo = embeddable(summaries)
+    todo = embeddable(summaries, settings.embedded_column())
     keys = {"text_hash": None, "embedder": embedder.name, "model": embedder.model}
     return _embeddings_of(embedder, todo[needs_work(todo, previous, keys)])
 
@@ -214,27 +415,70 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     summaries, state = warehouse.views["summaries"], warehouse.state
+    column = settings.embedded_column()
+    text = embedded_text_sql(column, "s")
     usable = (
-        f"select conversation_id, summary, error from {summaries} "
-        "where summary is not null and error is null"
+        f"select s.conversation_id, s.summary, s.error, {text} as text from {summaries} as s "
+        "where s.summary is not null and s.error is null"
     )
     if state is None:
         todo = warehouse.query(usable)
     else:
         todo = warehouse.query(
-            f"select s.conversation_id, s.summary, s.error, f.error as previous_error "
+            f"select s.conversation_id, s.summary, s.error, s.text, f.error as previous_error "
             f"from ({usable}) as s left join {state} as f on f.conversation_id = s.conversation_id "
             f"left join {state} as e "
-            "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.summary) "
+            "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.text) "
             f"and coalesce(e.embedder, '') = {_literal(embedder.name)} "
             f"and coalesce(e.model, '') = {_literal(embedder.model)} "
             "and e.error is null where e.conversation_id is null"
         )
-    return _embeddings_of(embedder, embeddable(todo))
+    # progress lines and a run summary (kura_dbt.progress); an LLM embedder's requests report
+    # to the stage's monitor, a local one goes in tenths (_embed_texts)
+    started = time.monotonic()
+    progress = Progress(
+        "kura__embeddings",
+        unit="requests" if _llm_of(embedder) is not None else "texts",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    with monitoring(StageMonitor(progress, llm=_llm_of(embedder))):
+        frame = _embeddings_of(embedder, embeddable(todo.assign(request=todo["text"]), "request"))
+    if settings.progress:
+        rows_in = _count(warehouse, summaries)
+        emit(
+            _summary_line(
+                "kura__embeddings", frame, rows_in, len(frame), started, _llm_of(embedder)
+            )
+        )
+    return frame
+
+
+def _embed_texts(embedder: Any, texts: list[str]) -> Any:
+    """``embedder.embed_with_usage(texts)``; a local embedder (no LLM requests to report)
+    goes in tenths of at least 2,000 texts, so that the stage's progress can say how far it is."""
+    from kura_dbt.budget import current_monitor
+    from kura_dbt.embeddings.base import EmbeddingRun
+
+    monitor = current_monitor()
+    if monitor is None or _llm_of(embedder) is not None or len(texts) < 4000:
+        return embedder.embed_with_usage(texts)
+    size = max(2000, -(-len(texts) // 10))
+    monitor.progress.add_total(len(texts))
+    parts = []
+    for start in range(0, len(texts), size):
+        parts.append(embedder.embed_with_usage(texts[start : start + size]))
+        monitor.progress.advance(len(texts[start : start + size]))
+    return EmbeddingRun(
+        np.vstack([p.vectors for p in parts]),
+        [e for p in parts for e in p.errors],
+        [t for p in parts for t in p.prompt_tokens],
+        [c for p in parts for c in p.llm_calls],
+    )
 
 
 def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
-    run = embedder.embed_with_usage(todo["summary"].tolist())
+    run = _embed_texts(embedder, todo["text"].tolist())
     vectors, errors = run.vectors, run.errors
     # the failure policy (kura_dbt.failures): every embedding failed -> the model fails
     check_failures(
@@ -261,9 +505,10 @@ def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
 
 
 def current_embeddings(
-    summaries: pd.DataFrame, embeddings: pd.DataFrame
+    summaries: pd.DataFrame, embeddings: pd.DataFrame, column: str = "summary"
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Join summaries with the embeddings of their current text, sorted by conversation id."""
+    """Join summaries with the embeddings of their current text (the summaries ``column``, as
+    in :func:`embeddable`), sorted by conversation id."""
     stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
         {"conversation_id": "string", "text_hash": "string"}
     )  # an empty table may come back with untyped (float) columns
@@ -271,7 +516,7 @@ def current_embeddings(
         stored = stored[embeddings["error"].isna().to_numpy()]
     stored = stored[stored["embedding"].notna()]
     current = (
-        embeddable(summaries)
+        embeddable(summaries, column)
         .astype({"conversation_id": "string", "text_hash": "string"})
         .merge(
             stored,
@@ -293,8 +538,43 @@ def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__cluster_state`` this build adds or replaces: assignments of the
     new or changed conversations (or, at a re-discovery, of all), the taxonomy, one run row
     and lineage. ``warehouse`` is a :class:`kura_dbt.frames.Warehouse` with the views
-    ``embeddings`` and ``summaries``."""
-    return update_taxonomy(warehouse, Settings.from_config(config), _now())
+    ``embeddings`` and ``summaries``. The labeller's LLM calls (names, the CLIO hierarchy)
+    report progress to the stage's monitor; the model ends with a run summary line."""
+    settings = Settings.from_config(config)
+    started = time.monotonic()
+    progress = Progress(
+        "int_kura__cluster_state (names and hierarchy)",
+        unit="calls",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    monitor = StageMonitor(progress, llm=settings.llm_settings())
+    with monitoring(monitor):
+        frame = update_taxonomy(warehouse, settings, _now())
+    if settings.progress:
+        kinds = frame["record_type"].value_counts().to_dict() if len(frame) else {}
+        done = int(kinds.get("conversation", 0))
+        rows_in = _count(warehouse, warehouse.views["embeddings"])
+        labelled = frame[frame["record_type"] == "cluster"] if len(frame) else frame
+        errors = int(labelled["label_error"].fillna(False).sum()) if len(labelled) else 0
+        decision = frame.loc[frame["record_type"] == "run", "decision"] if len(frame) else []
+        emit(
+            run_summary(
+                "int_kura__cluster_state",
+                rows_in=rows_in,
+                done=done,
+                reused=max(0, rows_in - done),
+                errors=errors,
+                calls=monitor.requests,
+                prompt_tokens=monitor.prompt_tokens,
+                completion_tokens=monitor.completion_tokens,
+                cost_usd=monitor.cost_usd if monitor.finished_calls else 0.0,
+                seconds=time.monotonic() - started,
+                extra=f"{kinds.get('cluster', 0)} cluster rows written"
+                + (f", decision {decision.iloc[0]}" if len(decision) else ""),
+            )
+        )
+    return frame
 
 
 # --------------------------------------------------------------------------- map
@@ -305,5 +585,22 @@ def map_points(warehouse: Any, config: Config) -> pd.DataFrame:
     conversations placed on the existing map, or every conversation when the map is fitted."""
     settings = Settings.from_config(config)
     name = PROJECTORS.key(settings.projector)
+    started = time.monotonic()
     frame = update_map(warehouse, settings, _now(), PROJECTORS.build(name, settings), name)
-    return typed_frame(frame, MAP_SCHEMA)
+    frame = typed_frame(frame, MAP_SCHEMA)
+    if settings.progress:
+        rows_in = _count(warehouse, warehouse.views["embeddings"])
+        fitted = int((frame["placed_by"] == "fit").sum()) if len(frame) else 0
+        emit(
+            run_summary(
+                "int_kura__map_points",
+                rows_in=rows_in,
+                done=len(frame),
+                reused=max(0, rows_in - len(frame)),
+                errors=0,
+                seconds=time.monotonic() - started,
+                cost_usd=0.0,
+                extra=f"{fitted} placed by a {name} fit, {len(frame) - fitted} from neighbours",
+            )
+        )
+    return frame

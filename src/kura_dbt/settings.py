@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 _NULLS = {"", "none", "null"}
+EMBEDDING_TEXTS = ("auto", "request", "summary")
 
 
 def setting(config: Mapping[str, Any], key: str, default: Any = None, kind: type = str) -> Any:
@@ -71,9 +72,14 @@ class Settings:
     embedding_batch_size: int | None = None  # None: the backend's own default
     embedding_model: str = "text-embedding-3-small"
     embedding_dimensions: int | None = None
+    # which summaries column is embedded: auto (the user's request for the local summariser,
+    # the summary for an LLM summariser) | request | summary
+    embedding_text: str = "auto"
     # clustering
     clusterer: str = "kmeans"
     n_base_clusters: int | None = None
+    # automatic k: at least (conversations / this) base clusters (kmeans, minibatch_kmeans)
+    target_cluster_size: int | None = 50
     hdbscan_min_cluster_size: int = 10
     # a taxonomy that stays put: assignment on ordinary builds, re-discovery on drift
     rediscover: str = "auto"  # auto | always | never
@@ -98,6 +104,9 @@ class Settings:
     projector: str = "umap"
     map_max_fit_points: int = 50_000  # the map is fitted on at most this many; the rest are placed
     seed: int = 42
+    # progress lines and run summaries of the Python models (kura_dbt.progress)
+    progress: bool = True
+    progress_interval_s: float = 30.0  # a line at least this often (and every 10 %)
     # the LLM endpoint, as a JSON object of the kura__llm_* vars (see kura_dbt.llm.LLMSettings)
     llm: dict[str, Any] = field(default_factory=dict)
 
@@ -129,6 +138,22 @@ class Settings:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             values[f.name] = setting(merged, f.name, default, kind)
         return cls(**values)
+
+    def embedded_column(self) -> str:
+        """The ``kura__summaries`` column that is embedded and clustered (var
+        ``kura__embedding_text``): ``request`` (the user's own substantive words, falling back
+        to the summary when a conversation has no request) or ``summary``. ``auto`` embeds the
+        request for the local summariser, whose summary is a template around it, and the
+        summary for an LLM summariser, whose summary is the CLIO description of the task."""
+        choice = self.embedding_text.strip().lower()
+        if choice not in EMBEDDING_TEXTS:
+            raise ValueError(
+                f"kura: var kura__embedding_text must be one of {', '.join(EMBEDDING_TEXTS)}, "
+                f"got {self.embedding_text!r}"
+            )
+        if choice == "auto":
+            return "request" if self.summariser.strip().lower() == "local" else "summary"
+        return choice
 
     def llm_settings(self):
         """The endpoint settings (``kura_dbt.llm.LLMSettings``) for LLM backends."""

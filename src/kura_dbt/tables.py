@@ -32,6 +32,9 @@ SUMMARY_SCHEMA: dict[str, str] = {
     "llm_calls": "Int64",
     "error": "string",
     "summarised_at": "datetime64[us]",
+    # conversations this run left pending because its LLM budget cap was reached (NULL: not
+    # capped), on every row the run wrote (kura__llm_usage.budget_cap_reached)
+    "pending_after_cap": "Int64",
 }
 SUMMARY_STATE_COLUMNS = [
     "conversation_id",

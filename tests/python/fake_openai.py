@@ -18,6 +18,11 @@ words are close); an input containing ``[[embed-500]]`` makes its whole request 
 Retry-After (a key-wide rate limit); ``arrivals`` has the monotonic time of every request.
 ``api_key``: requests with another key get a 401 whose message repeats the key they were sent
 with (a wrong key: chat and embeddings alike).
+
+``count_tokens``: chat answers report usage counted from what was sent and answered (every
+message's content, and the answer's content, at ``(characters + 3) // 4`` tokens, the rule of
+``kura_dbt.llm.approx_tokens``) instead of the fixed 100 prompt + 20 completion tokens;
+``usage`` has the (prompt, completion) tokens of every chat answer.
 """
 
 from __future__ import annotations
@@ -51,8 +56,11 @@ class FakeOpenAI:
         port: int = 0,
         rate_limit_first_s: float = 0.0,
         api_key: str | None = None,
+        count_tokens: bool = False,
     ) -> None:
         self.latency_s = latency_s
+        self.count_tokens = count_tokens
+        self.usage: list[tuple[int, int]] = []
         self.api_key = api_key
         self.slow_s = slow_s
         self.rate_limit_first_s = rate_limit_first_s
@@ -119,6 +127,8 @@ class FakeOpenAI:
                         status, payload, headers = server.embeddings(body)
                     else:
                         status, payload, headers = server.answer(body)
+                        if status == 200 and isinstance(payload, dict):
+                            payload = server.counted(body, payload)
                     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
@@ -151,6 +161,23 @@ class FakeOpenAI:
         self.httpd.server_close()
 
     # ------------------------------------------------------------------ behaviour
+
+    def counted(self, body: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with its usage counted from the request and the answer
+        (``count_tokens``), recorded in ``usage``."""
+        if not self.count_tokens:
+            return payload
+        sent = sum(len(str(m.get("content") or "")) for m in body.get("messages", []))
+        answer = str(payload["choices"][0]["message"]["content"] or "")
+        prompt, completion = (sent + 3) // 4, (len(answer) + 3) // 4
+        payload["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        with self.lock:
+            self.usage.append((prompt, completion))
+        return payload
 
     def embeddings(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]

@@ -59,7 +59,7 @@ class Store:
         self.embeddings = pd.DataFrame(
             columns=["conversation_id", "text_hash", "model", "embedding", "error"]
         )
-        self.summaries = pd.DataFrame(columns=["conversation_id", "summary", "error"])
+        self.summaries = pd.DataFrame(columns=["conversation_id", "summary", "request", "error"])
         self.built = False
 
     def add(self, prefix: str, X: np.ndarray, words: list[str]) -> list[str]:
@@ -73,7 +73,9 @@ class Store:
                 "error": None,
             }
         )
-        texts = pd.DataFrame({"conversation_id": ids, "summary": words, "error": None})
+        texts = pd.DataFrame(
+            {"conversation_id": ids, "summary": words, "request": words, "error": None}
+        )
         self.embeddings = pd.concat([self.embeddings, rows], ignore_index=True)
         self.summaries = pd.concat([self.summaries, texts], ignore_index=True)
         return ids

@@ -88,6 +88,25 @@ def test_min_and_max_clusters_bound_the_choice():
     assert 10 <= high.n_clusters_ <= 12 and min(high.k_scores_) >= 10
 
 
+def test_target_cluster_size_is_a_floor_on_k_that_clear_groups_exceed():
+    """Diffuse data (no groups, like topically diverse chats): the BIC alone picks very few
+    clusters; the target size asks for at least n / target. Clear groups: the BIC's k stands."""
+    rng = np.random.default_rng(0)
+    diffuse = rng.normal(size=(600, 32)).astype(np.float32)
+    diffuse /= np.linalg.norm(diffuse, axis=1, keepdims=True)
+    alone = KMeansClusterer().fit(diffuse)
+    floored = KMeansClusterer(target_cluster_size=50).fit(diffuse)
+    assert alone.n_clusters_ < 600 // 50
+    assert floored.n_clusters_ >= 600 // 50 and min(floored.k_scores_) >= 12
+    assert np.median(np.bincount(floored.labels_)) <= 50 * 1.5
+    X, _ = blobs(80 * 8, 8, seed=8)
+    assert KMeansClusterer(target_cluster_size=400).fit(X).n_clusters_ == 8
+    # the floor never passes max_clusters, and is validated
+    assert KMeansClusterer(target_cluster_size=5, max_clusters=20).fit(diffuse).n_clusters_ <= 20
+    with pytest.raises(ValueError, match="target_cluster_size"):
+        KMeansClusterer(target_cluster_size=0).fit(diffuse)
+
+
 def test_fixed_n_clusters_skips_selection():
     X, _ = blobs(300, 3, seed=4)
     model = KMeansClusterer(n_clusters=7).fit(X)

@@ -10,6 +10,7 @@ import pytest
 from kura_dbt import pipeline
 from kura_dbt.frames import Warehouse
 from kura_dbt.incremental import needs_work
+from kura_dbt.settings import Settings
 
 from .state_store import FakeDbt, Store, _blobs, _centres, merge_into_state
 
@@ -107,8 +108,41 @@ def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
             self.this = "embedded"
 
     with Warehouse(Embedded(), con, summaries=summaries) as wh:
-        pending = pipeline.embed_new(wh, {"embedder": "local"})
+        pending = pipeline.embed_new(wh, {"embedder": "local", "embedding_text": "summary"})
     assert list(pending["conversation_id"]) == ["a", "b", "d"]  # stale, failed, new; c is blank
+    # the default embeds the local summariser's request: every stored hash (of the summary) is
+    # stale, and c, whose request is not blank, is embedded too
+    with Warehouse(Embedded(), con, summaries=summaries) as wh:
+        pending = pipeline.embed_new(wh, {"embedder": "local"})
+    assert list(pending["conversation_id"]) == ["a", "b", "c", "d"]
+    assert list(pending["conversation_id"]) == list(
+        pipeline.embed(summaries, None, {"embedder": "local"})["conversation_id"]
+    )
+
+
+def test_the_local_summariser_s_request_is_embedded_not_its_template():
+    """kura__embedding_text auto: the user's own words for the local summariser (its summary
+    wraps them in a template that would cluster by phrasing); the summary when asked, or for an
+    LLM summariser; a conversation without a request falls back to its summary."""
+    summaries = pipeline.summarise(
+        _transcripts({"a": "Find me a bus to Fresno.", "b": "hi"}), None, {}
+    )
+    request_a = summaries.set_index("conversation_id").loc["a", "request"]
+    summary_b = summaries.set_index("conversation_id").loc["b", "summary"]
+    chosen = pipeline.embeddable(summaries, Settings().embedded_column())
+    assert list(chosen["text"]) == [request_a, summary_b]
+    assert "The user" not in chosen["text"].iloc[0]
+    assert list(chosen["text_hash"]) == [
+        pipeline.text_hash(request_a),
+        pipeline.text_hash(summary_b),
+    ]
+    as_summary = pipeline.embeddable(
+        summaries, Settings(embedding_text="summary").embedded_column()
+    )
+    assert list(as_summary["text"]) == list(summaries["summary"])
+    assert Settings(summariser="openai").embedded_column() == "summary"
+    with pytest.raises(ValueError, match="kura__embedding_text"):
+        Settings(embedding_text="title").embedded_column()
 
 
 def test_a_new_prompt_version_resummarises_everything():
@@ -174,7 +208,7 @@ def test_cluster_state_from_embeddings_names_a_hierarchy_and_skips_stale_vectors
         "c", _blobs(_centres(6, d=32), 20, seed=0), [f"topic {i // 20} words" for i in range(120)]
     )
     # a summary whose text changed after embedding is not clustered with a stale vector
-    store.summaries.loc[0, "summary"] = "edited text"
+    store.summaries.loc[0, ["summary", "request"]] = "edited text"
     rows = store.build(max_top_clusters=2, seed=42)
     assigned = rows[rows["record_type"] == "conversation"]
     assert len(assigned) == 119 and "c0000" not in set(assigned["conversation_id"])

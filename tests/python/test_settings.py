@@ -48,6 +48,9 @@ def test_llm_defaults_equal_the_dbt_project_var_defaults():
         "http_client",
         "input_cost_per_mtok",
         "output_cost_per_mtok",
+        "max_calls",
+        "max_cost_usd",
+        "budget_action",
     ):
         assert project[f"kura__llm_{name}"] == getattr(llm, name), name
 

@@ -79,6 +79,7 @@ def _kmeans_from(cls: type[BaseEstimator]):
     def build(settings: Settings) -> BaseEstimator:
         return cls(
             n_clusters=settings.n_base_clusters,
+            target_cluster_size=settings.target_cluster_size,
             random_state=settings.seed,
             radius_quantile=settings.assign_radius_quantile,
         )

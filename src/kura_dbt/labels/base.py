@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -69,3 +69,49 @@ class Labeller(ABC):
         from kura_dbt.hierarchy.grouping import group_clusters
 
         return group_clusters(centroids, target)
+
+
+def unique_sibling_names(
+    labels: Mapping[str, ClusterLabel], parent_of: Mapping[str, str]
+) -> dict[str, ClusterLabel]:
+    """The labels to change so that no two siblings (children of one parent, or two roots)
+    share a name, whatever labeller named them and at whatever level: each clashing cluster
+    gets its first keyword that the others of the clash lack ("Microsoft APIs, Teams"), then,
+    if names still clash, a number in the order of the cluster ids. Deterministic; a name that
+    is already unique among its siblings is never changed."""
+    siblings: dict[str | None, list[str]] = {}
+    for cid in sorted(labels):
+        siblings.setdefault(parent_of.get(cid), []).append(cid)
+    changed: dict[str, ClusterLabel] = {}
+    for ids in siblings.values():
+        names = {cid: labels[cid].name for cid in ids}
+        for _ in range(2):
+            by_name: dict[str, list[str]] = {}
+            for cid in ids:
+                by_name.setdefault(" ".join(names[cid].casefold().split()), []).append(cid)
+            clashes = [group for group in by_name.values() if len(group) > 1]
+            if not clashes:
+                break
+            for group in clashes:
+                for cid in group:
+                    others = {k.casefold() for o in group if o != cid for k in labels[o].keywords}
+                    words = set(names[cid].casefold().replace(",", " ").split())
+                    extra = next(
+                        (
+                            k
+                            for k in labels[cid].keywords
+                            if k.casefold() not in others and not set(k.casefold().split()) & words
+                        ),
+                        None,
+                    )
+                    if extra is not None:
+                        names[cid] = f"{names[cid]}, {extra}"
+        seen: dict[str, int] = {}
+        for cid in ids:
+            key = " ".join(names[cid].casefold().split())
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                names[cid] = f"{names[cid]} ({seen[key]})"
+            if names[cid] != labels[cid].name:
+                changed[cid] = replace(labels[cid], name=names[cid])
+    return changed

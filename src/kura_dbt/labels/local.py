@@ -1,103 +1,248 @@
-"""Local cluster labeller: names and descriptions from the clusters' own words.
+"""Local cluster labeller: short names an analyst can read, made of the clusters' own words.
 
-Class-based TF-IDF (every cluster is one document; a term scores high when it is frequent in
-this cluster and rare in the others at the same level) gives the keywords; the summary closest
-to the cluster centroid gives a representative example. Nothing is invented: the name is made
-of the cluster's most distinctive words, the description quotes its most central summary.
+A base cluster is named with one or two phrases (1 to 3 words) cut out of its own summaries and
+scored class-TF-IDF style: a phrase scores high when many of the cluster's conversations use it
+and few of the other clusters' (its siblings') do. The phrases of a name never repeat a word,
+and dates, months, weekdays, bare numbers and conversational filler ("help", "user", "asks",
+...) never name a cluster unless they define it (most of its conversations use the word and
+the other clusters hardly do). A parent is named from its children's phrases, weighted by the
+children's sizes, so that its name covers what its children are about. Names are unique within
+a level (so among siblings): clusters that would share a name get their next distinctive
+phrase. The description quotes the cluster's most central conversation that says something
+(never a greeting or an empty summary). Nothing is invented, and nothing is fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
 
-# Words that every conversation's summary shares (the local summariser's template and
-# conversational filler): they would otherwise top every cluster's keyword list.
-CONVERSATION_STOP_WORDS = frozenset(
+Key = tuple[str, ...]  # a phrase: its words, plural folded to singular
+
+# Function words: never the first or last word of a phrase.
+STOP_WORDS = frozenset(
     """
-    user users asks ask asked asking assistant wants want wanted like would could please
-    help need needs needed thanks thank hi hello hey okay ok yes sure know tell find
-    looking look good great just also make get going really something anything thing things
-    let lets does did doing done using use way able think new sounds fine right
-    follow-up follow writes write they'd they're they've they'll i'd i'm i've i'll it's
-    don't can't won't didn't doesn't isn't
+    a about above after again against all almost along already also although always am among
+    an and another any anybody anyone anything anyway anywhere are around as at be became
+    because become been before being below between both but by can cannot could did do does
+    doing done down during each either else enough etc even ever every everyone everything
+    few for from further had has have having he her here hers herself him himself his how
+    however i if in into is it its itself just least less many may me might mine more most
+    much must my myself neither no nor not now of off often on once onto only or other
+    others otherwise our ours ourselves out over own per perhaps quite rather same several
+    shall she should since so some somehow someone somewhere still such than that the their
+    theirs them themselves then there these they this those though through thus till to too
+    toward towards under until up upon us very via was we were what whatever when whenever
+    where wherever whether which while who whoever whole whom whose why will with within
+    without would yet you your yours yourself yourselves
+    i'd i'm i've i'll it's don't can't won't didn't doesn't isn't aren't wasn't weren't
+    they'd they're they've they'll you're you've you'd you'll he's she's that's there's
+    what's let's
     """.split()
+)
+# Allowed inside a three-word phrase ("book a table", "bus to Sacramento", "bank of ...").
+CONNECTORS = frozenset("a an the of and for to in on with from at by".split())
+# Conversational filler: it names a cluster only if it defines it (see ``_defines``).
+# The summaries' own template ("The user asks the assistant to ... Follow-up: ..."): never a
+# name, whatever the cluster.
+TEMPLATE_WORDS = frozenset(
+    """
+    user users user's assistant assistants ask asks asked asking follow-up writes wrote
+    pastes pasted
+    """.split()
+)
+FILLER_WORDS = frozenset(
+    """
+    question questions answer answers
+    help helps helped helping want wants wanted wanting need needs needed needing please
+    like likes liked would could know knows tell tells told find finds finding found look
+    looks looking looked search searching searched thanks thank hi hello hey okay ok yes sure
+    really something anything thing things stuff way able think thinks thought sounds fine
+    right good great nice new use uses using used make makes making made get gets getting got
+    give gives giving show shows showing let lets go goes going went try tries trying tried
+    follow-up follow writes write wrote written say says said wonder wondering wondered
+    interested explain explains describe describes provide provides generate generates
+    create creates list lists also just maybe kind sort lot lots bit number example examples
+    based including include includes seem seems etc regarding related
+    specific specifically particular certain possible different available best better
+    """.split()
+)
+MONTHS = frozenset(
+    """
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec
+    """.split()
+)
+WEEKDAYS = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs
+    fri sat sun weekday weekdays weekend weekends
+    """.split()
+)
+TIME_WORDS = frozenset(
+    """
+    today tomorrow tonight yesterday morning afternoon evening night noon midnight day days
+    week weeks month months year years date dates time times hour hours minute minutes
+    o'clock next last later soon early late daily weekly monthly
+    """.split()
+)
+# Numbers in words, ordinals, "am" and "pm": like digits, never a name.
+NUMBER_WORDS = frozenset(
+    """
+    am pm zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety hundred thousand million billion half quarter dozen couple
+    first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+    thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
+    thirtieth
+    """.split()
+)
+SOFT_WORDS = FILLER_WORDS | TIME_WORDS
+NEVER_WORDS = TEMPLATE_WORDS | MONTHS | WEEKDAYS | NUMBER_WORDS
+# Words of a text that says nothing: a greeting, thanks, a test.
+GREETING_WORDS = frozenset(
+    """
+    hi hello hey hiya howdy yo greetings greet greets greeted greeting good morning afternoon
+    evening night day thanks thank thx ty bye goodbye cheers ok okay yes no yeah yep nope
+    sure cool nice great lol haha hmm test testing only writes wrote sends says text message
+    """.split()
+)
+# A number, an ordinal or a time of day ("42", "3rd", "1,200", "5pm"): never a name.
+_NUMBER = re.compile(r"^\d[\d,.'’]*(?:st|nd|rd|th|s|am|pm|k|m|h|x)?$")
+_TOKEN = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
+# where a phrase cannot run across: sentence and clause punctuation, brackets, quotes
+_SENTENCE = re.compile(r"(?:[.!?:]+(?=\s|$)|\n)\s*")
+_CLAUSE = re.compile(r"[.!?;:,()\[\]{}\"“”«»…|/\\<>=*#]+|\s[-–—]+\s|\n")
+# a summary that says the user asked nothing (the local summariser's greeting_only summaries)
+_CONTENT_FREE = re.compile(
+    r"^\s*(?:no request\s*:|the user only (?:writes|says|sends|greets)\b)", re.IGNORECASE
+)
+
+_TEMPLATE_OPENING = re.compile(
+    r"^\s*the user (?:asks the assistant to|asks|wants to|wants|needs to|needs|would like to)"
+    r"\b:?\s*",
+    re.IGNORECASE,
+)
+
+DESCRIPTION_TYPICAL = "Most typical"
+# A parent is named from its children's "name: description" (``names_from_children``); the
+# description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
+_CHILD = re.compile(
+    r"^(?P<name>.+?): (?P<size>\d+) conversations?"
+    r"(?: about (?P<keywords>.*?))?"
+    rf'(?:\. {DESCRIPTION_TYPICAL}: "(?P<quote>.*)")?$',
+    re.DOTALL,
 )
 
 
+@dataclass
+class _Token:
+    raw: str
+    lower: str
+    fold: str = ""
+    kind: str = "content"  # content | soft | number | connector | stop
+    surface: str = ""  # as written, or in lower case where only a sentence start capitalised it
+
+
+@dataclass
+class _Level:
+    """Phrase weights of every cluster of one level: the share of a cluster's conversations
+    that use a phrase (base clusters) or the size-weighted share of its children that name
+    it (parents)."""
+
+    weight: list[dict[Key, float]]
+    eligible: list[set[Key]]
+    surface: dict[Key, str]
+    words: dict[Key, frozenset[str]]
+    total: dict[Key, float] = field(default_factory=dict)
+
+    loose: list[set[Key]] = field(default_factory=list)  # eligible but for their frequency
+
+    def __post_init__(self) -> None:
+        if not self.loose:
+            self.loose = self.eligible
+        if self.total:
+            return
+        totals: dict[Key, float] = defaultdict(float)
+        for weights in self.weight:
+            for key, w in weights.items():
+                totals[key] += w
+        self.total = dict(totals)
+
+    def score(self, c: int, key: Key) -> float:
+        """Class-TF-IDF: the cluster's share of the phrase times log(1 + 1 / its summed share
+        over the level's clusters); a phrase of adjacent words gets a little more per word
+        (it says more than each of its words, which it was used as often as)."""
+        w = self.weight[c].get(key, 0.0)
+        if w <= 0:
+            return 0.0
+        n_words = len(self.words[key])
+        bonus = 1.0 + 0.15 * (n_words - 1) if n_words == len(key) else 1.0
+        return w * math.log1p(1.0 / self.total[key]) * bonus
+
+    def ranked(self, c: int) -> list[tuple[float, Key]]:
+        """The cluster's eligible phrases, best first; a tie goes to a phrase without "a",
+        "of", ..., then to the longer one, then alphabetically."""
+        scored = [(self.score(c, k), k) for k in self.eligible[c]]
+        scored = [(s, k) for s, k in scored if s > 0]
+        scored.sort(
+            key=lambda sk: (
+                -sk[0],
+                len(sk[1]) - len(self.words[sk[1]]),
+                -len(sk[1]),
+                self.surface[sk[1]],
+            )
+        )
+        return scored
+
+    def distinct(self, c: int, among: Sequence[int]) -> list[Key]:
+        """The cluster's eligible phrases that it uses more than any other of ``among`` does,
+        the largest difference first: what tells it apart from clusters that share its name."""
+        scored = []
+        for key in self.loose[c]:
+            others = max((self.weight[g].get(key, 0.0) for g in among if g != c), default=0.0)
+            margin = self.weight[c][key] - others
+            if margin > 0:
+                scored.append((margin, key))
+        scored.sort(key=lambda mk: (-mk[0], len(mk[1]), self.surface[mk[1]]))
+        return [k for _, k in scored]
+
+
 class ClassTfidfLabeller(Labeller):
-    """Names clusters with their top class-based TF-IDF keywords plus their most central text."""
+    """Names clusters with their most distinctive phrases, a parent with its children's; the
+    description quotes the most central conversation that says something."""
 
     name = "local"
+    # 2: phrases instead of keywords, names unique per level, parents named from children
+    version = "2"
+    names_from_children = True
 
     def __init__(
         self,
         n_keywords: int = 5,
-        n_name_keywords: int = 3,
-        ngram_range: tuple[int, int] = (1, 2),
+        max_ngram: int = 3,
+        max_name_words: int = 4,
+        max_parent_phrases: int = 3,
         max_description_chars: int = 240,
         quote_example: bool = True,
     ) -> None:
-        if n_name_keywords > n_keywords:
-            raise ValueError("n_name_keywords cannot exceed n_keywords")
+        if n_keywords < 1 or max_ngram < 1 or max_name_words < 1 or max_parent_phrases < 1:
+            raise ValueError("n_keywords, max_ngram, max_name_words, max_parent_phrases >= 1")
         self.n_keywords = n_keywords
-        self.n_name_keywords = n_name_keywords
-        self.ngram_range = ngram_range
+        self.max_ngram = max_ngram
+        self.max_name_words = max_name_words
+        self.max_parent_phrases = max_parent_phrases
         self.max_description_chars = max_description_chars
         # Quoting the most central summary makes a cluster easy to read, but it shows one
         # conversation's (redacted) summary word for word; turn it off for shared reports.
         self.quote_example = quote_example
 
-    def keywords(self, documents: Sequence[str]) -> list[list[str]]:
-        """Top keywords for each class document (one string per cluster)."""
-        if len(documents) == 0:
-            return []
-        vectorizer = CountVectorizer(
-            stop_words=sorted(ENGLISH_STOP_WORDS | CONVERSATION_STOP_WORDS),
-            ngram_range=self.ngram_range,
-            token_pattern=r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b",
-            lowercase=True,
-        )
-        try:
-            counts = vectorizer.fit_transform(documents)
-        except ValueError:  # every document empty or only stop words
-            return [[] for _ in documents]
-        terms = vectorizer.get_feature_names_out()
-        counts = counts.astype(np.float64).tocsr()
-        words_per_class = np.asarray(counts.sum(axis=1)).ravel()
-        term_totals = np.asarray(counts.sum(axis=0)).ravel()
-        avg_words = words_per_class.mean() if len(words_per_class) else 0.0
-        idf = np.log1p(avg_words / np.maximum(term_totals, 1.0))
-        result: list[list[str]] = []
-        for row in range(counts.shape[0]):
-            start, end = counts.indptr[row], counts.indptr[row + 1]
-            cols = counts.indices[start:end]
-            if len(cols) == 0 or words_per_class[row] == 0:
-                result.append([])
-                continue
-            tf = counts.data[start:end] / words_per_class[row]
-            scores = tf * idf[cols]
-            # highest score first; ties broken alphabetically so the result is deterministic
-            order = sorted(range(len(cols)), key=lambda i: (-scores[i], terms[cols[i]]))
-            result.append(self._dedupe([terms[cols[i]] for i in order]))
-        return result
-
-    def _dedupe(self, ranked: list[str]) -> list[str]:
-        """Keep the best terms, dropping a word already covered by a chosen phrase and vice
-        versa."""
-        chosen: list[str] = []
-        for term in ranked:
-            words = set(term.split())
-            if any(words <= set(c.split()) or set(c.split()) <= words for c in chosen):
-                continue
-            chosen.append(term)
-            if len(chosen) == self.n_keywords:
-                break
-        return chosen
+    # ------------------------------------------------------------------ interface
 
     def label(
         self,
@@ -106,32 +251,517 @@ class ClassTfidfLabeller(Labeller):
         sizes: Sequence[int],
         contrast_texts: Sequence[Sequence[str]] | None = None,
     ) -> list[ClusterLabel]:
-        """Label clusters of one level. ``central_texts[i]`` is cluster i's most central text.
-        ``contrast_texts`` is not used: the keywords already contrast the clusters."""
-        documents = [" \n".join(t for t in texts if t) for texts in texts_per_cluster]
-        all_keywords = self.keywords(documents)
+        """Label the clusters of one level. ``texts_per_cluster[i]`` are cluster i's texts,
+        most central first, or (a parent) its children's "name: description". The clusters of
+        the level are each other's contrast; ``contrast_texts`` is not used."""
+        children = _parse_children(texts_per_cluster)
+        if children is None:
+            level = self._member_level(texts_per_cluster)
+            picks = [self._pick_member_phrases(level, c) for c in range(len(sizes))]
+            typical = [
+                _typical([central, *texts])
+                for central, texts in zip(central_texts, texts_per_cluster, strict=True)
+            ]
+        else:
+            level = self._children_level(children)
+            picks = [self._pick_parent_phrases(level, c, children[c]) for c in range(len(sizes))]
+            typical = [
+                _typical([central, *(kid.quote for kid in sorted(kids, key=lambda k: -k.size))])
+                for central, kids in zip(central_texts, children, strict=True)
+            ]
+        names = unique_names(
+            [name_parts for name_parts, _ in picks],
+            [_fallback_name(t) for t in typical],
+            level,
+        )
         labels = []
-        for keywords, central, size in zip(all_keywords, central_texts, sizes, strict=True):
-            if keywords:
-                name = ", ".join(k.capitalize() for k in keywords[: self.n_name_keywords])
-            elif central:
-                name = _shorten(central, 60)
-            else:
-                name = "Unnamed cluster"
+        for c, (name, size) in enumerate(zip(names, sizes, strict=True)):
+            in_name = _name_keys(name, level)
+            keywords = [level.surface[k] for k in in_name]
+            words = {w for k in in_name for w in level.words[k]}
+            for key in picks[c][1]:
+                if len(keywords) >= self.n_keywords:
+                    break
+                if not level.words[key] & words:
+                    keywords.append(level.surface[key])
+                    words |= level.words[key]
             noun = "conversation" if size == 1 else "conversations"
-            parts = [f"{size} {noun}"]
+            description = f"{size} {noun}"
             if keywords:
-                parts[0] += " about " + ", ".join(keywords)
-            if central and self.quote_example:
-                parts.append(f'Most typical: "{_shorten(central, self.max_description_chars)}"')
-            labels.append(
-                ClusterLabel(
-                    name=name,
-                    description=". ".join(parts),
-                    keywords=list(keywords),
-                )
-            )
+                description += " about " + ", ".join(keywords)
+            if typical[c] and self.quote_example:
+                quote = _shorten(typical[c], self.max_description_chars)
+                description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
+            labels.append(ClusterLabel(name=name, description=description, keywords=keywords))
         return labels
+
+    # ------------------------------------------------------------------ base clusters
+
+    def _member_level(self, texts_per_cluster: Sequence[Sequence[str]]) -> _Level:
+        tokenised = [[_clauses(t) for t in texts if t] for texts in texts_per_cluster]
+        fold = _folder(tok.lower for texts in tokenised for t in texts for cl in t for tok in cl)
+        surfaces: dict[Key, Counter[str]] = defaultdict(Counter)
+        words: dict[Key, frozenset[str]] = {}
+        soft: set[Key] = set()
+        doc_freq: list[Counter[Key]] = []
+        # the words right before and after each use of a phrase, to find the fragments
+        uses: Counter[Key] = Counter()
+        left: dict[Key, Counter[str]] = defaultdict(Counter)
+        right: dict[Key, Counter[str]] = defaultdict(Counter)
+        for texts in tokenised:
+            df: Counter[Key] = Counter()
+            for clauses in texts:
+                seen: set[Key] = set()
+                for clause in clauses:
+                    for tok in clause:
+                        tok.fold = fold(tok.lower)
+                    for i, n, key, raw, is_soft in self._phrases(clause):
+                        seen.add(key)
+                        uses[key] += 1
+                        if i > 0 and clause[i - 1].kind == "content":
+                            left[key][clause[i - 1].fold] += 1
+                        if i + n < len(clause) and clause[i + n].kind == "content":
+                            right[key][clause[i + n].fold] += 1
+                        surfaces[key][raw] += 1
+                        if key not in words:
+                            words[key] = frozenset(w for w in key if w not in CONNECTORS)
+                        if is_soft:
+                            soft.add(key)
+                df.update(seen)
+            doc_freq.append(df)
+        n_texts = [max(len(texts), 1) for texts in tokenised]
+        weight = [
+            {k: v / n for k, v in df.items()} for df, n in zip(doc_freq, n_texts, strict=True)
+        ]
+        all_df: Counter[Key] = Counter()
+        for df in doc_freq:
+            all_df.update(df)
+        all_n = sum(n_texts)
+        # a fragment: a phrase nearly always used inside the same longer one ("rental" in
+        # "rental car", "call the Microsoft" in "call the Microsoft APIs"), which names instead
+        fragments = set()
+        for key, count in uses.items():
+            for side, extend in ((left, lambda w, k: (w, *k)), (right, lambda w, k: (*k, w))):
+                if key in side and count >= 2:
+                    word, n = side[key].most_common(1)[0]
+                    if n >= 0.8 * count and extend(word, key) in words:
+                        fragments.add(key)
+        eligible, loose = [], []
+        for c, df in enumerate(doc_freq):
+            keep = set()
+            for key, count in df.items():
+                if key in fragments:
+                    continue
+                if key in soft and not _defines(
+                    count, n_texts[c], all_df[key] - count, all_n - n_texts[c]
+                ):
+                    continue
+                keep.add(key)
+            loose.append(keep)
+            # a phrase of one conversation does not name a cluster of several (but can tell
+            # it apart from a cluster with the same name)
+            min_df = min(2, n_texts[c])
+            eligible.append({k for k in keep if df[k] >= min_df})
+        surface = {k: _best_surface(v) for k, v in surfaces.items()}
+        return _Level(weight, eligible, surface, words, loose=loose)
+
+    def _phrases(self, clause: list[_Token]) -> Iterable[tuple[int, int, Key, str, bool]]:
+        """Every phrase of 1 to ``max_ngram`` words of a clause: a content word at either end
+        (a filler word only alone; a number word only before others), only connectors or
+        words inside, no word twice."""
+        for i, first in enumerate(clause):
+            if first.kind not in ("content", "soft", "number"):
+                continue
+            for n in range(1, self.max_ngram + 1):
+                if i + n > len(clause):
+                    break
+                seq = clause[i : i + n]
+                if first.kind == "number" and n == 1:
+                    continue
+                if n > 1 and first.kind == "soft":
+                    break
+                if any(t.kind not in ("content", "soft", "connector") for t in seq[1:-1]):
+                    break
+                if n > 1 and seq[-1].kind != "content":
+                    continue
+                folds = [t.fold for t in seq if t.kind != "connector"]
+                if len(set(folds)) != len(folds):  # "curie curie": a stutter
+                    break
+                key = tuple(t.fold if t.kind != "connector" else t.lower for t in seq)
+                raw = " ".join(t.surface for t in seq)
+                yield i, n, key, raw, any(t.kind in ("soft", "number") for t in seq)
+
+    def _pick_member_phrases(self, level: _Level, c: int) -> tuple[list[Key], list[Key]]:
+        """The name's phrases and the keywords (in order) of base cluster ``c``: the best
+        phrases by score, each replaced by a longer phrase that most of its uses belong to
+        ("flight" -> "one way flight"), none repeating a word of another."""
+        ranked = level.ranked(c)
+        chosen: list[Key] = []
+        used: set[str] = set()
+        for score, key in ranked:
+            if len(chosen) >= self.n_keywords:
+                break
+            if level.words[key] & used:
+                continue
+            share = level.weight[c][key]
+            longer = [
+                (level.score(c, q), q)
+                for q in level.eligible[c]
+                if len(q) > len(key)
+                and len(level.words[q]) == len(q)  # no "a", "of" inside
+                and _contains(q, key)
+                and not (level.words[q] & used)
+                and level.weight[c][q] >= 0.75 * share
+            ]
+            if longer:
+                key = max(longer, key=lambda sq: (sq[0], len(sq[1]), level.surface[sq[1]]))[1]
+            chosen.append(key)
+            used |= level.words[key]
+        # the name: the best phrase; the next ones while the name speaks for less than half of
+        # the conversations, or a second one nearly as distinctive as a one-word first
+        name: list[Key] = chosen[:1]
+        uncovered = 1.0 - level.weight[c][chosen[0]] if chosen else 1.0
+        n_words = len(level.words[chosen[0]]) if chosen else 0
+        top = level.score(c, chosen[0]) if chosen else 0.0
+        for key in chosen[1:3]:
+            n_words += len(level.words[key])
+            if n_words > self.max_name_words:
+                break
+            close = len(name) == 1 and n_words == 1 + len(level.words[key])
+            close = close and level.score(c, key) >= 0.75 * top
+            if uncovered <= 0.5 and not close:
+                break
+            name.append(key)
+            uncovered *= 1.0 - level.weight[c][key]  # as if the phrases were independent
+        return name, chosen
+
+    # ------------------------------------------------------------------ parents
+
+    def _children_level(self, children: Sequence[Sequence[_Child]]) -> _Level:
+        """A parent's phrases are its children's keywords (and their words), each weighted by
+        the child's size and the keyword's rank."""
+        tokens_of: dict[str, list[_Token]] = {}
+        for kids in children:
+            for kid in kids:
+                for phrase in kid.keywords:
+                    if phrase not in tokens_of:
+                        tokens_of[phrase] = [t for cl in _clauses(phrase, False) for t in cl]
+        fold = _folder(t.lower for toks in tokens_of.values() for t in toks)
+        for toks in tokens_of.values():
+            for t in toks:
+                t.fold = fold(t.lower)
+        surfaces: dict[Key, Counter[str]] = defaultdict(Counter)
+        words: dict[Key, frozenset[str]] = {}
+        weight: list[dict[Key, float]] = []
+        self._child_weights: list[list[tuple[int, dict[Key, float]]]] = []
+        for kids in children:
+            total = sum(kid.size for kid in kids) or 1
+            parent: dict[Key, float] = defaultdict(float)
+            per_child = []
+            for kid in kids:
+                mine: dict[Key, float] = {}
+                for rank, phrase in enumerate(kid.keywords):
+                    toks = tokens_of[phrase]
+                    for sub, is_whole in _sub_phrases(toks):
+                        if not any(t.kind in ("content", "soft") for t in sub):
+                            continue  # "a", "42": no word to name anything with
+                        key = tuple(t.fold if t.kind != "connector" else t.lower for t in sub)
+                        w = (1.0 if is_whole else 0.6) / (1.0 + rank)
+                        if w > mine.get(key, 0.0):
+                            mine[key] = w
+                        surfaces[key][" ".join(t.surface for t in sub)] += kid.size
+                        if key not in words:
+                            words[key] = frozenset(
+                                t.fold for t in sub if t.kind in ("content", "soft", "number")
+                            )
+                for key, w in mine.items():
+                    parent[key] += kid.size * w / total
+                per_child.append((kid.size, mine))
+            weight.append(dict(parent))
+            self._child_weights.append(per_child)
+        # the contrast counts where a phrase is used, not how high: a child's lesser phrase is
+        # not rarer for it
+        total: dict[Key, float] = defaultdict(float)
+        for per_child in self._child_weights:
+            size = sum(n for n, _ in per_child) or 1
+            for n, mine in per_child:
+                for key in mine:
+                    total[key] += n / size
+        surface = {k: _best_surface(v) for k, v in surfaces.items()}
+        eligible = [set(w) for w in weight]
+        return _Level(weight, eligible, surface, words, total=dict(total))
+
+    def _pick_parent_phrases(
+        self, level: _Level, c: int, kids: Sequence[_Child]
+    ) -> tuple[list[Key], list[Key]]:
+        """The name (:meth:`_parent_name`) and the keywords of parent ``c``: a greedy cover,
+        each next keyword the one that best names the children (by size) not yet named,
+        contrasted with the other parents."""
+        per_child = self._child_weights[c]
+        total = sum(size for size, _ in per_child) or 1
+        residual = [1.0] * len(per_child)
+        chosen: list[Key] = []
+        used: set[str] = set()
+        while len(chosen) < max(self.n_keywords, self.max_parent_phrases):
+            best: tuple[tuple[float, int, str], Key] | None = None
+            for key in level.eligible[c]:
+                if level.words[key] & used:
+                    continue
+                gain = sum(
+                    size * r * weights.get(key, 0.0)
+                    for (size, weights), r in zip(per_child, residual, strict=True)
+                )
+                score = gain / total * math.log1p(1.0 / level.total[key])
+                if score <= 0:
+                    continue
+                order = (-score, -len(level.words[key]), level.surface[key])
+                if best is None or order < best[0]:
+                    best = (order, key)
+            if best is None:
+                break
+            key = best[1]
+            chosen.append(key)
+            used |= level.words[key]
+            residual = [
+                r * (1.0 - weights.get(key, 0.0))
+                for (_, weights), r in zip(per_child, residual, strict=True)
+            ]
+        return self._parent_name(level, c, kids), chosen
+
+    def _parent_name(self, level: _Level, c: int, kids: Sequence[_Child]) -> list[Key]:
+        """The same greedy cover within ``max_name_words`` words, a phrase's score divided by
+        its words ("JavaScript, Python, SQL" rather than one child's name), until the name
+        covers three quarters of the conversations and is not one child's name."""
+        per_child = self._child_weights[c]
+        total = sum(size for size, _ in per_child) or 1
+        child_names = {kid.name.casefold() for kid in kids}
+        unnamed = [1.0] * len(per_child)
+        name: list[Key] = []
+        used: set[str] = set()
+        budget = self.max_name_words
+        while len(name) < self.max_parent_phrases:
+            covered = 1.0 - sum(s * r for (s, _), r in zip(per_child, unnamed, strict=True)) / total
+            rendered = ", ".join(level.surface[k] for k in name).casefold()
+            if name and covered >= 0.75 and rendered not in child_names:
+                break
+            best: tuple[tuple[float, int, str], Key] | None = None
+            for key in level.eligible[c]:
+                n_words = len(level.words[key])
+                if n_words > budget or level.words[key] & used:
+                    continue
+                gain = sum(
+                    size * r * weights.get(key, 0.0)
+                    for (size, weights), r in zip(per_child, unnamed, strict=True)
+                )
+                score = gain / total * math.log1p(1.0 / level.total[key]) / n_words
+                if score <= 0:
+                    continue
+                order = (-score, n_words, level.surface[key])
+                if best is None or order < best[0]:
+                    best = (order, key)
+            if best is None:
+                break
+            key = best[1]
+            name.append(key)
+            used |= level.words[key]
+            budget -= len(level.words[key])
+            unnamed = [
+                r * (1.0 - weights.get(key, 0.0))
+                for (_, weights), r in zip(per_child, unnamed, strict=True)
+            ]
+        return name
+
+    # ------------------------------------------------------------------ shared
+
+
+@dataclass
+class _Child:
+    name: str
+    size: int
+    keywords: list[str]
+    quote: str | None
+
+
+def _parse_children(texts_per_cluster: Sequence[Sequence[str]]) -> list[list[_Child]] | None:
+    """The children of each parent from their "name: description", or None when the texts are
+    not this labeller's children (a base level)."""
+    result = []
+    for texts in texts_per_cluster:
+        kids = []
+        for text in texts:
+            match = _CHILD.match(text or "")
+            if match is None:
+                return None
+            keywords = [k.strip() for k in (match["keywords"] or "").split(", ") if k.strip()]
+            kids.append(_Child(match["name"], int(match["size"]), keywords, match["quote"]))
+        if not kids:
+            return None
+        result.append(kids)
+    return result or None
+
+
+def unique_names(
+    name_parts: Sequence[list[Key]], fallbacks: Sequence[str], level: _Level
+) -> list[str]:
+    """One name per cluster, unique within the level (case and plural aside). Clusters that
+    would share a name each get the phrase they use most more often than the others of the
+    clash (their next distinctive phrase), at most twice; then, as a last resort, a number in
+    their order."""
+    parts = [list(p) for p in name_parts]
+
+    def norm(c: int) -> tuple:
+        if not parts[c]:
+            return ("", fallbacks[c].casefold())
+        return tuple(sorted({w for k in parts[c] for w in level.words[k]}))
+
+    for _ in range(2):
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for c in range(len(parts)):
+            groups[norm(c)].append(c)
+        clashes = [g for g in groups.values() if len(g) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            for c in group:
+                used = {w for k in parts[c] for w in level.words[k]}
+                extra = next(
+                    (k for k in level.distinct(c, group) if not level.words[k] & used), None
+                )
+                if extra is not None:
+                    parts[c].append(extra)
+    names = []
+    seen: Counter[tuple] = Counter()
+    for c in range(len(parts)):
+        text = ", ".join(level.surface[k] for k in parts[c]) if parts[c] else fallbacks[c]
+        text = text[:1].upper() + text[1:]
+        seen[norm(c)] += 1
+        names.append(text if seen[norm(c)] == 1 else f"{text} ({seen[norm(c)]})")
+    return names
+
+
+def _name_keys(name: str, level: _Level) -> list[Key]:
+    """The phrases a rendered name is made of (known to the level), in order."""
+    by_surface = {s.casefold(): k for k, s in level.surface.items()}
+    keys = []
+    for part in re.sub(r" \(\d+\)$", "", name).split(", "):
+        key = by_surface.get(part.casefold())
+        if key is not None:
+            keys.append(key)
+    return keys
+
+
+def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
+    """The text's clauses as tokens (kind set, fold not yet). A word that opens a sentence
+    keeps its capital only when it has capitals inside ("SQL", "iPhone"); with ``sentences``
+    false (a phrase, not a text) every word keeps its case."""
+    clauses = []
+    for sentence in _SENTENCE.split(text):
+        for n_clause, piece in enumerate(_CLAUSE.split(sentence)):
+            toks = []
+            for m in _TOKEN.finditer(piece):
+                raw = m.group().replace("’", "'")
+                lower = raw.lower()
+                if lower.endswith("'s"):
+                    raw, lower = raw[:-2], lower[:-2]
+                surface = raw
+                if sentences and n_clause == 0 and not toks and raw[1:] == raw[1:].lower():
+                    surface = lower
+                toks.append(_Token(raw=raw, lower=lower, kind=_kind(lower), surface=surface))
+            if toks:
+                clauses.append(toks)
+    return clauses
+
+
+def _kind(lower: str) -> str:
+    if lower in CONNECTORS:
+        return "connector"
+    if lower in NUMBER_WORDS:
+        return "number"  # only opens a longer phrase: "one way flight"
+    if lower in STOP_WORDS or lower in NEVER_WORDS or len(lower) < 2 or _NUMBER.match(lower):
+        return "stop"
+    if lower in SOFT_WORDS:
+        return "soft"
+    return "content"
+
+
+def _folder(tokens: Iterable[str]):
+    """Plural to singular, when the singular is also used in the level ("movies" -> "movie")."""
+    vocab = set(tokens)
+
+    def fold(word: str) -> str:
+        if len(word) > 4 and word.endswith("ies") and word[:-3] + "y" in vocab:
+            return word[:-3] + "y"
+        if len(word) > 3 and word.endswith("es") and word[:-2] in vocab:
+            return word[:-2]
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            if word[:-1] in vocab:
+                return word[:-1]
+        return word
+
+    return fold
+
+
+def _sub_phrases(tokens: list[_Token]) -> Iterable[tuple[list[_Token], bool]]:
+    """A keyword phrase, then its shorter phrases (content words at both ends)."""
+    n = len(tokens)
+    if n == 0:
+        return
+    yield tokens, True
+    for length in range(n - 1, 0, -1):
+        for i in range(n - length + 1):
+            sub = tokens[i : i + length]
+            if sub[0].kind == "content" and sub[-1].kind == "content":
+                yield sub, False
+
+
+def _contains(longer: Key, shorter: Key) -> bool:
+    n = len(shorter)
+    return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
+
+
+def _defines(count: int, n: int, other_count: int, other_n: int) -> bool:
+    """A filler or date word defines a cluster when most of its conversations use it and the
+    other clusters' hardly do."""
+    if other_n <= 0:
+        return False
+    share = count / n
+    return share >= 0.6 and share >= 3.0 * (other_count / other_n)
+
+
+def _best_surface(forms: Counter[str]) -> str:
+    """The most used way of writing a phrase; lower case wins a tie ("movie" over "Movie",
+    which opens a sentence), then the alphabetically first."""
+    return min(forms.items(), key=lambda kv: (-kv[1], kv[0] != kv[0].lower(), kv[0]))[0]
+
+
+def is_substantive(text: str | None) -> bool:
+    """Whether a summary says something: not empty, not "The user only writes: hi", not only
+    greetings, thanks and filler."""
+    if not text or not text.strip() or _CONTENT_FREE.match(text):
+        return False
+    for m in _TOKEN.finditer(text):
+        word = m.group().lower().replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if len(word) < 2 or word in STOP_WORDS or word in CONNECTORS:
+            continue
+        if word in GREETING_WORDS or word in FILLER_WORDS or _NUMBER.match(word):
+            continue
+        return True
+    return False
+
+
+def _typical(candidates: Iterable[str | None]) -> str | None:
+    """The first text that says something, in order (the most central first)."""
+    return next((t for t in candidates if is_substantive(t)), None)
+
+
+def _fallback_name(typical: str | None) -> str:
+    """No phrase names the cluster: its typical text, without the summary's template."""
+    if not typical:
+        return "Unnamed cluster"
+    text = _TEMPLATE_OPENING.sub("", typical).strip() or typical
+    return _shorten(text[:1].upper() + text[1:], 60)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids
+from kura_dbt.incremental import embedded_text_sql
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import state as st
@@ -52,7 +53,7 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     and, on an incremental build, the previous ``state``.
     """
     state = wh.state
-    emb = current_embeddings(wh)
+    emb = current_embeddings(wh, settings)
     models = wh.query(
         f"select model, count(*) as n from {emb} group by model order by n desc, model"
     )
@@ -177,14 +178,16 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     return typed_frame(rows, st.STATE_SCHEMA)
 
 
-def current_embeddings(wh: Any) -> str:
-    """SQL for the embeddings of each conversation's current summary: a vector whose summary
-    changed or failed since it was embedded is not clustered."""
+def current_embeddings(wh: Any, settings: Settings) -> str:
+    """SQL for the embeddings of each conversation's current text (the column chosen by
+    ``kura__embedding_text``): a vector whose text changed or whose summary failed since it was
+    embedded is not clustered."""
     emb, summaries = wh.views["embeddings"], wh.views["summaries"]
+    text = embedded_text_sql(settings.embedded_column(), "s")
     return (
         f"(select e.conversation_id, e.text_hash, e.model, e.embedding from {emb} as e "
         f"inner join {summaries} as s on s.conversation_id = e.conversation_id "
-        f"and s.error is null and e.text_hash = md5(s.summary) "
+        f"and s.error is null and e.text_hash = md5({text}) "
         f"where e.embedding is not null and e.error is null)"
     )
 
@@ -199,7 +202,7 @@ def _discovery_rows(
     clusters: pd.DataFrame,
     state: str | None,
 ) -> list[dict[str, Any]]:
-    emb, summaries = current_embeddings(wh), wh.views["summaries"]
+    emb, summaries = current_embeddings(wh, settings), wh.views["summaries"]
     everything = (
         wh.query(
             f"select conversation_id, text_hash, model as embedding_model, embedding "

@@ -66,11 +66,13 @@ def clustering_settings_key(settings: Settings) -> str:
     relevant = [
         settings.clusterer,
         settings.n_base_clusters,
+        settings.target_cluster_size,
         settings.hdbscan_min_cluster_size,
         settings.seed,
         settings.max_top_clusters,
         settings.hierarchy_branching,
         settings.labeller,
+        settings.embedded_column(),
     ]
     return hashlib.md5(json.dumps(relevant, default=str).encode()).hexdigest()[:12]
 

@@ -1,0 +1,346 @@
+"""What `dbt build` gives on labelled and real chat data: the real build of integration_tests on
+each data set written as a user's conversation and message tables, with default settings.
+
+Data sets (from ../shared/data):
+
+* ``banking77``: the test split, 3,080 customer queries, each one conversation of one user
+  message; 77 intents. The base clusters (``kura__conversations.base_cluster_id``) are scored
+  against the intents with NMI and ARI, next to, on the same embeddings (read back from
+  ``kura__embeddings``): k-means told the true k, and BERTopic with its defaults (only when the
+  ``bench`` extra is installed).
+* ``sgd``: Schema-Guided Dialogue dev, 2,098 multi-turn dialogues; label: the dialogue's first
+  service's domain. Built with ``kura__max_top_clusters`` = the number of domains; the top
+  level (``top_cluster_id``) is scored against the domains next to Ward and k-means with that
+  many clusters on the same embeddings.
+* ``oasst``: real assistant chats (OpenAssistant: 100 threads and 250 prompts): the number of
+  base and top-level clusters, the median base cluster size, 15 names for a person to judge,
+  and how many names are unique among their siblings.
+
+Every build also reports the base cluster count and sizes and, for comparison, the same
+scores of the texts the user wrote, embedded with the same model (``raw``), so the cost of
+embedding the build's chosen text instead of the user's words is visible.
+
+    python benchmarks/build_quality.py [--sets banking77,sgd,oasst] [--data-dir ../shared/data]
+        [--vars YAML] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.cluster_quality import machine_line  # noqa: E402
+
+Turns = list[tuple[str, str]]
+
+
+# --------------------------------------------------------------------------- data sets
+
+
+def banking77(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    conversations, labels = [], []
+    with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["split"] == "test":
+                conversations.append([("user", row["text"])])
+                labels.append(row["label"])
+    return conversations, labels
+
+
+def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    conversations, labels = [], []
+    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            conversations.append(
+                [
+                    ("user" if t["speaker"] == "USER" else "assistant", t["text"])
+                    for t in row["turns"]
+                ]
+            )
+            labels.append(row["label_domain"])
+    return conversations, labels
+
+
+def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
+    conversations: list[Turns] = []
+    with open(data_dir / "oasst" / "en_100_threads.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            turns = row.get("messages") or row.get("thread") or []
+            conversations.append(
+                [
+                    (
+                        "user" if m.get("role") in ("user", "prompter") else "assistant",
+                        m.get("text") or m.get("content") or "",
+                    )
+                    for m in turns
+                ]
+            )
+    with open(data_dir / "oasst" / "prompt_lottery_en_250_text.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            text = row if isinstance(row, str) else row.get("text") or row.get("prompt") or ""
+            if text.strip():
+                conversations.append([("user", text)])
+    return conversations, None
+
+
+SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst}
+
+
+def write_tables(db: Path, conversations: list[Turns]) -> None:
+    """The conversations as a user's raw tables (schema ``raw``)."""
+    convs, msgs = [], []
+    start = pd.Timestamp("2026-08-03")
+    for i, turns in enumerate(conversations):
+        cid = f"c{i:06d}"
+        convs.append(
+            {
+                "conversation_id": cid,
+                "user_id": f"u{i:06d}",  # one user each: the privacy thresholds count users
+                "created_at": start + pd.Timedelta(minutes=7 * i),
+            }
+        )
+        for j, (role, text) in enumerate(turns):
+            msgs.append({"conversation_id": cid, "message_index": j, "role": role, "content": text})
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists raw")
+        for name, rows in (("conversations", convs), ("messages", msgs)):
+            frame = pd.DataFrame(rows)  # noqa: F841 (read by DuckDB by name)
+            con.execute(f"create or replace table raw.{name} as select * from frame")
+
+
+# --------------------------------------------------------------------------- the build
+
+
+def dbt_build(db: Path, workdir: Path, variables: dict[str, Any]) -> float:
+    env = dict(
+        os.environ,
+        KURA_DUCKDB_PATH=str(db),
+        DBT_PROFILES_DIR=str(REPO / "profiles"),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        DO_NOT_TRACK="1",
+    )
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "build",
+            "--exclude",
+            "resource_type:seed",
+            "--vars",
+            json.dumps(variables),
+            "--target-path",
+            str(workdir / "target"),
+            "--log-path",
+            str(workdir / "logs"),
+            "--quiet",
+        ],
+        cwd=REPO / "integration_tests",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return time.perf_counter() - started
+
+
+def read_build(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """kura__conversations, kura__clusters and the embeddings (rows of the conversations)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        conversations = con.execute(
+            "select c.conversation_id, c.request, c.summary, c.flags, c.base_cluster_id, "
+            "c.top_cluster_id, e.embedding from kura__conversations as c "
+            "left join kura__embeddings as e using (conversation_id) order by conversation_id"
+        ).df()
+        clusters = con.execute(
+            "select cluster_id, level, parent_id, name, size, child_count from kura__clusters"
+        ).df()
+    have = conversations["embedding"].notna().to_numpy()
+    matrix = np.zeros((len(conversations), 0), dtype=np.float32)
+    if have.any():
+        width = len(next(v for v in conversations["embedding"] if v is not None))
+        matrix = np.stack(
+            [
+                np.asarray(v, dtype=np.float32) if v is not None else np.zeros(width, np.float32)
+                for v in conversations["embedding"]
+            ]
+        )
+    return conversations.drop(columns="embedding"), clusters, matrix
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def score(labels: list[str], predicted: Any) -> dict[str, float]:
+    predicted = [("none" if p is None or p != p else str(p)) for p in predicted]
+    return {
+        "nmi": normalized_mutual_info_score(labels, predicted),
+        "ari": adjusted_rand_score(labels, predicted),
+        "k": len(set(predicted)),
+    }
+
+
+def raw_embeddings(conversations: list[Turns]) -> np.ndarray:
+    """The user's own words (all user turns, joined) embedded with the build's local model."""
+    from kura_dbt.embeddings.local import LocalEmbedder
+
+    texts = [" ".join(t for r, t in turns if r == "user") or " " for turns in conversations]
+    return LocalEmbedder().embed(texts)
+
+
+def bertopic(texts: list[str], matrix: np.ndarray) -> np.ndarray | None:
+    try:
+        from benchmarks.cluster_quality import run_bertopic
+    except ImportError:
+        return None
+    try:
+        return run_bertopic(texts, matrix, seed=42)
+    except ImportError:
+        return None
+
+
+def names_report(clusters: pd.DataFrame, sample: int = 15) -> dict[str, Any]:
+    base = clusters[clusters["level"] == 0]
+    siblings = clusters.groupby(clusters["parent_id"].fillna("<top>"))["name"]
+    duplicated = sum(int(n.duplicated(keep=False).sum()) for _, n in siblings)
+    tops = clusters[clusters["parent_id"].isna()]
+    rng = np.random.default_rng(0)
+    picked = base.iloc[rng.permutation(len(base))[:sample]] if len(base) else base
+    return {
+        "base_clusters": len(base),
+        "top_clusters": len(tops),
+        "levels": int(clusters["level"].max()) + 1 if len(clusters) else 0,
+        "median_base_size": float(base["size"].median()) if len(base) else 0.0,
+        "base_size_range": (int(base["size"].min()), int(base["size"].max()))
+        if len(base)
+        else (0, 0),
+        "names_unique_among_siblings": f"{len(clusters) - duplicated}/{len(clusters)}",
+        "sample_names": sorted(picked["name"].astype(str)),
+        "top_names": sorted(tops["name"].astype(str)),
+    }
+
+
+def run_set(name: str, data_dir: Path, workdir: Path, extra_vars: dict[str, Any]) -> dict[str, Any]:
+    conversations, labels = SETS[name](data_dir)
+    db = workdir / f"{name}.duckdb"
+    write_tables(db, conversations)
+    variables: dict[str, Any] = {
+        "kura__conversations": "raw.conversations",
+        "kura__messages": "raw.messages",
+        "kura__feedback": None,
+        "kura__users": None,
+    }
+    n_domains = len(set(labels)) if labels else None
+    if name == "sgd":
+        variables["kura__max_top_clusters"] = n_domains
+    variables.update(extra_vars)
+    wall = dbt_build(db, workdir / name, variables)
+    frame, clusters, matrix = read_build(db)
+    result: dict[str, Any] = {
+        "set": name,
+        "conversations": len(conversations),
+        "wall_s": wall,
+        **names_report(clusters),
+    }
+    if labels is None:
+        return result
+    order = [int(c[1:]) for c in frame["conversation_id"]]
+    y = [labels[i] for i in order]
+    truth_k = len(set(y))
+    result["labels"] = truth_k
+    result["base"] = score(y, frame["base_cluster_id"])
+    seed = 42
+    result["kmeans_true_k_same_embeddings"] = score(
+        y, KMeans(truth_k, n_init=3, random_state=seed).fit_predict(matrix)
+    )
+    raw = raw_embeddings([conversations[i] for i in order])
+    result["kmeans_true_k_raw_text"] = score(
+        y, KMeans(truth_k, n_init=3, random_state=seed).fit_predict(raw)
+    )
+    if name == "banking77":
+        topics = bertopic(frame["request"].fillna(frame["summary"]).astype(str).tolist(), matrix)
+        if topics is not None:
+            result["bertopic_same_embeddings"] = score(y, topics)
+    if name == "sgd":
+        result["top"] = score(y, frame["top_cluster_id"])
+        result["ward_n_same_embeddings"] = score(
+            y, AgglomerativeClustering(n_clusters=n_domains, linkage="ward").fit_predict(matrix)
+        )
+        result["kmeans_n_same_embeddings"] = score(
+            y, KMeans(n_domains, n_init=3, random_state=seed).fit_predict(matrix)
+        )
+    return result
+
+
+def print_result(r: dict[str, Any]) -> None:
+    print(f"\n## {r['set']}: {r['conversations']} conversations, dbt build {r['wall_s']:.0f} s")
+    print(
+        f"base clusters {r['base_clusters']} (median size {r['median_base_size']:.0f}, "
+        f"range {r['base_size_range'][0]}-{r['base_size_range'][1]}), top-level "
+        f"{r['top_clusters']}, levels {r['levels']}; names unique among siblings "
+        f"{r['names_unique_among_siblings']}"
+    )
+    rows = [k for k in r if isinstance(r[k], dict)]
+    if rows:
+        print(f"{'clustering':36s} {'k':>4s} {'NMI':>6s} {'ARI':>6s}")
+        for key in rows:
+            s = r[key]
+            print(f"{key:36s} {s['k']:4d} {s['nmi']:6.3f} {s['ari']:6.3f}")
+    print("top-level names: " + " | ".join(r["top_names"]))
+    print("sample base names: " + " | ".join(r["sample_names"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default="banking77,sgd,oasst")
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML), e.g. '{kura__x: 1}'")
+    parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    extra = yaml.safe_load(args.vars) or {}
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="kura_build_quality_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(machine_line())
+    print(f"extra vars: {extra or 'none (defaults)'}")
+    results = []
+    try:
+        for name in args.sets.split(","):
+            results.append(run_set(name.strip(), args.data_dir, workdir, extra))
+            print_result(results[-1])
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""`kura estimate`: what the next `dbt build` will send to the LLM, before it is spent.
+
+It reads the DuckDB file that `dbt build` writes: ``int_kura__transcripts`` (the conversations
+as the last build saw them: run ``dbt build --select +int_kura__transcripts`` after new data
+arrives, which runs SQL only) and ``kura__summaries`` (the state), and selects the pending
+conversations with the same SQL as the ``kura__summaries`` model
+(:func:`kura_dbt.pipeline.pending_summaries`). Settings come from the same vars as the build:
+``--project-dir`` reads the literal ``kura__*`` vars of a ``dbt_project.yml``, ``--vars`` (YAML,
+as dbt takes it) overrides them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+
+console = Console()
+
+# vars whose setting has another name (see kura_dbt.settings.Settings)
+_RENAMED = {
+    "kura__llm_embedding_model": "embedding_model",
+    "kura__llm_embedding_dimensions": "embedding_dimensions",
+}
+
+
+def settings_from_vars(variables: Mapping[str, Any]) -> Any:
+    """Settings from ``kura__*`` vars (as in dbt_project.yml or ``--vars``); vars that are not
+    settings (input relations, column names) and Jinja values are left out."""
+    from kura_dbt.llm import LLMSettings
+    from kura_dbt.settings import Settings
+
+    fields = set(Settings.__dataclass_fields__) - {"llm"}
+    llm_fields = set(LLMSettings.__dataclass_fields__)
+    config: dict[str, Any] = {}
+    llm: dict[str, Any] = {}
+    for var, value in variables.items():
+        if not var.startswith("kura__") or (isinstance(value, str) and "{{" in value):
+            continue
+        if var in _RENAMED:
+            config[_RENAMED[var]] = value
+        elif var.startswith("kura__llm_") and var[len("kura__llm_") :] in llm_fields:
+            llm[var[len("kura__llm_") :]] = value
+        elif var[len("kura__") :] in fields:
+            config[var[len("kura__") :]] = value
+    if isinstance(config.get("extra_facets"), list):
+        config["extra_facets"] = json.dumps(config["extra_facets"])
+    return Settings.from_config({**config, "llm": llm})
+
+
+def project_vars(project_dir: Path | None) -> dict[str, Any]:
+    """The literal vars of ``project_dir/dbt_project.yml``, global and under ``kura:``."""
+    if project_dir is None:
+        return {}
+    path = project_dir / "dbt_project.yml"
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="--project-dir")
+    raw = (yaml.safe_load(path.read_text()) or {}).get("vars") or {}
+    scoped = raw.get("kura") if isinstance(raw.get("kura"), Mapping) else {}
+    return {**{k: v for k, v in raw.items() if k.startswith("kura__")}, **scoped}
+
+
+class _DuckDBWarehouse:
+    """What :func:`kura_dbt.pipeline.pending_summaries` reads, over a DuckDB file."""
+
+    def __init__(self, con: Any, transcripts: str, state: str | None) -> None:
+        self.con, self.views, self.state = con, {"transcripts": transcripts}, state
+
+    def query(self, sql: str) -> Any:
+        return self.con.execute(sql).df()
+
+
+def estimate(db: Path, schema: str, settings: Any) -> dict[str, Any]:
+    """The estimate of the next run's summaries (see :func:`kura_dbt.pipeline.
+    estimate_summaries`), with the settings' caps."""
+    from kura_dbt import pipeline
+    from kura_dbt.report.data import connect
+    from kura_dbt.summaries import SUMMARISERS
+
+    con = connect(require_db(db))  # read-only, unless this process has it open already
+    try:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [schema],
+            ).fetchall()
+        }
+        if "int_kura__transcripts" not in tables:
+            raise typer.BadParameter(
+                f"{db} has no {schema}.int_kura__transcripts; run "
+                "`dbt build --select +int_kura__transcripts` first (or pass --schema)",
+                param_hint="--db / --schema",
+            )
+        state = f"{schema}.kura__summaries" if "kura__summaries" in tables else None
+        warehouse = _DuckDBWarehouse(con, f"{schema}.int_kura__transcripts", state)
+        summariser = SUMMARISERS.build(settings.summariser, settings)
+        todo = pipeline.pending_summaries(warehouse, summariser)
+        history = pipeline._completion_history(warehouse, summariser)
+        result = pipeline.estimate_summaries(todo, summariser, history)
+        result["conversations_in"] = int(
+            con.execute(f"select count(*) from {schema}.int_kura__transcripts").fetchone()[0]
+        )
+    finally:
+        con.close()
+    llm = pipeline._llm_of(summariser)
+    result.update(
+        summariser=summariser.name,
+        model=summariser.model,
+        prompt_version=summariser.prompt_version,
+        completion_from_history=history is not None,
+        max_calls=None if llm is None else llm.max_calls,
+        max_cost_usd=None if llm is None else llm.max_cost_usd,
+    )
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("estimate")
+    def estimate_command(
+        db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
+        schema: Annotated[
+            str, typer.Option(help="Schema of int_kura__transcripts and kura__summaries")
+        ] = "main_kura_private",
+        project_dir: Annotated[
+            Path | None, typer.Option(help="Read the kura__ vars of this dbt project")
+        ] = None,
+        vars: Annotated[
+            str | None, typer.Option("--vars", help="kura__ vars as YAML, as `dbt --vars`")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON")] = False,
+    ) -> None:
+        """Estimate what the next `dbt build` will send to the LLM summariser: conversations
+        pending, calls, tokens and cost at the configured prices. Nothing is sent."""
+        variables = project_vars(project_dir)
+        if vars:
+            extra = yaml.safe_load(vars) or {}
+            if not isinstance(extra, Mapping):
+                raise typer.BadParameter("must be a YAML mapping", param_hint="--vars")
+            variables.update(extra)
+        result = estimate(db, schema, settings_from_vars(variables))
+        if as_json:
+            typer.echo(json.dumps(result, indent=2, default=str))
+            return
+        _print(result)
+
+
+def _print(result: dict[str, Any]) -> None:
+    table = Table(title=f"Next run of kura__summaries ({result['summariser']}, {result['model']})")
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("conversations in", f"{result['conversations_in']:,}")
+    table.add_row("conversations pending", f"{result['conversations']:,}")
+    for reason, n in sorted(result["by_reason"].items()):
+        table.add_row(f"  {reason}", f"{n:,}")
+    table.add_row("LLM calls", f"{result['calls']:,}")
+    table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
+    per = result["completion_per_call"]
+    source = "earlier runs" if result["completion_from_history"] else "default"
+    table.add_row(
+        "completion tokens",
+        f"{result['completion_tokens']:,}"
+        + ("" if per is None else f" ({per:.0f} per call, {source})"),
+    )
+    cost = result["cost_usd"]
+    table.add_row(
+        "cost (USD)",
+        "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
+    )
+    console.print(table)
+    caps = [
+        f"{name} = {result[key]}"
+        for name, key in (
+            ("kura__llm_max_calls", "max_calls"),
+            ("kura__llm_max_cost_usd", "max_cost_usd"),
+        )
+        if result.get(key) is not None
+    ]
+    if caps:
+        console.print("Budget cap: " + ", ".join(caps) + " per run; the rest stays pending.")

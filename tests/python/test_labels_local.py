@@ -1,0 +1,268 @@
+"""The local labeller: short phrases from the clusters' own words, readable and unique."""
+
+import re
+
+import numpy as np
+
+from kura_dbt.hierarchy import build_hierarchy
+from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel
+from kura_dbt.labels.base import unique_sibling_names
+from kura_dbt.labels.local import MONTHS, WEEKDAYS, is_substantive
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'-]+", text.casefold())
+
+
+def _label(clusters: list[list[str]], **kwargs) -> list[ClusterLabel]:
+    return ClassTfidfLabeller(**kwargs).label(
+        clusters, [texts[0] for texts in clusters], [len(t) for t in clusters]
+    )
+
+
+def _all_words(label: ClusterLabel) -> list[str]:
+    return _words(label.name) + [w for k in label.keywords for w in _words(k)]
+
+
+def test_months_weekdays_numbers_and_filler_never_name_a_cluster():
+    days = ["Monday", "Friday", "Sunday", "Tuesday"]
+    months = ["March", "May", "June", "March"]
+    bus = [
+        f"The user needs help with a bus ticket to Fresno on {d} the 3rd of {m}, please. "
+        f"Follow-up: They want 2 seats."
+        for d, m in zip(days, months, strict=True)
+    ]
+    hotel = [
+        f"The user asks the assistant to help find a hotel room in Napa on {d} 12 {m}. "
+        f"Follow-up: They need it please."
+        for d, m in zip(days, months, strict=True)
+    ]
+    alarm = [
+        f"The user wants to set an alarm for {d} in {m} at 7am. They need help, please."
+        for d, m in zip(days, months, strict=True)
+    ]
+    labels = _label([bus, hotel, alarm])
+    banned = {w.lower() for w in MONTHS | WEEKDAYS} | {
+        "help", "want", "wants", "need", "needs", "please", "user", "asks", "assistant",
+        "question", "follow-up", "3rd", "12", "2", "7am", "seats",
+    }  # fmt: skip
+    for label in labels:
+        assert label.name and label.keywords
+        assert not set(_all_words(label)) & (banned - {"seats"}), label
+        assert not any(w.isdigit() for w in _all_words(label))
+    assert "bus" in _words(labels[0].name)
+    assert "hotel" in _words(labels[1].name)
+    assert "alarm" in _words(labels[2].name)
+
+
+def test_a_filler_word_names_a_cluster_when_it_defines_it():
+    thanks = ["Thanks a lot!", "thanks, that was it", "Many thanks", "thanks again"]
+    other = [
+        "The user asks about a rental car in Fresno.",
+        "The user wants a rental car at the airport.",
+        "A rental car for two days.",
+    ]
+    labels = _label([thanks, other])
+    assert labels[0].name == "Thanks"
+    assert labels[1].name == "Rental car"
+
+
+def test_no_word_twice_no_stutter_and_short_phrases():
+    curie = [
+        "Curie curie discovered radium and polonium",
+        "Marie Curie curie won two Nobel prizes",
+        "Curie and radium research, curie curie",
+    ]
+    trained = [
+        "A model trained trained on text data",
+        "How is a language model trained trained?",
+        "Trained trained model on a language dataset",
+    ]
+    labels = _label([curie, trained])
+    for label in labels:
+        name_words = [w for w in _words(label.name)]
+        assert len(name_words) == len(set(name_words)), label.name  # no repeated word
+        assert len(name_words) <= 4
+        for phrase in label.keywords:
+            assert 1 <= len(_words(phrase)) <= 3
+        keyword_words = [w for k in label.keywords for w in _words(k)]
+        assert len(keyword_words) == len(set(keyword_words)), label.keywords  # diverse
+    assert "curie" in _words(labels[0].name)
+    assert "curie curie" not in labels[0].name.casefold()
+    assert "trained trained" not in labels[1].name.casefold()
+
+
+def test_phrases_are_preferred_to_their_words_and_plurals_fold():
+    cars = [
+        "The user needs a rental car in Phoenix.",
+        "Find a rental car for Friday.",
+        "A rental car, medium-sized, from the airport.",
+        "Rental cars near LAX.",
+    ]
+    movies = ["Watch a movie tonight", "A horror movie to watch", "Movies with Tom Hanks"]
+    labels = _label([cars, movies])
+    assert labels[0].name == "Rental car"
+    assert labels[1].keywords[0] == "movie"  # "movies" and "movie" are one word
+
+
+def test_sibling_names_are_unique_on_a_templated_set():
+    """Templated conversations: two clusters share their vocabulary ("Microsoft APIs") and
+    differ by one product; each gets its next distinctive phrase."""
+    template = "The user asks how to call the Microsoft APIs for {p} with {q} from their app."
+    teams = [template.format(p="Teams", q=q) for q in ("chat", "channels", "chat", "meetings")]
+    outlook = [template.format(p="Outlook", q=q) for q in ("mail", "calendar", "mail", "mail")]
+    graph = [
+        "The user asks about the weather in Oslo.",
+        "The user asks: weather tomorrow in Oslo?",
+        "Weather forecast for Bergen.",
+    ]
+    labels = _label([teams, outlook, teams[:3] + outlook[:1], graph])
+    # unique even as sets of words ("Teams, chat" and "Chat, Teams" would be one name)
+    names = [frozenset(_words(label.name)) for label in labels]
+    assert len(set(names)) == len(names), [label.name for label in labels]
+    assert "teams" in _words(labels[0].name)
+    assert "outlook" in _words(labels[1].name)
+    assert "weather" in _words(labels[3].name)
+    # two clusters with nothing to tell them apart are numbered, in order
+    same = _label([teams, teams])
+    assert [label.name for label in same] == [same[0].name, f"{same[0].name} (2)"]
+
+
+def test_unique_sibling_names_across_levels():
+    labels = {
+        "L0-0000": ClusterLabel("Microsoft APIs", "", ["Microsoft APIs", "Teams", "chat"]),
+        "L0-0001": ClusterLabel("Microsoft APIs", "", ["Microsoft APIs", "Outlook", "mail"]),
+        "L1-0000": ClusterLabel("Microsoft APIs", "", ["Microsoft APIs"]),
+        "L0-0002": ClusterLabel("Weather", "", ["weather"]),
+        "L0-0003": ClusterLabel("Weather", "", ["weather"]),
+    }
+    parent_of = {"L0-0000": "L2-0000", "L0-0001": "L2-0000", "L1-0000": "L2-0000"}
+    changed = unique_sibling_names(labels, parent_of)
+    names = {cid: changed.get(cid, labels[cid]).name for cid in labels}
+    assert names["L0-0000"] == "Microsoft APIs, Teams"
+    assert names["L0-0001"] == "Microsoft APIs, Outlook"
+    assert names["L1-0000"] == "Microsoft APIs"
+    assert names["L0-0002"] == "Weather"  # roots are siblings too
+    assert names["L0-0003"] == "Weather (2)"
+    assert unique_sibling_names({k: labels[k] for k in ("L0-0000",)}, {}) == {}
+
+
+def _blobs(n_clusters: int, per_cluster: int, dim: int = 24, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, dim))
+    X = np.concatenate([c + 0.05 * rng.normal(size=(per_cluster, dim)) for c in centres])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), np.repeat(np.arange(n_clusters), per_cluster)
+
+
+TOPICS = [
+    # (family, phrasings of the topic): the clusters of a family sit close together
+    ("code", ["debug my Python script", "a Python script raises KeyError", "Python script slow"]),
+    ("code", ["write an SQL query joining tables", "SQL query too slow", "fix this SQL query"]),
+    ("code", ["a JavaScript function in React", "JavaScript function returns undefined"]),
+    ("media", ["watch a horror movie with friends", "a horror movie for tonight"]),
+    ("media", ["play a country song", "country song on the kitchen speaker"]),
+    ("media", ["a podcast episode about history", "recommend a podcast episode"]),
+    ("travel", ["book a one way flight to Chicago", "one way flight from Denver"]),
+    ("travel", ["reserve a rental car at the airport", "rental car until Friday"]),
+    ("travel", ["call a cab to the station", "a cab for two people"]),
+]
+
+
+def _topic_corpus(per_cluster: int = 12):
+    rng = np.random.default_rng(7)
+    families = sorted({f for f, _ in TOPICS})
+    dim = 24
+    fam_centre = {f: rng.normal(size=dim) * 3 for f in families}
+    X, labels, texts = [], [], []
+    fillers = ["Follow-up: on Monday please.", "They need help in March.", "Thanks!", ""]
+    for t, (family, phrasings) in enumerate(TOPICS):
+        centre = fam_centre[family] + rng.normal(size=dim)
+        for i in range(per_cluster):
+            X.append(centre + 0.05 * rng.normal(size=dim))
+            labels.append(t)
+            words = phrasings[i % len(phrasings)]
+            texts.append(f"The user asks the assistant to {words}. {fillers[i % len(fillers)]}")
+    X = np.array(X, dtype=np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, np.array(labels), texts
+
+
+def test_a_parent_is_named_from_its_children():
+    X, labels, texts = _topic_corpus()
+    frame = build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, branching=3)
+    by_id = frame.set_index("cluster_id")
+    parents = frame[frame["child_count"] > 0]
+    assert len(parents) >= 3
+    for pid, kids in frame[frame["parent_id"].notna()].groupby("parent_id"):
+        parent_words = set(_words(by_id.loc[pid, "name"]))
+        child_words = {w for name in kids["name"] for w in _words(name)}
+        child_words |= {w for k in kids["keywords"] for w in _words(k)}
+        # every word of the parent's name comes from its children's names and phrases
+        assert parent_words and parent_words <= child_words, (by_id.loc[pid, "name"], kids)
+        # and the children of a parent come from one family: its name uses none of the others'
+        members = set(np.flatnonzero(np.isin(labels, _base_labels(frame, pid))))
+        member_words = {w for i in members for w in _words(texts[i])}
+        assert parent_words <= member_words
+    # no two siblings (nor two roots) share a name
+    siblings = frame.groupby(frame["parent_id"].fillna("root"))["name"]
+    assert all(names.str.casefold().is_unique for _, names in siblings)
+
+
+def _base_labels(frame, cid) -> list[int]:
+    kids = frame[frame["parent_id"] == cid]
+    if kids.empty:
+        return [int(cid.split("-")[1])]
+    return [b for k in kids["cluster_id"] for b in _base_labels(frame, k)]
+
+
+def test_the_typical_example_skips_greetings_and_empty_texts():
+    cluster = [
+        "The user only writes: hello!",
+        "No request: the user only greets, thanks or chats without asking anything.",
+        "Hi",
+        "",
+        "thanks!!",
+        'The user asks: "How do I reset my router password?"',
+        "The user asks how to reset a router.",
+    ]
+    labeller = ClassTfidfLabeller()
+    [label] = labeller.label([cluster], ["The user only writes: hello!"], [len(cluster)])
+    assert 'Most typical: "The user asks: "How do I reset my router password?""' in (
+        label.description
+    )
+    assert "hello" not in label.description
+    # a parent whose most central conversation is a greeting quotes its children's examples
+    child_a = ClusterLabel("Router", label.description, label.keywords)
+    child_b = ClusterLabel("Printer", '3 conversations about printer. Most typical: "Hi"', [])
+    [parent] = labeller.label(
+        [[f"{c.name}: {c.description}" for c in (child_a, child_b)]], ["Hello there!"], [10]
+    )
+    assert "router password" in parent.description
+    assert "Hello there" not in parent.description
+    assert not is_substantive("Hello there!") and not is_substantive("   ")
+    assert is_substantive("The user asks for a poem about the sea.")
+
+
+def test_no_quote_when_quoting_is_off_and_version_is_new():
+    labeller = ClassTfidfLabeller(quote_example=False)
+    [label] = labeller.label([["a poem about the sea", "a sea poem"]], ["a poem"], [2])
+    assert "Most typical" not in label.description
+    assert labeller.version and labeller.version != ""
+    assert labeller.names_from_children and not labeller.cacheable
+
+
+def test_children_without_words_give_a_plain_name():
+    labeller = ClassTfidfLabeller()
+    children = ["Unnamed cluster: 3 conversations", "Numbers: 2 conversations about 42, a"]
+    [label] = labeller.label([children], [None], [5])
+    assert label.name == "Unnamed cluster" and label.keywords == []
+    [empty, greeting] = labeller.label([[""], ["Hi"]], [None, "Hi"], [1, 1])
+    assert empty.name == "Unnamed cluster" and "Most typical" not in greeting.description
+
+
+def test_names_are_deterministic():
+    X, labels, texts = _topic_corpus(8)
+    a = build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, branching=3)
+    b = build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, branching=3)
+    assert a.equals(b)
