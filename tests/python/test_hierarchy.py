@@ -1,9 +1,17 @@
-"""The hierarchy: geometric schedule, no single-child parents, sizes add up, deterministic."""
+"""The hierarchy: geometric schedule, exactly min(max_top, base clusters) top-level clusters,
+no single-child parents, children nearest their own parent, sizes add up, deterministic."""
+
+import hashlib
 
 import numpy as np
 import pytest
 
-from kura_dbt.hierarchy import build_hierarchy, group_clusters, level_schedule
+from kura_dbt.hierarchy import (
+    build_hierarchy,
+    exact_groups,
+    group_clusters,
+    level_schedule,
+)
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 
 
@@ -41,30 +49,201 @@ def test_schedule_rejects_bad_settings():
         level_schedule(10, 2, 1)
 
 
+def _unit(v):
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _strays(vectors, groups):
+    """Members of groups of two or more that are nearer, by cosine, another group's direction
+    (the normalised sum of its members) than their own."""
+    m = groups.max() + 1
+    directions = _unit(np.stack([vectors[groups == g].sum(axis=0) for g in range(m)]))
+    cos = _unit(vectors) @ directions.T
+    own = cos[np.arange(len(groups)), groups]
+    sizes = np.bincount(groups)
+    return np.flatnonzero((sizes[groups] >= 2) & (cos.max(axis=1) > own + 1e-9))
+
+
+def _families(n_families: int, per_family: int, dim: int, rng):
+    """Unit vectors in tight families around random directions, and one vector near none of
+    them (opposite their sum)."""
+    directions = _unit(rng.normal(size=(n_families, dim)))
+    members = _unit(
+        np.repeat(directions, per_family, axis=0) * 6
+        + rng.normal(size=(n_families * per_family, dim))
+    )
+    return np.concatenate([members, -_unit(directions.sum(axis=0))[None, :]])
+
+
 @pytest.mark.parametrize("seed", range(5))
-def test_group_clusters_never_leaves_a_parent_with_one_child(seed):
+def test_group_clusters_makes_exactly_the_groups_asked_for_and_leaves_an_outlier_alone(seed):
     rng = np.random.default_rng(seed)
-    centroids = rng.normal(size=(23, 8))
-    centroids[0] += 50  # a far outlier would be a singleton group without the fix
-    groups = group_clusters(centroids, 6)
-    counts = np.bincount(groups)
-    assert counts.min() >= 2
-    assert len(counts) <= 6
+    centroids = np.concatenate([_families(3, 6, 8, rng), _unit(rng.normal(size=(5, 8)))])
+    for n in range(1, 27):
+        groups = group_clusters(centroids, n)
+        assert groups.max() + 1 == min(n, 24), n
+        # numbered by first appearance
+        assert list(dict.fromkeys(groups)) == list(range(groups.max() + 1))
+        assert len(_strays(centroids, groups)) == 0, n
+    # three families and the outlier: the outlier is left alone, not stretched into a family
+    groups = group_clusters(centroids[:19], 4)
+    assert (groups == groups[18]).sum() == 1
+    assert sorted(np.bincount(groups)) == [1, 6, 6, 6]
 
 
-def _check_tree(frame, n_conversations, max_top):
-    by_id = frame.set_index("cluster_id")
-    top = frame[frame["parent_id"].isna()]
-    assert len(top) <= max_top
-    assert top["level"].nunique() == 1
+@pytest.mark.parametrize("start", [[0] * 10, list(range(10)), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]])
+def test_exact_groups_merges_or_splits_any_grouping_to_the_number_asked(start):
+    centroids = _unit(np.random.default_rng(1).normal(size=(10, 6)))
+    for n in range(1, 12):
+        groups = exact_groups(np.array(start), centroids, n)
+        assert sorted(set(groups)) == list(range(min(n, 10)))
+
+
+class _Stub(Labeller):
+    """A fast labeller that names a cluster from its size; it groups by default (Ward)."""
+
+    name = "stub"
+
+    def label(self, texts, central, sizes, contrast=None):
+        return [ClusterLabel(f"{size} conversations", "d") for size in sizes]
+
+
+def _tree_problems(frame, labels, max_top, X=None):
+    """What the hierarchy promises, checked on build_hierarchy's rows; returns what fails.
+
+    Exactly min(max_top, base clusters) roots; no parent with one child; every base cluster
+    reached exactly once from the roots; a parent's level above its children's, its size the
+    sum of theirs and its child_count their number; top_cluster_id the root above; the roots
+    hold every clustered conversation once and no level counts one twice. With X: each child
+    is nearer (cosine) its own parent's centroid than any other parent's made at its parent's
+    level."""
+    problems = []
+    clustered = int((labels >= 0).sum())
+    n_base = len(np.unique(labels[labels >= 0]))
+    rows = frame.to_dict("records")
+    by_id = {r["cluster_id"]: r for r in rows}
+    roots = [r["cluster_id"] for r in rows if not isinstance(r["parent_id"], str)]
+    if len(roots) != min(max_top, n_base):
+        problems.append(f"{len(roots)} roots, not {min(max_top, n_base)}")
+    children: dict[str, list[str]] = {}
+    for r in rows:
+        if isinstance(r["parent_id"], str):
+            children.setdefault(r["parent_id"], []).append(r["cluster_id"])
+    for pid, kids in children.items():
+        parent = by_id[pid]
+        if len(kids) < 2:
+            problems.append(f"{pid} has a single child")
+        if parent["size"] != sum(by_id[k]["size"] for k in kids) or parent["child_count"] != len(
+            kids
+        ):
+            problems.append(f"{pid}: size or child_count is not its children's")
+        if any(by_id[k]["level"] >= parent["level"] for k in kids):
+            problems.append(f"{pid}: a child is not below it")
+    reached = []
+    stack = [(root, root) for root in roots]
+    while stack:
+        cid, root = stack.pop()
+        if by_id[cid]["top_cluster_id"] != root:
+            problems.append(f"{cid}: top_cluster_id is not {root}")
+        if by_id[cid]["level"] == 0:
+            reached.append(cid)
+        stack.extend((kid, root) for kid in children.get(cid, []))
+    base = sorted(r["cluster_id"] for r in rows if r["level"] == 0)
+    if sorted(reached) != base or len(base) != n_base:
+        problems.append("base clusters not reached exactly once")
+    if sum(by_id[r]["size"] for r in roots) != clustered:
+        problems.append("the roots do not hold every clustered conversation")
+    for level in {r["level"] for r in rows}:
+        if sum(r["size"] for r in rows if r["level"] == level) > clustered:
+            problems.append(f"level {level} counts a conversation twice")
+    if X is not None:
+        rows_of = {cid: np.flatnonzero(labels == int(cid.split("-")[1])) for cid in base}
+        parents = sorted((r for r in rows if r["level"] > 0), key=lambda r: r["level"])
+        for r in parents:
+            rows_of[r["cluster_id"]] = np.concatenate(
+                [rows_of[kid] for kid in children[r["cluster_id"]]]
+            )
+        centre = {cid: _unit(X[m].mean(axis=0)) for cid, m in rows_of.items()}
+        for level in {r["level"] for r in parents}:
+            pids = [r["cluster_id"] for r in parents if r["level"] == level]
+            P = np.stack([centre[p] for p in pids])
+            for j, pid in enumerate(pids):
+                for kid in children[pid]:
+                    cos = P @ centre[kid]
+                    if cos.max() > cos[j] + 1e-6:
+                        problems.append(f"{kid} is nearer another parent than {pid}")
+    return problems
+
+
+def _check_tree(frame, labels, max_top):
     assert frame["cluster_id"].is_unique
-    for parent_id, children in frame[frame["parent_id"].notna()].groupby("parent_id"):
-        assert len(children) >= 2, f"{parent_id} has a single child"
-        assert by_id.loc[parent_id, "size"] == children["size"].sum()
-        assert by_id.loc[parent_id, "child_count"] == len(children)
-        assert (children["level"] == by_id.loc[parent_id, "level"] - 1).all()
-    for level, rows in frame.groupby("level"):
-        assert rows["size"].sum() == n_conversations, f"level {level} loses conversations"
+    assert _tree_problems(frame, np.asarray(labels), max_top) == []
+
+
+def _random_clusters(k: int, seed: int, dim: int = 12):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 6, size=k)
+    centres = rng.normal(size=(k, dim))
+    X = np.concatenate([c + 0.3 * rng.normal(size=(s, dim)) for c, s in zip(centres, sizes)])
+    return _unit(X).astype(np.float32), np.repeat(np.arange(k), sizes)
+
+
+def _build(X, labels, max_top, branching=5.0):
+    n = len(labels)
+    return build_hierarchy(X, labels, ["x"] * n, [None] * n, max_top, branching, _Stub())
+
+
+def test_every_max_top_gets_exactly_that_many_top_level_clusters_over_a_grid():
+    """The promise over base counts 2..40 and max_top 1..base+2 (random centroids): exactly
+    min(max_top, base) roots, never fewer. Clusters left alone used to be folded into the few
+    groups of two or more: 23 base clusters asked for 18 gave 5, asked for 22 gave 1."""
+    failures = []
+    for k in range(2, 41):
+        X, labels = _random_clusters(k, seed=k)
+        for max_top in range(1, k + 3):
+            problems = _tree_problems(_build(X, labels, max_top), labels, max_top)
+            failures += [f"k={k} N={max_top}: {p}" for p in problems]
+    assert not failures, (len(failures), failures[:10])
+
+
+@pytest.mark.parametrize("branching", [2, 5])
+def test_children_are_nearest_their_own_parent(branching):
+    """Every child is nearer (cosine, centroids of the conversations) its own parent than any
+    other parent made at the same level, with the default grouping."""
+    failures = []
+    for k in range(3, 41, 3):
+        X, labels = _random_clusters(k, seed=100 + k)
+        for max_top in range(1, k, 2):
+            frame = _build(X, labels, max_top, branching)
+            problems = _tree_problems(frame, labels, max_top, X)
+            failures += [f"k={k} N={max_top}: {p}" for p in problems]
+    assert not failures, (len(failures), failures[:10])
+
+
+def test_the_issues_23_base_clusters_give_every_top_level_count_asked_for():
+    X, labels = _blobs(23, 6, seed=4)
+    texts = [f"topic{label} question" for label in labels]
+    for max_top in (8, 12, 18, 20, 22, 23, 30):
+        frame = build_hierarchy(X, labels, texts, [None] * len(labels), max_top=max_top)
+        assert frame["parent_id"].isna().sum() == min(max_top, 23)
+        assert _tree_problems(frame, labels, max_top, X) == []
+
+
+def test_a_base_cluster_unlike_the_others_stays_a_top_level_cluster():
+    """Nothing is forced into a group it does not resemble: three families of base clusters
+    and one base cluster like none of them, asked for 4 top-level clusters, give the three
+    families as parents and the outlier as a root of its own at level 0 (so roots can be at
+    different levels). It used to be folded into the nearest family: 3 roots."""
+    rng = np.random.default_rng(2)
+    centres = _families(3, 4, 16, rng)  # base clusters 0..11 in families, 12 the outlier
+    X = _unit(np.repeat(centres, 5, axis=0) + 0.05 * rng.normal(size=(65, 16)))
+    labels = np.repeat(np.arange(13), 5)
+    frame = build_hierarchy(X, labels, ["x"] * 65, [None] * 65, max_top=4)
+    roots = frame[frame["parent_id"].isna()]
+    assert len(roots) == 4
+    assert "L0-0012" in set(roots["cluster_id"])
+    assert sorted(roots["level"]) == [0, 1, 1, 1]
+    assert sorted(roots["size"]) == [5, 20, 20, 20]
 
 
 def test_build_hierarchy_invariants_and_names():
@@ -74,7 +253,7 @@ def test_build_hierarchy_invariants_and_names():
     ]
     users = [f"u{i % 17}" for i in range(len(labels))]
     frame = build_hierarchy(X, labels, texts, users, max_top=4, branching=3)
-    _check_tree(frame, len(labels), 4)
+    _check_tree(frame, labels, 4)
     base = frame[frame["level"] == 0]
     assert len(base) == 30
     assert base["name"].str.len().gt(0).all()
@@ -224,3 +403,62 @@ def test_the_llm_labellers_neighbourhoods_follow_kura__seed(monkeypatch):
         with pytest.raises(Stop):
             labeller.group([f"child {i}: about {i}" for i in range(12)], X, target=3)
     assert seeds == [7, 8]
+
+
+class _GroupingLLM(Labeller):
+    """A cacheable labeller that groups by itself, like the LLM one, and gets the number of
+    groups wrong: one too few at the first level it groups, two too many after."""
+
+    name, version, cacheable, names_from_children = "grouping-llm", "1", True, True
+
+    def __init__(self):
+        self.named, self.grouped = 0, 0
+
+    def label(self, texts, central, sizes, contrast=None):
+        self.named += len(texts)
+        digest = [hashlib.md5("|".join(t).encode()).hexdigest()[:8] for t in texts]
+        return [ClusterLabel(f"Topic {d}", f"{len(t)} items") for d, t in zip(digest, texts)]
+
+    def group(self, child_texts, centroids, target):
+        self.grouped += 1
+        wrong = target - 1 if self.grouped == 1 else target + 2
+        return group_clusters(centroids, max(1, min(wrong, len(child_texts))))
+
+
+def test_an_llm_grouping_is_brought_to_the_exact_count_and_reused_on_a_rerun():
+    """A labeller's own grouping with too few or too many groups still gives exactly max_top
+    roots; the stored grouping (roots and children at different levels included) is reused on
+    a rerun without asking again, and not reused when max_top changes."""
+    from kura_dbt.hierarchy import label_cache
+
+    X, labels = _random_clusters(30, seed=0)
+    texts = [f"text {i}" for i in range(len(labels))]
+    users = [None] * len(labels)
+    llm = _GroupingLLM()
+    first = build_hierarchy(X, labels, texts, users, max_top=6, branching=2, labeller=llm)
+    assert _tree_problems(first, labels, 6) == []
+    assert llm.grouped == 3  # one call per level of the schedule [14, 9, 6]
+    # what the rerun must get right: roots below the top level, and a parent with two
+    # children from further down (left alone at a level, grouped at a later one)
+    roots = first[first["parent_id"].isna()]
+    assert roots["level"].nunique() > 1
+    level_of = dict(zip(first["cluster_id"], first["level"], strict=True))
+    children = first[first["parent_id"].notna()]
+    skipped = children[children["parent_id"].map(level_of) - children["level"] >= 2]
+    assert skipped.groupby(["parent_id", "level"]).size().max() >= 2
+
+    again = _GroupingLLM()
+    second = build_hierarchy(
+        X, labels, texts, users, max_top=6, branching=2, labeller=again, cache=label_cache(first)
+    )
+    assert (again.grouped, again.named) == (0, 0)
+    assert second[["cluster_id", "parent_id", "name", "level"]].equals(
+        first[["cluster_id", "parent_id", "name", "level"]]
+    )
+
+    other = _GroupingLLM()
+    third = build_hierarchy(
+        X, labels, texts, users, max_top=7, branching=2, labeller=other, cache=label_cache(first)
+    )
+    assert _tree_problems(third, labels, 7) == []
+    assert other.grouped >= 1

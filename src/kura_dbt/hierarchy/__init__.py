@@ -1,27 +1,39 @@
-"""The cluster hierarchy: base clusters -> ... -> at most ``max_top`` top-level clusters.
+"""The cluster hierarchy: base clusters -> ... -> exactly ``min(max_top, base clusters)``
+top-level clusters.
 
-Level sizes follow a geometric schedule (each level about ``branching`` times smaller than the
-one below, ending at ``max_top``). Each level groups the clusters below it with the labeller's
-``group`` (by default Ward agglomerative clustering of their centroids, deterministic; the LLM
-labeller proposes and assigns categories, CLIO-style). A group with a single child is never
-emitted: its child joins the nearest group with at least two children. Every level is therefore
-at most half the size of the one below, so the loop always terminates.
+The clusters that have no parent yet are the frontier (at first, every base cluster). A
+geometric schedule sets the frontier's size after each level (each about ``branching`` times
+smaller than the one before, ending at ``max_top``). Each level groups the frontier into
+exactly that many groups with the labeller's ``group`` (by default Ward agglomerative
+clustering of their centroids, refined so that each cluster is in the group with the nearest
+mean, deterministic; the LLM labeller proposes and assigns categories, CLIO-style, and its
+groups are then merged or split to the exact number). A group of two or more becomes a parent
+at that level; a group of one is never wrapped in a single-child parent: its cluster stays on
+the frontier. So a parent's children can come from different levels below it, and the
+top-level clusters (the roots) can be at different levels, a base cluster unlike every other
+one staying a root; there are always exactly ``min(max_top, base clusters)`` of them.
 
-``grouping``: the schedule and the deterministic grouping; ``build``: building and naming the
-levels with a :class:`~kura_dbt.labels.Labeller`.
+``grouping``: the schedule and the groupings; ``build``: building and naming the levels with a
+:class:`~kura_dbt.labels.Labeller`.
 """
 
 from __future__ import annotations
 
 from kura_dbt.hierarchy.build import HIERARCHY_COLUMNS, build_hierarchy, cluster_id, label_cache
-from kura_dbt.hierarchy.grouping import fold_singletons, group_clusters, level_schedule
+from kura_dbt.hierarchy.grouping import (
+    exact_groups,
+    group_clusters,
+    level_schedule,
+    refine_groups,
+)
 
 __all__ = [
     "HIERARCHY_COLUMNS",
     "build_hierarchy",
     "cluster_id",
-    "fold_singletons",
+    "exact_groups",
     "group_clusters",
     "label_cache",
     "level_schedule",
+    "refine_groups",
 ]

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.failures import check_failures
-from kura_dbt.hierarchy.grouping import fold_singletons, level_schedule
+from kura_dbt.hierarchy.grouping import exact_groups, level_schedule, refine_groups
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
+from kura_dbt.labels.base import unique_sibling_names
 
 HIERARCHY_COLUMNS = [
     "cluster_id",
@@ -65,7 +66,10 @@ def build_hierarchy(
     """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
 
     Returns one row per cluster (columns ``HIERARCHY_COLUMNS``); base cluster ``i`` gets the id
-    ``cluster_id(0, i)``.
+    ``cluster_id(0, i)``. Exactly ``min(max_top, k)`` rows have no parent (the top-level
+    clusters, possibly at different levels); no parent has a single child; a parent's level is
+    the step of the schedule that made it, higher than each of its children's, which may be
+    several levels below (see :mod:`kura_dbt.hierarchy`).
 
     A labeller with ``cacheable`` set (an LLM) is only asked about clusters whose inputs
     changed: ``cache`` maps a cluster's ``label_key`` (a hash of exactly what the labeller would
@@ -91,7 +95,6 @@ def build_hierarchy(
     names_by_id: dict[str, ClusterLabel] = {}
     keys_by_id: dict[str, str | None] = {}
     group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
-    previous_parent = dict((cache or {}).get("__parents__", {}))  # child label_key -> parent key
     asked: list[str | None] = []  # the error (or None) of every name asked for, all levels
 
     def name_level(level_number: int, level: _Level) -> None:
@@ -165,40 +168,55 @@ def build_hierarchy(
         )
     ]
     name_level(0, levels[0])
+    # the frontier: the clusters with no parent yet, each with its conversations. Every level
+    # groups it into exactly its scheduled number of groups; a group of two or more becomes a
+    # parent at this level, a group of one stays on the frontier as it is (no single-child
+    # parent), so the last level leaves exactly max_top roots, at whatever levels they are.
+    frontier = list(levels[0].ids)
+    members_of = dict(zip(levels[0].ids, levels[0].members, strict=True))
     for level_number, target in enumerate(
         level_schedule(len(base_labels), max_top, branching), start=1
     ):
-        below = levels[-1]
-        if len(below.ids) <= max_top:
-            break
-        centroids = np.stack([_centroid(embeddings[m]) for m in below.members])
-        child_keys = [keys_by_id[c] for c in below.ids]
-        reused = _reuse_grouping(child_keys, previous_parent)
-        if reused is not None and labeller.cacheable:
-            parents = fold_singletons(reused, centroids)
+        centroids = np.stack([_centroid(embeddings[members_of[c]]) for c in frontier])
+        child_keys = [keys_by_id[c] for c in frontier]
+        reused = _reuse_grouping(child_keys, cache, level_number) if labeller.cacheable else None
+        if reused is not None and int(reused.max()) + 1 == target:
+            groups = reused
         else:
-            texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in below.ids]
-            parents = fold_singletons(labeller.group(texts_of, centroids, target), centroids)
+            texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in frontier]
+            groups = exact_groups(labeller.group(texts_of, centroids, target), centroids, target)
             group_usage[level_number] = dict(labeller.group_usage)
-        n_parents = int(parents.max()) + 1
+            if type(labeller).group is Labeller.group:
+                # the grouping by centroids: each child ends nearest its own parent's centroid
+                # (the mean of its conversations), not just the mean of its siblings' centroids
+                sums = np.stack([embeddings[members_of[c]].sum(axis=0) for c in frontier])
+                groups = refine_groups(groups, sums)
+        n_groups = int(groups.max()) + 1
+        inside = [np.flatnonzero(groups == g) for g in range(n_groups)]
+        parents = [g for g in range(n_groups) if len(inside[g]) >= 2]
         level = _Level(
-            ids=[cluster_id(level_number, p) for p in range(n_parents)],
+            ids=[cluster_id(level_number, p) for p in range(len(parents))],
             members=[
-                np.sort(np.concatenate([below.members[c] for c in np.flatnonzero(parents == p)]))
-                for p in range(n_parents)
+                np.sort(np.concatenate([members_of[frontier[c]] for c in inside[g]]))
+                for g in parents
             ],
-            children=[
-                [below.ids[c] for c in np.flatnonzero(parents == p)] for p in range(n_parents)
-            ],
+            children=[[frontier[c] for c in inside[g]] for g in parents],
         )
         levels.append(level)
-        name_level(level_number, level)
+        name_level(level_number, level)  # identify may give the parents their kept ids
+        parent_at = dict(zip(parents, level.ids, strict=True))
+        members_of.update(zip(level.ids, level.members, strict=True))
+        frontier = [
+            parent_at[g] if g in parent_at else frontier[int(inside[g][0])] for g in range(n_groups)
+        ]
 
     parent_of: dict[str, str] = {}
     for level in levels[1:]:
         for pid, kids in zip(level.ids, level.children, strict=True):
             for kid in kids:
                 parent_of[kid] = pid
+    # siblings named at different levels (or roots) never share a name
+    names_by_id.update(unique_sibling_names(names_by_id, parent_of))
 
     def top_of(cid: str) -> str:
         while cid in parent_of:
@@ -257,15 +275,34 @@ def _nearest_outside(
     return [texts[i] for i in nearest]
 
 
-def _reuse_grouping(child_keys: list[str], previous_parent: Mapping[str, str]) -> np.ndarray | None:
-    """The previous build's grouping of exactly these children (by label key), if there was one:
-    an LLM grouper is then not asked again."""
-    if not previous_parent or not all(k in previous_parent for k in child_keys):
+def _reuse_grouping(
+    child_keys: Sequence[str | None], cache: Mapping[str, Any] | None, level: int
+) -> np.ndarray | None:
+    """The previous build's grouping of exactly these frontier clusters (by label key) at this
+    level, if every one of them was in it: an LLM grouper is then not asked again. A cluster
+    whose previous parent was made at this level goes in that parent's group; one whose parent
+    was made higher up, or that was a root, was left alone at this level and is alone again.
+    None when a cluster is new, failed to be named, or was grouped below this level before."""
+    if not cache:
         return None
-    order: dict[str, int] = {}
-    return np.array(
-        [order.setdefault(previous_parent[k], len(order)) for k in child_keys], dtype=int
-    )
+    previous_parent = cache.get("__parents__", {})
+    level_of = cache.get("__levels__", {})
+    order: dict[tuple[str, str], int] = {}
+    groups = []
+    for key in child_keys:
+        if key is None or key not in cache:
+            return None
+        if key in previous_parent and previous_parent[key] is None:
+            return None  # its parent is not known by key
+        parent = previous_parent.get(key)
+        parent_level = level_of.get(parent) if parent is not None else None
+        if parent is not None and (parent_level is None or parent_level < level):
+            return None
+        group = (
+            ("parent", parent) if parent is not None and parent_level == level else ("alone", key)
+        )
+        groups.append(order.setdefault(group, len(order)))
+    return np.array(groups, dtype=int)
 
 
 def cluster_id(level: int, index: int) -> str:
@@ -282,8 +319,9 @@ def _centroid(vectors: np.ndarray) -> np.ndarray:
 def label_cache(clusters: pd.DataFrame | None) -> dict[str, Any] | None:
     """The ``cache`` for :func:`build_hierarchy` from stored clusters (``cluster_id``,
     ``parent_id``, ``label_key``, ``name``, ``description``, ``keywords``): names by label key,
-    and under ``"__parents__"`` each child's parent (both by label key), so that an LLM
-    labeller reuses the names and groupings whose inputs did not change."""
+    under ``"__parents__"`` each child's parent (both by label key) and under ``"__levels__"``
+    each cluster's level (when ``level`` is given), so that an LLM labeller reuses the names
+    and groupings whose inputs did not change."""
     if clusters is None or clusters.empty or "label_key" not in clusters:
         return None
     rows = clusters.dropna(subset=["label_key"])
@@ -294,9 +332,15 @@ def label_cache(clusters: pd.DataFrame | None) -> dict[str, Any] | None:
         for row in rows.itertuples(index=False)
     }
     key_of = dict(zip(rows["cluster_id"], rows["label_key"], strict=True))
+    # a parent without a reusable key (its naming failed) is None: its children's grouping is
+    # not reused either
     cache["__parents__"] = {
-        row.label_key: key_of[row.parent_id]
+        row.label_key: key_of.get(row.parent_id)
         for row in rows.itertuples(index=False)
-        if isinstance(row.parent_id, str) and row.parent_id in key_of
+        if isinstance(row.parent_id, str)
     }
+    if "level" in rows:
+        cache["__levels__"] = {
+            row.label_key: int(row.level) for row in rows.itertuples(index=False)
+        }
     return cache

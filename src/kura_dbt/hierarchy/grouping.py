@@ -1,6 +1,18 @@
-"""How the levels are sized and grouped when no labeller groups them itself: a geometric
-schedule of level sizes, and Ward agglomerative clustering of the children's centroids with
-no single-child parents.
+"""How the levels are sized and grouped: a geometric schedule of frontier sizes, and a grouping
+of the current frontier (the clusters that have no parent yet) into exactly as many groups as
+the schedule asks for.
+
+A group of two or more becomes a new parent; a group of one is not wrapped in a parent (that
+would be a single-child parent): its cluster stays on the frontier as it is, and may be grouped
+at a later level or stay a top-level cluster. So every level takes the frontier to exactly its
+target size, and the last one to exactly ``max_top``.
+
+The default grouping is Ward agglomerative clustering of the frontier's centroids, refined so
+that each cluster sits in the group whose direction is nearest to it by cosine
+(:func:`refine_groups`; :func:`~kura_dbt.hierarchy.build_hierarchy` refines it again with the
+conversations' embeddings, so that each child is nearest its own parent's centroid). A
+labeller's own grouping (the LLM's) is brought to the exact number of groups by
+:func:`exact_groups` (merge the closest groups, or split the widest).
 """
 
 from __future__ import annotations
@@ -12,7 +24,7 @@ from sklearn.cluster import AgglomerativeClustering
 
 
 def level_schedule(n_base: int, max_top: int, branching: float) -> list[int]:
-    """Target number of clusters per level above the base, shrinking geometrically to max_top.
+    """The frontier size after each level above the base, shrinking geometrically to max_top.
 
     >>> level_schedule(60, 5, 4)
     [19, 5]
@@ -35,41 +47,105 @@ def level_schedule(n_base: int, max_top: int, branching: float) -> list[int]:
 
 
 def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
-    """Assign each of k centroids to one of at most n_groups parents; no parent gets one child.
+    """Put each of k centroids in one of exactly ``min(n_groups, k)`` groups (Ward, then
+    :func:`refine_groups`, each centroid counting once). A group may hold a single centroid:
+    the caller does not wrap it in a parent.
 
-    Returns parent indices 0..m-1 (m <= n_groups), numbered by first appearance.
+    Returns group indices 0..m-1, numbered by first appearance.
     """
+    centroids = np.asarray(centroids, dtype=np.float64)
     k = len(centroids)
-    if k < 2:
-        raise ValueError("need at least two clusters to group")
-    n_groups = max(1, min(n_groups, k - 1))
+    if k < 1:
+        raise ValueError("need at least one cluster to group")
+    n_groups = min(max(1, int(n_groups)), k)
+    if n_groups == k:
+        return np.arange(k)
     if n_groups == 1:
-        assignment = np.zeros(k, dtype=int)
-    else:
-        assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(
-            centroids
-        )
-    return fold_singletons(assignment, centroids)
+        return np.zeros(k, dtype=int)
+    assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(centroids)
+    return refine_groups(assignment, centroids)
 
 
-def fold_singletons(assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Move the only child of any group into the nearest group with at least two children, and
-    renumber groups 0..m-1 by first appearance (children come ordered by size, so big parents
-    come first). With fewer groups than children, at least one group has two children, so the
-    result never has a parent with a single child."""
-    assignment = np.asarray(assignment, dtype=int).copy()
-    n_groups = int(assignment.max()) + 1
-    counts = np.bincount(assignment, minlength=n_groups)
-    big = [g for g in range(n_groups) if counts[g] >= 2]
-    if not big:
-        assignment[:] = 0
-    else:
-        group_centroids = np.stack([centroids[assignment == g].mean(axis=0) for g in big])
-        for i in range(len(assignment)):
-            if counts[assignment[i]] == 1:
-                distances = np.linalg.norm(group_centroids - centroids[i], axis=1)
-                assignment[i] = big[int(np.argmin(distances))]
+def refine_groups(assignment: np.ndarray, vectors: np.ndarray, max_sweeps: int = 100) -> np.ndarray:
+    """Move each member to the group whose direction is nearest by cosine, keeping every group
+    non-empty (spherical k-means sweeps started from the given groups, so the number of groups
+    never changes). A group's direction is the normalised sum of its members' ``vectors``: with
+    unit centroids, every member counts once; with each cluster's sum of conversation
+    embeddings, it is exactly the parent's centroid (the mean direction of its conversations).
+
+    Ward merges whole groups, so a member can end up nearer another group than its own; after
+    this, none does (a group of one is its own direction). Each sweep raises the sum over
+    members of ``vector . direction``, so it stops; ``max_sweeps`` is a guard."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    units = vectors / np.where(norms > 0, norms, 1.0)[:, None]
+    a = _renumber(assignment)
+    m = int(a.max()) + 1
+    for _ in range(max_sweeps):
+        sums = np.zeros((m, vectors.shape[1]))
+        np.add.at(sums, a, vectors)
+        lengths = np.linalg.norm(sums, axis=1)
+        cos = units @ (sums / np.where(lengths > 0, lengths, 1.0)[:, None]).T
+        counts = np.bincount(a, minlength=m)
+        moved = False
+        gain = cos.max(axis=1) - cos[np.arange(len(a)), a]
+        for i in np.argsort(-gain, kind="stable"):  # the members that gain most move first
+            best = int(np.argmax(cos[i]))
+            own = int(a[i])
+            if best != own and cos[i, best] > cos[i, own] + 1e-12 and counts[own] > 1:
+                counts[own] -= 1
+                counts[best] += 1
+                a[i] = best
+                moved = True
+        if not moved:
+            break
+    return _renumber(a)
+
+
+def exact_groups(assignment: np.ndarray, centroids: np.ndarray, n_groups: int) -> np.ndarray:
+    """Bring any grouping (a labeller's) to exactly ``min(n_groups, k)`` groups: while there
+    are too many, merge the two whose merge adds least to the within-group sum of squares
+    (Ward's criterion); while there are too few, split the widest group of two or more in two
+    (Ward). Groups are renumbered by first appearance."""
+    centroids = np.asarray(centroids, dtype=np.float64)
+    a = _renumber(assignment)
+    k = len(a)
+    n_groups = min(max(1, int(n_groups)), k)
+    while int(a.max()) + 1 > n_groups:
+        m = int(a.max()) + 1
+        means = np.stack([centroids[a == g].mean(axis=0) for g in range(m)])
+        sizes = np.bincount(a, minlength=m).astype(np.float64)
+        cost = ((means[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+        cost *= sizes[:, None] * sizes[None, :] / (sizes[:, None] + sizes[None, :])
+        cost[np.diag_indices(m)] = np.inf
+        g, h = np.unravel_index(int(np.argmin(cost)), cost.shape)
+        a[a == max(g, h)] = min(g, h)
+        a = _renumber(a)
+    while int(a.max()) + 1 < n_groups:
+        m = int(a.max()) + 1
+        spread = [
+            (((centroids[a == g] - centroids[a == g].mean(axis=0)) ** 2).sum(), (a == g).sum())
+            if (a == g).sum() >= 2
+            else (-1.0, 0)
+            for g in range(m)
+        ]
+        widest = max(range(m), key=lambda g: spread[g])
+        inside = np.flatnonzero(a == widest)
+        if len(inside) == 2:
+            halves = np.array([0, 1])
+        else:
+            halves = AgglomerativeClustering(n_clusters=2, linkage="ward").fit_predict(
+                centroids[inside]
+            )
+        a[inside[halves == 1]] = m
+        a = _renumber(a)
+    return a
+
+
+def _renumber(assignment: np.ndarray) -> np.ndarray:
+    """Groups numbered 0..m-1 by first appearance (children come ordered by size, so the groups
+    of the big ones come first)."""
     remap: dict[int, int] = {}
-    for g in assignment:
+    for g in np.asarray(assignment, dtype=int):
         remap.setdefault(int(g), len(remap))
-    return np.array([remap[int(g)] for g in assignment], dtype=int)
+    return np.array([remap[int(g)] for g in np.asarray(assignment, dtype=int)], dtype=int)
