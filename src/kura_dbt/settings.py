@@ -98,6 +98,8 @@ class Settings:
     # names and hierarchy
     labeller: str = "local"
     label_quotes_example: bool = True
+    # privacy: a parent's local name uses only phrases of at least this many conversations
+    min_cluster_conversations: int = 1
     max_top_clusters: int = 8
     hierarchy_branching: float = 5.0
     # map

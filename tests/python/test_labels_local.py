@@ -266,3 +266,25 @@ def test_names_are_deterministic():
     a = build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, branching=3)
     b = build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, branching=3)
     assert a.equals(b)
+
+
+def test_a_visible_parent_never_spells_out_a_child_below_the_privacy_threshold():
+    """kura__min_cluster_conversations: a phrase that only a small child (hidden by the
+    thresholds) carries never reaches its parent's name or keywords; a phrase that children
+    carry together in enough conversations does."""
+    children = [
+        "Apartment: 20 conversations about apartment, bedrooms",
+        "Restaurant: 50 conversations about restaurant, table booking",
+        "Bus: 40 conversations about bus, tickets",
+        "Train: 30 conversations about train, tickets",
+    ]
+    open_labeller = ClassTfidfLabeller()
+    [before] = open_labeller.label([children], [None], [140])
+    assert "apartment" in _all_words(before)  # without a threshold the small child is named
+    private = ClassTfidfLabeller(min_phrase_conversations=35)
+    [after] = private.label([children], [None], [140])
+    words = _all_words(after)
+    assert "apartment" not in words and "bedrooms" not in words
+    assert "restaurant" in words and "tickets" in words  # 70 conversations together
+    assert "train" not in words  # 30 < 35
+    assert private.version != open_labeller.version  # other names: the cache is not reused

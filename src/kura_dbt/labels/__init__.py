@@ -15,7 +15,10 @@ LABELLERS: Registry[Labeller] = Registry("labeller")
 
 @LABELLERS.register("local")
 def _local(settings: Settings) -> Labeller:
-    return ClassTfidfLabeller(quote_example=settings.label_quotes_example)
+    return ClassTfidfLabeller(
+        quote_example=settings.label_quotes_example,
+        min_phrase_conversations=settings.min_cluster_conversations,
+    )
 
 
 @LABELLERS.register("openai")

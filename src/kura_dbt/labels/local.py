@@ -230,6 +230,7 @@ class ClassTfidfLabeller(Labeller):
         max_parent_phrases: int = 3,
         max_description_chars: int = 240,
         quote_example: bool = True,
+        min_phrase_conversations: int = 1,
     ) -> None:
         if n_keywords < 1 or max_ngram < 1 or max_name_words < 1 or max_parent_phrases < 1:
             raise ValueError("n_keywords, max_ngram, max_name_words, max_parent_phrases >= 1")
@@ -241,6 +242,12 @@ class ClassTfidfLabeller(Labeller):
         # Quoting the most central summary makes a cluster easy to read, but it shows one
         # conversation's (redacted) summary word for word; turn it off for shared reports.
         self.quote_example = quote_example
+        # privacy (var kura__min_cluster_conversations): a parent is named only with phrases
+        # its children carry in at least this many conversations together, so a visible
+        # parent never spells out what only a child hidden by the thresholds is about
+        self.min_phrase_conversations = max(1, int(min_phrase_conversations))
+        if self.min_phrase_conversations > 1:  # other names: cached names are not reused
+            self.version = f"{type(self).version}-min{self.min_phrase_conversations}"
 
     # ------------------------------------------------------------------ interface
 
@@ -453,8 +460,10 @@ class ClassTfidfLabeller(Labeller):
         surfaces: dict[Key, Counter[str]] = defaultdict(Counter)
         words: dict[Key, frozenset[str]] = {}
         weight: list[dict[Key, float]] = []
+        carried: list[dict[Key, int]] = []  # conversations of the children that carry a phrase
         self._child_weights: list[list[tuple[int, dict[Key, float]]]] = []
         for kids in children:
+            carried.append(defaultdict(int))
             total = sum(kid.size for kid in kids) or 1
             parent: dict[Key, float] = defaultdict(float)
             per_child = []
@@ -476,6 +485,7 @@ class ClassTfidfLabeller(Labeller):
                             )
                 for key, w in mine.items():
                     parent[key] += kid.size * w / total
+                    carried[-1][key] += kid.size
                 per_child.append((kid.size, mine))
             weight.append(dict(parent))
             self._child_weights.append(per_child)
@@ -488,7 +498,10 @@ class ClassTfidfLabeller(Labeller):
                 for key in mine:
                     total[key] += n / size
         surface = {k: _best_surface(v) for k, v in surfaces.items()}
-        eligible = [set(w) for w in weight]
+        eligible = [
+            {k for k in w if sizes[k] >= self.min_phrase_conversations}
+            for w, sizes in zip(weight, carried, strict=True)
+        ]
         return _Level(weight, eligible, surface, words, total=dict(total))
 
     def _pick_parent_phrases(
