@@ -8,6 +8,14 @@ it was fitted on, and in a few hundred dimensions distances concentrate so much 
 alone would put most new conversations of the same kind beyond the radius. A conversation
 farther from its nearest centroid than that centroid's radius is *novel*: it is recorded with
 its nearest cluster and distance, never forced in.
+
+Leave-one-out alone still under-covers: a cluster's quantile is read from a few dozen members,
+and its centroid is fitted on all of them together. Measured on the demo's requests (random
+450/50 splits), 14 % of new conversations of the same kind fell beyond a 0.95 radius. So the
+radii are *calibrated by cross-fitting*: the members are split into folds; each fold's members
+are measured against the centroids and radii of the other folds' members, and every radius is
+scaled by the ``quantile`` of those held-out distance / radius ratios (never shrunk). On the same
+splits 3-4 % of new conversations are then novel, for a 5 % target.
 """
 
 from __future__ import annotations
@@ -22,16 +30,66 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
+CALIBRATION_FOLDS = 5
+CALIBRATION_MAX_ROWS = 20_000  # the calibration reads a seeded sample of at most this many
+
+
 def cluster_radii(
-    X: np.ndarray, labels: np.ndarray, centers: np.ndarray, quantile: float = 0.95
+    X: np.ndarray,
+    labels: np.ndarray,
+    centers: np.ndarray,
+    quantile: float = 0.95,
+    calibrate: bool = True,
+    seed: int = 0,
 ) -> np.ndarray:
-    """One radius per cluster 0..k-1 (cosine distance), see the module docstring."""
+    """One radius per cluster 0..k-1 (cosine distance), see the module docstring;
+    ``calibrate``: scaled by :func:`calibration_scale`."""
+    radii = _radii(X, labels, len(centers), quantile)
+    if calibrate:
+        radii = radii * calibration_scale(X, labels, len(centers), quantile, seed=seed)
+    return radii
+
+
+def calibration_scale(
+    X: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    quantile: float,
+    folds: int = CALIBRATION_FOLDS,
+    seed: int = 0,
+) -> float:
+    """The factor (>= 1) by which the radii must grow so that a ``quantile`` share of members,
+    each measured against the centroids and radii fitted without its fold, falls within the
+    radius of its nearest centroid. 1.0 when there are too few members to tell."""
+    labels = np.asarray(labels)
+    rows = np.flatnonzero(labels >= 0)
+    rng = np.random.default_rng(seed)
+    if len(rows) > CALIBRATION_MAX_ROWS:
+        rows = np.sort(rng.choice(rows, CALIBRATION_MAX_ROWS, replace=False))
+    if len(rows) < 10 * folds or k < 1:
+        return 1.0
+    U = unit_rows(np.asarray(X)[rows])
+    y = labels[rows]
+    fold = rng.permutation(len(rows)) % folds
+    ratios = []
+    for f in range(folds):
+        train, held = fold != f, fold == f
+        present = np.unique(y[train])
+        centroids = np.stack([U[train][y[train] == c].mean(axis=0) for c in present])
+        index = np.full(k, -1)
+        index[present] = np.arange(len(present))
+        radii = _radii(U[train], index[y[train]], len(present), quantile)
+        nearest, distance, _ = assign_to_centroids(U[held], centroids)
+        ratios.append(distance / np.maximum(radii[nearest], 1e-9))
+    return max(1.0, float(np.quantile(np.concatenate(ratios), quantile)))
+
+
+def _radii(X: np.ndarray, labels: np.ndarray, k: int, quantile: float) -> np.ndarray:
     if not 0.0 < quantile <= 1.0:
         raise ValueError(
             f"kura: var kura__assign_radius_quantile must be in (0, 1], got {quantile}"
         )
     labels = np.asarray(labels)
-    k = len(centers)
     distances = leave_one_out_distances(X, labels)
     clustered = labels >= 0
     known = clustered & ~np.isnan(distances)

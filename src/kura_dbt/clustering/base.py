@@ -40,7 +40,11 @@ class AssignMixin:
             self.radii_ = np.zeros(0)
         else:
             self.radii_ = cluster_radii(
-                X, self.labels_, self.cluster_centers_, self.radius_quantile
+                X,
+                self.labels_,
+                self.cluster_centers_,
+                self.radius_quantile,
+                seed=int(getattr(self, "random_state", 0) or 0),
             )
 
     def assign(self, X: Any) -> np.ndarray:
