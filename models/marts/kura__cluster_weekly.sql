@@ -9,7 +9,7 @@ with members as (
         facts.conversation_id,
         facts.user_id,
         {{ kura.week_start('facts.created_at') }} as week_start
-    from {{ ref('int_kura__cluster_members') }} as members
+    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__taxonomy is set
     inner join {{ ref('int_kura__conversation_facts') }} as facts
         on members.conversation_id = facts.conversation_id
     where facts.created_at is not null
@@ -20,7 +20,7 @@ novel as (
         novel_members.cluster_id,
         {{ kura.week_start('facts.created_at') }} as week_start,
         count(*) as novel_conversations
-    from {{ ref('int_kura__novel_members') }} as novel_members
+    from {{ kura.novel_members_relation() }} as novel_members  -- pinned: conversations in `other`
     inner join {{ ref('int_kura__conversation_facts') }} as facts
         on novel_members.conversation_id = facts.conversation_id
     where facts.created_at is not null

@@ -13,7 +13,7 @@ with members as (
     select
         members.cluster_id,
         facts.*
-    from {{ ref('int_kura__cluster_members') }} as members
+    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__taxonomy is set
     inner join {{ ref('int_kura__conversation_facts') }} as facts
         on members.conversation_id = facts.conversation_id
 ),
@@ -57,8 +57,13 @@ stats as (
 
 totals as (
     select count(*) as clustered_conversations
+    {%- if kura.taxonomy_pinned() %}
+    from {{ ref('kura__conversation_categories') }}
+    where category_id is not null
+    {%- else %}
     from {{ ref('kura__conversation_clusters') }}
     where cluster_id is not null
+    {%- endif %}
 )
 
 select
@@ -103,7 +108,7 @@ from (
             *,
             distinct_users >= {{ var('kura__min_cluster_users') }}
                 and size >= {{ var('kura__min_cluster_conversations') }} as visible
-        from {{ ref('kura__cluster_hierarchy') }}
+        from {{ kura.hierarchy_relation() }}  -- the pinned categories when var kura__taxonomy is set
     ) as thresholded
 ) as hierarchy
 cross join totals

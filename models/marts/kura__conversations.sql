@@ -4,7 +4,25 @@
     so every summary is kept; cluster names come from kura__clusters and are therefore NULL for
     clusters below the privacy thresholds. cluster_meets_privacy_threshold says whether the
     conversation may be shown as an example of its cluster: reports and dashboards must show
-    summaries only where it is true (`kura report` does). -#}
+    summaries only where it is true (`kura report` does).
+    With a pinned taxonomy (var kura__taxonomy) the base cluster is the conversation's pinned
+    category (`other` included; top level: its top-level ancestor), assignment_status is
+    labelled / classified / other / error, nearest_cluster_id the classifier's best category,
+    and distance_to_centroid and assignment_epoch are NULL. -#}
+{% if kura.taxonomy_pinned() -%}
+with pinned_assignments as (
+    select
+        conversation_id,
+        category_id as cluster_id,
+        cast(null as {{ dbt.type_float() }}) as distance,
+        category_id is null as is_unclustered,
+        status,
+        nearest_category_id as nearest_cluster_id,
+        cast(null as {{ dbt.type_bigint() }}) as epoch
+    from {{ ref('kura__conversation_categories') }}
+)
+
+{% endif -%}
 select
     facts.conversation_id,
     facts.user_id,
@@ -36,7 +54,7 @@ select
     facts.plan,
     facts.revenue
 from {{ ref('int_kura__conversation_facts') }} as facts
-left join {{ ref('kura__conversation_clusters') }} as conversation_clusters
+left join {% if kura.taxonomy_pinned() %}pinned_assignments{% else %}{{ ref('kura__conversation_clusters') }}{% endif %} as conversation_clusters
     on facts.conversation_id = conversation_clusters.conversation_id
 left join {{ ref('kura__clusters') }} as base
     on conversation_clusters.cluster_id = base.cluster_id

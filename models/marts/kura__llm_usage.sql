@@ -3,7 +3,10 @@
     A run is one `dbt build` (summarised_at, embedded_at, and for cluster names and the
     hierarchy the discovery that wrote the cluster's row in kura__taxonomy); rows a later run
     replaced count in that later run. Names are only asked for at a discovery, and not for a
-    cluster that kept its name. Local backends make no calls. -#}
+    cluster that kept its name. Classification into a pinned taxonomy (var kura__taxonomy):
+    stage classification (the conversations the classifier was asked about; a batch's calls
+    are counted on its first conversation) and classifier_eval (the held-out members, once per
+    taxonomy version). Local backends make no calls. -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
@@ -73,6 +76,31 @@ naming as (
         cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
     from {{ ref('kura__taxonomy') }}
     group by updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
+),
+
+classification as (
+    select
+        updated_at as run_at,
+        case when record_type = 'eval' then 'classifier_eval' else 'classification' end as stage,
+        classifier as backend,
+        classifier_model as model,
+        taxonomy_version as prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        {% if input_price is not none and output_price is not none -%}
+        (sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
+            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
+        {%- else -%}
+        cast(null as {{ dbt.type_float() }})
+        {%- endif %} as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
+    from {{ ref('int_kura__classification_state') }}
+    where (record_type = 'conversation' and status != 'labelled') or record_type = 'eval'
+    group by updated_at, record_type, classifier, classifier_model, taxonomy_version
 )
 
 select * from summaries
@@ -80,3 +108,5 @@ union all
 select * from embeddings
 union all
 select * from naming
+union all
+select * from classification

@@ -150,7 +150,7 @@ def _register_commands() -> None:
     command whose extra dependencies are missing never breaks the others."""
     import importlib
 
-    for module_name in ("load", "report", "estimate"):
+    for module_name in ("load", "report", "estimate", "taxonomy"):
         try:
             module = importlib.import_module(f"kura_dbt.commands.{module_name}")
         except ModuleNotFoundError as exc:

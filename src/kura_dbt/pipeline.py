@@ -577,6 +577,51 @@ def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
     return frame
 
 
+# --------------------------------------------------------------------------- classification
+
+
+def classification_state(warehouse: Any, config: Config) -> pd.DataFrame:
+    """The rows of ``int_kura__classification_state`` this build adds or replaces: every new
+    or changed conversation labelled or classified into the pinned taxonomy (var
+    ``kura__taxonomy``; nothing in discovery mode), see :mod:`kura_dbt.classify.run`. The
+    classifier's LLM calls report progress to the stage's monitor (and its budget cap)."""
+    from kura_dbt.classify.run import update_classifications
+
+    settings = Settings.from_config(config)
+    started = time.monotonic()
+    progress = Progress(
+        "int_kura__classification_state",
+        unit="calls",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    monitor = StageMonitor(progress, llm=settings.llm_settings())
+    with monitoring(monitor):
+        frame = update_classifications(warehouse, settings, _now())
+    if settings.progress and settings.taxonomy is not None:
+        conversations = frame[frame["record_type"] == "conversation"]
+        emit(
+            run_summary(
+                "int_kura__classification_state",
+                rows_in=_count(warehouse, warehouse.views["embeddings"]),
+                done=int(conversations["error"].isna().sum()),
+                reused=max(
+                    0, _count(warehouse, warehouse.views["embeddings"]) - len(conversations)
+                ),
+                errors=int(conversations["error"].notna().sum()),
+                calls=monitor.requests,
+                prompt_tokens=monitor.prompt_tokens,
+                completion_tokens=monitor.completion_tokens,
+                cost_usd=monitor.cost_usd if monitor.finished_calls else 0.0,
+                seconds=time.monotonic() - started,
+                extra=f"taxonomy version {frame['taxonomy_version'].dropna().iloc[-1]}"
+                if len(frame)
+                else "",
+            )
+        )
+    return frame
+
+
 # --------------------------------------------------------------------------- map
 
 

@@ -95,6 +95,14 @@ class Settings:
         0.5  # a re-discovered cluster keeps an old id at this Jaccard overlap
     )
     keep_name_min_overlap: float = 0.7  # ... and its old name (no labeller call) at this overlap
+    # a pinned taxonomy (README "From discovery to monitoring"): the relation of the analyst's
+    # edited taxonomy (None: discovery mode), the classifier, its abstain threshold, the LLM's
+    # conversations per call, and the share of each category's members held out to evaluate it
+    taxonomy: str | None = None
+    classifier: str = "local"  # local | openai
+    classifier_min_confidence: float = 0.5
+    classifier_batch_size: int = 10
+    classifier_holdout: float = 0.2
     # names and hierarchy
     labeller: str = "local"
     label_quotes_example: bool = True

@@ -1,19 +1,20 @@
 -- Privacy: a cluster below the thresholds (vars kura__min_cluster_users,
 -- kura__min_cluster_conversations) shows no name, description or keywords anywhere in the
--- marts, is flagged as such, and is shown only as its "other" bucket.
+-- marts, is flagged as such, and is shown only as its "other" bucket. (The hierarchy is the
+-- pinned categories' when var kura__taxonomy is set.)
 with thresholded as (
     select
         cluster_id,
         distinct_users >= {{ var('kura__min_cluster_users') }}
             and size >= {{ var('kura__min_cluster_conversations') }} as visible
-    from {{ ref('kura__cluster_hierarchy') }}
+    from {{ kura.hierarchy_relation() }}
 )
 
 select clusters.cluster_id, 'kura__clusters' as relation, clusters.name, clusters.display_name
 from {{ ref('kura__clusters') }} as clusters
 inner join thresholded
     on clusters.cluster_id = thresholded.cluster_id
-inner join {{ ref('kura__cluster_hierarchy') }} as hierarchy
+inner join {{ kura.hierarchy_relation() }} as hierarchy
     on clusters.cluster_id = hierarchy.cluster_id
 where clusters.meets_privacy_threshold != thresholded.visible
    or (not thresholded.visible and (

@@ -11,6 +11,11 @@
                    request was sent with (as a careless endpoint or proxy might);
                    [[echo-key:N]] puts N more characters before the key in the message
 
+Classification into a pinned taxonomy (a ``<category_list>``, then numbered
+``<conversations_to_classify>``): each conversation gets the listed category whose entry
+shares the most words with it (``other`` when none shares any); a conversation containing
+``[[invalid-category]]`` is always answered with an id that is not on the list.
+
 ``POST /v1/embeddings`` answers with deterministic vectors (hashed words, so that texts sharing
 words are close); an input containing ``[[embed-500]]`` makes its whole request fail with 500.
 
@@ -206,7 +211,13 @@ class FakeOpenAI:
     def answer(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         # instructor may add its own messages (e.g. the JSON schema): find the transcript
         contents = [str(m.get("content")) for m in body["messages"]]
-        tags = ("<transcript>", "<inside_examples>", "<candidates>", "<categories>")
+        tags = (
+            "<transcript>",
+            "<inside_examples>",
+            "<candidates>",
+            "<categories>",
+            "<category_list>",
+        )
         transcript = next((c for c in contents if any(t in c for t in tags)), contents[-1])
         key = transcript
         with self.lock:
@@ -235,6 +246,8 @@ class FakeOpenAI:
             time.sleep(self.slow_s)
         if "[[malformed]]" in transcript and nth == 1:
             return 200, completion("this is {not json", body), {}
+        if "<conversations_to_classify>" in transcript:  # a pinned taxonomy's classifier
+            return 200, completion(json.dumps(classify_batch(transcript)), body), {}
         if "Propose about" in transcript:  # CLIO hierarchy: propose names for a neighbourhood
             want = int(re.search(r"Propose about (\d+)", transcript).group(1))
             first = re.search(r"<inside_examples>\n- (\S+ \S+)", transcript)
@@ -266,6 +279,27 @@ class FakeOpenAI:
             return 200, completion(json.dumps(content), body), {}
         content = summary_for(transcript, bad="[[badschema]]" in transcript, body=body)
         return 200, completion(json.dumps(content), body), {}
+
+
+def classify_batch(prompt: str) -> dict[str, Any]:
+    """Each numbered conversation -> the category whose entry shares the most words with it."""
+
+    def words(text: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3}
+
+    listing = prompt.split("<category_list>")[1].split("</category_list>")[0]
+    entries = [e for e in re.split(r"^- id: ", listing, flags=re.MULTILINE) if e.strip()]
+    categories = [(e.split("\n")[0].strip(), words(e)) for e in entries]
+    items = prompt.split("<conversations_to_classify>")[1].split("</conversations_to_classify>")[0]
+    answers = []
+    for number, text in re.findall(r"^\[(\d+)\] (.*)$", items, flags=re.MULTILINE):
+        if "[[invalid-category]]" in text:
+            answers.append({"item": int(number), "category_id": "not-a-listed-category"})
+            continue
+        shared = [(len(words(text) & w), cid) for cid, w in categories]
+        best = max(shared, default=(0, "other"), key=lambda s: s[0])
+        answers.append({"item": int(number), "category_id": best[1] if best[0] else "other"})
+    return {"answers": answers}
 
 
 def summary_for(transcript: str, bad: bool, body: dict[str, Any]) -> dict[str, Any]:

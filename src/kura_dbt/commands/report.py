@@ -91,6 +91,10 @@ def report(
         f"{data.visible_clusters} clusters shown, "
         f"{data.hidden_clusters} below the privacy thresholds."
     )
+    if data.current_alerts:
+        console.print(
+            f"[bold]{data.current_alerts}[/] alert(s) this week (kura__alerts), listed at the top"
+        )
     for warning in data.warnings:
         console.print(f"[yellow]Note:[/] {warning}")
 

@@ -30,6 +30,10 @@ PAGE = """<!doctype html>
     <p id="tree-foot" class="muted"></p>
   </nav>
   <div id="right">
+    <section id="alerts-panel" hidden>
+      <h2>Alerts <span id="alerts-sub" class="muted small"></span></h2>
+      <ul id="alerts"></ul>
+    </section>
     <section id="map-panel">
       <h2>Map of conversations <span class="muted small">coloured by top-level cluster; scroll to zoom, click a point to open its cluster</span></h2>
       <div id="map"></div>
@@ -93,6 +97,16 @@ details[open] > summary::before { content:"\\25BE"; }
    reorder what follows it (bidi controls are already shown as [U+XXXX] by the data) */
 .tree-name, .tree-count, .keywords span, .link, .result-cluster, #title { unicode-bidi:isolate; }
 .children li { margin-bottom:2px; }
+#alerts-panel { margin-bottom:14px; }
+.alerts { list-style:none; margin:0; padding:0; }
+.alerts li { padding:5px 8px; border:1px solid var(--line); border-radius:6px; margin-bottom:5px; overflow-wrap:anywhere; }
+.alerts li.clickable { cursor:pointer; }
+.alerts li.clickable:hover, .alerts li.clickable:focus { background:var(--sel); outline:none; }
+.badge { display:inline-block; border-radius:10px; padding:0 7px; margin-right:6px; font-size:11px; font-weight:600; text-transform:uppercase; }
+.badge.critical { background:#ffebe9; color:#cf222e; border:1px solid #ff8182; }
+.badge.warning { background:#fff8c5; color:#9a6700; border:1px solid #d4a72c; }
+.badge.info { background:#ddf4ff; color:#0969da; border:1px solid #54aeff; }
+.alert-message { unicode-bidi:isolate; }
 """
 
 APP_JS = r"""
@@ -166,6 +180,11 @@ APP_JS = r"""
   if (t.hidden_clusters) {
     facts.push(fmtInt(t.hidden_clusters) + (t.hidden_clusters === 1 ? " cluster" : " clusters") +
                " below the privacy thresholds, shown as Other");
+  }
+  var ALERTS = DATA.alerts || [];
+  var currentAlerts = ALERTS.filter(function (a) { return a.current; });
+  if (currentAlerts.length) {
+    facts.push(fmtInt(currentAlerts.length) + (currentAlerts.length === 1 ? " alert" : " alerts") + " this week");
   }
   facts.push("from " + DATA.source + ", " + DATA.generated_at);
   document.getElementById("totals").textContent = facts.join(" · ");
@@ -275,6 +294,33 @@ APP_JS = r"""
     Plotly.restyle(mapDiv, { "marker.opacity": opacities });
   }
 
+  // ---- alerts ----------------------------------------------------------------------------
+  function alertItem(a, withWeek) {
+    var li = el("li", { "class": "alert " + a.type, "data-alert": a.id });
+    li.appendChild(el("span", { "class": "badge " + a.severity }, a.severity));
+    if (withWeek) { li.appendChild(el("span", { "class": "muted small" }, "week of " + fmtDate(a.week) + " · ")); }
+    li.appendChild(el("span", { "class": "alert-message" }, a.message));
+    if (a.node && NODES[a.node]) {
+      li.className += " clickable";
+      li.setAttribute("tabindex", "0");
+      li.title = "Open " + NODES[a.node].name;
+      li.addEventListener("click", function () { select(a.node); });
+      li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") { select(a.node); } });
+    }
+    return li;
+  }
+  if (ALERTS.length) {
+    var panel = document.getElementById("alerts-panel");
+    var list = document.getElementById("alerts");
+    list.className = "alerts";
+    panel.hidden = false;
+    var earlier = ALERTS.length - currentAlerts.length;
+    document.getElementById("alerts-sub").textContent = currentAlerts.length
+      ? "this week (" + fmtDate(currentAlerts[0].week) + "), from kura__alerts; earlier weeks' alerts are in each cluster's details"
+      : "none this week; " + fmtInt(earlier) + " in earlier weeks, in each cluster's details";
+    currentAlerts.forEach(function (a) { list.appendChild(alertItem(a, false)); });
+  }
+
   // ---- detail ----------------------------------------------------------------------------
   var detail = document.getElementById("detail");
   function stat(label, value) {
@@ -369,6 +415,13 @@ APP_JS = r"""
       });
       detail.appendChild(ul);
     }
+    var mine = ALERTS.filter(function (a) { return a.node === n.id; });
+    if (mine.length) {
+      detail.appendChild(el("h3", null, "Alerts (" + mine.length + ")"));
+      var al = el("ul", { "class": "alerts", "id": "detail-alerts" });
+      mine.slice(0, 20).forEach(function (a) { al.appendChild(alertItem(a, true)); });
+      detail.appendChild(al);
+    }
     detail.appendChild(el("h3", null, "Sample summaries"));
     if (n.samples && n.samples.length) {
       var ol = el("ol", { "class": "samples", "id": "detail-samples" });
@@ -397,6 +450,13 @@ APP_JS = r"""
     stats.appendChild(stat("Conversations", fmtInt(n.size)));
     stats.appendChild(stat("Distinct users", fmtInt(n.users)));
     detail.appendChild(stats);
+    var mine = ALERTS.filter(function (a) { return a.node === n.id; });
+    if (mine.length) {
+      detail.appendChild(el("h3", null, "Alerts (" + mine.length + ")"));
+      var al = el("ul", { "class": "alerts", "id": "detail-alerts" });
+      mine.slice(0, 20).forEach(function (a) { al.appendChild(alertItem(a, true)); });
+      detail.appendChild(al);
+    }
   }
   function select(id) {
     var n = NODES[id];

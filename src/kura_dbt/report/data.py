@@ -5,7 +5,9 @@ marts say it meets the privacy thresholds (kura__clusters.meets_privacy_threshol
 also meets the report's own (optional, stricter) thresholds, and when its parent is shown.
 The clusters that are not shown are folded, per parent and level, into one "other" node with
 counts only: no name, description, keywords, facets or samples, and none of their
-conversations' summaries is written into the file (not even hidden).
+conversations' summaries is written into the file (not even hidden). The alerts of
+kura__alerts about a cluster that is not shown point at its "other" node, with a message
+rewritten without the cluster's name.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class ReportOptions:
     max_points: int = 50_000
     seed: int = 42
     facet_top: int = 12
+    max_alerts: int = 500
 
 
 @dataclass
@@ -52,10 +55,33 @@ class ReportData:
     hidden_clusters: int = 0
     visible_clusters: int = 0
     conversations: int = 0
+    current_alerts: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
 REQUIRED_TABLES = ("kura__clusters", "kura__conversations")
+ALERT_COLUMNS = {
+    "alert_id",
+    "alert_type",
+    "severity",
+    "week_start",
+    "is_current",
+    "cluster_id",
+    "facet",
+    "direction",
+    "observed",
+    "expected",
+    "statistic",
+    "p_value",
+    "message",
+}
+ALERT_LABELS = {
+    "cluster_surge": "Surge",
+    "cluster_collapse": "Collapse",
+    "unassigned_share_rising": "Unassigned share rising",
+    "facet_shift": "Facet shift",
+    "new_cluster": "New cluster",
+}
 
 
 class MissingTableError(ValueError):
@@ -161,7 +187,8 @@ def _top(counter: Counter, n: int) -> list[list[Any]]:
 def load_report_data(
     db: Path, options: ReportOptions | None = None, step: Callable[[str], None] | None = None
 ) -> ReportData:
-    """Read kura__clusters, kura__conversations and kura__cluster_weekly and build the payload."""
+    """Read kura__clusters, kura__conversations, kura__cluster_weekly and kura__alerts (when
+    the build made them) and build the payload."""
     options = options or ReportOptions()
     step = step or (lambda _msg: None)
     schema = options.schema
@@ -187,6 +214,14 @@ def load_report_data(
         ]
         select = ", ".join(c if c in conv_cols else f"null as {c}" for c in wanted)
         conversations = _records(con, f"select {select} from {schema}.kura__conversations")
+        alerts: list[dict[str, Any]] = []
+        if ALERT_COLUMNS <= _columns(con, schema, "kura__alerts"):  # optional: older builds
+            alerts = _records(
+                con,
+                f"""select {", ".join(sorted(ALERT_COLUMNS))} from {schema}.kura__alerts
+                    order by is_current desc, week_start desc, abs(coalesce(statistic, 0)) desc
+                    limit {int(options.max_alerts)}""",
+            )
         weekly: list[dict[str, Any]] = []
         if _columns(con, schema, "kura__cluster_weekly"):
             weekly = _records(
@@ -439,6 +474,8 @@ def load_report_data(
         else:
             node["top"] = top_of.get(node["parent"], node["id"]) if node["parent"] else node["id"]
 
+    shown_alerts = _alerts_payload(alerts, visible, node_of)
+
     # bidi controls in conversation text (and anywhere else) become visible markers
     payload = visible_bidi_all(
         {
@@ -464,6 +501,7 @@ def load_report_data(
             "base_node": {cid: node_of[cid] for cid in by_id if by_id[cid].get("level") == 0},
             "points": map_points,
             "search": search,
+            "alerts": shown_alerts,
             "warnings": warnings,
         }
     )
@@ -472,5 +510,57 @@ def load_report_data(
         hidden_clusters=len(hidden),
         visible_clusters=sum(visible.values()),
         conversations=len(conversations),
+        current_alerts=sum(1 for a in shown_alerts if a["current"]),
         warnings=warnings,
     )
+
+
+def _alerts_payload(
+    alerts: list[dict[str, Any]], visible: dict[str, bool], node_of: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The alerts as the page shows them (current first, then the latest weeks). An alert about
+    a cluster the report does not show (below the marts' or the report's own thresholds) points
+    at the "other" node it is folded into, and its message is rewritten without the name."""
+    out = []
+    for a in alerts:
+        cluster = a.get("cluster_id")
+        message = a.get("message") or ""
+        node = None
+        if cluster is not None:
+            node = node_of.get(cluster)
+            if not visible.get(cluster, False):
+                label = ALERT_LABELS.get(a.get("alert_type"), str(a.get("alert_type")))
+                facet = f" ({a['facet']}, {a.get('direction')})" if a.get("facet") else ""
+                figures = f"observed {_fmt(a.get('observed'))}"
+                if a.get("expected") is not None:
+                    figures += f", expected {_fmt(a.get('expected'))}"
+                if a.get("statistic") is not None:
+                    figures += f"; z = {_fmt(a.get('statistic'))}"
+                message = (
+                    f"{label}{facet} in a cluster below the privacy thresholds ({cluster}) in "
+                    f"the week of {_iso(a.get('week_start'))}: {figures}"
+                )
+        out.append(
+            {
+                "id": a.get("alert_id"),
+                "type": a.get("alert_type"),
+                "label": ALERT_LABELS.get(a.get("alert_type"), str(a.get("alert_type"))),
+                "severity": a.get("severity"),
+                "week": _iso(a.get("week_start")),
+                "current": bool(a.get("is_current")),
+                "node": node,
+                "facet": a.get("facet"),
+                "direction": a.get("direction"),
+                "statistic": _num(a.get("statistic")),
+                "p_value": _num(a.get("p_value")),
+                "message": message,
+            }
+        )
+    return out
+
+
+def _fmt(value: Any) -> str:
+    number = _num(value)
+    if number is None:
+        return "?"
+    return f"{number:.1f}" if isinstance(number, float) else str(number)

@@ -1,0 +1,65 @@
+{#- True when a pinned taxonomy is set (var kura__taxonomy): the marts then show its categories
+    (int_kura__category_hierarchy, kura__conversation_categories) instead of the discovered
+    clusters. -#}
+{% macro taxonomy_pinned() -%}
+    {{ return(kura.input_enabled('kura__taxonomy')) }}
+{%- endmacro %}
+
+{#- The hierarchy the marts read: the pinned categories or the discovered clusters (same
+    columns). -#}
+{% macro hierarchy_relation() -%}
+    {%- if kura.taxonomy_pinned() -%}
+        {{ return(ref('int_kura__category_hierarchy')) }}
+    {%- else -%}
+        {{ return(ref('kura__cluster_hierarchy')) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Every (conversation, category) pair at every level of the current pinned taxonomy: its
+    category (`other` included) and each of that category's ancestors. -#}
+{% macro category_ancestors(conversations_sql, category_column) -%}
+with recursive members as (
+    select
+        conversations.conversation_id,
+        categories.category_id as cluster_id,
+        categories.level,
+        categories.parent_id
+    from ({{ conversations_sql }}) as conversations
+    inner join {{ ref('kura__categories') }} as categories
+        on conversations.{{ category_column }} = categories.category_id
+
+    union all
+
+    select
+        members.conversation_id,
+        parents.category_id,
+        parents.level,
+        parents.parent_id
+    from members
+    inner join {{ ref('kura__categories') }} as parents
+        on members.parent_id = parents.category_id
+)
+
+select conversation_id, cluster_id, level
+from members
+{%- endmacro %}
+
+{#- The (conversation, cluster) pairs at every level that the marts count: the pinned
+    categories' or the discovered clusters'. -#}
+{% macro members_relation() -%}
+    {%- if kura.taxonomy_pinned() -%}
+        {{ return(ref('int_kura__category_members')) }}
+    {%- else -%}
+        {{ return(ref('int_kura__cluster_members')) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The conversations that fit nowhere, against their nearest cluster or category and its
+    ancestors. -#}
+{% macro novel_members_relation() -%}
+    {%- if kura.taxonomy_pinned() -%}
+        {{ return(ref('int_kura__category_novel_members')) }}
+    {%- else -%}
+        {{ return(ref('int_kura__novel_members')) }}
+    {%- endif -%}
+{%- endmacro %}

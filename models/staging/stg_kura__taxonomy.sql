@@ -1,0 +1,14 @@
+{#- The analyst's pinned taxonomy (var kura__taxonomy: an edited `kura taxonomy export`, loaded
+    as a seed), as it is: int_kura__classification_state validates it and names the row and
+    field of every problem. Empty in discovery mode (the var is null). -#}
+{%- if kura.input_enabled('kura__taxonomy') -%}
+select * from {{ var('kura__taxonomy') }}
+{%- else -%}
+select
+    cast(null as {{ dbt.type_string() }}) as category_id,
+    cast(null as {{ dbt.type_string() }}) as name,
+    cast(null as {{ dbt.type_string() }}) as description,
+    cast(null as {{ dbt.type_string() }}) as parent_id,
+    cast(null as {{ dbt.type_string() }}) as cluster_id
+where 1 = 0
+{%- endif %}

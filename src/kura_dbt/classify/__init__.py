@@ -1,0 +1,46 @@
+"""Classification into a pinned taxonomy (var ``kura__taxonomy``). Backends by var
+``kura__classifier``: ``local`` (logistic regression on the embeddings, calibrated, with an
+abstain threshold) and ``openai`` (few-shot through any OpenAI-compatible endpoint).
+
+Modules: ``base`` (the interface), ``local``, ``openai``, ``evaluate`` (held-out quality per
+category), ``run`` (what the ``int_kura__classification_state`` model runs).
+"""
+
+from __future__ import annotations
+
+from kura_dbt.classify.base import (
+    OTHER,
+    Classifier,
+    Item,
+    LeafCategory,
+    Prediction,
+    TrainingSet,
+)
+from kura_dbt.registry import Registry
+from kura_dbt.settings import Settings
+
+__all__ = [
+    "CLASSIFIERS",
+    "OTHER",
+    "Classifier",
+    "Item",
+    "LeafCategory",
+    "Prediction",
+    "TrainingSet",
+]
+
+CLASSIFIERS: Registry[Classifier] = Registry("classifier")
+
+
+@CLASSIFIERS.register("local")
+def _local(settings: Settings) -> Classifier:
+    from kura_dbt.classify.local import LocalClassifier
+
+    return LocalClassifier(min_confidence=settings.classifier_min_confidence, seed=settings.seed)
+
+
+@CLASSIFIERS.register("openai")
+def _openai(settings: Settings) -> Classifier:
+    from kura_dbt.classify.openai import LLMClassifier
+
+    return LLMClassifier(settings.llm_settings(), batch_size=settings.classifier_batch_size)

@@ -1,0 +1,159 @@
+"""`kura taxonomy`: export the discovered taxonomy for an analyst to edit and pin, and validate
+an edited file (see kura_dbt.taxonomy.pinned for the format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+from kura_dbt.taxonomy.pinned import (
+    EXAMPLES_IN_EXPORT,
+    TaxonomyError,
+    read_file,
+    write_file,
+)
+
+console = Console(stderr=True)
+taxonomy_app = typer.Typer(
+    help="Export the discovered taxonomy to pin it (var kura__taxonomy), or validate an edit.",
+    no_args_is_help=True,
+)
+
+
+def _relation(con: Any, table: str, schemas: list[str]) -> str:
+    """The schema-qualified table, looked up in ``schemas`` in order, or a usage error."""
+    for schema in schemas:
+        found = con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()
+        if found:
+            return f'"{schema}"."{table}"'
+    raise typer.BadParameter(
+        f"no table {table} in schema {' or '.join(schemas)}; run `dbt build` first, or pass "
+        "--schema / --private-schema",
+        param_hint="--db / --schema",
+    )
+
+
+def export_rows(
+    con: Any, schema: str = "main", private_schema: str | None = None, examples: int = 5
+) -> list[dict[str, Any]]:
+    """The current discovered taxonomy as rows of a taxonomy file: one per current cluster at
+    every level (``category_id`` = ``cluster_id`` = the stable id), its parent, name and
+    description, and up to ``examples`` redacted example texts (the embedded text of the
+    members nearest the centroid; a parent's are taken in turn from its children's)."""
+    from kura_dbt.redact import redact
+
+    schemas = [private_schema or f"{schema}_kura_private", schema]
+    hierarchy = _relation(con, "kura__cluster_hierarchy", schemas)
+    assignments = _relation(con, "kura__conversation_clusters", [schema, *schemas])
+    summaries = _relation(con, "kura__summaries", schemas)
+    embeddings = _relation(con, "kura__embeddings", schemas)
+    clusters = con.execute(
+        f"select cluster_id, level, parent_id, name, description from {hierarchy} "
+        "order by level desc, size desc, cluster_id"
+    ).fetchall()
+    request = "coalesce(nullif(trim(s.request), ''), s.summary)"
+    members = con.execute(
+        f"""
+        select c.cluster_id,
+               case when md5({request}) = e.text_hash then {request} else s.summary end as text
+        from {assignments} as c
+        inner join {summaries} as s on s.conversation_id = c.conversation_id
+        inner join {embeddings} as e on e.conversation_id = c.conversation_id
+        where c.cluster_id is not null and s.summary is not null
+        order by c.cluster_id, c.distance, c.conversation_id
+        """
+    ).fetchall()
+    texts: dict[str, list[str]] = {}
+    for cluster_id, text in members:
+        shown = texts.setdefault(cluster_id, [])
+        if len(shown) < examples and text and text not in shown:
+            shown.append(text)
+    children: dict[str, list[str]] = {}
+    for cluster_id, _, parent_id, _, _ in clusters:
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(cluster_id)
+
+    def examples_of(cluster_id: str) -> list[str]:
+        if cluster_id in texts:
+            return texts[cluster_id]
+        pools = [examples_of(c) for c in children.get(cluster_id, [])]
+        out: list[str] = []
+        for i in range(examples):
+            for pool in pools:
+                if i < len(pool) and len(out) < examples and pool[i] not in out:
+                    out.append(pool[i])
+        texts[cluster_id] = out
+        return out
+
+    return [
+        {
+            "category_id": cluster_id,
+            "name": name or cluster_id,
+            "description": description or "",
+            "parent_id": parent_id,
+            "cluster_id": cluster_id,
+            "examples": [redact(t) for t in examples_of(cluster_id)],
+        }
+        for cluster_id, _, parent_id, name, description in clusters
+    ]
+
+
+@taxonomy_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option(help="File to write: .csv (a dbt seed) or .yml")] = Path(
+        "kura_taxonomy.csv"
+    ),
+    db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
+    schema: Annotated[str, typer.Option(help="Schema of the kura marts")] = "main",
+    private_schema: Annotated[
+        str | None,
+        typer.Option(help="Schema of the pipeline tables (default: <schema>_kura_private)"),
+    ] = None,
+    examples: Annotated[int, typer.Option(help="Example texts per category")] = EXAMPLES_IN_EXPORT,
+) -> None:
+    """Write the discovered taxonomy (id, name, description, parent, cluster id, redacted
+    examples) to a file to edit and commit as a seed, then pin with var kura__taxonomy."""
+    from kura_dbt.report.data import connect
+
+    con = connect(require_db(db))
+    try:
+        rows = export_rows(con, schema, private_schema, examples)
+    finally:
+        con.close()
+    if not rows:
+        raise typer.BadParameter("the taxonomy is empty: run `dbt build` first", param_hint="--db")
+    write_file(rows, out)
+    read_file(out)  # what was written validates as it is
+    console.print(f"wrote {len(rows)} categories to {out}")
+
+
+@taxonomy_app.command("validate")
+def validate(
+    path: Annotated[Path, typer.Argument(help="The edited taxonomy file (.csv or .yml)")],
+) -> None:
+    """Check an edited taxonomy file; every problem is printed with its row and field."""
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
+    try:
+        taxonomy = read_file(path)
+    except TaxonomyError as exc:
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    leaves = taxonomy.leaves()
+    console.print(
+        f"{path}: {len(taxonomy.categories)} categories ({len(leaves)} to classify into), "
+        f"version {taxonomy.version}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(taxonomy_app, name="taxonomy")
