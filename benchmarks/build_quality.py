@@ -81,7 +81,8 @@ def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
     return conversations, labels
 
 
-def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
+def oasst_threads(data_dir: Path) -> list[Turns]:
+    """The 100 OpenAssistant threads (best-ranked path of each tree), as turns."""
     conversations: list[Turns] = []
     with open(data_dir / "oasst" / "en_100_threads.jsonl", encoding="utf-8") as f:
         for line in f:
@@ -96,6 +97,11 @@ def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
                     for m in turns
                 ]
             )
+    return conversations
+
+
+def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
+    conversations = oasst_threads(data_dir)
     with open(data_dir / "oasst" / "prompt_lottery_en_250_text.jsonl", encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
@@ -133,7 +139,10 @@ def write_tables(db: Path, conversations: list[Turns]) -> None:
 # --------------------------------------------------------------------------- the build
 
 
-def dbt_build(db: Path, workdir: Path, variables: dict[str, Any]) -> float:
+def dbt_build(
+    db: Path, workdir: Path, variables: dict[str, Any], extra_env: dict | None = None
+) -> float:
+    """The real `dbt build` of integration_tests on ``db`` (seeds excluded); its seconds."""
     env = dict(
         os.environ,
         KURA_DUCKDB_PATH=str(db),
@@ -141,6 +150,7 @@ def dbt_build(db: Path, workdir: Path, variables: dict[str, Any]) -> float:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         DO_NOT_TRACK="1",
+        **(extra_env or {}),
     )
     started = time.perf_counter()
     proc = subprocess.run(

@@ -45,26 +45,9 @@ STAGES = [
 
 def corpus(data_dir: Path) -> list[list[tuple[str, str]]]:
     """Every conversation available offline, in a fixed order: list of (role, content) turns."""
-    conversations: list[list[tuple[str, str]]] = []
-    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            conversations.append(
-                [("user" if t["speaker"] == "USER" else "assistant", t["text"]) for t in d["turns"]]
-            )
-    with open(data_dir / "oasst" / "en_100_threads.jsonl", encoding="utf-8") as f:
-        for line in f:
-            d = json.loads(line)
-            turns = d.get("messages") or d.get("thread") or []
-            conversations.append(
-                [
-                    (
-                        "user" if m.get("role") in ("user", "prompter") else "assistant",
-                        m.get("text") or m.get("content") or "",
-                    )
-                    for m in turns
-                ]
-            )
+    from benchmarks.build_quality import oasst_threads, sgd
+
+    conversations = sgd(data_dir)[0] + oasst_threads(data_dir)
     with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
         for line in f:
             conversations.append([("user", json.loads(line)["text"])])

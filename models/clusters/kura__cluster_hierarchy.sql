@@ -7,36 +7,7 @@ with recursive current_clusters as (
     where is_current
 ),
 
-tops (cluster_id, top_cluster_id) as (
-    select cluster_id, cluster_id
-    from current_clusters
-    where parent_id is null
-
-    union all
-
-    select children.cluster_id, tops.top_cluster_id
-    from current_clusters as children
-    inner join tops
-        on children.parent_id = tops.cluster_id
-),
-
-sizes as (
-    select
-        members.cluster_id,
-        count(*) as size,
-        count(distinct facts.user_id) as distinct_users
-    from {{ ref('int_kura__cluster_members') }} as members
-    inner join {{ ref('int_kura__conversation_facts') }} as facts
-        on members.conversation_id = facts.conversation_id
-    group by members.cluster_id
-),
-
-children as (
-    select parent_id as cluster_id, count(*) as child_count
-    from current_clusters
-    where parent_id is not null
-    group by parent_id
-)
+{{ kura.tree_measures('current_clusters', 'cluster_id', ref('int_kura__cluster_members')) }}
 
 select
     current_clusters.cluster_id,

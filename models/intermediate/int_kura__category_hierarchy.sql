@@ -7,36 +7,7 @@ with recursive categories as (
     from {{ ref('kura__categories') }}
 ),
 
-tops (cluster_id, top_cluster_id) as (
-    select category_id, category_id
-    from categories
-    where parent_id is null
-
-    union all
-
-    select children.category_id, tops.top_cluster_id
-    from categories as children
-    inner join tops
-        on children.parent_id = tops.cluster_id
-),
-
-sizes as (
-    select
-        members.cluster_id,
-        count(*) as size,
-        count(distinct facts.user_id) as distinct_users
-    from {{ ref('int_kura__category_members') }} as members
-    inner join {{ ref('int_kura__conversation_facts') }} as facts
-        on members.conversation_id = facts.conversation_id
-    group by members.cluster_id
-),
-
-children as (
-    select parent_id as cluster_id, count(*) as child_count
-    from categories
-    where parent_id is not null
-    group by parent_id
-)
+{{ kura.tree_measures('categories', 'category_id', ref('int_kura__category_members')) }}
 
 select
     categories.category_id as cluster_id,
