@@ -6,10 +6,11 @@ version; a changed taxonomy file (a new content hash) reclassifies. See kura_dbt
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="state_key")
-    from kura_dbt import pipeline
+    from kura_dbt import frames, pipeline
     from kura_dbt.frames import Warehouse
 
-    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
+    # meta: kura_settings (the kura__ vars, one JSON object) and kura_version (the handshake)
+    config = frames.settings_of(dbt.config.get("meta"))
     with Warehouse(
         dbt,
         session,
@@ -19,4 +20,4 @@ def model(dbt, session):
         cluster_state=dbt.ref("int_kura__cluster_state"),
     ) as warehouse:
         state = pipeline.classification_state(warehouse, config)
-    return state
+    return frames.to_output(state, session)  # Snowpark: upper-case columns

@@ -7,12 +7,13 @@ taxonomy, keeping ids and names where clusters survive. See kura_dbt.taxonomy.""
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="state_key")
-    from kura_dbt import pipeline
+    from kura_dbt import frames, pipeline
     from kura_dbt.frames import Warehouse
 
-    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
+    # meta: kura_settings (the kura__ vars, one JSON object) and kura_version (the handshake)
+    config = frames.settings_of(dbt.config.get("meta"))
     with Warehouse(
         dbt, session, embeddings=dbt.ref("kura__embeddings"), summaries=dbt.ref("kura__summaries")
     ) as warehouse:
         state = pipeline.cluster_state(warehouse, config)
-    return state
+    return frames.to_output(state, session)  # Snowpark: upper-case columns

@@ -5,10 +5,11 @@ conversations are placed from their nearest neighbours in embedding space. The m
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="conversation_id")
-    from kura_dbt import pipeline
+    from kura_dbt import frames, pipeline
     from kura_dbt.frames import Warehouse
 
-    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
+    # meta: kura_settings (the kura__ vars, one JSON object) and kura_version (the handshake)
+    config = frames.settings_of(dbt.config.get("meta"))
     with Warehouse(dbt, session, embeddings=dbt.ref("kura__embeddings")) as warehouse:
         points = pipeline.map_points(warehouse, config)
-    return points
+    return frames.to_output(points, session)  # Snowpark: upper-case columns

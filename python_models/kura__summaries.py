@@ -5,10 +5,11 @@ version, are summarised again."""
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="conversation_id")
-    from kura_dbt import pipeline
+    from kura_dbt import frames, pipeline
     from kura_dbt.frames import Warehouse
 
-    config = dbt.config.get("kura_settings")  # the kura__ vars, one JSON object
+    # meta: kura_settings (the kura__ vars, one JSON object) and kura_version (the handshake)
+    config = frames.settings_of(dbt.config.get("meta"))
     with Warehouse(dbt, session, transcripts=dbt.ref("int_kura__transcripts")) as warehouse:
         summaries = pipeline.summarise_new(warehouse, config)
-    return summaries
+    return frames.to_output(summaries, session)  # Snowpark: upper-case columns

@@ -1,28 +1,51 @@
 {#- Every cluster there has been, current and retired, at every level: the stable taxonomy.
     Ids are opaque and survive re-discoveries when the cluster does (see kura__cluster_lineage).
     centroid is the mean direction of its conversations' embeddings (a JSON array), radius (base
-    clusters) how far its members lie: new conversations farther than that are novel. -#}
+    clusters) how far its members lie: new conversations farther than that are novel. With the
+    Cortex labeller (var kura__labeller: cortex, or auto on Snowflake) a cluster's name and
+    description are Cortex's (int_kura__cortex_cluster_names, by label key) where it has
+    answered, else the local ones. -#}
+{%- set cortex = kura.backend('labeller') == 'cortex' %}
 select
-    cluster_id,
-    level,
-    parent_id,
-    name,
-    description,
-    keywords,
-    labeller,
-    label_key,
-    coalesce(label_error, false) as label_error,
-    centroid,
-    radius,
-    size_at_discovery,
-    created_epoch,
-    retired_epoch,
-    retired_epoch is null as is_current,
-    epoch as last_discovered_epoch,
-    embedding_model,
-    llm_calls,
-    prompt_tokens,
-    completion_tokens,
-    updated_at
-from {{ ref('int_kura__cluster_state') }}
-where record_type = 'cluster'
+    state.cluster_id,
+    state.level,
+    state.parent_id,
+    {% if cortex -%}
+    coalesce(cortex.name, state.name) as name,
+    coalesce(cortex.description, state.description) as description,
+    state.keywords,
+    case when cortex.name is not null then 'cortex' else state.labeller end as labeller,
+    {%- else -%}
+    state.name,
+    state.description,
+    state.keywords,
+    state.labeller,
+    {%- endif %}
+    state.label_key,
+    coalesce(state.label_error, false) as label_error,
+    state.centroid,
+    state.radius,
+    state.size_at_discovery,
+    state.created_epoch,
+    state.retired_epoch,
+    state.retired_epoch is null as is_current,
+    state.epoch as last_discovered_epoch,
+    state.embedding_model,
+    {% if cortex -%}
+    coalesce(cortex.llm_calls, state.llm_calls) as llm_calls,
+    coalesce(cortex.prompt_tokens, state.prompt_tokens) as prompt_tokens,
+    coalesce(cortex.completion_tokens, state.completion_tokens) as completion_tokens,
+    coalesce(cortex.named_at, state.updated_at) as updated_at
+    {%- else -%}
+    state.llm_calls,
+    state.prompt_tokens,
+    state.completion_tokens,
+    state.updated_at
+    {%- endif %}
+from {{ ref('int_kura__cluster_state') }} as state
+{% if cortex -%}
+left join {{ ref('int_kura__cortex_cluster_names') }} as cortex
+    on cortex.label_key = state.label_key
+    and cortex.error is null
+{% endif -%}
+where state.record_type = 'cluster'

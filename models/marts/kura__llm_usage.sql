@@ -59,7 +59,10 @@ naming as (
         updated_at as run_at,
         case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
         labeller as backend,
-        case when labeller = 'openai' then '{{ var("kura__llm_model") }}' end as model,
+        case
+            when labeller = 'openai' then '{{ var("kura__llm_model") }}'
+            when labeller = 'cortex' then '{{ var("kura__cortex_model", "llama3.1-70b") }}'
+        end as model,
         cast(null as {{ dbt.type_string() }}) as prompt_version,
         count(*) as items,
         sum(coalesce(llm_calls, 0)) as llm_calls,

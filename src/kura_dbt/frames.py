@@ -1,23 +1,39 @@
-"""The one shim between a warehouse and the library: anything a dbt Python model holds -> pandas.
+"""The one shim between a warehouse and the library: anything a dbt Python model holds -> pandas,
+and the frame a model returns -> what the warehouse writes.
 
 dbt-duckdb hands a model DuckDB relations (``.df()``), dbt-snowflake Snowpark DataFrames
-(``.to_pandas()``, upper-case column names). The library only ever sees pandas frames with
-lower-case column names, so it never calls a warehouse-specific API.
+(``.to_pandas()``, upper-case column names, ARRAY columns as JSON text). The library only ever
+sees pandas frames with lower-case column names and list values, so it never calls a
+warehouse-specific API. On the way out (:func:`to_output`) a Snowpark model returns a Snowpark
+DataFrame with upper-case unquoted column names and explicit types, so that the SQL models,
+the incremental merge on ``unique_key`` and the next run's reads find ``CONVERSATION_ID``.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+# Snowpark types whose values come back from ``to_pandas`` as JSON text
+_JSON_TYPES = {"ArrayType", "VectorType"}
 
 
 def to_pandas(obj: Any) -> pd.DataFrame:
-    """Convert a DuckDB relation, a Snowpark DataFrame or a pandas DataFrame to pandas."""
+    """Convert a DuckDB relation, a Snowpark DataFrame or a pandas DataFrame to pandas: column
+    names in lower case, a Snowpark ARRAY (or VECTOR) column decoded from JSON into lists."""
     if isinstance(obj, pd.DataFrame):
-        frame = obj
+        frame = obj.copy()
     elif hasattr(obj, "to_pandas"):  # Snowpark DataFrame
         frame = obj.to_pandas()
+        for column in _json_columns(obj):
+            if column in frame:
+                frame[column] = [_from_json(v) for v in frame[column]]
     elif hasattr(obj, "df"):  # DuckDB relation
         frame = obj.df()
     else:
@@ -25,7 +41,6 @@ def to_pandas(obj: Any) -> pd.DataFrame:
             f"kura: cannot turn a {type(obj).__name__} into a pandas DataFrame; expected a "
             "DuckDB relation, a Snowpark DataFrame or a pandas DataFrame"
         )
-    frame = frame.copy()
     frame.columns = [str(c).lower() for c in frame.columns]
     return frame
 
@@ -70,3 +85,117 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json_columns(df: Any) -> list[str]:
+    """The columns of a Snowpark DataFrame that hold arrays (``to_pandas`` gives JSON text)."""
+    fields = getattr(getattr(df, "schema", None), "fields", None) or []
+    return [str(f.name).strip('"') for f in fields if type(f.datatype).__name__ in _JSON_TYPES]
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return None if _missing(value) else value
+
+
+def is_snowpark(session: Any) -> bool:
+    """Whether ``session`` is a Snowpark session (a live one or Snowpark's local testing)."""
+    return type(session).__module__.startswith("snowflake.snowpark")
+
+
+def to_output(frame: pd.DataFrame, session: Any) -> Any:
+    """What a Python model returns for ``frame``. DuckDB writes the pandas frame as it is. On
+    Snowpark: a Snowpark DataFrame with upper-case unquoted column names (so that SQL, the
+    incremental merge and later reads resolve ``conversation_id``), types from the frame's
+    dtypes (lists -> ARRAY, naive datetimes -> TIMESTAMP_NTZ, nullable integers -> NUMBER) and
+    ``None`` for every missing value (Snowpark cannot write ``pd.NA``)."""
+    if not is_snowpark(session):
+        return frame
+    from snowflake.snowpark.types import StructField, StructType
+
+    columns = [str(c) for c in frame.columns]
+    kinds = [_snowpark_type(frame[c]) for c in frame.columns]
+    schema = StructType(
+        [
+            StructField(c.upper(), kind, nullable=True)
+            for c, kind in zip(columns, kinds, strict=True)
+        ]
+    )
+    rows = [
+        [_plain(v) for v in row] for row in frame.astype(object).itertuples(index=False, name=None)
+    ]
+    return session.create_dataframe(rows, schema=schema)
+
+
+def _snowpark_type(column: pd.Series) -> Any:
+    from snowflake.snowpark import types as t
+
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return t.BooleanType()
+    if pd.api.types.is_integer_dtype(dtype):
+        return t.LongType()
+    if pd.api.types.is_float_dtype(dtype):
+        return t.DoubleType()
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return t.TimestampType(t.TimestampTimeZone.NTZ)
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return t.StringType()
+    sample = next((v for v in column if not _missing(v)), None)
+    if isinstance(sample, list | tuple | np.ndarray):
+        return t.ArrayType(t.DoubleType())
+    if isinstance(sample, bool | np.bool_):
+        return t.BooleanType()
+    if isinstance(sample, int | np.integer):
+        return t.LongType()
+    if isinstance(sample, float | np.floating):
+        return t.DoubleType()
+    if isinstance(sample, datetime | pd.Timestamp):
+        return t.TimestampType(t.TimestampTimeZone.NTZ)
+    return t.StringType()
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _plain(value: Any) -> Any:
+    """A value Snowpark can write: None for pd.NA / NaN / NaT, Python scalars and lists."""
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_plain(v) for v in value]
+    if _missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def settings_of(meta: Mapping[str, Any] | None) -> Any:
+    """The ``kura_settings`` of a Python model's ``meta`` (the kura__ vars as one JSON object),
+    after the version handshake: the dbt package names the library version it was released
+    with (``kura_version``), and a different library fails here, naming both, instead of
+    failing later in a way nobody can read (on Snowflake: the zip that ``kura stage`` uploaded
+    is older or newer than the package)."""
+    meta = dict(meta or {})
+    check_version(meta.get("kura_version"))
+    return meta.get("kura_settings")
+
+
+def check_version(expected: Any) -> None:
+    """Fail when this library is not the version the dbt package expects (None: no check)."""
+    from kura_dbt import __version__
+
+    if expected is None or str(expected).strip() == __version__:
+        return
+    raise RuntimeError(
+        f"kura: the kura dbt package expects the kura_dbt library {str(expected).strip()}, "
+        f"but the library it imported is kura_dbt {__version__}. Install "
+        f"kura-dbt=={str(expected).strip()} where dbt runs; on Snowflake, run `kura stage` "
+        "with that version installed, so that the zip the Python models import "
+        "(var kura__snowflake_stage) matches the package"
+    )

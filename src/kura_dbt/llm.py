@@ -2,7 +2,8 @@
 
 One place for the settings (from dbt vars), the client, bounded concurrency, retries with
 backoff that honour ``Retry-After``, and token accounting. The API key is read from an
-environment variable when a client is built, never stored in settings, frames or errors.
+environment variable (on Snowflake: a Snowflake secret) when a client is built, never stored
+in settings, frames or errors.
 """
 
 from __future__ import annotations
@@ -183,12 +184,41 @@ def prepare_response_model(model: type[Any]) -> type[Any]:
     return prepared
 
 
+# Inside a Snowflake stored procedure there is no environment to hold a key: the Python models
+# get it from a Snowflake secret, bound under this name by their `secrets` config (vars
+# kura__snowflake_secret, kura__snowflake_external_access_integration).
+SNOWFLAKE_SECRET_NAME = "kura_llm_api_key"
+
+
+def read_api_key(settings: LLMSettings) -> str | None:
+    """The endpoint's API key: on Snowflake (in a stored procedure, where the module
+    ``_snowflake`` exists) the secret bound as :data:`SNOWFLAKE_SECRET_NAME`, read with
+    ``_snowflake.get_generic_secret_string``; elsewhere the environment variable named by
+    ``kura__llm_api_key_env``. None when there is none."""
+    try:
+        import _snowflake  # only inside a Snowflake stored procedure or UDF
+    except ImportError:
+        return os.environ.get(settings.api_key_env) or None
+    try:
+        return _snowflake.get_generic_secret_string(SNOWFLAKE_SECRET_NAME) or None
+    except Exception as exc:  # noqa: BLE001 - no secret bound: say how to bind one
+        if settings.base_url is not None:
+            return None  # a local server that needs no key
+        raise RuntimeError(
+            "kura: on Snowflake the openai backends read their API key from a Snowflake secret "
+            "(a generic string), never from an environment variable: set var "
+            "kura__snowflake_secret to the secret's name and var "
+            "kura__snowflake_external_access_integration to an external access integration "
+            "that allows the endpoint and the secret"
+        ) from exc
+
+
 def build_client(settings: LLMSettings):
     """An async instructor client. Fails with a clear message when the key is missing."""
     import instructor
     import openai
 
-    api_key = os.environ.get(settings.api_key_env)
+    api_key = read_api_key(settings)
     if not api_key:
         if settings.base_url is None:
             raise RuntimeError(
@@ -437,7 +467,7 @@ async def call_with_retries(
     result = CallResult()
     requests = [0]
     _REQUESTS.set(requests)
-    api_key = os.environ.get(settings.api_key_env)
+    api_key = read_api_key(settings)
     for attempt in range(settings.max_retries + 1):
         result.attempts = attempt + 1
         try:

@@ -49,8 +49,13 @@ class Registry(Generic[T]):
         return backend_key(name) in self._factories
 
     def key(self, name: Any) -> str:
-        """The registered name for ``name``; an unknown name lists the valid ones."""
+        """The registered name for ``name``; an unknown name lists the valid ones. ``auto`` (the
+        default of kura__summariser, kura__embedder and kura__labeller) is ``local`` here: in
+        dbt it is resolved before it reaches Python (``cortex`` on a Snowflake target, see
+        macros/cortex/backends.sql), so only the library used on its own sees it."""
         key = backend_key(name)
+        if key == "auto" and "local" in self._factories:
+            key = "local"
         if key not in self._factories:
             raise ValueError(
                 f"kura: unknown {self.kind} {name!r} (var kura__{self.kind}); valid names: "

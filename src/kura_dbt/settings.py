@@ -64,11 +64,11 @@ class Settings:
     model and dimensions are ``kura__llm_embedding_model`` / ``_dimensions``)."""
 
     # summaries
-    summariser: str = "local"
+    summariser: str = "auto"  # auto: local here; dbt resolves it (cortex on Snowflake)
     summariser_max_chars: int = 20_000
     extra_facets: list[Any] = field(default_factory=list)
     # embeddings
-    embedder: str = "local"
+    embedder: str = "auto"
     embedding_batch_size: int | None = None  # None: the backend's own default
     embedding_model: str = "text-embedding-3-small"
     embedding_dimensions: int | None = None
@@ -104,7 +104,7 @@ class Settings:
     classifier_batch_size: int = 10
     classifier_holdout: float = 0.2
     # names and hierarchy
-    labeller: str = "local"
+    labeller: str = "auto"
     label_quotes_example: bool = True
     # privacy: a parent's local name uses only phrases of at least this many conversations
     min_cluster_conversations: int = 1
@@ -162,7 +162,8 @@ class Settings:
                 f"got {self.embedding_text!r}"
             )
         if choice == "auto":
-            return "request" if self.summariser.strip().lower() == "local" else "summary"
+            local = self.summariser.strip().lower() in ("local", "auto")  # auto: local here
+            return "request" if local else "summary"
         return choice
 
     def llm_settings(self):

@@ -15,10 +15,10 @@ from kura_dbt.summaries import SUMMARISERS
 @pytest.mark.parametrize(
     ("registry", "var", "valid"),
     [
-        (SUMMARISERS, "kura__summariser", ["local", "openai"]),
-        (EMBEDDERS, "kura__embedder", ["local", "openai"]),
+        (SUMMARISERS, "kura__summariser", ["cortex", "local", "openai"]),
+        (EMBEDDERS, "kura__embedder", ["cortex", "local", "openai"]),
         (CLUSTERERS, "kura__clusterer", ["hdbscan", "kmeans", "minibatch_kmeans"]),
-        (LABELLERS, "kura__labeller", ["local", "openai"]),
+        (LABELLERS, "kura__labeller", ["cortex", "local", "openai"]),
         (PROJECTORS, "kura__projector", ["pca", "umap"]),
     ],
     ids=["summariser", "embedder", "clusterer", "labeller", "projector"],

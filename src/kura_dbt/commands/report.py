@@ -9,7 +9,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from kura_dbt.commands import DEFAULT_DB, connect_marts, db_option
+from kura_dbt.commands import (
+    DEFAULT_DB,
+    ConnectionOption,
+    ProfileOption,
+    ProfilesDirOption,
+    SchemaOption,
+    TargetOption,
+    connect_marts,
+    db_option,
+    marts_source,
+)
 
 console = Console(stderr=True)
 
@@ -19,7 +29,7 @@ STEPS = 4  # the stages that build_report announces (read, fold, facets, write)
 def report(
     db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="HTML file to write")] = Path("kura_report.html"),
-    schema: Annotated[str, typer.Option(help="Schema of the kura models")] = "main",
+    schema: SchemaOption = None,
     title: Annotated[str, typer.Option(help="Title of the report")] = "Kura report",
     min_cluster_users: Annotated[
         int,
@@ -43,10 +53,17 @@ def report(
             )
         ),
     ] = 50_000,
+    profile: ProfileOption = None,
+    target: TargetOption = None,
+    profiles_dir: ProfilesDirOption = None,
+    connection: ConnectionOption = None,
 ) -> None:
     """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and
-    search."""
-    connect_marts(db, schema).close()  # a usage error, before any progress, if no build yet
+    search (from a DuckDB file, or from Snowflake with --profile / --target or --connection)."""
+    source = marts_source(db, profile, target, profiles_dir, connection)
+    # a usage error, before any progress, if no build yet; and the schema the marts are in
+    con, schema = connect_marts(source, schema)
+    con.close()
     try:
         import plotly  # noqa: F401
 
@@ -82,7 +99,7 @@ def report(
             started[0] = True
             progress.update(task, description=message)
 
-        data = build_report(db, out, options, step)
+        data = build_report(source if source.is_snowflake else source.db, out, options, step)
         progress.advance(task)
         progress.update(task, description="Done")
     size_mb = out.stat().st_size / 1e6

@@ -29,3 +29,12 @@ def _openai(settings: Settings) -> Embedder:
         dimensions=settings.embedding_dimensions,
         batch_size=256 if batch is None else batch,  # texts per request
     )
+
+
+@EMBEDDERS.register("cortex")
+def _cortex(settings: Settings) -> Embedder:
+    raise ValueError(
+        "kura: the cortex embedder runs in SQL on Snowflake (models/cortex/kura__embeddings.sql "
+        "replaces the Python model); it has no Python backend, so what embeds in Python (the "
+        "local classifier's file examples) needs kura__embedder local or openai"
+    )

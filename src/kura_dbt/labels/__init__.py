@@ -26,3 +26,10 @@ def _openai(settings: Settings) -> Labeller:
     from kura_dbt.labels.openai import OpenAILabeller
 
     return OpenAILabeller(settings.llm_settings(), seed=settings.seed)
+
+
+@LABELLERS.register("cortex")
+def _cortex(settings: Settings) -> Labeller:
+    # the clusters are named locally here; int_kura__cortex_cluster_names asks Cortex for the
+    # names in SQL, by label key, and kura__taxonomy shows Cortex's where it answered
+    return _local(settings)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,9 @@ def _json_value(text: str, name: str) -> Any:
 
 def _read() -> tuple[dict[str, str], dict[str, list[str]]]:
     try:
-        text = MACRO_FILE.read_text(encoding="utf-8")
+        # through importlib.resources, so that it reads inside the zip a Snowflake stored
+        # procedure imports (`kura stage`) as well as on disk
+        text = resources.files(__package__).joinpath(MACRO_FILE.name).read_text(encoding="utf-8")
         if "{%" not in text and len(text) < 300:  # the link checked out as a file (Windows)
             text = (MACRO_FILE.parent / text.strip()).read_text(encoding="utf-8")
     except OSError as exc:  # pragma: no cover - a broken install

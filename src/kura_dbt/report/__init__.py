@@ -14,8 +14,10 @@ from pathlib import Path
 
 from .data import ReportData, ReportOptions, load_report_data
 from .html import json_for_script, render_html, write_report
+from .source import MartsSource
 
 __all__ = [
+    "MartsSource",
     "ReportData",
     "ReportOptions",
     "build_report",
@@ -27,13 +29,14 @@ __all__ = [
 
 
 def build_report(
-    db: Path,
+    db: Path | MartsSource,
     out: Path,
     options: ReportOptions | None = None,
     step: Callable[[str], None] | None = None,
 ) -> ReportData:
-    """Read the marts in `db` and write the report to `out`; `step` hears each stage's name."""
-    data = load_report_data(Path(db), options, step)
+    """Read the marts in `db` (a DuckDB file, or a MartsSource: DuckDB or Snowflake) and write
+    the report to `out`; `step` hears each stage's name."""
+    data = load_report_data(db if isinstance(db, MartsSource) else Path(db), options, step)
     if step:
         step("Writing the HTML file (Plotly inlined)")
     write_report(data, Path(out))

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from .source import MartsSource
 from .text import visible_bidi_all
 
 TURN_BINS: list[tuple[str, int, int | None]] = [
@@ -85,22 +86,29 @@ ALERT_LABELS = {
 
 
 class MissingTableError(ValueError):
-    """The DuckDB file lacks a table that `dbt build` makes (no build yet, or another schema)."""
+    """The warehouse lacks a table that `dbt build` makes (no build yet, or another schema)."""
 
-    def __init__(self, db: Path, schema: str, table: str) -> None:
+    def __init__(self, db: Path | MartsSource, schema: str, table: str) -> None:
         self.db, self.schema, self.table = db, schema, table
+        where = db.label if isinstance(db, MartsSource) and db.is_snowflake else db
+        if isinstance(where, MartsSource):  # a DuckDB file: its path, as given
+            where = where.db
         super().__init__(
-            f"{db} has no table {schema}.{table}: run `dbt build` (or `make demo`) to make it, "
+            f"{where} has no table {schema}.{table}: run `dbt build` (or `make demo`) to make it, "
             "or point --db and --schema at the database it wrote"
         )
 
 
-def require_tables(con, db: Path, schema: str, tables: tuple[str, ...] = REQUIRED_TABLES) -> None:
+def require_tables(
+    con, db: Path | MartsSource, schema: str, tables: tuple[str, ...] = REQUIRED_TABLES
+) -> None:
     """Raise MissingTableError for the first of `tables` (tables or views) not in `schema`."""
+    # upper(): Snowflake stores unquoted names in upper case, DuckDB as written
     present = {
         r[0].lower()
         for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [schema]
+            "select table_name from information_schema.tables where upper(table_schema) = upper(?)",
+            [schema],
         ).fetchall()
     }
     for table in tables:
@@ -108,7 +116,11 @@ def require_tables(con, db: Path, schema: str, tables: tuple[str, ...] = REQUIRE
             raise MissingTableError(db, schema, table)
 
 
-def connect(db: Path):
+def connect(db: Path | MartsSource):
+    """A connection to the marts: a DuckDB file (read-only), or the warehouse of a
+    :class:`~kura_dbt.report.source.MartsSource` (DuckDB or Snowflake)."""
+    if isinstance(db, MartsSource):
+        return db.connect()
     import duckdb
 
     try:
@@ -121,15 +133,15 @@ def connect(db: Path):
 def _columns(con, schema: str, table: str) -> set[str]:
     rows = con.execute(
         "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ?",
+        "where upper(table_schema) = upper(?) and upper(table_name) = upper(?)",
         [schema, table],
     ).fetchall()
-    return {r[0] for r in rows}
+    return {r[0].lower() for r in rows}
 
 
 def _records(con, sql: str) -> list[dict[str, Any]]:
     cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
+    names = [str(d[0]).lower() for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -185,7 +197,9 @@ def _top(counter: Counter, n: int) -> list[list[Any]]:
 
 
 def load_report_data(
-    db: Path, options: ReportOptions | None = None, step: Callable[[str], None] | None = None
+    db: Path | MartsSource,
+    options: ReportOptions | None = None,
+    step: Callable[[str], None] | None = None,
 ) -> ReportData:
     """Read kura__clusters, kura__conversations, kura__cluster_weekly and kura__alerts (when
     the build made them) and build the payload."""
@@ -481,7 +495,7 @@ def load_report_data(
         {
             "title": options.title,
             "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
-            "source": Path(db).name,
+            "source": db.label if isinstance(db, MartsSource) else Path(db).name,
             "totals": {
                 "conversations": len(conversations),
                 "summarised": n_summarised,

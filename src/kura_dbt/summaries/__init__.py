@@ -32,3 +32,12 @@ def _openai(settings: Settings) -> Summariser:
     from kura_dbt.summaries.openai import OpenAISummariser, parse_facets
 
     return OpenAISummariser(settings.llm_settings(), parse_facets(settings.extra_facets))
+
+
+@SUMMARISERS.register("cortex")
+def _cortex(settings: Settings) -> Summariser:
+    raise ValueError(
+        "kura: the cortex summariser runs in SQL on Snowflake (models/cortex/kura__summaries.sql "
+        "replaces the Python model); it has no Python backend. Its prompt and schema: "
+        "`kura schema` (kura_dbt.summaries.cortex)"
+    )
