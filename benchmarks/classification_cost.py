@@ -95,8 +95,8 @@ def main() -> int:
             capture_output=True,
         )
         with duckdb.connect(str(db)) as con:
-            table = pd.read_csv(exported, dtype=str, keep_default_na=False)  # noqa: F841
-            con.execute("create or replace table raw.my_taxonomy as select * from table")
+            exported_rows = pd.read_csv(exported, dtype=str, keep_default_na=False)  # noqa: F841
+            con.execute("create or replace table raw.my_taxonomy as select * from exported_rows")
         with FakeOpenAI() as server:
             pinned = {
                 "kura__taxonomy": "raw.my_taxonomy",
