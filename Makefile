@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree lint test-python test-dbt browser clean bench
+.PHONY: demo test install build tree lint test-python test-dbt test-snowflake snowflake-smoke browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(BIN)/activate:
 # would pull a CUDA build of several GB through sentence-transformers.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[local,llm,test]"
+	$(BIN)/pip install --quiet -e ".[local,llm,test,snowflake]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -55,7 +55,15 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 test: install browser lint
-	$(BIN)/pytest tests/python tests/dbt tests/browser
+	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser
+
+# offline Snowflake tests (dbt parse/compile, fakesnow build, Snowpark local testing, kura stage)
+test-snowflake: install
+	$(BIN)/pytest -q tests/snowflake
+
+# against a real Snowflake account (needs its SNOWFLAKE_* variables; see README "Testing on Snowflake")
+snowflake-smoke: install
+	bash scripts/snowflake_smoke.sh
 
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"

@@ -153,7 +153,7 @@ def test_a_new_prompt_version_resummarises_everything():
 
 
 def test_unknown_backend_names_fail_with_the_valid_names():
-    with pytest.raises(ValueError, match="valid names: local"):
+    with pytest.raises(ValueError, match="valid names: cortex, local, openai"):
         pipeline.summarise(_transcripts({"a": "hi"}), None, {"summariser": "gpt"})
 
 

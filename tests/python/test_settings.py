@@ -57,11 +57,15 @@ def test_llm_defaults_equal_the_dbt_project_var_defaults():
 
 def test_every_python_model_reads_the_one_settings_object():
     models = yaml.safe_load((ROOT / "python_models" / "_python_models.yml").read_text())["models"]
+    # dbt's own configs, and dbt-snowflake's for the Snowpark stored procedures
+    other = {"on_schema_change", "full_refresh", "schema", "packages", "imports"}
+    other |= {"external_access_integrations", "secrets"}
     for model in models:
-        other = {"on_schema_change", "full_refresh", "schema"}  # dbt's own configs
-        assert set(model["config"]) - other == {"kura_settings"}, model["name"]
+        assert set(model["config"]) - other == {"meta"}, model["name"]
+        assert set(model["config"]["meta"]) == {"kura_settings", "kura_version"}, model["name"]
+        assert model["config"]["meta"] == models[0]["config"]["meta"], model["name"]
     # and the object names every field of Settings
-    rendered = models[0]["config"]["kura_settings"]
+    rendered = models[0]["config"]["meta"]["kura_settings"]
     for field in dataclasses.fields(Settings):
         assert f"'{field.name}':" in rendered, field.name
 
@@ -87,3 +91,28 @@ def test_rendered_vars_are_coerced_and_a_misspelt_setting_fails():
         Settings.from_config({"n_base_clusterz": 5})
     with pytest.raises(ValueError, match="'seed' must be int"):
         Settings.from_config({"seed": "forty-two"})
+
+
+def test_the_version_handshake_names_this_library_everywhere():
+    """The dbt package's expected library version (meta kura_version) is the library's own,
+    the dbt project's and the Python distribution's: bump them together."""
+    from kura_dbt import __version__
+
+    models = yaml.safe_load((ROOT / "python_models" / "_python_models.yml").read_text())["models"]
+    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert models[0]["config"]["meta"]["kura_version"] == __version__
+    assert project["version"] == __version__
+    assert f'\nversion = "{__version__}"\n' in pyproject
+
+
+def test_column_types_in_the_docs_mean_the_same_on_duckdb_and_snowflake():
+    """data_type in the YAML docs: names both warehouses read alike (no hugeint, no float[])."""
+    neutral = {"varchar", "bigint", "double", "float", "boolean", "timestamp", "array", "date"}
+    for path in [*ROOT.glob("models/**/*.yml"), ROOT / "python_models" / "_python_models.yml"]:
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
+            for column in model.get("columns") or []:
+                kind = column.get("data_type")
+                assert kind is None or kind in neutral, (
+                    f"{path.name}: {model['name']}.{column['name']}: {kind}"
+                )

@@ -1,0 +1,152 @@
+{#- kura__summaries by Snowflake Cortex (var kura__summariser: cortex, or auto on a Snowflake
+    target): the same table, columns and incremental rule as the Python model of that name,
+    which is disabled then (dbt_project.yml). One AI_COMPLETE call per conversation with
+    text, with the summariser's own system prompt and the JSON schema of ConversationSummary
+    (kura.cortex_summary_request(), generated from kura_dbt.summaries.cortex: one source).
+
+    A conversation is (re)summarised when it is new, its content hash changed, its last attempt
+    failed, or it was summarised by another backend, model or prompt version. Tokens come from
+    AI_COMPLETE's own usage answer. var kura__llm_max_calls caps the calls of one run (the rest
+    stays pending, counted in pending_after_cap). Long transcripts keep their start and end,
+    cut as kura_dbt.llm.fit_to_budget cuts them (kura__llm_max_transcript_tokens at 4
+    characters per token), and are flagged truncated. -#}
+{{ config(
+    enabled=kura.cortex_enabled('summariser'),
+    materialized='incremental',
+    unique_key='conversation_id',
+    on_schema_change='append_new_columns',
+) }}
+{%- set request = kura.cortex_summary_request() -%}
+{%- set model_name = var('kura__cortex_model', 'llama3.1-70b') -%}
+{%- set marker = request['truncation_marker'] -%}
+{%- set max_chars = (var('kura__llm_max_transcript_tokens', 8000) | int) * 4 -%}
+{%- set keep = [0, max_chars - (marker | length)] | max -%}
+{%- set head = (keep * 2) // 3 -%}
+{%- set tail = keep - head -%}
+{%- set max_calls = var('kura__llm_max_calls', none) -%}
+{%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
+{%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
+{%- if kura.backend('summariser') == 'cortex' and (var('kura__extra_facets', []) | map(attribute='name') | list) != request['extra_facets'] -%}
+    {{ exceptions.raise_compiler_error(
+        "kura: var kura__extra_facets names " ~ (var('kura__extra_facets', []) | map(attribute='name') | list)
+        ~ " but the Cortex summary request was generated for " ~ request['extra_facets']
+        ~ "; run `kura schema --format dbt --project-dir . --out macros/kura_cortex_requests.sql`"
+        ~ " in your project (docs/SNOWFLAKE.md)") }}
+{%- endif %}
+
+with pending as (
+    select
+        transcripts.conversation_id,
+        transcripts.content_hash,
+        transcripts.transcript,
+        transcripts.turn_count,
+        transcripts.user_turns,
+        transcripts.assistant_turns
+    from {{ ref('int_kura__transcripts') }} as transcripts
+    {% if is_incremental() -%}
+    left join {{ this }} as done
+        on done.conversation_id = transcripts.conversation_id
+        and done.content_hash = transcripts.content_hash
+        and coalesce(done.summariser, '') = 'cortex'
+        and coalesce(done.model, '') = '{{ model_name }}'
+        and coalesce(done.prompt_version, '') = '{{ request["prompt_version"] }}'
+        and done.error is null
+    where done.conversation_id is null
+    {%- endif %}
+),
+
+capped as (
+    select
+        *,
+        count(*) over () as pending_total
+    from pending
+    {% if max_calls is not none -%}
+    qualify row_number() over (order by conversation_id) <= {{ max_calls | int }}
+    {%- endif %}
+),
+
+prompts as (
+    select
+        *,
+        (length(transcript) + 3) / 4 > {{ max_chars // 4 }} as truncated,
+        {{ kura.cortex_string(request['system_prompt'] ~ '\n\n<transcript>\n') }}
+        || case
+            when (length(transcript) + 3) / 4 > {{ max_chars // 4 }}
+                then left(transcript, {{ head }}) || {{ kura.cortex_string(marker) }}
+                    {%- if tail > 0 %} || right(transcript, {{ tail }}){% endif %}
+            else transcript
+        end
+        || '\n</transcript>' as prompt
+    from capped
+),
+
+answered as (
+    select
+        *,
+        case
+            when turn_count > 0 then {{ kura.cortex_complete(
+                model_name,
+                'prompt',
+                request['response_format_sql'],
+                var('kura__cortex_max_output_tokens', 1024),
+                "object_construct('summary', 'The user asks: ' || left(transcript, 60), "
+                ~ "'request', left(transcript, 60), 'task', 'stand-in task', "
+                ~ "'languages', array_construct('English'), 'concerning_score', 1, "
+                ~ "'user_frustration', 1 + length(transcript) % 5, "
+                ~ "'assistant_errors', array_construct())",
+            ) }}
+        end as response
+    from prompts
+),
+
+parsed as (
+    select
+        *,
+        {{ kura.cortex_answer('response') }} as answer
+    from answered
+)
+
+select
+    conversation_id,
+    content_hash,
+    answer:summary::varchar as summary,
+    answer:request::varchar as request,
+    answer:task::varchar as task,
+    coalesce(to_json(answer:languages), '[]') as languages,
+    case when answer:concerning_score::int between 1 and 5 then answer:concerning_score::int end
+        as concerning_score,
+    case when answer:user_frustration::int between 1 and 5 then answer:user_frustration::int end
+        as user_frustration,
+    to_json(answer:assistant_errors) as assistant_errors,
+    to_json(answer:extra_facets) as extra_facets,
+    to_json(array_construct_compact(
+        case when turn_count = 0 then 'empty' end,
+        case when user_turns = 0 then 'no_user_message' end,
+        case when turn_count > 0 and truncated then 'truncated' end,
+        case when turn_count > 0 and answer:summary::varchar is null then 'error' end
+    )) as flags,
+    turn_count,
+    user_turns,
+    assistant_turns,
+    response:usage:prompt_tokens::int as prompt_tokens,
+    response:usage:completion_tokens::int as completion_tokens,
+    {% if input_price is not none and output_price is not none -%}
+    (coalesce(response:usage:prompt_tokens::int, 0) * {{ input_price }}
+        + coalesce(response:usage:completion_tokens::int, 0) * {{ output_price }}) / 1000000.0
+    {%- else -%}
+    cast(null as float)
+    {%- endif %} as cost_usd,
+    case when turn_count > 0 then 1 else 0 end as llm_calls,
+    'cortex' as summariser,
+    '{{ model_name }}' as model,
+    '{{ request["prompt_version"] }}' as prompt_version,
+    case
+        when turn_count = 0 then null
+        when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this conversation'
+        when answer:summary::varchar is null then 'Cortex AI_COMPLETE answered without a summary'
+    end as error,
+    {{ kura.utc_now() }} as summarised_at,
+    case when pending_total > {{ max_calls | int if max_calls is not none else 'pending_total' }}
+        then pending_total - {{ max_calls | int if max_calls is not none else 'pending_total' }}
+    end as pending_after_cap
+from parsed

@@ -1,0 +1,91 @@
+"""Offline Snowflake tests: dbt against a Snowflake target with dummy credentials (parse,
+compile), against a fakesnow server that the tests start (seeds, SQL models, data tests), and
+the Python models on Snowpark's local testing. None of them reaches Snowflake; see the README,
+"Testing on Snowflake", for what only a real account shows (scripts/snowflake_smoke.sh)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+# the Python models in the order they run (each reads those before it), whose outputs the
+# fakesnow build loads as fixtures
+PYTHON_MODELS = [
+    "kura__summaries",
+    "kura__embeddings",
+    "int_kura__cluster_state",
+    "int_kura__map_points",
+    "int_kura__classification_state",
+]
+assert set(PYTHON_MODELS) == {p.stem for p in (REPO / "python_models").glob("*.py")}
+
+
+def write_project(folder: Path, profile: dict, vars: dict | None = None) -> Path:
+    """A dbt project in ``folder`` that installs the package with ``local:`` (as a user's
+    project would), turns the sample seeds on and persist_docs off (fakesnow answers HTTP 500
+    to the ``comment on ... $$...$$`` statements it needs), and a profiles.yml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    project = {
+        "name": "kura_on_snowflake",
+        "version": "0.1.0",
+        "config-version": 2,
+        "profile": "kura",
+        "seeds": {"kura": {"+enabled": True}},
+        "models": {"kura": {"+persist_docs": {"relation": False, "columns": False}}},
+        "vars": {"kura__max_top_clusters": 6, **(vars or {})},
+    }
+    (folder / "dbt_project.yml").write_text(yaml.safe_dump(project))
+    (folder / "packages.yml").write_text(yaml.safe_dump({"packages": [{"local": str(REPO)}]}))
+    output = {"type": "snowflake", "threads": 1, "connect_retries": 0, **profile}
+    profiles = {"kura": {"target": "snowflake", "outputs": {"snowflake": output}}}
+    (folder / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    return folder
+
+
+def dbt(project: Path, *args: str, expect_success: bool = True) -> tuple[bool, str]:
+    """One dbt command in-process on ``project``; returns success and every log message."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
+    messages: list[str] = []
+
+    def collect(event) -> None:
+        messages.append(f"[{event.info.name}] {event.info.msg}")
+
+    options = ["--project-dir", str(project), "--profiles-dir", str(project)]
+    result = dbtRunner(callbacks=[collect]).invoke([*args, *options])
+    output = "\n".join(messages)
+    if result.exception is not None:
+        output += f"\n{type(result.exception).__name__}: {result.exception}"
+    if expect_success and not result.success:
+        failed = [m for m in messages if "ERROR" in m or "FAIL" in m or "Error" in m]
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n" + "\n".join(failed[:30]) + "\n" + output[-3000:]
+        )
+    return bool(result.success), output
+
+
+DUMMY_PROFILE = {
+    "account": "dummy_account",
+    "user": "dummy",
+    "password": "dummy",
+    "warehouse": "dummy_wh",
+    "database": "KURA_DB",
+    "schema": "KURA",
+    "role": "dummy_role",
+}
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server():
+    """One fakesnow server for the session (fakesnow's ``server()`` can be called once per
+    process: it imports its ``fakesnow.server`` module over itself). Yields the connection
+    arguments; each test uses its own database."""
+    fakesnow = pytest.importorskip("fakesnow")
+    with fakesnow.server() as kwargs:
+        yield kwargs
