@@ -63,3 +63,20 @@ from members
         {{ return(ref('int_kura__novel_members')) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The CTEs `state` (int_kura__classification_state) and `current_version` (the taxonomy
+    version of the latest classification run), shared by the pinned taxonomy's models; the
+    caller writes `with` before it. -#}
+{% macro classification_state_ctes() %}
+state as (
+    select *
+    from {{ ref('int_kura__classification_state') }}
+),
+
+current_version as (
+    select max(taxonomy_version) as taxonomy_version
+    from state
+    where record_type = 'run'
+        and run_number = (select max(run_number) from state where record_type = 'run')
+)
+{% endmacro %}

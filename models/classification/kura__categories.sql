@@ -2,17 +2,7 @@
 {#- The pinned taxonomy in use (var kura__taxonomy): one row per category of the current
     taxonomy version, plus `other`, with its parent and level (0: the categories conversations
     are classified into; a parent is one above its highest child). Empty in discovery mode. -#}
-with state as (
-    select *
-    from {{ ref('int_kura__classification_state') }}
-),
-
-current_version as (
-    select max(taxonomy_version) as taxonomy_version
-    from state
-    where record_type = 'run'
-        and run_number = (select max(run_number) from state where record_type = 'run')
-)
+with {{ kura.classification_state_ctes() }}
 
 select
     state.category_id,

@@ -4,17 +4,7 @@
     `classified` (by the classifier, var kura__classifier), `other` (no category fits: the
     classifier abstained or answered other) or `error` (the call failed; classified again on
     the next build). Empty in discovery mode. -#}
-with state as (
-    select *
-    from {{ ref('int_kura__classification_state') }}
-),
-
-current_version as (
-    select max(taxonomy_version) as taxonomy_version
-    from state
-    where record_type = 'run'
-        and run_number = (select max(run_number) from state where record_type = 'run')
-)
+with {{ kura.classification_state_ctes() }}
 
 select
     state.conversation_id,

@@ -54,6 +54,26 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAI:
+    def settings(self, **overrides: Any):
+        """LLMSettings for this server: the test model, the key in KURA_TEST_KEY, short
+        timeouts and backoff, 4 concurrent calls, prices 1 and 2 USD per million tokens;
+        ``overrides`` win."""
+        from kura_dbt.llm import LLMSettings
+
+        values: dict[str, Any] = dict(
+            model="test-model",
+            base_url=self.base_url,
+            api_key_env="KURA_TEST_KEY",
+            timeout_s=3.0,
+            max_retries=2,
+            backoff_base_s=0.01,
+            max_concurrency=4,
+            input_cost_per_mtok=1.0,
+            output_cost_per_mtok=2.0,
+        )
+        values.update(overrides)
+        return LLMSettings(**values)
+
     def __init__(
         self,
         latency_s: float = 0.0,

@@ -22,16 +22,15 @@ def server():
 
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
-    values = {
-        "base_url": server.base_url,
-        "api_key_env": "KURA_TEST_KEY",
-        "timeout_s": 3.0,
-        "max_retries": 2,
-        "backoff_base_s": 0.01,
-        "max_concurrency": 3,
-    }
-    values.update(overrides)
-    return LLMSettings(**values)
+    return server.settings(
+        **{
+            "model": "gpt-4o-mini",
+            "max_concurrency": 3,
+            "input_cost_per_mtok": None,
+            "output_cost_per_mtok": None,
+            **overrides,
+        }
+    )
 
 
 TEXTS = [f"The user asks about topic {i % 4} and detail {i}" for i in range(10)]

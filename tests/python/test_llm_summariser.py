@@ -15,19 +15,7 @@ from .fake_openai import FakeOpenAI
 
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
-    values = dict(
-        model="test-model",
-        base_url=server.base_url,
-        api_key_env="KURA_TEST_KEY",
-        timeout_s=3.0,
-        max_retries=3,
-        backoff_base_s=0.01,
-        max_concurrency=4,
-        input_cost_per_mtok=1.0,
-        output_cost_per_mtok=2.0,
-    )
-    values.update(overrides)
-    return LLMSettings(**values)
+    return server.settings(**{"max_retries": 3, **overrides})
 
 
 def convo(text: str) -> list[Message]:

@@ -24,19 +24,7 @@ class Answer(BaseModel):
 
 
 def llm(server: FakeOpenAI, **overrides) -> LLMSettings:
-    values = dict(
-        model="test-model",
-        base_url=server.base_url,
-        api_key_env="KURA_TEST_KEY",
-        timeout_s=5.0,
-        max_retries=2,
-        backoff_base_s=0.01,
-        max_concurrency=4,
-        input_cost_per_mtok=1.0,
-        output_cost_per_mtok=2.0,
-    )
-    values.update(overrides)
-    return LLMSettings(**values)
+    return server.settings(**{"timeout_s": 5.0, **overrides})
 
 
 @pytest.fixture
