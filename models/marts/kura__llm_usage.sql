@@ -10,6 +10,15 @@
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
+{#- the cost of a group's prompt and completion tokens at the configured prices -#}
+{%- set token_cost -%}
+{%- if input_price is not none and output_price is not none -%}
+(sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
+            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
+{%- else -%}
+cast(null as {{ dbt.type_float() }})
+{%- endif -%}
+{%- endset -%}
 with summaries as (
     select
         summarised_at as run_at,
@@ -68,12 +77,7 @@ naming as (
         sum(coalesce(llm_calls, 0)) as llm_calls,
         sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
         sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {% if input_price is not none and output_price is not none -%}
-        (sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
-            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
-        {%- else -%}
-        cast(null as {{ dbt.type_float() }})
-        {%- endif %} as cost_usd,
+        {{ token_cost }} as cost_usd,
         sum(case when label_error then 1 else 0 end) as errors,
         false as budget_cap_reached,
         cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
@@ -92,12 +96,7 @@ classification as (
         sum(coalesce(llm_calls, 0)) as llm_calls,
         sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
         sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {% if input_price is not none and output_price is not none -%}
-        (sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
-            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
-        {%- else -%}
-        cast(null as {{ dbt.type_float() }})
-        {%- endif %} as cost_usd,
+        {{ token_cost }} as cost_usd,
         sum(case when error is not null then 1 else 0 end) as errors,
         false as budget_cap_reached,
         cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
