@@ -462,3 +462,48 @@ def test_an_llm_grouping_is_brought_to_the_exact_count_and_reused_on_a_rerun():
     )
     assert _tree_problems(third, labels, 7) == []
     assert other.grouped >= 1
+
+
+class _ClashingLLM(_GroupingLLM):
+    """Like _GroupingLLM, but every base cluster gets one of two names, so siblings clash and
+    are renamed to be unique."""
+
+    def label(self, texts, central, sizes, contrast=None):
+        self.named += len(texts)
+        out = []
+        for t in texts:
+            digest = hashlib.md5("|".join(t).encode()).hexdigest()
+            name = (
+                ("Billing" if int(digest, 16) % 2 else "Login")
+                if t[0].startswith("text")
+                else (f"Group {digest[:6]}")
+            )
+            out.append(ClusterLabel(name, f"{len(t)} items", keywords=[f"kw{digest[:4]}"]))
+        return out
+
+
+def test_siblings_renamed_for_uniqueness_are_not_asked_again_on_a_rerun():
+    """Siblings whose names clash get unique names before their parent is named from them, so
+    the parent's label key is the same on a rerun (where the children's names come back, already
+    unique, from the cache): no labeller call, the same names."""
+    from kura_dbt.hierarchy import label_cache
+
+    X, labels = _random_clusters(24, seed=3)
+    texts = [f"text {i}" for i in range(len(labels))]
+    users = [None] * len(labels)
+    first = build_hierarchy(
+        X, labels, texts, users, max_top=4, branching=3, labeller=_ClashingLLM()
+    )
+    base = first[first["level"] == 0]
+    assert base["name"].str.startswith(("Billing", "Login")).all()
+    siblings = first.groupby(first["parent_id"].fillna("root"))["name"]
+    assert all(names.is_unique for _, names in siblings)
+    assert (base["name"] != base["name"].str.split(",").str[0]).any()  # some were renamed
+    again = _ClashingLLM()
+    second = build_hierarchy(
+        X, labels, texts, users, max_top=4, branching=3, labeller=again, cache=label_cache(first)
+    )
+    assert (again.grouped, again.named) == (0, 0)
+    assert second[["cluster_id", "parent_id", "name"]].equals(
+        first[["cluster_id", "parent_id", "name"]]
+    )

@@ -112,6 +112,14 @@ def build_hierarchy(
             ordered.append([texts[i] for i in order])  # most central first
             central.append(texts[order[0]])
             contrast.append(_nearest_outside(embeddings, centroid, m, texts, n_contrast))
+        if level_number > 0:
+            # siblings never share a name, settled before their parent is named from them: the
+            # parent's inputs (and label key) are then the same on a rerun, where the children's
+            # names come back, already unique, from the cache
+            siblings = {kid: f"parent-{j}" for j, kids in enumerate(level.children) for kid in kids}
+            names_by_id.update(
+                unique_sibling_names({kid: names_by_id[kid] for kid in siblings}, siblings)
+            )
         if level_number > 0 and labeller.names_from_children:
             # an LLM labeller names a parent from the children it actually got
             inputs = [
@@ -215,7 +223,8 @@ def build_hierarchy(
         for pid, kids in zip(level.ids, level.children, strict=True):
             for kid in kids:
                 parent_of[kid] = pid
-    # siblings named at different levels (or roots) never share a name
+    # the roots (at whatever levels) never share a name either; every parent's children were
+    # made unique when it was named, so this changes no name a parent was named from
     names_by_id.update(unique_sibling_names(names_by_id, parent_of))
 
     def top_of(cid: str) -> str:
