@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -260,6 +261,28 @@ def _llm_of(backend: Any) -> Any:
     return settings if isinstance(settings, LLMSettings) else None
 
 
+@contextmanager
+def _llm_stage(name: str, settings: Settings) -> Iterator[StageMonitor]:
+    """A state model's LLM work (names, hierarchy, classification) under one monitor: progress
+    lines per call, counted for the run summary (:func:`_spent`)."""
+    progress = Progress(
+        name, unit="calls", interval_s=settings.progress_interval_s, enabled=settings.progress
+    )
+    monitor = StageMonitor(progress, llm=settings.llm_settings())
+    with monitoring(monitor):
+        yield monitor
+
+
+def _spent(monitor: StageMonitor) -> dict[str, Any]:
+    """What a monitored stage's calls spent, as :func:`kura_dbt.progress.run_summary` takes it."""
+    return {
+        "calls": monitor.requests,
+        "prompt_tokens": monitor.prompt_tokens,
+        "completion_tokens": monitor.completion_tokens,
+        "cost_usd": monitor.cost_usd if monitor.finished_calls else 0.0,
+    }
+
+
 def _count(warehouse: Any, relation: str) -> int:
     return int(warehouse.query(f"select count(*) as n from {relation}")["n"].iloc[0])
 
@@ -392,10 +415,15 @@ def embeddable(summaries: pd.DataFrame, column: str = "summary") -> pd.DataFrame
     """Conversations that have a text to embed (``text``: the summaries ``column`` chosen by
     ``Settings.embedded_column``, see :func:`kura_dbt.incremental.embedded_texts`), with the
     hash of that text."""
-    ok = summaries[summaries["summary"].notna() & summaries["error"].isna()].copy()
-    ok["text"] = embedded_texts(ok, column).astype(str)
+    ok = summaries[summaries["summary"].notna() & summaries["error"].isna()]
+    return _hashed(ok.assign(text=embedded_texts(ok, column)))
+
+
+def _hashed(todo: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``todo`` whose ``text`` is not blank, with ``text_hash``, by conversation."""
+    ok = todo.assign(text=todo["text"].astype(str))
     ok = ok[ok["text"].str.strip() != ""]
-    ok["text_hash"] = [text_hash(t) for t in ok["text"]]
+    ok = ok.assign(text_hash=[text_hash(t) for t in ok["text"]])
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
@@ -443,7 +471,7 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
         enabled=settings.progress,
     )
     with monitoring(StageMonitor(progress, llm=_llm_of(embedder))):
-        frame = _embeddings_of(embedder, embeddable(todo.assign(request=todo["text"]), "request"))
+        frame = _embeddings_of(embedder, _hashed(todo))
     if settings.progress:
         rows_in = _count(warehouse, summaries)
         emit(
@@ -542,14 +570,7 @@ def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
     report progress to the stage's monitor; the model ends with a run summary line."""
     settings = Settings.from_config(config)
     started = time.monotonic()
-    progress = Progress(
-        "int_kura__cluster_state (names and hierarchy)",
-        unit="calls",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
-    )
-    monitor = StageMonitor(progress, llm=settings.llm_settings())
-    with monitoring(monitor):
+    with _llm_stage("int_kura__cluster_state (names and hierarchy)", settings) as monitor:
         frame = update_taxonomy(warehouse, settings, _now())
     if settings.progress:
         kinds = frame["record_type"].value_counts().to_dict() if len(frame) else {}
@@ -565,10 +586,7 @@ def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
                 done=done,
                 reused=max(0, rows_in - done),
                 errors=errors,
-                calls=monitor.requests,
-                prompt_tokens=monitor.prompt_tokens,
-                completion_tokens=monitor.completion_tokens,
-                cost_usd=monitor.cost_usd if monitor.finished_calls else 0.0,
+                **_spent(monitor),
                 seconds=time.monotonic() - started,
                 extra=f"{kinds.get('cluster', 0)} cluster rows written"
                 + (f", decision {decision.iloc[0]}" if len(decision) else ""),
@@ -589,30 +607,19 @@ def classification_state(warehouse: Any, config: Config) -> pd.DataFrame:
 
     settings = Settings.from_config(config)
     started = time.monotonic()
-    progress = Progress(
-        "int_kura__classification_state",
-        unit="calls",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
-    )
-    monitor = StageMonitor(progress, llm=settings.llm_settings())
-    with monitoring(monitor):
+    with _llm_stage("int_kura__classification_state", settings) as monitor:
         frame = update_classifications(warehouse, settings, _now())
     if settings.progress and settings.taxonomy is not None:
         conversations = frame[frame["record_type"] == "conversation"]
+        rows_in = _count(warehouse, warehouse.views["embeddings"])
         emit(
             run_summary(
                 "int_kura__classification_state",
-                rows_in=_count(warehouse, warehouse.views["embeddings"]),
+                rows_in=rows_in,
                 done=int(conversations["error"].isna().sum()),
-                reused=max(
-                    0, _count(warehouse, warehouse.views["embeddings"]) - len(conversations)
-                ),
+                reused=max(0, rows_in - len(conversations)),
                 errors=int(conversations["error"].notna().sum()),
-                calls=monitor.requests,
-                prompt_tokens=monitor.prompt_tokens,
-                completion_tokens=monitor.completion_tokens,
-                cost_usd=monitor.cost_usd if monitor.finished_calls else 0.0,
+                **_spent(monitor),
                 seconds=time.monotonic() - started,
                 extra=f"taxonomy version {frame['taxonomy_version'].dropna().iloc[-1]}"
                 if len(frame)
