@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.cluster_quality import machine_line  # noqa: E402
+from benchmarks.pipeline_speed import write_raw  # noqa: E402
 
 Turns = list[tuple[str, str]]
 
@@ -112,28 +113,6 @@ def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
 
 
 SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst}
-
-
-def write_tables(db: Path, conversations: list[Turns]) -> None:
-    """The conversations as a user's raw tables (schema ``raw``)."""
-    convs, msgs = [], []
-    start = pd.Timestamp("2026-08-03")
-    for i, turns in enumerate(conversations):
-        cid = f"c{i:06d}"
-        convs.append(
-            {
-                "conversation_id": cid,
-                "user_id": f"u{i:06d}",  # one user each: the privacy thresholds count users
-                "created_at": start + pd.Timedelta(minutes=7 * i),
-            }
-        )
-        for j, (role, text) in enumerate(turns):
-            msgs.append({"conversation_id": cid, "message_index": j, "role": role, "content": text})
-    with duckdb.connect(str(db)) as con:
-        con.execute("create schema if not exists raw")
-        for name, rows in (("conversations", convs), ("messages", msgs)):
-            frame = pd.DataFrame(rows)  # noqa: F841 (read by DuckDB by name)
-            con.execute(f"create or replace table raw.{name} as select * from frame")
 
 
 # --------------------------------------------------------------------------- the build
@@ -257,7 +236,7 @@ def names_report(clusters: pd.DataFrame, sample: int = 15) -> dict[str, Any]:
 def run_set(name: str, data_dir: Path, workdir: Path, extra_vars: dict[str, Any]) -> dict[str, Any]:
     conversations, labels = SETS[name](data_dir)
     db = workdir / f"{name}.duckdb"
-    write_tables(db, conversations)
+    write_raw(db, conversations)
     variables: dict[str, Any] = {
         "kura__conversations": "raw.conversations",
         "kura__messages": "raw.messages",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
@@ -510,24 +510,65 @@ class ClassTfidfLabeller(Labeller):
         """The name (:meth:`_parent_name`) and the keywords of parent ``c``: a greedy cover,
         each next keyword the one that best names the children (by size) not yet named,
         contrasted with the other parents."""
+        keywords = self._cover(level, c, max(self.n_keywords, self.max_parent_phrases))
+        return self._parent_name(level, c, kids), keywords
+
+    def _parent_name(self, level: _Level, c: int, kids: Sequence[_Child]) -> list[Key]:
+        """The same greedy cover within ``max_name_words`` words, a phrase's score divided by
+        its words ("JavaScript, Python, SQL" rather than one child's name), until the name
+        covers three quarters of the conversations and is not one child's name."""
+        child_names = {kid.name.casefold() for kid in kids}
+
+        def enough(name: list[Key], covered: float) -> bool:
+            rendered = ", ".join(level.surface[k] for k in name).casefold()
+            return bool(name) and covered >= 0.75 and rendered not in child_names
+
+        return self._cover(
+            level, c, self.max_parent_phrases, word_budget=self.max_name_words, enough=enough
+        )
+
+    def _cover(
+        self,
+        level: _Level,
+        c: int,
+        max_phrases: int,
+        word_budget: int | None = None,
+        enough: Callable[[list[Key], float], bool] | None = None,
+    ) -> list[Key]:
+        """Greedy: the next phrase of parent ``c`` is the one that best names its children (by
+        size) not yet named, contrasted with the other parents (``log1p(1 / total)``), no word
+        twice; with a ``word_budget``, within that many words in all and a phrase's score
+        divided by its words. Stops at ``max_phrases``, when nothing scores, or when ``enough``
+        says so (given the phrases so far and the share of conversations they name)."""
         per_child = self._child_weights[c]
         total = sum(size for size, _ in per_child) or 1
-        residual = [1.0] * len(per_child)
+        unnamed = [1.0] * len(per_child)
         chosen: list[Key] = []
         used: set[str] = set()
-        while len(chosen) < max(self.n_keywords, self.max_parent_phrases):
+        budget = word_budget
+        while len(chosen) < max_phrases:
+            if enough is not None:
+                covered = (
+                    1.0 - sum(s * r for (s, _), r in zip(per_child, unnamed, strict=True)) / total
+                )
+                if enough(chosen, covered):
+                    break
             best: tuple[tuple[float, int, str], Key] | None = None
             for key in level.eligible[c]:
-                if level.words[key] & used:
+                n_words = len(level.words[key])
+                if level.words[key] & used or (budget is not None and n_words > budget):
                     continue
                 gain = sum(
                     size * r * weights.get(key, 0.0)
-                    for (size, weights), r in zip(per_child, residual, strict=True)
+                    for (size, weights), r in zip(per_child, unnamed, strict=True)
                 )
                 score = gain / total * math.log1p(1.0 / level.total[key])
+                if budget is not None:
+                    score /= n_words
                 if score <= 0:
                     continue
-                order = (-score, -len(level.words[key]), level.surface[key])
+                tie = n_words if budget is not None else -n_words
+                order = (-score, tie, level.surface[key])
                 if best is None or order < best[0]:
                     best = (order, key)
             if best is None:
@@ -535,54 +576,13 @@ class ClassTfidfLabeller(Labeller):
             key = best[1]
             chosen.append(key)
             used |= level.words[key]
-            residual = [
-                r * (1.0 - weights.get(key, 0.0))
-                for (_, weights), r in zip(per_child, residual, strict=True)
-            ]
-        return self._parent_name(level, c, kids), chosen
-
-    def _parent_name(self, level: _Level, c: int, kids: Sequence[_Child]) -> list[Key]:
-        """The same greedy cover within ``max_name_words`` words, a phrase's score divided by
-        its words ("JavaScript, Python, SQL" rather than one child's name), until the name
-        covers three quarters of the conversations and is not one child's name."""
-        per_child = self._child_weights[c]
-        total = sum(size for size, _ in per_child) or 1
-        child_names = {kid.name.casefold() for kid in kids}
-        unnamed = [1.0] * len(per_child)
-        name: list[Key] = []
-        used: set[str] = set()
-        budget = self.max_name_words
-        while len(name) < self.max_parent_phrases:
-            covered = 1.0 - sum(s * r for (s, _), r in zip(per_child, unnamed, strict=True)) / total
-            rendered = ", ".join(level.surface[k] for k in name).casefold()
-            if name and covered >= 0.75 and rendered not in child_names:
-                break
-            best: tuple[tuple[float, int, str], Key] | None = None
-            for key in level.eligible[c]:
-                n_words = len(level.words[key])
-                if n_words > budget or level.words[key] & used:
-                    continue
-                gain = sum(
-                    size * r * weights.get(key, 0.0)
-                    for (size, weights), r in zip(per_child, unnamed, strict=True)
-                )
-                score = gain / total * math.log1p(1.0 / level.total[key]) / n_words
-                if score <= 0:
-                    continue
-                order = (-score, n_words, level.surface[key])
-                if best is None or order < best[0]:
-                    best = (order, key)
-            if best is None:
-                break
-            key = best[1]
-            name.append(key)
-            used |= level.words[key]
-            budget -= len(level.words[key])
+            if budget is not None:
+                budget -= len(level.words[key])
             unnamed = [
                 r * (1.0 - weights.get(key, 0.0))
                 for (_, weights), r in zip(per_child, unnamed, strict=True)
             ]
-        return name
+        return chosen
 
     # ------------------------------------------------------------------ shared
 
