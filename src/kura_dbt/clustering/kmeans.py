@@ -376,7 +376,7 @@ class KMeansClusterer(_AutoKMeansBase):
         With automatic k, at least ``ceil(n / target_cluster_size)`` clusters (at most
         ``max_clusters``): the criterion may choose more, never fewer. The BIC of one shared
         isotropic variance in 384 dimensions prefers a handful of clusters on topically diverse
-        text (real chat logs: 2 for 350 OpenAssistant prompts), where an analyst needs groups
+        text (real chat logs: 3 for 350 OpenAssistant prompts), where an analyst needs groups
         of a few dozen conversations; on data with clear groups (intents) it chooses more than
         this floor, and the floor changes nothing. None: the criterion alone.
     """
