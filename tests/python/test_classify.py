@@ -261,3 +261,30 @@ def test_classifiers_are_chosen_by_var():
     assert isinstance(built, LLMClassifier) and built.batch_size == 4
     with pytest.raises(ValueError, match="kura__classifier"):
         CLASSIFIERS.build("cortex", settings)
+
+
+def test_the_cli_starts_without_the_heavy_libraries_and_exports_the_format_s_examples():
+    """`kura --help` and the commands that do not need them load neither scikit-learn nor pandas
+    (the taxonomy command imports the pinned format only when it runs); its default number of
+    examples is the format's."""
+    import inspect
+    import subprocess
+    import sys
+
+    from kura_dbt.commands.taxonomy import export
+    from kura_dbt.taxonomy.pinned import EXAMPLES_IN_EXPORT
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, kura_dbt.cli; "
+            "print(sorted(m for m in ('sklearn', 'pandas', 'duckdb', 'torch') "
+            "if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert loaded == "[]"
+    assert inspect.signature(export).parameters["examples"].default == EXAMPLES_IN_EXPORT

@@ -10,12 +10,9 @@ import typer
 from rich.console import Console
 
 from kura_dbt.commands import DEFAULT_DB, db_option, require_db
-from kura_dbt.taxonomy.pinned import (
-    EXAMPLES_IN_EXPORT,
-    TaxonomyError,
-    read_file,
-    write_file,
-)
+
+# kura_dbt.taxonomy.pinned is imported inside the commands: the taxonomy package brings
+# scikit-learn and pandas, which `kura --help` and the other commands do not need
 
 console = Console(stderr=True)
 taxonomy_app = typer.Typer(
@@ -116,11 +113,12 @@ def export(
         str | None,
         typer.Option(help="Schema of the pipeline tables (default: <schema>_kura_private)"),
     ] = None,
-    examples: Annotated[int, typer.Option(help="Example texts per category")] = EXAMPLES_IN_EXPORT,
+    examples: Annotated[int, typer.Option(help="Example texts per category")] = 5,
 ) -> None:
     """Write the discovered taxonomy (id, name, description, parent, cluster id, redacted
     examples) to a file to edit and commit as a seed, then pin with var kura__taxonomy."""
     from kura_dbt.report.data import connect
+    from kura_dbt.taxonomy.pinned import read_file, write_file
 
     con = connect(require_db(db))
     try:
@@ -139,6 +137,8 @@ def validate(
     path: Annotated[Path, typer.Argument(help="The edited taxonomy file (.csv or .yml)")],
 ) -> None:
     """Check an edited taxonomy file; every problem is printed with its row and field."""
+    from kura_dbt.taxonomy.pinned import TaxonomyError, read_file
+
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     try:
