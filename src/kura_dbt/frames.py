@@ -195,7 +195,7 @@ def check_version(expected: Any) -> None:
     raise RuntimeError(
         f"kura: the kura dbt package expects the kura_dbt library {str(expected).strip()}, "
         f"but the library it imported is kura_dbt {__version__}. Install "
-        f"kura-dbt=={str(expected).strip()} where dbt runs; on Snowflake, run `kura stage` "
-        "with that version installed, so that the zip the Python models import "
-        "(var kura__snowflake_stage) matches the package"
+        f"kura-dbt=={str(expected).strip()} where dbt runs; on Snowflake, run "
+        "`dbt run-operation kura_stage_library` (or `kura stage` with that version installed), "
+        "so that the zip the Python models import (var kura__snowflake_stage) matches the package"
     )
