@@ -61,12 +61,13 @@ def test_the_operation_stages_the_carried_zip_in_a_pull_request_schema(
     project = write_project(tmp_path / "ci", _profile(fakesnow_server, PULL_REQUEST_SCHEMA))
     monkeypatch.chdir(project)  # PUT reads file:// paths relative to where dbt runs
     dbt(project, "deps", "--quiet")
-    _, output = dbt(project, "run-operation", "kura_stage_library")
-    logged = "[JinjaLogInfo] kura_stage_library: "
-    ran = [line.removeprefix(logged) for line in output.splitlines() if line.startswith(logged)]
     location = StageLocation("KURA_DB", PULL_REQUEST_SCHEMA)
-    zip_path = f"dbt_packages/kura/{PACKAGE_ZIP}"
-    assert ran == stage_statements(location, zip_path, create_schema=True)
+    expected = stage_statements(location, f"dbt_packages/kura/{PACKAGE_ZIP}", create_schema=True)
+    logged = "[JinjaLogInfo] kura_stage_library: "
+    for args in (["--args", "{dry_run: true}"], []):  # a dry run prints what the run runs
+        _, output = dbt(project, "run-operation", "kura_stage_library", *args)
+        ran = [line.removeprefix(logged) for line in output.splitlines() if line.startswith(logged)]
+        assert ran == expected
     with snowflake.connector.connect(**fakesnow_server, database="KURA_DB") as con:
         listed = con.cursor().execute(f"list {location.stage}").fetchall()
     assert [row[0] for row in listed] == ["kura_stage/kura_dbt.zip"]
