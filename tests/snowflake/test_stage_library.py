@@ -21,6 +21,7 @@ from kura_dbt.snowflake_library import (
 
 from .conftest import DUMMY_PROFILE, REPO, dbt, write_project
 from .test_dbt_snowflake import procedure, python_nodes
+from .test_smoke_script import smoke
 
 PULL_REQUEST_SCHEMA = "dbt_cloud_pr_1234_56"  # the schema a dbt Cloud CI job builds in
 
@@ -85,19 +86,26 @@ def test_the_operation_stages_the_carried_zip_in_a_pull_request_schema(
 
 
 def test_procedures_import_the_fully_qualified_stage_of_any_schema(tmp_path):
-    """A developer's schema and a pull-request schema each import their own stage, the one the
-    operation fills; var kura__snowflake_stage points every schema at one shared stage."""
-    for schema, stage_var, expected in (
-        ("DBT_ANNA", None, "@KURA_DB.DBT_ANNA.kura_stage/kura_dbt.zip"),
-        (PULL_REQUEST_SCHEMA, None, f"@KURA_DB.{PULL_REQUEST_SCHEMA}.kura_stage/kura_dbt.zip"),
-        ("DBT_ANNA", "@SHARED.KURA.LIB", "@SHARED.KURA.LIB/kura_dbt.zip"),
+    """A pull-request schema imports its own stage, the one the operation fills (a developer's
+    schema likewise: test_dbt_snowflake's runtime test); var kura__snowflake_stage points every
+    schema at one shared stage. The smoke script's procedure check passes on what dbt-snowflake
+    submits, and fails on another runtime or a failed run."""
+    for stage_var, stage in (
+        (None, f"KURA_DB.{PULL_REQUEST_SCHEMA}.kura_stage"),
+        ("@SHARED.KURA.LIB", "SHARED.KURA.LIB"),
     ):
         vars = {"kura__snowflake_stage": stage_var} if stage_var else {}
         project = write_project(
-            tmp_path / schema / str(bool(stage_var)), {**DUMMY_PROFILE, "schema": schema}, vars
+            tmp_path / str(bool(stage_var)), {**DUMMY_PROFILE, "schema": PULL_REQUEST_SCHEMA}, vars
         )
         dbt(project, "deps", "--quiet")
         dbt(project, "parse", "--no-partial-parse")
-        for name, node in python_nodes(project).items():
-            sql = procedure(node, node["raw_code"])
-            assert f"IMPORTS = ('{expected}')" in sql, (name, sql[:600])
+        sent = {n: procedure(node, node["raw_code"]) for n, node in python_nodes(project).items()}
+        for name, sql in sent.items():
+            assert f"IMPORTS = ('@{stage}/kura_dbt.zip')" in sql, (name, sql[:600])
+        answers = [(sent[m], "SUCCESS") for m in smoke.PROCEDURES]
+        assert all(x.startswith("ok    procedure ") for x in smoke.check_procedures(stage, answers))
+    old_runtime = [(text.replace("'3.11'", "'3.10'"), status) for text, status in answers]
+    assert smoke.check_procedures(stage, old_runtime)[0].startswith("FAIL")
+    failed = smoke.check_procedures(stage, [(answers[0][0], "FAILED")])
+    assert failed[0].endswith("failed") and "not in the query history" in failed[1]
