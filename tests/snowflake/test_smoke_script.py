@@ -6,6 +6,7 @@ package's models, is in test_stage_library.py, which parses those projects)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 
@@ -48,9 +49,12 @@ def test_packages_missing_from_the_channel_fail_and_say_what_to_do():
 
 
 def test_shares_parked_rows_costs_and_a_second_build():
-    assert smoke.check_share("summaries", [(100, 99)], 100).startswith("ok")
-    assert smoke.check_share("summaries", [(100, 98)], 100).startswith("FAIL")
-    assert smoke.check_share("summaries", [(500, 500)], 100).startswith("FAIL")
+    assert smoke.check_share("summaries", [(100, 99)], 100) == (
+        "ok    summaries: 99 of 100 not NULL (99.0%, need 99%)"
+    )
+    assert smoke.check_share("summaries", [(99, 98)], 100).startswith("FAIL")
+    assert "the sample was not used" in smoke.check_share("summaries", [(500, 500)], 100)
+    assert smoke.check_share("cluster names", [(12, 12)]).startswith("ok")
     assert smoke.check_share("cluster names", [(0, 0)]).startswith("FAIL")
     assert smoke.check_parked({"kura__summaries": 0, "kura__embeddings": 0}).startswith("ok")
     assert smoke.check_parked({"kura__summaries": 2, "kura__embeddings": 0}) == (
@@ -73,4 +77,12 @@ def test_shares_parked_rows_costs_and_a_second_build():
     listed = [("kura_stage/kura_dbt.zip", 233217, "md5", "date")]
     assert smoke.check_stage("DB.S.kura_stage", listed).startswith("ok")
     assert smoke.check_stage("DB.S.kura_stage", []).startswith("FAIL")
-    assert '"kura__conversations": "kura_smoke_conversations"' in smoke.smoke_vars("{a: 1}")
+
+
+def test_the_builds_read_the_sample_tables_fully_qualified(monkeypatch):
+    monkeypatch.setenv("SNOWFLAKE_DATABASE", "ANALYTICS")
+    monkeypatch.setenv("SNOWFLAKE_SCHEMA", "KURA_SMOKE")
+    built = json.loads(smoke.smoke_vars("{kura__cortex_model: mistral-large2}"))
+    assert built["kura__conversations"] == "ANALYTICS.KURA_SMOKE.kura_smoke_conversations"
+    assert built["kura__messages"] == "ANALYTICS.KURA_SMOKE.kura_smoke_messages"
+    assert built["kura__cortex_model"] == "mistral-large2"
