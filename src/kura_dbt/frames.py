@@ -179,8 +179,8 @@ def settings_of(meta: Mapping[str, Any] | None) -> Any:
     """The ``kura_settings`` of a Python model's ``meta`` (the kura__ vars as one JSON object),
     after the version handshake: the dbt package names the library version it was released
     with (``kura_version``), and a different library fails here, naming both, instead of
-    failing later in a way nobody can read (on Snowflake: the zip that ``kura stage`` uploaded
-    is older or newer than the package)."""
+    failing later in a way nobody can read (on Snowflake: the zip on the stage, uploaded by
+    ``kura stage`` or an older ``kura_stage_library`` run, is older or newer than the package)."""
     meta = dict(meta or {})
     check_version(meta.get("kura_version"))
     return meta.get("kura_settings")
@@ -195,7 +195,7 @@ def check_version(expected: Any) -> None:
     raise RuntimeError(
         f"kura: the kura dbt package expects the kura_dbt library {str(expected).strip()}, "
         f"but the library it imported is kura_dbt {__version__}. Install "
-        f"kura-dbt=={str(expected).strip()} where dbt runs; on Snowflake, run `kura stage` "
-        "with that version installed, so that the zip the Python models import "
-        "(var kura__snowflake_stage) matches the package"
+        f"kura-dbt=={str(expected).strip()} where dbt runs; on Snowflake, run "
+        "`dbt run-operation kura_stage_library` (or `kura stage` with that version installed), "
+        "so that the zip the Python models import (var kura__snowflake_stage) matches the package"
     )

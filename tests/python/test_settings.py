@@ -58,7 +58,7 @@ def test_llm_defaults_equal_the_dbt_project_var_defaults():
 def test_every_python_model_reads_the_one_settings_object():
     models = yaml.safe_load((ROOT / "python_models" / "_python_models.yml").read_text())["models"]
     # dbt's own configs, and dbt-snowflake's for the Snowpark stored procedures
-    other = {"on_schema_change", "full_refresh", "schema", "packages", "imports"}
+    other = {"on_schema_change", "full_refresh", "schema", "python_version", "packages", "imports"}
     other |= {"external_access_integrations", "secrets"}
     for model in models:
         assert set(model["config"]) - other == {"meta"}, model["name"]

@@ -1,7 +1,8 @@
 """Offline Snowflake tests: dbt against a Snowflake target with dummy credentials (parse,
 compile), against a fakesnow server that the tests start (seeds, SQL models, data tests), and
-the Python models on Snowpark's local testing. None of them reaches Snowflake; see the README,
-"Testing on Snowflake", for what only a real account shows (scripts/snowflake_smoke.sh)."""
+the Python models on Snowpark's local testing. None of them reaches Snowflake; see
+docs/SNOWFLAKE.md, "Checked against documentation only", for what only a real account shows
+(scripts/snowflake_smoke.sh)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ def test_the_cortex_models_compile_with_the_generated_requests(tmp_path):
 def test_local_backends_on_snowflake_are_the_python_models_turned_back_on(tmp_path):
     """dbt renders a package's dbt_project.yml model configs without vars, so on Snowflake the
     package turns its Python summaries and embeddings models off; a project that sets a
-    non-Cortex backend turns them back on (README, "Run it on Snowflake")."""
+    non-Cortex backend turns them back on (docs/SNOWFLAKE.md, "Run it on Snowflake")."""
     local = {"kura__summariser": "local", "kura__embedder": "local", "kura__labeller": "local"}
     project = write_project(tmp_path / "project", DUMMY_PROFILE, local)
     text = (project / "dbt_project.yml").read_text()

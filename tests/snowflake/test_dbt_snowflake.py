@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 
 pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not installed")
 
@@ -59,9 +60,7 @@ def test_parse_on_snowflake_emits_no_custom_config_and_procedures_import_the_lib
     for name, node in nodes.items():
         assert node["config"]["meta"]["kura_version"] == __import__("kura_dbt").__version__
         sql = procedure(node, node["raw_code"])
-        assert "IMPORTS = ('@kura_stage/kura_dbt.zip')" in sql, name
-        packages = sql.split("PACKAGES = ('", 1)[1].split("')", 1)[0].split("', '")
-        assert {"pandas", "scikit-learn", "snowflake-snowpark-python"} <= set(packages), name
+        assert "IMPORTS = ('@KURA_DB.KURA.kura_stage/kura_dbt.zip')" in sql, name
         assert "EXTERNAL_ACCESS_INTEGRATIONS = (openai_access)" in sql, name
         assert "SECRETS = ('kura_llm_api_key' = kura_db.kura.openai_key)" in sql, name
 
@@ -73,6 +72,29 @@ def test_without_llm_vars_the_procedures_ask_for_no_network(tmp_path):
     for name, node in python_nodes(project).items():
         sql = procedure(node, node["raw_code"])
         assert "EXTERNAL_ACCESS_INTEGRATIONS" not in sql and "SECRETS" not in sql, name
+
+
+def test_procedures_run_python_3_11_with_the_channel_packages_and_the_staged_library(tmp_path):
+    """The procedure dbt-snowflake submits for every Python model, made by its own code: the
+    runtime pinned to 3.11 (dbt-snowflake's default when a model sets no python_version is 3.10
+    in 1.11, 3.9 before: constants.DEFAULT_PYTHON_VERSION_FOR_PYTHON_MODELS), the packages of
+    var kura__snowflake_packages plus snowflake-snowpark-python, and the library imported from
+    the target's fully qualified stage; the handler reads the package's expected version."""
+    project = write_project(tmp_path / "project", DUMMY_PROFILE)
+    dbt(project, "deps", "--quiet")
+    dbt(project, "parse", "--no-partial-parse")
+    wanted = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]
+    wanted = {*wanted["kura__snowflake_packages"], "snowflake-snowpark-python"}
+    nodes = python_nodes(project)
+    assert set(nodes) >= {"int_kura__cluster_state", "int_kura__map_points"}
+    for name, node in nodes.items():
+        sql = procedure(node, node["raw_code"])
+        assert "\nRUNTIME_VERSION = '3.11'\n" in sql, name
+        packages = sql.split("PACKAGES = ('", 1)[1].split("')", 1)[0].split("', '")
+        assert set(packages) == wanted, name
+        imports = sql.split("IMPORTS = (", 1)[1].split(")", 1)[0]
+        assert imports == "'@KURA_DB.KURA.kura_stage/kura_dbt.zip'", name
+        assert "HANDLER = 'main'" in sql and "settings_of(" in sql, name
 
 
 # ---------------------------------------------------------------------------- fakesnow
@@ -235,6 +257,7 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
         node = python_nodes(project)[name]
         compiled = next((project / "target" / "compiled").rglob(f"{name}.py")).read_text()
         sql = procedure(node, compiled)
-        assert "IMPORTS = ('@kura_stage/kura_dbt.zip')" in sql and "PACKAGES = (" in sql
+        assert "IMPORTS = ('@KURA_DB.KURA.kura_stage/kura_dbt.zip')" in sql
+        assert "RUNTIME_VERSION = '3.11'" in sql and "PACKAGES = (" in sql
         assert 'frames.settings_of(dbt.config.get("meta"))' in sql
         assert "'kura_version': '" in sql  # the handshake travels in the procedure

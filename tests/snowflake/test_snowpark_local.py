@@ -7,7 +7,7 @@ What it proves: the models' inputs become temporary views and the library's quer
 and the model's own previous state (``{{ this }}``) through ``session.sql``; the columns
 written resolve as CONVERSATION_ID etc. (upper-case, unquoted); embeddings written as ARRAY
 come back as JSON text and are decoded; no pd.NA reaches Snowpark; a second, incremental run
-merges. What it cannot: see the README, "Testing on Snowflake".
+merges. What it cannot: see docs/SNOWFLAKE.md, "Checked against documentation only".
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`kura stage`: the zip the Snowflake procedures import, and its upload (PUT) to a stage on a
-fakesnow server."""
+"""`kura stage`: the zip the Snowflake procedures import, and its upload (PUT) to the target's
+fully qualified stage on a fakesnow server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kura_dbt import __version__
 from kura_dbt.cli import app
-from kura_dbt.commands.stage import build_zip, stage_name
+from kura_dbt.snowflake_library import build_zip
 
 
 def test_the_zip_imports_and_summarises_without_the_installed_package(tmp_path):
@@ -49,12 +49,6 @@ def test_vendoring_takes_pure_python_and_refuses_compiled_code(tmp_path):
         build_zip(tmp_path / "other.zip", vendor=["duckdb"])
 
 
-def test_stage_names():
-    assert stage_name("@kura_stage") == "kura_stage"
-    assert stage_name("@db.schema.kura_stage/lib") == "db.schema.kura_stage"
-    assert stage_name("@~/kura") is None
-
-
 def test_kura_stage_uploads_to_the_profiles_snowflake_target(tmp_path, fakesnow_server):
     import snowflake.connector
 
@@ -63,11 +57,14 @@ def test_kura_stage_uploads_to_the_profiles_snowflake_target(tmp_path, fakesnow_
     output.update(type="snowflake", password="snow", database="STAGE_DB", schema="KURA")
     profiles = {"kura": {"target": "dev", "outputs": {"dev": output}}}
     (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profiles))
-    result = CliRunner().invoke(
+    # the target's schema does not exist yet (a first build makes it): the command creates it
+    result = CliRunner().invoke(app, ["stage", "--profiles-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "uploaded @STAGE_DB.KURA.kura_stage/kura_dbt.zip" in result.output
+    with snowflake.connector.connect(**server, database="STAGE_DB") as con:
+        listed = con.cursor().execute("list @STAGE_DB.KURA.kura_stage").fetchall()
+    assert [row[0] for row in listed] == ["kura_stage/kura_dbt.zip"]
+    refused = CliRunner().invoke(
         app, ["stage", "--profiles-dir", str(tmp_path), "--stage", "@kura_stage"]
     )
-    assert result.exit_code == 0, result.output
-    assert "uploaded @kura_stage/kura_dbt.zip" in result.output
-    with snowflake.connector.connect(**server, database="STAGE_DB", schema="KURA") as con:
-        listed = con.cursor().execute("list @kura_stage").fetchall()
-    assert [row[0] for row in listed] == ["kura_stage/kura_dbt.zip"]
+    assert refused.exit_code == 2 and "fully qualified stage" in refused.output

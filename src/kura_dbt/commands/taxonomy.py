@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+from kura_dbt.commands import (
+    DEFAULT_DB,
+    ConnectionOption,
+    ProfileOption,
+    ProfilesDirOption,
+    SchemaOption,
+    TargetOption,
+    connect_marts,
+    db_option,
+    marts_source,
+)
 
 # kura_dbt.taxonomy.pinned is imported inside the commands: the taxonomy package brings
 # scikit-learn and pandas, which `kura --help` and the other commands do not need
@@ -22,14 +32,17 @@ taxonomy_app = typer.Typer(
 
 
 def _relation(con: Any, table: str, schemas: list[str]) -> str:
-    """The schema-qualified table, looked up in ``schemas`` in order, or a usage error."""
+    """The schema-qualified table, looked up in ``schemas`` in order, or a usage error. Names
+    compare case-insensitively (Snowflake stores unquoted names in upper case) and are quoted
+    as the warehouse stores them."""
     for schema in schemas:
         found = con.execute(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            "select table_schema, table_name from information_schema.tables "
+            "where upper(table_schema) = upper(?) and upper(table_name) = upper(?)",
             [schema, table],
         ).fetchone()
         if found:
-            return f'"{schema}"."{table}"'
+            return f'"{found[0]}"."{found[1]}"'
     raise typer.BadParameter(
         f"no table {table} in schema {' or '.join(schemas)}; run `dbt build` first, or pass "
         "--schema / --private-schema",
@@ -108,19 +121,24 @@ def export(
         "kura_taxonomy.csv"
     ),
     db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
-    schema: Annotated[str, typer.Option(help="Schema of the kura marts")] = "main",
+    schema: SchemaOption = None,
     private_schema: Annotated[
         str | None,
         typer.Option(help="Schema of the pipeline tables (default: <schema>_kura_private)"),
     ] = None,
     examples: Annotated[int, typer.Option(help="Example texts per category")] = 5,
+    profile: ProfileOption = None,
+    target: TargetOption = None,
+    profiles_dir: ProfilesDirOption = None,
+    connection: ConnectionOption = None,
 ) -> None:
     """Write the discovered taxonomy (id, name, description, parent, cluster id, redacted
-    examples) to a file to edit and commit as a seed, then pin with var kura__taxonomy."""
-    from kura_dbt.report.data import connect
+    examples) to a file to edit and commit as a seed, then pin with var kura__taxonomy. Reads
+    a DuckDB file, or Snowflake with --profile / --target or --connection."""
     from kura_dbt.taxonomy.pinned import read_file, write_file
 
-    con = connect(require_db(db))
+    source = marts_source(db, profile, target, profiles_dir, connection)
+    con, schema = connect_marts(source, schema, ("kura__conversation_clusters",))
     try:
         rows = export_rows(con, schema, private_schema, examples)
     finally:
