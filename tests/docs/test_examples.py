@@ -39,8 +39,9 @@ CASES = [(page, n) for page in pages() for n, _ in enumerate(examples(page))]
 
 
 def run_sql(db: Path, sql: str) -> str:
-    """Run the block's statements in order; the output is the last one's result."""
-    with duckdb.connect(str(db), read_only=True) as con:
+    """Run the block's statements in order; the output is the last one's result. (Not a
+    read-only connection: dbt, run in this process, keeps the file open read-write.)"""
+    with duckdb.connect(str(db)) as con:
         con.execute("set search_path = 'main,main_kura_private'")
         result = None
         for statement in con.extract_statements(sql):
@@ -53,6 +54,10 @@ def run_sql(db: Path, sql: str) -> str:
 def run_shell(db: Path, script: str, workdir: Path) -> str:
     """Run the block with bash in a folder laid out as the repository is after `make demo`:
     kura.duckdb (a copy of the demo), .venv (this interpreter's environment), seeds/."""
+    # dbt, run in this process, may keep the file open: write its WAL into the file first, so
+    # that the copy holds the whole demo
+    with duckdb.connect(str(db)) as con:
+        con.execute("checkpoint")
     shutil.copy(db, workdir / "kura.duckdb")
     (workdir / "seeds").mkdir()
     (workdir / ".venv").symlink_to(sys.prefix)
