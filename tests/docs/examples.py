@@ -3,9 +3,9 @@ each one shows.
 
 A fenced block runs on the demo when the line right above its opening fence is
 `<!-- check: demo -->`; the output it shows, if any, is the next fenced block, marked
-`<!-- check: output -->`. An SQL block that cannot run on the demo says why:
-`<!-- check: skip REASON -->`. The markers are HTML comments, so neither GitHub nor the docs
-site shows them.
+`<!-- check: output -->`. An SQL block, or a shell block that runs `kura`, that cannot run on
+the demo says why: `<!-- check: skip REASON -->`. The markers are HTML comments, so neither
+GitHub nor the docs site shows them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"^<!-- check: (demo|output|skip)(?: (.*?))? -->$")
-FENCE = re.compile(r"^```(\w*)")
+FENCE = re.compile(r"^\s*```(\w*)")
+# a shell line that runs the kura CLI
+KURA_COMMAND = re.compile(r"(^|[\s/])kura\s+[a-z]", re.M)
 # a cluster id (L<level>-<8 hex digits>): a content hash that changes with the pipeline
 CLUSTER_ID = re.compile(r"\bL\d+-[0-9a-f]{8}\b")
 
@@ -63,10 +65,10 @@ def blocks(page: Path) -> list[Block]:
         if not fence:
             i += 1
             continue
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")), None)
+        end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
         if end is None:
             raise ValueError(f"{page}:{i + 1}: a fenced block that is never closed")
-        mark = MARK.match(lines[i - 1]) if i > 0 else None
+        mark = MARK.match(lines[i - 1].strip()) if i > 0 else None
         found.append(
             Block(
                 page=page,
@@ -100,6 +102,11 @@ def examples(page: Path) -> list[Example]:
         after = listed[n + 1] if n + 1 < len(listed) else None
         found.append(Example(block, after if after and after.mark == "output" else None))
     return found
+
+
+def needs_mark(block: Block) -> bool:
+    """SQL, and shell that runs `kura`, must say whether it runs on the demo."""
+    return block.lang == "sql" or (block.lang == "bash" and bool(KURA_COMMAND.search(block.body)))
 
 
 def cell(value: object) -> str:

@@ -23,6 +23,7 @@ from tests.docs.examples import (
     Example,
     blocks,
     examples,
+    needs_mark,
     pages,
     replace_output,
     table,
@@ -108,17 +109,17 @@ def test_example_runs_on_the_demo(page: Path, n: int, docs_demo_db: Path, tmp_pa
     )
 
 
-def test_every_sql_block_says_whether_it_runs_on_the_demo() -> None:
+def test_every_sql_and_kura_block_says_whether_it_runs_on_the_demo() -> None:
     unmarked = [
         f"{block.page.relative_to(REPO)}:{block.start}"
         for page in pages()
         if page not in NOT_ON_THE_DEMO and GENERATED not in page.parents
         for block in blocks(page)
-        if block.lang == "sql" and block.mark not in ("demo", "skip")
+        if needs_mark(block) and block.mark not in ("demo", "skip")
     ]
     assert not unmarked, (
-        "SQL blocks without <!-- check: demo --> or <!-- check: skip REASON --> above them: "
-        + ", ".join(unmarked)
+        "SQL or kura blocks without <!-- check: demo --> or <!-- check: skip REASON --> above "
+        "them: " + ", ".join(unmarked)
     )
 
 
