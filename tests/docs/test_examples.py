@@ -68,13 +68,14 @@ def run_shell(db: Path, script: str, workdir: Path) -> str:
         "KURA_DUCKDB_PATH": str(workdir / "kura.duckdb"),
         "COLUMNS": "100",
         "NO_COLOR": "1",
+        "PYTHONIOENCODING": "utf-8",
     }
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=workdir,
         env=env,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=300,
     )
     assert done.returncode == 0, f"exit {done.returncode}:\n{done.stdout}\n{done.stderr}"
