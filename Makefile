@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree lint docs test-python test-dbt test-snowflake snowflake-smoke browser clean bench
+.PHONY: demo test install build tree lint test-python test-dbt test-snowflake snowflake-smoke browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # the docs site (mkdocs.yml) into site/; --strict: a link to a missing page or anchor fails it
+.PHONY: docs
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
@@ -65,7 +66,7 @@ test: install browser lint docs
 test-snowflake: install
 	$(BIN)/pytest -q tests/snowflake
 
-# against a real Snowflake account (needs its SNOWFLAKE_* variables; see docs/SNOWFLAKE.md)
+# against a real Snowflake account (needs its SNOWFLAKE_* variables; see README "Testing on Snowflake")
 snowflake-smoke: install
 	bash scripts/snowflake_smoke.sh
 
