@@ -1,6 +1,6 @@
 # Two commands on a fresh clone:
 #   make demo   install everything, build the pipeline on DuckDB with the sample data, print the tree
-#   make test   install what the tests need and run them all (library tests, dbt build + data tests)
+#   make test   install what the tests need and run them all (library tests, dbt build + data tests, docs)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +23,7 @@ $(BIN)/activate:
 # would pull a CUDA build of several GB through sentence-transformers.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[local,llm,test,snowflake]"
+	$(BIN)/pip install --quiet -e ".[local,llm,test,snowflake,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -54,8 +54,13 @@ lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
-test: install browser lint
-	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser
+# the docs site (mkdocs.yml) into site/; --strict: a link to a missing page or anchor fails it
+.PHONY: docs
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: install browser lint docs
+	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser tests/docs
 
 # offline Snowflake tests (dbt parse/compile, fakesnow build, Snowpark local testing, kura stage)
 test-snowflake: install
@@ -77,4 +82,4 @@ bench: install
 	$(BIN)/python benchmarks/llm_throughput.py --pipeline 10000
 
 clean:
-	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs "$(KURA_DUCKDB_PATH)"
+	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site "$(KURA_DUCKDB_PATH)"

@@ -3,7 +3,7 @@
     Configured with severity warn (models/marts/_marts.yml), so that `dbt build` stays green
     and reports them as warnings ("WARN 2 kura_alerts_cluster_surge ..."), which dbt Cloud
     notifications and any log scraper pick up. The rows say what to look at: query
-    kura__alerts (README "Alerts") for the messages, or set store_failures on the test. -#}
+    kura__alerts (docs/monitoring.md, "Alerts") for the messages, or set store_failures on the test. -#}
 {% test kura_current_alerts(model, alert_types=none) %}
 select alert_id, alert_type, severity, week_start, cluster_id, statistic, message
 from {{ model }}

@@ -66,13 +66,20 @@ def dbt_deps(tmp_path_factory) -> None:
     run_dbt(["deps", "--quiet"], target / "deps.duckdb", target)
 
 
+# the demo, built once per session: tests/docs imports this fixture too, and pytest caches a
+# session fixture per directory that declares it
+_DEMO: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory) -> Path:
     """The demo: `dbt build` on the bundled sample data (seeds, models, data and unit tests)."""
-    workdir = tmp_path_factory.mktemp("demo")
-    db = workdir / "kura.duckdb"
-    run_dbt(["build"], db, workdir / "target")
-    return db
+    if not _DEMO:
+        workdir = tmp_path_factory.mktemp("demo")
+        db = workdir / "kura.duckdb"
+        run_dbt(["build"], db, workdir / "target")
+        _DEMO.append(db)
+    return _DEMO[0]
 
 
 @pytest.fixture

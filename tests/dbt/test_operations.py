@@ -103,7 +103,7 @@ def test_a_call_cap_leaves_the_rest_pending_and_the_estimate_matches(tmp_path, q
         assert calls == N and "stopped at the LLM budget cap" not in output
         prompt = sum(p for p, _ in usage)
         completion = sum(c for _, c in usage)
-        # the tolerance stated in the README: prompt tokens within 5 %, completion within 25 %
+        # the tolerance stated in docs/llm.md: prompt tokens within 5 %, completion within 25 %
         # (the mean of earlier answers), calls exact
         assert abs(ahead["prompt_tokens"] - prompt) <= 0.05 * prompt, (ahead, prompt)
         assert abs(ahead["completion_tokens"] - completion) <= 0.25 * completion
