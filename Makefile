@@ -57,7 +57,7 @@ lint: install
 # the docs site (mkdocs.yml) into site/; --strict: a link to a missing page or anchor fails it
 .PHONY: docs
 docs: install
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: install browser lint docs
 	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser tests/docs
