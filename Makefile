@@ -19,8 +19,10 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# torch is pinned to the CPU build that this workplace keeps on disk; an unpinned torch
-# would pull a CUDA build of several GB through sentence-transformers.
+# torch is installed first and pinned: the version the local embedder (sentence-transformers)
+# is tested with. Which build comes is the package index's choice: on Linux the default wheel
+# brings CUDA libraries of several GB; the embedder needs only the CPU build (2.13.0+cpu), which
+# pip takes from PyTorch's CPU wheel index when PIP_EXTRA_INDEX_URL names it.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[local,llm,test,snowflake,docs]"
@@ -75,11 +77,19 @@ snowflake-smoke: install
 snowflake-zip: install
 	$(BIN)/kura stage --no-upload --out snowflake/kura_dbt.zip
 
+# every benchmark of BENCHMARKS.md, as its docstring runs it (about 35 minutes on 2 cores); the
+# data sets are read from ../shared/data (each script's --data-dir)
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/cluster_quality.py
 	$(BIN)/python benchmarks/pipeline_speed.py
 	$(BIN)/python benchmarks/llm_throughput.py --pipeline 10000
+	$(BIN)/python benchmarks/build_quality.py
+	$(BIN)/python benchmarks/assignment_quality.py
+	$(BIN)/python benchmarks/classifier_quality.py
+	$(BIN)/python benchmarks/classification_cost.py
+	$(BIN)/python benchmarks/daily_builds.py
+	$(BIN)/python benchmarks/offline_choices.py
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site "$(KURA_DUCKDB_PATH)"

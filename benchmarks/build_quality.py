@@ -47,70 +47,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.cluster_quality import machine_line  # noqa: E402
-from benchmarks.pipeline_speed import write_raw  # noqa: E402
-
-Turns = list[tuple[str, str]]
-
-
-# --------------------------------------------------------------------------- data sets
-
-
-def banking77(data_dir: Path) -> tuple[list[Turns], list[str]]:
-    conversations, labels = [], []
-    with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            if row["split"] == "test":
-                conversations.append([("user", row["text"])])
-                labels.append(row["label"])
-    return conversations, labels
-
-
-def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
-    conversations, labels = [], []
-    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            conversations.append(
-                [
-                    ("user" if t["speaker"] == "USER" else "assistant", t["text"])
-                    for t in row["turns"]
-                ]
-            )
-            labels.append(row["label_domain"])
-    return conversations, labels
-
-
-def oasst_threads(data_dir: Path) -> list[Turns]:
-    """The 100 OpenAssistant threads (best-ranked path of each tree), as turns."""
-    conversations: list[Turns] = []
-    with open(data_dir / "oasst" / "en_100_threads.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            turns = row.get("messages") or row.get("thread") or []
-            conversations.append(
-                [
-                    (
-                        "user" if m.get("role") in ("user", "prompter") else "assistant",
-                        m.get("text") or m.get("content") or "",
-                    )
-                    for m in turns
-                ]
-            )
-    return conversations
-
-
-def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
-    conversations = oasst_threads(data_dir)
-    with open(data_dir / "oasst" / "prompt_lottery_en_250_text.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            text = row if isinstance(row, str) else row.get("text") or row.get("prompt") or ""
-            if text.strip():
-                conversations.append([("user", text)])
-    return conversations, None
-
+from benchmarks.cluster_quality import machine_line, run_bertopic  # noqa: E402
+from benchmarks.corpora import Turns, banking77, oasst, sgd, write_raw  # noqa: E402
 
 SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst}
 
@@ -202,10 +140,7 @@ def raw_embeddings(conversations: list[Turns]) -> np.ndarray:
 
 
 def bertopic(texts: list[str], matrix: np.ndarray) -> np.ndarray | None:
-    try:
-        from benchmarks.cluster_quality import run_bertopic
-    except ImportError:
-        return None
+    """BERTopic's clusters; None without the `bench` extra."""
     try:
         return run_bertopic(texts, matrix, seed=42)
     except ImportError:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.build_quality import dbt_build  # noqa: E402
 from benchmarks.cluster_quality import machine_line  # noqa: E402
-from benchmarks.pipeline_speed import corpus, write_raw  # noqa: E402
+from benchmarks.corpora import corpus, write_raw  # noqa: E402
 
 RAW_VARS: dict[str, Any] = {
     "kura__conversations": "raw.conversations",

@@ -46,7 +46,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.pipeline_speed import corpus, write_raw  # noqa: E402
+from benchmarks.corpora import corpus, write_raw  # noqa: E402
 
 PYTHON_MODELS = [
     "kura__summaries",

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.pipeline_speed import corpus  # noqa: E402 - after sys.path.insert
+from benchmarks.corpora import corpus  # noqa: E402 - after sys.path.insert
 from tests.python.fake_openai import serve  # noqa: E402
 
 

@@ -27,8 +27,8 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.build_quality import Turns, banking77, oasst, sgd  # noqa: E402
 from benchmarks.cluster_quality import machine_line  # noqa: E402
+from benchmarks.corpora import Turns, banking77, oasst, sgd  # noqa: E402
 
 TARGETS = (None, 15, 20, 30, 50)
 

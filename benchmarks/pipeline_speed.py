@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import subprocess
 import sys
@@ -25,9 +24,12 @@ import time
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `python benchmarks/pipeline_speed.py` from a clone
+
+from benchmarks.corpora import Turns, corpus, write_raw  # noqa: E402
+
 STAGES = [
     "int_kura__transcripts",
     "kura__summaries",
@@ -43,44 +45,7 @@ STAGES = [
 ]
 
 
-def corpus(data_dir: Path) -> list[list[tuple[str, str]]]:
-    """Every conversation available offline, in a fixed order: list of (role, content) turns."""
-    from benchmarks.build_quality import oasst_threads, sgd
-
-    conversations = sgd(data_dir)[0] + oasst_threads(data_dir)
-    with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
-        for line in f:
-            conversations.append([("user", json.loads(line)["text"])])
-    conversations = [c for c in conversations if c and any(text.strip() for _, text in c)]
-    random.Random(0).shuffle(conversations)  # a fixed mix of the three sources at every size
-    return conversations
-
-
-def write_raw(db: Path, conversations: list[list[tuple[str, str]]]) -> int:
-    convs, msgs = [], []
-    start = pd.Timestamp("2026-08-03")
-    for i, turns in enumerate(conversations):
-        cid = f"c{i:06d}"
-        convs.append(
-            {
-                "conversation_id": cid,
-                "user_id": f"u{i % 997:04d}",
-                "created_at": start + pd.Timedelta(minutes=13 * i),
-            }
-        )
-        for j, (role, text) in enumerate(turns):
-            msgs.append({"conversation_id": cid, "message_index": j, "role": role, "content": text})
-    with duckdb.connect(str(db)) as con:
-        con.execute("create schema if not exists raw")
-        for name, rows in (("conversations", convs), ("messages", msgs)):
-            frame = pd.DataFrame(rows)
-            con.register("frame", frame)
-            con.execute(f"create or replace table raw.{name} as select * from frame")
-            con.unregister("frame")
-    return len(msgs)
-
-
-def run(n: int, pool: list[list[tuple[str, str]]], workdir: Path) -> dict:
+def run(n: int, pool: list[Turns], workdir: Path) -> dict:
     if n > len(pool):
         raise SystemExit(f"only {len(pool)} conversations available offline, asked for {n}")
     db = workdir / f"bench_{n}.duckdb"

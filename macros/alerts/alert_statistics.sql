@@ -61,18 +61,3 @@
         * (-1.821255978 + (1.0 / (1 + 0.2316419 * abs({{ z }}))) * 1.330274429))))
     )
 {%- endmacro %}
-
-{#- A number as text for an alert's message, rounded to `digits` decimals. -#}
-{% macro alert_text(value, digits=1) -%}
-    coalesce(cast(round(cast({{ value }} as {{ dbt.type_numeric() }}), {{ digits }}) as {{ dbt.type_string() }}), '?')
-{%- endmacro %}
-
-{#- A share as a percentage for an alert's message: 0.1234 -> '12.3%'. -#}
-{% macro alert_percent(value) -%}
-    {{ kura.alert_text('100 * ' ~ value, 1) }} || '%'
-{%- endmacro %}
-
-{#- The p-value as text: 'p < 0.001' or 'p = 0.004'. -#}
-{% macro alert_p_text(p) -%}
-    case when {{ p }} < 0.001 then 'p < 0.001' else 'p = ' || {{ kura.alert_text(p, 3) }} end
-{%- endmacro %}

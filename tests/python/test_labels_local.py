@@ -7,7 +7,15 @@ import numpy as np
 from kura_dbt.hierarchy import build_hierarchy
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel
 from kura_dbt.labels.base import unique_sibling_names
-from kura_dbt.labels.local import MONTHS, WEEKDAYS, is_substantive
+from kura_dbt.labels.local import (
+    MONTHS,
+    PHRASE_EDGE_WORDS,
+    STOP_WORDS,
+    WEEKDAYS,
+    is_substantive,
+)
+from kura_dbt.summaries._data import load
+from kura_dbt.summaries.english import EN_STOP, FUNCTION_WORDS
 
 
 def _words(text: str) -> list[str]:
@@ -288,3 +296,15 @@ def test_a_visible_parent_never_spells_out_a_child_below_the_privacy_threshold()
     assert "restaurant" in words and "tickets" in words  # 70 conversations together
     assert "train" not in words  # 30 < 35
     assert private.version != open_labeller.version  # other names: the cache is not reused
+
+
+def test_one_list_of_function_words_for_the_labeller_and_the_summariser():
+    """english.json holds the function words once; the labeller and the summariser each add
+    a named list of their own to them, and neither addition repeats a function word."""
+    english = load("english")
+    assert "stop_words" not in english  # no second full list
+    conversational = frozenset(english["conversational_words"])
+    assert STOP_WORDS == FUNCTION_WORDS | PHRASE_EDGE_WORDS
+    assert EN_STOP == FUNCTION_WORDS | conversational
+    assert not PHRASE_EDGE_WORDS & FUNCTION_WORDS and not conversational & FUNCTION_WORDS
+    assert {"the", "which", "would", "hasn't"} <= FUNCTION_WORDS

@@ -3,9 +3,11 @@ conversation text escaped in the raw HTML."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -285,3 +287,22 @@ def test_kura_commands_before_any_build_say_what_to_run(tmp_path, name):
     # another schema: the same sentence, naming it
     other = CliRunner().invoke(app, [*command, "--db", str(empty), "--schema", "analytics"])
     assert other.exit_code == 2 and "no table analytics.kura__clusters" in _one_line(other.output)
+
+
+def test_the_page_is_package_data(report):
+    """The page's HTML, CSS and JavaScript are files in kura_dbt/report/templates, shipped by
+    pyproject.toml's package-data and read with importlib.resources into the report."""
+    folder = resources.files("kura_dbt.report") / "templates"
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    assert names == ["report.css", "report.html", "report.js"]
+    repo = Path(__file__).resolve().parents[2]
+    pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    package_data = pyproject.split("[tool.setuptools.package-data]", 1)[1]
+    shipped = json.loads(re.search(r"^kura_dbt = (\[.*\])$", package_data, re.M).group(1))
+    for name in names:
+        assert any(fnmatch.fnmatch(f"report/templates/{name}", g) for g in shipped), name
+    _, html = report
+    for name in ("report.css", "report.js"):
+        assert (folder / name).read_text(encoding="utf-8") in html
+    for placeholder in ("TITLE", "CSS", "DATA", "APP", "PLOTLY"):
+        assert f"%%{placeholder}%%" not in html

@@ -21,30 +21,27 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
+from kura_dbt.summaries.english import FUNCTION_WORDS
 
 Key = tuple[str, ...]  # a phrase: its words, plural folded to singular
 
-# Function words: never the first or last word of a phrase.
-STOP_WORDS = frozenset(
+# Never the first or last word of a phrase: the function words that the summariser shares
+# (kura_dbt/summaries/data/english.json), plus these. The summariser keeps them inside its key
+# phrases, where they carry a request's detail ("a rental car around 1:30", "till the 12th");
+# a name is a topic, and no topic starts or ends with one. (The summariser's conversational
+# stop words are not stop words here; most, "help", "please", "today", ..., are FILLER_WORDS
+# or TIME_WORDS, which may name a cluster that they define.)
+PHRASE_EDGE_WORDS = frozenset(
     """
-    a about above after again against all almost along already also although always am among
-    an and another any anybody anyone anything anyway anywhere are around as at be became
-    because become been before being below between both but by can cannot could did do does
-    doing done down during each either else enough etc even ever every everyone everything
-    few for from further had has have having he her here hers herself him himself his how
-    however i if in into is it its itself just least less many may me might mine more most
-    much must my myself neither no nor not now of off often on once onto only or other
-    others otherwise our ours ourselves out over own per perhaps quite rather same several
-    shall she should since so some somehow someone somewhere still such than that the their
-    theirs them themselves then there these they this those though through thus till to too
-    toward towards under until up upon us very via was we were what whatever when whenever
-    where wherever whether which while who whoever whole whom whose why will with within
-    without would yet you your yours yourself yourselves
-    i'd i'm i've i'll it's don't can't won't didn't doesn't isn't aren't wasn't weren't
-    they'd they're they've they'll you're you've you'd you'll he's she's that's there's
-    what's let's
+    almost along among another anybody anyway anywhere around became become cannot done
+    either enough etc every everyone he's however least less mine neither onto others
+    otherwise per perhaps quite rather several she's somehow somewhere they'd they'll
+    they're they've thus till toward towards upon via whatever whenever wherever whoever
+    whole within without yet you'd you'll
     """.split()
 )
+STOP_WORDS = FUNCTION_WORDS | PHRASE_EDGE_WORDS
+
 # Allowed inside a three-word phrase ("book a table", "bus to Sacramento", "bank of ...").
 CONNECTORS = frozenset("a an the of and for to in on with from at by".split())
 # Conversational filler: it names a cluster only if it defines it (see ``_defines``).

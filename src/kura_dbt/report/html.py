@@ -6,12 +6,20 @@ them, so it is data, never markup. The JSON is written into a non-executed
 escaped as \\uXXXX (so `</script>` in a summary cannot close the block), read back with
 JSON.parse, and put into the page with textContent only. Text handed to Plotly (hover labels,
 chart titles) is HTML-escaped first, because Plotly interprets a subset of HTML in labels.
+
+The page is three package data files in ``templates/``: ``report.html`` (the skeleton, with
+%%NAME%% placeholders filled in one pass), ``report.css`` and ``report.js`` (the app). Rules for
+report.js: data goes into the page with textContent or setAttribute only, never innerHTML; text
+handed to Plotly goes through esc() first. Bidi controls in the data are already visible
+markers (kura_dbt.report.text); inline user text is a bidi isolate (CSS unicode-bidi).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -68,19 +76,25 @@ def html_escape_text(text: str) -> str:
     )
 
 
-def render_html(data: ReportData) -> str:
-    from ._template import APP_JS, CSS, PAGE
+@functools.cache
+def template(name: str) -> str:
+    """The text of ``kura_dbt/report/templates/<name>`` (package data)."""
+    return (resources.files("kura_dbt.report") / "templates" / name).read_text(encoding="utf-8")
 
+
+def render_html(data: ReportData) -> str:
     payload = data.payload
     parts = {
         "TITLE": html_escape_text(str(payload.get("title") or "Kura report")),
-        "CSS": CSS,
+        "CSS": template("report.css"),
         "DATA": json_for_script(payload),
-        "APP": APP_JS,
+        "APP": template("report.js"),
         "PLOTLY": plotly_js(),
     }
     # one pass, so that a placeholder inside the data is never expanded
-    return re.sub(r"%%(TITLE|CSS|DATA|APP|PLOTLY)%%", lambda m: parts[m.group(1)], PAGE)
+    return re.sub(
+        r"%%(TITLE|CSS|DATA|APP|PLOTLY)%%", lambda m: parts[m.group(1)], template("report.html")
+    )
 
 
 def write_report(data: ReportData, out: Path) -> Path:

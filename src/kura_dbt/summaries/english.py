@@ -13,7 +13,11 @@ from kura_dbt.summaries.text import DISCOURSE
 
 _DATA = load("english")
 
-EN_STOP = frozenset(_DATA["stop_words"])
+# Words that carry no topic: the one list of them, which the local labeller uses too.
+FUNCTION_WORDS = frozenset(_DATA["function_words"])
+# The summariser's stop words add the words of how people ask ("help", "please", "today"), so
+# that a key phrase is what they ask about.
+EN_STOP = FUNCTION_WORDS | frozenset(_DATA["conversational_words"])
 _EN_VERBS = frozenset(_DATA["verbs"])
 _EN_QUESTION_START = frozenset(_DATA["question_starts"])
 _CLAUSE_STOP = frozenset(_DATA["clause_stops"])

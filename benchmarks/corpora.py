@@ -1,0 +1,107 @@
+"""The conversations the benchmarks build on, read from the offline data sets in
+../shared/data (``--data-dir``), and the writer of a user's raw tables. One home for what the
+benchmark scripts share: it imports no benchmark script."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+Turns = list[tuple[str, str]]  # a conversation: (role, content) per message, in order
+
+
+def banking77(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    conversations, labels = [], []
+    with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row["split"] == "test":
+                conversations.append([("user", row["text"])])
+                labels.append(row["label"])
+    return conversations, labels
+
+
+def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    conversations, labels = [], []
+    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            conversations.append(
+                [
+                    ("user" if t["speaker"] == "USER" else "assistant", t["text"])
+                    for t in row["turns"]
+                ]
+            )
+            labels.append(row["label_domain"])
+    return conversations, labels
+
+
+def oasst_threads(data_dir: Path) -> list[Turns]:
+    """The 100 OpenAssistant threads (best-ranked path of each tree), as turns."""
+    conversations: list[Turns] = []
+    with open(data_dir / "oasst" / "en_100_threads.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            turns = row.get("messages") or row.get("thread") or []
+            conversations.append(
+                [
+                    (
+                        "user" if m.get("role") in ("user", "prompter") else "assistant",
+                        m.get("text") or m.get("content") or "",
+                    )
+                    for m in turns
+                ]
+            )
+    return conversations
+
+
+def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
+    conversations = oasst_threads(data_dir)
+    with open(data_dir / "oasst" / "prompt_lottery_en_250_text.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            text = row if isinstance(row, str) else row.get("text") or row.get("prompt") or ""
+            if text.strip():
+                conversations.append([("user", text)])
+    return conversations, None
+
+
+def corpus(data_dir: Path) -> list[Turns]:
+    """Every conversation available offline, in a fixed order: list of (role, content) turns."""
+    conversations = sgd(data_dir)[0] + oasst_threads(data_dir)
+    with open(data_dir / "banking77" / "all.jsonl", encoding="utf-8") as f:
+        for line in f:
+            conversations.append([("user", json.loads(line)["text"])])
+    conversations = [c for c in conversations if c and any(text.strip() for _, text in c)]
+    random.Random(0).shuffle(conversations)  # a fixed mix of the three sources at every size
+    return conversations
+
+
+def write_raw(db: Path, conversations: list[Turns]) -> int:
+    """The conversations as a user's raw tables raw.conversations and raw.messages (what
+    the benchmarks' builds read); the number of messages."""
+    convs, msgs = [], []
+    start = pd.Timestamp("2026-08-03")
+    for i, turns in enumerate(conversations):
+        cid = f"c{i:06d}"
+        convs.append(
+            {
+                "conversation_id": cid,
+                "user_id": f"u{i % 997:04d}",
+                "created_at": start + pd.Timedelta(minutes=13 * i),
+            }
+        )
+        for j, (role, text) in enumerate(turns):
+            msgs.append({"conversation_id": cid, "message_index": j, "role": role, "content": text})
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema if not exists raw")
+        for name, rows in (("conversations", convs), ("messages", msgs)):
+            frame = pd.DataFrame(rows)
+            con.register("frame", frame)
+            con.execute(f"create or replace table raw.{name} as select * from frame")
+            con.unregister("frame")
+    return len(msgs)
