@@ -101,7 +101,8 @@ class Var:
     ``llm`` (a field of ``kura_dbt.llm.LLMSettings``, in the ``llm`` object) or ``sql``
     (only the SQL models and macros, through ``var()``). ``backend``: ``auto`` is resolved by
     dbt from the target before Python sees it. ``fingerprint``: the value the re-discovery
-    fingerprint takes (default: the setting itself)."""
+    fingerprint takes (default: the setting itself); ``via``: the var whose fingerprint value
+    carries this one (it re-discovers only through that var's value)."""
 
     name: str
     default: Any
@@ -117,6 +118,7 @@ class Var:
     field: str = ""
     backend: bool = False
     fingerprint: Callable[[Any], Any] | None = None
+    via: str = ""
 
     def check(self, value: Any) -> Any:
         """``value`` coerced to this var's type, or a ``ValueError`` naming the var."""
@@ -169,7 +171,8 @@ class Settings:
         "summaries",
         choices=("auto", "local", "openai", "cortex"),
         backend=True,
-        invalidates=(_RS,),
+        invalidates=(_RS, _RE, _RD),  # new texts; and kura__embedding_text auto follows it
+        via="kura__embedding_text",
     )
     summariser_max_chars: int = declare(
         "kura__summariser_max_chars",
@@ -781,8 +784,8 @@ def var_warnings(variables: Mapping[str, Any], cls: type[Settings] = Settings) -
     out = []
     for name in sorted(n for n in variables if str(n).startswith("kura__")):
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            close = difflib.get_close_matches(name[6:], [k[6:] for k in known], n=1, cutoff=0.6)
+            hint = f"; did you mean kura__{close[0]}?" if close else ""
             out.append(f"kura: unknown var {name}: no kura setting has this name{hint}")
     return out
 

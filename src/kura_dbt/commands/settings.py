@@ -149,6 +149,8 @@ def render_docs() -> str:
             lines += ["| var | default | type | what it does | a change re-runs |"]
             lines.append("|---|---|---|---|---|")
         effects = ", ".join(e.value for e in var.invalidates) or "nothing"
+        if var.via:
+            effects += f" (re-discover through `{var.via}`)"
         default = _cell(yaml_value(var.default))
         row = [f"`{var.name}`", f"`{default}`", _cell(_allowed(var)), _cell(var.doc), effects]
         lines.append("| " + " | ".join(row) + " |")

@@ -68,7 +68,7 @@ def clustering_settings_key(settings: Settings) -> str:
     relevant = [
         var.fingerprint(settings) if var.fingerprint else getattr(settings, var.field)
         for var in settings_vars(type(settings))
-        if Effect.REDISCOVER in var.invalidates
+        if Effect.REDISCOVER in var.invalidates and not var.via
     ]
     return hashlib.md5(json.dumps(relevant, default=str).encode()).hexdigest()[:12]
 
