@@ -5,9 +5,10 @@
 ``dbt_project.yml`` (between its GENERATED markers; the rest of the file is written by hand),
 the ``kura_settings`` line of ``python_models/_python_models.yml`` (the JSON object of the vars
 the Python models read), the page ``docs/reference/vars.md`` and the macro that gives
-``kura.check_vars()`` (on-run-start) the names, types, allowed values and ranges. ``check`` fails when one of
-them differs from what ``write`` would write. ``validate`` reads a dbt project's vars and
-reports the values that break their declaration and the ``kura__`` vars no setting has.
+``kura.check_vars()`` (on-run-start) the names, types, allowed values and ranges. ``check``
+fails when one of them differs from what ``write`` would write. ``validate`` reads a dbt
+project's vars and reports the values that break their declaration and the ``kura__`` vars no
+setting has.
 """
 
 from __future__ import annotations
