@@ -31,7 +31,7 @@
 
 
 {#- The error for `value` of the var declared by `spec` ({name, kind, choices, minimum,
-    maximum}), or none; null keeps the default. -#}
+    maximum, exclusive}), or none; null keeps the default. Messages as kura_dbt.settings.Var. -#}
 {% macro var_error(spec, value) -%}
     {%- set name, kind, text = spec['name'], spec['kind'], value | string | trim | lower -%}
     {%- set number = value | float(none) -%}
@@ -48,9 +48,16 @@
     {%- if spec['choices'] and (text | replace('-', '_')) not in spec['choices'] -%}
         {{ return("kura: var " ~ name ~ " is '" ~ value ~ "'; valid: " ~ spec['choices'] | join(', ')) }}
     {%- endif -%}
-    {%- set low, high = spec['minimum'], spec['maximum'] -%}
-    {%- if (low is not none and number < low) or (high is not none and number > high) -%}
-        {%- set bounds = "at least " ~ low if high is none else "between " ~ low ~ " and " ~ high -%}
+    {%- set low, high, open = spec['minimum'], spec['maximum'], spec['exclusive'] -%}
+    {%- set below = low is not none and (number <= low if open else number < low) -%}
+    {%- set above = high is not none and (number >= high if open else number > high) -%}
+    {%- if below or above -%}
+        {%- if open -%}
+            {%- set bounds = "greater than " ~ low if high is none
+                else "strictly between " ~ low ~ " and " ~ high -%}
+        {%- else -%}
+            {%- set bounds = "at least " ~ low if high is none else "between " ~ low ~ " and " ~ high -%}
+        {%- endif -%}
         {{ return("kura: var " ~ name ~ " must be " ~ bounds ~ ", got " ~ value) }}
     {%- endif -%}
     {{ return(none) }}

@@ -115,6 +115,7 @@ class Var:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    exclusive: bool = False  # the bounds themselves are out of range
     invalidates: tuple[Effect, ...] = ()
     reader: str = "sql"
     field: str = ""
@@ -135,11 +136,26 @@ class Var:
             raise ValueError(
                 f"kura: var {self.name} is {value!r}; valid: {', '.join(self.choices)}"
             )
-        low, high = self.minimum, self.maximum
-        if (low is not None and coerced < low) or (high is not None and coerced > high):
-            bounds = f"at least {low}" if high is None else f"between {low} and {high}"
-            raise ValueError(f"kura: var {self.name} must be {bounds}, got {value!r}")
+        if not self.in_range(coerced):
+            raise ValueError(f"kura: var {self.name} must be {self.bounds()}, got {value!r}")
         return coerced
+
+    def in_range(self, value: float) -> bool:
+        low, high = self.minimum, self.maximum
+        if self.exclusive:
+            return (low is None or value > low) and (high is None or value < high)
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def bounds(self) -> str:
+        """The range in words ("at least 1", "between 0.0 and 1.0"; "" for none)."""
+        low, high = self.minimum, self.maximum
+        if low is None and high is None:
+            return ""
+        if self.exclusive:
+            return f"greater than {low}" if high is None else f"strictly between {low} and {high}"
+        if high is None:
+            return f"at least {low}"
+        return f"at most {high}" if low is None else f"between {low} and {high}"
 
 
 def _choice(value: Any) -> str:
@@ -281,7 +297,8 @@ class Settings:
         5.0,
         "target children per parent; the levels shrink geometrically",
         "names",
-        minimum=1.5,
+        minimum=1.0,
+        exclusive=True,
         invalidates=(_RD,),
     )
     labeller: str = declare(
@@ -399,7 +416,8 @@ class Settings:
         "share of each category's members held out for kura__classifier_eval",
         "pinned",
         minimum=0.0,
-        maximum=0.9,
+        maximum=1.0,
+        exclusive=True,
     )
     label_quotes_example: bool = declare(
         "kura__label_quotes_example",
@@ -430,7 +448,7 @@ class Settings:
         "the map is fitted on at most this many conversations (a seeded sample); the rest are "
         "placed from their nearest neighbours",
         "map",
-        minimum=10,
+        minimum=1,
     )
     progress: bool = declare(
         "kura__progress",
@@ -501,9 +519,8 @@ class Settings:
         return LLMSettings.from_config({"llm": self.llm})
 
 
-def _llm(
-    name: str, default: Any, doc: str, kind: type = str, **spec: Any
-) -> Var:  # a kura__llm_* var read by kura_dbt.llm.LLMSettings
+def _llm(name: str, default: Any, doc: str, kind: type = str, **spec: Any) -> Var:
+    """A ``kura__llm_*`` var that ``kura_dbt.llm.LLMSettings`` reads (field ``name``)."""
     nullable = default is None
     return Var(f"kura__llm_{name}", default, doc, "llm", kind, nullable, reader="llm", **spec)
 

@@ -213,6 +213,7 @@ def _other_value_llm(var):
         ({"rediscover": "sometimes"}, "var kura__rediscover is 'sometimes'; valid: auto, always"),
         ({"rediscover_novel_share": 1.5}, "kura__rediscover_novel_share must be between 0.0"),
         ({"n_base_clusters": 0}, "var kura__n_base_clusters must be at least 1"),
+        ({"hierarchy_branching": "1"}, "var kura__hierarchy_branching must be greater than 1.0"),
         ({"extra_facets": '{"name": "x"}'}, "var kura__extra_facets"),
         ({"llm": {"mode": "xml"}}, "var kura__llm_mode is 'xml'; valid: json, tools, md_json"),
         ({"llm_max_concurrency": "0"}, "var kura__llm_max_concurrency must be at least 1"),

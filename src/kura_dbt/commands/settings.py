@@ -114,6 +114,7 @@ def render_declarations_macro() -> str:
             "choices": list(v.choices),
             "minimum": v.minimum,
             "maximum": v.maximum,
+            "exclusive": v.exclusive,
         }
         for v in all_vars()
         if v.kind is not str or v.choices
@@ -136,10 +137,8 @@ def _allowed(var: Var) -> str:
     parts = [var.kind.__name__.replace("str", "text").replace("dict", "mapping")]
     if var.choices:
         parts.append("one of " + ", ".join(f"`{c}`" for c in var.choices))
-    if var.minimum is not None or var.maximum is not None:
-        low = "" if var.minimum is None else f"at least {var.minimum}"
-        high = "" if var.maximum is None else f"at most {var.maximum}"
-        parts.append(" and ".join(p for p in (low, high) if p))
+    if var.bounds():
+        parts.append(var.bounds())
     if var.nullable:
         parts.append("or null")
     return ", ".join(parts)
