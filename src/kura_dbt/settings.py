@@ -88,7 +88,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "snowflake": (
         "Snowflake stored procedures",
-        "the Python models run as Snowpark stored procedures; ignored on DuckDB",
+        "the Python models run as Snowpark stored procedures (docs/SNOWFLAKE.md); ignored on "
+        "DuckDB",
     ),
 }
 
@@ -766,8 +767,17 @@ OTHER_VARS: tuple[Var, ...] = (
     ),
     _sql(
         "snowflake_stage",
-        "@kura_stage",
-        "where `kura stage` uploads kura_dbt.zip, which the procedures import",
+        None,
+        "the stage the procedures import kura_dbt.zip from, @<database>.<schema>.<stage>; "
+        "null: the target's @<database>.<schema>.kura_stage. `dbt run-operation "
+        "kura_stage_library` (or `kura stage`) creates it and uploads the zip "
+        "(docs/SNOWFLAKE.md)",
+        "snowflake",
+    ),
+    _sql(
+        "snowflake_library_zip",
+        None,
+        "the zip PUT reads; null: dbt_packages/kura/snowflake/kura_dbt.zip",
         "snowflake",
     ),
     _sql(
