@@ -601,17 +601,12 @@ OTHER_VARS: tuple[Var, ...] = (
     _llm(
         "max_attempts",
         3,
-        "a row whose call failed this many builds in a row is parked (gave_up) and not sent "
-        "again until its input, model or prompt changes",
+        "a row that failed this many runs for the same input is parked (gave_up) until its "
+        "input, model or prompt changes",
         int,
         minimum=1,
     ),
-    _llm(
-        "retry_gave_up",
-        False,
-        "true: send the parked (gave_up) rows again on this build",
-        bool,
-    ),
+    _llm("retry_gave_up", False, "true: send the parked rows once more", bool),
     _llm(
         "max_requests_per_minute",
         None,

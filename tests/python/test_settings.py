@@ -33,7 +33,11 @@ def test_llm_defaults_equal_the_dbt_project_var_defaults():
     project = _project_vars()
     llm = Settings().llm_settings()
     declared = {v.name[len("kura__llm_") :]: v for v in OTHER_VARS if v.reader == "llm"}
-    assert set(declared) - set(dataclasses.asdict(llm)) == LLM_VARS_PENDING
+    unread = set(declared) - set(dataclasses.asdict(llm))
+    assert unread == LLM_VARS_PENDING, (
+        f"declared kura__llm_* vars LLMSettings does not read: {sorted(unread)}; "
+        f"LLM_VARS_PENDING lists {sorted(LLM_VARS_PENDING)}: keep the two equal"
+    )
     for name, var in declared.items():
         assert project[var.name] == var.default, var.name
         if name not in LLM_VARS_PENDING:
