@@ -180,7 +180,8 @@ def render_docs() -> str:
         if var.via:
             effects += f" (re-discover through `{var.via}`)"
         default = _cell(yaml_value(var.default))
-        row = [f"`{var.name}`", f"`{default}`", _cell(_allowed(var)), _cell(var.doc), effects]
+        doc = _cell(var.doc).replace("<", "&lt;")  # <schema> is text, not an HTML tag
+        row = [f"`{var.name}`", f"`{default}`", _cell(_allowed(var)), doc, effects]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join([*lines, *_ADDING]) + "\n"
 
