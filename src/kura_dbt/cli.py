@@ -27,7 +27,16 @@ def _register_commands() -> None:
     command whose extra dependencies are missing never breaks the others."""
     import importlib
 
-    for module_name in ("tree", "load", "report", "estimate", "taxonomy", "schema", "stage"):
+    for module_name in (
+        "tree",
+        "load",
+        "report",
+        "estimate",
+        "taxonomy",
+        "schema",
+        "settings",
+        "stage",
+    ):
         try:
             module = importlib.import_module(f"kura_dbt.commands.{module_name}")
         except ModuleNotFoundError as exc:

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kura_dbt.settings import Settings
+from kura_dbt.settings import OTHER_VARS, Settings, settings_vars
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR_OF = {
-    "embedding_model": "kura__llm_embedding_model",
-    "embedding_dimensions": "kura__llm_embedding_dimensions",
-}
+# declared kura__llm_* vars that kura_dbt.llm.LLMSettings does not read yet: issue 24's parked
+# rows (the branch that adds them to LLMSettings empties this set)
+LLM_VARS_PENDING = {"max_attempts", "retry_gave_up"}
 
 
 def _project_vars() -> dict:
@@ -23,36 +22,26 @@ def _project_vars() -> dict:
 def test_library_defaults_equal_the_dbt_project_var_defaults():
     project = _project_vars()
     defaults = Settings()
-    for field in dataclasses.fields(Settings):
-        if field.name == "llm":
-            continue
-        var = VAR_OF.get(field.name, f"kura__{field.name}")
-        assert var in project, f"{var} is not declared in dbt_project.yml"
-        assert project[var] == getattr(defaults, field.name), var
+    for var in settings_vars():
+        assert var.name in project, f"{var.name} is not declared in dbt_project.yml"
+        assert project[var.name] == getattr(defaults, var.field), var.name
 
 
 def test_llm_defaults_equal_the_dbt_project_var_defaults():
+    """Every declared kura__llm_* var that the LLM client reads is a field of LLMSettings with
+    the same default (LLMSettings ignores a key it has no field for)."""
     project = _project_vars()
     llm = Settings().llm_settings()
-    for name in (
-        "model",
-        "base_url",
-        "api_key_env",
-        "max_concurrency",
-        "temperature",
-        "max_transcript_tokens",
-        "timeout_s",
-        "max_retries",
-        "max_requests_per_minute",
-        "mode",
-        "http_client",
-        "input_cost_per_mtok",
-        "output_cost_per_mtok",
-        "max_calls",
-        "max_cost_usd",
-        "budget_action",
-    ):
-        assert project[f"kura__llm_{name}"] == getattr(llm, name), name
+    declared = {v.name[len("kura__llm_") :]: v for v in OTHER_VARS if v.reader == "llm"}
+    unread = set(declared) - set(dataclasses.asdict(llm))
+    assert unread == LLM_VARS_PENDING, (
+        f"declared kura__llm_* vars LLMSettings does not read: {sorted(unread)}; "
+        f"LLM_VARS_PENDING lists {sorted(LLM_VARS_PENDING)}: keep the two equal"
+    )
+    for name, var in declared.items():
+        assert project[var.name] == var.default, var.name
+        if name not in LLM_VARS_PENDING:
+            assert var.default == getattr(llm, name), name
 
 
 def test_every_python_model_reads_the_one_settings_object():

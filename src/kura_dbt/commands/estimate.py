@@ -25,34 +25,23 @@ from kura_dbt.commands import DEFAULT_DB, db_option, require_db
 
 console = Console()
 
-# vars whose setting has another name (see kura_dbt.settings.Settings)
-_RENAMED = {
-    "kura__llm_embedding_model": "embedding_model",
-    "kura__llm_embedding_dimensions": "embedding_dimensions",
-}
-
 
 def settings_from_vars(variables: Mapping[str, Any]) -> Any:
-    """Settings from ``kura__*`` vars (as in dbt_project.yml or ``--vars``); vars that are not
-    settings (input relations, column names) and Jinja values are left out."""
-    from kura_dbt.llm import LLMSettings
-    from kura_dbt.settings import Settings
+    """Settings from ``kura__*`` vars (as in dbt_project.yml or ``--vars``), each read as its
+    declaration in :mod:`kura_dbt.settings` says; vars that only SQL reads (input relations,
+    column names) and Jinja values are left out."""
+    from kura_dbt.settings import Settings, all_vars
 
-    fields = set(Settings.__dataclass_fields__) - {"llm"}
-    llm_fields = set(LLMSettings.__dataclass_fields__)
     config: dict[str, Any] = {}
     llm: dict[str, Any] = {}
-    for var, value in variables.items():
-        if not var.startswith("kura__") or (isinstance(value, str) and "{{" in value):
+    for var in all_vars():
+        value = variables.get(var.name)
+        if var.name not in variables or (isinstance(value, str) and "{{" in value):
             continue
-        if var in _RENAMED:
-            config[_RENAMED[var]] = value
-        elif var.startswith("kura__llm_") and var[len("kura__llm_") :] in llm_fields:
-            llm[var[len("kura__llm_") :]] = value
-        elif var[len("kura__") :] in fields:
-            config[var[len("kura__") :]] = value
-    if isinstance(config.get("extra_facets"), list):
-        config["extra_facets"] = json.dumps(config["extra_facets"])
+        if var.reader == "settings":
+            config[var.field] = value
+        elif var.reader == "llm":
+            llm[var.name[len("kura__llm_") :]] = value
     return Settings.from_config({**config, "llm": llm})
 
 

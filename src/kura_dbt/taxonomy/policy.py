@@ -4,7 +4,8 @@
 
 1. there is no taxonomy yet (the first build, or every cluster retired);
 2. the embedding model changed (old centroids live in another space): also under ``never``;
-3. the clustering settings changed (clusterer, number of clusters, HDBSCAN size, seed);
+3. a setting declared re-discover changed (``Effect.REDISCOVER`` in ``kura_dbt.settings``;
+   docs/reference/vars.md lists them);
 4. drift: at least ``rediscover_min_conversations`` conversations were assigned since the last
    discovery (tonight's included) and more than ``rediscover_novel_share`` of them were novel
    (farther from every cluster than its radius);
@@ -20,7 +21,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from kura_dbt.settings import Settings
+from kura_dbt.settings import Effect, Settings, settings_vars
 
 POLICIES = ("auto", "always", "never")
 
@@ -62,17 +63,12 @@ class Decision:
 
 
 def clustering_settings_key(settings: Settings) -> str:
-    """A fingerprint of the settings that define the clusters: changing one re-discovers."""
+    """A fingerprint of the settings declared to re-discover (``Effect.REDISCOVER`` in
+    :mod:`kura_dbt.settings`), in declaration order: changing one re-discovers."""
     relevant = [
-        settings.clusterer,
-        settings.n_base_clusters,
-        settings.target_cluster_size,
-        settings.hdbscan_min_cluster_size,
-        settings.seed,
-        settings.max_top_clusters,
-        settings.hierarchy_branching,
-        settings.labeller,
-        settings.embedded_column(),
+        var.fingerprint(settings) if var.fingerprint else getattr(settings, var.field)
+        for var in settings_vars(type(settings))
+        if Effect.REDISCOVER in var.invalidates and not var.via
     ]
     return hashlib.md5(json.dumps(relevant, default=str).encode()).hexdigest()[:12]
 
