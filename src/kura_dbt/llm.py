@@ -429,14 +429,79 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
+def _last_choice(exc: BaseException) -> Any:
+    """The first choice of the last answer behind ``exc`` (instructor keeps it as
+    ``last_completion`` on its retry and incomplete-output exceptions), or None."""
+    completion = getattr(exc, "last_completion", None)
+    choices = getattr(completion, "choices", None) or []
+    return choices[0] if choices else None
+
+
+def _missing_fields(exc: BaseException) -> list[str]:
+    """Required fields the answers behind ``exc`` left out (pydantic ``missing`` errors of the
+    last failed validation, looking through instructor's failed attempts)."""
+    from pydantic import ValidationError
+
+    attempts = getattr(exc, "failed_attempts", None) or []
+    for candidate in [*(getattr(a, "exception", None) for a in reversed(attempts)), exc]:
+        if isinstance(candidate, ValidationError):
+            return [
+                ".".join(str(p) for p in e["loc"])
+                for e in candidate.errors()
+                if e.get("type") == "missing"
+            ]
+    return []
+
+
+def answer_problem(exc: BaseException) -> str | None:
+    """What was wrong with the endpoint's answer, in words, when it answered (HTTP 200) but
+    not with a usable structured answer; None for any other failure. The answer shapes are
+    those of the chat completion object (``choices[0].message.refusal``; ``finish_reason``
+    ``length`` or ``content_filter``), see tests/fixtures/openai."""
+    choice = _last_choice(exc)
+    message = getattr(choice, "message", None)
+    refusal = getattr(message, "refusal", None)
+    if refusal:
+        return f"the model refused: {refusal}"
+    reason = getattr(choice, "finish_reason", None)
+    if reason == "length":
+        usage = getattr(getattr(exc, "last_completion", None), "usage", None)
+        tokens = getattr(usage, "completion_tokens", None)
+        after = f" after {tokens} completion tokens" if tokens else ""
+        return f"answer cut at max_tokens (finish_reason length{after}): the JSON is incomplete"
+    if reason == "content_filter":
+        return "the provider's content filter stopped the answer (finish_reason content_filter)"
+    missing = _missing_fields(exc)
+    if missing:
+        return f"the answer misses required field(s): {', '.join(missing)}"
+    return None
+
+
 def describe(exc: BaseException, api_key: str | None = None) -> str:
-    """A one-line error for the error column, never containing the API key. The key is
-    scrubbed before the text is cut to 500 characters, so that a cut cannot leave a part of
-    it that no longer matches."""
-    text = re.sub(r"\s+", " ", f"{type(exc).__name__}: {exc}")
+    """A one-line error for the error column, never containing the API key: what was wrong
+    with the answer first (:func:`answer_problem`), then the exception. The key is scrubbed
+    before the text is cut to 500 characters, so that a cut cannot leave a part of it that no
+    longer matches."""
+    problem = answer_problem(exc)
+    text = re.sub(
+        r"\s+", " ", (f"{problem}; " if problem else "") + f"{type(exc).__name__}: {exc}"
+    )
     if api_key:
         text = text.replace(api_key, "[API_KEY]")
     return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)[:500]
+
+
+def _failed_usage(exc: BaseException) -> tuple[int, int]:
+    """(prompt, completion) tokens of the answers behind a failed call: instructor's
+    ``total_usage`` over its re-asks, else the last answer's usage; (0, 0) when none came."""
+    usage = getattr(exc, "total_usage", None)
+    if usage is None:
+        usage = getattr(getattr(exc, "last_completion", None), "usage", None)
+    prompt = getattr(usage, "prompt_tokens", 0)
+    completion = getattr(usage, "completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return 0, 0
+    return prompt, completion
 
 
 async def call_with_retries(
@@ -485,6 +550,8 @@ async def call_with_retries(
                 await sleep(wait)
                 continue
             result.error = describe(exc, api_key)
+            # an answer that came back but failed (refused, cut, invalid) was billed
+            result.prompt_tokens, result.completion_tokens = _failed_usage(exc)
             break
         usage = getattr(completion, "usage", None)
         result.value = value
