@@ -483,9 +483,7 @@ def describe(exc: BaseException, api_key: str | None = None) -> str:
     before the text is cut to 500 characters, so that a cut cannot leave a part of it that no
     longer matches."""
     problem = answer_problem(exc)
-    text = re.sub(
-        r"\s+", " ", (f"{problem}; " if problem else "") + f"{type(exc).__name__}: {exc}"
-    )
+    text = re.sub(r"\s+", " ", (f"{problem}; " if problem else "") + f"{type(exc).__name__}: {exc}")
     if api_key:
         text = text.replace(api_key, "[API_KEY]")
     return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)[:500]
