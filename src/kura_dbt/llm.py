@@ -53,8 +53,16 @@ class LLMSettings:
     max_calls: int | None = None
     max_cost_usd: float | None = None
     budget_action: str = "warn"
+    # bounded retries (kura_dbt.parking): a row that failed this many runs for the same input
+    # is parked (gave_up) until its input, model or prompt changes, or retry_gave_up is set
+    max_attempts: int = 3
+    retry_gave_up: bool = False
 
     def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(
+                f"kura: var kura__llm_max_attempts must be at least 1, got {self.max_attempts}"
+            )
         if self.max_concurrency < 1:
             raise ValueError(
                 f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}"

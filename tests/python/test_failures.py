@@ -268,3 +268,84 @@ def test_some_names_failing_keep_their_rows_with_label_error(server):
     assert len(failed) == 1 and failed["label_key"].isna().all()
     assert failed["name"].iloc[0].startswith("Unnamed cluster")
     assert frame.loc[~frame["label_error"], "label_key"].notna().all()
+
+
+# ----------------------------------------------------------------------------- parking
+
+
+def _night(con, transcripts, config, exists: bool) -> pd.DataFrame:
+    """One build of kura__summaries: rows selected in SQL, merged into the table ``state``."""
+    from .state_store import merge_into_state
+
+    with Warehouse(FakeDbt(exists), con, transcripts=transcripts) as wh:
+        rows = pipeline.summarise_new(wh, config)
+    merge_into_state(con, rows, "conversation_id", exists)
+    return rows
+
+
+def _sent(server: FakeOpenAI, marker: str) -> int:
+    return sum(marker in json.dumps(r) for r in server.requests)
+
+
+def test_a_conversation_that_keeps_failing_is_parked_after_three_nights(server):
+    """kura_dbt.parking: attempts counted per input key; after kura__llm_max_attempts (3)
+    failing nights the row is parked (gave_up, its last error kept) and not sent again until
+    its content changes or kura__llm_retry_gave_up is set."""
+    con = duckdb.connect()
+    config = _config(server, llm_max_retries="0", llm_max_validation_retries="0")
+    texts = {"a": "Find a bus to Fresno.", "b": "Tell me a secret [[answer:refusal]]"}
+    for night in (1, 2, 3):
+        texts[f"new{night}"] = f"Plan day {night} of a trip."  # every night has new work
+        _night(con, _transcripts(texts), config, exists=night > 1)
+        query = "select attempts, gave_up, error from state where conversation_id = 'b'"
+        attempts, gave_up, error = con.execute(query).fetchall()[0]
+        assert attempts == night and gave_up is (night == 3)
+        assert error.startswith("the model refused: I'm sorry, I cannot assist")
+    assert _sent(server, "[[answer:refusal]]") == 3
+    # night 4: parked, not sent; the rest of the build goes on
+    texts["new4"] = "Plan day 4 of a trip."
+    rows = _night(con, _transcripts(texts), config, exists=True)
+    assert list(rows["conversation_id"]) == ["new4"]
+    assert _sent(server, "[[answer:refusal]]") == 3
+    assert con.execute("select attempts from state where conversation_id = 'a'").fetchall() == [
+        (1,)
+    ]
+    # the user asks for one more try: sent once, parked again
+    retried = _night(con, _transcripts(texts), {**config, "llm_retry_gave_up": "true"}, True)
+    assert list(retried["conversation_id"]) == ["b"] and _sent(server, "[[answer:refusal]]") == 4
+    assert retried[["attempts", "gave_up"]].values.tolist() == [[4, True]]
+    # its content changes: a new input key, counted from 1 again
+    texts["b"] = "Tell me a secret, please [[answer:refusal]]"
+    changed = _night(con, _transcripts(texts), config, exists=True)
+    assert changed[["conversation_id", "attempts", "gave_up"]].values.tolist() == [["b", 1, False]]
+
+
+def test_the_frame_path_parks_too(server):
+    transcripts = _transcripts({"a": "Find a bus.", "b": "A secret [[answer:content_filter]]"})
+    config = _config(server, llm_max_retries="0", llm_max_attempts="2")
+    first = pipeline.summarise(transcripts, None, config)
+    second = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    assert second[["conversation_id", "attempts", "gave_up"]].values.tolist() == [["b", 2, True]]
+    assert "content filter stopped the answer" in second["error"].iloc[0]
+    state = pd.concat([first[first["conversation_id"] == "a"], second])
+    third = pipeline.summarise(transcripts, state[pipeline.SUMMARY_STATE_COLUMNS], config)
+    assert third.empty
+
+
+def test_an_embedding_that_keeps_failing_is_parked(server):
+    con = duckdb.connect()
+    summaries = _summaries(["Plan a trip", "Fix a bug [[embed-500]]"]).assign(request=None)
+    config = _config(server, embedding_batch_size=1, llm_max_retries="0")
+    for night in (1, 2, 3, 4):
+        with Warehouse(FakeDbt(night > 1), con, summaries=summaries) as wh:
+            rows = pipeline.embed_new(wh, config)
+        from .state_store import merge_into_state
+
+        merge_into_state(con, rows, "conversation_id", night > 1)
+        if night < 4:
+            assert rows[["conversation_id", "attempts"]].values.tolist()[-1] == ["c1", night]
+    assert rows.empty  # night 4: parked
+    assert con.execute("select gave_up from state where conversation_id = 'c1'").fetchall() == [
+        (True,)
+    ]
+    assert _sent(server, "[[embed-500]]") == 3
