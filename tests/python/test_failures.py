@@ -265,9 +265,10 @@ def test_some_names_failing_keep_their_rows_with_label_error(server):
         labeller=OpenAILabeller(settings),
     )
     failed = frame[frame["label_error"]]
-    assert len(failed) == 1 and failed["label_key"].isna().all()
-    assert failed["name"].iloc[0].startswith("Unnamed cluster")
-    assert frame.loc[~frame["label_error"], "label_key"].notna().all()
+    assert len(failed) == 1 and failed["name"].iloc[0].startswith("Unnamed cluster")
+    assert failed[["attempts", "gave_up"]].values.tolist() == [[1, False]]
+    assert "500" in failed["error"].iloc[0]
+    assert frame.loc[~frame["label_error"], "error"].isna().all()
 
 
 # ----------------------------------------------------------------------------- parking
