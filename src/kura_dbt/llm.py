@@ -461,6 +461,19 @@ def _missing_fields(exc: BaseException) -> list[str]:
     return []
 
 
+# how answer_problem starts the error of an answer the model or the provider stopped: not an
+# invalid answer (a classifier does not turn it into `other`), an error to retry and park
+REFUSED = "the model refused: "
+CUT = "answer cut at max_tokens"
+FILTERED = "the provider's content filter stopped the answer"
+MISSING = "the answer misses required field(s): "
+
+
+def is_stopped_answer(error: str | None) -> bool:
+    """Whether an error column's text is a refusal, a length cut or a content-filter stop."""
+    return bool(error) and str(error).startswith((REFUSED, CUT, FILTERED))
+
+
 def answer_problem(exc: BaseException) -> str | None:
     """What was wrong with the endpoint's answer, in words, when it answered (HTTP 200) but
     not with a usable structured answer; None for any other failure. The answer shapes are
@@ -470,18 +483,18 @@ def answer_problem(exc: BaseException) -> str | None:
     message = getattr(choice, "message", None)
     refusal = getattr(message, "refusal", None)
     if refusal:
-        return f"the model refused: {refusal}"
+        return f"{REFUSED}{refusal}"
     reason = getattr(choice, "finish_reason", None)
     if reason == "length":
         usage = getattr(getattr(exc, "last_completion", None), "usage", None)
         tokens = getattr(usage, "completion_tokens", None)
         after = f" after {tokens} completion tokens" if tokens else ""
-        return f"answer cut at max_tokens (finish_reason length{after}): the JSON is incomplete"
+        return f"{CUT} (finish_reason length{after}): the JSON is incomplete"
     if reason == "content_filter":
-        return "the provider's content filter stopped the answer (finish_reason content_filter)"
+        return f"{FILTERED} (finish_reason content_filter)"
     missing = _missing_fields(exc)
     if missing:
-        return f"the answer misses required field(s): {', '.join(missing)}"
+        return f"{MISSING}{', '.join(missing)}"
     return None
 
 

@@ -350,3 +350,104 @@ def test_an_embedding_that_keeps_failing_is_parked(server):
         (True,)
     ]
     assert _sent(server, "[[embed-500]]") == 3
+
+
+def test_a_cluster_name_that_keeps_failing_is_parked(server):
+    """A name asked for at each discovery: counted per label key, parked after 3 failures, not
+    asked at the 4th, asked again with retry_gave_up; the error says what the answer lacked."""
+    from kura_dbt.hierarchy import build_hierarchy, label_cache
+    from kura_dbt.labels.openai import OpenAILabeller
+    from kura_dbt.parking import RetryPolicy
+
+    labeller = OpenAILabeller(server.settings(max_retries=0, max_validation_retries=0))
+    X, labels, texts = _clusters()
+    marker = "[[answer-names:missing_field]]"
+    texts = [t + (f" {marker}" if label == 2 else "") for t, label in zip(texts, labels)]
+    frame = None
+
+    def discover(policy: RetryPolicy) -> pd.DataFrame:
+        cache = label_cache(frame)
+        return build_hierarchy(
+            X,
+            labels,
+            texts,
+            [None] * len(texts),
+            8,
+            labeller=labeller,
+            n_contrast=0,
+            cache=cache,
+            policy=policy,
+        )
+
+    for night in (1, 2, 3, 4):
+        frame = discover(RetryPolicy())
+        failed = frame[frame["label_error"]]
+        assert failed[["attempts", "gave_up"]].values.tolist() == [[min(night, 3), night >= 3]]
+        assert (
+            failed["error"]
+            .iloc[0]
+            .startswith("the answer misses required field(s): name, description")
+        )
+        assert _sent(server, marker) == min(night, 3)  # night 4: parked, not asked
+    assert failed["name"].iloc[0].startswith("Unnamed cluster")
+    assert len(server.requests) == 4 + 2  # 4 names, then the failing one twice more
+    frame = discover(RetryPolicy(retry_gave_up=True))
+    assert _sent(server, marker) == 4
+    assert frame.loc[frame["label_error"], "attempts"].tolist() == [4]
+
+
+STOPPED = [
+    ("refusal", "the model refused: I'm sorry, I cannot assist with that request."),
+    ("length", "answer cut at max_tokens (finish_reason length after 24 completion tokens)"),
+    ("content_filter", "the provider's content filter stopped the answer"),
+]
+RECORDED = [*STOPPED, ("missing_field", "the answer misses required field(s): ")]
+
+
+@pytest.mark.parametrize(("fixture", "expected"), RECORDED)
+def test_recorded_answers_fail_a_summary_and_a_name_with_their_cause(server, fixture, expected):
+    """tests/fixtures/openai: each recorded answer through the real client and instructor; the
+    row keeps the cause first, and the tokens the failed answers were billed."""
+    from kura_dbt.labels.openai import OpenAILabeller
+
+    transcripts = _transcripts({"a": f"A bus [[answer:{fixture}]]", "b": "Bake bread."})
+    rows = pipeline.summarise(transcripts, None, _config(server))
+    assert rows["error"].iloc[0].startswith(expected) and pd.isna(rows["error"].iloc[1])
+    assert rows["prompt_tokens"].iloc[0] > 0  # the failed answers' usage, as the body says
+    labeller = OpenAILabeller(server.settings(max_retries=0))
+    named, failed = labeller.label(
+        [["buses"], [f"trains [[answer-names:{fixture}]]"]], ["buses", "trains"], [1, 1]
+    )
+    assert named.error is None and failed.error.startswith(expected)
+
+
+@pytest.mark.parametrize(("fixture", "expected"), STOPPED)
+def test_recorded_answers_fail_a_classification_with_their_cause(server, fixture, expected):
+    from kura_dbt.classify.base import Item, TrainingSet
+    from kura_dbt.classify.openai import LLMClassifier
+
+    from .test_classify import CATEGORIES
+
+    classifier = LLMClassifier(server.settings(max_retries=0), batch_size=2)
+    classifier.fit(TrainingSet(CATEGORIES, [], [], None, []))
+    items = [Item("a", f"a bus journey [[answer-classify:{fixture}]]"), Item("b", "the weather")]
+    predictions = classifier.classify(items)
+    assert [p.category_id for p in predictions] == [None, None]  # one batch, one answer
+    assert all(p.error.startswith(expected) for p in predictions)
+
+
+def test_a_classification_answer_missing_its_field_is_other_with_the_cause(server):
+    """An answer that never validates is `other` (kura_dbt.classify.openai), noted with what
+    it lacked; the model answered, so it is not an error to retry."""
+    from kura_dbt.classify.base import Item, TrainingSet
+    from kura_dbt.classify.openai import LLMClassifier
+
+    from .test_classify import CATEGORIES
+
+    classifier = LLMClassifier(server.settings(max_retries=0), batch_size=1)
+    classifier.fit(TrainingSet(CATEGORIES, [], [], None, []))
+    items = [Item("a", "a bus [[answer-classify:missing_field]]"), Item("b", "weather today")]
+    first, second = classifier.classify(items)
+    assert first.category_id == "other" and first.error is None
+    assert first.note == "invalid answer: the answer misses required field(s): answers"
+    assert second.category_id == "weather" and second.note is None
