@@ -84,7 +84,16 @@ def test_a_row_that_keeps_failing_is_parked_and_sent_again_only_when_asked(
         def night(n: int, extra: str = "", ok: bool = True) -> tuple[int, int]:
             before = len(server.requests)
             result = run_dbt(
-                ["build", "--vars", "{" + base + extra + "}"],
+                # the LLM stages and what they feed kura__llm_usage (no map, no alerts)
+                [
+                    "build",
+                    "-s",
+                    "+kura__llm_usage",
+                    "--indirect-selection",
+                    "cautious",
+                    "--vars",
+                    "{" + base + extra + "}",
+                ],
                 db,
                 tmp_path / f"t{n}",
                 expect_success=ok,
@@ -119,15 +128,14 @@ def test_a_row_that_keeps_failing_is_parked_and_sent_again_only_when_asked(
         # the user asks for a retry: sent once more each, parked again
         assert night(5, ", kura__llm_retry_gave_up: true") == per_night[0]
         assert state("kura__summaries", "conversation_id", summary_id)[:2] == (4, True)
-        assert night(6) == (0, 0)
 
         # a changed conversation is a new input: counted from 1 again
         _edit(db, summary_id, f"Tell me another secret {SUMMARY_REFUSED}")
-        assert night(7)[0] == per_night[0][0]
+        assert night(6)[0] == per_night[0][0]
         assert state("kura__summaries", "conversation_id", summary_id)[:2] == (1, False)
 
         # a build in which every attempted row failed (one of them new) fails the model
         _edit(db, ids[2], "Book a hotel [[500-always]]")
-        night(8, ok=False)
+        night(7, ok=False)
         assert "summaries attempted in this run failed" in night.output  # type: ignore[attr-defined]
         assert "the first error: the model refused" in night.output  # type: ignore[attr-defined]
