@@ -89,9 +89,10 @@ def parse_messages(messages_json: str | None) -> list[Message]:
 def summarise(
     transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config
 ) -> pd.DataFrame:
-    """Summaries for the conversations that are new, changed, failed last time, or were
-    summarised by another backend, model or prompt version. Returns only those rows: the
-    incremental model's unique key replaces their old versions."""
+    """Summaries for the conversations that are new, changed, failed last time (and are not
+    parked, see :mod:`kura_dbt.parking`), or were summarised by another backend, model or
+    prompt version. Returns only those rows: the incremental model's unique key replaces their
+    old versions."""
     settings = Settings.from_config(config)
     summariser = SUMMARISERS.build(settings.summariser, settings)
     keys = {
@@ -339,6 +340,10 @@ def _summary_line(
     costs = frame["cost_usd"].dropna() if "cost_usd" in frame else pd.Series(dtype=float)
     cost = float(costs.sum()) if len(costs) else (0.0 if llm is None or not len(frame) else None)
     skipped = pending - len(frame)
+    notes = [f"{skipped} left pending by the budget cap"] if skipped else []
+    parked = int(frame["gave_up"].fillna(False).sum()) if "gave_up" in frame else 0
+    if parked:
+        notes.append(f"{parked} parked after kura__llm_max_attempts failures (not sent again)")
     return run_summary(
         model,
         rows_in=rows_in,
@@ -350,7 +355,7 @@ def _summary_line(
         completion_tokens=completion,
         cost_usd=cost,
         seconds=time.monotonic() - started,
-        extra=f"{skipped} left pending by the budget cap" if skipped else "",
+        extra="; ".join(notes),
     )
 
 
@@ -488,7 +493,7 @@ def _hashed(todo: pd.DataFrame) -> pd.DataFrame:
 
 def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
     """Embeddings of the summaries that are new, whose text or embedding model changed, or
-    whose embedding failed last time (a row with ``error`` and no vector)."""
+    whose embedding failed last time (a row with ``error`` and no vector) and is not parked."""
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     todo = embeddable(summaries, settings.embedded_column())

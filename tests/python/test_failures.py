@@ -451,3 +451,13 @@ def test_a_classification_answer_missing_its_field_is_other_with_the_cause(serve
     assert first.category_id == "other" and first.error is None
     assert first.note == "invalid answer: the answer misses required field(s): answers"
     assert second.category_id == "weather" and second.note is None
+
+
+def test_the_run_summary_counts_the_parked_rows(server):
+    from kura_dbt.pipeline import _summary_line
+
+    transcripts = _transcripts({"a": "Find a bus.", "b": "A secret [[answer:refusal]]"})
+    config = _config(server, llm_max_retries="0", llm_max_attempts="1")
+    frame = pipeline.summarise(transcripts, None, config)
+    line = _summary_line("kura__summaries", frame, 2, 2, 0.0, object())
+    assert "1 errors" in line and "1 parked after kura__llm_max_attempts failures" in line
