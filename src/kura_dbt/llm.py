@@ -250,7 +250,40 @@ def build_client(settings: LLMSettings):
         "tools": instructor.Mode.TOOLS,
         "md_json": instructor.Mode.MD_JSON,
     }
-    return instructor.from_openai(client, mode=mode[settings.mode])
+    patched = instructor.from_openai(client, mode=mode[settings.mode])
+    patched.on("completion:response", _note_stopped_answer)
+    return patched
+
+
+# Whether the current call's last answer was stopped (a refusal or a content-filter stop):
+# instructor would re-ask it like any invalid answer, paying for the same refusal again.
+_STOPPED: contextvars.ContextVar[bool] = contextvars.ContextVar("kura_llm_stopped", default=False)
+
+
+def _note_stopped_answer(response: Any) -> None:
+    """instructor's ``completion:response`` hook (runs in the calling task, before parsing)."""
+    choices = getattr(response, "choices", None) or []
+    choice = choices[0] if choices else None
+    refusal = getattr(getattr(choice, "message", None), "refusal", None)
+    _STOPPED.set(bool(refusal) or getattr(choice, "finish_reason", None) == "content_filter")
+
+
+def reask_policy(max_validation_retries: int) -> Any:
+    """instructor's ``max_retries``: re-ask an answer that failed validation up to
+    ``max_validation_retries`` times, as instructor does by default, except an answer the model
+    refused or the provider's content filter stopped (the same question gets the same refusal;
+    see :func:`_note_stopped_answer`); one per call, as tenacity keeps its state on it."""
+    from instructor.v2.core.retry import _RETRYABLE_PARSE_ERRORS
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    def reask(exc: BaseException) -> bool:
+        return isinstance(exc, _RETRYABLE_PARSE_ERRORS) and not _STOPPED.get()
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(max(max_validation_retries, 0) + 1),
+        retry=retry_if_exception(reask),
+        reraise=True,
+    )
 
 
 class _ScrubKeys(logging.Filter):
@@ -676,7 +709,7 @@ def structured_calls(
                 return await client.chat.completions.create_with_completion(
                     model=settings.model,
                     response_model=prepared,
-                    max_retries=settings.max_validation_retries,
+                    max_retries=reask_policy(settings.max_validation_retries),
                     temperature=settings.temperature,
                     messages=[
                         {"role": "system", "content": system},
