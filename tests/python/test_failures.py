@@ -415,7 +415,7 @@ def test_recorded_answers_fail_a_summary_and_a_name_with_their_cause(server, fix
     assert rows["error"].iloc[0].startswith(expected) and pd.isna(rows["error"].iloc[1])
     assert rows["prompt_tokens"].iloc[0] > 0  # the failed answers' usage, as the body says
     # a refusal or a filtered or cut answer is not re-asked (it would come back the same); an
-    # answer missing a field is, kura__llm_max_validation_retries (2) times
+    # answer missing a field is, max_validation_retries (2) times
     assert rows["llm_calls"].iloc[0] == (3 if fixture == "missing_field" else 1)
     labeller = OpenAILabeller(server.settings(max_retries=0))
     named, failed = labeller.label(
