@@ -23,6 +23,14 @@ select
     {%- endif %}
     state.label_key,
     coalesce(state.label_error, false) as label_error,
+    {#- bounded retries of the name (kura_dbt.parking): discoveries that asked for its label key,
+        and whether the name is parked after var kura__llm_max_attempts failures #}
+    {% if cortex -%}
+    coalesce(cortex.attempts, state.attempts) as attempts,
+    {%- else -%}
+    state.attempts,
+    {%- endif %}
+    coalesce(state.gave_up, false) as gave_up,
     state.centroid,
     state.radius,
     state.size_at_discovery,

@@ -6,7 +6,13 @@
     cluster that kept its name. Classification into a pinned taxonomy (var kura__taxonomy):
     stage classification (the conversations the classifier was asked about; a batch's calls
     are counted on its first conversation) and classifier_eval (the held-out members, once per
-    taxonomy version). Local backends make no calls. -#}
+    taxonomy version). Local backends make no calls.
+    Bounded retries (vars kura__llm_max_attempts, kura__llm_retry_gave_up): retried_items are the
+    rows a run sent again after an earlier failure for the same input (attempts > 1),
+    retry_llm_calls and retry_cost_usd what those cost, parked the rows the run parked (gave_up:
+    not sent again until their input, model or prompt changes); a parked row stays in the run
+    that parked it, so the sum of parked over all runs is what is parked now. With the Cortex
+    labeller the names Cortex failed to give are counted from int_kura__cortex_cluster_names. -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
@@ -19,6 +25,22 @@
 cast(null as {{ dbt.type_float() }})
 {%- endif -%}
 {%- endset -%}
+{#- the same for the rows that were retries (attempts > 1) -#}
+{%- set retry_token_cost -%}
+{%- if input_price is not none and output_price is not none -%}
+(sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end) * {{ input_price }}
+            + sum(case when attempts > 1 then coalesce(completion_tokens, 0) else 0 end)
+            * {{ output_price }}) / 1000000.0
+{%- else -%}
+cast(null as {{ dbt.type_float() }})
+{%- endif -%}
+{%- endset -%}
+{%- set retries -%}
+sum(case when attempts > 1 then 1 else 0 end) as retried_items,
+        sum(case when attempts > 1 then coalesce(llm_calls, 0) else 0 end) as retry_llm_calls,
+        sum(case when gave_up then 1 else 0 end) as parked
+{%- endset -%}
+{%- set cortex_names = kura.backend('labeller') == 'cortex' -%}
 with summaries as (
     select
         summarised_at as run_at,
@@ -35,7 +57,9 @@ with summaries as (
         -- the run stopped at its budget cap (var kura__llm_max_calls / kura__llm_max_cost_usd)
         -- and left this many conversations pending for the next run
         max(pending_after_cap) is not null as budget_cap_reached,
-        max(pending_after_cap) as pending_after_cap
+        max(pending_after_cap) as pending_after_cap,
+        {{ retries }},
+        sum(case when attempts > 1 then cost_usd end) as retry_cost_usd
     from {{ ref('kura__summaries') }}
     group by summarised_at, summariser, model, prompt_version
 ),
@@ -58,7 +82,14 @@ embeddings as (
         {%- endif %} as cost_usd,
         sum(case when error is not null then 1 else 0 end) as errors,
         false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        {{ retries }},
+        {% if embedding_price is not none -%}
+        sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end)
+            * {{ embedding_price }} / 1000000.0
+        {%- else -%}
+        cast(null as {{ dbt.type_float() }})
+        {%- endif %} as retry_cost_usd
     from {{ ref('kura__embeddings') }}
     group by embedded_at, embedder, model
 ),
@@ -80,7 +111,9 @@ naming as (
         {{ token_cost }} as cost_usd,
         sum(case when label_error then 1 else 0 end) as errors,
         false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        {{ retries }},
+        {{ retry_token_cost }} as retry_cost_usd
     from {{ ref('kura__taxonomy') }}
     group by updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
 ),
@@ -99,11 +132,37 @@ classification as (
         {{ token_cost }} as cost_usd,
         sum(case when error is not null then 1 else 0 end) as errors,
         false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        {{ retries }},
+        {{ retry_token_cost }} as retry_cost_usd
     from {{ ref('int_kura__classification_state') }}
     where (record_type = 'conversation' and status != 'labelled') or record_type = 'eval'
     group by updated_at, record_type, classifier, classifier_model, taxonomy_version
-)
+){% if cortex_names %},
+
+{#- names Cortex failed to give: kura__taxonomy shows the local name for them -#}
+cortex_naming_failures as (
+    select
+        named_at as run_at,
+        case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
+        'cortex' as backend,
+        model,
+        prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        {{ token_cost }} as cost_usd,
+        count(*) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        {{ retries }},
+        {{ retry_token_cost }} as retry_cost_usd
+    from {{ ref('int_kura__cortex_cluster_names') }}
+    where error is not null
+    group by named_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, model,
+        prompt_version
+){% endif %}
 
 select * from summaries
 union all
@@ -112,3 +171,7 @@ union all
 select * from naming
 union all
 select * from classification
+{%- if cortex_names %}
+union all
+select * from cortex_naming_failures
+{%- endif %}

@@ -53,8 +53,16 @@ class LLMSettings:
     max_calls: int | None = None
     max_cost_usd: float | None = None
     budget_action: str = "warn"
+    # bounded retries (kura_dbt.parking): a row that failed this many runs for the same input
+    # is parked (gave_up) until its input, model or prompt changes, or retry_gave_up is set
+    max_attempts: int = 3
+    retry_gave_up: bool = False
 
     def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(
+                f"kura: var kura__llm_max_attempts must be at least 1, got {self.max_attempts}"
+            )
         if self.max_concurrency < 1:
             raise ValueError(
                 f"kura: llm max_concurrency must be at least 1, got {self.max_concurrency}"
@@ -242,7 +250,40 @@ def build_client(settings: LLMSettings):
         "tools": instructor.Mode.TOOLS,
         "md_json": instructor.Mode.MD_JSON,
     }
-    return instructor.from_openai(client, mode=mode[settings.mode])
+    patched = instructor.from_openai(client, mode=mode[settings.mode])
+    patched.on("completion:response", _note_stopped_answer)
+    return patched
+
+
+# Whether the current call's last answer was stopped (a refusal or a content-filter stop):
+# instructor would re-ask it like any invalid answer, paying for the same refusal again.
+_STOPPED: contextvars.ContextVar[bool] = contextvars.ContextVar("kura_llm_stopped", default=False)
+
+
+def _note_stopped_answer(response: Any) -> None:
+    """instructor's ``completion:response`` hook (runs in the calling task, before parsing)."""
+    choices = getattr(response, "choices", None) or []
+    choice = choices[0] if choices else None
+    refusal = getattr(getattr(choice, "message", None), "refusal", None)
+    _STOPPED.set(bool(refusal) or getattr(choice, "finish_reason", None) == "content_filter")
+
+
+def reask_policy(max_validation_retries: int) -> Any:
+    """instructor's ``max_retries``: re-ask an answer that failed validation up to
+    ``max_validation_retries`` times, as instructor does by default, except an answer the model
+    refused or the provider's content filter stopped (the same question gets the same refusal;
+    see :func:`_note_stopped_answer`); one per call, as tenacity keeps its state on it."""
+    from instructor.v2.core.retry import _RETRYABLE_PARSE_ERRORS
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    def reask(exc: BaseException) -> bool:
+        return isinstance(exc, _RETRYABLE_PARSE_ERRORS) and not _STOPPED.get()
+
+    return AsyncRetrying(
+        stop=stop_after_attempt(max(max_validation_retries, 0) + 1),
+        retry=retry_if_exception(reask),
+        reraise=True,
+    )
 
 
 class _ScrubKeys(logging.Filter):
@@ -429,14 +470,90 @@ def classify(exc: BaseException) -> tuple[bool, int | None]:
     return False, None
 
 
+def _last_choice(exc: BaseException) -> Any:
+    """The first choice of the last answer behind ``exc`` (instructor keeps it as
+    ``last_completion`` on its retry and incomplete-output exceptions), or None."""
+    completion = getattr(exc, "last_completion", None)
+    choices = getattr(completion, "choices", None) or []
+    return choices[0] if choices else None
+
+
+def _missing_fields(exc: BaseException) -> list[str]:
+    """Required fields the answers behind ``exc`` left out (pydantic ``missing`` errors of the
+    last failed validation, looking through instructor's failed attempts)."""
+    from pydantic import ValidationError
+
+    attempts = getattr(exc, "failed_attempts", None) or []
+    for candidate in [*(getattr(a, "exception", None) for a in reversed(attempts)), exc]:
+        if isinstance(candidate, ValidationError):
+            return [
+                ".".join(str(p) for p in e["loc"])
+                for e in candidate.errors()
+                if e.get("type") == "missing"
+            ]
+    return []
+
+
+# how answer_problem starts the error of an answer the model or the provider stopped: not an
+# invalid answer (a classifier does not turn it into `other`), an error to retry and park
+REFUSED = "the model refused: "
+CUT = "answer cut at max_tokens"
+FILTERED = "the provider's content filter stopped the answer"
+MISSING = "the answer misses required field(s): "
+
+
+def is_stopped_answer(error: str | None) -> bool:
+    """Whether an error column's text is a refusal, a length cut or a content-filter stop."""
+    return bool(error) and str(error).startswith((REFUSED, CUT, FILTERED))
+
+
+def answer_problem(exc: BaseException) -> str | None:
+    """What was wrong with the endpoint's answer, in words, when it answered (HTTP 200) but
+    not with a usable structured answer; None for any other failure. The answer shapes are
+    those of the chat completion object (``choices[0].message.refusal``; ``finish_reason``
+    ``length`` or ``content_filter``), see tests/fixtures/openai."""
+    choice = _last_choice(exc)
+    message = getattr(choice, "message", None)
+    refusal = getattr(message, "refusal", None)
+    if refusal:
+        return f"{REFUSED}{refusal}"
+    reason = getattr(choice, "finish_reason", None)
+    if reason == "length":
+        usage = getattr(getattr(exc, "last_completion", None), "usage", None)
+        tokens = getattr(usage, "completion_tokens", None)
+        after = f" after {tokens} completion tokens" if tokens else ""
+        return f"{CUT} (finish_reason length{after}): the JSON is incomplete"
+    if reason == "content_filter":
+        return f"{FILTERED} (finish_reason content_filter)"
+    missing = _missing_fields(exc)
+    if missing:
+        return f"{MISSING}{', '.join(missing)}"
+    return None
+
+
 def describe(exc: BaseException, api_key: str | None = None) -> str:
-    """A one-line error for the error column, never containing the API key. The key is
-    scrubbed before the text is cut to 500 characters, so that a cut cannot leave a part of
-    it that no longer matches."""
-    text = re.sub(r"\s+", " ", f"{type(exc).__name__}: {exc}")
+    """A one-line error for the error column, never containing the API key: what was wrong
+    with the answer first (:func:`answer_problem`), then the exception. The key is scrubbed
+    before the text is cut to 500 characters, so that a cut cannot leave a part of it that no
+    longer matches."""
+    problem = answer_problem(exc)
+    text = re.sub(r"\s+", " ", (f"{problem}; " if problem else "") + f"{type(exc).__name__}: {exc}")
     if api_key:
         text = text.replace(api_key, "[API_KEY]")
     return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "[API_KEY]", text)[:500]
+
+
+def _failed_usage(exc: BaseException) -> tuple[int, int]:
+    """(prompt, completion) tokens of the answers behind a failed call: instructor's
+    ``total_usage`` over its re-asks, else the last answer's usage; (0, 0) when none came."""
+    usage = getattr(exc, "total_usage", None)
+    if usage is None:
+        usage = getattr(getattr(exc, "last_completion", None), "usage", None)
+    prompt = getattr(usage, "prompt_tokens", 0)
+    completion = getattr(usage, "completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return 0, 0
+    return prompt, completion
 
 
 async def call_with_retries(
@@ -485,6 +602,8 @@ async def call_with_retries(
                 await sleep(wait)
                 continue
             result.error = describe(exc, api_key)
+            # an answer that came back but failed (refused, cut, invalid) was billed
+            result.prompt_tokens, result.completion_tokens = _failed_usage(exc)
             break
         usage = getattr(completion, "usage", None)
         result.value = value
@@ -590,7 +709,7 @@ def structured_calls(
                 return await client.chat.completions.create_with_completion(
                     model=settings.model,
                     response_model=prepared,
-                    max_retries=settings.max_validation_retries,
+                    max_retries=reask_policy(settings.max_validation_retries),
                     temperature=settings.temperature,
                     messages=[
                         {"role": "system", "content": system},

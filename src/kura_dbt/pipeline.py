@@ -23,8 +23,15 @@ import pandas as pd
 from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
-from kura_dbt.incremental import embedded_text_sql, embedded_texts, needs_work, text_hash
+from kura_dbt.incremental import (
+    embedded_text_sql,
+    embedded_texts,
+    needs_work,
+    previous_attempts,
+    text_hash,
+)
 from kura_dbt.llm import describe
+from kura_dbt.parking import RetryPolicy, parked_sql, previous_attempts_sql, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
@@ -82,9 +89,10 @@ def parse_messages(messages_json: str | None) -> list[Message]:
 def summarise(
     transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config
 ) -> pd.DataFrame:
-    """Summaries for the conversations that are new, changed, failed last time, or were
-    summarised by another backend, model or prompt version. Returns only those rows: the
-    incremental model's unique key replaces their old versions."""
+    """Summaries for the conversations that are new, changed, failed last time (and are not
+    parked, see :mod:`kura_dbt.parking`), or were summarised by another backend, model or
+    prompt version. Returns only those rows: the incremental model's unique key replaces their
+    old versions."""
     settings = Settings.from_config(config)
     summariser = SUMMARISERS.build(settings.summariser, settings)
     keys = {
@@ -93,7 +101,10 @@ def summarise(
         "model": summariser.model,
         "prompt_version": summariser.prompt_version,
     }
-    return _summaries_of(summariser, transcripts[needs_work(transcripts, previous, keys)])
+    policy = RetryPolicy.of(settings)
+    todo = transcripts.assign(previous_attempts=previous_attempts(transcripts, previous, keys))
+    todo = todo[needs_work(transcripts, previous, keys, policy.retry_gave_up)]
+    return _summaries_of(summariser, todo, policy=policy)
 
 
 def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
@@ -107,7 +118,7 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
     settings = Settings.from_config(config)
     summariser = SUMMARISERS.build(settings.summariser, settings)
     started = time.monotonic()
-    todo = pending_summaries(warehouse, summariser)
+    todo = pending_summaries(warehouse, summariser, RetryPolicy.of(settings))
     rows_in = _count(warehouse, warehouse.views["transcripts"])
     llm = _llm_of(summariser)
     progress = Progress(
@@ -131,7 +142,7 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
     if len(todo):
         progress.say(f"{len(todo)} of {rows_in} conversations to summarise")
     with monitoring(monitor):
-        frame = _summaries_of(summariser, todo, progress)
+        frame = _summaries_of(summariser, todo, progress, RetryPolicy.of(settings))
     if monitor is not None and monitor.capped:
         left = int(frame["pending_after_cap"].max()) if len(frame) else len(todo)
         progress.say(
@@ -146,33 +157,64 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
     return frame
 
 
-def pending_summaries(warehouse: Any, summariser: Any) -> pd.DataFrame:
+def pending_summaries(
+    warehouse: Any, summariser: Any, policy: RetryPolicy | None = None
+) -> pd.DataFrame:
     """The conversations the next :func:`summarise_new` sends to ``summariser``, selected in
     SQL: a join of ``transcripts`` with the model's previous state on the content hash,
     backend, model and prompt version. ``reason``: ``new``, ``changed`` (content), ``failed``
     (the last attempt has an error) or ``other model or prompt version``; ``previous_error``:
-    a retry of a row that failed before (see :mod:`kura_dbt.failures`). Sorted by id."""
+    a retry of a row that failed before (see :mod:`kura_dbt.failures`); ``previous_attempts``:
+    the runs that already sent it for the same input key. A row parked for that key
+    (:mod:`kura_dbt.parking`) is left out unless ``policy.retry_gave_up``. Sorted by id."""
+    policy = policy or RetryPolicy()
     transcripts, state = warehouse.views["transcripts"], warehouse.state
     columns = "t.conversation_id, t.content_hash, t.messages_json"
     if state is None:
-        todo = warehouse.query(f"select {columns}, 'new' as reason from {transcripts} as t")
-    else:
         todo = warehouse.query(
-            f"select {columns}, f.error as previous_error, case "
-            "when f.conversation_id is null then 'new' "
-            "when f.content_hash is distinct from t.content_hash then 'changed' "
-            "when f.error is not null then 'failed' "
-            "else 'other model or prompt version' end as reason "
-            f"from {transcripts} as t "
-            f"left join {state} as f on f.conversation_id = t.conversation_id "
-            f"left join {state} as s "
-            "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
-            f"and coalesce(s.summariser, '') = {_literal(summariser.name)} "
-            f"and coalesce(s.model, '') = {_literal(summariser.model)} "
-            f"and coalesce(s.prompt_version, '') = {_literal(summariser.prompt_version)} "
-            "and s.error is null where s.conversation_id is null"
+            f"select {columns}, 'new' as reason, 0 as previous_attempts from {transcripts} as t"
         )
+        return todo.sort_values("conversation_id").reset_index(drop=True)
+    key = _summary_key("f", summariser) + " and f.content_hash = t.content_hash"
+    known = state_columns(warehouse, state)
+    todo = warehouse.query(
+        f"select {columns}, f.error as previous_error, case "
+        "when f.conversation_id is null then 'new' "
+        "when f.content_hash is distinct from t.content_hash then 'changed' "
+        "when f.error is not null then 'failed' "
+        "else 'other model or prompt version' end as reason, "
+        f"{previous_attempts_sql('f', key, known)} as previous_attempts "
+        f"from {transcripts} as t "
+        f"left join {state} as f on f.conversation_id = t.conversation_id "
+        f"left join {state} as s "
+        "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
+        f"and {_summary_key('s', summariser)} and s.error is null "
+        f"where s.conversation_id is null and not {parked_sql('f', key, known, policy)}"
+    )
     return todo.sort_values("conversation_id").reset_index(drop=True)
+
+
+def _summary_key(alias: str, summariser: Any) -> str:
+    """SQL: the state row ``alias`` was written by ``summariser`` (backend, model, prompt)."""
+    return (
+        f"coalesce({alias}.summariser, '') = {_literal(summariser.name)} "
+        f"and coalesce({alias}.model, '') = {_literal(summariser.model)} "
+        f"and coalesce({alias}.prompt_version, '') = {_literal(summariser.prompt_version)}"
+    )
+
+
+def parked_summaries(warehouse: Any, summariser: Any) -> int:
+    """Conversations whose summary is parked for their current input (not sent again)."""
+    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
+        return 0
+    return int(
+        warehouse.query(
+            f"select count(*) as n from {warehouse.views['transcripts']} as t "
+            f"join {warehouse.state} as f on f.conversation_id = t.conversation_id "
+            f"and f.content_hash = t.content_hash and {_summary_key('f', summariser)} "
+            "where f.error is not null and coalesce(f.gave_up, false)"
+        )["n"].iloc[0]
+    )
 
 
 # completion tokens per summary before any history (a ConversationSummary answer in JSON)
@@ -298,6 +340,10 @@ def _summary_line(
     costs = frame["cost_usd"].dropna() if "cost_usd" in frame else pd.Series(dtype=float)
     cost = float(costs.sum()) if len(costs) else (0.0 if llm is None or not len(frame) else None)
     skipped = pending - len(frame)
+    notes = [f"{skipped} left pending by the budget cap"] if skipped else []
+    parked = int(frame["gave_up"].fillna(False).sum()) if "gave_up" in frame else 0
+    if parked:
+        notes.append(f"{parked} parked after kura__llm_max_attempts failures (not sent again)")
     return run_summary(
         model,
         rows_in=rows_in,
@@ -309,15 +355,26 @@ def _summary_line(
         completion_tokens=completion,
         cost_usd=cost,
         seconds=time.monotonic() - started,
-        extra=f"{skipped} left pending by the budget cap" if skipped else "",
+        extra="; ".join(notes),
     )
 
 
 def _retries(todo: pd.DataFrame) -> list[bool]:
-    """Per row: whether it is a retry of a row that failed before (``previous_error``)."""
-    if "previous_error" not in todo:
-        return [False] * len(todo)
-    return list(todo["previous_error"].notna())
+    """Per row: whether it is a retry of a row that failed before (``previous_error``, or
+    earlier attempts for the same input key)."""
+    retry = pd.Series(False, index=todo.index)
+    if "previous_error" in todo:
+        retry |= todo["previous_error"].notna()
+    if "previous_attempts" in todo:
+        retry |= todo["previous_attempts"].fillna(0).astype(int) > 0
+    return retry.tolist()
+
+
+def _previous_attempts(todo: pd.DataFrame) -> list[Any]:
+    """Per row: the runs that already sent it for its current input key (0 when unknown)."""
+    if "previous_attempts" not in todo:
+        return [0] * len(todo)
+    return todo["previous_attempts"].tolist()
 
 
 def _literal(value: Any) -> str:
@@ -342,7 +399,10 @@ def _summarise_all(summariser: Any, pairs: list[Any], progress: Progress | None)
 
 
 def _summaries_of(
-    summariser: Any, todo: pd.DataFrame, progress: Progress | None = None
+    summariser: Any,
+    todo: pd.DataFrame,
+    progress: Progress | None = None,
+    policy: RetryPolicy | None = None,
 ) -> pd.DataFrame:
     now = _now()
     pairs = [
@@ -405,7 +465,11 @@ def _summaries_of(
         row["flags"] = _json_or_none(result.get("flags") or [])
         row["pending_after_cap"] = left_pending or None
         rows.append(row)
-    return typed_frame(rows, SUMMARY_SCHEMA)
+    sent = [r.get("error") is not None or r.get("summary") is not None for r in records]
+    frame = stamp(
+        typed_frame(rows, SUMMARY_SCHEMA), _previous_attempts(todo), policy or RetryPolicy(), sent
+    )
+    return typed_frame(frame, SUMMARY_SCHEMA)
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -429,12 +493,16 @@ def _hashed(todo: pd.DataFrame) -> pd.DataFrame:
 
 def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
     """Embeddings of the summaries that are new, whose text or embedding model changed, or
-    whose embedding failed last time (a row with ``error`` and no vector)."""
+    whose embedding failed last time (a row with ``error`` and no vector) and is not parked."""
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     todo = embeddable(summaries, settings.embedded_column())
     keys = {"text_hash": None, "embedder": embedder.name, "model": embedder.model}
-    return _embeddings_of(embedder, todo[needs_work(todo, previous, keys)])
+    policy = RetryPolicy.of(settings)
+    todo = todo.assign(previous_attempts=previous_attempts(todo, previous, keys))
+    return _embeddings_of(
+        embedder, todo[needs_work(todo, previous, keys, policy.retry_gave_up)], policy
+    )
 
 
 def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
@@ -449,17 +517,20 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
         f"select s.conversation_id, s.summary, s.error, {text} as text from {summaries} as s "
         "where s.summary is not null and s.error is null"
     )
+    policy = RetryPolicy.of(settings)
     if state is None:
         todo = warehouse.query(usable)
     else:
+        known = state_columns(warehouse, state)
+        key = f"f.text_hash = md5(s.text) and {_embedding_key('f', embedder)}"
         todo = warehouse.query(
-            f"select s.conversation_id, s.summary, s.error, s.text, f.error as previous_error "
+            f"select s.conversation_id, s.summary, s.error, s.text, f.error as previous_error, "
+            f"{previous_attempts_sql('f', key, known)} as previous_attempts "
             f"from ({usable}) as s left join {state} as f on f.conversation_id = s.conversation_id "
             f"left join {state} as e "
             "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.text) "
-            f"and coalesce(e.embedder, '') = {_literal(embedder.name)} "
-            f"and coalesce(e.model, '') = {_literal(embedder.model)} "
-            "and e.error is null where e.conversation_id is null"
+            f"and {_embedding_key('e', embedder)} and e.error is null "
+            f"where e.conversation_id is null and not {parked_sql('f', key, known, policy)}"
         )
     # progress lines and a run summary (kura_dbt.progress); an LLM embedder's requests report
     # to the stage's monitor, a local one goes in tenths (_embed_texts)
@@ -471,7 +542,7 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
         enabled=settings.progress,
     )
     with monitoring(StageMonitor(progress, llm=_llm_of(embedder))):
-        frame = _embeddings_of(embedder, _hashed(todo))
+        frame = _embeddings_of(embedder, _hashed(todo), policy)
     if settings.progress:
         rows_in = _count(warehouse, summaries)
         emit(
@@ -480,6 +551,14 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
             )
         )
     return frame
+
+
+def _embedding_key(alias: str, embedder: Any) -> str:
+    """SQL: the state row ``alias`` was written by ``embedder`` (backend and model)."""
+    return (
+        f"coalesce({alias}.embedder, '') = {_literal(embedder.name)} "
+        f"and coalesce({alias}.model, '') = {_literal(embedder.model)}"
+    )
 
 
 def _embed_texts(embedder: Any, texts: list[str]) -> Any:
@@ -505,7 +584,9 @@ def _embed_texts(embedder: Any, texts: list[str]) -> Any:
     )
 
 
-def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
+def _embeddings_of(
+    embedder: Any, todo: pd.DataFrame, policy: RetryPolicy | None = None
+) -> pd.DataFrame:
     run = _embed_texts(embedder, todo["text"].tolist())
     vectors, errors = run.vectors, run.errors
     # the failure policy (kura_dbt.failures): every embedding failed -> the model fails
@@ -529,6 +610,7 @@ def _embeddings_of(embedder: Any, todo: pd.DataFrame) -> pd.DataFrame:
             "llm_calls": run.llm_calls,
         }
     )
+    frame = stamp(frame, _previous_attempts(todo), policy or RetryPolicy(), [True] * len(frame))
     return typed_frame(frame, EMBEDDING_SCHEMA)
 
 

@@ -35,6 +35,10 @@ SUMMARY_SCHEMA: dict[str, str] = {
     # conversations this run left pending because its LLM budget cap was reached (NULL: not
     # capped), on every row the run wrote (kura__llm_usage.budget_cap_reached)
     "pending_after_cap": "Int64",
+    # bounded retries (kura_dbt.parking): runs that sent the row for its current input key,
+    # and whether it is parked after kura__llm_max_attempts failures
+    "attempts": "Int64",
+    "gave_up": "boolean",
 }
 SUMMARY_STATE_COLUMNS = [
     "conversation_id",
@@ -43,6 +47,8 @@ SUMMARY_STATE_COLUMNS = [
     "model",
     "prompt_version",
     "error",
+    "attempts",
+    "gave_up",
 ]
 
 EMBEDDING_SCHEMA: dict[str, str] = {
@@ -56,8 +62,18 @@ EMBEDDING_SCHEMA: dict[str, str] = {
     "error": "string",
     "prompt_tokens": "Int64",
     "llm_calls": "Int64",
+    "attempts": "Int64",  # as in SUMMARY_SCHEMA (kura_dbt.parking)
+    "gave_up": "boolean",
 }
-EMBEDDING_STATE_COLUMNS = ["conversation_id", "text_hash", "embedder", "model", "error"]
+EMBEDDING_STATE_COLUMNS = [
+    "conversation_id",
+    "text_hash",
+    "embedder",
+    "model",
+    "error",
+    "attempts",
+    "gave_up",
+]
 
 
 def typed_frame(

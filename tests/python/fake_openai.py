@@ -7,6 +7,11 @@
     [[slow]]       first request: answers after the client's timeout, then a normal answer
     [[malformed]]  first request: content that is not JSON, then a normal answer
     [[badschema]]  every request: a concerning_score of 9 (violates the schema)
+    [[answer:NAME]] every request: the recorded body tests/fixtures/openai/NAME.json (a refusal,
+                   a length-cut answer, a content-filter stop, a JSON answer missing required
+                   fields), shaped as the OpenAI API documents it (sources in each file);
+                   [[answer-names:NAME]] / [[answer-classify:NAME]]: only for the prompts that
+                   name a cluster / classify conversations
     [[echo-key]]   every request: 400 with an error message that repeats the API key the
                    request was sent with (as a careless endpoint or proxy might);
                    [[echo-key:N]] puts N more characters before the key in the message
@@ -38,6 +43,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -262,6 +268,8 @@ class FakeOpenAI:
             )
         if "[[500-always]]" in transcript or ("[[500-once]]" in transcript and nth == 1):
             return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
+        if recorded := recorded_for(transcript):
+            return 200, recorded_answer(recorded), {}
         if "[[slow]]" in transcript and nth == 1:
             time.sleep(self.slow_s)
         if "[[malformed]]" in transcript and nth == 1:
@@ -299,6 +307,31 @@ class FakeOpenAI:
             return 200, completion(json.dumps(content), body), {}
         content = summary_for(transcript, bad="[[badschema]]" in transcript, body=body)
         return 200, completion(json.dumps(content), body), {}
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai"
+
+
+def recorded_for(prompt: str) -> str | None:
+    """The recorded answer a prompt asks for: ``[[answer:NAME]]`` in any prompt,
+    ``[[answer-names:NAME]]`` only when it asks for a cluster's name (``<inside_examples>``),
+    ``[[answer-classify:NAME]]`` only when it classifies (``<conversations_to_classify>``)."""
+    stage = (
+        "names"
+        if "<inside_examples>" in prompt
+        else "classify"
+        if "<conversations_to_classify>" in prompt
+        else ""
+    )
+    for kind, name in re.findall(r"\[\[answer(?:-(names|classify))?:(\w+)\]\]", prompt):
+        if kind in ("", stage):
+            return name
+    return None
+
+
+def recorded_answer(name: str) -> dict[str, Any]:
+    """The response body recorded in ``tests/fixtures/openai/<name>.json`` (its ``body``)."""
+    return json.loads((FIXTURES / f"{name}.json").read_text())["body"]
 
 
 def classify_batch(prompt: str) -> dict[str, Any]:

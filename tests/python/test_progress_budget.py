@@ -236,3 +236,74 @@ def _summariser(server: FakeOpenAI):
 
     settings = Settings.from_config(_config(server))
     return SUMMARISERS.build(settings.summariser, settings)
+
+
+# ----------------------------------------------------------------------------- kura estimate
+
+
+def _estimate_state(path) -> None:
+    """A DuckDB file as `dbt build` leaves it: four transcripts; a summarised, b failed once
+    (a retry next run), c parked after three failures, d new."""
+    import duckdb
+
+    from kura_dbt import pipeline
+
+    from .test_failures import _transcripts
+
+    transcripts = _transcripts({c: f"Question {c} about buses." for c in "abcd"})
+    state = pipeline.summarise(transcripts[transcripts["conversation_id"] != "d"], None, {})
+    failed = {"b": (1, False), "c": (3, True)}
+    for cid, (attempts, gave_up) in failed.items():
+        at = state["conversation_id"] == cid
+        state.loc[at, ["summary", "error"]] = [None, "the model refused: no"]
+        state.loc[at, ["attempts", "gave_up"]] = [attempts, gave_up]
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema main_kura_private")
+        con.register("t", transcripts)
+        con.register("s", state)
+        con.execute("create table main_kura_private.int_kura__transcripts as select * from t")
+        con.execute("create table main_kura_private.kura__summaries as select * from s")
+
+
+def test_estimate_counts_retries_and_not_parked_rows_from_duckdb_and_snowflake(tmp_path):
+    """`kura estimate` sends d (new) and b (a retry), not c (parked); the same from Snowflake
+    through a dbt profile (fakesnow: Snowflake's upper-case names and information schema)."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from kura_dbt.cli import app
+
+    db = tmp_path / "kura.duckdb"
+    _estimate_state(db)
+    local = CliRunner().invoke(app, ["estimate", "--db", str(db), "--json"])
+    assert local.exit_code == 0, local.output
+    result = json.loads(local.output)
+    assert result["by_reason"] == {"failed": 1, "new": 1} and result["conversations"] == 2
+    assert (result["retries"], result["parked"], result["conversations_in"]) == (1, 1, 4)
+
+    fakesnow = pytest.importorskip("fakesnow")
+    target = {"type": "snowflake", "account": "acc", "user": "u", "password": "p"}
+    target |= {"database": "KURADB", "schema": "analytics"}
+    profiles = {"kura": {"target": "prod", "outputs": {"prod": target}}}
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    with fakesnow.patch():
+        import snowflake.connector
+
+        setup = snowflake.connector.connect(database="KURADB", schema="ANALYTICS")
+        setup.cursor().execute("create database if not exists kuradb")
+        setup.cursor().execute("create schema if not exists kuradb.analytics_kura_private")
+        duck = setup._duck_conn  # fakesnow's DuckDB: the tables in, names in upper case
+        duck.execute(f"attach '{db}' as src (read_only)")
+        for table in ("int_kura__transcripts", "kura__summaries"):
+            duck.execute(
+                f"create table kuradb.analytics_kura_private.{table.upper()} as "
+                f"select * from src.main_kura_private.{table}"
+            )
+        duck.execute("detach src")
+        snow = CliRunner().invoke(
+            app, ["estimate", "--profile", "kura", "--profiles-dir", str(tmp_path), "--json"]
+        )
+    assert snow.exit_code == 0, snow.output
+    assert json.loads(snow.output) == result

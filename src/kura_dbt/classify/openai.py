@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model, model_validator
 
 from kura_dbt.classify.base import OTHER, Item, LeafCategory, Prediction, TrainingSet
-from kura_dbt.llm import CallResult, LLMSettings, structured_calls
+from kura_dbt.llm import MISSING, CallResult, LLMSettings, is_stopped_answer, structured_calls
 
 SYSTEM_PROMPT = """\
 You classify conversations between users and an AI assistant into a fixed list of categories
@@ -79,7 +79,10 @@ def category_block(categories: Sequence[LeafCategory]) -> str:
 
 def is_invalid_answer(error: str) -> bool:
     """Whether a call's error is an answer that never validated, rather than a transport
-    fault (an HTTP status, a timeout, a refused connection)."""
+    fault (an HTTP status, a timeout, a refused connection) or an answer the model or the
+    provider stopped (a refusal, a length cut, a content filter: errors, retried and parked)."""
+    if is_stopped_answer(error):
+        return False
     return "validation error" in error.lower() and not re.search(r"Error code: \d{3}", error)
 
 
@@ -218,7 +221,8 @@ def _predictions(batch: list[Item], result: CallResult) -> list[Prediction]:
         from kura_dbt.budget import is_skipped
 
         if not is_skipped(result.error) and is_invalid_answer(result.error):
-            return [Prediction(OTHER, None, None, note="invalid answer", **u) for u in usage]
+            note = _invalid_note(result.error)
+            return [Prediction(OTHER, None, None, note=note, **u) for u in usage]
         return [Prediction(None, error=result.error, **u) for u in usage]
     chosen = {a.item: a.category_id.strip() for a in result.value.answers}
     return [
@@ -231,3 +235,9 @@ def _predictions(batch: list[Item], result: CallResult) -> list[Prediction]:
         )
         for n, u in enumerate(usage, start=1)
     ]
+
+
+def _invalid_note(error: str) -> str:
+    """The note of an answer that never validated: what it lacked, when the error says."""
+    missing = error.split(";")[0] if error.startswith(MISSING) else ""
+    return f"invalid answer: {missing}" if missing else "invalid answer"

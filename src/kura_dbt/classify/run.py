@@ -32,6 +32,7 @@ from kura_dbt.classify.base import Item, LeafCategory, Prediction, TrainingSet, 
 from kura_dbt.classify.evaluate import evaluate
 from kura_dbt.failures import check_failures
 from kura_dbt.incremental import embedded_text_sql, text_hash
+from kura_dbt.parking import RetryPolicy, parked_sql, previous_attempts_sql, state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import current_embeddings
@@ -59,6 +60,10 @@ CLASSIFICATION_SCHEMA: dict[str, str] = {
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "error": "string",
+    # bounded retries (kura_dbt.parking): runs that sent it for its current input key (taxonomy
+    # version, text, embedding model, classifier and model), and whether it is parked
+    "attempts": "Int64",
+    "gave_up": "boolean",
     # category
     "name": "string",
     "description": "string",
@@ -156,18 +161,29 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
         f"embedding, {text} as text from {emb} as e inner join {summaries} as s "
         "on s.conversation_id = e.conversation_id"
     )
+    policy = RetryPolicy.of(settings)
     if state is None:
-        pending = wh.query(f"select *, null as previous_error from ({select}) as p")
-    else:
         pending = wh.query(
-            f"select p.*, f.error as previous_error from ({select}) as p "
+            f"select *, null as previous_error, 0 as previous_attempts from ({select}) as p"
+        )
+    else:
+        known = state_columns(wh, state)
+        key = (
+            f"f.taxonomy_version = {_literal(version)} and f.text_hash = p.text_hash "
+            "and f.embedding_model = p.embedding_model "
+            f"and f.classifier = {_literal(classifier.name)} "
+            f"and f.classifier_model = {_literal(classifier.model)}"
+        )
+        pending = wh.query(
+            f"select p.*, f.error as previous_error, "
+            f"{previous_attempts_sql('f', key, known)} as previous_attempts from ({select}) as p "
             f"left join {state} as f on f.state_key = '{CONVERSATION}:' || p.conversation_id "
             f"left join {state} as c on c.state_key = '{CONVERSATION}:' || p.conversation_id "
             f"and c.taxonomy_version = {_literal(version)} and c.text_hash = p.text_hash "
             "and c.embedding_model = p.embedding_model and c.error is null "
             f"and (c.status = 'labelled' or (c.classifier = {_literal(classifier.name)} "
             f"and c.classifier_model = {_literal(classifier.model)})) "
-            "where c.state_key is null"
+            f"where c.state_key is null and not {parked_sql('f', key, known, policy)}"
         )
     pending = pending.sort_values("conversation_id").reset_index(drop=True)
 
@@ -217,7 +233,8 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
             continue  # the budget cap kept it from being sent: still pending next run
         status = "error" if p.error else ("other" if p.category_id == OTHER else "classified")
         attempted.append(p.error)
-        retries.append(isinstance(record.previous_error, str))
+        retries.append(isinstance(record.previous_error, str) or record.previous_attempts > 0)
+        attempts = int(record.previous_attempts) + 1
         rows.append(
             _conversation_row(record, version, now, classifier)
             | {
@@ -230,6 +247,8 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
                 "llm_calls": p.llm_calls,
                 "prompt_tokens": p.prompt_tokens,
                 "completion_tokens": p.completion_tokens,
+                "attempts": attempts,
+                "gave_up": policy.gave_up(p.error, attempts),
             }
         )
     check_failures(

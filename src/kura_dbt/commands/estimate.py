@@ -1,12 +1,15 @@
 """`kura estimate`: what the next `dbt build` will send to the LLM, before it is spent.
 
-It reads the DuckDB file that `dbt build` writes: ``int_kura__transcripts`` (the conversations
-as the last build saw them: run ``dbt build --select +int_kura__transcripts`` after new data
-arrives, which runs SQL only) and ``kura__summaries`` (the state), and selects the pending
-conversations with the same SQL as the ``kura__summaries`` model
-(:func:`kura_dbt.pipeline.pending_summaries`). Settings come from the same vars as the build:
-``--project-dir`` reads the literal ``kura__*`` vars of a ``dbt_project.yml``, ``--vars`` (YAML,
-as dbt takes it) overrides them.
+It reads the warehouse that `dbt build` wrote (a DuckDB file, or Snowflake through a dbt
+profile's target or a connection name, as `kura tree` and `kura report` do):
+``int_kura__transcripts`` (the conversations as the last build saw them: run ``dbt build
+--select +int_kura__transcripts`` after new data arrives, which runs SQL only) and
+``kura__summaries`` (the state), and selects the pending conversations with the same SQL as the
+``kura__summaries`` model (:func:`kura_dbt.pipeline.pending_summaries`): new, changed, other
+model or prompt, and retries of failed rows; rows parked after ``kura__llm_max_attempts``
+failures are counted apart and not sent (:mod:`kura_dbt.parking`). Settings come from the same
+vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
+``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
 
 from __future__ import annotations
@@ -21,9 +24,19 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from kura_dbt.commands import DEFAULT_DB, db_option, require_db
+from kura_dbt.commands import (
+    DEFAULT_DB,
+    ConnectionOption,
+    ProfileOption,
+    ProfilesDirOption,
+    TargetOption,
+    db_option,
+    marts_source,
+    require_db,
+)
 
 console = Console()
+PRIVATE = "kura_private"  # var kura__private_schema's default: the pipeline tables' schema suffix
 
 
 def settings_from_vars(variables: Mapping[str, Any]) -> Any:
@@ -57,47 +70,58 @@ def project_vars(project_dir: Path | None) -> dict[str, Any]:
     return {**{k: v for k, v in raw.items() if k.startswith("kura__")}, **scoped}
 
 
-class _DuckDBWarehouse:
-    """What :func:`kura_dbt.pipeline.pending_summaries` reads, over a DuckDB file."""
+class _Warehouse:
+    """What :func:`kura_dbt.pipeline.pending_summaries` reads, over a DB-API connection that
+    answers like DuckDB's (a DuckDB file, or :class:`kura_dbt.report.source.SnowflakeMarts`)."""
 
     def __init__(self, con: Any, transcripts: str, state: str | None) -> None:
         self.con, self.views, self.state = con, {"transcripts": transcripts}, state
 
     def query(self, sql: str) -> Any:
-        return self.con.execute(sql).df()
+        import pandas as pd
+
+        cursor = self.con.execute(sql)
+        columns = [str(d[0]).lower() for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
-def estimate(db: Path, schema: str, settings: Any) -> dict[str, Any]:
+def _tables(con: Any, schema: str) -> set[str]:
+    """The (lower-case) tables of ``schema``; Snowflake keeps unquoted names in upper case."""
+    rows = con.execute(
+        "select table_name from information_schema.tables where upper(table_schema) = upper(?)",
+        [schema],
+    ).fetchall()
+    return {str(r[0]).lower() for r in rows}
+
+
+def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
     """The estimate of the next run's summaries (see :func:`kura_dbt.pipeline.
-    estimate_summaries`), with the settings' caps."""
+    estimate_summaries`), with the settings' caps, the retries and the parked rows. ``source``:
+    a DuckDB file or a :class:`kura_dbt.report.source.MartsSource`."""
     from kura_dbt import pipeline
+    from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
 
-    con = connect(require_db(db))  # read-only, unless this process has it open already
+    con = connect(require_db(source) if isinstance(source, Path) else source)
     try:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [schema],
-            ).fetchall()
-        }
+        tables = _tables(con, schema)
         if "int_kura__transcripts" not in tables:
             raise typer.BadParameter(
-                f"{db} has no {schema}.int_kura__transcripts; run "
+                f"{getattr(source, 'label', source)} has no {schema}.int_kura__transcripts; run "
                 "`dbt build --select +int_kura__transcripts` first (or pass --schema)",
-                param_hint="--db / --schema",
+                param_hint="--db / --profile / --schema",
             )
         state = f"{schema}.kura__summaries" if "kura__summaries" in tables else None
-        warehouse = _DuckDBWarehouse(con, f"{schema}.int_kura__transcripts", state)
+        warehouse = _Warehouse(con, f"{schema}.int_kura__transcripts", state)
         summariser = SUMMARISERS.build(settings.summariser, settings)
-        todo = pipeline.pending_summaries(warehouse, summariser)
+        todo = pipeline.pending_summaries(warehouse, summariser, RetryPolicy.of(settings))
         history = pipeline._completion_history(warehouse, summariser)
         result = pipeline.estimate_summaries(todo, summariser, history)
         result["conversations_in"] = int(
-            con.execute(f"select count(*) from {schema}.int_kura__transcripts").fetchone()[0]
+            warehouse.query(f"select count(*) as n from {schema}.int_kura__transcripts")["n"][0]
         )
+        result["parked"] = pipeline.parked_summaries(warehouse, summariser)
     finally:
         con.close()
     llm = pipeline._llm_of(summariser)
@@ -105,6 +129,7 @@ def estimate(db: Path, schema: str, settings: Any) -> dict[str, Any]:
         summariser=summariser.name,
         model=summariser.model,
         prompt_version=summariser.prompt_version,
+        retries=result["by_reason"].get("failed", 0),
         completion_from_history=history is not None,
         max_calls=None if llm is None else llm.max_calls,
         max_cost_usd=None if llm is None else llm.max_cost_usd,
@@ -117,8 +142,12 @@ def register(app: typer.Typer) -> None:
     def estimate_command(
         db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
         schema: Annotated[
-            str, typer.Option(help="Schema of int_kura__transcripts and kura__summaries")
-        ] = "main_kura_private",
+            str | None,
+            typer.Option(
+                help="Schema of int_kura__transcripts and kura__summaries "
+                "(default: <the target's schema>_kura_private, e.g. main_kura_private)"
+            ),
+        ] = None,
         project_dir: Annotated[
             Path | None, typer.Option(help="Read the kura__ vars of this dbt project")
         ] = None,
@@ -126,16 +155,29 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--vars", help="kura__ vars as YAML, as `dbt --vars`")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON")] = False,
+        profile: ProfileOption = None,
+        target: TargetOption = None,
+        profiles_dir: ProfilesDirOption = None,
+        connection: ConnectionOption = None,
     ) -> None:
         """Estimate what the next `dbt build` will send to the LLM summariser: conversations
-        pending, calls, tokens and cost at the configured prices. Nothing is sent."""
+        pending (retries of failed rows included, parked rows apart), calls, tokens and cost at
+        the configured prices, from a DuckDB file or from Snowflake (--profile / --target or
+        --connection). Nothing is sent."""
         variables = project_vars(project_dir)
         if vars:
             extra = yaml.safe_load(vars) or {}
             if not isinstance(extra, Mapping):
                 raise typer.BadParameter("must be a YAML mapping", param_hint="--vars")
             variables.update(extra)
-        result = estimate(db, schema, settings_from_vars(variables))
+        source = marts_source(db, profile, target, profiles_dir, connection)
+        if schema is None:
+            if not source.default_schema:
+                raise typer.BadParameter(
+                    "a connection name has no target schema: pass --schema", param_hint="--schema"
+                )
+            schema = f"{source.default_schema}_{variables.get('kura__private_schema', PRIVATE)}"
+        result = estimate(source, schema, settings_from_vars(variables))
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
@@ -149,7 +191,13 @@ def _print(result: dict[str, Any]) -> None:
     table.add_row("conversations in", f"{result['conversations_in']:,}")
     table.add_row("conversations pending", f"{result['conversations']:,}")
     for reason, n in sorted(result["by_reason"].items()):
-        table.add_row(f"  {reason}", f"{n:,}")
+        label = "failed (retries)" if reason == "failed" else reason
+        table.add_row(f"  {label}", f"{n:,}")
+    table.add_row(
+        "parked (not sent)",
+        f"{result['parked']:,}"
+        + (" (kura__llm_retry_gave_up: true sends them)" if result["parked"] else ""),
+    )
     table.add_row("LLM calls", f"{result['calls']:,}")
     table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
     per = result["completion_per_call"]

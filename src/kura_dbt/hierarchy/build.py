@@ -17,6 +17,7 @@ from kura_dbt.failures import check_failures
 from kura_dbt.hierarchy.grouping import exact_groups, level_schedule, refine_groups
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 from kura_dbt.labels.base import unique_sibling_names
+from kura_dbt.parking import RetryPolicy
 
 HIERARCHY_COLUMNS = [
     "cluster_id",
@@ -35,6 +36,11 @@ HIERARCHY_COLUMNS = [
     "llm_calls",
     "prompt_tokens",
     "completion_tokens",
+    # bounded retries (kura_dbt.parking): discoveries that asked for this label key, whether
+    # the name is parked, and the naming error
+    "attempts",
+    "gave_up",
+    "error",
 ]
 
 
@@ -60,8 +66,9 @@ def build_hierarchy(
     branching: float = 5.0,
     labeller: Labeller | None = None,
     n_contrast: int = 10,
-    cache: Mapping[str, tuple[str, str, str]] | None = None,
+    cache: Mapping[str, Any] | None = None,
     identify: Identify | None = None,
+    policy: RetryPolicy | None = None,
 ) -> pd.DataFrame:
     """Build and name all levels. ``labels`` are base cluster labels (0..k-1, -1 = unclustered).
 
@@ -81,9 +88,15 @@ def build_hierarchy(
     it to keep the ids and names of the clusters that survive (``kura_dbt.taxonomy``).
 
     A name the labeller could not give (``ClusterLabel.error``) is kept with ``label_error``
-    true and no ``label_key``, so that the next build asks for it again; when every name asked
-    for so far has failed, the build fails with the first error (:mod:`kura_dbt.failures`).
+    true, so that the next build asks for it again; when every name asked for so far has
+    failed, the build fails with the first error (:mod:`kura_dbt.failures`), unless every one
+    was a retry. ``attempts`` counts the discoveries that asked for a label key; after
+    ``policy.max_attempts`` failures for the same key the name is parked (``gave_up``) and not
+    asked for again until the cluster's inputs change (:mod:`kura_dbt.parking`).
     """
+    policy = policy or RetryPolicy()
+    failed_before: Mapping[str, tuple[int, str]] = (cache or {}).get("__failed__", {})
+    attempts_of: Mapping[str, int] = (cache or {}).get("__attempts__", {})
     labeller = labeller or ClassTfidfLabeller()
     labels = np.asarray(labels)
     if len(labels) != len(embeddings) or len(texts) != len(labels) or len(user_ids) != len(labels):
@@ -94,8 +107,10 @@ def build_hierarchy(
 
     names_by_id: dict[str, ClusterLabel] = {}
     keys_by_id: dict[str, str | None] = {}
+    attempts_by_id: dict[str, tuple[int, bool]] = {}
     group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
     asked: list[str | None] = []  # the error (or None) of every name asked for, all levels
+    retried: list[bool] = []  # per name asked for: a retry of a name that failed before
 
     def name_level(level_number: int, level: _Level) -> None:
         kept: dict[int, tuple[ClusterLabel, str | None]] = {}
@@ -135,8 +150,18 @@ def build_hierarchy(
             for i, c, s in zip(inputs, contrast, sizes, strict=True)
         ]
         use_cache = labeller.cacheable and bool(cache)
+        parked = {
+            j: _parked_label(failed_before[key], sizes[j])
+            for j, key in enumerate(keys)
+            if j not in kept
+            and key in failed_before
+            and failed_before[key][0] >= policy.max_attempts
+            and not policy.retry_gave_up
+        }
         todo = [
-            j for j, key in enumerate(keys) if j not in kept and not (use_cache and key in cache)
+            j
+            for j, key in enumerate(keys)
+            if j not in kept and j not in parked and not (use_cache and key in cache)
         ]
         fresh: list[ClusterLabel] = []
         if todo:
@@ -147,7 +172,8 @@ def build_hierarchy(
                 fresh = labeller.label(*pick)
         # the failure policy: when every name asked for so far failed, stop here
         asked.extend(label.error for label in fresh)
-        check_failures("cluster names", asked, f"labeller {labeller.name}")
+        retried.extend(keys[j] in failed_before for j in todo)
+        check_failures("cluster names", asked, f"labeller {labeller.name}", retried)
         names = []
         fresh_by_index = dict(zip(todo, fresh, strict=True))
         for j, key in enumerate(keys):
@@ -156,6 +182,8 @@ def build_hierarchy(
                 keys[j] = kept[j][1]  # type: ignore[call-overload]
             elif j in fresh_by_index:
                 names.append(fresh_by_index[j])
+            elif j in parked:
+                names.append(parked[j])
             else:
                 name, description, keywords = cache[key]  # type: ignore[index]
                 names.append(
@@ -164,9 +192,18 @@ def build_hierarchy(
                     )
                 )
         names_by_id.update(zip(level.ids, names, strict=True))
-        # a failed name gets no key: it is not reused, so the next build asks for it again
-        reusable = [None if n.error else k for n, k in zip(names, keys, strict=True)]
-        keys_by_id.update(zip(level.ids, reusable, strict=True))
+        # a failed name keeps its key with label_error: it is not reused as a name (see
+        # label_cache), but its attempts are counted for that key
+        keys_by_id.update(zip(level.ids, keys, strict=True))
+        for j, (cid, key) in enumerate(zip(level.ids, keys, strict=True)):
+            before = failed_before.get(key, (0, ""))[0] if key is not None else 0
+            if j in fresh_by_index:
+                count = before + 1
+                attempts_by_id[cid] = (count, policy.gave_up(names[j].error, count))
+            elif j in parked:
+                attempts_by_id[cid] = (before, True)
+            else:  # kept or reused: no call this build
+                attempts_by_id[cid] = (attempts_of.get(key, 1) if key else 1, False)
 
     levels = [
         _Level(
@@ -262,6 +299,9 @@ def build_hierarchy(
                         k: getattr(lab, k) + (share[k][j] if k in share else 0)
                         for k in ("llm_calls", "prompt_tokens", "completion_tokens")
                     },
+                    "attempts": attempts_by_id[cid][0],
+                    "gave_up": attempts_by_id[cid][1],
+                    "error": lab.error,
                 }
             )
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
@@ -314,6 +354,16 @@ def _reuse_grouping(
     return np.array(groups, dtype=int)
 
 
+def _parked_label(failed: tuple[int, str], size: int) -> ClusterLabel:
+    """The label of a cluster whose name is parked: unnamed, with the last error, no call."""
+    error = failed[1] or "naming failed"
+    return ClusterLabel(
+        name=f"Unnamed cluster ({size} conversations)",
+        description=f"Naming failed: {error}",
+        error=error,
+    )
+
+
 def cluster_id(level: int, index: int) -> str:
     """Deterministic id of the index-th cluster (by size) at a level, e.g. ``L1-004``."""
     return f"L{level}-{index:04d}"
@@ -352,4 +402,27 @@ def label_cache(clusters: pd.DataFrame | None) -> dict[str, Any] | None:
         cache["__levels__"] = {
             row.label_key: int(row.level) for row in rows.itertuples(index=False)
         }
+    cache["__attempts__"] = _attempts_by_key(rows)
+    cache["__failed__"] = _failed_by_key(clusters.dropna(subset=["label_key"]))
     return cache
+
+
+def _attempts_by_key(rows: pd.DataFrame) -> dict[str, int]:
+    """Attempts by label key of stored rows (1 for a row from before the column existed)."""
+    if "attempts" not in rows:
+        return {}
+    counts = rows["attempts"].astype("Float64").fillna(1).astype(int)
+    return dict(zip(rows["label_key"], counts, strict=True))
+
+
+def _failed_by_key(rows: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """(attempts, last error) by label key of the stored names that failed."""
+    if "label_error" not in rows:
+        return {}
+    failed = rows[rows["label_error"].fillna(False).astype(bool)]
+    attempts = _attempts_by_key(failed)
+    errors = failed["error"] if "error" in failed else failed["description"]
+    return {
+        key: (attempts.get(key, 1), error if isinstance(error, str) else "")
+        for key, error in zip(failed["label_key"], errors, strict=True)
+    }

@@ -23,6 +23,7 @@ import pandas as pd
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids
 from kura_dbt.incremental import embedded_text_sql
+from kura_dbt.parking import state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import state as st
@@ -31,7 +32,7 @@ from kura_dbt.taxonomy.policy import Decision, Figures, clustering_settings_key,
 
 __all__ = ["Decision", "Discovery", "Figures", "Previous", "decide", "discover", "update_taxonomy"]
 
-_CLUSTER_COLUMNS = ", ".join(c for c in st.STATE_SCHEMA if c not in {"state_key", "record_type"})
+_CLUSTER_COLUMNS = [c for c in st.STATE_SCHEMA if c not in {"state_key", "record_type"}]
 
 
 def _vectors(column: pd.Series) -> np.ndarray:
@@ -69,8 +70,10 @@ def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
             f"from {emb} where {usable}"
         )
     else:
+        # a table from before a column existed lacks it until this build appends it
+        stored = state_columns(wh, state)
         clusters = wh.query(
-            f"select {_CLUSTER_COLUMNS} from {state} "
+            f"select {', '.join(c for c in _CLUSTER_COLUMNS if c in stored)} from {state} "
             f"where record_type = '{st.CLUSTER}' and retired_epoch is null"
         )
         runs = wh.query(
@@ -274,6 +277,10 @@ def _discovery_rows(
                 "llm_calls": h["llm_calls"],
                 "prompt_tokens": h["prompt_tokens"],
                 "completion_tokens": h["completion_tokens"],
+                # bounded retries of the name (kura_dbt.parking)
+                "attempts": h["attempts"],
+                "gave_up": bool(h["gave_up"]),
+                "error": h["error"],
                 "centroid": json.dumps(found.centroid_of.get(cid)),
                 "radius": radius.get(cid),
                 "size_at_discovery": h["size"],

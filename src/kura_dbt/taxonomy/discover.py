@@ -22,6 +22,7 @@ from kura_dbt.clustering.base import cosine_distances_to_centroids
 from kura_dbt.clustering.lineage import match_clusters, new_cluster_id
 from kura_dbt.hierarchy import build_hierarchy, label_cache
 from kura_dbt.labels import LABELLERS, ClusterLabel
+from kura_dbt.parking import RetryPolicy
 from kura_dbt.settings import Settings
 
 
@@ -175,6 +176,7 @@ def discover(
         labeller=labeller,
         cache=label_cache(previous.clusters),
         identify=identify,
+        policy=RetryPolicy.of(settings),
     )
     base_labels = sorted(int(b) for b in np.unique(labels[labels >= 0]))
     base_ids = list(hierarchy.loc[hierarchy["level"] == 0, "cluster_id"])

@@ -46,6 +46,9 @@ STATE_SCHEMA: dict[str, str] = {
     "llm_calls": "Int64",
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
+    "attempts": "Int64",  # the name's bounded retries (kura_dbt.parking)
+    "gave_up": "boolean",
+    "error": "string",
     "centroid": "string",
     "radius": "float64",
     "size_at_discovery": "Int64",
