@@ -10,11 +10,6 @@ import yaml
 from kura_dbt.settings import OTHER_VARS, Settings, settings_vars
 
 ROOT = Path(__file__).resolve().parents[2]
-# declared kura__llm_* vars that kura_dbt.llm.LLMSettings does not read yet: issue 24's parked
-# rows (the branch that adds them to LLMSettings empties this set)
-LLM_VARS_PENDING = {"max_attempts", "retry_gave_up"}
-
-
 def _project_vars() -> dict:
     return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
 
@@ -34,14 +29,10 @@ def test_llm_defaults_equal_the_dbt_project_var_defaults():
     llm = Settings().llm_settings()
     declared = {v.name[len("kura__llm_") :]: v for v in OTHER_VARS if v.reader == "llm"}
     unread = set(declared) - set(dataclasses.asdict(llm))
-    assert unread == LLM_VARS_PENDING, (
-        f"declared kura__llm_* vars LLMSettings does not read: {sorted(unread)}; "
-        f"LLM_VARS_PENDING lists {sorted(LLM_VARS_PENDING)}: keep the two equal"
-    )
+    assert not unread, f"declared kura__llm_* vars LLMSettings does not read: {sorted(unread)}"
     for name, var in declared.items():
         assert project[var.name] == var.default, var.name
-        if name not in LLM_VARS_PENDING:
-            assert var.default == getattr(llm, name), name
+        assert var.default == getattr(llm, name), name
 
 
 def test_every_python_model_reads_the_one_settings_object():
