@@ -9,6 +9,7 @@ only with the deterministic stand-ins (var kura__cortex_stand_in)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -349,3 +350,59 @@ def test_tree_and_report_read_snowflake_as_they_read_duckdb(tmp_path):
         assert missing.exit_code == 2
         text = "".join(missing.output.replace("│", " ").split())
         assert "hasnotablenope.kura__clusters" in text, missing.output
+
+
+# ---- the Cortex stand-ins answer as Snowflake documents (tests/fixtures/cortex/) ----------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "cortex"
+PLACEHOLDER = "<<kura:answer>>"
+# the AI_COMPLETE answer shapes a stand-in can return (var kura__cortex_stand_in_shape)
+SHAPES = {
+    "structured": "ai_complete_structured.json",
+    "text": "ai_complete_text.json",
+    "openai": "ai_complete_openai_style.json",
+}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _at(answer, path: str):
+    """The value at a documented path such as ``structured_output[0].raw_message``."""
+    for part in re.findall(r"[^.\[\]]+", path):
+        answer = answer[int(part)] if part.isdigit() else answer[part]
+    return answer
+
+
+def _template(record: dict) -> str:
+    """The fixture's answer with the model's answer replaced by the placeholder."""
+    answer = json.loads(json.dumps(record["answer"]))
+    *parents, last = re.findall(r"[^.\[\]]+", record["answer_path"])
+    holder = _at(answer, ".".join(parents))
+    holder[int(last) if last.isdigit() else last] = PLACEHOLDER
+    return json.dumps(answer, sort_keys=True)
+
+
+def render_stand_in_macro() -> str:
+    """macros/cortex/stand_ins.sql: the fixtures' shapes as a dict the stand-in macros read."""
+    shapes: dict = {
+        name: {"template": _template(fixture(file)), "content": fixture(file)["content"]}
+        for name, file in SHAPES.items()
+    }
+    error = fixture("ai_complete_error_details_error.json")["answer"]
+    shapes["__error__"] = json.dumps(error, sort_keys=True)
+    shapes["__error_text__"] = error["error"]
+    body = json.dumps(json.dumps(shapes, sort_keys=True))
+    return (
+        "{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with their\n"
+        "    sources) by `python -m tests.python.test_cortex`: do not edit by hand.\n"
+        "    tests/python/test_cortex.py fails when this file differs from the fixtures. -#}\n\n"
+        "{% macro cortex_stand_in_shapes() -%}\n"
+        f"    {{{{ return(fromjson({body})) }}}}\n"
+        "{%- endmacro %}\n"
+    )
+
+
+if __name__ == "__main__":
+    (ROOT / "macros" / "cortex" / "stand_ins.sql").write_text(render_stand_in_macro())
