@@ -1,5 +1,5 @@
-{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with their
-    sources) by `python -m tests.python.test_cortex`: do not edit by hand.
+{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with
+    their sources) by `python -m tests.python.test_cortex`: do not edit by hand.
     tests/python/test_cortex.py fails when this file differs from the fixtures. -#}
 
 {% macro cortex_stand_in_shapes() -%}

@@ -395,13 +395,49 @@ def render_stand_in_macro() -> str:
     shapes["__error_text__"] = error["error"]
     body = json.dumps(json.dumps(shapes, sort_keys=True))
     return (
-        "{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with their\n"
-        "    sources) by `python -m tests.python.test_cortex`: do not edit by hand.\n"
+        "{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with\n"
+        "    their sources) by `python -m tests.python.test_cortex`: do not edit by hand.\n"
         "    tests/python/test_cortex.py fails when this file differs from the fixtures. -#}\n\n"
         "{% macro cortex_stand_in_shapes() -%}\n"
         f"    {{{{ return(fromjson({body})) }}}}\n"
         "{%- endmacro %}\n"
     )
+
+
+def test_the_stand_in_shapes_are_the_fixtures():
+    shipped = (ROOT / "macros" / "cortex" / "stand_ins.sql").read_text()
+    assert shipped == render_stand_in_macro(), (
+        "macros/cortex/stand_ins.sql is stale: run `python -m tests.python.test_cortex`"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_fixture_cites_its_source_and_holds_the_answer_where_it_says(path):
+    record = json.loads(path.read_text())
+    assert record["source"] and all(s.strip() for s in record["source"]), path.name
+    assert record["answer"] is not None or record.get("content") == "error", path.name
+    if record.get("answer_path"):
+        content = _at(record["answer"], record["answer_path"])
+        found = content if record["content"] == "object" else json.loads(content)
+        assert found["summary"], path.name
+
+
+def test_the_structured_answer_has_no_choices_so_choices_messages_finds_nothing():
+    """What the parser read before: choices[0].messages. The answer AI_COMPLETE documents for a
+    call with response_format and show_details has no `choices` at all."""
+    answer = fixture("ai_complete_structured.json")["answer"]
+    assert "choices" not in answer
+    with pytest.raises(KeyError):
+        _at(answer, "choices[0].messages")
+    assert _at(answer, "structured_output[0].raw_message")["summary"]
+    assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+def test_return_error_details_wraps_the_answer_it_would_have_given():
+    ok = fixture("ai_complete_error_details_ok.json")["answer"]
+    assert ok == {"error": None, "value": fixture("ai_complete_structured.json")["answer"]}
+    failed = fixture("ai_complete_error_details_error.json")["answer"]
+    assert failed["value"] is None and isinstance(failed["error"], str)
 
 
 if __name__ == "__main__":

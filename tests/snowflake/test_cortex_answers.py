@@ -41,10 +41,11 @@ def _project(tmp_path: Path, server: dict[str, Any], database: str, **vars: Any)
         profile,
         {"kura__cortex_stand_in": True, "kura__progress": False, **vars},
     )
-    # incremental builds: fakesnow creates no temporary relations, so dbt-snowflake's merge
-    # goes through a transient table
+    # incremental builds: fakesnow creates no temporary relations and cannot bind the merge
+    # dbt-snowflake writes, so the rows go through a transient table, deleted and inserted
     config = yaml.safe_load((project / "dbt_project.yml").read_text())
     config["models"]["kura"]["+tmp_relation_type"] = "transient"
+    config["models"]["kura"]["+incremental_strategy"] = "delete+insert"
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
     dbt(project, "deps", "--quiet")
     dbt(project, "seed")
@@ -83,14 +84,17 @@ def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakes
     summarised, errors, prompt_tokens = _rows(
         fakesnow_server,
         database,
-        "select count(summary), count(error), max(prompt_tokens) from " + SUMMARIES
+        "select count(summary), count(error), max(prompt_tokens) from "
+        + SUMMARIES
         + " where turn_count > 0",
     )[0]
     assert summarised > 400 and errors == 0
     assert prompt_tokens == USAGE["prompt_tokens"]  # read from `usage`, as documented
 
 
-def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(tmp_path, fakesnow_server):
+def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(
+    tmp_path, fakesnow_server
+):
     """The answer AI_COMPLETE gives with a response_format has no `choices`: a parser that reads
     choices[0].messages (what kura.cortex_answer read before) gets NULL for every row."""
     database = "KURA_OLD_PARSER"
@@ -102,7 +106,9 @@ def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(tmp_
         "{%- endmacro %}\n"
     )
     config = yaml.safe_load((project / "dbt_project.yml").read_text())
-    config["dispatch"] = [{"macro_namespace": "kura", "search_order": ["kura_on_snowflake", "kura"]}]
+    config["dispatch"] = [
+        {"macro_namespace": "kura", "search_order": ["kura_on_snowflake", "kura"]}
+    ]
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
     ok, output = _build(project, {"kura__llm_max_attempts": 5}, expect_success=False)
     assert not ok and "summaries attempted in this run failed" in output, output[-2000:]
@@ -159,7 +165,9 @@ def test_a_build_where_every_call_failed_fails_with_the_first_error(tmp_path, fa
     every = {"kura__cortex_stand_in_shape": "error"}
     ok, output = _build(project, every, expect_success=False)
     assert not ok
-    assert "summaries attempted in this run failed (summariser cortex, model llama3.1-70b)" in output
+    assert (
+        "summaries attempted in this run failed (summariser cortex, model llama3.1-70b)" in output
+    )
     assert f"the first error: {ERROR['error']}" in output
     # the rows were written, so their attempt counts; a build that only retries them passes
     assert _rows(fakesnow_server, database, f"select max(attempts) from {SUMMARIES}")[0][0] == 1
