@@ -48,12 +48,7 @@ with pending as (
     select
         transcripts.conversation_id,
         transcripts.content_hash,
-        {%- if kura.cortex_redact_enabled() %}
-        case when transcripts.turn_count > 0 then {{ kura.cortex_redact('transcripts.transcript') }} end
-            as transcript,
-        {%- else %}
         transcripts.transcript,
-        {%- endif %}
         transcripts.turn_count,
         transcripts.user_turns,
         transcripts.assistant_turns,
@@ -76,6 +71,24 @@ capped as (
     {%- endif %}
 ),
 
+{#- AI_REDACT (var kura__cortex_redact) only on what this build sends -#}
+redacted as (
+    select
+        conversation_id,
+        content_hash,
+        {%- if kura.cortex_redact_enabled() %}
+        case when turn_count > 0 then {{ kura.cortex_redact('transcript') }} end as transcript,
+        {%- else %}
+        transcript,
+        {%- endif %}
+        turn_count,
+        user_turns,
+        assistant_turns,
+        previous_attempts,
+        pending_total
+    from capped
+),
+
 prompts as (
     select
         *,
@@ -88,7 +101,7 @@ prompts as (
             else transcript
         end
         || '\n</transcript>' as prompt
-    from capped
+    from redacted
 ),
 
 answered as (

@@ -89,7 +89,7 @@ def test_the_options_render_the_documented_calls(tmp_path):
     with fakesnow.patch():
         dbt(project, "compile", "--select", "kura__summaries", "kura__embeddings")
     summaries = _compiled(project, "kura__summaries")
-    assert "then ai_redact(transcripts.transcript) end" in summaries
+    assert "then ai_redact(transcript) end as transcript" in summaries
     assert (
         "snowflake.cortex.try_complete(\n        'llama3.1-70b',\n"
         "        [{'role': 'user', 'content': prompt}]," in summaries
