@@ -1,10 +1,14 @@
 """The Snowflake Cortex backends: one source for their prompts and schemas, one rule for which
 backend runs, and `kura tree` / `kura report` reading Snowflake (offline, on fakesnow).
 
+The stand-ins answer as Snowflake documents: tests/fixtures/cortex/ holds each answer shape
+with its source, and macros/cortex/stand_ins.sql is rendered from it here.
+
 What this does not prove: that Snowflake accepts the generated AI_COMPLETE call (the
-response_format object, show_details), EMBED_TEXT_768 or COUNT_TOKENS; fakesnow has no Cortex
-functions, so the models are compiled for Snowflake (tests/dbt/test_cortex_compile.py) and run
-only with the deterministic stand-ins (var kura__cortex_stand_in)."""
+response_format object, show_details, return_error_details), AI_EMBED or COUNT_TOKENS; fakesnow
+has no Cortex functions, so the models are compiled for Snowflake
+(tests/snowflake/test_cortex_compile.py) and run only with the stand-ins (var
+kura__cortex_stand_in, tests/snowflake/test_cortex_answers.py)."""
 
 from __future__ import annotations
 

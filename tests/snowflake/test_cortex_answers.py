@@ -76,20 +76,20 @@ def _rows(server: dict[str, Any], database: str, sql: str) -> list[tuple]:
 SUMMARIES = "kura_kura_private.kura__summaries"
 
 
-@pytest.mark.parametrize("shape", ["structured", "text", "openai"])
-def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakesnow_server, shape):
-    database = f"KURA_SHAPE_{shape.upper()}"
-    project = _project(tmp_path, fakesnow_server, database, kura__cortex_stand_in_shape=shape)
-    _build(project)
-    summarised, errors, prompt_tokens = _rows(
-        fakesnow_server,
-        database,
-        "select count(summary), count(error), max(prompt_tokens) from "
-        + SUMMARIES
-        + " where turn_count > 0",
-    )[0]
-    assert summarised > 400 and errors == 0
-    assert prompt_tokens == USAGE["prompt_tokens"]  # read from `usage`, as documented
+def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakesnow_server):
+    database = "KURA_SHAPES"
+    project = _project(tmp_path, fakesnow_server, database)
+    # one build per shape; a new model name makes each build summarise every conversation again
+    for shape, model in [("structured", "m1"), ("text", "m2"), ("openai", "m3")]:
+        _build(project, {"kura__cortex_stand_in_shape": shape, "kura__cortex_model": model})
+        summarised, errors, prompt_tokens = _rows(
+            fakesnow_server,
+            database,
+            f"select count(summary), count(error), max(prompt_tokens) from {SUMMARIES} "
+            f"where turn_count > 0 and model = '{model}'",
+        )[0]
+        assert summarised > 400 and errors == 0, shape
+        assert prompt_tokens == USAGE["prompt_tokens"], shape  # read from `usage`, as documented
 
 
 def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(
