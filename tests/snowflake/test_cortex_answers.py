@@ -81,7 +81,12 @@ def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakes
     project = _project(tmp_path, fakesnow_server, database)
     # one build per shape; a new model name makes each build summarise every conversation again
     for shape, model in [("structured", "m1"), ("text", "m2"), ("openai", "m3")]:
-        _build(project, {"kura__cortex_stand_in_shape": shape, "kura__cortex_model": model})
+        # (AI_REDACT's stand-in on the way: a VARCHAR, as documented)
+        _build(
+            project,
+            {"kura__cortex_stand_in_shape": shape, "kura__cortex_model": model},
+            {"kura__cortex_redact": model == "m3"},
+        )
         summarised, errors, prompt_tokens = _rows(
             fakesnow_server,
             database,
@@ -90,6 +95,18 @@ def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakes
         )[0]
         assert summarised > 400 and errors == 0, shape
         assert prompt_tokens == USAGE["prompt_tokens"], shape  # read from `usage`, as documented
+    # the try form (an account without bundle 2026_02): a failed row is NULL, its error says so
+    _build(
+        project,
+        {"kura__cortex_model": "m4", "kura__cortex_error_handling": "try"},
+        {"kura__cortex_stand_in_failing": FAILING},
+    )
+    errors = _rows(
+        fakesnow_server,
+        database,
+        f"select distinct error from {SUMMARIES} where model = 'm4' and error is not null",
+    )
+    assert errors == [("Cortex AI_COMPLETE returned no answer (NULL) for this conversation",)]
 
 
 def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(
