@@ -191,3 +191,27 @@ def test_a_build_where_every_call_failed_fails_with_the_first_error(tmp_path, fa
     ok, output = _build(project, every, expect_success=False)
     assert ok, output[-2000:]
     assert _rows(fakesnow_server, database, f"select max(attempts) from {SUMMARIES}")[0][0] == 2
+
+
+def test_embeddings_keep_each_failed_text_and_send_only_those_again(tmp_path, fakesnow_server):
+    """AI_EMBED with return_error_details (bundle 2026_06): {value, error} per text."""
+    database = "KURA_EMBED"
+    project = _project(tmp_path, fakesnow_server, database)
+    embed = {
+        "kura__cortex_embed_error_details": True,
+        "kura__cortex_stand_in_failing": "substr(md5(input), 1, 1) in ('0', '1', '2', '3')",
+    }
+    state = (
+        "select attempts, gave_up, error is null, embedding is null, count(*) "
+        "from kura_kura_private.kura__embeddings group by 1, 2, 3, 4 order by 1, 3"
+    )
+    for build in (1, 2):
+        dbt(project, "run", "--select", "+kura__embeddings", "--vars", json.dumps(embed))
+        rows = _rows(fakesnow_server, database, state)
+        assert {row[:4] for row in rows} == {(1, False, True, False), (build, False, False, True)}
+    error = _rows(
+        fakesnow_server,
+        database,
+        "select distinct error from kura_kura_private.kura__embeddings where error is not null",
+    )
+    assert error == [(ERROR["error"],)]
