@@ -79,6 +79,20 @@ SUMMARIES = "kura_kura_private.kura__summaries"
 def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakesnow_server):
     database = "KURA_SHAPES"
     project = _project(tmp_path, fakesnow_server, database)
+    # what kura.cortex_answer read before (choices[0].messages), with var old_parser
+    (project / "macros").mkdir()
+    (project / "macros" / "old_parser.sql").write_text(
+        "{% macro default__cortex_answer(details) -%}\n"
+        "{%- if var('old_parser', false) -%}\n"
+        "    try_parse_json(to_varchar({{ details }}:choices[0]:messages))\n"
+        "{%- else -%}{{ kura.default__cortex_answer(details) }}{%- endif -%}\n"
+        "{%- endmacro %}\n"
+    )
+    config = yaml.safe_load((project / "dbt_project.yml").read_text())
+    config["dispatch"] = [
+        {"macro_namespace": "kura", "search_order": ["kura_on_snowflake", "kura"]}
+    ]
+    (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
     # one build per shape; a new model name makes each build summarise every conversation again
     for shape, model in [("structured", "m1"), ("text", "m2"), ("openai", "m3")]:
         # (AI_REDACT's stand-in on the way: a VARCHAR, as documented)
@@ -108,33 +122,17 @@ def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakes
     )
     assert errors == [("Cortex AI_COMPLETE returned no answer (NULL) for this conversation",)]
 
-
-def test_reading_choices_messages_finds_no_summary_in_the_structured_answer(
-    tmp_path, fakesnow_server
-):
-    """The answer AI_COMPLETE gives with a response_format has no `choices`: a parser that reads
-    choices[0].messages (what kura.cortex_answer read before) gets NULL for every row."""
-    database = "KURA_OLD_PARSER"
-    project = _project(tmp_path, fakesnow_server, database)
-    (project / "macros").mkdir()
-    (project / "macros" / "old_parser.sql").write_text(
-        "{% macro default__cortex_answer(details) -%}\n"
-        "    try_parse_json(to_varchar({{ details }}:choices[0]:messages))\n"
-        "{%- endmacro %}\n"
+    # the structured answer has no `choices`: reading choices[0].messages, every call "fails"
+    ok, output = _build(
+        project, {"kura__cortex_model": "m5", "old_parser": True}, expect_success=False
     )
-    config = yaml.safe_load((project / "dbt_project.yml").read_text())
-    config["dispatch"] = [
-        {"macro_namespace": "kura", "search_order": ["kura_on_snowflake", "kura"]}
-    ]
-    (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
-    ok, output = _build(project, {"kura__llm_max_attempts": 5}, expect_success=False)
-    assert not ok and "summaries attempted in this run failed" in output, output[-2000:]
+    assert not ok and "500 of 500 summaries attempted in this run failed" in output
     summarised, failed = _rows(
         fakesnow_server,
         database,
-        f"select count(summary), count(error) from {SUMMARIES} where turn_count > 0",
+        f"select count(summary), count(error) from {SUMMARIES} where model = 'm5'",
     )[0]
-    assert summarised == 0 and failed > 400
+    assert summarised == 0 and failed == 500
 
 
 def test_failed_rows_are_counted_parked_and_not_sent_again(tmp_path, fakesnow_server):
@@ -175,18 +173,13 @@ def test_failed_rows_are_counted_parked_and_not_sent_again(tmp_path, fakesnow_se
     assert after == (0, None)
     assert _rows(fakesnow_server, database, f"select max(attempts) from {SUMMARIES}")[0][0] == 4
 
-
-def test_a_build_where_every_call_failed_fails_with_the_first_error(tmp_path, fakesnow_server):
-    database = "KURA_ALL_FAIL"
-    project = _project(tmp_path, fakesnow_server, database)
-    every = {"kura__cortex_stand_in_shape": "error"}
+    # a new model, and every call fails: the build fails with the first error, after writing
+    # the rows (their attempts count); a build that only retries them passes
+    every = {"kura__cortex_stand_in_shape": "error", "kura__cortex_model": "broken"}
     ok, output = _build(project, every, expect_success=False)
     assert not ok
-    assert (
-        "summaries attempted in this run failed (summariser cortex, model llama3.1-70b)" in output
-    )
+    assert "summaries attempted in this run failed (summariser cortex, model broken)" in output
     assert f"the first error: {ERROR['error']}" in output
-    # the rows were written, so their attempt counts; a build that only retries them passes
     assert _rows(fakesnow_server, database, f"select max(attempts) from {SUMMARIES}")[0][0] == 1
     ok, output = _build(project, every, expect_success=False)
     assert ok, output[-2000:]
