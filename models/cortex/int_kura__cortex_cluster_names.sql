@@ -8,7 +8,7 @@
     Keyed by the cluster's label_key, the hash of exactly what its local name was made from, so
     that an unchanged cluster is never asked again (nor one that kept its label at a
     re-discovery); a change of model or prompt asks again; a failed answer (error) is asked
-    again on the next build. A base cluster is named from up to 15 of its summaries, spread
+    again on the next build until it is parked (macros/cortex/state.sql: attempts, gave_up). A base cluster is named from up to 15 of its summaries, spread
     from the most central outwards (as the LLM labeller samples them), a parent from its
     children's names and descriptions; the local names of up to 10 sibling clusters are the
     contrast. -#}
@@ -18,9 +18,14 @@
     unique_key='label_key',
     on_schema_change='append_new_columns',
     schema=var('kura__private_schema', 'kura_private'),
+    post_hook="{{ kura.cortex_check_failures('cluster names', 'named_at', 'labeller cortex, model ' ~ var('kura__cortex_model', 'llama3.1-70b')) }}",
 ) }}
 {%- set request = kura.cortex_label_request() -%}
 {%- set model_name = var('kura__cortex_model', 'llama3.1-70b') %}
+{%- set same_key -%}
+    coalesce(done.model, '') = '{{ model_name }}'
+    and coalesce(done.prompt_version, '') = '{{ request["prompt_version"] }}'
+{%- endset %}
 
 with clusters as (
     select cluster_id, level, parent_id, name, description, label_key, size_at_discovery
@@ -31,15 +36,12 @@ with clusters as (
 ),
 
 todo as (
-    select clusters.*
+    select clusters.*, {{ kura.cortex_previous_attempts(same_key) }} as previous_attempts
     from clusters
     {% if is_incremental() -%}
     left join {{ this }} as done
         on done.label_key = clusters.label_key
-        and coalesce(done.model, '') = '{{ model_name }}'
-        and coalesce(done.prompt_version, '') = '{{ request["prompt_version"] }}'
-        and done.error is null
-    where done.label_key is null
+    where {{ kura.cortex_to_send(same_key) }}
     {%- endif %}
 ),
 
@@ -115,6 +117,7 @@ prompts as (
         todo.cluster_id,
         todo.level,
         todo.label_key,
+        todo.previous_attempts,
         {{ kura.cortex_string(request['system_prompt'] ~ '\n\n<inside_examples>\n') }}
         || coalesce(base_examples.examples, parent_examples.examples, '')
         || '\n</inside_examples>\n<outside_examples>\n'
@@ -140,9 +143,27 @@ answered as (
     from prompts
 ),
 
-parsed as (
-    select *, {{ kura.cortex_answer('response') }} as answer
+detailed as (
+    select *, {{ kura.cortex_details('response') }} as details
     from answered
+),
+
+answers as (
+    select *, {{ kura.cortex_answer('details') }} as answer
+    from detailed
+),
+
+parsed as (
+    select
+        *,
+        case
+            when {{ kura.cortex_error('response') }} is not null then {{ kura.cortex_error('response') }}
+            when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this cluster'
+            when nullif(trim(answer:name::varchar), '') is null
+                then 'Cortex AI_COMPLETE answered without a name (answer: '
+                    || left(to_varchar(details), 200) || ')'
+        end as call_error
+    from answers
 )
 
 select
@@ -154,13 +175,10 @@ select
     'cortex' as labeller,
     '{{ model_name }}' as model,
     '{{ request["prompt_version"] }}' as prompt_version,
-    response:usage:prompt_tokens::int as prompt_tokens,
-    response:usage:completion_tokens::int as completion_tokens,
+    details:usage:prompt_tokens::int as prompt_tokens,
+    details:usage:completion_tokens::int as completion_tokens,
     1 as llm_calls,
-    case
-        when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this cluster'
-        when nullif(trim(answer:name::varchar), '') is null
-            then 'Cortex AI_COMPLETE answered without a name'
-    end as error,
-    {{ kura.utc_now() }} as named_at
+    call_error as error,
+    {{ kura.cortex_state_columns('previous_attempts + 1', 'call_error') }},
+    {{ kura.cortex_run_time() }} as named_at
 from parsed

@@ -3,15 +3,17 @@
     disabled then (dbt_project.yml). The embedded text is the one the Python embedder would
     embed (var kura__embedding_text, kura_dbt.incremental.embedded_text_sql), its MD5 the
     text_hash; a summary is embedded again when that text, the embedder or the model changes,
-    or when its last embedding failed. The vector is EMBED_TEXT_768 (or AI_EMBED, var
-    kura__cortex_embed_function) of var kura__cortex_embedding_model, a VECTOR column; its
-    input tokens are counted with SNOWFLAKE.CORTEX.COUNT_TOKENS (embeddings bill input tokens
-    only). -#}
+    or when its last embedding failed and it is not parked (macros/cortex/state.sql). The
+    vector is AI_EMBED (or EMBED_TEXT_768 / _1024, var kura__cortex_embed_function) of var
+    kura__cortex_embedding_model, a VECTOR column; its input tokens are counted with
+    SNOWFLAKE.CORTEX.COUNT_TOKENS (embeddings bill input tokens only). Before bundle 2026_06 a
+    text AI_EMBED cannot embed fails the whole query (docs/SNOWFLAKE.md, "Cortex answers"). -#}
 {{ config(
     enabled=kura.cortex_enabled('embedder'),
     materialized='incremental',
     unique_key='conversation_id',
     on_schema_change='append_new_columns',
+    post_hook="{{ kura.cortex_check_failures('embeddings', 'embedded_at', 'embedder cortex, model ' ~ var('kura__cortex_embedding_model', 'snowflake-arctic-embed-m-v1.5')) }}",
 ) }}
 {%- set model_name = var('kura__cortex_embedding_model', 'snowflake-arctic-embed-m-v1.5') -%}
 {#- kura_dbt.settings.Settings.embedded_column: auto embeds the request (the user's own words)
@@ -27,6 +29,11 @@
 {%- else -%}
     {{ exceptions.raise_compiler_error("kura: var kura__embedding_text must be auto, request or summary") }}
 {%- endif %}
+{%- set same_key -%}
+    coalesce(done.text_hash, '') = md5(usable.text)
+    and coalesce(done.embedder, '') = 'cortex'
+    and coalesce(done.model, '') = '{{ model_name }}'
+{%- endset %}
 
 with usable as (
     select
@@ -38,31 +45,51 @@ with usable as (
 ),
 
 pending as (
-    select usable.conversation_id, usable.text, md5(usable.text) as text_hash
+    select
+        usable.conversation_id,
+        usable.text,
+        md5(usable.text) as text_hash,
+        {{ kura.cortex_previous_attempts(same_key) }} as previous_attempts
     from usable
     {% if is_incremental() -%}
     left join {{ this }} as done
         on done.conversation_id = usable.conversation_id
-        and done.text_hash = md5(usable.text)
-        and coalesce(done.embedder, '') = 'cortex'
-        and coalesce(done.model, '') = '{{ model_name }}'
-        and done.error is null
-    where done.conversation_id is null
-        and trim(usable.text) != ''
+    where trim(usable.text) != ''
+        and ({{ kura.cortex_to_send(same_key) }})
     {%- else -%}
     where trim(usable.text) != ''
     {%- endif %}
+),
+
+embedded as (
+    select *, {{ kura.cortex_embed(model_name, 'text') }} as answer
+    from pending
+),
+
+checked as (
+    select
+        *,
+        {{ kura.cortex_embedding('answer') }} as vector,
+        coalesce(
+            {{ kura.cortex_embed_error('answer') }},
+            case when {{ kura.cortex_embedding('answer') }} is null
+                then 'Cortex AI_EMBED returned no vector (NULL) for this text' end
+        ) as call_error
+    from embedded
 )
 
 select
     conversation_id,
     text_hash,
-    {{ kura.cortex_embed(model_name, 'text') }} as embedding,
+    vector as embedding,
     'cortex' as embedder,
     '{{ model_name }}' as model,
-    {{ 8 if kura.cortex_stand_in() else var('kura__cortex_embedding_dimensions', 768) }} as dimensions,
-    {{ kura.utc_now() }} as embedded_at,
-    cast(null as varchar) as error,
+    case when call_error is null
+        then {{ 8 if kura.cortex_stand_in() else var('kura__cortex_embedding_dimensions', 768) }}
+    end as dimensions,
+    {{ kura.cortex_run_time() }} as embedded_at,
+    call_error as error,
+    {{ kura.cortex_state_columns('previous_attempts + 1', 'call_error') }},
     {{ kura.cortex_count_tokens(model_name, 'text') }}::int as prompt_tokens,
     1 as llm_calls
-from pending
+from checked

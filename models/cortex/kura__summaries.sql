@@ -4,17 +4,20 @@
     text, with the summariser's own system prompt and the JSON schema of ConversationSummary
     (kura.cortex_summary_request(), generated from kura_dbt.summaries.cortex: one source).
 
-    A conversation is (re)summarised when it is new, its content hash changed, its last attempt
-    failed, or it was summarised by another backend, model or prompt version. Tokens come from
-    AI_COMPLETE's own usage answer. var kura__llm_max_calls caps the calls of one run (the rest
-    stays pending, counted in pending_after_cap). Long transcripts keep their start and end,
-    cut as kura_dbt.llm.fit_to_budget cuts them (kura__llm_max_transcript_tokens at 4
-    characters per token), and are flagged truncated. -#}
+    A conversation is (re)summarised when it is new, its content hash changed, it was summarised
+    by another backend, model or prompt version, or its last attempt failed and it is not parked
+    (macros/cortex/state.sql: attempts, gave_up, error; a build in which every call failed fails
+    the model). Tokens come from AI_COMPLETE's own usage answer. var kura__llm_max_calls caps the
+    calls of one run (the rest stays pending, counted in pending_after_cap). Long transcripts
+    keep their start and end, cut as kura_dbt.llm.fit_to_budget cuts them
+    (kura__llm_max_transcript_tokens at 4 characters per token), and are flagged truncated.
+    With var kura__cortex_redact the transcript goes through AI_REDACT first. -#}
 {{ config(
     enabled=kura.cortex_enabled('summariser'),
     materialized='incremental',
     unique_key='conversation_id',
     on_schema_change='append_new_columns',
+    post_hook="{{ kura.cortex_check_failures('summaries', 'summarised_at', 'summariser cortex, model ' ~ var('kura__cortex_model', 'llama3.1-70b')) }}",
 ) }}
 {%- set request = kura.cortex_summary_request() -%}
 {%- set model_name = var('kura__cortex_model', 'llama3.1-70b') -%}
@@ -34,6 +37,13 @@
         ~ " in your project (docs/SNOWFLAKE.md)") }}
 {%- endif %}
 
+{%- set same_key -%}
+    coalesce(done.content_hash, '') = transcripts.content_hash
+    and coalesce(done.summariser, '') = 'cortex'
+    and coalesce(done.model, '') = '{{ model_name }}'
+    and coalesce(done.prompt_version, '') = '{{ request["prompt_version"] }}'
+{%- endset %}
+
 with pending as (
     select
         transcripts.conversation_id,
@@ -41,17 +51,13 @@ with pending as (
         transcripts.transcript,
         transcripts.turn_count,
         transcripts.user_turns,
-        transcripts.assistant_turns
+        transcripts.assistant_turns,
+        {{ kura.cortex_previous_attempts(same_key) }} as previous_attempts
     from {{ ref('int_kura__transcripts') }} as transcripts
     {% if is_incremental() -%}
     left join {{ this }} as done
         on done.conversation_id = transcripts.conversation_id
-        and done.content_hash = transcripts.content_hash
-        and coalesce(done.summariser, '') = 'cortex'
-        and coalesce(done.model, '') = '{{ model_name }}'
-        and coalesce(done.prompt_version, '') = '{{ request["prompt_version"] }}'
-        and done.error is null
-    where done.conversation_id is null
+    where {{ kura.cortex_to_send(same_key) }}
     {%- endif %}
 ),
 
@@ -63,6 +69,24 @@ capped as (
     {% if max_calls is not none -%}
     qualify row_number() over (order by conversation_id) <= {{ max_calls | int }}
     {%- endif %}
+),
+
+{#- AI_REDACT (var kura__cortex_redact) only on what this build sends -#}
+redacted as (
+    select
+        conversation_id,
+        content_hash,
+        {%- if kura.cortex_redact_enabled() %}
+        case when turn_count > 0 then {{ kura.cortex_redact('transcript') }} end as transcript,
+        {%- else %}
+        transcript,
+        {%- endif %}
+        turn_count,
+        user_turns,
+        assistant_turns,
+        previous_attempts,
+        pending_total
+    from capped
 ),
 
 prompts as (
@@ -77,14 +101,14 @@ prompts as (
             else transcript
         end
         || '\n</transcript>' as prompt
-    from capped
+    from redacted
 ),
 
 answered as (
     select
         *,
         case
-            when turn_count > 0 then {{ kura.cortex_complete(
+            when turn_count > 0 and transcript is not null then {{ kura.cortex_complete(
                 model_name,
                 'prompt',
                 request['response_format_sql'],
@@ -99,11 +123,31 @@ answered as (
     from prompts
 ),
 
+detailed as (
+    select *, {{ kura.cortex_details('response') }} as details
+    from answered
+),
+
+answers as (
+    select *, {{ kura.cortex_answer('details') }} as answer
+    from detailed
+),
+
 parsed as (
     select
         *,
-        {{ kura.cortex_answer('response') }} as answer
-    from answered
+        case
+            when turn_count = 0 then null
+            when transcript is null then 'Cortex AI_REDACT returned no answer (NULL): not sent'
+            when {{ kura.cortex_error('response') }} is not null then {{ kura.cortex_error('response') }}
+            when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this conversation'
+            when answer:summary::varchar is null
+                then 'Cortex AI_COMPLETE answered without a summary (answer: '
+                    || left(to_varchar(details), 200) || ')'
+        end as call_error,
+        previous_attempts + case when turn_count > 0 and transcript is not null then 1 else 0 end
+            as call_attempts
+    from answers
 )
 
 select
@@ -123,29 +167,26 @@ select
         case when turn_count = 0 then 'empty' end,
         case when user_turns = 0 then 'no_user_message' end,
         case when turn_count > 0 and truncated then 'truncated' end,
-        case when turn_count > 0 and answer:summary::varchar is null then 'error' end
+        case when call_error is not null then 'error' end
     )) as flags,
     turn_count,
     user_turns,
     assistant_turns,
-    response:usage:prompt_tokens::int as prompt_tokens,
-    response:usage:completion_tokens::int as completion_tokens,
+    details:usage:prompt_tokens::int as prompt_tokens,
+    details:usage:completion_tokens::int as completion_tokens,
     {% if input_price is not none and output_price is not none -%}
-    (coalesce(response:usage:prompt_tokens::int, 0) * {{ input_price }}
-        + coalesce(response:usage:completion_tokens::int, 0) * {{ output_price }}) / 1000000.0
+    (coalesce(details:usage:prompt_tokens::int, 0) * {{ input_price }}
+        + coalesce(details:usage:completion_tokens::int, 0) * {{ output_price }}) / 1000000.0
     {%- else -%}
     cast(null as float)
     {%- endif %} as cost_usd,
-    case when turn_count > 0 then 1 else 0 end as llm_calls,
+    case when turn_count > 0 and transcript is not null then 1 else 0 end as llm_calls,
     'cortex' as summariser,
     '{{ model_name }}' as model,
     '{{ request["prompt_version"] }}' as prompt_version,
-    case
-        when turn_count = 0 then null
-        when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this conversation'
-        when answer:summary::varchar is null then 'Cortex AI_COMPLETE answered without a summary'
-    end as error,
-    {{ kura.utc_now() }} as summarised_at,
+    call_error as error,
+    {{ kura.cortex_state_columns('call_attempts', 'call_error') }},
+    {{ kura.cortex_run_time() }} as summarised_at,
     case when pending_total > {{ max_calls | int if max_calls is not none else 'pending_total' }}
         then pending_total - {{ max_calls | int if max_calls is not none else 'pending_total' }}
     end as pending_after_cap

@@ -683,10 +683,11 @@ OTHER_VARS: tuple[Var, ...] = (
     ),
     _sql(
         "cortex_embed_function",
-        "embed_text_768",
-        "the Cortex embedding function",
+        "ai_embed",
+        "the Cortex embedding function (embed_text_768 and embed_text_1024 are announced for "
+        "deprecation by the end of 2026)",
         "cortex",
-        choices=("embed_text_768", "embed_text_1024", "ai_embed"),
+        choices=("ai_embed", "embed_text_768", "embed_text_1024"),
     ),
     _sql(
         "cortex_embedding_dimensions",
@@ -697,11 +698,49 @@ OTHER_VARS: tuple[Var, ...] = (
         minimum=1,
     ),
     _sql(
-        "cortex_stand_in",
+        "cortex_error_handling",
+        "error_details",
+        "how a row's failure is reported: error_details (AI_COMPLETE with return_error_details, "
+        "bundle 2026_02) or try (SNOWFLAKE.CORTEX.TRY_COMPLETE: NULL, no error text)",
+        "cortex",
+        choices=("error_details", "try"),
+    ),
+    _sql(
+        "cortex_embed_error_details",
         False,
-        "true only in offline tests (fakesnow): deterministic SQL instead of Cortex",
+        "true with bundle 2026_06: AI_EMBED keeps a failed text's error instead of failing the "
+        "query",
         "cortex",
         bool,
+    ),
+    _sql(
+        "cortex_redact",
+        False,
+        "true: AI_REDACT each transcript before summarising it (one more call per conversation; "
+        "applies to conversations summarised from then on)",
+        "cortex",
+        bool,
+    ),
+    _sql(
+        "cortex_stand_in",
+        False,
+        "true only in offline tests (fakesnow): SQL returning the documented answers instead "
+        "of Cortex",
+        "cortex",
+        bool,
+    ),
+    _sql(
+        "cortex_stand_in_shape",
+        "structured",
+        "stand-in only: the documented answer shape the stand-ins return (tests/fixtures/cortex/)",
+        "cortex",
+        choices=("structured", "text", "openai", "error"),
+    ),
+    _sql(
+        "cortex_stand_in_failing",
+        None,
+        "stand-in only: a SQL predicate on `input` (the prompt or text) for the rows that fail",
+        "cortex",
     ),
     _sql(
         "private_schema",

@@ -1,14 +1,19 @@
 """The Snowflake Cortex backends: one source for their prompts and schemas, one rule for which
 backend runs, and `kura tree` / `kura report` reading Snowflake (offline, on fakesnow).
 
+The stand-ins answer as Snowflake documents: tests/fixtures/cortex/ holds each answer shape
+with its source, and macros/cortex/stand_ins.sql is rendered from it here.
+
 What this does not prove: that Snowflake accepts the generated AI_COMPLETE call (the
-response_format object, show_details), EMBED_TEXT_768 or COUNT_TOKENS; fakesnow has no Cortex
-functions, so the models are compiled for Snowflake (tests/dbt/test_cortex_compile.py) and run
-only with the deterministic stand-ins (var kura__cortex_stand_in)."""
+response_format object, show_details, return_error_details), AI_EMBED or COUNT_TOKENS; fakesnow
+has no Cortex functions, so the models are compiled for Snowflake
+(tests/snowflake/test_cortex_compile.py) and run only with the stand-ins (var
+kura__cortex_stand_in, tests/snowflake/test_cortex_answers.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
@@ -349,3 +354,95 @@ def test_tree_and_report_read_snowflake_as_they_read_duckdb(tmp_path):
         assert missing.exit_code == 2
         text = "".join(missing.output.replace("│", " ").split())
         assert "hasnotablenope.kura__clusters" in text, missing.output
+
+
+# ---- the Cortex stand-ins answer as Snowflake documents (tests/fixtures/cortex/) ----------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "cortex"
+PLACEHOLDER = "<<kura:answer>>"
+# the AI_COMPLETE answer shapes a stand-in can return (var kura__cortex_stand_in_shape)
+SHAPES = {
+    "structured": "ai_complete_structured.json",
+    "text": "ai_complete_text.json",
+    "openai": "ai_complete_openai_style.json",
+}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _at(answer, path: str):
+    """The value at a documented path such as ``structured_output[0].raw_message``."""
+    for part in re.findall(r"[^.\[\]]+", path):
+        answer = answer[int(part)] if part.isdigit() else answer[part]
+    return answer
+
+
+def _template(record: dict) -> str:
+    """The fixture's answer with the model's answer replaced by the placeholder."""
+    answer = json.loads(json.dumps(record["answer"]))
+    *parents, last = re.findall(r"[^.\[\]]+", record["answer_path"])
+    holder = _at(answer, ".".join(parents))
+    holder[int(last) if last.isdigit() else last] = PLACEHOLDER
+    return json.dumps(answer, sort_keys=True)
+
+
+def render_stand_in_macro() -> str:
+    """macros/cortex/stand_ins.sql: the fixtures' shapes as a dict the stand-in macros read."""
+    shapes: dict = {
+        name: {"template": _template(fixture(file)), "content": fixture(file)["content"]}
+        for name, file in SHAPES.items()
+    }
+    error = fixture("ai_complete_error_details_error.json")["answer"]
+    shapes["__error__"] = json.dumps(error, sort_keys=True)
+    shapes["__error_text__"] = error["error"]
+    body = json.dumps(json.dumps(shapes, sort_keys=True))
+    return (
+        "{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with\n"
+        "    their sources) by `python -m tests.python.test_cortex`: do not edit by hand.\n"
+        "    tests/python/test_cortex.py fails when this file differs from the fixtures. -#}\n\n"
+        "{% macro cortex_stand_in_shapes() -%}\n"
+        f"    {{{{ return(fromjson({body})) }}}}\n"
+        "{%- endmacro %}\n"
+    )
+
+
+def test_the_stand_in_shapes_are_the_fixtures():
+    shipped = (ROOT / "macros" / "cortex" / "stand_ins.sql").read_text()
+    assert shipped == render_stand_in_macro(), (
+        "macros/cortex/stand_ins.sql is stale: run `python -m tests.python.test_cortex`"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
+def test_every_fixture_cites_its_source_and_holds_the_answer_where_it_says(path):
+    record = json.loads(path.read_text())
+    assert record["source"] and all(s.strip() for s in record["source"]), path.name
+    assert record["answer"] is not None or record.get("content") == "error", path.name
+    if record.get("answer_path"):
+        content = _at(record["answer"], record["answer_path"])
+        found = content if record["content"] == "object" else json.loads(content)
+        assert found["summary"], path.name
+
+
+def test_the_structured_answer_has_no_choices_so_choices_messages_finds_nothing():
+    """What the parser read before: choices[0].messages. The answer AI_COMPLETE documents for a
+    call with response_format and show_details has no `choices` at all."""
+    answer = fixture("ai_complete_structured.json")["answer"]
+    assert "choices" not in answer
+    with pytest.raises(KeyError):
+        _at(answer, "choices[0].messages")
+    assert _at(answer, "structured_output[0].raw_message")["summary"]
+    assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+
+
+def test_return_error_details_wraps_the_answer_it_would_have_given():
+    ok = fixture("ai_complete_error_details_ok.json")["answer"]
+    assert ok == {"error": None, "value": fixture("ai_complete_structured.json")["answer"]}
+    failed = fixture("ai_complete_error_details_error.json")["answer"]
+    assert failed["value"] is None and isinstance(failed["error"], str)
+
+
+if __name__ == "__main__":
+    (ROOT / "macros" / "cortex" / "stand_ins.sql").write_text(render_stand_in_macro())

@@ -37,13 +37,16 @@ def test_the_cortex_models_compile_with_the_generated_requests(tmp_path):
         assert enabled[name]["language"] == "sql", name
     summaries = _compiled(project, "kura__summaries")
     assert summary_request()["response_format_sql"] in summaries
-    assert "ai_complete(\n        'llama3.1-70b',\n        prompt," in summaries
+    assert "ai_complete(\n        model => 'llama3.1-70b',\n        prompt => prompt," in summaries
+    # the documented answer: show_details for the usage, return_error_details for each row's error
+    assert "show_details => true,\n        return_error_details => true\n    )" in summaries
+    assert "ai_redact" not in summaries  # off by default
     assert "<= 500" in summaries  # the budget cap
     assert "object_construct" not in summaries  # no stand-in
     names = _compiled(project, "int_kura__cortex_cluster_names")
     assert label_request()["response_format_sql"] in names
     embeddings = _compiled(project, "kura__embeddings")
-    assert "snowflake.cortex.embed_text_768('snowflake-arctic-embed-m-v1.5', text)" in embeddings
+    assert "ai_embed('snowflake-arctic-embed-m-v1.5', text)" in embeddings  # the default
     assert "snowflake.cortex.count_tokens('snowflake-arctic-embed-m-v1.5', text)" in embeddings
     taxonomy = _compiled(project, "kura__taxonomy")
     assert "int_kura__cortex_cluster_names" in taxonomy.lower()
@@ -70,3 +73,44 @@ def test_local_backends_on_snowflake_are_the_python_models_turned_back_on(tmp_pa
     assert "int_kura__cortex_cluster_names" in disabled
     settings = json.loads(enabled["int_kura__cluster_state"]["config"]["meta"]["kura_settings"])
     assert [settings[k] for k in ("summariser", "embedder", "labeller")] == ["local"] * 3
+
+
+def test_the_options_render_the_documented_calls(tmp_path):
+    """AI_REDACT before summarising, TRY_COMPLETE for an account without bundle 2026_02, the
+    legacy EMBED_TEXT_768, and AI_EMBED's return_error_details (bundle 2026_06)."""
+    fakesnow = pytest.importorskip("fakesnow")
+    options = {
+        "kura__cortex_redact": True,
+        "kura__cortex_error_handling": "try",
+        "kura__cortex_embed_function": "embed_text_768",
+    }
+    project = write_project(tmp_path / "project", DUMMY_PROFILE, options)
+    dbt(project, "deps", "--quiet")
+    with fakesnow.patch():
+        dbt(project, "compile", "--select", "kura__summaries", "kura__embeddings")
+    summaries = _compiled(project, "kura__summaries")
+    assert "then ai_redact(transcript) end as transcript" in summaries
+    assert (
+        "snowflake.cortex.try_complete(\n        'llama3.1-70b',\n"
+        "        [{'role': 'user', 'content': prompt}]," in summaries
+    )
+    assert "return_error_details" not in summaries
+    embeddings = _compiled(project, "kura__embeddings")
+    assert "snowflake.cortex.embed_text_768('snowflake-arctic-embed-m-v1.5', text)" in embeddings
+    with fakesnow.patch():
+        dbt(
+            project,
+            "compile",
+            "--select",
+            "kura__embeddings",
+            "--vars",
+            json.dumps(
+                {
+                    "kura__cortex_embed_error_details": True,
+                    "kura__cortex_embed_function": "ai_embed",
+                }
+            ),
+        )
+    assert "ai_embed('snowflake-arctic-embed-m-v1.5', text, true)" in _compiled(
+        project, "kura__embeddings"
+    )

@@ -1,0 +1,7 @@
+{#- GENERATED from tests/fixtures/cortex/*.json (the answers Snowflake documents, with
+    their sources) by `python -m tests.python.test_cortex`: do not edit by hand.
+    tests/python/test_cortex.py fails when this file differs from the fixtures. -#}
+
+{% macro cortex_stand_in_shapes() -%}
+    {{ return(fromjson("{\"__error__\": \"{\\\"error\\\": \\\"Request failed: max tokens of 1024 exceeded for model llama3.1-70b\\\", \\\"value\\\": null}\", \"__error_text__\": \"Request failed: max tokens of 1024 exceeded for model llama3.1-70b\", \"openai\": {\"content\": \"json_text\", \"template\": \"{\\\"choices\\\": [{\\\"message\\\": {\\\"content\\\": \\\"<<kura:answer>>\\\", \\\"role\\\": \\\"assistant\\\"}}], \\\"created\\\": 1764000000, \\\"model\\\": \\\"openai-gpt-4.1\\\", \\\"usage\\\": {\\\"completion_tokens\\\": 61, \\\"prompt_tokens\\\": 412, \\\"total_tokens\\\": 473}}\"}, \"structured\": {\"content\": \"object\", \"template\": \"{\\\"created\\\": 1764000000, \\\"model\\\": \\\"llama3.1-70b\\\", \\\"structured_output\\\": [{\\\"raw_message\\\": \\\"<<kura:answer>>\\\", \\\"type\\\": \\\"json\\\"}], \\\"usage\\\": {\\\"completion_tokens\\\": 61, \\\"prompt_tokens\\\": 412, \\\"total_tokens\\\": 473}}\"}, \"text\": {\"content\": \"json_text\", \"template\": \"{\\\"choices\\\": [{\\\"messages\\\": \\\"<<kura:answer>>\\\"}], \\\"created\\\": 1764000000, \\\"model\\\": \\\"llama3.1-70b\\\", \\\"usage\\\": {\\\"completion_tokens\\\": 61, \\\"prompt_tokens\\\": 412, \\\"total_tokens\\\": 473}}\"}}")) }}
+{%- endmacro %}
