@@ -99,7 +99,7 @@ class Settings:
     # edited taxonomy (None: discovery mode), the classifier, its abstain threshold, the LLM's
     # conversations per call, and the share of each category's members held out to evaluate it
     taxonomy: str | None = None
-    classifier: str = "local"  # local | openai
+    classifier: str = "local"  # local | openai | cortex (| auto, resolved by dbt)
     classifier_min_confidence: float = 0.5
     classifier_batch_size: int = 10
     classifier_holdout: float = 0.2
