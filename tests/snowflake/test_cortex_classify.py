@@ -1,0 +1,254 @@
+"""AI_CLASSIFY as the pinned taxonomy's classifier (var kura__classifier: cortex), offline: the
+SQL model int_kura__cortex_classifications on a fakesnow server with the stand-in (var
+kura__cortex_stand_in), which answers the shapes documented in tests/fixtures/cortex/
+(ai_classify*.json, each with its source); the real calls compiled against the same server;
+and int_kura__classification_state's own code reading the answers, so that kura__classifier_eval
+holds the evaluation of AI_CLASSIFY's answers on the held-out members.
+
+The upstream tables (summaries, embeddings, the discovered clusters) are small frames written
+to fakesnow here: they are the Python models' outputs, which fakesnow cannot run (see
+test_dbt_snowflake.py for the whole pipeline)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not installed")
+
+from .conftest import REPO, dbt, write_project
+from .test_dbt_snowflake import connect, python_nodes, run_python_models, write_table
+
+FIXTURES = REPO / "tests" / "fixtures" / "cortex"
+FAIL = "FAIL "  # texts the stand-in answers with an error (var kura__cortex_stand_in_fail_prefix)
+
+# a two-level taxonomy (one top-level leaf) whose leaves map discovered clusters, as an edited
+# `kura taxonomy export`; cluster c4 is not mapped, so its members are classified by AI_CLASSIFY
+TAXONOMY = [
+    ("travel", "Travel", "Trips, tickets and bookings.", "", "", "Plan a trip"),
+    ("trains", "Train tickets", "Find or book a train journey.", "travel", "c1", "A train to Boston"),
+    ("flights", "Flights", "Find or book a flight.", "travel", "c2", "A flight to Rome"),
+    ("code", "Programming", "Write or fix code.", "", "", ""),
+    ("python", "Python", "Write or debug Python code.", "code", "c3", "Fix my pandas script"),
+    ("sql", "SQL", "Write or tune SQL queries.", "code", "", "A slow join in Postgres"),
+    ("billing", "Billing", "Questions about an invoice or a refund.", "", "", "Refund my order"),
+]
+CLUSTERS = {"c1": "p1", "c2": "p1", "c3": "p2", "c4": "p2"}
+PATHS = {"travel": {"trains", "flights"}, "code": {"python", "sql"}}
+
+
+def _texts() -> list[tuple[str, str, str]]:
+    """(conversation id, text, discovered cluster) for 40 conversations, 10 per cluster."""
+    topics = {"c1": "train", "c2": "flight", "c3": "python", "c4": "database"}
+    rows = []
+    for cluster, topic in topics.items():
+        for i in range(10):
+            text = f"The user asks for help with a {topic} question number {i}."
+            if cluster == "c4" and i < 2:
+                text = FAIL + text
+            rows.append((f"{cluster}-{i:02d}", text, cluster))
+    return rows
+
+
+def _server_profile(server: dict[str, Any]) -> dict[str, Any]:
+    profile = {
+        k: v
+        for k, v in server.items()
+        if k in ("host", "port", "protocol", "account", "user", "password")
+    }
+    return profile | {"database": "KURA_DB", "schema": "KURA", "warehouse": "KURA_WH"}
+
+
+def _project(tmp_path: Path, server: dict[str, Any], **extra: Any) -> Path:
+    variables = {
+        "kura__cortex_stand_in": True,
+        "kura__cortex_stand_in_fail_prefix": FAIL,
+        "kura__taxonomy": "KURA_DB.KURA.MY_TAXONOMY",
+        "kura__classifier": "cortex",
+        "kura__progress": False,
+        **extra,
+    }
+    project = write_project(tmp_path / "project", _server_profile(server), variables)
+    # fakesnow cannot create the temporary view of an incremental merge (a temporary relation
+    # with a database and schema) nor run that MERGE: a transient table and delete+insert, two
+    # settings dbt-snowflake offers, write the same rows (the model's SELECT is unchanged)
+    config = yaml.safe_load((project / "dbt_project.yml").read_text())
+    config["models"]["kura"]["classification"] = {
+        "int_kura__cortex_classifications": {
+            "+tmp_relation_type": "transient",
+            "+incremental_strategy": "delete+insert",
+        }
+    }
+    (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
+    dbt(project, "deps", "--quiet")
+    dbt(project, "parse")
+    return project
+
+
+def _relations(project: Path) -> dict[str, str]:
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    return {
+        n["name"]: n["relation_name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model"
+    }
+
+
+def _upstream(project: Path, server: dict[str, Any], taxonomy: list[tuple] = TAXONOMY) -> None:
+    """The taxonomy file and the Python models' outputs the classification reads."""
+    relations = _relations(project)
+    rows = _texts()
+    summaries = pd.DataFrame(
+        {
+            "conversation_id": [c for c, _, _ in rows],
+            "summary": [t for _, t, _ in rows],
+            "request": [t for _, t, _ in rows],
+            "error": [None] * len(rows),
+        }
+    )
+    embeddings = pd.DataFrame(
+        {
+            "conversation_id": [c for c, _, _ in rows],
+            "text_hash": [hashlib.md5(t.encode()).hexdigest() for _, t, _ in rows],
+            "model": ["stand-in"] * len(rows),
+            "embedding": [json.dumps([1.0, float(i)]) for i in range(len(rows))],
+            "error": [None] * len(rows),
+        }
+    )
+    clusters = [("cluster", cid, parent, None, None) for cid, parent in CLUSTERS.items()]
+    clusters += [("cluster", p, None, None, None) for p in sorted(set(CLUSTERS.values()))]
+    members = [("conversation", cl, None, c, "discovered") for c, _, cl in rows]
+    state = pd.DataFrame(
+        clusters + members,
+        columns=["record_type", "cluster_id", "parent_id", "conversation_id", "status"],
+    )
+    state["retired_epoch"] = pd.Series([None] * len(state), dtype="Int64")
+    file = pd.DataFrame(
+        taxonomy,
+        columns=["category_id", "name", "description", "parent_id", "cluster_id", "example_1"],
+    )
+    with connect(server) as connection:
+        cursor = connection.cursor()
+        for name in ("kura__summaries", "kura__embeddings", "int_kura__cluster_state"):
+            schema = relations[name].rsplit(".", 1)[0]
+            cursor.execute(f"create schema if not exists {schema}")
+        write_table(connection, relations["kura__summaries"], summaries)
+        write_table(connection, relations["kura__embeddings"], embeddings)
+        write_table(connection, relations["int_kura__cluster_state"], state)
+        write_table(connection, "KURA_DB.KURA.MY_TAXONOMY", file)
+
+
+def _rows(server: dict[str, Any], sql: str) -> list[dict[str, Any]]:
+    with connect(server) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        names = [d[0].lower() for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _classify(project: Path, *args: str) -> None:
+    dbt(project, "build", "--select", "stg_kura__taxonomy", "int_kura__cortex_classifications",
+        *args)
+
+
+def _shape(value: Any) -> Any:
+    """The structure of an answer: keys and value types, not the values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _check_paths(rows: list[dict[str, Any]]) -> None:
+    """Every answered text has one leaf or `other`, reached level by level: a top-level
+    category first, then one of its children, one AI_CLASSIFY call per level."""
+    leaves = {"trains", "flights", "python", "sql", "billing"}
+    for row in rows:
+        if row["error"] is not None:
+            assert row["category_id"] is None, row
+            continue
+        path = row["path"].split(" > ")
+        assert row["category_id"] in leaves | {"other"}, row
+        assert path[-1] == row["category_id"] and row["llm_calls"] == len(path), row
+        assert path[0] in {"travel", "code", "billing", "other"}, row
+        if path[0] in PATHS:
+            assert len(path) == 2 and path[1] in PATHS[path[0]] | {"other"}, row
+        else:
+            assert len(path) == 1, row
+        assert row["prompt_tokens"] > 0 and row["completion_tokens"] > 0, row
+
+
+def test_ai_classify_level_by_level_with_parked_rows(tmp_path, fakesnow_server):
+    project = _project(tmp_path, fakesnow_server)
+    _upstream(project, fakesnow_server)
+    relation = _relations(project)["int_kura__cortex_classifications"]
+    select = f"select * from {relation} order by text_hash"
+
+    _classify(project)
+    first = _rows(fakesnow_server, select)
+    assert len(first) == 40 and len({r["text_hash"] for r in first}) == 40
+    _check_paths(first)
+    assert {r["stage"] for r in first} == {"classification"}
+    assert {(r["backend"], r["model"]) for r in first} == {("cortex", "ai_classify")}
+    failed = [r for r in first if r["error"] is not None]
+    assert len(failed) == 2 and all("stand-in: the request failed" in r["error"] for r in failed)
+    assert {(r["attempts"], r["gave_up"]) for r in failed} == {(1, False)}
+    assert len({r["path"].split(" > ")[0] for r in first if r["error"] is None}) >= 3
+    # the stand-in answers the documented shape (return_error_details is on by default)
+    answered = next(r for r in first if r["error"] is None)
+    expected = _fixture("ai_classify_error_details.json")["answer"]
+    assert _shape(json.loads(answered["last_answer"])) == _shape(expected)
+
+    # only the failed rows are sent again, until they are parked after 3 attempts
+    done = {r["text_hash"]: r["classified_at"] for r in first if r["error"] is None}
+    for attempt in (2, 3):
+        _classify(project)
+        rows = _rows(fakesnow_server, select)
+        assert {r["text_hash"]: r["classified_at"] for r in rows if r["error"] is None} == done
+        again = [r for r in rows if r["error"] is not None]
+        assert {(r["attempts"], r["gave_up"]) for r in again} == {(attempt, attempt == 3)}
+    stamps = {r["text_hash"]: r["classified_at"] for r in rows}
+    _classify(project)  # a parked row is not sent again: nothing changes
+    assert {r["text_hash"]: r["classified_at"] for r in _rows(fakesnow_server, select)} == stamps
+    _classify(project, "--vars", "{kura__llm_retry_gave_up: true}")  # the user asks again
+    rows = _rows(fakesnow_server, select)
+    assert {r["attempts"] for r in rows if r["error"] is not None} == {4}
+
+    # a changed taxonomy is sent again, every text, counting attempts from 1
+    edited = [(*row[:2], row[2] + " Edited.", *row[3:]) for row in TAXONOMY]
+    _upstream(project, fakesnow_server, edited)
+    _classify(project)
+    rows = _rows(fakesnow_server, select)
+    assert len({r["taxonomy_hash"] for r in rows}) == 1
+    assert rows[0]["taxonomy_hash"] != first[0]["taxonomy_hash"]
+    assert {r["attempts"] for r in rows} == {1}
+    _check_paths(rows)
+
+
+def test_without_error_details_the_answer_is_the_bare_labels_object(tmp_path, fakesnow_server):
+    project = _project(tmp_path, fakesnow_server, kura__cortex_return_error_details=False)
+    _upstream(project, fakesnow_server)
+    _classify(project)
+    relation = _relations(project)["int_kura__cortex_classifications"]
+    rows = _rows(fakesnow_server, f"select * from {relation}")
+    _check_paths(rows)
+    answered = [r for r in rows if r["error"] is None]
+    expected = _fixture("ai_classify_labels.json")["answer"]
+    assert {json.dumps(_shape(json.loads(r["last_answer"]))) for r in answered} == {
+        json.dumps(_shape(expected))
+    }
+    # without error details a failed row is NULL: still an error, with its own text
+    assert {r["error"] for r in rows if r["error"] is not None} == {
+        "Cortex AI_CLASSIFY returned no answer (NULL) at level 1"
+    }
