@@ -189,10 +189,11 @@
 {%- endmacro %}
 
 
-{#- The stand-in (var kura__cortex_stand_in): a label of `labels` picked from the text's MD5,
-    as the JSON text of the documented answer (tests/fixtures/cortex/ai_classify*.json): the
-    return_error_details object or the bare {"labels": [...]} answer. Texts that start with
-    var kura__cortex_stand_in_fail_prefix answer an error (NULL without error details). -#}
+{#- The stand-in (var kura__cortex_stand_in): the JSON text of the documented answer
+    (tests/fixtures/cortex/ai_classify*.json), the return_error_details object or the bare
+    {"labels": [...]} answer, with the first label whose first word the text contains, else one
+    picked from the text's MD5. Texts that start with var kura__cortex_stand_in_fail_prefix answer
+    an error (NULL without error details). -#}
 {% macro cortex_classify_stand_in(text, labels) -%}
     {%- set details = kura.cortex_classify_error_details() -%}
     {%- set fail = var('kura__cortex_stand_in_fail_prefix', none) -%}
@@ -201,11 +202,19 @@
         when left({{ text }}, {{ fail | length }}) = {{ kura.cortex_string(fail) }} then
             {{ kura.cortex_string(tojson({'value': none, 'error': 'stand-in: the request failed'})) if details else 'null' }}
         {%- endif %}
+        {%- for label in labels if label != 'other' %}
+        when contains(lower({{ text }}), {{ kura.cortex_string(label.split()[0] | lower) }}) then
+            {{ kura.cortex_string(kura.cortex_classify_stand_in_answer(label, details)) }}
+        {%- endfor %}
         {%- for label in labels %}
         when mod(ascii(substr(md5({{ text }}), 1, 1)) + ascii(substr(md5({{ text }}), 2, 1)), {{ labels | length }}) = {{ loop.index0 }} then
-            {{ kura.cortex_string(tojson({'value': {'labels': [label]}, 'error': none} if details else {'labels': [label]})) }}
+            {{ kura.cortex_string(kura.cortex_classify_stand_in_answer(label, details)) }}
         {%- endfor %}
     end
+{%- endmacro %}
+
+{% macro cortex_classify_stand_in_answer(label, details) -%}
+    {{ return(tojson({'value': {'labels': [label]}, 'error': none} if details else {'labels': [label]})) }}
 {%- endmacro %}
 
 

@@ -44,13 +44,22 @@ PATHS = {"travel": {"trains", "flights"}, "code": {"python", "sql"}}
 
 
 def _texts() -> list[tuple[str, str, str]]:
-    """(conversation id, text, discovered cluster) for 40 conversations, 10 per cluster."""
-    topics = {"c1": "train", "c2": "flight", "c3": "python", "c4": "database"}
+    """(conversation id, text, discovered cluster) for 40 conversations, 10 per cluster; the
+    stand-in answers the label whose first word a text contains, so the members of the mapped
+    clusters are answered right, and c4's are billing or anything (two of them fail)."""
+    topics = {
+        "c1": "for travel help: train tickets,",
+        "c2": "for travel help: flights,",
+        "c3": "for programming help: python,",
+        "c4": "for help with a database",
+    }
     rows = []
     for cluster, topic in topics.items():
         for i in range(10):
-            text = f"The user asks for help with a {topic} question number {i}."
-            if cluster == "c4" and i < 2:
+            text = f"The user asks {topic} question number {i}."
+            if cluster == "c4" and i % 2 == 0:
+                text = f"The user asks about billing: a refund question number {i}."
+            if cluster == "c4" and i in (1, 3):
                 text = FAIL + text
             rows.append((f"{cluster}-{i:02d}", text, cluster))
     return rows
@@ -252,3 +261,55 @@ def test_without_error_details_the_answer_is_the_bare_labels_object(tmp_path, fa
     assert {r["error"] for r in rows if r["error"] is not None} == {
         "Cortex AI_CLASSIFY returned no answer (NULL) at level 1"
     }
+
+
+def test_the_state_model_takes_the_answers_and_evaluates_them(tmp_path, fakesnow_server):
+    """int_kura__classification_state's own code (on DuckDB, its inputs read from fakesnow)
+    labels the mapped clusters' members, gives the others AI_CLASSIFY's answer, and evaluates
+    AI_CLASSIFY on the same held-out members as every classifier, in kura__classifier_eval."""
+    project = _project(tmp_path, fakesnow_server)
+    _upstream(project, fakesnow_server)
+    _classify(project)
+    assert "int_kura__classification_state" in python_nodes(project)
+    run_python_models(project, fakesnow_server, ["int_kura__classification_state"])
+    marts = ["kura__categories", "kura__conversation_categories", "kura__classifier_eval"]
+    dbt(project, "build", "--select", *marts)
+
+    relations = _relations(project)
+    answers = {
+        r["conversation_id"]: r
+        for r in _rows(
+            fakesnow_server,
+            "select e.conversation_id, a.category_id, a.error, a.path "
+            f"from {relations['int_kura__cortex_classifications']} as a "
+            f"inner join {relations['kura__embeddings']} as e on e.text_hash = a.text_hash",
+        )
+    }
+    rows = _rows(fakesnow_server, f"select * from {relations['kura__conversation_categories']}")
+    assert len(rows) == 40 and len({r["conversation_id"] for r in rows}) == 40
+    mapped = {"c1": "trains", "c2": "flights", "c3": "python"}
+    for row in rows:
+        cluster = row["conversation_id"][:2]
+        if cluster in mapped:  # a member of a mapped cluster keeps its label
+            assert (row["status"], row["category_id"]) == ("labelled", mapped[cluster]), row
+            continue
+        answer = answers[row["conversation_id"]]
+        assert row["classifier"] == "cortex" and row["classifier_model"] == "ai_classify"
+        if answer["error"] is not None:  # kept with its error, classified again next build
+            assert row["status"] == "error" and "stand-in: the request failed" in row["error"]
+        else:  # one category or other: AI_CLASSIFY's answer, reached level by level
+            assert row["category_id"] == answer["category_id"], row
+            assert row["status"] == ("other" if answer["category_id"] == "other" else "classified")
+    statuses = [r["status"] for r in rows]
+    assert statuses.count("error") == 2 and statuses.count("labelled") == 30
+    assert {answers[f"c4-{i:02d}"]["path"] for i in (0, 2, 4)} == {"billing"}
+
+    evaluation = _rows(fakesnow_server, f"select * from {relations['kura__classifier_eval']}")
+    assert {(r["classifier"], r["classifier_model"]) for r in evaluation} == {
+        ("cortex", "ai_classify")
+    }
+    held = {r["category_id"]: r for r in evaluation if r["support"]}
+    # 20 % of each mapped cluster's 10 members, answered right by the stand-in's keywords
+    assert {c: r["support"] for c, r in held.items()} == {"trains": 2, "flights": 2, "python": 2}
+    assert all(r["true_positives"] == r["support"] and r["f1"] == 1.0 for r in held.values())
+    assert {r["accuracy"] for r in evaluation} == {1.0}
