@@ -175,6 +175,20 @@ def _shape(value: Any) -> Any:
     return type(value).__name__
 
 
+def _show(project: Path, sql: str) -> list[tuple]:
+    """The rows of `dbt show --inline` (the package's macros rendered in ``sql``)."""
+    from dbt.cli.main import dbtRunner
+
+    options = ["--project-dir", str(project), "--profiles-dir", str(project)]
+    result = dbtRunner().invoke(["show", "--inline", sql, "--limit", "20", *options])
+    assert result.success, result.exception
+    return [tuple(row) for row in result.result.results[0].agate_table.rows]
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
 def _fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
@@ -245,22 +259,58 @@ def test_ai_classify_level_by_level_with_parked_rows(tmp_path, fakesnow_server):
     _check_paths(rows)
 
 
-def test_without_error_details_the_answer_is_the_bare_labels_object(tmp_path, fakesnow_server):
+def test_every_documented_answer_is_parsed_and_the_real_calls_compile(tmp_path, fakesnow_server):
     project = _project(tmp_path, fakesnow_server, kura__cortex_return_error_details=False)
     _upstream(project, fakesnow_server)
     _classify(project)
     relation = _relations(project)["int_kura__cortex_classifications"]
     rows = _rows(fakesnow_server, f"select * from {relation}")
     _check_paths(rows)
-    answered = [r for r in rows if r["error"] is None]
-    expected = _fixture("ai_classify_labels.json")["answer"]
-    assert {json.dumps(_shape(json.loads(r["last_answer"]))) for r in answered} == {
-        json.dumps(_shape(expected))
-    }
-    # without error details a failed row is NULL: still an error, with its own text
+    # without error details the stand-in answers the bare object, and a failed row is NULL
+    expected = json.dumps(_shape(_fixture("ai_classify_labels.json")["answer"]))
+    answered = {json.dumps(_shape(json.loads(r["last_answer"]))) for r in rows if not r["error"]}
+    assert answered == {expected}
     assert {r["error"] for r in rows if r["error"] is not None} == {
         "Cortex AI_CLASSIFY returned no answer (NULL) at level 1"
     }
+
+    # the parser on each fixture: the label it documents, else an error (CLASSIFY_TEXT's
+    # {"label": ...} is not an AI_CLASSIFY answer)
+    fixtures = {p.name: json.loads(p.read_text()) for p in sorted(FIXTURES.glob("ai_classify*"))}
+    assert len(fixtures) >= 4 and all(f["source"] and "answer" in f for f in fixtures.values())
+    values = " union all ".join(
+        f"select '{name}' as name, parse_json('{_quoted(json.dumps(f['answer']))}') as answer"
+        for name, f in fixtures.items()
+    )
+    inline = (
+        "select name, {{ kura.cortex_classify_label('answer') }} as label, "
+        "{{ kura.cortex_classify_error('answer', 1) }} as error from (" + values + ") as f"
+    )
+    parsed = {r[0]: (r[1], r[2]) for r in _show(project, inline)}
+    for name, fixture in fixtures.items():
+        label, error = parsed[name]
+        assert label == fixture["label"], name
+        assert (error is None) == (fixture["label"] is not None), (name, error)
+
+    # the real calls, compiled: one AI_CLASSIFY per level with the categories' descriptions,
+    # the file's examples, a task description, `other`, and error details
+    dbt(
+        project,
+        "compile",
+        "--select",
+        "int_kura__cortex_classifications",
+        "--vars",
+        "{kura__cortex_stand_in: false, kura__cortex_return_error_details: true}",
+    )
+    sql = next((project / "target" / "compiled").rglob("int_kura__cortex_classifications.sql"))
+    sql = sql.read_text()
+    assert sql.count("ai_classify(") == 3  # the top level, then travel's and code's children
+    assert "{'label': 'Travel', 'description': 'Travel: Trips, tickets and bookings.'}" in sql
+    assert "{'label': 'other', 'description': 'None of the other categories fits" in sql
+    assert "{'input': 'A train to Boston', 'labels': ['Train tickets']" in sql
+    assert "'task_description': 'Classify the summary of a conversation" in sql
+    assert sql.count("return_error_details => TRUE") == 3
+    assert "where chosen = 'travel'" in sql and "contains(" not in sql
 
 
 def test_the_state_model_takes_the_answers_and_evaluates_them(tmp_path, fakesnow_server):
