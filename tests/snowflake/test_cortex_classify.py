@@ -32,7 +32,7 @@ FAIL = "FAIL "  # texts the stand-in answers with an error (var kura__cortex_sta
 # `kura taxonomy export`; cluster c4 is not mapped, so its members are classified by AI_CLASSIFY
 TAXONOMY = [
     ("travel", "Travel", "Trips, tickets and bookings.", "", "", "Plan a trip"),
-    ("trains", "Train tickets", "Find or book a train journey.", "travel", "c1", "A train to Boston"),
+    ("trains", "Train tickets", "Book a train journey.", "travel", "c1", "A train to Boston"),
     ("flights", "Flights", "Find or book a flight.", "travel", "c2", "A flight to Rome"),
     ("code", "Programming", "Write or fix code.", "", "", ""),
     ("python", "Python", "Write or debug Python code.", "code", "c3", "Fix my pandas script"),
@@ -162,8 +162,14 @@ def _rows(server: dict[str, Any], sql: str) -> list[dict[str, Any]]:
 
 
 def _classify(project: Path, *args: str) -> None:
-    dbt(project, "build", "--select", "stg_kura__taxonomy", "int_kura__cortex_classifications",
-        *args)
+    dbt(
+        project,
+        "build",
+        "--select",
+        "stg_kura__taxonomy",
+        "int_kura__cortex_classifications",
+        *args,
+    )
 
 
 def _shape(value: Any) -> Any:
@@ -363,3 +369,33 @@ def test_the_state_model_takes_the_answers_and_evaluates_them(tmp_path, fakesnow
     assert {c: r["support"] for c, r in held.items()} == {"trains": 2, "flights": 2, "python": 2}
     assert all(r["true_positives"] == r["support"] and r["f1"] == 1.0 for r in held.values())
     assert {r["accuracy"] for r in evaluation} == {1.0}
+
+
+@pytest.mark.parametrize("target_type", ["duckdb", "snowflake"])
+@pytest.mark.parametrize("value", ["auto", " Auto ", "local", "openai", "cortex"])
+def test_auto_is_cortex_on_snowflake_as_for_the_other_stages(value, target_type):
+    """kura__classifier: auto follows kura.backend() (macros/cortex/backends.sql), which the
+    kura_settings object of the Python models writes inline; the default stays local."""
+    import jinja2
+
+    class Target(dict):
+        __getattr__ = dict.get
+
+    text = (REPO / "python_models" / "_python_models.yml").read_text()
+    settings = yaml.safe_load(text)["models"][0]["config"]["meta"]["kura_settings"]
+    rendered = (
+        jinja2.Environment()
+        .from_string(settings)
+        .render(
+            var=lambda name, default=None: value if name == "kura__classifier" else default,
+            target=Target(type=target_type),
+            tojson=json.dumps,
+        )
+    )
+    chosen = json.loads(rendered)["classifier"].strip().lower()
+    if value.strip().lower() == "auto":
+        assert chosen == ("cortex" if target_type == "snowflake" else "local")
+    else:
+        assert chosen == value
+    project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
+    assert project["vars"]["kura__classifier"] == "local"

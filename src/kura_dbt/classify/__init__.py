@@ -4,8 +4,8 @@ abstain threshold), ``openai`` (few-shot through any OpenAI-compatible endpoint)
 (Snowflake ``AI_CLASSIFY``, called by the SQL model ``int_kura__cortex_classifications``;
 ``auto`` is cortex on a Snowflake target, resolved by dbt, and local elsewhere).
 
-Modules: ``base`` (the interface), ``local``, ``openai``, ``cortex``, ``evaluate`` (held-out quality per
-category), ``run`` (what the ``int_kura__classification_state`` model runs).
+Modules: ``base`` (the interface), ``local``, ``openai``, ``cortex``, ``evaluate`` (held-out
+quality per category), ``run`` (what the ``int_kura__classification_state`` model runs).
 """
 
 from __future__ import annotations
