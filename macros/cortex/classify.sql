@@ -192,13 +192,13 @@
 {#- The stand-in (var kura__cortex_stand_in): the JSON text of the documented answer
     (tests/fixtures/cortex/ai_classify*.json), the return_error_details object or the bare
     {"labels": [...]} answer, with the first label whose first word the text contains, else one
-    picked from the text's MD5. Texts that start with var kura__cortex_stand_in_fail_prefix answer
-    an error (NULL without error details). -#}
+    picked from the text's MD5. Texts that start with var kura__cortex_stand_in_fail_prefix
+    ('' for all) answer an error (NULL without error details). -#}
 {% macro cortex_classify_stand_in(text, labels) -%}
     {%- set details = kura.cortex_classify_error_details() -%}
     {%- set fail = var('kura__cortex_stand_in_fail_prefix', none) -%}
     case
-        {%- if fail %}
+        {%- if fail is not none %}
         when left({{ text }}, {{ fail | length }}) = {{ kura.cortex_string(fail) }} then
             {{ kura.cortex_string(tojson({'value': none, 'error': 'stand-in: the request failed'})) if details else 'null' }}
         {%- endif %}

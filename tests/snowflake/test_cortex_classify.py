@@ -161,15 +161,9 @@ def _rows(server: dict[str, Any], sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _classify(project: Path, *args: str) -> None:
-    dbt(
-        project,
-        "build",
-        "--select",
-        "stg_kura__taxonomy",
-        "int_kura__cortex_classifications",
-        *args,
-    )
+def _classify(project: Path, *args: str, expect_success: bool = True) -> str:
+    models = ["stg_kura__taxonomy", "int_kura__cortex_classifications"]
+    return dbt(project, "build", "--select", *models, *args, expect_success=expect_success)[1]
 
 
 def _shape(value: Any) -> Any:
@@ -268,7 +262,12 @@ def test_ai_classify_level_by_level_with_parked_rows(tmp_path, fakesnow_server):
 def test_every_documented_answer_is_parsed_and_the_real_calls_compile(tmp_path, fakesnow_server):
     project = _project(tmp_path, fakesnow_server, kura__cortex_return_error_details=False)
     _upstream(project, fakesnow_server)
-    _classify(project)
+    # a build in which every text failed fails (the data test shows the first error) ...
+    output = _classify(
+        project, "--vars", "{kura__cortex_stand_in_fail_prefix: ''}", expect_success=False
+    )
+    assert "kura_cortex_classifications_not_all_failed" in output and "FAIL 1" in output
+    _classify(project)  # ... and the next, retrying them, answers
     relation = _relations(project)["int_kura__cortex_classifications"]
     rows = _rows(fakesnow_server, f"select * from {relation}")
     _check_paths(rows)
