@@ -22,7 +22,7 @@ import yaml
 
 pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not installed")
 
-from .conftest import REPO, dbt, write_project
+from .conftest import DUMMY_PROFILE, REPO, dbt, write_project
 from .test_dbt_snowflake import connect, python_nodes, run_python_models, write_table
 
 FIXTURES = REPO / "tests" / "fixtures" / "cortex"
@@ -398,3 +398,21 @@ def test_auto_is_cortex_on_snowflake_as_for_the_other_stages(value, target_type)
         assert chosen == value
     project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
     assert project["vars"]["kura__classifier"] == "local"
+
+
+def test_parse_on_snowflake_wires_the_classifier(tmp_path):
+    """dbt parse with dummy credentials: with auto on Snowflake the Python state model is
+    handed `cortex` and reads the SQL model, which reads the taxonomy, summaries and embeddings."""
+    variables = {"kura__taxonomy": "raw.my_taxonomy", "kura__classifier": "auto"}
+    project = write_project(tmp_path / "project", DUMMY_PROFILE, variables)
+    dbt(project, "deps", "--quiet")
+    dbt(project, "parse", "--no-partial-parse")
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    sql = nodes["int_kura__cortex_classifications"]
+    parents = {p.rsplit(".", 1)[-1] for p in sql["depends_on"]["nodes"]}
+    assert {"stg_kura__taxonomy", "kura__embeddings", "kura__summaries"} <= parents
+    state = nodes["int_kura__classification_state"]
+    assert "model.kura.int_kura__cortex_classifications" in state["depends_on"]["nodes"]
+    settings = json.loads(state["config"]["meta"]["kura_settings"])
+    assert settings["classifier"] == "cortex"
