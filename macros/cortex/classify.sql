@@ -87,6 +87,9 @@
         {%- for group in groups -%}{%- do next.extend(children[group]) -%}{%- endfor -%}
         {%- do state.update({'frontier': next}) -%}
     {%- endfor -%}
+    {%- if state['depth'] == 0 -%}
+        {{ exceptions.raise_compiler_error("kura: the pinned taxonomy (var kura__taxonomy) has no top-level category (every row has a parent_id)") }}
+    {%- endif -%}
     {%- set calls = {} -%}
     {%- for group in children -%}
         {%- do calls.update({group: kura.cortex_classify_call_for(categories, children, children[group])}) -%}
