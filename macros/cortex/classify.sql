@@ -99,9 +99,9 @@
 
 
 {#- One call's categories (the siblings `ids`, plus other) and config: labels are the
-    categories' names where they are unique among the siblings, else their ids; descriptions and
-    examples are cut to what the documentation allows (25 and 50 words) and the project's LLM
-    classifier sends (3 examples of at most 300 characters per category). -#}
+    categories' names where they are unique among the siblings, else their ids; descriptions are
+    cut to the documented 25 words, and each category sends at most 3 examples of at most 300
+    characters (the LLM classifier's cut) with an explanation from its description. -#}
 {% macro cortex_classify_call_for(categories, children, ids) %}
     {%- set names = [] -%}
     {%- for cid in ids -%}{%- do names.append(categories[cid]['name'] | lower) -%}{%- endfor -%}
