@@ -185,24 +185,26 @@
     )
 {%- endmacro %}
 
-{#- Whether calls ask for return_error_details (var kura__cortex_return_error_details, default
-    true): a row that fails answers its error text instead of NULL. -#}
+{#- Whether calls ask for return_error_details: var kura__cortex_error_handling, the setting of
+    every Cortex call (error_details, the default: a row that fails answers its error text; try:
+    no argument, so a failed row is NULL with the 2026_02 bundle and fails the query without). -#}
 {% macro cortex_classify_error_details() -%}
-    {{ return(var('kura__cortex_return_error_details', true) | string | trim | lower in ['true', '1', 'yes']) }}
+    {{ return(var('kura__cortex_error_handling', 'error_details') | string | trim | lower == 'error_details') }}
 {%- endmacro %}
 
 
 {#- The stand-in (var kura__cortex_stand_in): the JSON text of the documented answer
     (tests/fixtures/cortex/ai_classify*.json), the return_error_details object or the bare
     {"labels": [...]} answer, with the first label whose first word the text contains, else one
-    picked from the text's MD5. Texts that start with var kura__cortex_stand_in_fail_prefix
-    ('' for all) answer an error (NULL without error details). -#}
+    picked from the text's MD5. A row for which the SQL predicate of var
+    kura__cortex_stand_in_failing holds (`input` stands for the text) answers an error (NULL
+    without error details). -#}
 {% macro cortex_classify_stand_in(text, labels) -%}
     {%- set details = kura.cortex_classify_error_details() -%}
-    {%- set fail = var('kura__cortex_stand_in_fail_prefix', none) -%}
+    {%- set failing = var('kura__cortex_stand_in_failing', none) -%}
     case
-        {%- if fail is not none %}
-        when left({{ text }}, {{ fail | length }}) = {{ kura.cortex_string(fail) }} then
+        {%- if failing is not none %}
+        when {{ failing | replace('input', text) }} then
             {{ kura.cortex_string(tojson({'value': none, 'error': 'stand-in: the request failed'})) if details else 'null' }}
         {%- endif %}
         {%- for label in labels if label != 'other' %}

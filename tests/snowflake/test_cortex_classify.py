@@ -26,7 +26,7 @@ from .conftest import DUMMY_PROFILE, REPO, dbt, write_project
 from .test_dbt_snowflake import connect, python_nodes, run_python_models, write_table
 
 FIXTURES = REPO / "tests" / "fixtures" / "cortex"
-FAIL = "FAIL "  # texts the stand-in answers with an error (var kura__cortex_stand_in_fail_prefix)
+FAIL = "FAIL "  # texts the stand-in answers with an error (var kura__cortex_stand_in_failing)
 
 # a two-level taxonomy (one top-level leaf) whose leaves map discovered clusters, as an edited
 # `kura taxonomy export`; cluster c4 is not mapped, so its members are classified by AI_CLASSIFY
@@ -77,7 +77,7 @@ def _server_profile(server: dict[str, Any]) -> dict[str, Any]:
 def _project(tmp_path: Path, server: dict[str, Any], **extra: Any) -> Path:
     variables = {
         "kura__cortex_stand_in": True,
-        "kura__cortex_stand_in_fail_prefix": FAIL,
+        "kura__cortex_stand_in_failing": f"left(input, {len(FAIL)}) = '{FAIL}'",
         "kura__taxonomy": "KURA_DB.KURA.MY_TAXONOMY",
         "kura__classifier": "cortex",
         "kura__progress": False,
@@ -260,11 +260,11 @@ def test_ai_classify_level_by_level_with_parked_rows(tmp_path, fakesnow_server):
 
 
 def test_every_documented_answer_is_parsed_and_the_real_calls_compile(tmp_path, fakesnow_server):
-    project = _project(tmp_path, fakesnow_server, kura__cortex_return_error_details=False)
+    project = _project(tmp_path, fakesnow_server, kura__cortex_error_handling="try")
     _upstream(project, fakesnow_server)
     # a build in which every text failed fails (the data test shows the first error) ...
     output = _classify(
-        project, "--vars", "{kura__cortex_stand_in_fail_prefix: ''}", expect_success=False
+        project, "--vars", "{kura__cortex_stand_in_failing: 'true'}", expect_success=False
     )
     assert "kura_cortex_classifications_not_all_failed" in output and "FAIL 1" in output
     _classify(project)  # ... and the next, retrying them, answers
@@ -305,7 +305,7 @@ def test_every_documented_answer_is_parsed_and_the_real_calls_compile(tmp_path, 
         "--select",
         "int_kura__cortex_classifications",
         "--vars",
-        "{kura__cortex_stand_in: false, kura__cortex_return_error_details: true}",
+        "{kura__cortex_stand_in: false, kura__cortex_error_handling: error_details}",
     )
     sql = next((project / "target" / "compiled").rglob("int_kura__cortex_classifications.sql"))
     sql = sql.read_text()
