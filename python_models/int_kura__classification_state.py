@@ -18,6 +18,7 @@ def model(dbt, session):
         embeddings=dbt.ref("kura__embeddings"),
         summaries=dbt.ref("kura__summaries"),
         cluster_state=dbt.ref("int_kura__cluster_state"),
+        cortex_classifications=dbt.ref("int_kura__cortex_classifications"),  # AI_CLASSIFY
     ) as warehouse:
         state = pipeline.classification_state(warehouse, config)
     return frames.to_output(state, session)  # Snowpark: upper-case columns

@@ -12,7 +12,8 @@
     retry_llm_calls and retry_cost_usd what those cost, parked the rows the run parked (gave_up:
     not sent again until their input, model or prompt changes); a parked row stays in the run
     that parked it, so the sum of parked over all runs is what is parked now. With the Cortex
-    labeller the names Cortex failed to give are counted from int_kura__cortex_cluster_names. -#}
+    labeller the names Cortex failed to give are counted from int_kura__cortex_cluster_names;
+    with the Cortex classifier its calls from int_kura__cortex_classifications. -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
@@ -136,8 +137,33 @@ classification as (
         {{ retries }},
         {{ retry_token_cost }} as retry_cost_usd
     from {{ ref('int_kura__classification_state') }}
-    where (record_type = 'conversation' and status != 'labelled') or record_type = 'eval'
+    -- the Cortex classifier's calls are made in SQL and counted in ai_classify below
+    where (record_type = 'conversation' and status != 'labelled' and classifier != 'cortex')
+        or record_type = 'eval'
     group by updated_at, record_type, classifier, classifier_model, taxonomy_version
+),
+
+{#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
+    level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
+ai_classify as (
+    select
+        classified_at as run_at,
+        stage,
+        backend,
+        model,
+        taxonomy_hash as prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        {{ token_cost }} as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        {{ retries }},
+        {{ retry_token_cost }} as retry_cost_usd
+    from {{ ref('int_kura__cortex_classifications') }}
+    group by classified_at, stage, backend, model, taxonomy_hash
 ){% if cortex_names %},
 
 {#- names Cortex failed to give: kura__taxonomy shows the local name for them -#}
@@ -171,6 +197,8 @@ union all
 select * from naming
 union all
 select * from classification
+union all
+select * from ai_classify
 {%- if cortex_names %}
 union all
 select * from cortex_naming_failures

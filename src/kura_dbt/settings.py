@@ -391,10 +391,13 @@ class Settings:
         "kura__classifier",
         "local",
         "classifier into the pinned categories: local (logistic regression on the embeddings, "
-        "calibrated) or openai (few-shot)",
+        "calibrated), openai (few-shot) or cortex (AI_CLASSIFY, level by level; Snowflake); "
+        "auto: cortex on a Snowflake target, else local (the default stays local: a pinned "
+        "taxonomy on Snowflake is not billed unless asked)",
         "pinned",
         registered=True,
-        choices=("local", "openai"),
+        choices=("auto", "local", "openai", "cortex"),
+        backend=True,
     )
     classifier_min_confidence: float = declare(
         "kura__classifier_min_confidence",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -255,12 +256,16 @@ def test_llm_classifier_batches_validates_reasks_and_falls_back_to_other():
 
 
 def test_classifiers_are_chosen_by_var():
-    assert CLASSIFIERS.names() == ["local", "openai"]
+    assert CLASSIFIERS.names() == ["cortex", "local", "openai"]
     settings = Settings.from_config({"classifier": "openai", "classifier_batch_size": "4"})
     built = CLASSIFIERS.build(settings.classifier, settings)
     assert isinstance(built, LLMClassifier) and built.batch_size == 4
     with pytest.raises(ValueError, match="kura__classifier"):
-        CLASSIFIERS.build("cortex", settings)
+        CLASSIFIERS.build("ai_classify", settings)
+    cortex = CLASSIFIERS.build("cortex", settings)  # reads int_kura__cortex_classifications
+    assert (cortex.name, cortex.model, cortex.needs_vectors) == ("cortex", "ai_classify", False)
+    with pytest.raises(ValueError, match="int_kura__cortex_classifications"):
+        cortex.bind(SimpleNamespace(views={}))
 
 
 def test_the_cli_starts_without_the_heavy_libraries_and_exports_the_format_s_examples():

@@ -129,6 +129,7 @@ def meta() -> dict[str, Any]:
 
 
 TAXONOMY_COLUMNS = ["CATEGORY_ID", "NAME", "DESCRIPTION", "PARENT_ID", "CLUSTER_ID"]
+CORTEX_COLUMNS = ["TEXT_HASH", "CATEGORY_ID", "PATH", "NOTE", "ERROR"]
 
 
 def build(session: Any, n: int, changed: str | None = None) -> dict[str, Any]:
@@ -138,6 +139,10 @@ def build(session: Any, n: int, changed: str | None = None) -> dict[str, Any]:
         "int_kura__transcripts": session.create_dataframe(transcripts(n, changed)),
         "stg_kura__taxonomy": session.create_dataframe(
             [], schema=StructType([StructField(c, StringType()) for c in TAXONOMY_COLUMNS])
+        ),
+        # AI_CLASSIFY's answers (a SQL model, empty unless kura__classifier is cortex)
+        "int_kura__cortex_classifications": session.create_dataframe(
+            [], schema=StructType([StructField(c, StringType()) for c in CORTEX_COLUMNS])
         ),
     }
     for name in (

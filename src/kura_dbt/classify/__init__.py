@@ -1,9 +1,11 @@
 """Classification into a pinned taxonomy (var ``kura__taxonomy``). Backends by var
 ``kura__classifier``: ``local`` (logistic regression on the embeddings, calibrated, with an
-abstain threshold) and ``openai`` (few-shot through any OpenAI-compatible endpoint).
+abstain threshold), ``openai`` (few-shot through any OpenAI-compatible endpoint) and ``cortex``
+(Snowflake ``AI_CLASSIFY``, called by the SQL model ``int_kura__cortex_classifications``;
+``auto`` is cortex on a Snowflake target, resolved by dbt, and local elsewhere).
 
-Modules: ``base`` (the interface), ``local``, ``openai``, ``evaluate`` (held-out quality per
-category), ``run`` (what the ``int_kura__classification_state`` model runs).
+Modules: ``base`` (the interface), ``local``, ``openai``, ``cortex``, ``evaluate`` (held-out
+quality per category), ``run`` (what the ``int_kura__classification_state`` model runs).
 """
 
 from __future__ import annotations
@@ -44,3 +46,10 @@ def _openai(settings: Settings) -> Classifier:
     from kura_dbt.classify.openai import LLMClassifier
 
     return LLMClassifier(settings.llm_settings(), batch_size=settings.classifier_batch_size)
+
+
+@CLASSIFIERS.register("cortex")
+def _cortex(settings: Settings) -> Classifier:
+    from kura_dbt.classify.cortex import CortexClassifier
+
+    return CortexClassifier()

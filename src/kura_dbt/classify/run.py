@@ -261,7 +261,7 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
     if first_of_version:
         rows += _category_rows(taxonomy, version, now)
     if not evaluated and training is not None:
-        rows += _eval_rows(settings, classifier, training, version, now)
+        rows += _eval_rows(wh, settings, classifier, training, version, now)
     written = [r for r in rows if r["record_type"] == CONVERSATION]
     run_number = int(last.get("run_number") or 0) + 1
     rows.append(
@@ -509,11 +509,22 @@ def _category_rows(taxonomy: PinnedTaxonomy, version: str, now: datetime) -> lis
 
 
 def _eval_rows(
-    settings: Settings, classifier: Any, training: TrainingSet, version: str, now: datetime
+    wh: Any,
+    settings: Settings,
+    classifier: Any,
+    training: TrainingSet,
+    version: str,
+    now: datetime,
 ) -> list[dict]:
     cap = None if classifier.needs_vectors else LLM_EVAL_CAP
+
+    def make() -> Any:  # a fresh backend, bound to the warehouse like the build's own
+        fresh = CLASSIFIERS.build(settings.classifier, settings)
+        bind(fresh, wh)
+        return fresh
+
     results, usage = evaluate(
-        lambda: CLASSIFIERS.build(settings.classifier, settings),
+        make,
         training,
         settings.classifier_holdout,
         settings.seed,
