@@ -110,7 +110,7 @@ class _Identify:
             self.previous.ids_at(level),
             min_overlap=self.settings.match_min_overlap,
         )
-        out = []
+        out: list[tuple[str, ClusterLabel | None, str | None]] = []
         for j, m in enumerate(members):
             inherited = match.inherited.get(j)
             label: ClusterLabel | None = None
@@ -123,12 +123,12 @@ class _Identify:
             self.taken.add(cid)
             out.append((cid, label, key))
         new_id = {j: out[j][0] for j in range(len(members))}
-        for old_id, j, relation, overlap, shared in match.lineage:
+        for old_id, new, relation, overlap, shared in match.lineage:
             self.lineage.append(
                 {
                     "level": level,
                     "old_cluster_id": old_id,
-                    "new_cluster_id": None if j is None else new_id[j],
+                    "new_cluster_id": None if new is None else new_id[new],
                     "relation": relation,
                     "overlap": overlap,
                     "shared_conversations": shared,
