@@ -104,3 +104,25 @@ def test_quoting_keeps_case_and_escapes():
     )
     assert sql.literal("it's") == "'it''s'"
     assert sql.literal(None) == "''"
+
+
+def test_input_views_are_quoted_so_any_model_identifier_works():
+    """A model's alias becomes part of its input views' names; quoted, one with a dash or
+    upper case still resolves, and the views are dropped at the end."""
+    import duckdb
+
+    from kura_dbt.frames import Warehouse
+
+    class Dbt:
+        is_incremental = False
+        this = type("This", (), {"identifier": "Kura-Summaries"})()
+
+    con = duckdb.connect()
+    relation = con.sql("select 'c1' as conversation_id union all select 'c2'")
+    frame = relation.df()
+    with Warehouse(Dbt(), con, from_duckdb=relation, from_pandas=frame) as wh:
+        assert wh.views["from_duckdb"] == '"kura_input_Kura-Summaries_from_duckdb"'
+        for view in wh.views.values():
+            assert int(wh.query(sql.count_rows(view))["n"].iloc[0]) == 2
+    left = con.execute("select count(*) from duckdb_views() where view_name like 'kura_input_%'")
+    assert left.fetchone() == (0,)
