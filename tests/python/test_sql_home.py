@@ -126,3 +126,45 @@ def test_input_views_are_quoted_so_any_model_identifier_works():
             assert int(wh.query(sql.count_rows(view))["n"].iloc[0]) == 2
     left = con.execute("select count(*) from duckdb_views() where view_name like 'kura_input_%'")
     assert left.fetchone() == (0,)
+
+
+def test_every_query_parses_as_snowflake_and_duckdb_sql():
+    """Each query of kura_dbt.sql, on both of its branches where it has two, parses in both
+    dialects (Snowpark's local testing reads session.sql this way; tests/snowflake)."""
+    import pytest
+
+    sqlglot = pytest.importorskip("sqlglot")
+    from types import SimpleNamespace
+
+    who = SimpleNamespace(name="openai", model="o'model", prompt_version="v1")
+    views, state, cols = ('"kura_input_m_a"', '"kura_input_m_b"'), "DB.SCHEMA.T", {"attempts"}
+    emb = sql.current_embeddings(*views, "request")
+    queries = [
+        sql.no_rows(state),
+        sql.count_rows(views[0]),
+        sql.drop_view(views[0]),
+        sql.tables_of_schema().replace("?", "'main'"),
+        sql.pending_summaries(views[0], None, who, set(), False),
+        sql.pending_summaries(views[0], state, who, cols | {"gave_up"}, False),
+        sql.parked_summaries(views[0], state, who),
+        sql.average_completion_tokens(state, who),
+        sql.pending_embeddings(views[0], None, "summary", who, set(), True),
+        sql.pending_embeddings(views[0], state, "request", who, cols, False),
+        sql.embeddings_by_model(emb),
+        sql.embeddings_by_model(views[0], usable_only=True),
+        sql.embeddings_of_model(emb, None),
+        sql.embeddings_of_model(emb, "m"),
+        sql.embeddings_to_assign(emb, state, "m", "conversation"),
+        sql.current_clusters(state, ["cluster_id", "level"], "cluster"),
+        sql.last_run(state, "run"),
+        sql.conversation_assignments(state, "conversation"),
+        sql.clusters_ever(state, "cluster"),
+        sql.summary_texts(views[1]),
+        sql.map_meta(state),
+        sql.embeddings_to_map(views[0], "m"),
+        sql.embeddings_not_on_map(views[0], state, "m"),
+        sql.anchors_of_map(views[0], state, "m"),
+    ]
+    for query in queries:
+        for dialect in ("snowflake", "duckdb"):
+            sqlglot.parse_one(query, read=dialect)
