@@ -196,7 +196,7 @@ def pending_summaries(
 ) -> str:
     """The conversations of ``transcripts`` to summarise, with ``reason``, ``previous_error``
     and ``previous_attempts`` (see :func:`kura_dbt.pipeline.pending_summaries`); ``columns``:
-    the state table's columns (:data:`no_rows`)."""
+    the state table's columns (read with :func:`no_rows`)."""
     if state is None:
         return (
             f"select {_TRANSCRIPT_COLUMNS}, 'new' as reason, 0 as previous_attempts "
