@@ -15,10 +15,12 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+
+from kura_dbt import sql
 
 # Snowpark types whose values come back from ``to_pandas`` as JSON text
 _JSON_TYPES = {"ArrayType", "VectorType"}
@@ -45,28 +47,46 @@ def to_pandas(obj: Any) -> pd.DataFrame:
     return frame
 
 
+class WarehouseReader(Protocol):
+    """What the library's queries read through: ``views``, the relation (as SQL text) of each
+    named input; ``state``, the model's own previous table (None: none yet); ``query``, a
+    query's result as pandas. :class:`Warehouse` is the one a Python model holds; ``kura
+    estimate`` reads a DuckDB file or Snowflake through its own."""
+
+    @property
+    def views(self) -> Mapping[str, str]: ...
+
+    @property
+    def state(self) -> str | None: ...
+
+    def query(self, sql: str) -> pd.DataFrame: ...
+
+
 class Warehouse:
     """SQL over a model's inputs and its own previous state, on DuckDB and Snowpark alike.
 
     The inputs (``dbt.ref(...)`` relations) become temporary views, so a query selects and
     joins in the warehouse and only its result comes into pandas: an incremental model reads
-    the new rows, not the table. ``state`` is the model's own table (``{{ this }}``) when the
-    build is incremental, else None.
+    the new rows, not the table. ``views`` has each view's quoted name (the view is created
+    under that quoted name, so it resolves with its case on Snowflake too). ``state`` is the
+    model's own table as dbt renders ``{{ this }}`` when the build is incremental, else None.
     """
 
     def __init__(self, dbt: Any, session: Any, **inputs: Any) -> None:
         self.session = session
         self.views: dict[str, str] = {}
+        self._created: list[str] = []
         owner = str(getattr(dbt.this, "identifier", "model"))  # models run in parallel threads
         for name, relation in inputs.items():
             view = f"kura_input_{owner}_{name}"
             if hasattr(relation, "create_or_replace_temp_view"):  # Snowpark
-                relation.create_or_replace_temp_view(view)
-            elif hasattr(relation, "create_view"):  # DuckDB
+                relation.create_or_replace_temp_view(sql.quote(view))
+            elif hasattr(relation, "create_view"):  # DuckDB: the name as it is, not quoted
                 relation.create_view(view, replace=True)
             else:  # a pandas frame (tests): registered on the DuckDB connection
                 session.register(view, relation)
-            self.views[name] = view
+            self.views[name] = sql.quote(view)
+            self._created.append(view)
         self.state = str(dbt.this) if getattr(dbt, "is_incremental", False) else None
 
     def query(self, sql: str) -> pd.DataFrame:
@@ -75,10 +95,10 @@ class Warehouse:
     def close(self) -> None:
         """Drop the input views (Snowpark's temporary views end with the session anyway)."""
         if hasattr(self.session, "unregister") and hasattr(self.session, "execute"):  # DuckDB
-            for view in self.views.values():
-                self.session.execute(f"drop view if exists {view}")
+            for view in self._created:
+                self.session.execute(sql.drop_view(sql.quote(view)))
                 self.session.unregister(view)
-        self.views = {}
+        self.views, self._created = {}, []
 
     def __enter__(self) -> Warehouse:
         return self

@@ -7,23 +7,21 @@ from typing import Any
 
 import pandas as pd
 
+from kura_dbt import sql
+
 
 def text_hash(text: str) -> str:
     """The hash stored with a result to tell whether its input changed."""
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def embedded_text_sql(column: str, alias: str) -> str:
-    """SQL for the text that is embedded from a ``kura__summaries`` row ``alias``: the
-    ``column`` chosen by ``Settings.embedded_column``; a conversation without a request (a
-    greeting, only code) falls back to its summary, so it is still clustered."""
-    if column == "summary":
-        return f"{alias}.summary"
-    return f"coalesce(nullif(trim({alias}.{column}), ''), {alias}.summary)"
+# the SQL lives in kura_dbt.sql; this name stays for kura_dbt.classify.run until its queries
+# move there too
+embedded_text_sql = sql.embedded_text
 
 
 def embedded_texts(summaries: pd.DataFrame, column: str) -> pd.Series:
-    """:func:`embedded_text_sql` for a frame of summaries."""
+    """:func:`kura_dbt.sql.embedded_text` for a frame of summaries."""
     texts = summaries["summary"]
     if column != "summary" and column in summaries:
         chosen = summaries[column].astype("string")

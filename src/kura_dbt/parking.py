@@ -20,6 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from kura_dbt import sql
+from kura_dbt.frames import WarehouseReader
+
 __all__ = ["RetryPolicy", "parked_sql", "previous_attempts_sql", "stamp", "state_columns"]
 
 
@@ -41,30 +44,24 @@ class RetryPolicy:
         return error is not None and attempts >= self.max_attempts
 
 
-def state_columns(warehouse: Any, relation: str | None) -> set[str]:
+def state_columns(warehouse: WarehouseReader, relation: str | None) -> set[str]:
     """The (lower-case) column names of a state table, read without reading a row; a table
     written before the attempt columns existed lacks them until its next build appends them
     (``on_schema_change: append_new_columns``)."""
     if relation is None:
         return set()
-    frame = warehouse.query(f"select * from {relation} where 1 = 0")
+    frame = warehouse.query(sql.no_rows(relation))
     return {str(c).lower() for c in frame.columns}
 
 
-def previous_attempts_sql(alias: str, same_key: str, columns: set[str]) -> str:
-    """SQL for the attempts a previous state row ``alias`` already made for the current input
-    key (``same_key``: a condition true when the row's key is the current one); 0 when the key
-    changed or there is no row. A row from before the column existed counts as 1."""
-    attempts = f"coalesce({alias}.attempts, 1)" if "attempts" in columns else "1"
-    return f"case when {same_key} then {attempts} else 0 end"
+# the SQL lives in kura_dbt.sql; these two names stay for kura_dbt.classify.run until its
+# queries move there too
+previous_attempts_sql = sql.previous_attempts
 
 
 def parked_sql(alias: str, same_key: str, columns: set[str], policy: RetryPolicy) -> str:
-    """SQL true when the previous state row ``alias`` is parked for the current input key and
-    the user did not ask for a retry: such a row is not sent."""
-    if policy.retry_gave_up or "gave_up" not in columns:
-        return "false"
-    return f"({same_key} and {alias}.error is not null and coalesce({alias}.gave_up, false))"
+    """:func:`kura_dbt.sql.parked` under ``policy``."""
+    return sql.parked(alias, same_key, columns, policy.retry_gave_up)
 
 
 def stamp(

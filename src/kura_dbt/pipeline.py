@@ -20,18 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt import sql
 from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
-from kura_dbt.incremental import (
-    embedded_text_sql,
-    embedded_texts,
-    needs_work,
-    previous_attempts,
-    text_hash,
-)
+from kura_dbt.frames import WarehouseReader
+from kura_dbt.incremental import embedded_texts, needs_work, previous_attempts, text_hash
 from kura_dbt.llm import describe
-from kura_dbt.parking import RetryPolicy, parked_sql, previous_attempts_sql, stamp, state_columns
+from kura_dbt.parking import RetryPolicy, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
@@ -107,7 +103,7 @@ def summarise(
     return _summaries_of(summariser, todo, policy=policy)
 
 
-def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
+def summarise_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """:func:`summarise` for the ``kura__summaries`` model: the conversations to summarise are
     selected in SQL (:func:`pending_summaries`), so only they are read into Python.
 
@@ -158,7 +154,7 @@ def summarise_new(warehouse: Any, config: Config) -> pd.DataFrame:
 
 
 def pending_summaries(
-    warehouse: Any, summariser: Any, policy: RetryPolicy | None = None
+    warehouse: WarehouseReader, summariser: Any, policy: RetryPolicy | None = None
 ) -> pd.DataFrame:
     """The conversations the next :func:`summarise_new` sends to ``summariser``, selected in
     SQL: a join of ``transcripts`` with the model's previous state on the content hash,
@@ -169,50 +165,20 @@ def pending_summaries(
     (:mod:`kura_dbt.parking`) is left out unless ``policy.retry_gave_up``. Sorted by id."""
     policy = policy or RetryPolicy()
     transcripts, state = warehouse.views["transcripts"], warehouse.state
-    columns = "t.conversation_id, t.content_hash, t.messages_json"
-    if state is None:
-        todo = warehouse.query(
-            f"select {columns}, 'new' as reason, 0 as previous_attempts from {transcripts} as t"
-        )
-        return todo.sort_values("conversation_id").reset_index(drop=True)
-    key = _summary_key("f", summariser) + " and f.content_hash = t.content_hash"
     known = state_columns(warehouse, state)
     todo = warehouse.query(
-        f"select {columns}, f.error as previous_error, case "
-        "when f.conversation_id is null then 'new' "
-        "when f.content_hash is distinct from t.content_hash then 'changed' "
-        "when f.error is not null then 'failed' "
-        "else 'other model or prompt version' end as reason, "
-        f"{previous_attempts_sql('f', key, known)} as previous_attempts "
-        f"from {transcripts} as t "
-        f"left join {state} as f on f.conversation_id = t.conversation_id "
-        f"left join {state} as s "
-        "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
-        f"and {_summary_key('s', summariser)} and s.error is null "
-        f"where s.conversation_id is null and not {parked_sql('f', key, known, policy)}"
+        sql.pending_summaries(transcripts, state, summariser, known, policy.retry_gave_up)
     )
     return todo.sort_values("conversation_id").reset_index(drop=True)
 
 
-def _summary_key(alias: str, summariser: Any) -> str:
-    """SQL: the state row ``alias`` was written by ``summariser`` (backend, model, prompt)."""
-    return (
-        f"coalesce({alias}.summariser, '') = {_literal(summariser.name)} "
-        f"and coalesce({alias}.model, '') = {_literal(summariser.model)} "
-        f"and coalesce({alias}.prompt_version, '') = {_literal(summariser.prompt_version)}"
-    )
-
-
-def parked_summaries(warehouse: Any, summariser: Any) -> int:
+def parked_summaries(warehouse: WarehouseReader, summariser: Any) -> int:
     """Conversations whose summary is parked for their current input (not sent again)."""
     if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
         return 0
     return int(
         warehouse.query(
-            f"select count(*) as n from {warehouse.views['transcripts']} as t "
-            f"join {warehouse.state} as f on f.conversation_id = t.conversation_id "
-            f"and f.content_hash = t.content_hash and {_summary_key('f', summariser)} "
-            "where f.error is not null and coalesce(f.gave_up, false)"
+            sql.parked_summaries(warehouse.views["transcripts"], warehouse.state, summariser)
         )["n"].iloc[0]
     )
 
@@ -265,16 +231,13 @@ def estimate_summaries(
     return out
 
 
-def _completion_history(warehouse: Any, summariser: Any) -> float | None:
+def _completion_history(warehouse: WarehouseReader, summariser: Any) -> float | None:
     """Mean completion tokens of the summaries the same model wrote before (None: none)."""
     if warehouse.state is None:
         return None
-    mean = warehouse.query(
-        f"select avg(completion_tokens) as mean from {warehouse.state} "
-        "where error is null and completion_tokens > 0 and llm_calls = 1 "
-        f"and coalesce(summariser, '') = {_literal(summariser.name)} "
-        f"and coalesce(model, '') = {_literal(summariser.model)}"
-    )["mean"].iloc[0]
+    mean = warehouse.query(sql.average_completion_tokens(warehouse.state, summariser))["mean"].iloc[
+        0
+    ]
     return None if pd.isna(mean) else float(mean)
 
 
@@ -325,8 +288,8 @@ def _spent(monitor: StageMonitor) -> dict[str, Any]:
     }
 
 
-def _count(warehouse: Any, relation: str) -> int:
-    return int(warehouse.query(f"select count(*) as n from {relation}")["n"].iloc[0])
+def _count(warehouse: WarehouseReader, relation: str) -> int:
+    return int(warehouse.query(sql.count_rows(relation))["n"].iloc[0])
 
 
 def _summary_line(
@@ -377,11 +340,6 @@ def _previous_attempts(todo: pd.DataFrame) -> list[Any]:
     return todo["previous_attempts"].tolist()
 
 
-def _literal(value: Any) -> str:
-    """A SQL string literal ('' for None, as the state columns are compared with coalesce)."""
-    return "'" + ("" if value is None else str(value)).replace("'", "''") + "'"
-
-
 def _summarise_all(summariser: Any, pairs: list[Any], progress: Progress | None) -> list[Any]:
     """``summariser.summarise_many(pairs)``; a backend that makes no LLM call (the local one)
     goes in tenths so that ``progress`` can say how far it is (an LLM backend's calls report
@@ -404,19 +362,10 @@ def _summaries_of(
     progress: Progress | None = None,
     policy: RetryPolicy | None = None,
 ) -> pd.DataFrame:
+    """Summarise ``todo`` and type the rows: the budget cap's skipped conversations are left
+    out (pending), the failure policy is applied, attempts are counted."""
     now = _now()
-    pairs = [
-        (r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)
-    ]
-    # the failure policy (kura_dbt.failures): a run in which every conversation the backend
-    # tried failed fails the model; otherwise the failed rows are kept and retried next run.
-    # A conversation with nothing to summarise (no text: no call, no error) is not counted.
-    where = f"summariser {summariser.name}, model {summariser.model}"
-    try:
-        records = [record.to_row() for record in _summarise_all(summariser, pairs, progress)]
-    except Exception as exc:  # the backend failed as a whole, so did every row
-        records = [{"error": describe(exc), "flags": ["error"]} for _ in pairs]
-        check_failures("summaries", [r["error"] for r in records], where, _retries(todo))
+    records = _summary_records(summariser, todo, progress)
     # conversations the budget cap kept from being sent (kura_dbt.budget) are not written: they
     # stay pending, and the next run summarises them; they are neither errors nor failures
     kept = [not is_skipped(r.get("error")) for r in records]
@@ -424,52 +373,89 @@ def _summaries_of(
     if left_pending:
         todo = todo[kept].reset_index(drop=True)
         records = [r for r, keep in zip(records, kept, strict=True) if keep]
-    retry = _retries(todo)
-    tried = [
-        i
-        for i, r in enumerate(records)
-        if r.get("error") is not None or r.get("summary") is not None
-    ]
-    check_failures(
-        "summaries", [records[i].get("error") for i in tried], where, [retry[i] for i in tried]
-    )
-    rows = []
-    for record, result in zip(todo.itertuples(index=False), records, strict=True):
-        row: dict[str, Any] = {
-            "conversation_id": record.conversation_id,
-            "content_hash": record.content_hash,
-            "summariser": summariser.name,
-            "model": summariser.model,
-            "prompt_version": summariser.prompt_version,
-            "summarised_at": now,
-        }
-        for column in (
-            "summary",
-            "request",
-            "task",
-            "concerning_score",
-            "user_frustration",
-            "turn_count",
-            "user_turns",
-            "assistant_turns",
-            "error",
-            "prompt_tokens",
-            "completion_tokens",
-            "cost_usd",
-            "llm_calls",
-        ):
-            row[column] = result.get(column)
-        row["languages"] = _json_or_none(result.get("languages") or [])
-        row["assistant_errors"] = _json_or_none(result.get("assistant_errors"))
-        row["extra_facets"] = _json_or_none(result.get("extra_facets"))
-        row["flags"] = _json_or_none(result.get("flags") or [])
-        row["pending_after_cap"] = left_pending or None
-        rows.append(row)
     sent = [r.get("error") is not None or r.get("summary") is not None for r in records]
+    retry = _retries(todo)
+    check_failures(
+        "summaries",
+        [r.get("error") for r, tried in zip(records, sent, strict=True) if tried],
+        _summariser_text(summariser),
+        [again for again, tried in zip(retry, sent, strict=True) if tried],
+    )
+    rows = [
+        _summary_row(summariser, record, result, now, left_pending)
+        for record, result in zip(todo.itertuples(index=False), records, strict=True)
+    ]
     frame = stamp(
         typed_frame(rows, SUMMARY_SCHEMA), _previous_attempts(todo), policy or RetryPolicy(), sent
     )
     return typed_frame(frame, SUMMARY_SCHEMA)
+
+
+def _summariser_text(summariser: Any) -> str:
+    return f"summariser {summariser.name}, model {summariser.model}"
+
+
+def _summary_records(
+    summariser: Any, todo: pd.DataFrame, progress: Progress | None
+) -> list[dict[str, Any]]:
+    """One record per row of ``todo`` (``ConversationSummary.to_row``); when the backend fails
+    as a whole, every row has its error, and the failure policy (:mod:`kura_dbt.failures`)
+    decides at once whether the model fails. A conversation with nothing to summarise (no
+    text: no call, no error) is not counted as tried."""
+    pairs = [
+        (r.conversation_id, parse_messages(r.messages_json)) for r in todo.itertuples(index=False)
+    ]
+    try:
+        return [record.to_row() for record in _summarise_all(summariser, pairs, progress)]
+    except Exception as exc:  # the backend failed as a whole, so did every row
+        records: list[dict[str, Any]] = [
+            {"error": describe(exc), "flags": ["error"]} for _ in pairs
+        ]
+        check_failures(
+            "summaries",
+            [r["error"] for r in records],
+            _summariser_text(summariser),
+            _retries(todo),
+        )
+        return records
+
+
+# the summary columns a record gives as they are
+_SUMMARY_VALUES = (
+    "summary",
+    "request",
+    "task",
+    "concerning_score",
+    "user_frustration",
+    "turn_count",
+    "user_turns",
+    "assistant_turns",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "llm_calls",
+)
+
+
+def _summary_row(
+    summariser: Any, record: Any, result: dict[str, Any], now: datetime, left_pending: int
+) -> dict[str, Any]:
+    """The ``kura__summaries`` row of one transcript ``record`` and its summary ``result``."""
+    return {
+        "conversation_id": record.conversation_id,
+        "content_hash": record.content_hash,
+        "summariser": summariser.name,
+        "model": summariser.model,
+        "prompt_version": summariser.prompt_version,
+        "summarised_at": now,
+        **{column: result.get(column) for column in _SUMMARY_VALUES},
+        "languages": _json_or_none(result.get("languages") or []),
+        "assistant_errors": _json_or_none(result.get("assistant_errors")),
+        "extra_facets": _json_or_none(result.get("extra_facets")),
+        "flags": _json_or_none(result.get("flags") or []),
+        "pending_after_cap": left_pending or None,
+    }
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -505,33 +491,23 @@ def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config
     )
 
 
-def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
+def embed_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """:func:`embed` for the ``kura__embeddings`` model: the summaries to embed are selected in
     SQL (a join with the model's previous state on the text hash, embedder and model)."""
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     summaries, state = warehouse.views["summaries"], warehouse.state
-    column = settings.embedded_column()
-    text = embedded_text_sql(column, "s")
-    usable = (
-        f"select s.conversation_id, s.summary, s.error, {text} as text from {summaries} as s "
-        "where s.summary is not null and s.error is null"
-    )
     policy = RetryPolicy.of(settings)
-    if state is None:
-        todo = warehouse.query(usable)
-    else:
-        known = state_columns(warehouse, state)
-        key = f"f.text_hash = md5(s.text) and {_embedding_key('f', embedder)}"
-        todo = warehouse.query(
-            f"select s.conversation_id, s.summary, s.error, s.text, f.error as previous_error, "
-            f"{previous_attempts_sql('f', key, known)} as previous_attempts "
-            f"from ({usable}) as s left join {state} as f on f.conversation_id = s.conversation_id "
-            f"left join {state} as e "
-            "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.text) "
-            f"and {_embedding_key('e', embedder)} and e.error is null "
-            f"where e.conversation_id is null and not {parked_sql('f', key, known, policy)}"
+    todo = warehouse.query(
+        sql.pending_embeddings(
+            summaries,
+            state,
+            settings.embedded_column(),
+            embedder,
+            state_columns(warehouse, state),
+            policy.retry_gave_up,
         )
+    )
     # progress lines and a run summary (kura_dbt.progress); an LLM embedder's requests report
     # to the stage's monitor, a local one goes in tenths (_embed_texts)
     started = time.monotonic()
@@ -551,14 +527,6 @@ def embed_new(warehouse: Any, config: Config) -> pd.DataFrame:
             )
         )
     return frame
-
-
-def _embedding_key(alias: str, embedder: Any) -> str:
-    """SQL: the state row ``alias`` was written by ``embedder`` (backend and model)."""
-    return (
-        f"coalesce({alias}.embedder, '') = {_literal(embedder.name)} "
-        f"and coalesce({alias}.model, '') = {_literal(embedder.model)}"
-    )
 
 
 def _embed_texts(embedder: Any, texts: list[str]) -> Any:
@@ -644,7 +612,7 @@ def current_embeddings(
 # --------------------------------------------------------------------------- taxonomy
 
 
-def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
+def cluster_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__cluster_state`` this build adds or replaces: assignments of the
     new or changed conversations (or, at a re-discovery, of all), the taxonomy, one run row
     and lineage. ``warehouse`` is a :class:`kura_dbt.frames.Warehouse` with the views
@@ -680,7 +648,7 @@ def cluster_state(warehouse: Any, config: Config) -> pd.DataFrame:
 # --------------------------------------------------------------------------- classification
 
 
-def classification_state(warehouse: Any, config: Config) -> pd.DataFrame:
+def classification_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__classification_state`` this build adds or replaces: every new
     or changed conversation labelled or classified into the pinned taxonomy (var
     ``kura__taxonomy``; nothing in discovery mode), see :mod:`kura_dbt.classify.run`. The
@@ -714,7 +682,7 @@ def classification_state(warehouse: Any, config: Config) -> pd.DataFrame:
 # --------------------------------------------------------------------------- map
 
 
-def map_points(warehouse: Any, config: Config) -> pd.DataFrame:
+def map_points(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__map_points`` this build adds or replaces: the new or changed
     conversations placed on the existing map, or every conversation when the map is fitted."""
     settings = Settings.from_config(config)

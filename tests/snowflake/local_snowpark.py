@@ -42,7 +42,8 @@ def _sql(session: Any, query: str, params: Any = None, **_: Any) -> Any:
         for table in list(tree.find_all(exp.Table)):
             if not table.catalog and not table.db and table.name.lower() in ctes:
                 continue
-            name = ".".join(p.name for p in table.parts)
+            # each part as written: a quoted identifier keeps its quotes (and so its case)
+            name = ".".join(p.sql(dialect="snowflake") for p in table.parts)
             if name.lower() not in loaded:
                 local = f"t{len(loaded)}"
                 con.register(local, frames.to_pandas(session.table(name)))

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
+from kura_dbt import sql
 from kura_dbt.commands import (
     DEFAULT_DB,
     ConnectionOption,
@@ -34,6 +35,9 @@ from kura_dbt.commands import (
     marts_source,
     require_db,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console()
 PRIVATE = "kura_private"  # var kura__private_schema's default: the pipeline tables' schema suffix
@@ -70,14 +74,15 @@ def project_vars(project_dir: Path | None) -> dict[str, Any]:
     return {**{k: v for k, v in raw.items() if k.startswith("kura__")}, **scoped}
 
 
-class _Warehouse:
-    """What :func:`kura_dbt.pipeline.pending_summaries` reads, over a DB-API connection that
-    answers like DuckDB's (a DuckDB file, or :class:`kura_dbt.report.source.SnowflakeMarts`)."""
+class _ConnectionReader:
+    """A :class:`kura_dbt.frames.WarehouseReader` over a DB-API connection that answers like
+    DuckDB's (a DuckDB file, or :class:`kura_dbt.report.source.SnowflakeMarts`): what
+    :func:`kura_dbt.pipeline.pending_summaries` reads."""
 
     def __init__(self, con: Any, transcripts: str, state: str | None) -> None:
         self.con, self.views, self.state = con, {"transcripts": transcripts}, state
 
-    def query(self, sql: str) -> Any:
+    def query(self, sql: str) -> pd.DataFrame:
         import pandas as pd
 
         cursor = self.con.execute(sql)
@@ -85,13 +90,11 @@ class _Warehouse:
         return pd.DataFrame(cursor.fetchall(), columns=columns)
 
 
-def _tables(con: Any, schema: str) -> set[str]:
-    """The (lower-case) tables of ``schema``; Snowflake keeps unquoted names in upper case."""
-    rows = con.execute(
-        "select table_name from information_schema.tables where upper(table_schema) = upper(?)",
-        [schema],
-    ).fetchall()
-    return {str(r[0]).lower() for r in rows}
+def _tables(con: Any, schema: str) -> dict[str, str]:
+    """The tables of ``schema`` by lower-case name, each as a quoted relation of its names as
+    stored (Snowflake keeps unquoted names in upper case)."""
+    rows = con.execute(sql.tables_of_schema(), [schema]).fetchall()
+    return {str(table).lower(): sql.relation(str(owner), str(table)) for owner, table in rows}
 
 
 def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
@@ -112,15 +115,13 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
                 "`dbt build --select +int_kura__transcripts` first (or pass --schema)",
                 param_hint="--db / --profile / --schema",
             )
-        state = f"{schema}.kura__summaries" if "kura__summaries" in tables else None
-        warehouse = _Warehouse(con, f"{schema}.int_kura__transcripts", state)
+        transcripts = tables["int_kura__transcripts"]
+        warehouse = _ConnectionReader(con, transcripts, tables.get("kura__summaries"))
         summariser = SUMMARISERS.build(settings.summariser, settings)
         todo = pipeline.pending_summaries(warehouse, summariser, RetryPolicy.of(settings))
         history = pipeline._completion_history(warehouse, summariser)
         result = pipeline.estimate_summaries(todo, summariser, history)
-        result["conversations_in"] = int(
-            warehouse.query(f"select count(*) as n from {schema}.int_kura__transcripts")["n"][0]
-        )
+        result["conversations_in"] = int(warehouse.query(sql.count_rows(transcripts))["n"][0])
         result["parked"] = pipeline.parked_summaries(warehouse, summariser)
     finally:
         con.close()

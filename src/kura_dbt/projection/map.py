@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt import sql
+from kura_dbt.frames import WarehouseReader
 from kura_dbt.projection.place import place_from_neighbours
 from kura_dbt.settings import Settings
 
@@ -46,108 +48,98 @@ def _vectors(column: pd.Series) -> np.ndarray:
 
 
 def update_map(
-    wh: Any, settings: Settings, now: datetime, projector: Any, projector_name: str
+    wh: WarehouseReader, settings: Settings, now: datetime, projector: Any, projector_name: str
 ) -> pd.DataFrame:
     """The map rows this build adds or replaces. ``wh`` has the view ``embeddings`` and, on an
     incremental build, the previous ``state``; ``projector`` fits a new map when one is needed:
     when the map's recorded method differs from the one ``projector`` would run now on the
     points there are (``method_for``), or the embedding model changed."""
     emb, state = wh.views["embeddings"], wh.state
-    usable = "embedding is not null and error is null"
-    models = wh.query(
-        f"select model, count(*) as n from {emb} where {usable} "
-        "group by model order by n desc, model"
-    )
+    models = wh.query(sql.embeddings_by_model(emb, usable_only=True))
     if models.empty:
         return pd.DataFrame(columns=list(MAP_SCHEMA))
     model = str(models["model"].iloc[0])
-    usable += f" and model = '{model}'"
     # the method a fit would run now (UMAP on too few points runs PCA)
     method_for = getattr(projector, "method_for", None)
     n_fit = min(int(models["n"].iloc[0]), settings.map_max_fit_points)
     method = method_for(n_fit) if method_for is not None else projector_name
-    version = 0
-    refit = state is None
-    if state is not None:
-        meta = wh.query(
-            f"select projector, embedding_model, max(map_version) as version from {state} "
-            f"where is_anchor group by projector, embedding_model order by version desc"
-        )
-        if meta.empty:
-            refit = True
-        else:
-            version = int(meta["version"].iloc[0])
-            refit = meta["projector"].iloc[0] != method or meta["embedding_model"].iloc[0] != model
+    version, refit = _current_version(wh, method, model)
     base = {"projector": method, "placed_at": now, "embedding_model": model}
-
     if refit:
-        rows = (
-            wh.query(f"select conversation_id, text_hash, embedding from {emb} where {usable}")
-            .sort_values("conversation_id")
-            .reset_index(drop=True)
-        )
-        X = _vectors(rows["embedding"])
-        rng = np.random.default_rng(settings.seed)
-        fit = np.arange(len(rows))
-        if len(rows) > settings.map_max_fit_points:
-            fit = np.sort(rng.choice(len(rows), size=settings.map_max_fit_points, replace=False))
-        xy = np.zeros((len(rows), 2))
-        xy[fit] = projector.fit_transform(X[fit])
-        base["projector"] = getattr(projector, "method", None) or method  # what actually ran
-        fitted = np.zeros(len(rows), dtype=bool)
-        fitted[fit] = True
-        anchors = (
-            fit if len(fit) <= ANCHORS else np.sort(rng.choice(fit, size=ANCHORS, replace=False))
-        )
-        rest = np.flatnonzero(~fitted)
-        if len(rest):
-            xy[rest] = place_from_neighbours(X[rest], X[anchors], xy[anchors])
-        is_anchor = np.zeros(len(rows), dtype=bool)
-        is_anchor[anchors] = True
-        out = pd.DataFrame(
-            {
-                "conversation_id": rows["conversation_id"],
-                "text_hash": rows["text_hash"],
-                "x": xy[:, 0],
-                "y": xy[:, 1],
-                "placed_by": np.where(fitted, "fit", "neighbours"),
-                "is_anchor": is_anchor,
-                "map_version": version + 1,
-                **base,
-            }
-        )
-        return out.reindex(columns=list(MAP_SCHEMA))
-
-    pending = (
-        wh.query(
-            f"select e.conversation_id, e.text_hash, e.embedding from {emb} as e "
-            f"left join {state} as m on m.conversation_id = e.conversation_id "
-            f"and m.text_hash = e.text_hash and m.embedding_model = e.model "
-            f"where e.{usable.replace(' and ', ' and e.')} and m.conversation_id is null"
-        )
-        .sort_values("conversation_id")
-        .reset_index(drop=True)
-    )
+        rows = _sorted(wh.query(sql.embeddings_to_map(emb, model)))
+        return _fit(rows, settings, projector, version + 1, base)
+    assert state is not None  # no state: always a fit
+    pending = _sorted(wh.query(sql.embeddings_not_on_map(emb, state, model)))
     if pending.empty:
         return pd.DataFrame(columns=list(MAP_SCHEMA))
-    anchors = wh.query(
-        f"select m.x, m.y, e.embedding from {state} as m inner join {emb} as e "
-        f"on m.conversation_id = e.conversation_id and m.text_hash = e.text_hash "
-        f"where m.is_anchor and e.{usable.replace(' and ', ' and e.')} order by m.conversation_id"
-    )
+    anchors = wh.query(sql.anchors_of_map(emb, state, model))
     xy = place_from_neighbours(
         _vectors(pending["embedding"]),
         _vectors(anchors["embedding"]),
         anchors[["x", "y"]].to_numpy(float),
     )
+    placed = np.full(len(pending), "neighbours", dtype=object)
+    return _points(pending, xy, placed, np.zeros(len(pending), dtype=bool), version, base)
+
+
+def _current_version(wh: WarehouseReader, method: str, model: str) -> tuple[int, bool]:
+    """The map's version, and whether it must be fitted again: no map yet, or one fitted by
+    another method or on another embedding model."""
+    if wh.state is None:
+        return 0, True
+    meta = wh.query(sql.map_meta(wh.state))
+    if meta.empty:
+        return 0, True
+    version = int(meta["version"].iloc[0])
+    return version, meta["projector"].iloc[0] != method or meta["embedding_model"].iloc[0] != model
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("conversation_id").reset_index(drop=True)
+
+
+def _fit(
+    rows: pd.DataFrame, settings: Settings, projector: Any, version: int, base: dict[str, Any]
+) -> pd.DataFrame:
+    """A new map of ``rows``: fitted on a seeded sample of at most ``map_max_fit_points``, the
+    rest placed from a seeded sample of at most :data:`ANCHORS` fitted points."""
+    X = _vectors(rows["embedding"])
+    rng = np.random.default_rng(settings.seed)
+    fit = np.arange(len(rows))
+    if len(rows) > settings.map_max_fit_points:
+        fit = np.sort(rng.choice(len(rows), size=settings.map_max_fit_points, replace=False))
+    xy = np.zeros((len(rows), 2))
+    xy[fit] = projector.fit_transform(X[fit])
+    base = {**base, "projector": getattr(projector, "method", None) or base["projector"]}
+    fitted = np.zeros(len(rows), dtype=bool)
+    fitted[fit] = True
+    anchors = fit if len(fit) <= ANCHORS else np.sort(rng.choice(fit, size=ANCHORS, replace=False))
+    rest = np.flatnonzero(~fitted)
+    if len(rest):
+        xy[rest] = place_from_neighbours(X[rest], X[anchors], xy[anchors])
+    is_anchor = np.zeros(len(rows), dtype=bool)
+    is_anchor[anchors] = True
+    placed = np.where(fitted, "fit", "neighbours")
+    return _points(rows, xy, placed, is_anchor, version, base)
+
+
+def _points(
+    rows: pd.DataFrame,
+    xy: np.ndarray,
+    placed_by: np.ndarray,
+    is_anchor: np.ndarray,
+    version: int,
+    base: dict[str, Any],
+) -> pd.DataFrame:
+    """The map rows of ``rows`` at ``xy``, in the map's columns."""
     out = pd.DataFrame(
         {
-            "conversation_id": pending["conversation_id"],
-            "text_hash": pending["text_hash"],
+            "conversation_id": rows["conversation_id"],
+            "text_hash": rows["text_hash"],
             "x": xy[:, 0],
             "y": xy[:, 1],
-            "placed_by": "neighbours",
-            "is_anchor": False,
+            "placed_by": placed_by,
+            "is_anchor": is_anchor,
             "map_version": version,
             **base,
         }

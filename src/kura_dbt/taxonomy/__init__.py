@@ -14,15 +14,17 @@ hierarchy, names).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from kura_dbt import sql
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids
-from kura_dbt.incremental import embedded_text_sql
+from kura_dbt.frames import WarehouseReader
 from kura_dbt.parking import state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
@@ -47,190 +49,249 @@ def _int(value: Any, default: int = 0) -> int:
     return default if value is None or pd.isna(value) else int(value)
 
 
-def update_taxonomy(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
+@dataclass
+class _Tonight:
+    """What a build reads before deciding: the embedding model most conversations use, their
+    number, the current clusters, the last run row, and the conversations to assign."""
+
+    model: str | None
+    conversations: int
+    clusters: pd.DataFrame
+    last: dict[str, Any]
+    pending: pd.DataFrame
+
+    @property
+    def base(self) -> pd.DataFrame:
+        """The base (level 0) clusters, by id."""
+        base = self.clusters[self.clusters["level"] == 0]
+        return base.sort_values("cluster_id").reset_index(drop=True)
+
+    @property
+    def previous_model(self) -> str | None:
+        model = self.last.get("embedding_model")
+        return model if isinstance(model, str) else None
+
+
+@dataclass
+class _Assignment:
+    """Tonight's conversations against the current base clusters: the nearest one, the
+    distance to it, and whether it lies within that cluster's radius."""
+
+    nearest: np.ndarray
+    distance: np.ndarray
+    within: np.ndarray
+    same_space: bool
+
+
+def update_taxonomy(wh: WarehouseReader, settings: Settings, now: datetime) -> pd.DataFrame:
     """The state rows this build adds or replaces (see :mod:`kura_dbt.taxonomy.state`).
 
-    ``wh`` is a :class:`kura_dbt.frames.Warehouse` with views ``embeddings`` and ``summaries``
-    and, on an incremental build, the previous ``state``.
+    ``wh`` has views ``embeddings`` and ``summaries`` and, on an incremental build, the
+    previous ``state``.
     """
+    tonight = _read_tonight(wh, settings)
+    # tonight's conversations against the current taxonomy (also when it is about to change:
+    # the figures say how much drift triggered the re-discovery)
+    assignment = _assign(tonight)
+    figures = _figures(tonight, assignment, settings)
+    decision = decide(settings, figures)
+    if tonight.conversations == 0:
+        decision = Decision(False, "no conversations to cluster yet")
+    epoch = _int(tonight.last.get("epoch"))
+    if decision.discover:
+        epoch += 1
+        rows = _discovery_rows(wh, settings, now, epoch, tonight.model, tonight.clusters)
+    else:
+        rows = _assignment_rows(tonight, assignment, epoch, now)
+    rows.append(_run_row(tonight, figures, decision, settings, epoch, now))
+    return typed_frame(rows, st.STATE_SCHEMA)
+
+
+def _read_tonight(wh: WarehouseReader, settings: Settings) -> _Tonight:
+    """The model, the current clusters, the last run and the conversations to assign, read in
+    SQL (only the new or changed conversations on an incremental build)."""
     state = wh.state
     emb = current_embeddings(wh, settings)
-    models = wh.query(
-        f"select model, count(*) as n from {emb} group by model order by n desc, model"
-    )
+    models = wh.query(sql.embeddings_by_model(emb))
     model = None if models.empty else str(models["model"].iloc[0])
-    usable = "1 = 1" if model is None else f"model = '{model}'"
     conversations = 0 if models.empty else int(models["n"].iloc[0])
-
     if state is None:
         clusters = pd.DataFrame(columns=list(st.STATE_SCHEMA))
         last: dict[str, Any] = {}
-        pending = wh.query(
-            f"select conversation_id, text_hash, model as embedding_model, embedding "
-            f"from {emb} where {usable}"
-        )
+        pending = wh.query(sql.embeddings_of_model(emb, model))
     else:
         # a table from before a column existed lacks it until this build appends it
         stored = state_columns(wh, state)
-        clusters = wh.query(
-            f"select {', '.join(c for c in _CLUSTER_COLUMNS if c in stored)} from {state} "
-            f"where record_type = '{st.CLUSTER}' and retired_epoch is null"
-        )
-        runs = wh.query(
-            f"select * from {state} where record_type = '{st.RUN}' order by run_number desc limit 1"
-        )
+        columns = [c for c in _CLUSTER_COLUMNS if c in stored]
+        clusters = wh.query(sql.current_clusters(state, columns, st.CLUSTER))
+        runs = wh.query(sql.last_run(state, st.RUN))
         last = {} if runs.empty else runs.iloc[0].to_dict()
-        pending = wh.query(
-            f"select e.conversation_id, e.text_hash, e.model as embedding_model, e.embedding "
-            f"from {emb} as e left join {state} as s "
-            f"on s.state_key = '{st.CONVERSATION}:' || e.conversation_id "
-            f"and s.text_hash = e.text_hash and s.embedding_model = e.model "
-            f"where s.state_key is null and e.{usable.replace('1 = 1', 'model is not null')}"
-        )
+        pending = wh.query(sql.embeddings_to_assign(emb, state, model, st.CONVERSATION))
     pending = pending.sort_values("conversation_id").reset_index(drop=True)
-    base = clusters[clusters["level"] == 0].sort_values("cluster_id").reset_index(drop=True)
-    epoch = _int(last.get("epoch"))
-    previous_model = (
-        last.get("embedding_model") if isinstance(last.get("embedding_model"), str) else None
-    )
+    return _Tonight(model, conversations, clusters, last, pending)
 
-    # tonight's conversations against the current taxonomy (also when it is about to change:
-    # the figures say how much drift triggered the re-discovery)
-    X_new = _vectors(pending["embedding"])
-    same_space = not base.empty and len(X_new) > 0 and previous_model == model
-    if same_space:
-        centroids = _vectors(base["centroid"])
-        nearest, distance, within = assign_to_centroids(
-            X_new, centroids, base["radius"].to_numpy(float)
+
+def _assign(tonight: _Tonight) -> _Assignment:
+    """Tonight's conversations against the current base clusters, when they are in the same
+    embedding space; else none is within a cluster."""
+    X_new = _vectors(tonight.pending["embedding"])
+    base = tonight.base
+    same_space = not base.empty and len(X_new) > 0 and tonight.previous_model == tonight.model
+    if not same_space:
+        n = len(tonight.pending)
+        return _Assignment(
+            np.full(n, -1), np.full(n, np.nan), np.zeros(n, dtype=bool), same_space=False
         )
-    else:
-        nearest = np.full(len(pending), -1)
-        distance = np.full(len(pending), np.nan)
-        within = np.zeros(len(pending), dtype=bool)
-    figures = Figures(
-        has_taxonomy=not base.empty,
-        conversations=conversations,
-        new=len(pending),
-        novel=int((~within).sum()) if same_space else 0,
+    nearest, distance, within = assign_to_centroids(
+        X_new, _vectors(base["centroid"]), base["radius"].to_numpy(float)
+    )
+    return _Assignment(nearest, distance, within, same_space=True)
+
+
+def _figures(tonight: _Tonight, assignment: _Assignment, settings: Settings) -> Figures:
+    """What the policy decides on: tonight's counts and the last run's."""
+    last = tonight.last
+    return Figures(
+        has_taxonomy=not tonight.base.empty,
+        conversations=tonight.conversations,
+        new=len(tonight.pending),
+        novel=int((~assignment.within).sum()) if assignment.same_space else 0,
         conversations_at_discovery=_int(last.get("conversations_at_discovery")),
         new_since_discovery=_int(last.get("new_since_discovery")),
         novel_since_discovery=_int(last.get("novel_since_discovery")),
-        embedding_model=model,
-        previous_embedding_model=previous_model,
+        embedding_model=tonight.model,
+        previous_embedding_model=tonight.previous_model,
         settings_key=clustering_settings_key(settings),
         previous_settings_key=last.get("settings_key")
         if isinstance(last.get("settings_key"), str)
         else None,
     )
-    decision = decide(settings, figures)
-    if conversations == 0:
-        decision = Decision(False, "no conversations to cluster yet")
 
+
+def _assignment_rows(
+    tonight: _Tonight, assignment: _Assignment, epoch: int, now: datetime
+) -> list[dict[str, Any]]:
+    """One conversation row per pending conversation: assigned to its nearest cluster when
+    within its radius, else novel."""
+    base_ids = list(tonight.base["cluster_id"])
     rows: list[dict[str, Any]] = []
-    if decision.discover:
-        epoch += 1
-        rows += _discovery_rows(wh, settings, now, epoch, model, usable, clusters, state)
-    else:
-        base_ids = list(base["cluster_id"])
-        for i, row in enumerate(pending.itertuples(index=False)):
-            near = base_ids[nearest[i]] if nearest[i] >= 0 else None
-            rows.append(
-                {
-                    "state_key": st.key(st.CONVERSATION, row.conversation_id),
-                    "record_type": st.CONVERSATION,
-                    "epoch": epoch,
-                    "updated_at": now,
-                    "conversation_id": row.conversation_id,
-                    "cluster_id": near if within[i] else None,
-                    "nearest_cluster_id": near,
-                    "distance": float(distance[i]),
-                    "status": "assigned" if within[i] else "novel",
-                    "text_hash": row.text_hash,
-                    "embedding_model": row.embedding_model,
-                }
-            )
-    run_number = _int(last.get("run_number")) + 1
-    rows.append(
-        {
-            "state_key": st.key(st.RUN, f"{run_number:06d}"),
-            "record_type": st.RUN,
-            "epoch": epoch,
-            "updated_at": now,
-            "run_number": run_number,
-            "decision": "discover" if decision.discover else "assign",
-            "reason": decision.reason,
-            "clusterer": CLUSTERERS.key(settings.clusterer),
-            "settings_key": figures.settings_key,
-            "embedding_model": model,
-            "conversations": conversations,
-            "new_conversations": figures.new,
-            "novel_conversations": figures.novel,
-            "conversations_at_discovery": conversations
-            if decision.discover
-            else figures.conversations_at_discovery,
-            "new_since_discovery": 0
-            if decision.discover
-            else figures.new_since_discovery + figures.new,
-            "novel_since_discovery": 0
-            if decision.discover
-            else figures.novel_since_discovery + figures.novel,
-            "novel_share": figures.novel_share,
-            "growth": figures.growth,
-        }
-    )
-    return typed_frame(rows, st.STATE_SCHEMA)
+    for i, row in enumerate(tonight.pending.itertuples(index=False)):
+        nearest = assignment.nearest[i]
+        near = base_ids[nearest] if nearest >= 0 else None
+        within = assignment.within[i]
+        rows.append(
+            {
+                "state_key": st.key(st.CONVERSATION, row.conversation_id),
+                "record_type": st.CONVERSATION,
+                "epoch": epoch,
+                "updated_at": now,
+                "conversation_id": row.conversation_id,
+                "cluster_id": near if within else None,
+                "nearest_cluster_id": near,
+                "distance": float(assignment.distance[i]),
+                "status": "assigned" if within else "novel",
+                "text_hash": row.text_hash,
+                "embedding_model": row.embedding_model,
+            }
+        )
+    return rows
 
 
-def current_embeddings(wh: Any, settings: Settings) -> str:
+def _run_row(
+    tonight: _Tonight,
+    figures: Figures,
+    decision: Decision,
+    settings: Settings,
+    epoch: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The run's own row: its decision and the figures the next run starts from."""
+    run_number = _int(tonight.last.get("run_number")) + 1
+    discovered = decision.discover
+    return {
+        "state_key": st.key(st.RUN, f"{run_number:06d}"),
+        "record_type": st.RUN,
+        "epoch": epoch,
+        "updated_at": now,
+        "run_number": run_number,
+        "decision": "discover" if discovered else "assign",
+        "reason": decision.reason,
+        "clusterer": CLUSTERERS.key(settings.clusterer),
+        "settings_key": figures.settings_key,
+        "embedding_model": tonight.model,
+        "conversations": tonight.conversations,
+        "new_conversations": figures.new,
+        "novel_conversations": figures.novel,
+        "conversations_at_discovery": tonight.conversations
+        if discovered
+        else figures.conversations_at_discovery,
+        "new_since_discovery": 0 if discovered else figures.new_since_discovery + figures.new,
+        "novel_since_discovery": 0 if discovered else figures.novel_since_discovery + figures.novel,
+        "novel_share": figures.novel_share,
+        "growth": figures.growth,
+    }
+
+
+def current_embeddings(wh: WarehouseReader, settings: Settings) -> str:
     """SQL for the embeddings of each conversation's current text (the column chosen by
-    ``kura__embedding_text``): a vector whose text changed or whose summary failed since it was
-    embedded is not clustered."""
-    emb, summaries = wh.views["embeddings"], wh.views["summaries"]
-    text = embedded_text_sql(settings.embedded_column(), "s")
-    return (
-        f"(select e.conversation_id, e.text_hash, e.model, e.embedding from {emb} as e "
-        f"inner join {summaries} as s on s.conversation_id = e.conversation_id "
-        f"and s.error is null and e.text_hash = md5({text}) "
-        f"where e.embedding is not null and e.error is null)"
+    ``kura__embedding_text``), see :func:`kura_dbt.sql.current_embeddings`."""
+    return sql.current_embeddings(
+        wh.views["embeddings"], wh.views["summaries"], settings.embedded_column()
     )
 
 
 def _discovery_rows(
-    wh: Any,
+    wh: WarehouseReader,
     settings: Settings,
     now: datetime,
     epoch: int,
     model: str | None,
-    usable: str,
     clusters: pd.DataFrame,
-    state: str | None,
 ) -> list[dict[str, Any]]:
-    emb, summaries = current_embeddings(wh, settings), wh.views["summaries"]
+    """A re-discovery over every current embedding of ``model``: conversation rows, cluster
+    rows (new, kept and retired) and lineage."""
     everything = (
-        wh.query(
-            f"select conversation_id, text_hash, model as embedding_model, embedding "
-            f"from {emb} where {usable}"
-        )
+        wh.query(sql.embeddings_of_model(current_embeddings(wh, settings), model))
         .sort_values("conversation_id")
         .reset_index(drop=True)
     )
-    texts = wh.query(f"select conversation_id, summary from {summaries} where summary is not null")
+    texts = wh.query(sql.summary_texts(wh.views["summaries"]))
     text_of = dict(zip(texts["conversation_id"], texts["summary"], strict=True))
-    previous = Previous(clusters=clusters)
-    if state is not None:
-        assigned = wh.query(
-            f"select conversation_id, cluster_id from {state} "
-            f"where record_type = '{st.CONVERSATION}'"
-        )
-        previous.assignment = dict(
-            zip(assigned["conversation_id"], assigned["cluster_id"], strict=True)
-        )
-        ever = wh.query(f"select cluster_id from {state} where record_type = '{st.CLUSTER}'")
-        previous.taken_ids = set(ever["cluster_id"].dropna())
     ids = list(everything["conversation_id"])
-    X = _vectors(everything["embedding"])
-    found = discover(ids, X, [str(text_of.get(c, "")) for c in ids], settings, previous)
+    found = discover(
+        ids,
+        _vectors(everything["embedding"]),
+        [str(text_of.get(c, "")) for c in ids],
+        settings,
+        _previous(wh, clusters),
+    )
+    old = clusters.set_index("cluster_id") if not clusters.empty else None
+    return [
+        *_discovered_conversations(everything, found, epoch, now),
+        *_cluster_rows(found, old, epoch, now, model),
+        *_retired_rows(found, old, epoch),
+        *_lineage_rows(found, epoch, now),
+    ]
 
+
+def _previous(wh: WarehouseReader, clusters: pd.DataFrame) -> Previous:
+    """The taxonomy a re-discovery starts from: the current clusters, each conversation's
+    cluster and every id ever used."""
+    previous = Previous(clusters=clusters)
+    if wh.state is None:
+        return previous
+    assigned = wh.query(sql.conversation_assignments(wh.state, st.CONVERSATION))
+    previous.assignment = dict(
+        zip(assigned["conversation_id"], assigned["cluster_id"], strict=True)
+    )
+    ever = wh.query(sql.clusters_ever(wh.state, st.CLUSTER))
+    previous.taken_ids = set(ever["cluster_id"].dropna())
+    return previous
+
+
+def _discovered_conversations(
+    everything: pd.DataFrame, found: Discovery, epoch: int, now: datetime
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for i, row in enumerate(everything.itertuples(index=False)):
         label = int(found.labels[i])
@@ -251,8 +312,15 @@ def _discovery_rows(
                 "embedding_model": row.embedding_model,
             }
         )
-    old = clusters.set_index("cluster_id") if not clusters.empty else None
+    return rows
+
+
+def _cluster_rows(
+    found: Discovery, old: pd.DataFrame | None, epoch: int, now: datetime, model: str | None
+) -> list[dict[str, Any]]:
+    """One row per cluster of the new hierarchy; a kept id keeps its ``created_epoch``."""
     radius = dict(zip(found.base_ids, found.radii, strict=True))
+    rows: list[dict[str, Any]] = []
     for h in found.hierarchy.to_dict("records"):
         cid = h["cluster_id"]
         created = epoch
@@ -289,28 +357,35 @@ def _discovery_rows(
                 "embedding_model": model,
             }
         )
-    if old is not None:
-        for cid in dict.fromkeys(found.retired):
-            if cid in old.index:
-                kept = old.loc[cid].to_dict()
-                # the row keeps its own updated_at: its LLM usage stays with the run that paid
-                rows.append(
-                    {
-                        **kept,
-                        "state_key": st.key(st.CLUSTER, cid),
-                        "record_type": st.CLUSTER,
-                        "cluster_id": cid,
-                        "retired_epoch": epoch,
-                    }
-                )
-    for n, line in enumerate(found.lineage):
-        rows.append(
-            {
-                "state_key": st.key(st.LINEAGE, epoch, n),
-                "record_type": st.LINEAGE,
-                "epoch": epoch,
-                "updated_at": now,
-                **line,
-            }
-        )
     return rows
+
+
+def _retired_rows(found: Discovery, old: pd.DataFrame | None, epoch: int) -> list[dict[str, Any]]:
+    """The clusters the re-discovery retired, as they were, with ``retired_epoch``; the row
+    keeps its own updated_at: its LLM usage stays with the run that paid."""
+    if old is None:
+        return []
+    return [
+        {
+            **old.loc[cid].to_dict(),
+            "state_key": st.key(st.CLUSTER, cid),
+            "record_type": st.CLUSTER,
+            "cluster_id": cid,
+            "retired_epoch": epoch,
+        }
+        for cid in dict.fromkeys(found.retired)
+        if cid in old.index
+    ]
+
+
+def _lineage_rows(found: Discovery, epoch: int, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "state_key": st.key(st.LINEAGE, epoch, n),
+            "record_type": st.LINEAGE,
+            "epoch": epoch,
+            "updated_at": now,
+            **line,
+        }
+        for n, line in enumerate(found.lineage)
+    ]

@@ -82,6 +82,99 @@ class Discovery:
     retired: list[str]
 
 
+class _Identify:
+    """``identify`` for :func:`kura_dbt.hierarchy.build_hierarchy`: the ids (kept or new) and
+    inherited names of one level's clusters, matched to ``previous``; it collects the lineage
+    rows and the retired ids as it goes."""
+
+    def __init__(
+        self, ids: list[str], previous: Previous, settings: Settings, labeller_name: str
+    ) -> None:
+        self.ids, self.previous, self.settings = ids, previous, settings
+        self.labeller_name = labeller_name
+        self.taken = set(previous.taken_ids)
+        self.lineage: list[dict[str, Any]] = []
+        self.retired: list[str] = []
+        clusters = previous.clusters
+        self.old_rows = clusters.set_index("cluster_id") if not clusters.empty else None
+
+    def __call__(
+        self, level: int, members: Sequence[np.ndarray]
+    ) -> list[tuple[str, ClusterLabel | None, str | None]]:
+        point_label = np.full(len(self.ids), -1, dtype=np.int64)
+        for j, m in enumerate(members):
+            point_label[m] = j
+        match = match_clusters(
+            self.previous.ancestors_at(level, self.ids),
+            point_label,
+            self.previous.ids_at(level),
+            min_overlap=self.settings.match_min_overlap,
+        )
+        out: list[tuple[str, ClusterLabel | None, str | None]] = []
+        for j, m in enumerate(members):
+            inherited = match.inherited.get(j)
+            label: ClusterLabel | None = None
+            key: str | None = None
+            if inherited is None:
+                cid = new_cluster_id(level, [self.ids[i] for i in m], self.taken)
+            else:
+                cid = inherited
+                label, key = self._kept_name(inherited, match.overlap[j])
+            self.taken.add(cid)
+            out.append((cid, label, key))
+        new_id = {j: out[j][0] for j in range(len(members))}
+        for old_id, new, relation, overlap, shared in match.lineage:
+            self.lineage.append(
+                {
+                    "level": level,
+                    "old_cluster_id": old_id,
+                    "new_cluster_id": None if new is None else new_id[new],
+                    "relation": relation,
+                    "overlap": overlap,
+                    "shared_conversations": shared,
+                }
+            )
+        self.retired.extend(match.retired)
+        return out
+
+    def _kept_name(self, cid: str, overlap: float) -> tuple[ClusterLabel | None, str | None]:
+        """The name a kept cluster inherits (and its label key): when its members barely
+        changed (``keep_name_min_overlap``) and the same labeller named it without error."""
+        old = self.old_rows.loc[cid] if self.old_rows is not None else None
+        if not (
+            old is not None
+            and overlap >= self.settings.keep_name_min_overlap
+            and not bool(old.get("label_error"))
+            and old.get("labeller") == self.labeller_name
+            and isinstance(old.get("name"), str)
+        ):
+            return None, None
+        label = ClusterLabel(
+            name=old["name"],
+            description=old["description"] if isinstance(old["description"], str) else "",
+            keywords=json.loads(old["keywords"]) if isinstance(old["keywords"], str) else [],
+        )
+        return label, old.get("label_key") if isinstance(old.get("label_key"), str) else None
+
+    def retire_levels_not_built(self, built_levels: set[int]) -> None:
+        """A level that is no longer built (fewer levels than before) retires its clusters."""
+        if self.previous.clusters.empty:
+            return
+        for level in sorted(set(self.previous.clusters["level"].astype(int)) - built_levels):
+            for old_id in self.previous.ids_at(level):
+                self.retired.append(old_id)
+                self.lineage.append(
+                    {
+                        "level": level,
+                        "old_cluster_id": old_id,
+                        "new_cluster_id": None,
+                        "relation": "retired",
+                        "overlap": 0.0,
+                        "shared_conversations": 0,
+                    }
+                )
+
+
 def discover(
     conversation_ids: Sequence[str],
     X: np.ndarray,
@@ -100,72 +193,11 @@ def discover(
     clusterer.fit(X)
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
-    radii = np.asarray(clusterer.radii_, dtype=np.float64)
     nearest, to_nearest, _ = assign_to_centroids(X, centers)
     own = cosine_distances_to_centroids(X, labels, centers)
-    distance = np.where(labels >= 0, own, to_nearest)
 
     labeller = LABELLERS.build(settings.labeller, settings)
-    taken = set(previous.taken_ids)
-    lineage: list[dict[str, Any]] = []
-    retired: list[str] = []
-    old_rows = previous.clusters.set_index("cluster_id") if not previous.clusters.empty else None
-
-    def identify(level: int, members: Sequence[np.ndarray]):
-        """Ids (kept or new) and inherited names for the clusters of one level."""
-        point_label = np.full(len(ids), -1, dtype=np.int64)
-        for j, m in enumerate(members):
-            point_label[m] = j
-        match = match_clusters(
-            previous.ancestors_at(level, ids),
-            point_label,
-            previous.ids_at(level),
-            min_overlap=settings.match_min_overlap,
-        )
-        out = []
-        for j, m in enumerate(members):
-            inherited = match.inherited.get(j)
-            label = None
-            key = None
-            if inherited is None:
-                cid = new_cluster_id(level, [ids[i] for i in m], taken)
-            else:
-                cid = inherited
-                old = old_rows.loc[inherited] if old_rows is not None else None
-                if (
-                    old is not None
-                    and match.overlap[j] >= settings.keep_name_min_overlap
-                    and not bool(old.get("label_error"))
-                    and old.get("labeller") == labeller.name
-                    and isinstance(old.get("name"), str)
-                ):
-                    label = ClusterLabel(
-                        name=old["name"],
-                        description=old["description"]
-                        if isinstance(old["description"], str)
-                        else "",
-                        keywords=json.loads(old["keywords"])
-                        if isinstance(old["keywords"], str)
-                        else [],
-                    )
-                    key = old.get("label_key") if isinstance(old.get("label_key"), str) else None
-            taken.add(cid)
-            out.append((cid, label, key))
-        new_id = {j: out[j][0] for j in range(len(members))}
-        for old_id, j, relation, overlap, shared in match.lineage:
-            lineage.append(
-                {
-                    "level": level,
-                    "old_cluster_id": old_id,
-                    "new_cluster_id": None if j is None else new_id[j],
-                    "relation": relation,
-                    "overlap": overlap,
-                    "shared_conversations": shared,
-                }
-            )
-        retired.extend(match.retired)
-        return out
-
+    identify = _Identify(ids, previous, settings, labeller.name)
     hierarchy = build_hierarchy(
         unit_rows(X),
         labels,
@@ -182,34 +214,18 @@ def discover(
     base_ids = list(hierarchy.loc[hierarchy["level"] == 0, "cluster_id"])
     if len(base_ids) != len(base_labels):  # pragma: no cover - build_hierarchy keeps base order
         raise AssertionError("kura: hierarchy lost base clusters")
-    # a level that is no longer built (fewer levels than before) retires its clusters too
-    built_levels = set(hierarchy["level"].astype(int))
-    if not previous.clusters.empty:
-        for level in sorted(set(previous.clusters["level"].astype(int)) - built_levels):
-            for old_id in previous.ids_at(level):
-                retired.append(old_id)
-                lineage.append(
-                    {
-                        "level": level,
-                        "old_cluster_id": old_id,
-                        "new_cluster_id": None,
-                        "relation": "retired",
-                        "overlap": 0.0,
-                        "shared_conversations": 0,
-                    }
-                )
-    centroid_of = _centroids(unit_rows(X), labels, hierarchy, base_ids)
+    identify.retire_levels_not_built(set(hierarchy["level"].astype(int)))
     return Discovery(
         labels,
         base_ids,
         centers,
-        radii,
+        np.asarray(clusterer.radii_, dtype=np.float64),
         nearest,
-        distance,
+        np.where(labels >= 0, own, to_nearest),
         hierarchy,
-        centroid_of,
-        lineage,
-        retired,
+        _centroids(unit_rows(X), labels, hierarchy, base_ids),
+        identify.lineage,
+        identify.retired,
     )
 
 

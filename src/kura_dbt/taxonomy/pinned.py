@@ -141,119 +141,12 @@ def _text(value: Any) -> str:
 def parse_rows(rows: Iterable[Mapping[str, Any]], source: str = "taxonomy") -> PinnedTaxonomy:
     """Validate the rows of a taxonomy file (keys are column names) into a
     :class:`PinnedTaxonomy`; raises :class:`TaxonomyError` listing every problem."""
-    rows = [{str(k).strip().lower(): v for k, v in row.items()} for row in rows]
+    cells = [{str(k).strip().lower(): v for k, v in row.items()} for row in rows]
     problems: list[str] = []
-    columns: list[str] = list(dict.fromkeys(k for row in rows for k in row))
-    unknown = [c for c in columns if c not in FIELDS and not _EXAMPLE.match(c)]
-    if unknown:
-        problems.append(
-            f"unknown column(s) {', '.join(unknown)}; valid: {', '.join(FIELDS)}, "
-            "example_1, example_2, ..."
-        )
-    if rows and "category_id" not in columns:
-        problems.append("missing column category_id (every row needs one)")
-        raise TaxonomyError(source, problems)
-    example_columns = sorted(
-        (c for c in columns if _EXAMPLE.match(c)), key=lambda c: int(_EXAMPLE.match(c).group(1))
-    )
-
-    def where(n: int, category_id: str, column: str) -> str:
-        named = f" (category_id {category_id!r})" if category_id else ""
-        return f"row {n}{named}, field {column}"
-
-    drafts: dict[str, dict[str, Any]] = {}
-    cluster_row: dict[str, int] = {}
-    for n, row in enumerate(rows, start=1):
-        cid = _text(row.get("category_id"))
-        if not cid:
-            if any(_text(v) for v in row.values()):
-                problems.append(f"{where(n, '', 'category_id')}: empty (every row needs an id)")
-            continue
-        if cid.lower() == OTHER:
-            problems.append(
-                f"{where(n, cid, 'category_id')}: {OTHER!r} is reserved for the conversations "
-                "that fit no category; choose another id"
-            )
-            continue
-        clusters = [c for c in _SPLIT.split(_text(row.get("cluster_id"))) if c]
-        for cluster in clusters:
-            if cluster in cluster_row:
-                problems.append(
-                    f"{where(n, cid, 'cluster_id')}: duplicate id {cluster!r}, already on row "
-                    f"{cluster_row[cluster]} (a cluster maps to one category; to merge, give "
-                    "the rows the same category_id)"
-                )
-            else:
-                cluster_row[cluster] = n
-        examples = [_text(row.get(c)) for c in example_columns]
-        draft = drafts.get(cid)
-        if draft is None:
-            drafts[cid] = {
-                "name": _text(row.get("name")),
-                "description": _text(row.get("description")),
-                "parent_id": _text(row.get("parent_id")) or None,
-                "clusters": list(clusters),
-                "examples": [e for e in examples if e],
-                "rows": [n],
-            }
-            continue
-        # the same id again: a merge row, which may only add clusters and examples
-        for column, key in (
-            ("name", "name"),
-            ("description", "description"),
-            ("parent_id", "parent_id"),
-        ):
-            value = _text(row.get(column)) or None
-            if value is None or value == (draft[key] or None):
-                continue
-            if draft[key]:
-                problems.append(
-                    f"{where(n, cid, column)}: duplicate id {cid!r} (first on row "
-                    f"{draft['rows'][0]}) with a different {column} ({value!r} vs "
-                    f"{draft[key]!r}); a merged row leaves {column} empty or repeats it"
-                )
-            else:
-                draft[key] = value
-        draft["clusters"] += clusters
-        draft["examples"] += [e for e in examples if e and e not in draft["examples"]]
-        draft["rows"].append(n)
-
-    children: dict[str, list[str]] = {}
-    for cid, draft in drafts.items():
-        first = draft["rows"][0]
-        parent = draft["parent_id"]
-        if parent is not None:
-            if parent == cid:
-                problems.append(
-                    f"{where(first, cid, 'parent_id')}: a category cannot be its own parent"
-                )
-            elif parent not in drafts:
-                problems.append(
-                    f"{where(first, cid, 'parent_id')}: unknown parent {parent!r} (no row has "
-                    "that category_id)"
-                )
-            else:
-                children.setdefault(parent, []).append(cid)
-        if not draft["name"]:
-            problems.append(f"{where(first, cid, 'name')}: empty (a category needs a name)")
-        if not draft["description"] and not draft["examples"]:
-            problems.append(
-                f"{where(first, cid, 'description')}: category {cid!r} has no description and "
-                "no examples (give it at least one of them)"
-            )
-    # cycles through parent_id
-    for cid in drafts:
-        node, seen = cid, []
-        while node is not None and node in drafts:
-            if node in seen:
-                if node == cid:
-                    problems.append(
-                        f"{where(drafts[cid]['rows'][0], cid, 'parent_id')}: parents form a "
-                        f"cycle ({' -> '.join([*seen, node])})"
-                    )
-                break
-            seen.append(node)
-            node = drafts[node]["parent_id"]
+    example_columns = _example_columns(cells, source, problems)
+    drafts = _drafts(cells, example_columns, problems)
+    children = _check_drafts(drafts, problems)
+    _check_cycles(drafts, problems)
     if not drafts and not problems:
         problems.append("no categories (the file has no rows with a category_id)")
     if problems:
@@ -271,6 +164,152 @@ def parse_rows(rows: Iterable[Mapping[str, Any]], source: str = "taxonomy") -> P
         for cid, d in drafts.items()
     }
     return PinnedTaxonomy(categories, source, children)
+
+
+def _where(n: int, category_id: str, column: str) -> str:
+    named = f" (category_id {category_id!r})" if category_id else ""
+    return f"row {n}{named}, field {column}"
+
+
+def _example_columns(rows: list[dict[str, Any]], source: str, problems: list[str]) -> list[str]:
+    """The ``example_N`` columns in order; unknown columns are problems, and a file without
+    ``category_id`` fails at once."""
+    columns: list[str] = list(dict.fromkeys(k for row in rows for k in row))
+    unknown = [c for c in columns if c not in FIELDS and not _EXAMPLE.match(c)]
+    if unknown:
+        problems.append(
+            f"unknown column(s) {', '.join(unknown)}; valid: {', '.join(FIELDS)}, "
+            "example_1, example_2, ..."
+        )
+    if rows and "category_id" not in columns:
+        problems.append("missing column category_id (every row needs one)")
+        raise TaxonomyError(source, problems)
+    return sorted(
+        (c for c in columns if _EXAMPLE.match(c)), key=lambda c: int(_EXAMPLE.match(c).group(1))
+    )
+
+
+def _drafts(
+    rows: list[dict[str, Any]], example_columns: list[str], problems: list[str]
+) -> dict[str, dict[str, Any]]:
+    """One draft category per id (rows with the same id merged), in file order."""
+    drafts: dict[str, dict[str, Any]] = {}
+    cluster_row: dict[str, int] = {}
+    for n, row in enumerate(rows, start=1):
+        cid = _text(row.get("category_id"))
+        if not cid:
+            if any(_text(v) for v in row.values()):
+                problems.append(f"{_where(n, '', 'category_id')}: empty (every row needs an id)")
+            continue
+        if cid.lower() == OTHER:
+            problems.append(
+                f"{_where(n, cid, 'category_id')}: {OTHER!r} is reserved for the conversations "
+                "that fit no category; choose another id"
+            )
+            continue
+        clusters = _clusters_of(row, n, cid, cluster_row, problems)
+        examples = [_text(row.get(c)) for c in example_columns]
+        if cid not in drafts:
+            drafts[cid] = {
+                "name": _text(row.get("name")),
+                "description": _text(row.get("description")),
+                "parent_id": _text(row.get("parent_id")) or None,
+                "clusters": list(clusters),
+                "examples": [e for e in examples if e],
+                "rows": [n],
+            }
+        else:
+            _merge(drafts[cid], row, n, cid, clusters, examples, problems)
+    return drafts
+
+
+def _clusters_of(
+    row: Mapping[str, Any], n: int, cid: str, cluster_row: dict[str, int], problems: list[str]
+) -> list[str]:
+    """The row's cluster ids; one already on another row is a problem."""
+    clusters = [c for c in _SPLIT.split(_text(row.get("cluster_id"))) if c]
+    for cluster in clusters:
+        if cluster in cluster_row:
+            problems.append(
+                f"{_where(n, cid, 'cluster_id')}: duplicate id {cluster!r}, already on row "
+                f"{cluster_row[cluster]} (a cluster maps to one category; to merge, give "
+                "the rows the same category_id)"
+            )
+        else:
+            cluster_row[cluster] = n
+    return clusters
+
+
+def _merge(
+    draft: dict[str, Any],
+    row: Mapping[str, Any],
+    n: int,
+    cid: str,
+    clusters: list[str],
+    examples: list[str],
+    problems: list[str],
+) -> None:
+    """The same id again: a merge row, which may only add clusters and examples."""
+    for column in ("name", "description", "parent_id"):
+        value = _text(row.get(column)) or None
+        if value is None or value == (draft[column] or None):
+            continue
+        if draft[column]:
+            problems.append(
+                f"{_where(n, cid, column)}: duplicate id {cid!r} (first on row "
+                f"{draft['rows'][0]}) with a different {column} ({value!r} vs "
+                f"{draft[column]!r}); a merged row leaves {column} empty or repeats it"
+            )
+        else:
+            draft[column] = value
+    draft["clusters"] += clusters
+    draft["examples"] += [e for e in examples if e and e not in draft["examples"]]
+    draft["rows"].append(n)
+
+
+def _check_drafts(drafts: dict[str, dict[str, Any]], problems: list[str]) -> dict[str, list[str]]:
+    """Each category's parent, name and description checked; the children of each parent."""
+    children: dict[str, list[str]] = {}
+    for cid, draft in drafts.items():
+        first = draft["rows"][0]
+        parent = draft["parent_id"]
+        if parent is not None:
+            if parent == cid:
+                problems.append(
+                    f"{_where(first, cid, 'parent_id')}: a category cannot be its own parent"
+                )
+            elif parent not in drafts:
+                problems.append(
+                    f"{_where(first, cid, 'parent_id')}: unknown parent {parent!r} (no row has "
+                    "that category_id)"
+                )
+            else:
+                children.setdefault(parent, []).append(cid)
+        if not draft["name"]:
+            problems.append(f"{_where(first, cid, 'name')}: empty (a category needs a name)")
+        if not draft["description"] and not draft["examples"]:
+            problems.append(
+                f"{_where(first, cid, 'description')}: category {cid!r} has no description and "
+                "no examples (give it at least one of them)"
+            )
+    return children
+
+
+def _check_cycles(drafts: dict[str, dict[str, Any]], problems: list[str]) -> None:
+    """Cycles through parent_id, each reported on the row of a category in it."""
+    for cid in drafts:
+        node: str | None = cid
+        seen: list[str] = []
+        while node is not None and node in drafts:
+            if node in seen:
+                if node == cid:
+                    problems.append(
+                        f"{_where(drafts[cid]['rows'][0], cid, 'parent_id')}: parents form a "
+                        f"cycle ({' -> '.join([*seen, node])})"
+                    )
+                break
+            seen.append(node)
+            node = drafts[node]["parent_id"]
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

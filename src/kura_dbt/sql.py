@@ -1,0 +1,388 @@
+"""Every SQL query the library runs, in one place: one function per query, returning its text.
+
+The Python models read their inputs and their own previous state through
+:class:`kura_dbt.frames.Warehouse` (DuckDB or Snowpark) and ``kura estimate`` through a
+DB-API connection; both run the text these functions build. The same text runs on DuckDB and
+Snowflake, so it keeps to what both parse (Snowpark's local testing checks it as Snowflake SQL).
+
+What goes into the text, and how:
+
+- a *relation* (``FROM`` target) arrives already rendered: ``{{ this }}`` as dbt renders it
+  (``"db"."schema"."table"`` on DuckDB, ``DB.SCHEMA.TABLE`` on Snowflake) and the input views
+  as :class:`~kura_dbt.frames.Warehouse` names them (through :func:`quote`). It is used as it is.
+- a bare *identifier* we make (a view name, a schema and table read from
+  ``information_schema``) goes through :func:`quote`, the one identifier-quoting helper;
+- a *value* (a model name, a prompt version, a record type) goes through :func:`literal`, the one
+  literal helper;
+- column names are this package's own, fixed, unquoted (so that Snowflake resolves them in
+  upper case, as :func:`kura_dbt.frames.to_output` writes them);
+- a predicate is composed from an alias and values by a function here (``*_key``,
+  ``usable_embedding``), never by editing another predicate's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+__all__ = [
+    "anchors_of_map",
+    "average_completion_tokens",
+    "clusters_ever",
+    "conversation_assignments",
+    "count_rows",
+    "current_clusters",
+    "current_embeddings",
+    "drop_view",
+    "embedded_text",
+    "embedding_key",
+    "embeddings_by_model",
+    "embeddings_to_assign",
+    "embeddings_not_on_map",
+    "embeddings_of_model",
+    "embeddings_to_map",
+    "last_run",
+    "literal",
+    "map_meta",
+    "no_rows",
+    "parked",
+    "parked_summaries",
+    "pending_embeddings",
+    "pending_summaries",
+    "previous_attempts",
+    "quote",
+    "relation",
+    "summaries_with_text",
+    "summary_key",
+    "summary_texts",
+    "tables_of_schema",
+    "usable_embedding",
+]
+
+
+class Producer(Protocol):
+    """A summariser or an embedder as the state keys see it: backend ``name`` and ``model``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+
+class Summariser(Producer, Protocol):
+    @property
+    def prompt_version(self) -> str: ...
+
+
+# --------------------------------------------------------------------------- quoting
+
+
+def quote(identifier: str) -> str:
+    """A bare identifier (one name, no dots) as a quoted SQL identifier. Quoted, it keeps its
+    case on both warehouses: name the object with the same quoted text when creating it."""
+    return '"' + str(identifier).replace('"', '""') + '"'
+
+
+def relation(*parts: str) -> str:
+    """``schema.table`` (or ``database.schema.table``) from bare names, each quoted."""
+    return ".".join(quote(p) for p in parts)
+
+
+def literal(value: object) -> str:
+    """A SQL string literal; None is ``''``, as the state's key columns are compared through
+    ``coalesce(column, '')``."""
+    return "'" + ("" if value is None else str(value)).replace("'", "''") + "'"
+
+
+def _column(alias: str | None, column: str) -> str:
+    return column if alias is None else f"{alias}.{column}"
+
+
+# --------------------------------------------------------------------------- fragments
+
+
+def embedded_text(column: str, alias: str) -> str:
+    """The text embedded from a ``kura__summaries`` row ``alias``: the ``column`` chosen by
+    ``Settings.embedded_column``; a conversation without a request (a greeting, only code)
+    falls back to its summary, so it is still clustered."""
+    if column == "summary":
+        return f"{alias}.summary"
+    return f"coalesce(nullif(trim({alias}.{column}), ''), {alias}.summary)"
+
+
+def summary_key(alias: str, summariser: Summariser) -> str:
+    """True when the state row ``alias`` was written by ``summariser`` (backend, model, prompt)."""
+    return (
+        f"coalesce({alias}.summariser, '') = {literal(summariser.name)} "
+        f"and coalesce({alias}.model, '') = {literal(summariser.model)} "
+        f"and coalesce({alias}.prompt_version, '') = {literal(summariser.prompt_version)}"
+    )
+
+
+def embedding_key(alias: str, embedder: Producer) -> str:
+    """True when the state row ``alias`` was written by ``embedder`` (backend and model)."""
+    return (
+        f"coalesce({alias}.embedder, '') = {literal(embedder.name)} "
+        f"and coalesce({alias}.model, '') = {literal(embedder.model)}"
+    )
+
+
+def previous_attempts(alias: str, same_key: str, columns: set[str]) -> str:
+    """The attempts a previous state row ``alias`` already made for the current input key
+    (``same_key``: a condition true when the row's key is the current one); 0 when the key
+    changed or there is no row. A row from before the column existed counts as 1."""
+    attempts = f"coalesce({alias}.attempts, 1)" if "attempts" in columns else "1"
+    return f"case when {same_key} then {attempts} else 0 end"
+
+
+def parked(alias: str, same_key: str, columns: set[str], retry_gave_up: bool) -> str:
+    """True when the previous state row ``alias`` is parked for the current input key and the
+    user did not ask for a retry (``retry_gave_up``): such a row is not sent."""
+    if retry_gave_up or "gave_up" not in columns:
+        return "false"
+    return f"({same_key} and {alias}.error is not null and coalesce({alias}.gave_up, false))"
+
+
+def usable_embedding(alias: str | None, model: str | None = None) -> str:
+    """True for an embedding with a vector and no error; of ``model`` when one is given."""
+    usable = f"{_column(alias, 'embedding')} is not null and {_column(alias, 'error')} is null"
+    return usable if model is None else f"{usable} and {_column(alias, 'model')} = {literal(model)}"
+
+
+def _of_model(alias: str | None, model: str | None) -> str:
+    """True for a row of embedding ``model`` (any model when None)."""
+    column = _column(alias, "model")
+    return f"{column} is not null" if model is None else f"{column} = {literal(model)}"
+
+
+# --------------------------------------------------------------------------- any table
+
+
+def no_rows(relation: str) -> str:
+    """Every column of ``relation`` and no row: its column names, read without reading data."""
+    return f"select * from {relation} where 1 = 0"
+
+
+def count_rows(relation: str) -> str:
+    """``n``: the rows of ``relation``."""
+    return f"select count(*) as n from {relation}"
+
+
+def drop_view(view: str) -> str:
+    return f"drop view if exists {view}"
+
+
+def tables_of_schema() -> str:
+    """The tables of the schema bound to ``?`` (matched without case: Snowflake keeps unquoted
+    names in upper case), with their names as stored."""
+    return (
+        "select table_schema, table_name from information_schema.tables "
+        "where upper(table_schema) = upper(?)"
+    )
+
+
+# --------------------------------------------------------------------------- summaries
+
+_TRANSCRIPT_COLUMNS = "t.conversation_id, t.content_hash, t.messages_json"
+
+
+def pending_summaries(
+    transcripts: str,
+    state: str | None,
+    summariser: Summariser,
+    columns: set[str],
+    retry_gave_up: bool,
+) -> str:
+    """The conversations of ``transcripts`` to summarise, with ``reason``, ``previous_error``
+    and ``previous_attempts`` (see :func:`kura_dbt.pipeline.pending_summaries`); ``columns``:
+    the state table's columns (read with :func:`no_rows`)."""
+    if state is None:
+        return (
+            f"select {_TRANSCRIPT_COLUMNS}, 'new' as reason, 0 as previous_attempts "
+            f"from {transcripts} as t"
+        )
+    key = summary_key("f", summariser) + " and f.content_hash = t.content_hash"
+    return (
+        f"select {_TRANSCRIPT_COLUMNS}, f.error as previous_error, case "
+        "when f.conversation_id is null then 'new' "
+        "when f.content_hash is distinct from t.content_hash then 'changed' "
+        "when f.error is not null then 'failed' "
+        "else 'other model or prompt version' end as reason, "
+        f"{previous_attempts('f', key, columns)} as previous_attempts "
+        f"from {transcripts} as t "
+        f"left join {state} as f on f.conversation_id = t.conversation_id "
+        f"left join {state} as s "
+        "on s.conversation_id = t.conversation_id and s.content_hash = t.content_hash "
+        f"and {summary_key('s', summariser)} and s.error is null "
+        f"where s.conversation_id is null and not {parked('f', key, columns, retry_gave_up)}"
+    )
+
+
+def parked_summaries(transcripts: str, state: str, summariser: Summariser) -> str:
+    """``n``: conversations whose summary is parked for their current input."""
+    return (
+        f"select count(*) as n from {transcripts} as t "
+        f"join {state} as f on f.conversation_id = t.conversation_id "
+        f"and f.content_hash = t.content_hash and {summary_key('f', summariser)} "
+        "where f.error is not null and coalesce(f.gave_up, false)"
+    )
+
+
+def average_completion_tokens(state: str, summariser: Producer) -> str:
+    """``mean``: completion tokens of the one-call summaries the same model wrote."""
+    return (
+        f"select avg(completion_tokens) as mean from {state} "
+        "where error is null and completion_tokens > 0 and llm_calls = 1 "
+        f"and coalesce(summariser, '') = {literal(summariser.name)} "
+        f"and coalesce(model, '') = {literal(summariser.model)}"
+    )
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def summaries_with_text(summaries: str, column: str) -> str:
+    """Summaries with a usable summary and ``text``: what is embedded (:func:`embedded_text`)."""
+    return (
+        f"select s.conversation_id, s.summary, s.error, {embedded_text(column, 's')} as text "
+        f"from {summaries} as s where s.summary is not null and s.error is null"
+    )
+
+
+def pending_embeddings(
+    summaries: str,
+    state: str | None,
+    column: str,
+    embedder: Producer,
+    columns: set[str],
+    retry_gave_up: bool,
+) -> str:
+    """The summaries to embed: new, changed text, other embedder or model, or failed and not
+    parked, with ``previous_error`` and ``previous_attempts``."""
+    usable = summaries_with_text(summaries, column)
+    if state is None:
+        return usable
+    key = f"f.text_hash = md5(s.text) and {embedding_key('f', embedder)}"
+    return (
+        f"select s.conversation_id, s.summary, s.error, s.text, f.error as previous_error, "
+        f"{previous_attempts('f', key, columns)} as previous_attempts "
+        f"from ({usable}) as s left join {state} as f on f.conversation_id = s.conversation_id "
+        f"left join {state} as e "
+        "on e.conversation_id = s.conversation_id and e.text_hash = md5(s.text) "
+        f"and {embedding_key('e', embedder)} and e.error is null "
+        f"where e.conversation_id is null and not {parked('f', key, columns, retry_gave_up)}"
+    )
+
+
+# --------------------------------------------------------------------------- taxonomy
+
+
+def current_embeddings(embeddings: str, summaries: str, column: str) -> str:
+    """A subquery: the embeddings of each conversation's current text (``column``, as
+    :func:`embedded_text`); a vector whose text changed or whose summary failed since it was
+    embedded is left out."""
+    return (
+        f"(select e.conversation_id, e.text_hash, e.model, e.embedding from {embeddings} as e "
+        f"inner join {summaries} as s on s.conversation_id = e.conversation_id "
+        f"and s.error is null and e.text_hash = md5({embedded_text(column, 's')}) "
+        f"where e.embedding is not null and e.error is null)"
+    )
+
+
+def embeddings_by_model(embeddings: str, usable_only: bool = False) -> str:
+    """``model``, ``n``: embeddings per model, the most used first (ties by name)."""
+    where = f" where {usable_embedding(None)}" if usable_only else ""
+    return (
+        f"select model, count(*) as n from {embeddings}{where} "
+        "group by model order by n desc, model"
+    )
+
+
+def embeddings_of_model(embeddings: str, model: str | None) -> str:
+    """Every embedding of ``model`` (any when None), with the state's column names."""
+    return (
+        "select conversation_id, text_hash, model as embedding_model, embedding "
+        f"from {embeddings} where {_of_model(None, model)}"
+    )
+
+
+def embeddings_to_assign(embeddings: str, state: str, model: str | None, conversation: str) -> str:
+    """The embeddings of ``model`` with no ``conversation`` state row for the same text and
+    model: tonight's new or changed conversations."""
+    return (
+        "select e.conversation_id, e.text_hash, e.model as embedding_model, e.embedding "
+        f"from {embeddings} as e left join {state} as s "
+        f"on s.state_key = {literal(conversation + ':')} || e.conversation_id "
+        "and s.text_hash = e.text_hash and s.embedding_model = e.model "
+        f"where s.state_key is null and {_of_model('e', model)}"
+    )
+
+
+def current_clusters(state: str, columns: Iterable[str], cluster: str) -> str:
+    """The clusters of the current taxonomy (not retired), with ``columns``."""
+    return (
+        f"select {', '.join(columns)} from {state} "
+        f"where record_type = {literal(cluster)} and retired_epoch is null"
+    )
+
+
+def last_run(state: str, run: str) -> str:
+    """The last ``run`` row of the state."""
+    return (
+        f"select * from {state} where record_type = {literal(run)} order by run_number desc limit 1"
+    )
+
+
+def conversation_assignments(state: str, conversation: str) -> str:
+    return (
+        f"select conversation_id, cluster_id from {state} "
+        f"where record_type = {literal(conversation)}"
+    )
+
+
+def clusters_ever(state: str, cluster: str) -> str:
+    """Every cluster id the state ever held, retired ones too."""
+    return f"select cluster_id from {state} where record_type = {literal(cluster)}"
+
+
+def summary_texts(summaries: str) -> str:
+    return f"select conversation_id, summary from {summaries} where summary is not null"
+
+
+# --------------------------------------------------------------------------- map
+
+
+def map_meta(state: str) -> str:
+    """The map's fits: projector, embedding model and version, the latest first."""
+    return (
+        f"select projector, embedding_model, max(map_version) as version from {state} "
+        "where is_anchor group by projector, embedding_model order by version desc"
+    )
+
+
+def embeddings_to_map(embeddings: str, model: str) -> str:
+    """Every usable embedding of ``model``: what a fit places."""
+    return (
+        f"select conversation_id, text_hash, embedding from {embeddings} "
+        f"where {usable_embedding(None, model)}"
+    )
+
+
+def embeddings_not_on_map(embeddings: str, state: str, model: str) -> str:
+    """The usable embeddings of ``model`` with no map point for the same text and model."""
+    return (
+        f"select e.conversation_id, e.text_hash, e.embedding from {embeddings} as e "
+        f"left join {state} as m on m.conversation_id = e.conversation_id "
+        "and m.text_hash = e.text_hash and m.embedding_model = e.model "
+        f"where {usable_embedding('e', model)} and m.conversation_id is null"
+    )
+
+
+def anchors_of_map(embeddings: str, state: str, model: str) -> str:
+    """The map's anchors: position and (usable, of ``model``) embedding."""
+    return (
+        f"select m.x, m.y, e.embedding from {state} as m inner join {embeddings} as e "
+        "on m.conversation_id = e.conversation_id and m.text_hash = e.text_hash "
+        f"where m.is_anchor and {usable_embedding('e', model)} order by m.conversation_id"
+    )
