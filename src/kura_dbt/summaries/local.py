@@ -124,7 +124,7 @@ class LocalSummariser:
     ) -> SummaryRecord:
         """The record of one conversation. Never raises for bad content: a failure becomes a
         record with ``error`` set and the flag ``error``."""
-        base = {
+        base: dict[str, Any] = {
             "conversation_id": None if conversation_id is None else str(conversation_id),
             "summariser": self.name,
             "model": self.model,

@@ -210,7 +210,7 @@ class OpenAISummariser:
 
     def _record(self, base: dict[str, Any], flags: list[str], result: CallResult) -> SummaryRecord:
         """The summary row from the model's answer, or the row that keeps the call's error."""
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": result.prompt_tokens or None,
             "completion_tokens": result.completion_tokens or None,
             "cost_usd": self.settings.cost(result.prompt_tokens, result.completion_tokens),
