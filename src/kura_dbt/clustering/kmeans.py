@@ -146,11 +146,12 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         if old.ndim != 2 or old.shape[1] != X.shape[1]:
             raise ValueError(f"init_centers must have shape (k, {X.shape[1]}), got {old.shape}")
         Xd = X.astype(np.float64)
-        d2 = None
+        d2: np.ndarray | None = None
         if len(old):
             d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
             d2 = np.maximum(d2, 0.0)
         if len(old) >= k:
+            assert d2 is not None  # k >= 1, so old has rows
             counts = np.bincount(d2.argmin(axis=1), minlength=len(old)).astype(np.float64)
             centres, weights = old[counts > 0], counts[counts > 0]  # nothing near: dropped
             while len(centres) > k:  # merge the pair a merge costs least (Ward's criterion)
@@ -180,9 +181,9 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             old = centres  # fewer held than k: add new ones below
             d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
             d2 = np.maximum(d2, 0.0)
-        centres = list(old)
+        picked = list(old)
         nearest = d2.min(axis=1) if d2 is not None else np.full(len(Xd), np.inf)
-        while len(centres) < k:
+        while len(picked) < k:
             weights = np.where(np.isfinite(nearest), nearest, 1.0)
             total = weights.sum()
             pick = (
@@ -190,9 +191,9 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
                 if total > 0
                 else int(rng.integers(len(Xd)))
             )
-            centres.append(Xd[pick])
+            picked.append(Xd[pick])
             nearest = np.minimum(nearest, ((Xd - Xd[pick]) ** 2).sum(axis=1))
-        return np.asarray(centres)
+        return np.asarray(picked)
 
     def predict(self, X: Any) -> np.ndarray:
         """Label of the nearest centre for each row of X (always one: see ``assign`` for the

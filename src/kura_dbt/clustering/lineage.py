@@ -86,7 +86,7 @@ def match_clusters(
     for j, o in enumerate(old_set):
         targets = np.flatnonzero(significant[:, j])
         for i in targets:
-            if matched_new.get(i) == j:
+            if matched_new.get(int(i)) == j:
                 relation = "same"
             elif len(targets) >= 2:
                 relation = "split"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
@@ -293,8 +293,9 @@ class ClassTfidfLabeller(Labeller):
             description = f"{size} {noun}"
             if keywords:
                 description += " about " + ", ".join(keywords)
-            if typical[c] and self.quote_example:
-                quote = _shorten(typical[c], self.max_description_chars)
+            example = typical[c]
+            if example and self.quote_example:
+                quote = _shorten(example, self.max_description_chars)
                 description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
             labels.append(ClusterLabel(name=name, description=description, keywords=keywords))
         return labels
@@ -465,41 +466,19 @@ class ClassTfidfLabeller(Labeller):
             parent: dict[Key, float] = defaultdict(float)
             per_child = []
             for kid in kids:
-                mine: dict[Key, float] = {}
-                for rank, phrase in enumerate(kid.keywords):
-                    toks = tokens_of[phrase]
-                    for sub, is_whole in _sub_phrases(toks):
-                        if not any(t.kind in ("content", "soft") for t in sub):
-                            continue  # "a", "42": no word to name anything with
-                        key = tuple(t.fold if t.kind != "connector" else t.lower for t in sub)
-                        w = (1.0 if is_whole else 0.6) / (1.0 + rank)
-                        if w > mine.get(key, 0.0):
-                            mine[key] = w
-                        surfaces[key][" ".join(t.surface for t in sub)] += kid.size
-                        if key not in words:
-                            words[key] = frozenset(
-                                t.fold for t in sub if t.kind in ("content", "soft", "number")
-                            )
+                mine = _child_phrases(kid, tokens_of, surfaces, words)
                 for key, w in mine.items():
                     parent[key] += kid.size * w / total
                     carried[-1][key] += kid.size
                 per_child.append((kid.size, mine))
             weight.append(dict(parent))
             self._child_weights.append(per_child)
-        # the contrast counts where a phrase is used, not how high: a child's lesser phrase is
-        # not rarer for it
-        total: dict[Key, float] = defaultdict(float)
-        for per_child in self._child_weights:
-            size = sum(n for n, _ in per_child) or 1
-            for n, mine in per_child:
-                for key in mine:
-                    total[key] += n / size
         surface = {k: _best_surface(v) for k, v in surfaces.items()}
         eligible = [
             {k for k in w if sizes[k] >= self.min_phrase_conversations}
             for w, sizes in zip(weight, carried, strict=True)
         ]
-        return _Level(weight, eligible, surface, words, total=dict(total))
+        return _Level(weight, eligible, surface, words, total=_contrast(self._child_weights))
 
     def _pick_parent_phrases(
         self, level: _Level, c: int, kids: Sequence[_Child]
@@ -667,7 +646,7 @@ def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
     clauses = []
     for sentence in _SENTENCE.split(text):
         for n_clause, piece in enumerate(_CLAUSE.split(sentence)):
-            toks = []
+            toks: list[_Token] = []
             for m in _TOKEN.finditer(piece):
                 raw = m.group().replace("’", "'")
                 lower = raw.lower()
@@ -780,3 +759,44 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+def _child_phrases(
+    kid: _Child,
+    tokens_of: Mapping[str, list[_Token]],
+    surfaces: dict[Key, Counter[str]],
+    words: dict[Key, frozenset[str]],
+) -> dict[Key, float]:
+    """A child's weight for each phrase (and sub-phrase) of its keywords, by the keyword's rank;
+    counts each phrase's surface forms (by the child's size) and its words into ``surfaces`` and
+    ``words``."""
+    mine: dict[Key, float] = {}
+    for rank, phrase in enumerate(kid.keywords):
+        for sub, is_whole in _sub_phrases(tokens_of[phrase]):
+            if not any(t.kind in ("content", "soft") for t in sub):
+                continue  # "a", "42": no word to name anything with
+            key = tuple(t.fold if t.kind != "connector" else t.lower for t in sub)
+            w = (1.0 if is_whole else 0.6) / (1.0 + rank)
+            if w > mine.get(key, 0.0):
+                mine[key] = w
+            surfaces[key][" ".join(t.surface for t in sub)] += kid.size
+            if key not in words:
+                words[key] = frozenset(
+                    t.fold for t in sub if t.kind in ("content", "soft", "number")
+                )
+    return mine
+
+
+def _contrast(
+    child_weights: Sequence[Sequence[tuple[int, Mapping[Key, float]]]],
+) -> dict[Key, float]:
+    """The contrast counts where a phrase is used, not how high: a child's lesser phrase is not
+    rarer for it. Per phrase, the sum over parents of the share of the parent's conversations in
+    the children that use it."""
+    total: dict[Key, float] = defaultdict(float)
+    for per_child in child_weights:
+        size = sum(n for n, _ in per_child) or 1
+        for n, mine in per_child:
+            for key in mine:
+                total[key] += n / size
+    return dict(total)

@@ -10,8 +10,8 @@ cluster size: at most ``max_examples`` inside and ``max_contrast`` outside, each
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field, create_model
 
@@ -83,7 +83,9 @@ class _GroupingMixin(Labeller):
     max_contrast: int
     max_example_chars: int
     unresolved: int
+    group_usage: dict[str, int]
     _client: Any
+    prompt: Callable[[Sequence[str], Sequence[str]], str]
 
     def group(self, child_texts: Sequence[str], centroids: Any, target: int) -> Any:
         """Parent index per child. The calls it made are in ``group_usage`` (reset per call)."""
@@ -96,10 +98,10 @@ class _GroupingMixin(Labeller):
         # 1. propose, per neighbourhood, a share of the target proportional to its size
         prompts = []
         for h in sorted(set(int(x) for x in hoods)):
-            inside = [child_texts[i] for i in np.flatnonzero(hoods == h)]
+            inside = [child_texts[int(i)] for i in np.flatnonzero(hoods == h)]
             centre = centroids[hoods == h].mean(axis=0)
             nearest = np.argsort(-(centroids @ centre))
-            outside_idx = [i for i in nearest if hoods[i] != h][: self.max_contrast]
+            outside_idx = [int(i) for i in nearest if hoods[i] != h][: self.max_contrast]
             want = max(1, round(target * len(inside) / n))
             prompts.append(
                 self.prompt(inside, [child_texts[i] for i in outside_idx])
@@ -124,7 +126,7 @@ class _GroupingMixin(Labeller):
                 ],
                 ProposedNames,
             )
-            final = []
+            final: list[str] = []
             if merged.value is not None:
                 for name in merged.value.names:
                     name = name.strip().rstrip(".")
@@ -143,7 +145,8 @@ class _GroupingMixin(Labeller):
         # the answer must be one of the listed names: instructor re-asks when it is not
         choice = create_model(
             "AssignedCategory",
-            category=(
+            # the names are known only at run time: a Literal type checkers cannot see
+            category=(  # type: ignore[arg-type]
                 Literal[tuple(candidates)],
                 Field(description="One category name, copied exactly from the list."),
             ),
@@ -155,11 +158,11 @@ class _GroupingMixin(Labeller):
             if result.value is not None:
                 assignment[i] = lookup.get(result.value.category.strip().rstrip(".").lower(), -1)
         # 4. an invalid or missing answer: the category most of its nearest siblings got
-        for i in np.flatnonzero(assignment < 0):
-            nearest = np.argsort(-(centroids @ centroids[i]))
-            order = [j for j in nearest if j != i and assignment[j] >= 0]
+        for c in np.flatnonzero(assignment < 0):
+            nearest = np.argsort(-(centroids @ centroids[c]))
+            order = [j for j in nearest if j != c and assignment[j] >= 0]
             votes = [int(assignment[j]) for j in order[:3]]
-            assignment[i] = max(set(votes), key=lambda v: (votes.count(v), -v)) if votes else 0
+            assignment[c] = max(set(votes), key=lambda v: (votes.count(v), -v)) if votes else 0
             self.unresolved += 1
         return assignment
 
@@ -167,7 +170,7 @@ class _GroupingMixin(Labeller):
         results = structured_calls(self.settings, system, prompts, model, self._client)
         for result in results:
             for key, value in result.usage().items():
-                self.group_usage[key] += value
+                self.group_usage[key] += cast(int, value)
         return results
 
 

@@ -104,7 +104,7 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
         elif spec.type == "list":
             annotation, extra = list[str] | None, {}
         else:
-            annotation, extra = Literal[spec.values] | None, {}  # type: ignore[valid-type]
+            annotation, extra = Literal[spec.values] | None, {}
         hint = {
             "score": " Answer 1 (lowest) to 5 (highest).",
             "choice": f" One of: {', '.join(spec.values)}.",

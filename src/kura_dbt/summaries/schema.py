@@ -62,9 +62,8 @@ class Message:
             content = value.get("content")
             if content is None:
                 content = value.get("text")
-            return cls.model_validate({"role": role, "content": content})
+            return cls(role=role, content="" if content is None else str(content))
         raise TypeError(f"not a message: {type(value).__name__}")
-
 
 
 class ConversationSummary(BaseModel):
