@@ -96,4 +96,4 @@ bench: install
 	$(BIN)/python benchmarks/offline_choices.py
 
 clean:
-	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site "$(KURA_DUCKDB_PATH)"
+	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache "$(KURA_DUCKDB_PATH)"
