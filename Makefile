@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree lint test-python test-dbt test-snowflake snowflake-smoke snowflake-zip browser clean bench
+.PHONY: demo test install build tree lint typecheck test-python test-dbt test-snowflake snowflake-smoke snowflake-zip browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,12 +56,16 @@ lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
+# mypy on the library, configured in pyproject.toml ([tool.mypy])
+typecheck: install
+	$(BIN)/mypy
+
 # the docs site (mkdocs.yml) into site/; --strict: a link to a missing page or anchor fails it
 .PHONY: docs
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test: install browser lint docs
+test: install browser lint typecheck docs
 	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser tests/docs
 
 # offline Snowflake tests (dbt parse/compile, fakesnow build, Snowpark local testing, kura stage)
@@ -92,4 +96,4 @@ bench: install
 	$(BIN)/python benchmarks/offline_choices.py
 
 clean:
-	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site "$(KURA_DUCKDB_PATH)"
+	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache "$(KURA_DUCKDB_PATH)"

@@ -19,13 +19,24 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from kura_dbt.settings import setting
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 T = TypeVar("T")
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class Usage(TypedDict):
+    """What calls cost, as the ``llm_calls`` / token columns count it."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ class CallResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> Usage:
         """What the call cost, as the ``llm_calls`` / token columns count it."""
         return {
             "llm_calls": self.attempts,
@@ -157,7 +168,7 @@ class CallResult:
 
 
 @functools.cache
-def prepare_response_model(model: type[Any]) -> type[Any]:
+def prepare_response_model(model: type[BaseModel]) -> type[BaseModel]:
     """The response model, wrapped for instructor once per model class, with its JSON schema
     computed once.
 
@@ -169,7 +180,7 @@ def prepare_response_model(model: type[Any]) -> type[Any]:
     try:
         import instructor
 
-        prepared = instructor.openai_schema(model)
+        prepared: Any = instructor.openai_schema(model)  # patched below: checked at run time
     except Exception:  # noqa: BLE001  # pragma: no cover
         return model  # an instructor without openai_schema wraps per call
     if prepared is model:  # never patch a class shared with the rest of the program
@@ -685,7 +696,7 @@ def structured_calls(
     settings: LLMSettings,
     system: str,
     prompts: Sequence[str],
-    response_model: type[Any],
+    response_model: type[BaseModel],
     client: Any = None,
 ) -> list[CallResult]:
     """One typed answer per prompt: the one way every LLM stage (summaries, cluster names, the
@@ -738,7 +749,7 @@ async def close_client(client: Any) -> None:
 
 
 @functools.cache
-def _overhead_chars(response_model: type[Any], mode: str) -> int:
+def _overhead_chars(response_model: type[BaseModel], mode: str) -> int:
     """Characters instructor adds to a request of ``response_model`` in ``mode`` (JSON mode:
     the schema in the system message; tools mode: the function definition), measured once by
     letting instructor build a request with a one-character system and user message, offline."""
@@ -749,7 +760,9 @@ def _overhead_chars(response_model: type[Any], mode: str) -> int:
         try:
             from instructor.processing.response import handle_response_model
         except ImportError:  # pragma: no cover - older instructor
-            from instructor.process_response import handle_response_model
+            from instructor.process_response import (  # type: ignore[no-redef]
+                handle_response_model,
+            )
         modes = {"json": "JSON", "tools": "TOOLS", "md_json": "MD_JSON"}
         _, kwargs = handle_response_model(
             prepared,
@@ -763,7 +776,7 @@ def _overhead_chars(response_model: type[Any], mode: str) -> int:
         return len(json.dumps(prepared.model_json_schema()))
 
 
-def request_overhead_tokens(response_model: type[Any], mode: str = "json") -> int:
+def request_overhead_tokens(response_model: type[BaseModel], mode: str = "json") -> int:
     """Estimated prompt tokens that every request of ``response_model`` carries on top of its
     system and user message (the schema instructor adds)."""
     return (_overhead_chars(response_model, mode) + 3) // 4

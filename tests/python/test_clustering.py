@@ -15,6 +15,7 @@ from kura_dbt.clustering import (
     relabel_by_size,
     spherical_gaussian_bic,
 )
+from kura_dbt.settings import Settings
 
 DIM = 384
 
@@ -293,6 +294,20 @@ def test_factory_builds_each_clusterer():
     assert model.get_params()["random_state"] == 3
     hdb = make_clusterer("hdbscan", min_cluster_size=25, min_samples=5)
     assert (hdb.min_cluster_size, hdb.min_samples) == (25, 5)
+
+
+def test_factory_builds_from_the_one_registry():
+    # make_clusterer is CLUSTERERS' build from the default settings (kura__seed, ...), with the
+    # given parameters set on it: no second table of clusterer classes
+    for name in CLUSTERERS:
+        built = CLUSTERERS.build(name, Settings())
+        made = make_clusterer(name)
+        assert type(made) is type(built)
+        assert made.get_params() == built.get_params()
+    assert make_clusterer("kmeans", random_state=3).get_params() == {
+        **CLUSTERERS.build("kmeans", Settings()).get_params(),
+        "random_state": 3,
+    }
 
 
 def test_factory_unknown_name_lists_valid_names():

@@ -32,7 +32,7 @@ candidate k that was scored; empty when ``n_clusters`` was given) and
 ``criterion_``.
 
 Use :func:`make_clusterer` to build one from a name and keyword parameters
-(as read from configuration).
+(on the one registry, :data:`CLUSTERERS`, that the dbt models build from).
 
 Input ``X`` is expected to be float32, L2-normalised sentence embeddings
 (n x 384 for all-MiniLM-L6-v2), but any finite real matrix works.
@@ -40,7 +40,6 @@ Input ``X`` is expected to be float32, L2-normalised sentence embeddings
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -64,12 +63,6 @@ __all__ = [
     "relabel_by_size",
     "spherical_gaussian_bic",
 ]
-
-_CLASSES: dict[str, type[BaseEstimator]] = {
-    "kmeans": KMeansClusterer,
-    "minibatch_kmeans": MiniBatchKMeansClusterer,
-    "hdbscan": HDBSCANClusterer,
-}
 
 # the backends by var ``kura__clusterer``, built from the run's settings
 CLUSTERERS: Registry[BaseEstimator] = Registry("clusterer")
@@ -101,18 +94,19 @@ def _hdbscan(settings: Settings) -> BaseEstimator:
 
 
 def make_clusterer(name: str, **params: Any) -> BaseEstimator:
-    """Build a clusterer by name (``kmeans``, ``minibatch_kmeans``, ``hdbscan``) with explicit
-    parameters (the dbt models use ``CLUSTERERS.build(name, settings)``).
+    """The clusterer ``name`` (``kmeans``, ``minibatch_kmeans``, ``hdbscan``) as
+    :data:`CLUSTERERS` builds it from the default settings, with ``params`` set on it (the dbt
+    models use ``CLUSTERERS.build(name, settings)``).
 
     Raises ValueError for an unknown name and TypeError for a parameter the
     clusterer does not take (nothing is silently ignored).
     """
-    cls = _CLASSES[CLUSTERERS.key(name)]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    clusterer = CLUSTERERS.build(name, Settings())
+    accepted = list(clusterer.get_params(deep=False))
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise TypeError(
             f"{CLUSTERERS.key(name)} clusterer got unknown parameter(s) "
             f"{', '.join(map(repr, unknown))}; valid parameters: {', '.join(accepted)}"
         )
-    return cls(**params)
+    return clusterer.set_params(**params)

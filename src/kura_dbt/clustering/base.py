@@ -33,6 +33,12 @@ class AssignMixin:
     :func:`kura_dbt.clustering.assign.cluster_radii`); ``assign(X)`` gives each row its nearest
     cluster by cosine, or -1 when it lies beyond that cluster's radius (novel)."""
 
+    # set by the clusterer it is mixed into (its parameter, and ``fit``)
+    radius_quantile: float
+    labels_: np.ndarray
+    cluster_centers_: np.ndarray
+    radii_: np.ndarray
+
     def _set_radii(self, X: np.ndarray) -> None:
         from kura_dbt.clustering.assign import cluster_radii
 

@@ -146,11 +146,12 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         if old.ndim != 2 or old.shape[1] != X.shape[1]:
             raise ValueError(f"init_centers must have shape (k, {X.shape[1]}), got {old.shape}")
         Xd = X.astype(np.float64)
-        d2 = None
+        d2: np.ndarray | None = None
         if len(old):
             d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
             d2 = np.maximum(d2, 0.0)
         if len(old) >= k:
+            assert d2 is not None  # k >= 1, so old has rows
             counts = np.bincount(d2.argmin(axis=1), minlength=len(old)).astype(np.float64)
             centres, weights = old[counts > 0], counts[counts > 0]  # nothing near: dropped
             while len(centres) > k:  # merge the pair a merge costs least (Ward's criterion)
@@ -180,9 +181,9 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             old = centres  # fewer held than k: add new ones below
             d2 = (Xd**2).sum(1)[:, None] - 2.0 * Xd @ old.T + (old**2).sum(1)[None, :]
             d2 = np.maximum(d2, 0.0)
-        centres = list(old)
+        picked = list(old)
         nearest = d2.min(axis=1) if d2 is not None else np.full(len(Xd), np.inf)
-        while len(centres) < k:
+        while len(picked) < k:
             weights = np.where(np.isfinite(nearest), nearest, 1.0)
             total = weights.sum()
             pick = (
@@ -190,9 +191,9 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
                 if total > 0
                 else int(rng.integers(len(Xd)))
             )
-            centres.append(Xd[pick])
+            picked.append(Xd[pick])
             nearest = np.minimum(nearest, ((Xd - Xd[pick]) ** 2).sum(axis=1))
-        return np.asarray(centres)
+        return np.asarray(picked)
 
     def predict(self, X: Any) -> np.ndarray:
         """Label of the nearest centre for each row of X (always one: see ``assign`` for the
@@ -256,6 +257,25 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
     def _select_k(self, sample: np.ndarray, n: int | None = None) -> int:
         """Coarse-to-fine search for the k with the best score on `sample` (of `n` rows), from
         at least ``n / target_cluster_size`` clusters."""
+        k_min, k_max = self._k_range(sample, n)
+        if k_max <= 1:
+            return max(k_max, 1)
+        if k_min >= k_max:
+            return k_max
+        self._coarse_scan(sample, k_min, k_max)
+        # 2. refine: evaluate the geometric midpoints between the best k and
+        #    its evaluated neighbours until they are within `k_tolerance`
+        while new := _midpoints(self.k_scores_, self.k_tolerance):
+            for k in new:
+                self._evaluate(sample, k)
+        # best score; ties go to the smaller k
+        best_k = _best_k(self.k_scores_)
+        if self.init_centers is None:
+            return best_k
+        return self._keep_previous_k(sample, best_k, k_min, k_max)
+
+    def _k_range(self, sample: np.ndarray, n: int | None) -> tuple[int, int]:
+        """The smallest and largest k to try on `sample` (of `n` rows)."""
         m = sample.shape[0]
         n = m if n is None else int(n)
         k_max = int(self.max_clusters) if self.max_clusters is not None else max(2, m // 10)
@@ -267,67 +287,64 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         k_min = min(k_min, k_max)
         if self.criterion == "silhouette":
             k_min = max(k_min, 2)  # silhouette is undefined for a single cluster
-        if k_max <= 1:
-            return max(k_max, 1)
-        if k_min >= k_max:
-            return k_max
+        return k_min, k_max
 
-        scores = self.k_scores_
+    def _evaluate(self, sample: np.ndarray, k: int) -> float:
+        """The score of k, computed once (``k_scores_``)."""
+        if k not in self.k_scores_:
+            self.k_scores_[k] = self._score(sample, k)
+        return self.k_scores_[k]
 
-        def evaluate(k: int) -> float:
-            if k not in scores:
-                scores[k] = self._score(sample, k)
-            return scores[k]
-
-        # 1. coarse geometric grid, ascending, stopping once the score has
-        #    fallen `patience` times in a row below the best seen so far
-        #    (BIC only: it rises and then falls with k; the silhouette curve
-        #    has early local maxima, so with it the whole grid is scanned)
-        best_k, best = None, -math.inf
+    def _coarse_scan(self, sample: np.ndarray, k_min: int, k_max: int) -> None:
+        """1. A coarse geometric grid, ascending, stopping once the score has fallen `patience`
+        times in a row below the best seen so far (BIC only: it rises and then falls with k;
+        the silhouette curve has early local maxima, so with it the whole grid is scanned)."""
+        best = -math.inf
         behind = 0
         early_stop = self.criterion == "bic" and self.patience is not None
         for k in _geometric_grid(k_min, k_max, self.grid_ratio):
-            s = evaluate(k)
+            s = self._evaluate(sample, k)
             if s > best:
-                best_k, best, behind = k, s, 0
+                best, behind = s, 0
             else:
                 behind += 1
                 if early_stop and behind >= self.patience:
                     break
 
-        # 2. refine: evaluate the geometric midpoints between the best k and
-        #    its evaluated neighbours until they are within `k_tolerance`
-        while True:
-            ks = sorted(scores)
-            best_k = max(ks, key=lambda k: (scores[k], -k))
-            i = ks.index(best_k)
-            new = []
-            if i > 0:
-                lo = ks[i - 1]
-                if best_k / lo > 1.0 + self.k_tolerance:
-                    new.append(round(math.sqrt(lo * best_k)))
-            if i + 1 < len(ks):
-                hi = ks[i + 1]
-                if hi / best_k > 1.0 + self.k_tolerance:
-                    new.append(round(math.sqrt(best_k * hi)))
-            new = [k for k in new if k not in scores]
-            if not new:
-                break
-            for k in new:
-                evaluate(k)
-        # best score; ties go to the smaller k
-        best_k = max(scores, key=lambda k: (scores[k], -k))
-        if self.init_centers is None:
-            return best_k
-        # a re-discovery keeps the previous number of clusters while the criterion cannot tell
-        # it from the best: near its optimum the curve is flat and noisy (one k-means start per
-        # candidate), so a different k there would only reshuffle clusters that still hold
+    def _keep_previous_k(self, sample: np.ndarray, best_k: int, k_min: int, k_max: int) -> int:
+        """A re-discovery keeps the previous number of clusters while the criterion cannot tell
+        it from the best: near its optimum the curve is flat and noisy (one k-means start per
+        candidate), so a different k there would only reshuffle clusters that still hold."""
         k_prev = len(self.init_centers)
         if not k_min <= k_prev <= k_max:
             return best_k
-        previous = evaluate(k_prev)
+        scores = self.k_scores_
+        previous = self._evaluate(sample, k_prev)
         spread = scores[best_k] - min(scores.values())
         return k_prev if scores[best_k] - previous <= self.keep_k_tolerance * spread else best_k
+
+
+def _best_k(scores: dict[int, float]) -> int:
+    """The k of the best score; ties go to the smaller k."""
+    return max(scores, key=lambda k: (scores[k], -k))
+
+
+def _midpoints(scores: dict[int, float], tolerance: float) -> list[int]:
+    """The geometric midpoints, not yet scored, between the best k and its scored neighbours
+    that are more than ``tolerance`` (relative) away from it."""
+    ks = sorted(scores)
+    best_k = _best_k(scores)
+    i = ks.index(best_k)
+    new = []
+    if i > 0:
+        lo = ks[i - 1]
+        if best_k / lo > 1.0 + tolerance:
+            new.append(round(math.sqrt(lo * best_k)))
+    if i + 1 < len(ks):
+        hi = ks[i + 1]
+        if hi / best_k > 1.0 + tolerance:
+            new.append(round(math.sqrt(best_k * hi)))
+    return [k for k in new if k not in scores]
 
 
 class KMeansClusterer(_AutoKMeansBase):

@@ -58,34 +58,69 @@ def match_clusters(
         result.retired = list(old_set)
         result.lineage = [(o, None, "retired", 0.0, 0) for o in old_set]
         return result
+    shared = _shared_members(old_arr, new_arr, old_set, new_set)
+    jaccard, significant = _overlaps(shared, min_share)
+    matched_new = _one_to_one(jaccard, shared, min_overlap)
+    for i, n in enumerate(new_set):
+        if i in matched_new:
+            result.inherited[n] = old_set[matched_new[i]]
+            result.overlap[n] = float(jaccard[i, matched_new[i]])
+    _add_lineage(result, old_set, new_set, shared, jaccard, significant, matched_new)
+    return result
+
+
+def _shared_members(
+    old_arr: np.ndarray, new_arr: np.ndarray, old_set: Sequence[str], new_set: Sequence[int]
+) -> np.ndarray:
+    """Conversations in each (new cluster, old cluster) pair: new by row, old by column."""
     o_index = {o: j for j, o in enumerate(old_set)}
     n_index = {n: i for i, n in enumerate(new_set)}
     shared = np.zeros((len(new_set), len(old_set)), dtype=np.int64)
     both = (new_arr >= 0) & (old_arr != "")
     for n, o in zip(new_arr[both], old_arr[both], strict=True):
         shared[n_index[int(n)], o_index[o]] += 1
+    return shared
+
+
+def _overlaps(shared: np.ndarray, min_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's Jaccard overlap, and whether it holds ``min_share`` of either side."""
     # sizes over the conversations both runs saw, so that new arrivals do not dilute a match
     new_size = shared.sum(axis=1)
     old_size = shared.sum(axis=0)
     union = new_size[:, None] + old_size[None, :] - shared
     jaccard = np.where(union > 0, shared / np.maximum(union, 1), 0.0)
+    share_old = np.where(old_size[None, :] > 0, shared / np.maximum(old_size[None, :], 1), 0.0)
+    share_new = np.where(new_size[:, None] > 0, shared / np.maximum(new_size[:, None], 1), 0.0)
+    significant = (shared > 0) & ((share_old >= min_share) | (share_new >= min_share))
+    return jaccard, significant
+
+
+def _one_to_one(jaccard: np.ndarray, shared: np.ndarray, min_overlap: float) -> dict[int, int]:
+    """The old cluster (column) each new one (row) keeps: the one-to-one assignment of most
+    overlap, pairs below ``min_overlap`` left out."""
     matched_new: dict[int, int] = {}
-    if len(old_set):
+    if jaccard.shape[1]:
         rows, cols = linear_sum_assignment(-jaccard)
         for i, j in zip(rows, cols, strict=True):
             if jaccard[i, j] >= min_overlap and shared[i, j] > 0:
                 matched_new[i] = j
+    return matched_new
+
+
+def _add_lineage(
+    result: ClusterMatch,
+    old_set: Sequence[str],
+    new_set: Sequence[int],
+    shared: np.ndarray,
+    jaccard: np.ndarray,
+    significant: np.ndarray,
+    matched_new: dict[int, int],
+) -> None:
+    """The lineage rows (same, split, merge, retired, new) and the retired old ids."""
     matched_old = {j: i for i, j in matched_new.items()}
-    share_old = np.where(old_size[None, :] > 0, shared / np.maximum(old_size[None, :], 1), 0.0)
-    share_new = np.where(new_size[:, None] > 0, shared / np.maximum(new_size[:, None], 1), 0.0)
-    significant = (shared > 0) & ((share_old >= min_share) | (share_new >= min_share))
-    for i, n in enumerate(new_set):
-        if i in matched_new:
-            result.inherited[n] = old_set[matched_new[i]]
-            result.overlap[n] = float(jaccard[i, matched_new[i]])
     for j, o in enumerate(old_set):
         targets = np.flatnonzero(significant[:, j])
-        for i in targets:
+        for i in map(int, targets):
             if matched_new.get(i) == j:
                 relation = "same"
             elif len(targets) >= 2:
@@ -104,7 +139,6 @@ def match_clusters(
     for i, n in enumerate(new_set):
         if not significant[i].any():
             result.lineage.append((None, n, "new", 0.0, 0))
-    return result
 
 
 def new_cluster_id(level: int, members: Sequence[str], taken: Collection[str]) -> str:

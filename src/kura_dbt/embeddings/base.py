@@ -28,7 +28,11 @@ class Embedder(Protocol):
 
     name: str
     model: str
-    dimensions: int | None
+
+    @property
+    def dimensions(self) -> int | None:
+        """The vectors' width, or ``None`` where it is the model's own (not requested)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors only, one row per text."""

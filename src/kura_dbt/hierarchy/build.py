@@ -94,31 +94,189 @@ def build_hierarchy(
     ``policy.max_attempts`` failures for the same key the name is parked (``gave_up``) and not
     asked for again until the cluster's inputs change (:mod:`kura_dbt.parking`).
     """
-    policy = policy or RetryPolicy()
-    failed_before: Mapping[str, tuple[int, str]] = (cache or {}).get("__failed__", {})
-    attempts_of: Mapping[str, int] = (cache or {}).get("__attempts__", {})
-    labeller = labeller or ClassTfidfLabeller()
     labels = np.asarray(labels)
     if len(labels) != len(embeddings) or len(texts) != len(labels) or len(user_ids) != len(labels):
         raise ValueError("embeddings, labels, texts and user_ids must have the same length")
     base_labels = sorted(int(v) for v in np.unique(labels) if v >= 0)
     if not base_labels:
         return pd.DataFrame(columns=HIERARCHY_COLUMNS)
+    builder = _Builder(
+        embeddings,
+        texts,
+        labeller or ClassTfidfLabeller(),
+        n_contrast,
+        cache,
+        identify,
+        policy or RetryPolicy(),
+    )
+    base = _Level(
+        ids=[cluster_id(0, b) for b in base_labels],
+        members=[np.flatnonzero(labels == b) for b in base_labels],
+        children=[[] for _ in base_labels],
+    )
+    levels = builder.build_levels(base, level_schedule(len(base_labels), max_top, branching))
+    parent_of = {
+        kid: pid
+        for level in levels[1:]
+        for pid, kids in zip(level.ids, level.children, strict=True)
+        for kid in kids
+    }
+    # the roots (at whatever levels) never share a name either; every parent's children were
+    # made unique when it was named, so this changes no name a parent was named from
+    builder.names_by_id.update(unique_sibling_names(builder.names_by_id, parent_of))
+    return pd.DataFrame(builder.rows(levels, parent_of, user_ids), columns=HIERARCHY_COLUMNS)
 
-    names_by_id: dict[str, ClusterLabel] = {}
-    keys_by_id: dict[str, str | None] = {}
-    attempts_by_id: dict[str, tuple[int, bool]] = {}
-    group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM grouping)
-    asked: list[str | None] = []  # the error (or None) of every name asked for, all levels
-    retried: list[bool] = []  # per name asked for: a retry of a name that failed before
 
-    def name_level(level_number: int, level: _Level) -> None:
+@dataclass
+class _Naming:
+    """What the labeller sees of a level's clusters, and the label key of each."""
+
+    inputs: list[list[str]]  # conversations, most central first (or the children's names)
+    central: list[str]
+    contrast: list[list[str]]
+    sizes: list[int]
+    keys: list[str]
+
+
+class _Builder:
+    """The state of one :func:`build_hierarchy`: the names, label keys and attempts of the
+    clusters named so far, and the LLM usage of the groupings."""
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        texts: Sequence[str],
+        labeller: Labeller,
+        n_contrast: int,
+        cache: Mapping[str, Any] | None,
+        identify: Identify | None,
+        policy: RetryPolicy,
+    ) -> None:
+        self.embeddings = embeddings
+        self.texts = texts
+        self.labeller = labeller
+        self.n_contrast = n_contrast
+        self.cache = cache
+        self.identify = identify
+        self.policy = policy
+        self.failed_before: Mapping[str, tuple[int, str]] = (cache or {}).get("__failed__", {})
+        self.attempts_of: Mapping[str, int] = (cache or {}).get("__attempts__", {})
+        self.names_by_id: dict[str, ClusterLabel] = {}
+        self.keys_by_id: dict[str, str | None] = {}
+        self.attempts_by_id: dict[str, tuple[int, bool]] = {}
+        self.group_usage: dict[int, dict[str, int]] = {}  # calls made to build a level (LLM)
+        self.asked: list[str | None] = []  # the error (or None) of every name asked, all levels
+        self.retried: list[bool] = []  # per name asked for: a retry of a name that failed before
+
+    def build_levels(self, base: _Level, schedule: Sequence[int]) -> list[_Level]:
+        """The base level and every level of the schedule above it, each named.
+
+        The frontier: the clusters with no parent yet, each with its conversations. Every
+        level groups it into exactly its scheduled number of groups; a group of two or more
+        becomes a parent at this level, a group of one stays on the frontier as it is (no
+        single-child parent), so the last level leaves exactly max_top roots, at whatever
+        levels they are."""
+        self.name_level(0, base)
+        levels = [base]
+        frontier = list(base.ids)
+        members_of = dict(zip(base.ids, base.members, strict=True))
+        for level_number, target in enumerate(schedule, start=1):
+            groups = self.group_frontier(level_number, frontier, members_of, target)
+            n_groups = int(groups.max()) + 1
+            inside = [np.flatnonzero(groups == g) for g in range(n_groups)]
+            parents = [g for g in range(n_groups) if len(inside[g]) >= 2]
+            level = _Level(
+                ids=[cluster_id(level_number, p) for p in range(len(parents))],
+                members=[
+                    np.sort(np.concatenate([members_of[frontier[c]] for c in inside[g]]))
+                    for g in parents
+                ],
+                children=[[frontier[c] for c in inside[g]] for g in parents],
+            )
+            levels.append(level)
+            self.name_level(level_number, level)  # identify may give the parents their kept ids
+            parent_at = dict(zip(parents, level.ids, strict=True))
+            members_of.update(zip(level.ids, level.members, strict=True))
+            frontier = [
+                parent_at[g] if g in parent_at else frontier[int(inside[g][0])]
+                for g in range(n_groups)
+            ]
+        return levels
+
+    def group_frontier(
+        self,
+        level_number: int,
+        frontier: list[str],
+        members_of: Mapping[str, np.ndarray],
+        target: int,
+    ) -> np.ndarray:
+        """The group (0..target-1) of each frontier cluster: the previous build's grouping when
+        it still applies, else the labeller's."""
+        labeller, embeddings = self.labeller, self.embeddings
+        centroids = np.stack([_centroid(embeddings[members_of[c]]) for c in frontier])
+        child_keys = [self.keys_by_id[c] for c in frontier]
+        reused = (
+            _reuse_grouping(child_keys, self.cache, level_number) if labeller.cacheable else None
+        )
+        if reused is not None and int(reused.max()) + 1 == target:
+            return reused
+        names = self.names_by_id
+        texts_of = [f"{names[c].name}: {names[c].description}" for c in frontier]
+        groups = exact_groups(labeller.group(texts_of, centroids, target), centroids, target)
+        self.group_usage[level_number] = dict(labeller.group_usage)
+        if type(labeller).group is Labeller.group:
+            # the grouping by centroids: each child ends nearest its own parent's centroid
+            # (the mean of its conversations), not just the mean of its siblings' centroids
+            sums = np.stack([embeddings[members_of[c]].sum(axis=0) for c in frontier])
+            groups = refine_groups(groups, sums)
+        return groups
+
+    def name_level(self, level_number: int, level: _Level) -> None:
+        """Name every cluster of a level: kept (identify), parked, reused from the cache or
+        asked of the labeller; record their label keys and attempts."""
+        kept = self._kept(level_number, level)
+        if level_number > 0:
+            # siblings never share a name, settled before their parent is named from them: the
+            # parent's inputs (and label key) are then the same on a rerun, where the children's
+            # names come back, already unique, from the cache
+            siblings = {kid: f"parent-{j}" for j, kids in enumerate(level.children) for kid in kids}
+            self.names_by_id.update(
+                unique_sibling_names({kid: self.names_by_id[kid] for kid in siblings}, siblings)
+            )
+        naming = self._naming(level_number, level)
+        parked = self._parked(naming, kept)
+        fresh = self._ask(naming, kept, parked)
+        names = []
+        keys: list[str | None] = list(naming.keys)  # a kept name's key may be None
+        for j, key in enumerate(keys):
+            if j in kept:
+                names.append(kept[j][0])
+                keys[j] = kept[j][1]
+            elif j in fresh:
+                names.append(fresh[j])
+            elif j in parked:
+                names.append(parked[j])
+            else:
+                names.append(self._cached(key))
+        self.names_by_id.update(zip(level.ids, names, strict=True))
+        # a failed name keeps its key with label_error: it is not reused as a name (see
+        # label_cache), but its attempts are counted for that key
+        self.keys_by_id.update(zip(level.ids, keys, strict=True))
+        self._count_attempts(level.ids, keys, names, fresh, parked)
+
+    def _kept(self, level_number: int, level: _Level) -> dict[int, tuple[ClusterLabel, str | None]]:
+        """The labels ``identify`` keeps, by position; it may also give the clusters their ids."""
         kept: dict[int, tuple[ClusterLabel, str | None]] = {}
-        if identify is not None:
-            for j, (cid, label, key) in enumerate(identify(level_number, level.members)):
+        if self.identify is not None:
+            for j, (cid, label, key) in enumerate(self.identify(level_number, level.members)):
                 level.ids[j] = cid
                 if label is not None:
                     kept[j] = (label, key)
+        return kept
+
+    def _naming(self, level_number: int, level: _Level) -> _Naming:
+        """What the labeller would see of each cluster, and its label key (a hash of it)."""
+        embeddings, texts, labeller = self.embeddings, self.texts, self.labeller
         central, ordered, contrast = [], [], []
         for m in level.members:
             centroid = _centroid(embeddings[m])
@@ -126,19 +284,12 @@ def build_hierarchy(
             order = m[np.argsort(-closeness, kind="stable")]
             ordered.append([texts[i] for i in order])  # most central first
             central.append(texts[order[0]])
-            contrast.append(_nearest_outside(embeddings, centroid, m, texts, n_contrast))
-        if level_number > 0:
-            # siblings never share a name, settled before their parent is named from them: the
-            # parent's inputs (and label key) are then the same on a rerun, where the children's
-            # names come back, already unique, from the cache
-            siblings = {kid: f"parent-{j}" for j, kids in enumerate(level.children) for kid in kids}
-            names_by_id.update(
-                unique_sibling_names({kid: names_by_id[kid] for kid in siblings}, siblings)
-            )
+            contrast.append(_nearest_outside(embeddings, centroid, m, texts, self.n_contrast))
         if level_number > 0 and labeller.names_from_children:
             # an LLM labeller names a parent from the children it actually got
+            names = self.names_by_id
             inputs = [
-                [f"{names_by_id[k].name}: {names_by_id[k].description}" for k in kids]
+                [f"{names[k].name}: {names[k].description}" for k in kids]
                 for kids in level.children
             ]
         else:
@@ -149,162 +300,128 @@ def build_hierarchy(
             hashlib.md5(json.dumps([*identity, level_number, i, c, s]).encode()).hexdigest()
             for i, c, s in zip(inputs, contrast, sizes, strict=True)
         ]
-        use_cache = labeller.cacheable and bool(cache)
-        parked = {
-            j: _parked_label(failed_before[key], sizes[j])
-            for j, key in enumerate(keys)
+        return _Naming(inputs, central, contrast, sizes, keys)
+
+    def _parked(self, naming: _Naming, kept: Mapping[int, object]) -> dict[int, ClusterLabel]:
+        """The clusters whose name failed ``max_attempts`` times for the same key: not asked."""
+        failed_before, policy = self.failed_before, self.policy
+        return {
+            j: _parked_label(failed_before[key], naming.sizes[j])
+            for j, key in enumerate(naming.keys)
             if j not in kept
             and key in failed_before
             and failed_before[key][0] >= policy.max_attempts
             and not policy.retry_gave_up
         }
+
+    def _ask(
+        self, naming: _Naming, kept: Mapping[int, object], parked: Mapping[int, object]
+    ) -> dict[int, ClusterLabel]:
+        """The labeller's names, by position, for the clusters neither kept, parked nor in the
+        cache; fails the build when every name asked for so far failed."""
+        cache, labeller = self.cache or {}, self.labeller
+        use_cache = labeller.cacheable and bool(cache)
         todo = [
             j
-            for j, key in enumerate(keys)
+            for j, key in enumerate(naming.keys)
             if j not in kept and j not in parked and not (use_cache and key in cache)
         ]
         fresh: list[ClusterLabel] = []
         if todo:
-            pick = [inputs[j] for j in todo], [central[j] for j in todo], [sizes[j] for j in todo]
+            pick = (
+                [naming.inputs[j] for j in todo],
+                [naming.central[j] for j in todo],
+                [naming.sizes[j] for j in todo],
+            )
             if labeller.uses_contrast:
-                fresh = labeller.label(*pick, [contrast[j] for j in todo])
+                fresh = labeller.label(*pick, [naming.contrast[j] for j in todo])
             else:
                 fresh = labeller.label(*pick)
         # the failure policy: when every name asked for so far failed, stop here
-        asked.extend(label.error for label in fresh)
-        retried.extend(keys[j] in failed_before for j in todo)
-        check_failures("cluster names", asked, f"labeller {labeller.name}", retried)
-        names = []
-        fresh_by_index = dict(zip(todo, fresh, strict=True))
-        for j, key in enumerate(keys):
-            if j in kept:
-                names.append(kept[j][0])
-                keys[j] = kept[j][1]  # type: ignore[call-overload]
-            elif j in fresh_by_index:
-                names.append(fresh_by_index[j])
-            elif j in parked:
-                names.append(parked[j])
-            else:
-                name, description, keywords = cache[key]  # type: ignore[index]
-                names.append(
-                    ClusterLabel(
-                        name=name, description=description, keywords=json.loads(keywords or "[]")
-                    )
-                )
-        names_by_id.update(zip(level.ids, names, strict=True))
-        # a failed name keeps its key with label_error: it is not reused as a name (see
-        # label_cache), but its attempts are counted for that key
-        keys_by_id.update(zip(level.ids, keys, strict=True))
-        for j, (cid, key) in enumerate(zip(level.ids, keys, strict=True)):
-            before = failed_before.get(key, (0, ""))[0] if key is not None else 0
-            if j in fresh_by_index:
+        self.asked.extend(label.error for label in fresh)
+        self.retried.extend(naming.keys[j] in self.failed_before for j in todo)
+        check_failures("cluster names", self.asked, f"labeller {labeller.name}", self.retried)
+        return dict(zip(todo, fresh, strict=True))
+
+    def _cached(self, key: str | None) -> ClusterLabel:
+        """The name the previous build gave this label key."""
+        assert self.cache is not None and key is not None
+        name, description, keywords = self.cache[key]
+        return ClusterLabel(
+            name=name, description=description, keywords=json.loads(keywords or "[]")
+        )
+
+    def _count_attempts(
+        self,
+        ids: Sequence[str],
+        keys: Sequence[str | None],
+        names: Sequence[ClusterLabel],
+        fresh: Mapping[int, ClusterLabel],
+        parked: Mapping[int, ClusterLabel],
+    ) -> None:
+        """Per cluster: the discoveries that asked for its label key, and whether it is parked."""
+        for j, (cid, key) in enumerate(zip(ids, keys, strict=True)):
+            before = self.failed_before.get(key, (0, ""))[0] if key is not None else 0
+            if j in fresh:
                 count = before + 1
-                attempts_by_id[cid] = (count, policy.gave_up(names[j].error, count))
+                self.attempts_by_id[cid] = (count, self.policy.gave_up(names[j].error, count))
             elif j in parked:
-                attempts_by_id[cid] = (before, True)
+                self.attempts_by_id[cid] = (before, True)
             else:  # kept or reused: no call this build
-                attempts_by_id[cid] = (attempts_of.get(key, 1) if key else 1, False)
+                self.attempts_by_id[cid] = (self.attempts_of.get(key, 1) if key else 1, False)
 
-    levels = [
-        _Level(
-            ids=[cluster_id(0, b) for b in base_labels],
-            members=[np.flatnonzero(labels == b) for b in base_labels],
-            children=[[] for _ in base_labels],
-        )
-    ]
-    name_level(0, levels[0])
-    # the frontier: the clusters with no parent yet, each with its conversations. Every level
-    # groups it into exactly its scheduled number of groups; a group of two or more becomes a
-    # parent at this level, a group of one stays on the frontier as it is (no single-child
-    # parent), so the last level leaves exactly max_top roots, at whatever levels they are.
-    frontier = list(levels[0].ids)
-    members_of = dict(zip(levels[0].ids, levels[0].members, strict=True))
-    for level_number, target in enumerate(
-        level_schedule(len(base_labels), max_top, branching), start=1
-    ):
-        centroids = np.stack([_centroid(embeddings[members_of[c]]) for c in frontier])
-        child_keys = [keys_by_id[c] for c in frontier]
-        reused = _reuse_grouping(child_keys, cache, level_number) if labeller.cacheable else None
-        if reused is not None and int(reused.max()) + 1 == target:
-            groups = reused
-        else:
-            texts_of = [f"{names_by_id[c].name}: {names_by_id[c].description}" for c in frontier]
-            groups = exact_groups(labeller.group(texts_of, centroids, target), centroids, target)
-            group_usage[level_number] = dict(labeller.group_usage)
-            if type(labeller).group is Labeller.group:
-                # the grouping by centroids: each child ends nearest its own parent's centroid
-                # (the mean of its conversations), not just the mean of its siblings' centroids
-                sums = np.stack([embeddings[members_of[c]].sum(axis=0) for c in frontier])
-                groups = refine_groups(groups, sums)
-        n_groups = int(groups.max()) + 1
-        inside = [np.flatnonzero(groups == g) for g in range(n_groups)]
-        parents = [g for g in range(n_groups) if len(inside[g]) >= 2]
-        level = _Level(
-            ids=[cluster_id(level_number, p) for p in range(len(parents))],
-            members=[
-                np.sort(np.concatenate([members_of[frontier[c]] for c in inside[g]]))
-                for g in parents
-            ],
-            children=[[frontier[c] for c in inside[g]] for g in parents],
-        )
-        levels.append(level)
-        name_level(level_number, level)  # identify may give the parents their kept ids
-        parent_at = dict(zip(parents, level.ids, strict=True))
-        members_of.update(zip(level.ids, level.members, strict=True))
-        frontier = [
-            parent_at[g] if g in parent_at else frontier[int(inside[g][0])] for g in range(n_groups)
-        ]
+    def rows(
+        self,
+        levels: Sequence[_Level],
+        parent_of: Mapping[str, str],
+        user_ids: Sequence[str | None],
+    ) -> list[dict[str, Any]]:
+        """One row (``HIERARCHY_COLUMNS``) per cluster, base level first."""
 
-    parent_of: dict[str, str] = {}
-    for level in levels[1:]:
-        for pid, kids in zip(level.ids, level.children, strict=True):
-            for kid in kids:
-                parent_of[kid] = pid
-    # the roots (at whatever levels) never share a name either; every parent's children were
-    # made unique when it was named, so this changes no name a parent was named from
-    names_by_id.update(unique_sibling_names(names_by_id, parent_of))
+        def top_of(cid: str) -> str:
+            while cid in parent_of:
+                cid = parent_of[cid]
+            return cid
 
-    def top_of(cid: str) -> str:
-        while cid in parent_of:
-            cid = parent_of[cid]
-        return cid
+        rows = []
+        for level_number, level in enumerate(levels):
+            share = _shared_usage(self.group_usage.get(level_number, {}), len(level.ids))
+            for j, (cid, m, kids) in enumerate(
+                zip(level.ids, level.members, level.children, strict=True)
+            ):
+                lab = self.names_by_id[cid]
+                # None and NaN (NaN != NaN) are no user
+                users = {u for u in (user_ids[i] for i in m) if u is not None and u == u}
+                rows.append(
+                    {
+                        "cluster_id": cid,
+                        "level": level_number,
+                        "parent_id": parent_of.get(cid),
+                        "top_cluster_id": top_of(cid),
+                        "name": lab.name,
+                        "description": lab.description,
+                        "keywords": json.dumps(lab.keywords),
+                        "size": len(m),
+                        "distinct_users": len(users),
+                        "child_count": len(kids),
+                        "labeller": self.labeller.name,
+                        "label_key": self.keys_by_id[cid],
+                        "label_error": lab.error is not None,
+                        **{
+                            k: getattr(lab, k) + (share[k][j] if k in share else 0)
+                            for k in ("llm_calls", "prompt_tokens", "completion_tokens")
+                        },
+                        "attempts": self.attempts_by_id[cid][0],
+                        "gave_up": self.attempts_by_id[cid][1],
+                        "error": lab.error,
+                    }
+                )
+        return rows
 
-    rows = []
-    for level_number, level in enumerate(levels):
-        names = [names_by_id[c] for c in level.ids]
-        # the grouping calls that built this level are shared out over its clusters
-        shared = group_usage.get(level_number, {})
-        n = len(level.ids)
-        share = {k: [v // n + (1 if j < v % n else 0) for j in range(n)] for k, v in shared.items()}
-        clusters = zip(level.ids, level.members, level.children, names, strict=True)
-        for j, (cid, m, kids, lab) in enumerate(clusters):
-            # None and NaN (NaN != NaN) are no user
-            users = {u for u in (user_ids[i] for i in m) if u is not None and u == u}
-            rows.append(
-                {
-                    "cluster_id": cid,
-                    "level": level_number,
-                    "parent_id": parent_of.get(cid),
-                    "top_cluster_id": top_of(cid),
-                    "name": lab.name,
-                    "description": lab.description,
-                    "keywords": json.dumps(lab.keywords),
-                    "size": len(m),
-                    "distinct_users": len(users),
-                    "child_count": len(kids),
-                    "labeller": labeller.name,
-                    "label_key": keys_by_id[cid],
-                    "label_error": lab.error is not None,
-                    **{
-                        k: getattr(lab, k) + (share[k][j] if k in share else 0)
-                        for k in ("llm_calls", "prompt_tokens", "completion_tokens")
-                    },
-                    "attempts": attempts_by_id[cid][0],
-                    "gave_up": attempts_by_id[cid][1],
-                    "error": lab.error,
-                }
-            )
-    return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
+
+def _shared_usage(usage: Mapping[str, int], n: int) -> dict[str, list[int]]:
+    """The grouping calls that built a level shared out over its ``n`` clusters."""
+    return {k: [v // n + (1 if j < v % n else 0) for j in range(n)] for k, v in usage.items()}
 
 
 def _nearest_outside(

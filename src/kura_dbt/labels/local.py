@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
@@ -144,6 +144,81 @@ class _Token:
     fold: str = ""
     kind: str = "content"  # content | soft | number | connector | stop
     surface: str = ""  # as written, or in lower case where only a sentence start capitalised it
+
+
+@dataclass
+class _PhraseCounts:
+    """The phrases of a level's conversations: their surface forms and words, which are soft,
+    each cluster's document frequencies, and the words right before and after each use of a
+    phrase (to find the fragments)."""
+
+    surfaces: dict[Key, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    words: dict[Key, frozenset[str]] = field(default_factory=dict)
+    soft: set[Key] = field(default_factory=set)
+    doc_freq: list[Counter[Key]] = field(default_factory=list)
+    uses: Counter[Key] = field(default_factory=Counter)
+    left: dict[Key, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    right: dict[Key, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(
+        self, clause: list[_Token], phrases: Iterable[tuple[int, int, Key, str, bool]]
+    ) -> set[Key]:
+        """Count the phrases of one clause; returns their keys."""
+        seen: set[Key] = set()
+        for i, n, key, raw, is_soft in phrases:
+            seen.add(key)
+            self.uses[key] += 1
+            if i > 0 and clause[i - 1].kind == "content":
+                self.left[key][clause[i - 1].fold] += 1
+            if i + n < len(clause) and clause[i + n].kind == "content":
+                self.right[key][clause[i + n].fold] += 1
+            self.surfaces[key][raw] += 1
+            if key not in self.words:
+                self.words[key] = frozenset(w for w in key if w not in CONNECTORS)
+            if is_soft:
+                self.soft.add(key)
+        return seen
+
+    def fragments(self) -> set[Key]:
+        """A fragment: a phrase nearly always used inside the same longer one ("rental" in
+        "rental car", "call the Microsoft" in "call the Microsoft APIs"), which names instead."""
+        fragments = set()
+        for key, count in self.uses.items():
+            for side, extend in (
+                (self.left, lambda w, k: (w, *k)),
+                (self.right, lambda w, k: (*k, w)),
+            ):
+                if key in side and count >= 2:
+                    word, n = side[key].most_common(1)[0]
+                    if n >= 0.8 * count and extend(word, key) in self.words:
+                        fragments.add(key)
+        return fragments
+
+    def eligible(self, n_texts: Sequence[int]) -> tuple[list[set[Key]], list[set[Key]]]:
+        """Per cluster, the phrases that may name it, and those that may but for their
+        frequency (``loose``): no fragment, no soft phrase that does not set it apart."""
+        all_df: Counter[Key] = Counter()
+        for df in self.doc_freq:
+            all_df.update(df)
+        all_n = sum(n_texts)
+        fragments = self.fragments()
+        eligible, loose = [], []
+        for c, df in enumerate(self.doc_freq):
+            keep = set()
+            for key, count in df.items():
+                if key in fragments:
+                    continue
+                if key in self.soft and not _defines(
+                    count, n_texts[c], all_df[key] - count, all_n - n_texts[c]
+                ):
+                    continue
+                keep.add(key)
+            loose.append(keep)
+            # a phrase of one conversation does not name a cluster of several (but can tell
+            # it apart from a cluster with the same name)
+            min_df = min(2, n_texts[c])
+            eligible.append({k for k in keep if df[k] >= min_df})
+        return eligible, loose
 
 
 @dataclass
@@ -293,8 +368,9 @@ class ClassTfidfLabeller(Labeller):
             description = f"{size} {noun}"
             if keywords:
                 description += " about " + ", ".join(keywords)
-            if typical[c] and self.quote_example:
-                quote = _shorten(typical[c], self.max_description_chars)
+            example = typical[c]
+            if example and self.quote_example:
+                quote = _shorten(example, self.max_description_chars)
                 description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
             labels.append(ClusterLabel(name=name, description=description, keywords=keywords))
         return labels
@@ -302,16 +378,11 @@ class ClassTfidfLabeller(Labeller):
     # ------------------------------------------------------------------ base clusters
 
     def _member_level(self, texts_per_cluster: Sequence[Sequence[str]]) -> _Level:
+        """A base cluster's phrases: those of its conversations, weighted by the share of its
+        conversations that use each."""
         tokenised = [[_clauses(t) for t in texts if t] for texts in texts_per_cluster]
         fold = _folder(tok.lower for texts in tokenised for t in texts for cl in t for tok in cl)
-        surfaces: dict[Key, Counter[str]] = defaultdict(Counter)
-        words: dict[Key, frozenset[str]] = {}
-        soft: set[Key] = set()
-        doc_freq: list[Counter[Key]] = []
-        # the words right before and after each use of a phrase, to find the fragments
-        uses: Counter[Key] = Counter()
-        left: dict[Key, Counter[str]] = defaultdict(Counter)
-        right: dict[Key, Counter[str]] = defaultdict(Counter)
+        counts = _PhraseCounts()
         for texts in tokenised:
             df: Counter[Key] = Counter()
             for clauses in texts:
@@ -319,55 +390,17 @@ class ClassTfidfLabeller(Labeller):
                 for clause in clauses:
                     for tok in clause:
                         tok.fold = fold(tok.lower)
-                    for i, n, key, raw, is_soft in self._phrases(clause):
-                        seen.add(key)
-                        uses[key] += 1
-                        if i > 0 and clause[i - 1].kind == "content":
-                            left[key][clause[i - 1].fold] += 1
-                        if i + n < len(clause) and clause[i + n].kind == "content":
-                            right[key][clause[i + n].fold] += 1
-                        surfaces[key][raw] += 1
-                        if key not in words:
-                            words[key] = frozenset(w for w in key if w not in CONNECTORS)
-                        if is_soft:
-                            soft.add(key)
+                    seen.update(counts.add(clause, self._phrases(clause)))
                 df.update(seen)
-            doc_freq.append(df)
+            counts.doc_freq.append(df)
         n_texts = [max(len(texts), 1) for texts in tokenised]
         weight = [
-            {k: v / n for k, v in df.items()} for df, n in zip(doc_freq, n_texts, strict=True)
+            {k: v / n for k, v in df.items()}
+            for df, n in zip(counts.doc_freq, n_texts, strict=True)
         ]
-        all_df: Counter[Key] = Counter()
-        for df in doc_freq:
-            all_df.update(df)
-        all_n = sum(n_texts)
-        # a fragment: a phrase nearly always used inside the same longer one ("rental" in
-        # "rental car", "call the Microsoft" in "call the Microsoft APIs"), which names instead
-        fragments = set()
-        for key, count in uses.items():
-            for side, extend in ((left, lambda w, k: (w, *k)), (right, lambda w, k: (*k, w))):
-                if key in side and count >= 2:
-                    word, n = side[key].most_common(1)[0]
-                    if n >= 0.8 * count and extend(word, key) in words:
-                        fragments.add(key)
-        eligible, loose = [], []
-        for c, df in enumerate(doc_freq):
-            keep = set()
-            for key, count in df.items():
-                if key in fragments:
-                    continue
-                if key in soft and not _defines(
-                    count, n_texts[c], all_df[key] - count, all_n - n_texts[c]
-                ):
-                    continue
-                keep.add(key)
-            loose.append(keep)
-            # a phrase of one conversation does not name a cluster of several (but can tell
-            # it apart from a cluster with the same name)
-            min_df = min(2, n_texts[c])
-            eligible.append({k for k in keep if df[k] >= min_df})
-        surface = {k: _best_surface(v) for k, v in surfaces.items()}
-        return _Level(weight, eligible, surface, words, loose=loose)
+        eligible, loose = counts.eligible(n_texts)
+        surface = {k: _best_surface(v) for k, v in counts.surfaces.items()}
+        return _Level(weight, eligible, surface, counts.words, loose=loose)
 
     def _phrases(self, clause: list[_Token]) -> Iterable[tuple[int, int, Key, str, bool]]:
         """Every phrase of 1 to ``max_ngram`` words of a clause: a content word at either end
@@ -465,41 +498,19 @@ class ClassTfidfLabeller(Labeller):
             parent: dict[Key, float] = defaultdict(float)
             per_child = []
             for kid in kids:
-                mine: dict[Key, float] = {}
-                for rank, phrase in enumerate(kid.keywords):
-                    toks = tokens_of[phrase]
-                    for sub, is_whole in _sub_phrases(toks):
-                        if not any(t.kind in ("content", "soft") for t in sub):
-                            continue  # "a", "42": no word to name anything with
-                        key = tuple(t.fold if t.kind != "connector" else t.lower for t in sub)
-                        w = (1.0 if is_whole else 0.6) / (1.0 + rank)
-                        if w > mine.get(key, 0.0):
-                            mine[key] = w
-                        surfaces[key][" ".join(t.surface for t in sub)] += kid.size
-                        if key not in words:
-                            words[key] = frozenset(
-                                t.fold for t in sub if t.kind in ("content", "soft", "number")
-                            )
+                mine = _child_phrases(kid, tokens_of, surfaces, words)
                 for key, w in mine.items():
                     parent[key] += kid.size * w / total
                     carried[-1][key] += kid.size
                 per_child.append((kid.size, mine))
             weight.append(dict(parent))
             self._child_weights.append(per_child)
-        # the contrast counts where a phrase is used, not how high: a child's lesser phrase is
-        # not rarer for it
-        total: dict[Key, float] = defaultdict(float)
-        for per_child in self._child_weights:
-            size = sum(n for n, _ in per_child) or 1
-            for n, mine in per_child:
-                for key in mine:
-                    total[key] += n / size
         surface = {k: _best_surface(v) for k, v in surfaces.items()}
         eligible = [
             {k for k in w if sizes[k] >= self.min_phrase_conversations}
             for w, sizes in zip(weight, carried, strict=True)
         ]
-        return _Level(weight, eligible, surface, words, total=dict(total))
+        return _Level(weight, eligible, surface, words, total=_contrast(self._child_weights))
 
     def _pick_parent_phrases(
         self, level: _Level, c: int, kids: Sequence[_Child]
@@ -667,7 +678,7 @@ def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
     clauses = []
     for sentence in _SENTENCE.split(text):
         for n_clause, piece in enumerate(_CLAUSE.split(sentence)):
-            toks = []
+            toks: list[_Token] = []
             for m in _TOKEN.finditer(piece):
                 raw = m.group().replace("’", "'")
                 lower = raw.lower()
@@ -780,3 +791,44 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+def _child_phrases(
+    kid: _Child,
+    tokens_of: Mapping[str, list[_Token]],
+    surfaces: dict[Key, Counter[str]],
+    words: dict[Key, frozenset[str]],
+) -> dict[Key, float]:
+    """A child's weight for each phrase (and sub-phrase) of its keywords, by the keyword's rank;
+    counts each phrase's surface forms (by the child's size) and its words into ``surfaces`` and
+    ``words``."""
+    mine: dict[Key, float] = {}
+    for rank, phrase in enumerate(kid.keywords):
+        for sub, is_whole in _sub_phrases(tokens_of[phrase]):
+            if not any(t.kind in ("content", "soft") for t in sub):
+                continue  # "a", "42": no word to name anything with
+            key = tuple(t.fold if t.kind != "connector" else t.lower for t in sub)
+            w = (1.0 if is_whole else 0.6) / (1.0 + rank)
+            if w > mine.get(key, 0.0):
+                mine[key] = w
+            surfaces[key][" ".join(t.surface for t in sub)] += kid.size
+            if key not in words:
+                words[key] = frozenset(
+                    t.fold for t in sub if t.kind in ("content", "soft", "number")
+                )
+    return mine
+
+
+def _contrast(
+    child_weights: Sequence[Sequence[tuple[int, Mapping[Key, float]]]],
+) -> dict[Key, float]:
+    """The contrast counts where a phrase is used, not how high: a child's lesser phrase is not
+    rarer for it. Per phrase, the sum over parents of the share of the parent's conversations in
+    the children that use it."""
+    total: dict[Key, float] = defaultdict(float)
+    for per_child in child_weights:
+        size = sum(n for n, _ in per_child) or 1
+        for n, mine in per_child:
+            for key in mine:
+                total[key] += n / size
+    return dict(total)

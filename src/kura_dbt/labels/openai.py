@@ -10,8 +10,8 @@ cluster size: at most ``max_examples`` inside and ``max_contrast`` outside, each
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field, create_model
 
@@ -71,6 +71,31 @@ def _neighbourhoods(centroids: Any, size: int, random_state: int) -> Any:
     return KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(centroids)
 
 
+def _distinct_names(names: Iterable[str]) -> list[str]:
+    """The names stripped of spaces and a final period, without empty ones and repeats (in any
+    case), in order."""
+    distinct: list[str] = []
+    for name in names:
+        name = name.strip().rstrip(".")
+        if name and name.lower() not in {d.lower() for d in distinct}:
+            distinct.append(name)
+    return distinct
+
+
+def _resolve_by_neighbours(assignment: Any, centroids: Any) -> int:
+    """4. A child with no valid answer (-1) gets the category most of its three nearest
+    answered siblings got (0 when none did), in place; returns how many there were."""
+    import numpy as np
+
+    unresolved = np.flatnonzero(assignment < 0)
+    for c in unresolved:
+        nearest = np.argsort(-(centroids @ centroids[c]))
+        order = [j for j in nearest if j != c and assignment[j] >= 0]
+        votes = [int(assignment[j]) for j in order[:3]]
+        assignment[c] = max(set(votes), key=lambda v: (votes.count(v), -v)) if votes else 0
+    return len(unresolved)
+
+
 class _GroupingMixin(Labeller):
     """CLIO's way up one level: propose names per neighbourhood, deduplicate, assign each child,
     resolve what the model could not answer deterministically. Mixed into OpenAILabeller, which
@@ -83,57 +108,65 @@ class _GroupingMixin(Labeller):
     max_contrast: int
     max_example_chars: int
     unresolved: int
+    group_usage: dict[str, int]
     _client: Any
+    prompt: Callable[[Sequence[str], Sequence[str]], str]
 
     def group(self, child_texts: Sequence[str], centroids: Any, target: int) -> Any:
         """Parent index per child. The calls it made are in ``group_usage`` (reset per call)."""
-        import numpy as np
-
         self.group_usage = {"llm_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        candidates = self._propose(child_texts, centroids, target)
+        if len(candidates) > target:
+            candidates = self._deduplicate(candidates, target)
+        if len(candidates) < 2:  # the model proposed fewer than two: the deterministic grouping
+            return super().group(child_texts, centroids, target)
+        assignment = self._assign(child_texts, candidates)
+        self.unresolved += _resolve_by_neighbours(assignment, centroids)
+        return assignment
+
+    def _propose(self, child_texts: Sequence[str], centroids: Any, target: int) -> list[str]:
+        """1. Category names proposed per neighbourhood, a share of the target proportional to
+        its size each."""
+        import numpy as np
 
         n = len(child_texts)
         hoods = _neighbourhoods(centroids, self.neighbourhood_size, self.seed)
-        # 1. propose, per neighbourhood, a share of the target proportional to its size
         prompts = []
         for h in sorted(set(int(x) for x in hoods)):
-            inside = [child_texts[i] for i in np.flatnonzero(hoods == h)]
+            inside = [child_texts[int(i)] for i in np.flatnonzero(hoods == h)]
             centre = centroids[hoods == h].mean(axis=0)
             nearest = np.argsort(-(centroids @ centre))
-            outside_idx = [i for i in nearest if hoods[i] != h][: self.max_contrast]
+            outside_idx = [int(i) for i in nearest if hoods[i] != h][: self.max_contrast]
             want = max(1, round(target * len(inside) / n))
             prompts.append(
                 self.prompt(inside, [child_texts[i] for i in outside_idx])
                 + f"\nPropose about {want} category names."
             )
         proposals = self._ask(PROPOSE_PROMPT, prompts, ProposedNames)
-        candidates: list[str] = []
-        for result in proposals:
-            if result.value is not None:
-                for name in result.value.names:
-                    name = name.strip().rstrip(".")
-                    if name and name.lower() not in {c.lower() for c in candidates}:
-                        candidates.append(name)
-        # 2. deduplicate across neighbourhoods down to at most `target`
-        if len(candidates) > target:
-            listing = "\n".join(f"- {c}" for c in candidates)
-            [merged] = self._ask(
-                DEDUPE_PROMPT,
-                [
-                    f"<candidates>\n{listing}\n</candidates>\n"
-                    f"Return at most {target} and at least 2 categories."
-                ],
-                ProposedNames,
-            )
-            final = []
-            if merged.value is not None:
-                for name in merged.value.names:
-                    name = name.strip().rstrip(".")
-                    if name and name.lower() not in {f.lower() for f in final}:
-                        final.append(name)
-            candidates = final[:target] if len(final) >= 2 else candidates[:target]
-        if len(candidates) < 2:  # the model proposed fewer than two: the deterministic grouping
-            return super().group(child_texts, centroids, target)
-        # 3. assign every child to exactly one category
+        return _distinct_names(
+            name for result in proposals if result.value is not None for name in result.value.names
+        )
+
+    def _deduplicate(self, candidates: list[str], target: int) -> list[str]:
+        """2. The candidates deduplicated across neighbourhoods down to at most ``target``
+        (the first ``target`` of them when the model returns fewer than two)."""
+        listing = "\n".join(f"- {c}" for c in candidates)
+        [merged] = self._ask(
+            DEDUPE_PROMPT,
+            [
+                f"<candidates>\n{listing}\n</candidates>\n"
+                f"Return at most {target} and at least 2 categories."
+            ],
+            ProposedNames,
+        )
+        final = _distinct_names(merged.value.names) if merged.value is not None else []
+        return final[:target] if len(final) >= 2 else candidates[:target]
+
+    def _assign(self, child_texts: Sequence[str], candidates: list[str]) -> Any:
+        """3. Every child's category (its index in ``candidates``), -1 where the answer is
+        invalid or missing."""
+        import numpy as np
+
         listing = "\n".join(f"- {c}" for c in candidates)
         prompts = [
             f"<group>\n{t[: self.max_example_chars]}\n</group>\n"
@@ -143,31 +176,25 @@ class _GroupingMixin(Labeller):
         # the answer must be one of the listed names: instructor re-asks when it is not
         choice = create_model(
             "AssignedCategory",
-            category=(
+            # the names are known only at run time: a Literal type checkers cannot see
+            category=(  # type: ignore[arg-type]
                 Literal[tuple(candidates)],
                 Field(description="One category name, copied exactly from the list."),
             ),
         )
         answers = self._ask(ASSIGN_PROMPT, prompts, choice)
         lookup = {c.lower(): i for i, c in enumerate(candidates)}
-        assignment = np.full(n, -1, dtype=int)
+        assignment = np.full(len(child_texts), -1, dtype=int)
         for i, result in enumerate(answers):
             if result.value is not None:
                 assignment[i] = lookup.get(result.value.category.strip().rstrip(".").lower(), -1)
-        # 4. an invalid or missing answer: the category most of its nearest siblings got
-        for i in np.flatnonzero(assignment < 0):
-            nearest = np.argsort(-(centroids @ centroids[i]))
-            order = [j for j in nearest if j != i and assignment[j] >= 0]
-            votes = [int(assignment[j]) for j in order[:3]]
-            assignment[i] = max(set(votes), key=lambda v: (votes.count(v), -v)) if votes else 0
-            self.unresolved += 1
         return assignment
 
     def _ask(self, system: str, prompts: list[str], model: type[BaseModel]) -> list[CallResult]:
         results = structured_calls(self.settings, system, prompts, model, self._client)
         for result in results:
             for key, value in result.usage().items():
-                self.group_usage[key] += value
+                self.group_usage[key] += cast(int, value)
         return results
 
 

@@ -15,8 +15,12 @@ class Summariser(Protocol):
     re-summarises."""
 
     name: str
-    model: str | None
     prompt_version: str
+
+    @property
+    def model(self) -> str | None:
+        """The model's name, or ``None`` where the backend has none."""
+        ...
 
     def summarise_many(self, pairs: Sequence[tuple[Any, list[Message]]], /) -> list[SummaryRecord]:
         """One record per ``(conversation_id, messages)`` pair, in order. A failure on one

@@ -7,6 +7,7 @@ quote the user; nothing is rewritten into the third person.)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from kura_dbt.summaries._data import cues, load
 from kura_dbt.summaries.text import DISCOURSE
@@ -193,51 +194,19 @@ def english_task(sentence: str) -> str | None:
 
 
 def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> str | None:
+    """The task phrase of a sentence's words: read through the cues it opens with ("can you",
+    "I want to", "how do I", ...), then a verb phrase, the key phrases of a question, or a
+    request later in the sentence."""
     if not tokens or depth > 2:
         return None
     via_cue = False  # after a cue such as "can you" or "I want to", a verb phrase follows
     for _ in range(4):
-        lowers = [t[1] for t in tokens]
-        how = next((cue for cue in _HOW_CUES if _starts_with(lowers, cue)), None)
-        if how:
-            phrase = _verb_phrase(tokens[len(how) :])
-            return f"how to {phrase}" if phrase else None
-        find = next((cue for cue in _FIND_CUES if _starts_with(lowers, cue)), None)
-        if find:
-            phrase = _noun_phrase(tokens[len(find) :], articles=True)
-            return f"find {phrase}" if phrase else None
-        cue = next((cue for cue in _ACTION_CUES if _starts_with(lowers, cue)), None)
-        if cue:
-            tokens, via_cue = _as_base_verb(tokens[len(cue) :]), True
-            if tokens and tokens[0][1] in {"with", "in", "on"} and cue[-1] in {"help", "me"}:
-                return _help_with(tokens)
-            continue
-        interest = next((c for c in _INTEREST_CUES if _starts_with(lowers, c)), None)
-        if interest:
-            rest = tokens[len(interest) :]
-            if rest and _base_from_gerund(rest[0][1]):
-                return _verb_phrase(_as_base_verb(rest))
-            return _noun_phrase(rest)
-        want = next((c for c in _WANT_CUES if _starts_with(lowers, c)), None)
-        if not want:
+        cue = _read_cue(tokens)
+        if cue is None:
             break
-        rest = tokens[len(want) :]
-        rest_lowers = [t[1] for t in rest]
-        if rest_lowers[:1] == ["to"]:
-            tokens, via_cue = rest[1:], True
-            continue
-        # "I need (some) help / assistance (with|in|to) ..."
-        if rest_lowers[:1] == ["some"] and rest_lowers[1:2] in (["help"], ["assistance"]):
-            rest, rest_lowers = rest[1:], rest_lowers[1:]
-        if rest_lowers[:1] in (["help"], ["assistance"], ["assistant"]):
-            rest = rest[1:]
-            if rest and rest[0][1] in {"with", "in", "on"}:
-                return _help_with(rest)
-            if rest and rest[0][1] == "to":
-                rest = rest[1:]
-            tokens, via_cue = _as_base_verb(rest), True
-            continue
-        return _noun_phrase(rest)  # "I need a one way flight" -> "one way flight"
+        if cue.rest is None:
+            return cue.task
+        tokens, via_cue = cue.rest, True
     if not tokens:
         return None
     if via_cue or tokens[0][1] in _EN_VERBS:
@@ -245,8 +214,70 @@ def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> st
     if question or tokens[0][1] in _EN_QUESTION_START:
         phrases = key_phrases(tokens, EN_STOP)
         return f"answer a question about {', '.join(phrases)}" if phrases else None
-    # an imperative or a request later in the sentence: "Given the code below, refactor it";
-    # "There is a business tour for me, can you find a flight"; "... and want to find X"
+    return _task_later(tokens, question, depth)
+
+
+@dataclass(frozen=True)
+class _Cue:
+    """What the cue a sentence opens with says: the task, or (``rest``) the words after it,
+    to be read on as a verb phrase."""
+
+    task: str | None = None
+    rest: list[Token] | None = None
+
+
+def _read_cue(tokens: list[Token]) -> _Cue | None:
+    """The cue ``tokens`` open with, or None when they open with none."""
+    lowers = [t[1] for t in tokens]
+    how = next((cue for cue in _HOW_CUES if _starts_with(lowers, cue)), None)
+    if how:
+        phrase = _verb_phrase(tokens[len(how) :])
+        return _Cue(task=f"how to {phrase}" if phrase else None)
+    find = next((cue for cue in _FIND_CUES if _starts_with(lowers, cue)), None)
+    if find:
+        phrase = _noun_phrase(tokens[len(find) :], articles=True)
+        return _Cue(task=f"find {phrase}" if phrase else None)
+    cue = next((cue for cue in _ACTION_CUES if _starts_with(lowers, cue)), None)
+    if cue:
+        rest = _as_base_verb(tokens[len(cue) :])
+        if rest and rest[0][1] in {"with", "in", "on"} and cue[-1] in {"help", "me"}:
+            return _Cue(task=_help_with(rest))
+        return _Cue(rest=rest)
+    interest = next((c for c in _INTEREST_CUES if _starts_with(lowers, c)), None)
+    if interest:
+        rest = tokens[len(interest) :]
+        if rest and _base_from_gerund(rest[0][1]):
+            return _Cue(task=_verb_phrase(_as_base_verb(rest)))
+        return _Cue(task=_noun_phrase(rest))
+    want = next((c for c in _WANT_CUES if _starts_with(lowers, c)), None)
+    if not want:
+        return None
+    return _after_want(tokens[len(want) :])
+
+
+def _after_want(rest: list[Token]) -> _Cue:
+    """What follows "I want", "I need", ...: "to" and a verb, (some) help (with, in, to) ...,
+    or what is wanted ("I need a one way flight" -> "one way flight")."""
+    rest_lowers = [t[1] for t in rest]
+    if rest_lowers[:1] == ["to"]:
+        return _Cue(rest=rest[1:])
+    # "I need (some) help / assistance (with|in|to) ..."
+    if rest_lowers[:1] == ["some"] and rest_lowers[1:2] in (["help"], ["assistance"]):
+        rest, rest_lowers = rest[1:], rest_lowers[1:]
+    if rest_lowers[:1] in (["help"], ["assistance"], ["assistant"]):
+        rest = rest[1:]
+        if rest and rest[0][1] in {"with", "in", "on"}:
+            return _Cue(task=_help_with(rest))
+        if rest and rest[0][1] == "to":
+            rest = rest[1:]
+        return _Cue(rest=_as_base_verb(rest))
+    return _Cue(task=_noun_phrase(rest))
+
+
+def _task_later(tokens: list[Token], question: bool, depth: int) -> str | None:
+    """An imperative or a request later in the sentence: "Given the code below, refactor it";
+    "There is a business tour for me, can you find a flight"; "... and want to find X"; a
+    first-person request anywhere ("I feel like I want to ...", "I think I need to ...")."""
     lowers = [t[1] for t in tokens]
     for i in range(1, len(tokens)):
         if not (tokens[i - 1][2] or lowers[i - 1] == "and"):  # not the start of a clause
@@ -255,7 +286,6 @@ def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> st
             return _verb_phrase(tokens[i:])
         if any(_starts_with(lowers[i:], cue) for cue in _INNER_CUES):
             return _task_from_tokens(tokens[i:], question, depth + 1)
-    # "I feel like I want to ...", "I think I need to ...": a first-person request anywhere
     for i in range(1, len(tokens)):
         if lowers[i] == "i" and any(_starts_with(lowers[i:], cue) for cue in _WANT_CUES):
             return _task_from_tokens(tokens[i:], question, depth + 1)

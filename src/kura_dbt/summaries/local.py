@@ -37,7 +37,7 @@ flagged ``greeting_only``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +124,7 @@ class LocalSummariser:
     ) -> SummaryRecord:
         """The record of one conversation. Never raises for bad content: a failure becomes a
         record with ``error`` set and the flag ``error``."""
-        base = {
+        base: dict[str, Any] = {
             "conversation_id": None if conversation_id is None else str(conversation_id),
             "summariser": self.name,
             "model": self.model,
@@ -147,72 +147,19 @@ class LocalSummariser:
     # ------------------------------------------------------------------ work
 
     def _summarise(self, messages: list[Message]) -> dict[str, Any]:
-        flags: set[str] = set()
-        total_chars = 0
-        turn_count = user_turns = assistant_turns = user_chars = 0
-        for message in messages:
-            content = message.content
-            if message.role not in ROLES:
-                flags.add("unknown_role")
-            if has_text(content):
-                turn_count += 1
-                if message.role == "user":
-                    user_turns += 1
-                elif message.role == "assistant":
-                    assistant_turns += 1
-            if message.role == "user":
-                user_chars += len(content)
-            total_chars += len(content)
+        """The facets, counts and flags of one conversation (``SummaryRecord``'s fields)."""
+        counts, total_chars, flags = _turn_counts(messages)
         if total_chars > self.max_chars:
             flags.add("truncated")
-        if turn_count == 0:
-            flags.add("empty")
-        if user_turns == 0:
-            flags.add("no_user_message")
-
-        # What is read, at most max_chars characters in all: the users' messages in order
-        # (they are what is summarised), then the other messages in order (only searched for
-        # code) with what is left.
-        budget = self.max_chars
-        user_texts: list[str] = []
-        for message in messages:
-            if budget <= 0:
-                break
-            if message.role == "user" and has_text(message.content):
-                visible = message.content[:budget]
-                budget -= len(visible)
-                if has_text(visible):
-                    user_texts.append(visible)
-        other_texts: list[str] = []
-        for message in messages:
-            if budget <= 0:
-                break
-            if message.role != "user" and has_text(message.content):
-                visible = message.content[:budget]
-                budget -= len(visible)
-                other_texts.append(visible)
+        user_texts, other_texts = _visible_texts(messages, self.max_chars)
         if any(looks_like_injection(text) for text in user_texts):
             flags.add("possible_prompt_injection")
-
         programming = detect_programming_languages("\n".join(user_texts + other_texts))
-        result: dict[str, Any] = {
-            "turn_count": turn_count,
-            "user_turns": user_turns,
-            "assistant_turns": assistant_turns,
-            "user_chars": user_chars,
-            "languages": programming,
-        }
+        result: dict[str, Any] = {**counts, "languages": programming}
         if not user_texts:
             result["flags"] = _ordered(flags)
             return result
-
-        redacted: list[str] = []
-        for text in user_texts:
-            clean, counts = redact_with_counts(text)
-            if any(counts.values()):
-                flags.add("contains_pii")
-            redacted.append(clean)
-        turns = [self._turn(text) for text in redacted]
+        turns = [self._turn(text) for text in _redacted(user_texts, flags)]
         for turn in turns:
             programming += [p for p in turn.split.languages if p not in programming]
         # the language of the user's prose: code, logs and content-free turns say nothing
@@ -236,37 +183,12 @@ class LocalSummariser:
         return _Turn(split, sentences, has_content(sentences))
 
     def _facets(self, turns: list[_Turn], main_code: str | None, flags: set[str]) -> dict[str, Any]:
+        """The request, summary and task from the user's (redacted) turns."""
         substantive = [i for i, turn in enumerate(turns) if turn.substantive]
         if not substantive:
-            pasted = next((t.split for t in turns if t.split.has_code), None)
-            if pasted is not None:  # code without a word about it
-                request = pasted.marker()
-                error = pasted.error_line()
-                if error:
-                    request = f"{request} {shorten(error, 160)}"
-                what = f"{pasted.languages[0]} code" if pasted.languages else "code"
-                return {
-                    "request": redact(request),
-                    "summary": f"The user pastes {what} without a question.",
-                    "task": None,
-                }
-            flags.add("greeting_only")
-            texts = [" ".join(t.split.prose.split()) for t in turns]
-            summary = NO_REQUEST_GREETING if any(map(has_words, texts)) else NO_REQUEST_NO_WORDS
-            return {"request": None, "summary": summary, "task": None}
-
+            return _no_request(turns, flags)
         english = main_code in (None, "en")
-        used = [substantive[0]]
-        parts = [self._turn_request(turns[substantive[0]])]
-        for i in substantive[1:]:
-            if len(" ".join(p[0] for p in parts).split()) >= _SHORT_REQUEST_WORDS:
-                break
-            used.append(i)
-            parts.append(self._turn_request(turns[i]))
-        prose = " ".join(p[0] for p in parts)
-        markers = " ".join(dict.fromkeys(p[1] for p in parts if p[1]))
-        request = shorten(f"{prose} {markers}".strip(), self.max_request_chars)
-
+        used, prose, request = self._request(turns, substantive)
         first_sentence = split_sentences(prose)[0] if prose else ""
         asks = first_sentence.rstrip().endswith("?") or (
             english and is_request(first_sentence, words(first_sentence))
@@ -281,26 +203,27 @@ class LocalSummariser:
         if follow_up:
             summary = f'{summary}; later: "{follow_up}"'
         summary = shorten(summary, self.max_summary_chars)
-
-        task = None
-        request_sentences = split_sentences(prose.rstrip("…"))
-        if english:
-            for sentence in request_sentences[:3]:
-                task = english_task(sentence)
-                if task:
-                    break
-            if not task:
-                phrases = key_phrases(tokenise(" ".join(request_sentences)), EN_STOP)
-                task = ", ".join(phrases) if phrases else None
-        elif main_code:
-            task = keyphrase_task(" ".join(request_sentences), main_code)
-        if task:
-            task = shorten(task, 100)
+        task = _task(split_sentences(prose.rstrip("…")), english, main_code)
         return {
             "request": redact(request),
             "summary": redact(summary),
             "task": redact(task) if task else None,
         }
+
+    def _request(self, turns: list[_Turn], substantive: list[int]) -> tuple[list[int], str, str]:
+        """The turns the request is read from (the first substantive one, and the next while
+        the request is short), the user's words in them, and the request (words and code
+        markers, shortened)."""
+        used = [substantive[0]]
+        parts = [self._turn_request(turns[substantive[0]])]
+        for i in substantive[1:]:
+            if len(" ".join(p[0] for p in parts).split()) >= _SHORT_REQUEST_WORDS:
+                break
+            used.append(i)
+            parts.append(self._turn_request(turns[i]))
+        prose = " ".join(p[0] for p in parts)
+        markers = " ".join(dict.fromkeys(p[1] for p in parts if p[1]))
+        return used, prose, shorten(f"{prose} {markers}".strip(), self.max_request_chars)
 
     def _turn_request(self, turn: _Turn) -> tuple[str, str]:
         """(the user's words, the code marker) of one substantive turn: its first sentences;
@@ -349,3 +272,111 @@ def _asks(sentence: str) -> bool:
 def _ordered(flags: set[str]) -> list[str]:
     known = [f for f in FLAGS if f in flags]
     return known + sorted(flags - set(FLAGS))
+
+
+def _turn_counts(messages: Sequence[Message]) -> tuple[dict[str, int], int, set[str]]:
+    """The turn and character counts of a conversation (``turn_count``, ``user_turns``,
+    ``assistant_turns``, ``user_chars``), its characters in all, and the flags they raise."""
+    flags: set[str] = set()
+    total_chars = 0
+    turn_count = user_turns = assistant_turns = user_chars = 0
+    for message in messages:
+        content = message.content
+        if message.role not in ROLES:
+            flags.add("unknown_role")
+        if has_text(content):
+            turn_count += 1
+            if message.role == "user":
+                user_turns += 1
+            elif message.role == "assistant":
+                assistant_turns += 1
+        if message.role == "user":
+            user_chars += len(content)
+        total_chars += len(content)
+    if turn_count == 0:
+        flags.add("empty")
+    if user_turns == 0:
+        flags.add("no_user_message")
+    counts = {
+        "turn_count": turn_count,
+        "user_turns": user_turns,
+        "assistant_turns": assistant_turns,
+        "user_chars": user_chars,
+    }
+    return counts, total_chars, flags
+
+
+def _visible_texts(messages: Sequence[Message], max_chars: int) -> tuple[list[str], list[str]]:
+    """What is read, at most ``max_chars`` characters in all: the users' messages in order
+    (they are what is summarised), then the other messages in order (only searched for code)
+    with what is left."""
+    budget = max_chars
+    user_texts: list[str] = []
+    for message in messages:
+        if budget <= 0:
+            break
+        if message.role == "user" and has_text(message.content):
+            visible = message.content[:budget]
+            budget -= len(visible)
+            if has_text(visible):
+                user_texts.append(visible)
+    other_texts: list[str] = []
+    for message in messages:
+        if budget <= 0:
+            break
+        if message.role != "user" and has_text(message.content):
+            visible = message.content[:budget]
+            budget -= len(visible)
+            other_texts.append(visible)
+    return user_texts, other_texts
+
+
+def _redacted(texts: Sequence[str], flags: set[str]) -> list[str]:
+    """The texts with personal data redacted; flags ``contains_pii`` where there was some."""
+    redacted: list[str] = []
+    for text in texts:
+        clean, counts = redact_with_counts(text)
+        if any(counts.values()):
+            flags.add("contains_pii")
+        redacted.append(clean)
+    return redacted
+
+
+def _no_request(turns: Sequence[_Turn], flags: set[str]) -> dict[str, Any]:
+    """The facets of a conversation whose user turns say nothing: pasted code, or a greeting
+    (flagged ``greeting_only``)."""
+    pasted = next((t.split for t in turns if t.split.has_code), None)
+    if pasted is not None:  # code without a word about it
+        request = pasted.marker()
+        error = pasted.error_line()
+        if error:
+            request = f"{request} {shorten(error, 160)}"
+        what = f"{pasted.languages[0]} code" if pasted.languages else "code"
+        return {
+            "request": redact(request),
+            "summary": f"The user pastes {what} without a question.",
+            "task": None,
+        }
+    flags.add("greeting_only")
+    texts = [" ".join(t.split.prose.split()) for t in turns]
+    summary = NO_REQUEST_GREETING if any(map(has_words, texts)) else NO_REQUEST_NO_WORDS
+    return {"request": None, "summary": summary, "task": None}
+
+
+def _task(request_sentences: Sequence[str], english: bool, main_code: str | None) -> str | None:
+    """The task: in English, from the first of the request's first three sentences that names
+    one, else its key phrases; in another language, its key phrases in that language."""
+    task = None
+    if english:
+        for sentence in request_sentences[:3]:
+            task = english_task(sentence)
+            if task:
+                break
+        if not task:
+            phrases = key_phrases(tokenise(" ".join(request_sentences)), EN_STOP)
+            task = ", ".join(phrases) if phrases else None
+    elif main_code:
+        task = keyphrase_task(" ".join(request_sentences), main_code)
+    if task:
+        task = shorten(task, 100)
+    return task

@@ -104,7 +104,7 @@ def response_model(facets: Sequence[FacetSpec]) -> type[BaseModel]:
         elif spec.type == "list":
             annotation, extra = list[str] | None, {}
         else:
-            annotation, extra = Literal[spec.values] | None, {}  # type: ignore[valid-type]
+            annotation, extra = Literal[spec.values] | None, {}
         hint = {
             "score": " Answer 1 (lowest) to 5 (highest).",
             "choice": f" One of: {', '.join(spec.values)}.",
@@ -210,7 +210,7 @@ class OpenAISummariser:
 
     def _record(self, base: dict[str, Any], flags: list[str], result: CallResult) -> SummaryRecord:
         """The summary row from the model's answer, or the row that keeps the call's error."""
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": result.prompt_tokens or None,
             "completion_tokens": result.completion_tokens or None,
             "cost_usd": self.settings.cost(result.prompt_tokens, result.completion_tokens),

@@ -62,11 +62,8 @@ class Message:
             content = value.get("content")
             if content is None:
                 content = value.get("text")
-            return cls(role=role, content=content)
+            return cls(role=role, content="" if content is None else str(content))
         raise TypeError(f"not a message: {type(value).__name__}")
-
-
-_SCORE_1_TO_5: dict[str, int] = {"ge": 1, "le": 5}
 
 
 class ConversationSummary(BaseModel):
@@ -108,7 +105,8 @@ class ConversationSummary(BaseModel):
     )
     concerning_score: int | None = Field(
         default=None,
-        **_SCORE_1_TO_5,
+        ge=1,
+        le=5,
         description=(
             "How concerning the user's requests are for safety, from 1 (not concerning at "
             "all: ordinary, benign requests) to 5 (very concerning: clear intent to cause "
@@ -117,7 +115,8 @@ class ConversationSummary(BaseModel):
     )
     user_frustration: int | None = Field(
         default=None,
-        **_SCORE_1_TO_5,
+        ge=1,
+        le=5,
         description=(
             "How frustrated the user is with the assistant, from 1 (not frustrated: "
             "satisfied or neutral) to 5 (very frustrated). Null if it cannot be judged."
@@ -144,8 +143,8 @@ class SummaryRecord(BaseModel):
     request: str | None = None
     task: str | None = None
     languages: list[str] = Field(default_factory=list)
-    concerning_score: int | None = Field(default=None, **_SCORE_1_TO_5)
-    user_frustration: int | None = Field(default=None, **_SCORE_1_TO_5)
+    concerning_score: int | None = Field(default=None, ge=1, le=5)
+    user_frustration: int | None = Field(default=None, ge=1, le=5)
     assistant_errors: list[str] | None = None
     turn_count: int = Field(0, ge=0, description="messages with non-whitespace text, any role")
     user_turns: int = Field(0, ge=0, description="user messages with non-whitespace text")
