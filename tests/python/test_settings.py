@@ -10,6 +10,8 @@ import yaml
 from kura_dbt.settings import OTHER_VARS, Settings, settings_vars
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 def _project_vars() -> dict:
     return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
 
