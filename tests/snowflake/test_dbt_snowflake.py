@@ -214,6 +214,11 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
         if k in ("host", "port", "protocol", "account", "user", "password")
     }
     profile.update(database="KURA_DB", schema="KURA", warehouse="KURA_WH")
+    # a first build: drop what other tests on the shared server built in these schemas
+    with connect(fakesnow_server) as connection:
+        for schema in ("KURA_kura_private", "KURA"):
+            connection.cursor().execute(f"drop schema if exists KURA_DB.{schema} cascade")
+        connection.cursor().execute("create schema if not exists KURA_DB.KURA")
     project = write_project(
         tmp_path / "project",
         profile,
