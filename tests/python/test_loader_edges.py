@@ -213,3 +213,178 @@ def test_a_message_of_only_nul_bytes_is_empty(tmp_path):
     assert [m.content for _, m in result.messages] == ["real text"]
     [issue] = result.issues
     assert issue.outcome == "skipped" and "NUL" in issue.detail
+
+
+# ---------------------------------------------------------------------------------------------
+# fuzz: every record of the input is loaded or rejected with a reason, never merged or lost
+
+N_ROWS = 12
+ROUNDS = 40
+
+
+def _token(i: int) -> str:
+    return f"tok{i:03d}|"
+
+
+def _mutate(data: bytes, rng: random.Random, quote: bytes = b'"') -> bytes:
+    """One random damage: truncation, a stray quote, random bytes (newlines and quotes left
+    alone, so that line structure only changes through the first two) or deep nesting."""
+    kind = rng.choice(["truncate", "quote", "bytes", "nest"])
+    at = rng.randrange(1, len(data))
+    if kind == "truncate":
+        return data[:at]
+    if kind == "quote":  # often where a field starts, where it opens a quoted field
+        starts = [j + 1 for j, b in enumerate(data[:-1]) if b in b",\n"]
+        at = rng.choice(starts) if rng.random() < 0.6 else at
+        return data[:at] + quote + data[at:]
+    if kind == "nest":
+        depth = rng.choice([50, 900, 5000])
+        return data[:at] + b"[" * depth + b"]" * depth + data[at:]
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        j = rng.randrange(len(out))
+        if out[j] not in b'\n\r"':
+            out[j] = rng.choice([b for b in range(256) if b not in b'\n\r"'])
+    return bytes(out)
+
+
+def _check_accounting(path: Path, data: bytes, labels: dict[str, set[str]]) -> None:
+    """``labels``: token -> the names its record may have (its line, or its conversation). Each
+    token still in the input is in exactly one loaded message (alone), or its record has an
+    issue row (or the row quotes it)."""
+    try:
+        result = parse_file(path)
+    except LoadError as exc:
+        assert str(path) in str(exc)  # the whole file refused, with its name
+        return
+    c = result.collector
+    assert c.conversation_counts.adds_up() and c.message_counts.adds_up()
+    text = data.decode("utf-8", errors="replace") if data else None
+    with_issue = {i.record for i in c.issues}
+    excerpts = " ".join(str(i.raw_excerpt) for i in c.issues)
+    ids_with_issue = {i.conversation_id for i in c.issues}
+    for token, records in labels.items():
+        if text is not None and token not in text:
+            continue
+        holders = [m for _, m in result.messages if token in m.content]
+        if holders:
+            assert len(holders) == 1 and holders[0].content.count("tok") == 1, holders
+            continue
+        cid = f"c{token[3:6]}"
+        assert records & with_issue or token in excerpts or cid in ids_with_issue, (
+            token,
+            c.issues,
+        )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_fuzz_generic_rows(tmp_path, fmt):
+    rng = random.Random(24)
+    if fmt == "csv":
+        lines = ["conversation_id,role,content"] + [
+            f'c{i:03d},user,"{_token(i)} some text, with a comma"'
+            if i % 3 == 0
+            else f"c{i:03d},user,{_token(i)} plain text"
+            for i in range(N_ROWS)
+        ]
+        first = 2
+    else:
+        lines = [
+            json.dumps(
+                {"conversation_id": f"c{i:03d}", "role": "user", "content": f"{_token(i)} text"}
+            )
+            for i in range(N_ROWS)
+        ]
+        first = 1
+    data = ("\n".join(lines) + "\n").encode()
+    labels = {_token(i): {f"line {first + i}"} for i in range(N_ROWS)}
+    for _ in range(ROUNDS):
+        mutated = _mutate(data, rng)
+        path = tmp_path / f"chats.{fmt}"
+        path.write_bytes(mutated)
+        _check_accounting(path, mutated, labels)
+
+
+def _export(fmt: str) -> tuple[str, dict[str, set[str]]]:
+    """A Claude or ChatGPT export of N_ROWS one-message conversations, one per line."""
+    rows = []
+    for i in range(N_ROWS):
+        if fmt == "claude":
+            conv = {"uuid": f"c{i:03d}", "chat_messages": [{"sender": "human", "text": _token(i)}]}
+        else:
+            node = {
+                "id": "n",
+                "message": {
+                    "author": {"role": "user"},
+                    "content": {"content_type": "text", "parts": [_token(i)]},
+                },
+            }
+            conv = {"id": f"c{i:03d}", "current_node": "n", "mapping": {"n": node}}
+        rows.append(json.dumps(conv))
+    labels = {_token(i): {f"conversation #{i}", f"conversation c{i:03d}"} for i in range(N_ROWS)}
+    return "[\n" + ",\n".join(rows) + "\n]\n", labels
+
+
+@pytest.mark.parametrize("fmt", ["claude", "chatgpt"])
+def test_fuzz_exports(tmp_path, fmt):
+    rng = random.Random(24)
+    text, labels = _export(fmt)
+    data = text.encode()
+    for _ in range(ROUNDS):
+        mutated = _mutate(data, rng)
+        path = tmp_path / "conversations.json"
+        path.write_bytes(mutated)
+        try:
+            result = parse_file(path, fmt=fmt)
+        except LoadError as exc:
+            assert str(path) in str(exc)
+            continue
+        c = result.collector
+        # every conversation object of the (still readable) document is read and accounted for
+        document = json.loads(mutated.decode("utf-8", errors="replace"))
+        assert c.conversation_counts.read == len(document)
+        _check_accounting(path, mutated, labels)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_fuzz_tables(tmp_path, fmt):
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    rng = random.Random(24)
+    for round_ in range(ROUNDS // 4):
+        contents = []
+        for i in range(N_ROWS):
+            choice = rng.choice(["text", "none", "blank", "blocks", "nested"])
+            contents.append(
+                {
+                    "text": f"{_token(i)} text",
+                    "none": None,
+                    "blank": "\x00 \u200b",
+                    "blocks": json.dumps([{"type": "text", "text": _token(i)}]),
+                    "nested": "[" * 2000 + "]" * 2000,
+                }[choice]
+            )
+        table = pa.table(
+            {
+                "conversation_id": [
+                    f"c{i:03d}" if rng.random() > 0.1 else None for i in range(N_ROWS)
+                ],
+                "role": [rng.choice(["user", "assistant", "robot", None]) for _ in range(N_ROWS)],
+                "content": contents,
+            }
+        )
+        path = tmp_path / f"chats.{fmt}"
+        (pq.write_table if fmt == "parquet" else feather.write_feather)(table, path)
+        if round_ % 2:
+            data = path.read_bytes()
+            path.write_bytes(data[: rng.randrange(8, len(data))])
+        try:
+            result = parse_file(path)
+        except LoadError as exc:
+            assert str(path) in str(exc)
+            continue
+        assert result.collector.message_counts.read == N_ROWS
+        present = [i for i, text in enumerate(contents) if text and _token(i) in text]
+        _check_accounting(path, b"", {_token(i): {f"row {i}"} for i in present})
