@@ -46,7 +46,8 @@ def load(
     user_id: Annotated[
         str | None,
         typer.Option(
-            "--user-id", help="User of conversations whose file names none (default: the source)"
+            "--user-id",
+            help="User id for conversations the file gives none (default: the source name)",
         ),
     ] = None,
     conversation_id_column: Annotated[

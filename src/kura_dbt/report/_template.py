@@ -1,7 +1,7 @@
 """The report page: HTML skeleton, CSS and the app's JavaScript (kept as strings so that the
 package needs no data files). Rules for APP_JS: data goes into the page with textContent or
 setAttribute only, never innerHTML; text handed to Plotly goes through esc() first. Bidi
-controls in the data are already visible markers (kura_dbt.report.text); inline user text is a
+controls in the data are already visible markers (kura_dbt.display); inline user text is a
 bidi isolate (CSS unicode-bidi)."""
 
 PAGE = """<!doctype html>

@@ -21,8 +21,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from kura_dbt.display import visible_all
+
 from .source import MartsSource
-from .text import visible_bidi_all
 
 TURN_BINS: list[tuple[str, int, int | None]] = [
     ("1-2", 1, 2),
@@ -490,8 +491,9 @@ def load_report_data(
 
     shown_alerts = _alerts_payload(alerts, visible, node_of)
 
-    # bidi controls in conversation text (and anywhere else) become visible markers
-    payload = visible_bidi_all(
+    # control characters and bidi controls in conversation text (and anywhere else) become
+    # visible markers
+    payload = visible_all(
         {
             "title": options.title,
             "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
