@@ -15,7 +15,6 @@ one line gets markers for them too. Letters of right-to-left scripts and the imp
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -28,9 +27,10 @@ def _marker(match: re.Match[str]) -> str:
     return f"[U+{ord(match.group(0)):04X}]"
 
 
-def has_control(text: str) -> bool:
-    """Whether ``text`` holds a C0 or C1 control character or a bidi control."""
-    return _ONE_LINE.search(text) is not None
+def has_control(text: str, multiline: bool = False) -> bool:
+    """Whether ``text`` holds a C0 or C1 control character or a bidi control (tab and line
+    feed allowed when ``multiline``)."""
+    return (_MULTILINE if multiline else _ONE_LINE).search(text) is not None
 
 
 def visible(text: str, multiline: bool = False) -> str:
@@ -48,17 +48,6 @@ def visible_all(value: Any, multiline: bool = True) -> Any:
     if isinstance(value, list | tuple):
         return [visible_all(v, multiline) for v in value]
     return value
-
-
-class VisibleTextFilter(logging.Filter):
-    """A log filter that shows control characters in a record's message as markers (a cluster
-    name or id in a log line never drives the terminal or the log viewer)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if has_control(message.replace("\n", "").replace("\t", "")):
-            record.msg, record.args = visible(message, multiline=True), None
-        return True
 
 
 def plural(n: int, noun: str, plural_form: str | None = None) -> str:

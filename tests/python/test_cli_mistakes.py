@@ -138,3 +138,23 @@ def test_kura_tree_piped_keeps_each_cluster_on_one_line_and_prints_json(tmp_path
         CliRunner().invoke(app, ["tree", "--db", str(marts), "--json", "--depth", "1"]).output
     )
     assert all(c["children"] == [] for c in depth["clusters"])
+
+
+def test_taxonomy_validate_rejects_control_characters_and_counts_rows_as_a_spreadsheet(tmp_path):
+    path = tmp_path / "taxonomy.csv"
+    path.write_text(
+        "category_id,name,description,example_1\n"  # line 1: the header
+        'buses,Bus tickets,Book a bus,"a ticket\nto Leeds"\n'  # lines 2-3: one row
+        f"evil,{ESCAPES},Looks harmless,an example\n"
+    )
+    code, out = _run(["taxonomy", "validate", str(path)])
+    assert code == 1 and "has 1 problem:" in out, out
+    assert "row 3, field name: a control character" in out and "[U+001B]]0;pwned[U+0007]" in out
+    raw = CliRunner().invoke(app, ["taxonomy", "validate", str(path)]).output
+    assert not any(c in raw for c in "\x1b\x07\x9b")
+    path.write_text("category_id,name,description\nbuses,Bus tickets,Book a bus\n")
+    code, out = _run(["taxonomy", "validate", str(path)])
+    assert code == 0 and "1 category (1 to classify into)" in out
+    path.write_bytes(b"category_id,name\n\xff\xfe,x\n")
+    code, out = _run(["taxonomy", "validate", str(path)])
+    assert code == 1 and "not UTF-8 text" in out
