@@ -158,3 +158,14 @@ def test_taxonomy_validate_rejects_control_characters_and_counts_rows_as_a_sprea
     path.write_bytes(b"category_id,name\n\xff\xfe,x\n")
     code, out = _run(["taxonomy", "validate", str(path)])
     assert code == 1 and "not UTF-8 text" in out
+
+
+def test_log_lines_show_control_characters_as_markers(caplog):
+    from kura_dbt.progress import emit
+
+    with caplog.at_level("INFO", logger="kura_dbt"):
+        emit(f"labelled cluster {ESCAPES}\nnext line", dbt=False)
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "labelled cluster [U+001B]]0;pwned[U+0007][U+001B][31mRed[U+009B]31m\nnext line"
+    )
