@@ -257,10 +257,13 @@ def load_report_data(
 
     def meets(c: dict[str, Any]) -> bool:
         flag = c.get("meets_privacy_threshold")
-        return (
-            flag is not False  # an old mart without the column: the report thresholds decide
-            and (c.get("size") or 0) >= options.min_cluster_conversations
-            and (c.get("distinct_users") or 0) >= options.min_cluster_users
+        size = c.get("size") or 0
+        return flag is not False and (  # an old mart without the column: the report decides
+            size == 0  # a pinned category with no member yet: nothing to hide
+            or (
+                size >= options.min_cluster_conversations
+                and (c.get("distinct_users") or 0) >= options.min_cluster_users
+            )
         )
 
     visible: dict[str, bool] = {}
