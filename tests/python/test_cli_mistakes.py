@@ -54,6 +54,7 @@ def _mistakes(tmp: Path, marts: Path) -> list[tuple[list[str], str]]:
         (["load", str(tmp / "missing.jsonl")], "no such file or folder"),
         (["load", str(tmp / "notduck.txt")], "cannot tell the format"),
         (["load", str(tmp / "notduck.txt"), "--format", "word"], "'word' is not one of"),
+        (["load", str(tmp / "notduck.txt"), "--schema", "raw; drop"], "is not a plain name"),
         (["schema", "--vars", "not: [valid"], "is not YAML"),
         (["schema", "--vars", "[1]"], "is not a mapping"),
         (["schema", "--format", "yaml"], "'yaml' is not json or dbt"),

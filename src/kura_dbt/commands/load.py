@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -113,6 +114,10 @@ def load(
     if on_duplicate not in ON_DUPLICATE:
         raise typer.BadParameter(
             f"{on_duplicate!r} is not one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate"
+        )
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", schema):
+        raise typer.BadParameter(
+            f"{schema!r} is not a plain name (letters, digits, _)", param_hint="--schema"
         )
     aliases = _role_aliases(role_alias or [])
     columns = ColumnMap(
