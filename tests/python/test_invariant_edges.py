@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 from pydantic import BaseModel
 
 from kura_dbt.budget import StageMonitor, is_skipped, monitoring
@@ -122,6 +123,8 @@ def test_the_cost_cap_counts_calls_in_flight_with_concurrent_calls():
     assert sent <= 3, sent  # not 8: the first wave is admitted against the calls in flight
     assert monitor.cost_usd <= cap
     assert sum(is_skipped(r.error) for r in results) == 16 - sent
+    assert monitor.capped and monitor.refused == 16 - sent and monitor.started == sent
+    assert monitor.in_flight_cost == pytest.approx(0.0, abs=1e-12)  # every estimate handed back
 
 
 # ---------------------------------------------------------------------------------------------
