@@ -127,6 +127,25 @@ def test_the_cost_cap_counts_calls_in_flight_with_concurrent_calls():
     assert monitor.in_flight_cost == pytest.approx(0.0, abs=1e-12)  # every estimate handed back
 
 
+def test_a_calls_estimate_is_its_prompt_and_the_mean_completion_so_far():
+    from kura_dbt.llm import CallResult, LLMSettings
+
+    settings = LLMSettings(model="m", input_cost_per_mtok=1.0, output_cost_per_mtok=2.0)
+    monitor = StageMonitor(
+        Progress("s", enabled=False), max_cost_usd=1.0, llm=settings, completion_guess=200
+    )
+    admitted, first = monitor.admit(prompt_tokens=1000)
+    assert admitted and first == settings.cost(1000, 200)  # before any answer: the guess
+    assert monitor.in_flight_cost == first
+    monitor.finished(CallResult(attempts=2, prompt_tokens=900, completion_tokens=100), first)
+    assert (monitor.requests, monitor.prompt_tokens, monitor.completion_tokens) == (2, 900, 100)
+    assert monitor.in_flight_cost == 0 and monitor.cost_usd == settings.cost(900, 100)
+    assert monitor.admit()[1] == settings.cost(900, 100)  # no prompt size: the means so far
+    assert monitor.admit(prompt_tokens=10)[1] == settings.cost(10, 100)
+    unpriced = StageMonitor(Progress("s", enabled=False), max_cost_usd=1.0)
+    assert unpriced.admit(prompt_tokens=10**9) == (True, 0.0) and unpriced.cost_usd is None
+
+
 # ---------------------------------------------------------------------------------------------
 # 19 and 20: discovery keeps a name only above keep_name_min_overlap; novelty adds up over nights
 
