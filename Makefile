@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install build tree lint typecheck test-python test-dbt test-snowflake snowflake-smoke snowflake-zip browser clean bench
+.PHONY: demo test install build tree lint typecheck mutation test-python test-dbt test-snowflake snowflake-smoke snowflake-zip browser clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -96,4 +96,12 @@ bench: install
 	$(BIN)/python benchmarks/offline_choices.py
 
 clean:
-	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache "$(KURA_DUCKDB_PATH)"
+	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"
+
+# Mutation testing of the critical invariants (not part of `make test`: it runs the covering
+# tests once per mutant, tens of minutes); configured in pyproject.toml [tool.mutmut], score in
+# BENCHMARKS.md. `mutmut results` lists the survivors, `mutmut show NAME` one of them.
+mutation: install
+	$(BIN)/pip install --quiet -e ".[mutation]"
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results

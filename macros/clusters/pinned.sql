@@ -5,6 +5,20 @@
     {{ return(kura.input_enabled('kura__taxonomy')) }}
 {%- endmacro %}
 
+{#- The analyst's taxonomy that var kura__taxonomy names: a model or seed of your project by
+    its name (`my_taxonomy`: the package refs it as ref(<your project>, 'my_taxonomy'), so dbt
+    knows the dependency and has nothing to warn about), or any relation (`raw.my_taxonomy`,
+    `"{{ source('app', 'taxonomy') }}"`). A ref() written into the var itself is rendered in
+    every package model that reads the var, and dbt warns in each
+    (require_ref_prefers_node_package_to_root): give the name instead. -#}
+{% macro taxonomy_relation() -%}
+    {%- set value = var('kura__taxonomy') -%}
+    {%- if value is string and modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', value | trim) -%}
+        {{ return(ref(project_name, value | trim)) }}
+    {%- endif -%}
+    {{ return(value) }}
+{%- endmacro %}
+
 {#- The hierarchy the marts read: the pinned categories or the discovered clusters (same
     columns). -#}
 {% macro hierarchy_relation() -%}

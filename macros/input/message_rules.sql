@@ -2,7 +2,7 @@
 
     * the message roles the package knows and the names mapped to them (role_aliases);
     * the characters that are not text: whitespace and invisible ones such as zero-width
-      spaces, joiners and the BOM (blank_characters); content made only of them is empty.
+      spaces, joiners, the BOM and NUL (blank_characters); content made only of them is empty.
 
     The Python library (kura_dbt/loaders/message_rules.py: `kura load`, the summariser) reads
     the two JSON values below from this file, so keep them plain JSON: double quotes, no
@@ -37,8 +37,8 @@
 {%- endmacro %}
 
 {% macro blank_characters() -%}
-    {#- whitespace: Python's whitespace (str.isspace); invisible: format characters that show
-        nothing: soft hyphen, combining grapheme joiner, Hangul fillers, Mongolian vowel
+    {#- whitespace: Python's whitespace (str.isspace); invisible: the NUL control character and
+        format characters that show nothing: soft hyphen, combining grapheme joiner, Hangul fillers, Mongolian vowel
         separator, zero-width space, non-joiner and joiner, direction marks, embeddings and
         isolates, word joiner, invisible operators, BOM (zero-width no-break space). -#}
     {%- set blank_characters = {
@@ -49,7 +49,7 @@
             "\u2029", "\u202f", "\u205f", "\u3000"
         ],
         "invisible": [
-            "\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e", "\u200b",
+            "\u0000", "\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e", "\u200b",
             "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d",
             "\u202e", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\u2066", "\u2067",
             "\u2068", "\u2069", "\ufeff"
@@ -88,8 +88,8 @@
     blank characters around it are ignored, case too. -#}
 {% macro normalise_role(expression) -%}
     {%- set chars = kura.blank_characters() -%}
-    {%- set blank = (chars['whitespace'] + chars['invisible']) | join('') -%}
-    case lower(trim(translate(cast({{ expression }} as {{ dbt.type_string() }}),
+    {%- set blank = (chars['whitespace'] + chars['invisible']) | reject('equalto', '\u0000') | join('') -%}
+    case lower(trim(translate({{ kura.without_nul('cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ')', "' '") }},
         {{ kura.sql_string(blank) }}, '{{ ' ' * (blank | length) }}')))
     {%- for name, role in kura.role_aliases() | dictsort %}
         when {{ kura.sql_string(name) }} then '{{ role }}'
@@ -103,7 +103,14 @@
     {%- set chars = kura.blank_characters() -%}
     {%- set blank = [] -%}
     {%- for kind in kinds -%}{%- do blank.extend(chars[kind]) -%}{%- endfor -%}
-    translate({{ expression }}, {{ kura.sql_string(blank | join('')) }}, '') = ''
+    {%- if '\u0000' in blank -%}{%- set expression = kura.without_nul(expression, "''") -%}{%- endif -%}
+    translate({{ expression }}, {{ kura.sql_string(blank | reject('equalto', '\u0000') | join('')) }}, '') = ''
+{%- endmacro %}
+
+{#- The text expression with each NUL character replaced by `replacement` (SQL): NUL cannot be
+    written inside a SQL string literal, so it is chr(0) here. -#}
+{% macro without_nul(expression, replacement) -%}
+    replace({{ expression }}, chr(0), {{ replacement }})
 {%- endmacro %}
 
 {#- A SQL string literal (single quotes doubled). -#}

@@ -1,7 +1,8 @@
 {#- One row per cluster at every level: what it is, how big, how users feel about it and how
     much revenue it touches.
     Privacy: a cluster below the thresholds (vars kura__min_cluster_users,
-    kura__min_cluster_conversations) keeps its row, so that sizes still add up and every id
+    kura__min_cluster_conversations; kura.meets_privacy_threshold, where a pinned category with
+    no member yet shows by name with 0) keeps its row, so that sizes still add up and every id
     still joins, but loses its name, description and keywords. Its siblings below the
     thresholds (same parent and level) share one "other" bucket: privacy_bucket_id and
     display_name ('Other (n small clusters)') are the same for all of them, so grouping by
@@ -106,8 +107,7 @@ from (
     from (
         select
             *,
-            distinct_users >= {{ var('kura__min_cluster_users') }}
-                and size >= {{ var('kura__min_cluster_conversations') }} as visible
+            {{ kura.meets_privacy_threshold('size', 'distinct_users') }} as visible
         from {{ kura.hierarchy_relation() }}  -- the pinned categories when var kura__taxonomy is set
     ) as thresholded
 ) as hierarchy

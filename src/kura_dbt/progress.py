@@ -24,6 +24,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kura_dbt.display import visible
+
 logger = logging.getLogger("kura_dbt")
 
 __all__ = ["Progress", "emit", "node_info", "run_summary"]
@@ -43,6 +45,7 @@ def emit(
     message: str, level: str = "info", node: Mapping[str, Any] | None = None, dbt: bool = True
 ) -> None:
     """One line: a dbt event (inside a dbt node) or a ``kura_dbt`` log record."""
+    message = visible(message, multiline=True)  # names and ids never drive a terminal
     if dbt:
         node = node if node is not None else node_info()
     if dbt and node:

@@ -383,8 +383,9 @@ class Settings:
     taxonomy: str | None = declare(
         "kura__taxonomy",
         None,
-        "a pinned taxonomy: the relation of your edited `kura taxonomy export`, e.g. "
-        "\"{{ ref('my_taxonomy') }}\"; null: discovery mode",
+        "a pinned taxonomy: your edited `kura taxonomy export` as a seed or model's name, e.g. "
+        "my_taxonomy (a name, not a ref(): the package refs it without dbt's warnings), or a "
+        "schema-qualified table; null: discovery mode",
         "pinned",
     )
     classifier: str = declare(

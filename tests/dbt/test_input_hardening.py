@@ -55,6 +55,7 @@ def test_roles_come_from_the_shared_map_and_invisible_content_is_rejected(tmp_pa
         ("blank", 1, "assistant", f" {INVISIBLE}\u2060\n"),
         ("blank", 2, "user", "\t\n "),
         ("blank", 3, "user", f"{INVISIBLE}Where is the station?"),  # visible text: kept
+        ("blank", 4, "user", "\x00\x00\x00"),  # only NUL bytes: no text either
     ]
     messages = pd.DataFrame(rows, columns=["conversation_id", "message_index", "role", "content"])
     conversations = pd.DataFrame({"conversation_id": ["roles", "support", "blank"]})
@@ -87,6 +88,7 @@ def test_roles_come_from_the_shared_map_and_invisible_content_is_rejected(tmp_pa
         ("blank", 0, "empty content (invisible characters only)"),
         ("blank", 1, "empty content (invisible characters only)"),
         ("blank", 2, "empty content"),
+        ("blank", 4, "empty content (invisible characters only)"),
         ("roles", aliases.index("bot"), "unknown role:   BOT "),
     ]
     kept = query(db, "select content from int_kura__messages where conversation_id = 'blank'")

@@ -5,8 +5,7 @@
 with thresholded as (
     select
         cluster_id,
-        distinct_users >= {{ var('kura__min_cluster_users') }}
-            and size >= {{ var('kura__min_cluster_conversations') }} as visible
+        {{ kura.meets_privacy_threshold('size', 'distinct_users') }} as visible
     from {{ kura.hierarchy_relation() }}
 )
 

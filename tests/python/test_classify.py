@@ -122,7 +122,7 @@ def test_csv_and_yaml_files_round_trip_and_the_cli_validates(tmp_path: Path):
 
     runner = CliRunner()
     ok = runner.invoke(app, ["taxonomy", "validate", str(tmp_path / "t.csv")])
-    assert ok.exit_code == 0 and "1 categories" in ok.output
+    assert ok.exit_code == 0 and "1 category " in ok.output
     with (tmp_path / "bad.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["category_id", "name", "description", "parent_id"])
@@ -130,8 +130,8 @@ def test_csv_and_yaml_files_round_trip_and_the_cli_validates(tmp_path: Path):
         writer.writerow(["b", "B", "", ""])
     bad = runner.invoke(app, ["taxonomy", "validate", str(tmp_path / "bad.csv")])
     assert bad.exit_code == 1
-    assert "row 1 (category_id 'a'), field parent_id: unknown parent 'zzz'" in bad.output
-    assert "row 2 (category_id 'b'), field description" in bad.output
+    assert "row 2 (category_id 'a'), field parent_id: unknown parent 'zzz'" in bad.output
+    assert "row 3 (category_id 'b'), field description" in bad.output
 
 
 def _blobs(n_per: int, seed: int, k: int = 4, spread: float = 0.35):

@@ -17,8 +17,8 @@ pytest.importorskip("plotly", reason="`kura report` needs the report extra (plot
 from typer.testing import CliRunner
 
 from kura_dbt.cli import app
+from kura_dbt.display import BIDI_CONTROLS, visible
 from kura_dbt.report import ReportOptions, build_report, json_for_script, load_report_data
-from kura_dbt.report.text import BIDI_CONTROLS, visible_bidi
 from tests.browser.fakedb import (
     BIDI_DESCRIPTION,
     BIDI_NAME,
@@ -203,12 +203,12 @@ def _one_line(output: str) -> str:
 
 def test_visible_bidi_replaces_every_control_by_a_marker():
     text = "".join(f"{c}x" for c in BIDI_CONTROLS)
-    shown = visible_bidi(text)
+    shown = visible(text)
     assert not set(BIDI_CONTROLS) & set(shown)
     assert shown == "".join(f"[U+{ord(c):04X}]x" for c in BIDI_CONTROLS)
     assert shown.startswith("[U+202A]x") and "[U+202E]x" in shown and shown.endswith("[U+2069]x")
     # right-to-left letters and the implicit marks are text, not controls: left alone
-    assert visible_bidi("שלום \u200f مرحبا \u200e") == "שלום \u200f مرحبا \u200e"
+    assert visible("שלום \u200f مرحبا \u200e") == "שלום \u200f مرحبا \u200e"
 
 
 def test_the_report_data_shows_bidi_controls_instead_of_obeying_them(tmp_path):

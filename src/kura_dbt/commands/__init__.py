@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,10 +23,75 @@ def require_db(db: Path) -> Path:
     """The file `dbt build` wrote, or a usage error that says how to make it."""
     if not db.exists():
         raise typer.BadParameter(
-            f"{db} does not exist; run `make demo` (or `dbt build`) first, or pass --db",
+            f"{db} does not exist; pass the DuckDB file your `dbt build` wrote (the path in "
+            f"${DB_ENV}), or run `dbt build` first",
+            param_hint="--db",
+        )
+    if db.is_dir():
+        raise typer.BadParameter(
+            f"{db} is a folder; pass the DuckDB file that `dbt build` wrote in it",
             param_hint="--db",
         )
     return db
+
+
+def output_file(out: Path, option: str = "--out") -> Path:
+    """A file a command may write: its folder is created when missing (as `kura report`,
+    `kura schema` and `kura stage` all do), or a usage error in one sentence."""
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder; give a file name in it", param_hint=option)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot create the folder {out.parent}: {exc.strerror or exc}", param_hint=option
+        ) from None
+    return out
+
+
+def parse_vars(text: str) -> dict[str, Any]:
+    """``--vars`` as dbt takes them (a YAML mapping), or a usage error in one sentence."""
+    import yaml
+
+    example = "give a mapping such as '{kura__extra_facets: []}'"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (column {mark.column + 1})" if mark is not None else ""
+        raise typer.BadParameter(
+            f"{text!r} is not YAML{where}; {example}", param_hint="--vars"
+        ) from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise typer.BadParameter(f"{text!r} is not a mapping; {example}", param_hint="--vars")
+    return value
+
+
+def open_marts(source: Any) -> Any:
+    """A connection to ``source`` (a DuckDB file or a MartsSource), or a usage error in one
+    sentence that names what could not be opened: a file that is not a DuckDB database, a
+    Snowflake connection name that connections.toml does not have, a refused login."""
+    from kura_dbt.report.data import connect
+    from kura_dbt.report.source import MartsSource
+
+    is_source = isinstance(source, MartsSource)
+    try:
+        return connect(source if is_source else require_db(source))
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # the driver's own error, whatever its class: one sentence
+        label = source.label if is_source else str(source)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if is_source and source.db is None:
+            raise typer.BadParameter(
+                f"cannot open {label}: {reason}", param_hint="--connection / --profile"
+            ) from None
+        raise typer.BadParameter(
+            f"cannot open {label}: {reason}; pass the DuckDB file that `dbt build` wrote",
+            param_hint="--db",
+        ) from None
 
 
 ProfileOption = Annotated[
@@ -74,11 +139,11 @@ def connect_marts(db, schema: str | None, tables: Sequence[str] | None = None):
     they are in, or a usage error in one sentence that names the missing table and says that
     `dbt build` makes it (no traceback). ``schema`` None: the source's default (DuckDB: main;
     a dbt profile: its schema; a Snowflake connection name: its current schema)."""
-    from kura_dbt.report.data import REQUIRED_TABLES, MissingTableError, connect, require_tables
+    from kura_dbt.report.data import REQUIRED_TABLES, MissingTableError, require_tables
     from kura_dbt.report.source import MartsSource
 
     source = db if isinstance(db, MartsSource) else None
-    con = connect(source or require_db(db))
+    con = open_marts(db)
     try:
         if schema is None:
             schema = source.default_schema if source is not None else "main"

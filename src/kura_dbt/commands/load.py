@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -46,7 +47,8 @@ def load(
     user_id: Annotated[
         str | None,
         typer.Option(
-            "--user-id", help="User of conversations whose file names none (default: the source)"
+            "--user-id",
+            help="User id for conversations the file gives none (default: the source name)",
         ),
     ] = None,
     conversation_id_column: Annotated[
@@ -86,6 +88,15 @@ def load(
             "(NAME= drops a built-in one), as the dbt var kura__role_aliases does; repeatable",
         ),
     ] = None,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(
+            "--on-duplicate",
+            help="A conversation id already taken (earlier in the file, or loaded from another "
+            "source) with different content: reject it (kept in load_rejects), replace the "
+            "first, or keep-both (it gets a new id)",
+        ),
+    ] = "reject",
 ) -> None:
     """Load a Claude or ChatGPT export, or a JSON Lines / CSV / Parquet / Arrow file, into DuckDB
     tables <schema>.conversations, <schema>.messages and <schema>.load_rejects.
@@ -94,11 +105,19 @@ def load(
     or changed. Every record read is loaded, skipped or rejected, and the reason for each skipped
     or rejected one is kept in <schema>.load_rejects.
     """
-    from kura_dbt.loaders import FORMATS, Collector, ColumnMap, LoadError, load_file
+    from kura_dbt.loaders import FORMATS, ON_DUPLICATE, Collector, ColumnMap, LoadError, load_file
 
     if format not in FORMATS:
         raise typer.BadParameter(
             f"{format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
+        )
+    if on_duplicate not in ON_DUPLICATE:
+        raise typer.BadParameter(
+            f"{on_duplicate!r} is not one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate"
+        )
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", schema):
+        raise typer.BadParameter(
+            f"{schema!r} is not a plain name (letters, digits, _)", param_hint="--schema"
         )
     aliases = _role_aliases(role_alias or [])
     columns = ColumnMap(
@@ -110,7 +129,7 @@ def load(
         user_id=user_id_column,
         messages=messages_column,
     )
-    collector = Collector(source or file.name, aliases)
+    collector = Collector(source or file.name, aliases, on_duplicate)
     progress: Progress | None = None
     if _size(file) >= LARGE_FILE_BYTES:
         progress = Progress(

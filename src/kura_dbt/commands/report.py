@@ -19,7 +19,9 @@ from kura_dbt.commands import (
     connect_marts,
     db_option,
     marts_source,
+    output_file,
 )
+from kura_dbt.display import plural
 
 console = Console(stderr=True)
 
@@ -34,23 +36,28 @@ def report(
     min_cluster_users: Annotated[
         int,
         typer.Option(
-            help="Hide clusters with fewer distinct users (on top of the marts' own threshold)"
+            min=1,
+            help="Hide clusters with fewer distinct users (on top of the marts' own threshold)",
         ),
     ] = 1,
     min_cluster_conversations: Annotated[
         int,
         typer.Option(
-            help="Hide clusters with fewer conversations (on top of the marts' own threshold)"
+            min=1,
+            help="Hide clusters with fewer conversations (on top of the marts' own threshold)",
         ),
     ] = 1,
-    samples: Annotated[int, typer.Option(help="Sample summaries shown per cluster")] = 8,
+    samples: Annotated[
+        int, typer.Option(min=0, help="Sample summaries shown per cluster (0 or more)")
+    ] = 8,
     max_points: Annotated[
         int,
         typer.Option(
+            min=1,
             help=(
                 "Most conversations drawn on the map and summaries searched "
                 "(a seeded sample beyond)"
-            )
+            ),
         ),
     ] = 50_000,
     profile: ProfileOption = None,
@@ -59,7 +66,12 @@ def report(
     connection: ConnectionOption = None,
 ) -> None:
     """Write one HTML file that opens offline: the map, the hierarchy, each cluster's details and
-    search (from a DuckDB file, or from Snowflake with --profile / --target or --connection)."""
+    search.
+
+    Reads a DuckDB file, or Snowflake with --profile / --target or --connection. The folder of
+    --out is created when missing.
+    """
+    output_file(out)
     source = marts_source(db, profile, target, profiles_dir, connection)
     # a usage error, before any progress, if no build yet; and the schema the marts are in
     con, schema = connect_marts(source, schema)
@@ -99,18 +111,26 @@ def report(
             started[0] = True
             progress.update(task, description=message)
 
-        data = build_report(source if source.is_snowflake else source.db, out, options, step)
+        try:
+            data = build_report(source if source.is_snowflake else source.db, out, options, step)
+        except OSError as exc:  # a full disk, a file another program holds
+            progress.stop()
+            console.print(
+                f"kura report: cannot write {out}: {exc.strerror or exc}", highlight=False
+            )
+            raise typer.Exit(code=1) from None
         progress.advance(task)
         progress.update(task, description="Done")
     size_mb = out.stat().st_size / 1e6
     console.print(
-        f"Wrote [bold]{out}[/] ({size_mb:.1f} MB): {data.conversations} conversations, "
-        f"{data.visible_clusters} clusters shown, "
+        f"Wrote [bold]{out}[/] ({size_mb:.1f} MB): {plural(data.conversations, 'conversation')}, "
+        f"{plural(data.visible_clusters, 'cluster')} shown, "
         f"{data.hidden_clusters} below the privacy thresholds."
     )
     if data.current_alerts:
         console.print(
-            f"[bold]{data.current_alerts}[/] alert(s) this week (kura__alerts), listed at the top"
+            f"[bold]{plural(data.current_alerts, 'alert')}[/] this week (kura__alerts), "
+            "listed at the top"
         )
     for warning in data.warnings:
         console.print(f"[yellow]Note:[/] {warning}")

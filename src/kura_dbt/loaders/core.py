@@ -42,6 +42,13 @@ class LoadError(Exception):
     """The file cannot be read at all (the message names the file and what is wrong)."""
 
 
+# What to do with a conversation whose id is already taken (by an earlier record of the same
+# file, or by a conversation loaded from another source) and whose content differs:
+# reject it (the first is kept), replace the first with it, or keep both (it gets a new id).
+ON_DUPLICATE = ("reject", "replace", "keep-both")
+_DUPLICATE_HINT = "pass --on-duplicate replace or keep-both to load it"
+
+
 # --------------------------------------------------------------------------------------------
 # records
 
@@ -126,8 +133,18 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str | None:
 class Collector:
     """Collects the conversations a parser builds and accounts for every record it reads."""
 
-    def __init__(self, source: str, role_aliases: Mapping[str, str | None] | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        role_aliases: Mapping[str, str | None] | None = None,
+        on_duplicate: str = "reject",
+    ) -> None:
+        if on_duplicate not in ON_DUPLICATE:
+            raise ValueError(
+                f"on_duplicate is one of {', '.join(ON_DUPLICATE)}, not {on_duplicate!r}"
+            )
         self.source = source
+        self.on_duplicate = on_duplicate
         # the shared role map, with a site's aliases (``kura load --role-alias``) merged over it
         self.role_aliases = _merged_role_aliases(role_aliases)
         # which column or key of a generic file was used for what, and how it was chosen when
@@ -144,6 +161,7 @@ class Collector:
         self.issues: list[Issue] = []
         self._first_record: dict[str, str] = {}
         self._hashes: dict[str, str] = {}
+        self._copies: Counter[str] = Counter()  # records seen per id (keep-both numbering)
         # progress hooks (the CLI draws a bar): on_start(total records), on_advance(n)
         self.on_start: Callable[[int], None] | None = None
         self.on_advance: Callable[[int], None] | None = None
@@ -217,6 +235,7 @@ class Collector:
             )
             return False
         digest = conv.content_hash()
+        self._copies[cid] += 1
         if cid in self.conversations:
             first = self._first_record[cid]
             if digest == self._hashes[cid]:
@@ -230,25 +249,119 @@ class Collector:
                     conversation_id=cid,
                     detail=f"same content as {first}",
                 )
+                return False
+            return self._duplicate_in_file(conv, record, first)
+        self._add(conv, record, digest)
+        return True
+
+    def _add(self, conv: Conversation, record: str, digest: str | None = None) -> None:
+        cid = conv.conversation_id
+        self.conversations[cid] = conv
+        self._first_record[cid] = record
+        self._hashes[cid] = digest or conv.content_hash()
+        self.conversation_counts.loaded += 1
+        self.message_counts.loaded += len(conv.messages)
+
+    def _drop(self, cid: str, outcome: str) -> Conversation:
+        """Take a loaded conversation back out; it is counted as ``outcome`` instead."""
+        conv = self.conversations.pop(cid)
+        self._hashes.pop(cid)
+        self.conversation_counts.loaded -= 1
+        self.message_counts.loaded -= len(conv.messages)
+        setattr(self.conversation_counts, outcome, getattr(self.conversation_counts, outcome) + 1)
+        setattr(
+            self.message_counts, outcome, getattr(self.message_counts, outcome) + len(conv.messages)
+        )
+        return conv
+
+    def _rename(self, cid: str, new_id: str) -> None:
+        conv = self.conversations.pop(cid)
+        conv.conversation_id = new_id
+        self.conversations[new_id] = conv
+        self._hashes[new_id] = self._hashes.pop(cid)
+        self._first_record[new_id] = self._first_record[cid]
+
+    def _duplicate_in_file(self, conv: Conversation, record: str, first: str) -> bool:
+        """A second record of this file with a known id and different content, by the policy."""
+        cid, n = conv.conversation_id, len(conv.messages)
+        kwargs: dict[str, Any] = {"field": "conversation_id", "conversation_id": cid}
+        if self.on_duplicate == "replace":
+            self._drop(cid, "skipped")
+            self.issue(
+                first,
+                "skipped",
+                "replaced by a later record with the same conversation_id",
+                detail=f"{record} has different content and replaces it",
+                **kwargs,
+            )
+            self._add(conv, record)
+            return True
+        if self.on_duplicate == "keep-both":
+            conv.conversation_id = new_id = f"{cid}#{self._copies[cid]}"
+            self.fix(
+                record,
+                "duplicate conversation_id kept under a new id",
+                detail=f"different content from {first}; loaded as {new_id!r}",
+                **kwargs,
+            )
+            self._add(conv, record)
+            return True
+        self.conversation_counts.rejected += 1
+        self.message_counts.rejected += n
+        self.issue(
+            record,
+            "rejected",
+            "duplicate conversation_id",
+            detail=f"different content from {first}, which is kept; its {n} messages are "
+            f"rejected with it ({_DUPLICATE_HINT})",
+            **kwargs,
+        )
+        return False
+
+    def resolve_stored(
+        self, stored: Mapping[str, tuple[str, str, str | None]], source: str
+    ) -> list[str]:
+        """Apply the duplicate policy to conversations whose id is already stored from ANOTHER
+        source with different content (``stored``: id -> (content_hash, source, its text)); a newer
+        export of the same source updates its conversations. Returns the ids to be replaced; the
+        text they had is kept in their issue row's excerpt."""
+        replaced: list[str] = []
+        for cid, (digest, stored_source, old_text) in stored.items():
+            conv = self.conversations.get(cid)
+            if conv is None or stored_source == source or digest == self._hashes[cid]:
+                continue
+            record = self._first_record[cid]
+            kwargs: dict[str, Any] = {"field": "conversation_id", "conversation_id": cid}
+            where = f"already loaded from source {stored_source!r} with different content"
+            if self.on_duplicate == "replace":
+                replaced.append(cid)
+                self.fix(
+                    record,
+                    "replaced a conversation of another source",
+                    detail=f"{where}; its text was",
+                    raw_excerpt=old_text,
+                    **kwargs,
+                )
+            elif self.on_duplicate == "keep-both":
+                new_id = f"{cid}@{source}"
+                self.fix(
+                    record,
+                    "duplicate conversation_id kept under a new id",
+                    detail=f"{where}; loaded as {new_id!r}",
+                    **kwargs,
+                )
+                self._rename(cid, new_id)
             else:
-                self.conversation_counts.rejected += 1
-                self.message_counts.rejected += n
+                self._drop(cid, "rejected")
                 self.issue(
                     record,
                     "rejected",
-                    "duplicate conversation_id",
-                    field="conversation_id",
-                    conversation_id=cid,
-                    detail=f"different content from {first}, which is kept; "
-                    f"its {n} messages are rejected with it",
+                    "conversation_id of another source",
+                    detail=f"{where}, which is kept; its {len(conv.messages)} messages are "
+                    f"rejected with it ({_DUPLICATE_HINT})",
+                    **kwargs,
                 )
-            return False
-        self.conversations[cid] = conv
-        self._first_record[cid] = record
-        self._hashes[cid] = digest
-        self.conversation_counts.loaded += 1
-        self.message_counts.loaded += n
-        return True
+        return replaced
 
     def check(self) -> None:
         """The invariant every load asserts: nothing read goes unaccounted for."""
@@ -272,7 +385,7 @@ def blank_detail(text: str | None) -> str | None:
     """The detail of a message skipped for having no text: says so when invisible characters
     (zero-width spaces or joiners, a BOM) are what made it look non-empty."""
     if is_invisible_only(text):
-        return "only invisible characters (zero-width spaces or joiners, BOM, ...)"
+        return "only invisible characters (zero-width spaces or joiners, BOM, NUL, ...)"
     return None
 
 
@@ -528,6 +641,30 @@ def json_error_text(exc: json.JSONDecodeError, place: str | None = "line") -> st
         return f"{message} here" if exc.msg.endswith(" at") else message
     where = f"line {exc.lineno}, column {exc.colno}" if place == "line" else f"column {exc.colno}"
     return f"{message} at {where}"
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads``, where JSON nested too deep for Python's parser (a RecursionError with
+    neither line nor column) is a ``JSONDecodeError`` at the deepest point, like any other JSON
+    that cannot be read."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        depth, deepest, at = 0, 0, 0
+        for token in _JSON_TOKEN.finditer(text):
+            char = token.group()
+            if char in "[{":
+                depth += 1
+                if depth > deepest:
+                    deepest, at = depth, token.start()
+            elif char in "]}":
+                depth -= 1
+        raise json.JSONDecodeError(
+            f"nested too deep to read ({deepest} levels)", text, at
+        ) from None
 
 
 # The UTF-8 decoder calls this for each invalid span: it is noted (per thread) and replaced.

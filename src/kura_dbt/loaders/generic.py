@@ -26,6 +26,7 @@ import io
 import json
 import sys
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .core import (
     Message,
     blank_detail,
     json_error_text,
+    json_loads,
     stable_id,
     timestamp_or_fix,
 )
@@ -116,7 +118,7 @@ def read_json_rows(text: str, path_label: str) -> list[tuple[str, Any]]:
     stripped = text.lstrip()
     if stripped.startswith("["):
         try:
-            whole = json.loads(text)
+            whole = json_loads(text)
         except json.JSONDecodeError:
             whole = None
         if isinstance(whole, list):
@@ -136,7 +138,7 @@ def read_json_rows(text: str, path_label: str) -> list[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json_loads(line)
         except json.JSONDecodeError as exc:
             detail = json_error_text(exc, "column")
             first_error = first_error or f"line {lineno}: {detail}"
@@ -160,41 +162,54 @@ def read_json_rows(text: str, path_label: str) -> list[tuple[str, Any]]:
 def read_csv_rows(
     text: str, path_label: str, delimiter: str | None = None
 ) -> list[tuple[str, Any]]:
+    """The rows of a CSV file with a header, by line. Quoting is read strictly: a record whose
+    quotes are malformed (a quote never closed swallows every line after it) is a ``Bad`` record
+    at its first line, and reading goes on from the line after it, so no row is lost in it."""
     csv.field_size_limit(sys.maxsize)
     if delimiter is None:
         first = text.split("\n", 1)[0]
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[str, Any]] = []
+    lines = io.StringIO(text, newline="").readlines()
     try:
-        header = next(reader, None)
-        if not header or not any(h.strip() for h in header):
-            raise LoadError(f"{path_label}: not a CSV file with a header row (line 1 is empty)")
-        header = [h.strip() for h in header]
-        start = reader.line_num + 1
-        for values in reader:
-            label = f"line {start}"
-            start = reader.line_num + 1
-            if not values or all(not v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                rows.append(
-                    (
-                        label,
-                        Bad(
-                            "wrong number of fields",
-                            f"{len(values)} fields, the header has {len(header)}",
-                            delimiter.join(values),
-                        ),
-                    )
-                )
-                continue
-            rows.append((label, dict(zip(header, values, strict=True))))
+        header = next(csv.reader(lines[:1], delimiter=delimiter, strict=True), None)
     except csv.Error as exc:
-        raise LoadError(
-            f"{path_label}: not readable as CSV at line {reader.line_num}: {exc}"
-        ) from exc
+        raise LoadError(f"{path_label}: not readable as CSV at line 1: {exc}") from exc
+    if not header or not any(h.strip() for h in header):
+        raise LoadError(f"{path_label}: not a CSV file with a header row (line 1 is empty)")
+    header = [h.strip() for h in header]
+    rows: list[tuple[str, Any]] = []
+    position = 1  # index in ``lines`` of the next record's first line
+    while position < len(lines):
+        reader = csv.reader(islice(lines, position, None), delimiter=delimiter, strict=True)
+        start = 0
+        try:
+            for values in reader:
+                rows += _csv_row(header, values, f"line {position + start + 1}", delimiter)
+                start = reader.line_num
+            break
+        except csv.Error as exc:
+            bad = position + start  # the record's first line
+            spans = reader.line_num - start
+            detail = f"{exc}" + (
+                f" (the record runs over {spans} lines to line {bad + spans}; only line "
+                f"{bad + 1} is rejected and reading goes on after it)"
+                if spans > 1
+                else ""
+            )
+            rows.append((f"line {bad + 1}", Bad("malformed CSV quoting", detail, lines[bad])))
+            position = bad + 1
     return rows
+
+
+def _csv_row(
+    header: list[str], values: list[str], label: str, delimiter: str
+) -> list[tuple[str, Any]]:
+    if not values or all(not v.strip() for v in values):
+        return []
+    if len(values) != len(header):
+        detail = f"{len(values)} fields, the header has {len(header)}"
+        return [(label, Bad("wrong number of fields", detail, delimiter.join(values)))]
+    return [(label, dict(zip(header, values, strict=True)))]
 
 
 def _arrow_table(path: Path, path_label: str):
@@ -295,7 +310,7 @@ def _resolve(
 def _as_list(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip().startswith("["):
         try:
-            return json.loads(value)
+            return json_loads(value)
         except json.JSONDecodeError:
             return value
     return value

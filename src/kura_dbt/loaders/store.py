@@ -10,7 +10,9 @@ Tables (created when missing) in the chosen schema:
 
 A conversation whose hash is already stored is left alone (``unchanged``); a new one is inserted;
 a changed one (a newer export where the conversation grew or was edited) is replaced together
-with all its messages, so that no stale message survives. Conversations missing from the file are
+with all its messages, so that no stale message survives. A conversation id already loaded from
+ANOTHER source with different content follows the collector's duplicate policy (rejected by
+default, with the reason in ``load_rejects``). Conversations missing from the file are
 kept: an export is never assumed to be complete. Everything happens in one transaction.
 """
 
@@ -79,6 +81,23 @@ def _schema_sql(schema: str) -> list[str]:
     ]
 
 
+def _stored(con: Any, schema: str, ids: list[str]) -> dict[str, tuple[str, str, str | None]]:
+    """The stored (content_hash, source, text) of those of ``ids`` already in the table."""
+    import pyarrow as pa
+
+    if not ids:
+        return {}
+    con.register("_kura_load_ids", pa.table({"conversation_id": pa.array(ids, pa.string())}))
+    rows = con.execute(
+        f"""select c.conversation_id, c.content_hash, c.source,
+                   (select string_agg(m.role || ': ' || m.content, ' | ' order by m.message_index)
+                    from {schema}.messages m where m.conversation_id = c.conversation_id)
+            from {schema}.conversations c join _kura_load_ids i using (conversation_id)"""
+    ).fetchall()
+    con.unregister("_kura_load_ids")
+    return {cid: (digest, source, text) for cid, digest, source, text in rows}
+
+
 def store(
     con: Any,
     collector: Collector,
@@ -97,24 +116,16 @@ def store(
     for sql in _schema_sql(schema):
         con.execute(sql)
 
-    conversations = list(collector.conversations.values())
-    hashes = {c.conversation_id: c.content_hash() for c in conversations}
     con.execute("begin transaction")
     try:
-        stored: dict[str, str] = {}
-        if conversations:
-            ids = pa.table({"conversation_id": pa.array(list(hashes), pa.string())})
-            con.register("_kura_load_ids", ids)
-            stored = dict(
-                con.execute(
-                    f"""select c.conversation_id, c.content_hash from {schema}.conversations c
-                    join _kura_load_ids i using (conversation_id)"""
-                ).fetchall()
-            )
-            con.unregister("_kura_load_ids")
+        stored = _stored(con, schema, list(collector.conversations))
+        collector.resolve_stored(stored, source)
+        conversations = list(collector.conversations.values())
+        hashes = {c.conversation_id: c.content_hash() for c in conversations}
+        stored_hash = {cid: row[0] for cid, row in _stored(con, schema, list(hashes)).items()}
         changed = []
         for c in conversations:
-            previous = stored.get(c.conversation_id)
+            previous = stored_hash.get(c.conversation_id)
             if previous is None:
                 summary.new += 1
                 changed.append(c)

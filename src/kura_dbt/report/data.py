@@ -21,8 +21,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from kura_dbt.display import visible_all
+
 from .source import MartsSource
-from .text import visible_bidi_all
 
 TURN_BINS: list[tuple[str, int, int | None]] = [
     ("1-2", 1, 2),
@@ -256,10 +257,13 @@ def load_report_data(
 
     def meets(c: dict[str, Any]) -> bool:
         flag = c.get("meets_privacy_threshold")
-        return (
-            flag is not False  # an old mart without the column: the report thresholds decide
-            and (c.get("size") or 0) >= options.min_cluster_conversations
-            and (c.get("distinct_users") or 0) >= options.min_cluster_users
+        size = c.get("size") or 0
+        return flag is not False and (  # an old mart without the column: the report decides
+            size == 0  # a pinned category with no member yet: nothing to hide
+            or (
+                size >= options.min_cluster_conversations
+                and (c.get("distinct_users") or 0) >= options.min_cluster_users
+            )
         )
 
     visible: dict[str, bool] = {}
@@ -490,8 +494,9 @@ def load_report_data(
 
     shown_alerts = _alerts_payload(alerts, visible, node_of)
 
-    # bidi controls in conversation text (and anywhere else) become visible markers
-    payload = visible_bidi_all(
+    # control characters and bidi controls in conversation text (and anywhere else) become
+    # visible markers
+    payload = visible_all(
         {
             "title": options.title,
             "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),

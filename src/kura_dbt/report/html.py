@@ -11,7 +11,7 @@ The page is three package data files in ``templates/``: ``report.html`` (the ske
 %%NAME%% placeholders filled in one pass), ``report.css`` and ``report.js`` (the app). Rules for
 report.js: data goes into the page with textContent or setAttribute only, never innerHTML; text
 handed to Plotly goes through esc() first. Bidi controls in the data are already visible
-markers (kura_dbt.report.text); inline user text is a bidi isolate (CSS unicode-bidi).
+markers (kura_dbt.display); inline user text is a bidi isolate (CSS unicode-bidi).
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ Edits: rename (change ``name``), merge (give the second row the first row's ``ca
 and leave its name, description and parent empty, or list both cluster ids on one row), drop
 (delete the row), add (a new ``category_id`` with a description and a few examples).
 
-:func:`parse_rows` validates the rows and says every problem at once, each with its row (the
-first data row is row 1) and field. The taxonomy's version is a hash of its content, so a
-changed file reclassifies and an unchanged one (whatever its row order) does not.
+:func:`parse_rows` validates the rows and says every problem at once, each with its row and
+field; in a CSV file a row is numbered as a spreadsheet numbers it (the header is row 1, the
+first category row 2). Names, ids and examples are plain text: a control character (C0 or C1,
+such as a terminal escape sequence) is a problem. The taxonomy's version is a hash of its
+content, so a changed file reclassifies and an unchanged one (whatever its row order) does not.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kura_dbt.display import has_control, plural, visible
 
 OTHER = "other"
 FIELDS = ("category_id", "name", "description", "parent_id", "cluster_id")
@@ -56,7 +60,7 @@ class TaxonomyError(ValueError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(
             f"kura: the pinned taxonomy {source} (var kura__taxonomy) has "
-            f"{len(self.problems)} problem(s):\n{lines}"
+            f"{plural(len(self.problems), 'problem')}:\n{lines}"
         )
 
 
@@ -138,13 +142,16 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def parse_rows(rows: Iterable[Mapping[str, Any]], source: str = "taxonomy") -> PinnedTaxonomy:
+def parse_rows(
+    rows: Iterable[Mapping[str, Any]], source: str = "taxonomy", first_row: int = 1
+) -> PinnedTaxonomy:
     """Validate the rows of a taxonomy file (keys are column names) into a
-    :class:`PinnedTaxonomy`; raises :class:`TaxonomyError` listing every problem."""
+    :class:`PinnedTaxonomy`; raises :class:`TaxonomyError` listing every problem. Rows are
+    numbered from ``first_row`` (2 in a CSV file: its header is row 1)."""
     cells = [{str(k).strip().lower(): v for k, v in row.items()} for row in rows]
     problems: list[str] = []
     example_columns = _example_columns(cells, source, problems)
-    drafts = _drafts(cells, example_columns, problems)
+    drafts = _drafts(cells, example_columns, problems, first_row)
     children = _check_drafts(drafts, problems)
     _check_cycles(drafts, problems)
     if not drafts and not problems:
@@ -190,12 +197,13 @@ def _example_columns(rows: list[dict[str, Any]], source: str, problems: list[str
 
 
 def _drafts(
-    rows: list[dict[str, Any]], example_columns: list[str], problems: list[str]
+    rows: list[dict[str, Any]], example_columns: list[str], problems: list[str], first_row: int
 ) -> dict[str, dict[str, Any]]:
     """One draft category per id (rows with the same id merged), in file order."""
     drafts: dict[str, dict[str, Any]] = {}
     cluster_row: dict[str, int] = {}
-    for n, row in enumerate(rows, start=1):
+    for n, row in enumerate(rows, start=first_row):
+        problems += _control_characters(row, lambda column, n=n: _where(n, "", column))
         cid = _text(row.get("category_id"))
         if not cid:
             if any(_text(v) for v in row.values()):
@@ -346,7 +354,34 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def read_file(path: Path) -> PinnedTaxonomy:
     """Read and validate a taxonomy file."""
-    return parse_rows(read_rows(Path(path)), source=str(path))
+    import yaml
+
+    path = Path(path)
+    first_row = 2 if path.suffix.lower() == ".csv" else 1
+    try:
+        rows = read_rows(path)
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(str(path), [f"not UTF-8 text (byte offset {exc.start})"]) from None
+    except (csv.Error, yaml.YAMLError) as exc:
+        reason = " ".join(str(exc).split())
+        raise TaxonomyError(str(path), [f"not readable as {path.suffix[1:]}: {reason}"]) from None
+    return parse_rows(rows, source=str(path), first_row=first_row)
+
+
+def _control_characters(row: Mapping[str, Any], where: Any) -> list[str]:
+    """A problem for each field of ``row`` with a control character (descriptions and examples
+    may hold tabs and line breaks; names and ids nothing but text)."""
+    problems = []
+    for column, value in row.items():
+        text = value if isinstance(value, str) else ""
+        multiline = column == "description" or _EXAMPLE.match(column) is not None
+        if has_control(text, multiline=multiline):
+            shown = visible(text, multiline=multiline)
+            problems.append(
+                f"{where(column)}: a control character ({shown!r}); names, ids and examples "
+                "are plain text, remove it"
+            )
+    return problems
 
 
 def write_file(rows: Sequence[Mapping[str, Any]], path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Pinning a taxonomy by the name of a model or seed of the user's project (var kura__taxonomy:
+my_taxonomy): the package refs it with the root project's name, so dbt records the dependency
+and warns about nothing (no require_ref_prefers_node_package_to_root). A throwaway dbt project
+installs the package as a user's would; `dbt parse` is enough to see the warnings and the
+dependency."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .conftest import PROFILES, REPO
+
+WARNING = "require_ref_prefers_node_package_to_root"
+
+
+def _project(tmp: Path) -> Path:
+    project = tmp / "my_project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        'name: my_project\nversion: "1.0.0"\nconfig-version: 2\nprofile: kura\n'
+        'model-paths: ["models"]\n'
+        "seeds:\n  kura:\n    +enabled: true\n"  # the sample data, as the demo project
+    )
+    (project / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    (project / "models" / "my_taxonomy.sql").write_text(
+        "select 'buses' as category_id, 'Bus tickets' as name, 'Book a bus' as description, "
+        "cast(null as varchar) as parent_id, cast(null as varchar) as cluster_id\n"
+    )
+    return project
+
+
+def _parse(project: Path, taxonomy: str, db: Path) -> tuple[str, dict]:
+    from dbt.cli.main import dbtRunner
+
+    os.environ["KURA_DUCKDB_PATH"] = str(db)
+    messages: list[str] = []
+    runner = dbtRunner(callbacks=[lambda event: messages.append(str(event.info.msg))])
+    common = ["--project-dir", str(project), "--profiles-dir", str(PROFILES)]
+    assert runner.invoke(["deps", *common]).success
+    target = project / "target"
+    result = runner.invoke(
+        [
+            "parse",
+            *common,
+            "--target-path",
+            str(target),
+            "--vars",
+            f"{{kura__taxonomy: {taxonomy}}}",
+        ]
+    )
+    assert result.success, "\n".join(messages[-20:])
+    return "\n".join(messages), json.loads((target / "manifest.json").read_text())
+
+
+def test_a_taxonomy_pinned_by_name_is_a_dependency_without_warnings(tmp_path):
+    project = _project(tmp_path)
+    output, manifest = _parse(project, "my_taxonomy", tmp_path / "k.duckdb")
+    assert WARNING not in output
+    staged = manifest["nodes"]["model.kura.stg_kura__taxonomy"]
+    assert staged["depends_on"]["nodes"] == ["model.my_project.my_taxonomy"]
+    users = [
+        n["unique_id"]
+        for n in manifest["nodes"].values()
+        if "model.my_project.my_taxonomy" in n.get("depends_on", {}).get("nodes", [])
+    ]
+    assert users == ["model.kura.stg_kura__taxonomy"]  # the one package model that reads it
