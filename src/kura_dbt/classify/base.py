@@ -84,7 +84,7 @@ class Classifier(Protocol):
     model: str
     needs_vectors: bool
 
-    def fit(self, training: TrainingSet) -> None: ...
+    def fit(self, training: TrainingSet) -> object: ...  # what it returns is not read
 
     def classify(self, items: Sequence[Item]) -> list[Prediction]: ...
 
