@@ -7,17 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from kura_dbt import sql
-
 
 def text_hash(text: str) -> str:
     """The hash stored with a result to tell whether its input changed."""
     return hashlib.md5(text.encode("utf-8")).hexdigest()
-
-
-# the SQL lives in kura_dbt.sql; this name stays for kura_dbt.classify.run until its queries
-# move there too
-embedded_text_sql = sql.embedded_text
 
 
 def embedded_texts(summaries: pd.DataFrame, column: str) -> pd.Series:

@@ -23,7 +23,7 @@ import pandas as pd
 from kura_dbt import sql
 from kura_dbt.frames import WarehouseReader
 
-__all__ = ["RetryPolicy", "parked_sql", "previous_attempts_sql", "stamp", "state_columns"]
+__all__ = ["RetryPolicy", "stamp", "state_columns"]
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,6 @@ def state_columns(warehouse: WarehouseReader, relation: str | None) -> set[str]:
         return set()
     frame = warehouse.query(sql.no_rows(relation))
     return {str(c).lower() for c in frame.columns}
-
-
-# the SQL lives in kura_dbt.sql; these two names stay for kura_dbt.classify.run until its
-# queries move there too
-previous_attempts_sql = sql.previous_attempts
-
-
-def parked_sql(alias: str, same_key: str, columns: set[str], policy: RetryPolicy) -> str:
-    """:func:`kura_dbt.sql.parked` under ``policy``."""
-    return sql.parked(alias, same_key, columns, policy.retry_gave_up)
 
 
 def stamp(

@@ -28,25 +28,36 @@ from typing import Protocol
 __all__ = [
     "anchors_of_map",
     "average_completion_tokens",
+    "classification_inputs",
+    "classification_key",
+    "classifier_key",
     "clusters_ever",
+    "clusters_with_parents",
     "conversation_assignments",
+    "cortex_answers",
     "count_rows",
     "current_clusters",
     "current_embeddings",
+    "discovered_members",
     "drop_view",
     "embedded_text",
     "embedding_key",
     "embeddings_by_model",
-    "embeddings_to_assign",
     "embeddings_not_on_map",
     "embeddings_of_model",
+    "embeddings_of_texts",
+    "embeddings_to_assign",
     "embeddings_to_map",
+    "evaluation_of",
+    "every_row",
+    "example_embeddings",
     "last_run",
     "literal",
     "map_meta",
     "no_rows",
     "parked",
     "parked_summaries",
+    "pending_classifications",
     "pending_embeddings",
     "pending_summaries",
     "previous_attempts",
@@ -56,6 +67,7 @@ __all__ = [
     "summary_key",
     "summary_texts",
     "tables_of_schema",
+    "training_members",
     "usable_embedding",
 ]
 
@@ -385,4 +397,149 @@ def anchors_of_map(embeddings: str, state: str, model: str) -> str:
         f"select m.x, m.y, e.embedding from {state} as m inner join {embeddings} as e "
         "on m.conversation_id = e.conversation_id and m.text_hash = e.text_hash "
         f"where m.is_anchor and {usable_embedding('e', model)} order by m.conversation_id"
+    )
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def every_row(relation: str) -> str:
+    """Every row and column of ``relation`` (the pinned taxonomy, a small table)."""
+    return f"select * from {relation}"
+
+
+def classifier_key(alias: str | None, classifier: Producer) -> str:
+    """True when the state row ``alias`` was written by ``classifier`` (backend and model)."""
+    return (
+        f"{_column(alias, 'classifier')} = {literal(classifier.name)} "
+        f"and {_column(alias, 'classifier_model')} = {literal(classifier.model)}"
+    )
+
+
+def evaluation_of(state: str, evaluation: str, version: str, classifier: Producer) -> str:
+    """One ``evaluation`` row of taxonomy ``version`` by ``classifier``, if there is one."""
+    return (
+        f"select 1 from {state} where record_type = {literal(evaluation)} "
+        f"and taxonomy_version = {literal(version)} and {classifier_key(None, classifier)} "
+        "limit 1"
+    )
+
+
+def _vector_or_null(with_vectors: bool) -> str:
+    return "e.embedding" if with_vectors else "null"
+
+
+def classification_inputs(current: str, summaries: str, column: str, with_vectors: bool) -> str:
+    """Every conversation with a current embedding (``current``: :func:`current_embeddings`):
+    its text hash, embedding model, embedding (NULL when ``with_vectors`` is false) and the
+    embedded ``text`` (:func:`embedded_text`)."""
+    return (
+        "select e.conversation_id, e.text_hash, e.model as embedding_model, "
+        f"{_vector_or_null(with_vectors)} as embedding, {embedded_text(column, 's')} as text "
+        f"from {current} as e inner join {summaries} as s on s.conversation_id = e.conversation_id"
+    )
+
+
+def classification_key(alias: str, version: str) -> str:
+    """True when the state row ``alias`` is for the same taxonomy ``version``, text and
+    embedding model as the input row ``p`` (:func:`classification_inputs`)."""
+    return (
+        f"{alias}.taxonomy_version = {literal(version)} and {alias}.text_hash = p.text_hash "
+        f"and {alias}.embedding_model = p.embedding_model"
+    )
+
+
+def pending_classifications(
+    inputs: str,
+    state: str | None,
+    conversation: str,
+    version: str,
+    classifier: Producer,
+    columns: set[str],
+    retry_gave_up: bool,
+) -> str:
+    """The rows of ``inputs`` (:func:`classification_inputs`) to classify, with
+    ``previous_error`` and ``previous_attempts``: those with no ``conversation`` state row
+    without error for the same key (:func:`classification_key`) and, unless labelled, the same
+    classifier; a parked row is left out."""
+    if state is None:
+        return f"select *, null as previous_error, 0 as previous_attempts from ({inputs}) as p"
+    key = f"{classification_key('f', version)} and {classifier_key('f', classifier)}"
+    state_key = f"{literal(conversation + ':')} || p.conversation_id"
+    return (
+        "select p.*, f.error as previous_error, "
+        f"{previous_attempts('f', key, columns)} as previous_attempts from ({inputs}) as p "
+        f"left join {state} as f on f.state_key = {state_key} "
+        f"left join {state} as c on c.state_key = {state_key} "
+        f"and {classification_key('c', version)} and c.error is null "
+        f"and (c.status = 'labelled' or ({classifier_key('c', classifier)})) "
+        f"where c.state_key is null and not {parked('f', key, columns, retry_gave_up)}"
+    )
+
+
+def clusters_with_parents(state: str, cluster: str) -> str:
+    """Every cluster the clustering state ever held, with its parent and retirement epoch."""
+    return (
+        f"select cluster_id, parent_id, retired_epoch from {state} "
+        f"where record_type = {literal(cluster)}"
+    )
+
+
+def discovered_members(state: str, conversation: str) -> str:
+    """The conversations the clusters were discovered from, with their cluster."""
+    return (
+        f"select conversation_id, cluster_id from {state} "
+        f"where record_type = {literal(conversation)} and status = 'discovered'"
+    )
+
+
+def training_members(
+    state: str,
+    current: str,
+    summaries: str,
+    column: str,
+    with_vectors: bool,
+    conversation: str,
+    version: str,
+    limit: int,
+) -> str:
+    """Up to ``limit`` labelled ``conversation`` rows per category under taxonomy ``version``
+    (a stable choice: by the hash of their id), with their current embedding (NULL when
+    ``with_vectors`` is false) and embedded ``text``."""
+    labelled = (
+        "select *, row_number() over (partition by category_id order by md5(conversation_id)) "
+        f"as n from {state} where record_type = {literal(conversation)} "
+        f"and status = 'labelled' and taxonomy_version = {literal(version)}"
+    )
+    return (
+        f"select l.conversation_id, l.category_id, {_vector_or_null(with_vectors)} as embedding, "
+        f"{embedded_text(column, 's')} as text from ({labelled}) as l "
+        f"inner join {current} as e on e.conversation_id = l.conversation_id "
+        f"inner join {summaries} as s on s.conversation_id = l.conversation_id "
+        f"where l.n <= {int(limit)}"
+    )
+
+
+def example_embeddings(state: str, example: str, version: str) -> str:
+    """The file's example embeddings stored under taxonomy ``version``."""
+    return (
+        f"select text_hash, embedding from {state} where record_type = {literal(example)} "
+        f"and taxonomy_version = {literal(version)}"
+    )
+
+
+def embeddings_of_texts(current: str, hashes: Iterable[str]) -> str:
+    """One embedding per text hash of ``hashes`` found in ``current``."""
+    return (
+        f"select text_hash, any_value(embedding) as embedding from {current} "
+        f"where text_hash in ({', '.join(map(literal, hashes))}) group by text_hash"
+    )
+
+
+def cortex_answers(answers: str, hashes: Iterable[str]) -> str:
+    """The stored ``AI_CLASSIFY`` answers (``int_kura__cortex_classifications``) of the texts
+    with these hashes."""
+    return (
+        "select text_hash, category_id, path, note, attempts, gave_up, error "
+        f"from {answers} where text_hash in ({', '.join(map(literal, hashes))})"
     )

@@ -293,3 +293,54 @@ def test_the_cli_starts_without_the_heavy_libraries_and_exports_the_format_s_exa
     ).stdout.strip()
     assert loaded == "[]"
     assert inspect.signature(export).parameters["examples"].default == EXAMPLES_IN_EXPORT
+
+
+def test_pending_classifications_keep_labels_and_parked_rows_and_follow_the_classifier():
+    """The pending query (kura_dbt.sql.pending_classifications) on a real DuckDB state: a
+    labelled row stays whatever the classifier, another classifier's or version's row is
+    classified again, a failed one is retried with its attempts until it is parked; a model
+    name with a quote is compared as a literal."""
+    import duckdb
+
+    from kura_dbt import sql
+
+    con = duckdb.connect()
+    con.execute(
+        "create table inputs as select 'c' || i as conversation_id, 'h' || i as text_hash, "
+        "'minilm' as embedding_model, null as embedding, 'text' as text from range(1, 8) t(i)"
+    )
+    con.execute(
+        "create table state (state_key varchar, record_type varchar, taxonomy_version varchar, "
+        "text_hash varchar, embedding_model varchar, classifier varchar, "
+        "classifier_model varchar, status varchar, error varchar, attempts int, gave_up bool)"
+    )
+    mine = ("openai", "o'model")
+    rows = [  # c1 has none
+        ("c2", "v1", "local", "lr", "labelled", None, 1, False),
+        ("c3", "v1", "local", "lr", "classified", None, 1, False),
+        ("c4", "v1", *mine, "classified", None, 1, False),
+        ("c5", "v1", *mine, "error", "timeout", 2, False),
+        ("c6", "v1", *mine, "error", "timeout", 3, True),
+        ("c7", "v0", *mine, "classified", None, 1, False),
+    ]
+    for conv, version, name, model, status, error, attempts, gave_up in rows:
+        con.execute(
+            "insert into state values (?, 'conversation', ?, ?, 'minilm', ?, ?, ?, ?, ?, ?)",
+            [f"conversation:{conv}", version, "h" + conv[1:], name, model, status, error]
+            + [attempts, gave_up],
+        )
+    who = SimpleNamespace(name=mine[0], model=mine[1])
+    columns = {"attempts", "gave_up"}
+
+    def pending(state: str | None, retry_gave_up: bool = False) -> dict[str, int]:
+        query = sql.pending_classifications(
+            "select * from inputs", state, "conversation", "v1", who, columns, retry_gave_up
+        )
+        found = con.sql(query).fetchall()
+        names = [d[0] for d in con.sql(query).description]
+        at = names.index("previous_attempts")
+        return {r[0]: r[at] for r in found}
+
+    assert pending(None) == {f"c{i}": 0 for i in range(1, 8)}
+    assert pending("state") == {"c1": 0, "c3": 0, "c5": 2, "c7": 0}
+    assert pending("state", retry_gave_up=True) == {"c1": 0, "c3": 0, "c5": 2, "c6": 3, "c7": 0}

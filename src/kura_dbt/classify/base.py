@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from kura_dbt.frames import WarehouseReader
 
 OTHER = "other"
 
@@ -82,12 +84,12 @@ class Classifier(Protocol):
     model: str
     needs_vectors: bool
 
-    def fit(self, training: TrainingSet) -> None: ...
+    def fit(self, training: TrainingSet) -> object: ...  # what it returns is not read
 
     def classify(self, items: Sequence[Item]) -> list[Prediction]: ...
 
 
-def bind(classifier: Any, warehouse: Any) -> None:
+def bind(classifier: Classifier, warehouse: WarehouseReader) -> None:
     """Give a warehouse-side backend its session (optional capability ``bind``)."""
     method = getattr(classifier, "bind", None)
     if callable(method):

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kura_dbt import sql
 from kura_dbt.classify.base import OTHER, Item, Prediction, TrainingSet
+from kura_dbt.frames import WarehouseReader
 from kura_dbt.incremental import text_hash
 
 # hashes per look-up query
@@ -31,10 +33,10 @@ class CortexClassifier:
     needs_vectors = False
 
     def __init__(self) -> None:
-        self._warehouse: Any = None
+        self._warehouse: WarehouseReader | None = None
         self.leaves: set[str] = set()
 
-    def bind(self, warehouse: Any) -> None:
+    def bind(self, warehouse: WarehouseReader) -> None:
         if "cortex_classifications" not in warehouse.views:
             raise ValueError(
                 "kura: the cortex classifier reads int_kura__cortex_classifications, which "
@@ -53,20 +55,18 @@ class CortexClassifier:
         if self._warehouse is None:
             raise ValueError("kura: the cortex classifier runs inside a dbt model (bind first)")
         hashes = [text_hash(item.text) for item in items]
-        answers = self._answers(sorted(set(hashes)))
+        answers = _answers(self._warehouse, sorted(set(hashes)))
         return [_prediction(answers.get(h), self.leaves) for h in hashes]
 
-    def _answers(self, hashes: list[str]) -> dict[str, dict[str, Any]]:
-        view = self._warehouse.views["cortex_classifications"]
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(hashes), CHUNK):
-            chunk = ", ".join(f"'{h}'" for h in hashes[start : start + CHUNK])
-            frame = self._warehouse.query(
-                "select text_hash, category_id, path, note, attempts, gave_up, error "
-                f"from {view} where text_hash in ({chunk})"
-            )
-            found.update({r["text_hash"]: r for r in frame.to_dict("records")})
-        return found
+
+def _answers(warehouse: WarehouseReader, hashes: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored answers of the texts with these ``hashes``, by hash."""
+    view = warehouse.views["cortex_classifications"]
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(hashes), CHUNK):
+        frame = warehouse.query(sql.cortex_answers(view, hashes[start : start + CHUNK]))
+        found.update({r["text_hash"]: r for r in frame.to_dict("records")})
+    return found
 
 
 def _text(value: Any) -> str | None:

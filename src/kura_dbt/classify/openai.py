@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model, model_validator
@@ -58,10 +59,12 @@ def answer_model(size: int) -> type[BaseModel]:
             raise ValueError("; ".join(problems))
         return self
 
+    # pydantic types __validators__ as plain callables; a decorated validator is what it reads
+    validators: dict[str, Any] = {"check": model_validator(mode="after")(check)}
     return create_model(
         "Classification",
         answers=(list[Answer], Field(description="One answer per numbered conversation.")),
-        __validators__={"check": model_validator(mode="after")(check)},
+        __validators__=validators,
     )
 
 
@@ -209,32 +212,33 @@ class LLMClassifier:
 def _predictions(batch: list[Item], result: CallResult) -> list[Prediction]:
     """One prediction per item; the call's usage is counted on the batch's first item, so
     that sums are exact. An answer that never had the right shape is ``other``."""
-    usage = [
-        {
-            "llm_calls": result.attempts if i == 0 else 0,
-            "prompt_tokens": result.prompt_tokens if i == 0 else 0,
-            "completion_tokens": result.completion_tokens if i == 0 else 0,
-        }
-        for i in range(len(batch))
-    ]
     if result.error is not None:
         from kura_dbt.budget import is_skipped
 
         if not is_skipped(result.error) and is_invalid_answer(result.error):
             note = _invalid_note(result.error)
-            return [Prediction(OTHER, None, None, note=note, **u) for u in usage]
-        return [Prediction(None, error=result.error, **u) for u in usage]
-    chosen = {a.item: a.category_id.strip() for a in result.value.answers}
-    return [
-        Prediction(
-            chosen[n],
-            None if chosen[n] == OTHER else chosen[n],
-            None,
-            note="answered other" if chosen[n] == OTHER else None,
-            **u,
+            answers = [Prediction(OTHER, None, None, note=note) for _ in batch]
+        else:
+            answers = [Prediction(None, error=result.error) for _ in batch]
+    else:
+        chosen = {a.item: a.category_id.strip() for a in result.value.answers}
+        answers = [
+            Prediction(
+                chosen[n],
+                None if chosen[n] == OTHER else chosen[n],
+                None,
+                note="answered other" if chosen[n] == OTHER else None,
+            )
+            for n in range(1, len(batch) + 1)
+        ]
+    if answers:
+        answers[0] = replace(
+            answers[0],
+            llm_calls=result.attempts,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
         )
-        for n, u in enumerate(usage, start=1)
-    ]
+    return answers
 
 
 def _invalid_note(error: str) -> str:

@@ -27,12 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kura_dbt import sql
 from kura_dbt.classify import CLASSIFIERS, OTHER
-from kura_dbt.classify.base import Item, LeafCategory, Prediction, TrainingSet, bind
+from kura_dbt.classify.base import (
+    Classifier,
+    Item,
+    LeafCategory,
+    Prediction,
+    TrainingSet,
+    bind,
+)
 from kura_dbt.classify.evaluate import evaluate
 from kura_dbt.failures import check_failures
-from kura_dbt.incremental import embedded_text_sql, text_hash
-from kura_dbt.parking import RetryPolicy, parked_sql, previous_attempts_sql, state_columns
+from kura_dbt.frames import WarehouseReader
+from kura_dbt.incremental import text_hash
+from kura_dbt.parking import RetryPolicy, state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import current_embeddings
@@ -110,22 +119,18 @@ LLM_EVAL_CAP = 20
 MAX_TRAINING_MEMBERS = 2000
 
 
-def _literal(value: Any) -> str:
-    return "'" + ("" if value is None else str(value)).replace("'", "''") + "'"
-
-
 def _vector(value: Any) -> np.ndarray:
     if isinstance(value, str):
         value = json.loads(value)
     return np.asarray(value, dtype=np.float32)
 
 
-def read_taxonomy(wh: Any, settings: Settings) -> PinnedTaxonomy:
-    rows = wh.query(f"select * from {wh.views['taxonomy']}").to_dict("records")
+def read_taxonomy(wh: WarehouseReader, settings: Settings) -> PinnedTaxonomy:
+    rows = wh.query(sql.every_row(wh.views["taxonomy"])).to_dict("records")
     return parse_rows(rows, source=str(settings.taxonomy))
 
 
-def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
+def update_classifications(wh: WarehouseReader, settings: Settings, now: datetime) -> pd.DataFrame:
     """The state rows this build adds or replaces. ``wh`` has the views ``taxonomy`` (the
     analyst's file), ``embeddings``, ``summaries`` and ``cluster_state``; ``wh.state`` is the
     model's previous state on an incremental build."""
@@ -135,72 +140,81 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
     version = taxonomy.version
     classifier = CLASSIFIERS.build(settings.classifier, settings)
     bind(classifier, wh)
-    state = wh.state
-    last = {}
-    if state is not None:
-        runs = wh.query(
-            f"select * from {state} where record_type = '{RUN}' order by run_number desc limit 1"
-        )
-        last = {} if runs.empty else runs.iloc[0].to_dict()
+    last, evaluated = _previous_run(wh, version, classifier)
     first_of_version = last.get("taxonomy_version") != version
-    evaluated = (
-        state is not None
-        and not wh.query(
-            f"select 1 from {state} where record_type = '{EVAL}' and taxonomy_version = "
-            f"{_literal(version)} and classifier = {_literal(classifier.name)} "
-            f"and classifier_model = {_literal(classifier.model)} limit 1"
-        ).empty
-    )
-
     emb = current_embeddings(wh, settings)
-    summaries = wh.views["summaries"]
-    text = embedded_text_sql(settings.embedded_column(), "s")
-    vector = "e.embedding" if classifier.needs_vectors else "null"
-    select = (
-        f"select e.conversation_id, e.text_hash, e.model as embedding_model, {vector} as "
-        f"embedding, {text} as text from {emb} as e inner join {summaries} as s "
-        "on s.conversation_id = e.conversation_id"
-    )
     policy = RetryPolicy.of(settings)
-    if state is None:
-        pending = wh.query(
-            f"select *, null as previous_error, 0 as previous_attempts from ({select}) as p"
-        )
-    else:
-        known = state_columns(wh, state)
-        key = (
-            f"f.taxonomy_version = {_literal(version)} and f.text_hash = p.text_hash "
-            "and f.embedding_model = p.embedding_model "
-            f"and f.classifier = {_literal(classifier.name)} "
-            f"and f.classifier_model = {_literal(classifier.model)}"
-        )
-        pending = wh.query(
-            f"select p.*, f.error as previous_error, "
-            f"{previous_attempts_sql('f', key, known)} as previous_attempts from ({select}) as p "
-            f"left join {state} as f on f.state_key = '{CONVERSATION}:' || p.conversation_id "
-            f"left join {state} as c on c.state_key = '{CONVERSATION}:' || p.conversation_id "
-            f"and c.taxonomy_version = {_literal(version)} and c.text_hash = p.text_hash "
-            "and c.embedding_model = p.embedding_model and c.error is null "
-            f"and (c.status = 'labelled' or (c.classifier = {_literal(classifier.name)} "
-            f"and c.classifier_model = {_literal(classifier.model)})) "
-            f"where c.state_key is null and not {parked_sql('f', key, known, policy)}"
-        )
-    pending = pending.sort_values("conversation_id").reset_index(drop=True)
+    pending = _pending(wh, settings, version, classifier, emb, policy)
 
     rows: list[dict[str, Any]] = []
     discovered = _discovered_labels(wh, taxonomy) if first_of_version else {}
     labelled_now = pending["conversation_id"].map(lambda c: c in discovered).to_numpy(bool)
     to_classify = pending[~labelled_now].reset_index(drop=True)
-    need_training = len(to_classify) > 0 or not evaluated
-    training = (
-        _training_set(
+    training = None
+    if len(to_classify) > 0 or not evaluated:
+        training = _training_set(
             wh, settings, taxonomy, classifier, version, pending, discovered, emb, rows, now
         )
-        if need_training
-        else None
-    )
+    rows += _labelled_rows(pending[labelled_now], discovered, version, now, classifier)
+    if training is not None and len(to_classify):
+        classifier.fit(training)
+    rows += _classified_rows(to_classify, classifier, version, now, policy)
+    if first_of_version:
+        rows += _category_rows(taxonomy, version, now)
+    if not evaluated and training is not None:
+        rows += _eval_rows(wh, settings, classifier, training, version, now)
+    rows.append(_run_row(rows, last, len(pending), first_of_version, version, now, classifier))
+    return typed_frame(rows, CLASSIFICATION_SCHEMA)
 
-    for record in pending[labelled_now].itertuples(index=False):
+
+def _previous_run(
+    wh: WarehouseReader, version: str, classifier: Classifier
+) -> tuple[dict[str, Any], bool]:
+    """The state's last ``run`` row (empty on a first build), and whether ``classifier`` was
+    already evaluated on taxonomy ``version``."""
+    if wh.state is None:
+        return {}, False
+    runs = wh.query(sql.last_run(wh.state, RUN))
+    last = {} if runs.empty else runs.iloc[0].to_dict()
+    evaluated = not wh.query(sql.evaluation_of(wh.state, EVAL, version, classifier)).empty
+    return last, evaluated
+
+
+def _pending(
+    wh: WarehouseReader,
+    settings: Settings,
+    version: str,
+    classifier: Classifier,
+    emb: str,
+    policy: RetryPolicy,
+) -> pd.DataFrame:
+    """The conversations to label or classify (:func:`kura_dbt.sql.pending_classifications`),
+    by id."""
+    inputs = sql.classification_inputs(
+        emb, wh.views["summaries"], settings.embedded_column(), classifier.needs_vectors
+    )
+    query = sql.pending_classifications(
+        inputs,
+        wh.state,
+        CONVERSATION,
+        version,
+        classifier,
+        state_columns(wh, wh.state),
+        policy.retry_gave_up,
+    )
+    return wh.query(query).sort_values("conversation_id").reset_index(drop=True)
+
+
+def _labelled_rows(
+    members: pd.DataFrame,
+    discovered: dict[str, tuple[str, str]],
+    version: str,
+    now: datetime,
+    classifier: Classifier,
+) -> list[dict[str, Any]]:
+    """The pending ``members`` of discovered clusters the file maps: labelled, no call."""
+    rows = []
+    for record in members.itertuples(index=False):
         category, cluster = discovered[record.conversation_id]
         rows.append(
             _conversation_row(record, version, now, classifier)
@@ -213,9 +227,23 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
                 "note": "member of a discovered cluster mapped by the taxonomy file",
             }
         )
+    return rows
+
+
+def _classified_rows(
+    to_classify: pd.DataFrame,
+    classifier: Classifier,
+    version: str,
+    now: datetime,
+    policy: RetryPolicy,
+) -> list[dict[str, Any]]:
+    """``to_classify`` through the (fitted) ``classifier``: a row per conversation sent (one
+    the budget cap kept back stays pending); a run whose every attempt failed fails
+    (:func:`kura_dbt.failures.check_failures`)."""
+    from kura_dbt.budget import is_skipped
+
     predictions: list[Prediction] = []
     if len(to_classify):
-        classifier.fit(training)
         items = [
             Item(
                 r.conversation_id,
@@ -225,9 +253,7 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
             for r in to_classify.itertuples(index=False)
         ]
         predictions = classifier.classify(items)
-    from kura_dbt.budget import is_skipped
-
-    attempted, retries = [], []
+    rows, attempted, retries = [], [], []
     for record, p in zip(to_classify.itertuples(index=False), predictions, strict=True):
         if is_skipped(p.error):
             continue  # the budget cap kept it from being sent: still pending next run
@@ -257,37 +283,44 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
         f"classifier {classifier.name}, model {classifier.model}",
         retries,
     )
+    return rows
 
-    if first_of_version:
-        rows += _category_rows(taxonomy, version, now)
-    if not evaluated and training is not None:
-        rows += _eval_rows(wh, settings, classifier, training, version, now)
+
+def _run_row(
+    rows: list[dict[str, Any]],
+    last: dict[str, Any],
+    pending: int,
+    first_of_version: bool,
+    version: str,
+    now: datetime,
+    classifier: Classifier,
+) -> dict[str, Any]:
+    """This build's ``run`` row: the counts of the conversation ``rows`` it writes."""
     written = [r for r in rows if r["record_type"] == CONVERSATION]
     run_number = int(last.get("run_number") or 0) + 1
-    rows.append(
-        {
-            "state_key": f"{RUN}:{run_number:06d}",
-            "record_type": RUN,
-            "taxonomy_version": version,
-            "updated_at": now,
-            "run_number": run_number,
-            "classifier": classifier.name,
-            "classifier_model": classifier.model,
-            "pending": len(pending),
-            "labelled": sum(r["status"] == "labelled" for r in written),
-            "classified": sum(r["status"] == "classified" for r in written),
-            "other": sum(r["status"] == "other" for r in written),
-            "errors": sum(r["status"] == "error" for r in written),
-            "llm_calls": sum(int(r.get("llm_calls") or 0) for r in written),
-            "reason": "new taxonomy version"
-            if first_of_version
-            else ("new or changed conversations" if len(pending) else "nothing to classify"),
-        }
-    )
-    return typed_frame(rows, CLASSIFICATION_SCHEMA)
+    return {
+        "state_key": f"{RUN}:{run_number:06d}",
+        "record_type": RUN,
+        "taxonomy_version": version,
+        "updated_at": now,
+        "run_number": run_number,
+        "classifier": classifier.name,
+        "classifier_model": classifier.model,
+        "pending": pending,
+        "labelled": sum(r["status"] == "labelled" for r in written),
+        "classified": sum(r["status"] == "classified" for r in written),
+        "other": sum(r["status"] == "other" for r in written),
+        "errors": sum(r["status"] == "error" for r in written),
+        "llm_calls": sum(int(r.get("llm_calls") or 0) for r in written),
+        "reason": "new taxonomy version"
+        if first_of_version
+        else ("new or changed conversations" if pending else "nothing to classify"),
+    }
 
 
-def _conversation_row(record: Any, version: str, now: datetime, classifier: Any) -> dict:
+def _conversation_row(
+    record: Any, version: str, now: datetime, classifier: Classifier
+) -> dict[str, Any]:
     return {
         "state_key": f"{CONVERSATION}:{record.conversation_id}",
         "record_type": CONVERSATION,
@@ -301,15 +334,12 @@ def _conversation_row(record: Any, version: str, now: datetime, classifier: Any)
     }
 
 
-def _discovered_labels(wh: Any, taxonomy: PinnedTaxonomy) -> dict[str, tuple[str, str]]:
+def _discovered_labels(wh: WarehouseReader, taxonomy: PinnedTaxonomy) -> dict[str, tuple[str, str]]:
     """conversation id -> (category, discovered cluster) for the members of the discovered
     clusters the file maps (status ``discovered``: the conversations the clusters were found
     from). A cluster id the clustering state never had is an error naming its row."""
     view = wh.views["cluster_state"]
-    clusters = wh.query(
-        f"select cluster_id, parent_id, retired_epoch from {view} "
-        f"where record_type = '{cluster_state.CLUSTER}'"
-    )
+    clusters = wh.query(sql.clusters_with_parents(view, cluster_state.CLUSTER))
     known = set(clusters["cluster_id"].dropna())
     problems = [
         f"row {taxonomy.row_of(c)} (category_id {c!r}), field cluster_id: unknown cluster "
@@ -327,10 +357,7 @@ def _discovered_labels(wh: Any, taxonomy: PinnedTaxonomy) -> dict[str, tuple[str
         for cid, p in zip(current["cluster_id"], current["parent_id"], strict=True)
     }
     mapping = taxonomy.label_of_cluster(parent_of)
-    members = wh.query(
-        f"select conversation_id, cluster_id from {view} "
-        f"where record_type = '{cluster_state.CONVERSATION}' and status = 'discovered'"
-    )
+    members = wh.query(sql.discovered_members(view, cluster_state.CONVERSATION))
     return {
         conv: (mapping[cluster], cluster)
         for conv, cluster in zip(members["conversation_id"], members["cluster_id"], strict=True)
@@ -339,10 +366,10 @@ def _discovered_labels(wh: Any, taxonomy: PinnedTaxonomy) -> dict[str, tuple[str
 
 
 def _training_set(
-    wh: Any,
+    wh: WarehouseReader,
     settings: Settings,
     taxonomy: PinnedTaxonomy,
-    classifier: Any,
+    classifier: Classifier,
     version: str,
     pending: pd.DataFrame,
     discovered: dict[str, tuple[str, str]],
@@ -353,43 +380,11 @@ def _training_set(
     """Labelled members (this build's, or those stored under this version) and the file's
     examples, with vectors for a backend that needs them; new example vectors are appended to
     ``rows`` as ``example`` records."""
-    leaves = taxonomy.leaves()
-    if discovered:
-        members = pending[pending["conversation_id"].isin(discovered.keys())].copy()
-        members["category_id"] = [discovered[c][0] for c in members["conversation_id"]]
-    elif wh.state is not None:
-        text = embedded_text_sql(settings.embedded_column(), "s")
-        vector = "e.embedding" if classifier.needs_vectors else "null"
-        members = wh.query(
-            f"select l.conversation_id, l.category_id, {vector} as embedding, {text} as text "
-            f"from (select *, row_number() over (partition by category_id "
-            f"order by md5(conversation_id)) as n from {wh.state} "
-            f"where record_type = '{CONVERSATION}' and status = 'labelled' "
-            f"and taxonomy_version = {_literal(version)}) as l "
-            f"inner join {emb} as e on e.conversation_id = l.conversation_id "
-            f"inner join {wh.views['summaries']} as s on s.conversation_id = l.conversation_id "
-            f"where l.n <= {MAX_TRAINING_MEMBERS}"
-        )
-    else:
-        members = pd.DataFrame(columns=["conversation_id", "category_id", "embedding", "text"])
-    members = members.sort_values("conversation_id")
+    members = _members(wh, settings, classifier, version, pending, discovered, emb)
     texts = [str(t or "") for t in members["text"]]
     labels = list(members["category_id"])
-    is_example = [False] * len(texts)
-    categories = []
     counts = pd.Series(labels, dtype="object").value_counts().to_dict()
-    example_texts: list[str] = []
-    example_labels: list[str] = []
-    for c in leaves:
-        category = taxonomy.categories[c]
-        categories.append(
-            LeafCategory(c, category.name, category.description, list(category.examples))
-        )
-        shots = list(category.examples)
-        if not shots and not counts.get(c):  # nothing else to learn it from
-            shots = [f"{category.name}: {category.description}"]
-        example_texts += shots
-        example_labels += [c] * len(shots)
+    categories, example_texts, example_labels = _leaf_examples(taxonomy, counts)
     vectors = None
     if classifier.needs_vectors:
         member_vectors = [_vector(v) for v in members["embedding"]]
@@ -403,12 +398,64 @@ def _training_set(
         texts=texts + example_texts,
         labels=labels + example_labels,
         vectors=vectors,
-        is_example=is_example + [True] * len(example_texts),
+        is_example=[False] * len(texts) + [True] * len(example_texts),
     )
 
 
+def _members(
+    wh: WarehouseReader,
+    settings: Settings,
+    classifier: Classifier,
+    version: str,
+    pending: pd.DataFrame,
+    discovered: dict[str, tuple[str, str]],
+    emb: str,
+) -> pd.DataFrame:
+    """The labelled members to learn from, by id: this build's (the pending members of
+    ``discovered`` clusters), else up to ``MAX_TRAINING_MEMBERS`` per category stored under
+    this version, with ``category_id``, ``embedding`` and ``text``."""
+    if discovered:
+        members = pending[pending["conversation_id"].isin(discovered.keys())].copy()
+        members["category_id"] = [discovered[c][0] for c in members["conversation_id"]]
+    elif wh.state is not None:
+        members = wh.query(
+            sql.training_members(
+                wh.state,
+                emb,
+                wh.views["summaries"],
+                settings.embedded_column(),
+                classifier.needs_vectors,
+                CONVERSATION,
+                version,
+                MAX_TRAINING_MEMBERS,
+            )
+        )
+    else:
+        members = pd.DataFrame(columns=["conversation_id", "category_id", "embedding", "text"])
+    return members.sort_values("conversation_id")
+
+
+def _leaf_examples(
+    taxonomy: PinnedTaxonomy, counts: dict[str, int]
+) -> tuple[list[LeafCategory], list[str], list[str]]:
+    """The leaf categories, and the file's examples with their labels; a leaf with neither
+    examples nor members (``counts``) learns from its name and description."""
+    categories, texts, labels = [], [], []
+    for c in taxonomy.leaves():
+        category = taxonomy.categories[c]
+        categories.append(
+            LeafCategory(c, category.name, category.description, list(category.examples))
+        )
+        shots = list(category.examples)
+        if not shots and not counts.get(c):  # nothing else to learn it from
+            shots = [f"{category.name}: {category.description}"]
+        texts += shots
+        labels += [c] * len(shots)
+    return categories, texts, labels
+
+
 def _example_vectors(
-    wh: Any,
+    wh: WarehouseReader,
     settings: Settings,
     version: str,
     texts: list[str],
@@ -424,19 +471,13 @@ def _example_vectors(
     hashes = [text_hash(t) for t in texts]
     known: dict[str, np.ndarray] = {}
     if wh.state is not None:
-        stored = wh.query(
-            f"select text_hash, embedding from {wh.state} where record_type = '{EXAMPLE}' "
-            f"and taxonomy_version = {_literal(version)}"
-        )
+        stored = wh.query(sql.example_embeddings(wh.state, EXAMPLE, version))
         known.update(
             {h: _vector(v) for h, v in zip(stored["text_hash"], stored["embedding"], strict=True)}
         )
     missing = sorted({h for h in hashes if h not in known})
     if missing:
-        found = wh.query(
-            f"select text_hash, any_value(embedding) as embedding from {emb} "
-            f"where text_hash in ({', '.join(map(_literal, missing))}) group by text_hash"
-        )
+        found = wh.query(sql.embeddings_of_texts(emb, missing))
         known.update(
             {h: _vector(v) for h, v in zip(found["text_hash"], found["embedding"], strict=True)}
         )
@@ -509,16 +550,16 @@ def _category_rows(taxonomy: PinnedTaxonomy, version: str, now: datetime) -> lis
 
 
 def _eval_rows(
-    wh: Any,
+    wh: WarehouseReader,
     settings: Settings,
-    classifier: Any,
+    classifier: Classifier,
     training: TrainingSet,
     version: str,
     now: datetime,
 ) -> list[dict]:
     cap = None if classifier.needs_vectors else LLM_EVAL_CAP
 
-    def make() -> Any:  # a fresh backend, bound to the warehouse like the build's own
+    def make() -> Classifier:  # a fresh backend, bound to the warehouse like the build's own
         fresh = CLASSIFIERS.build(settings.classifier, settings)
         bind(fresh, wh)
         return fresh
