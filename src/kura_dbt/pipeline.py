@@ -650,16 +650,17 @@ def cluster_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
 
 def classification_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__classification_state`` this build adds or replaces: every new
-    or changed conversation labelled or classified into the pinned taxonomy (var
-    ``kura__taxonomy``; nothing in discovery mode), see :mod:`kura_dbt.classify.run`. The
-    classifier's LLM calls report progress to the stage's monitor (and its budget cap)."""
+    or changed conversation labelled or classified into the pinned taxonomy
+    (var ``kura__pinned_taxonomy``; nothing in discovery mode), see
+    :mod:`kura_dbt.classify.run`. The classifier's LLM calls report progress to the stage's
+    monitor (and its budget cap)."""
     from kura_dbt.classify.run import update_classifications
 
     settings = Settings.from_config(config)
     started = time.monotonic()
     with _llm_stage("int_kura__classification_state", settings) as monitor:
         frame = update_classifications(warehouse, settings, _now())
-    if settings.progress and settings.taxonomy is not None:
+    if settings.progress and settings.pinned_taxonomy is not None:
         conversations = frame[frame["record_type"] == "conversation"]
         rows_in = _count(warehouse, warehouse.views["embeddings"])
         emit(

@@ -1,5 +1,5 @@
 """What the ``int_kura__classification_state`` model runs: classify every conversation into
-the pinned taxonomy (var ``kura__taxonomy``), incrementally.
+the pinned taxonomy (var ``kura__pinned_taxonomy``), incrementally.
 
 One incremental table, keyed by ``state_key``, with five kinds of rows (``record_type``):
 
@@ -122,14 +122,14 @@ def _vector(value: Any) -> np.ndarray:
 
 def read_taxonomy(wh: Any, settings: Settings) -> PinnedTaxonomy:
     rows = wh.query(f"select * from {wh.views['taxonomy']}").to_dict("records")
-    return parse_rows(rows, source=str(settings.taxonomy))
+    return parse_rows(rows, source=str(settings.pinned_taxonomy))
 
 
 def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.DataFrame:
     """The state rows this build adds or replaces. ``wh`` has the views ``taxonomy`` (the
     analyst's file), ``embeddings``, ``summaries`` and ``cluster_state``; ``wh.state`` is the
     model's previous state on an incremental build."""
-    if settings.taxonomy is None:  # discovery mode: nothing to classify
+    if settings.pinned_taxonomy is None:  # discovery mode: nothing to classify
         return typed_frame([], CLASSIFICATION_SCHEMA)
     taxonomy = read_taxonomy(wh, settings)
     version = taxonomy.version
