@@ -185,7 +185,7 @@ def pipeline_calls(
             summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch}
         )
         after_embeddings = stats(port)["requests"]
-        current, X = pipeline.current_embeddings(summaries, embeddings)
+        current, X = pipeline.current_embedding_matrix(summaries, embeddings)
         hierarchy = discover(
             list(current["conversation_id"]),
             X,

@@ -48,7 +48,7 @@ __all__ = [
     "SUMMARY_SCHEMA",
     "SUMMARY_STATE_COLUMNS",
     "cluster_state",
-    "current_embeddings",
+    "current_embedding_matrix",
     "embed",
     "embed_new",
     "map_points",
@@ -582,11 +582,13 @@ def _embeddings_of(
     return typed_frame(frame, EMBEDDING_SCHEMA)
 
 
-def current_embeddings(
+def current_embedding_matrix(
     summaries: pd.DataFrame, embeddings: pd.DataFrame, column: str = "summary"
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Join summaries with the embeddings of their current text (the summaries ``column``, as
-    in :func:`embeddable`), sorted by conversation id."""
+    """The summaries joined with the embeddings of their current text (the summaries
+    ``column``, as in :func:`embeddable`), sorted by conversation id, and their vectors as one
+    float32 matrix (row i is the frame's row i). The SQL form, for a warehouse, is
+    :func:`kura_dbt.taxonomy.current_embeddings_sql`."""
     stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
         {"conversation_id": "string", "text_hash": "string"}
     )  # an empty table may come back with untyped (float) columns

@@ -131,7 +131,7 @@ def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
         first["llm_calls"].sum() == len(server.requests) == 3
     )  # one batch, one failing batch twice
     # the failed rows are not clustered: they have no current embedding
-    current, matrix = pipeline.current_embeddings(summaries, first)
+    current, matrix = pipeline.current_embedding_matrix(summaries, first)
     assert sorted(current["conversation_id"]) == ["c0", "c1", "c2"] and matrix.shape == (3, 64)
     # the next run (the endpoint recovered) embeds only the failed conversations
     fixed = summaries.assign(

@@ -35,7 +35,7 @@ from kura_dbt.incremental import embedded_text_sql, text_hash
 from kura_dbt.parking import RetryPolicy, parked_sql, previous_attempts_sql, state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
-from kura_dbt.taxonomy import current_embeddings
+from kura_dbt.taxonomy import current_embeddings_sql
 from kura_dbt.taxonomy import state as cluster_state
 from kura_dbt.taxonomy.pinned import PinnedTaxonomy, TaxonomyError, parse_rows
 
@@ -152,7 +152,7 @@ def update_classifications(wh: Any, settings: Settings, now: datetime) -> pd.Dat
         ).empty
     )
 
-    emb = current_embeddings(wh, settings)
+    emb = current_embeddings_sql(wh, settings)
     summaries = wh.views["summaries"]
     text = embedded_text_sql(settings.embedded_column(), "s")
     vector = "e.embedding" if classifier.needs_vectors else "null"
