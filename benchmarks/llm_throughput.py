@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.corpora import corpus  # noqa: E402 - after sys.path.insert
 from tests.python.fake_openai import serve  # noqa: E402
+from tests.python.state_store import FakeDbt, embed, summarise  # noqa: E402
 
 
 def free_port() -> int:
@@ -146,11 +147,14 @@ def print_profile(profiler) -> None:
 def pipeline_calls(
     n: int, concurrency: int, latency: float, data_dir: Path, embedder: str, batch: int
 ) -> None:
+    import duckdb
+    import numpy as np
     import pandas as pd
 
     from kura_dbt import pipeline
+    from kura_dbt.frames import Warehouse
     from kura_dbt.settings import Settings
-    from kura_dbt.taxonomy import discover
+    from kura_dbt.taxonomy import current_embeddings_sql, discover
 
     pool = corpus(data_dir)[:n]
     transcripts = pd.DataFrame(
@@ -179,13 +183,19 @@ def pipeline_calls(
             ),
         }
         t0 = time.perf_counter()
-        summaries = pipeline.summarise(transcripts, None, config)
+        summaries = summarise(transcripts, None, config)  # one build of kura__summaries
         after_summaries = stats(port)["requests"]
-        embeddings = pipeline.embed(
+        embeddings = embed(
             summaries, None, {**config, "embedder": embedder, "embedding_batch_size": batch}
         )
         after_embeddings = stats(port)["requests"]
-        current, X = pipeline.current_embeddings(summaries, embeddings)
+        with Warehouse(
+            FakeDbt(False), duckdb.connect(), summaries=summaries, embeddings=embeddings
+        ) as wh:  # the vectors the taxonomy model clusters, selected as it selects them
+            current = wh.query(current_embeddings_sql(wh, Settings.from_config(config)))
+        current = current.merge(summaries[["conversation_id", "summary"]], on="conversation_id")
+        current = current.sort_values("conversation_id").reset_index(drop=True)
+        X = np.stack([np.asarray(v, dtype=np.float32) for v in current["embedding"]])
         hierarchy = discover(
             list(current["conversation_id"]),
             X,

@@ -1,5 +1,5 @@
-"""Classification into the pinned taxonomy (var kura__taxonomy; empty in discovery mode): each
-conversation's category or `other`, the taxonomy's categories, example vectors, held-out
+"""Classification into the pinned taxonomy (var kura__pinned_taxonomy; empty in discovery
+mode): each conversation's category or `other`, the taxonomy's categories, example vectors, held-out
 quality and one row per build. Incremental: a conversation is classified once per taxonomy
 version; a changed taxonomy file (a new content hash) reclassifies. See kura_dbt.classify."""
 

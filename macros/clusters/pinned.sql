@@ -1,18 +1,26 @@
-{#- True when a pinned taxonomy is set (var kura__taxonomy): the marts then show its categories
-    (int_kura__category_hierarchy, kura__conversation_categories) instead of the discovered
-    clusters. -#}
-{% macro taxonomy_pinned() -%}
-    {{ return(kura.input_enabled('kura__taxonomy')) }}
+{#- The value of var kura__pinned_taxonomy, or, while it is null, of its deprecated name
+    kura__taxonomy (kura.check_vars() warns once per run when that one is set). -#}
+{% macro pinned_taxonomy_var() -%}
+    {%- set value = var('kura__pinned_taxonomy', none) -%}
+    {{ return(value if value is not none else var('kura__taxonomy', none)) }}
 {%- endmacro %}
 
-{#- The analyst's taxonomy that var kura__taxonomy names: a model or seed of your project by
+{#- True when a pinned taxonomy is set (var kura__pinned_taxonomy): the marts then show its
+    categories (int_kura__category_hierarchy, kura__conversation_categories) instead of the
+    discovered clusters. -#}
+{% macro taxonomy_pinned() -%}
+    {%- set value = kura.pinned_taxonomy_var() -%}
+    {{ return(value is not none and (value | string | trim) not in ('', 'None', 'none', 'null')) }}
+{%- endmacro %}
+
+{#- The analyst's taxonomy that var kura__pinned_taxonomy names: a model or seed of your project by
     its name (`my_taxonomy`: the package refs it as ref(<your project>, 'my_taxonomy'), so dbt
     knows the dependency and has nothing to warn about), or any relation (`raw.my_taxonomy`,
     `"{{ source('app', 'taxonomy') }}"`). A ref() written into the var itself is rendered in
     every package model that reads the var, and dbt warns in each
     (require_ref_prefers_node_package_to_root): give the name instead. -#}
 {% macro taxonomy_relation() -%}
-    {%- set value = var('kura__taxonomy') -%}
+    {%- set value = kura.pinned_taxonomy_var() -%}
     {%- if value is string and modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', value | trim) -%}
         {{ return(ref(project_name, value | trim)) }}
     {%- endif -%}

@@ -42,7 +42,7 @@
             {%- do values.update({column: '' if value is none else (value | string | trim)}) -%}
         {%- endfor -%}
         {%- set cid = values.get('category_id', '') -%}
-        {%- set where = "kura: the pinned taxonomy (var kura__taxonomy), row " ~ loop.index ~ " (category_id " ~ cid ~ ")" -%}
+        {%- set where = "kura: the pinned taxonomy (var kura__pinned_taxonomy), row " ~ loop.index ~ " (category_id " ~ cid ~ ")" -%}
         {%- if cid == '' or cid | lower == 'other' -%}
             {{ exceptions.raise_compiler_error(where ~ ", field category_id: empty or the reserved id other") }}
         {%- endif -%}
@@ -70,7 +70,7 @@
     {%- for cid in categories | sort -%}
         {%- set parent = categories[cid]['parent'] -%}
         {%- if parent != '' and parent not in categories -%}
-            {{ exceptions.raise_compiler_error("kura: the pinned taxonomy (var kura__taxonomy), row " ~ categories[cid]['row'] ~ " (category_id " ~ cid ~ "), field parent_id: unknown category " ~ parent) }}
+            {{ exceptions.raise_compiler_error("kura: the pinned taxonomy (var kura__pinned_taxonomy), row " ~ categories[cid]['row'] ~ " (category_id " ~ cid ~ "), field parent_id: unknown category " ~ parent) }}
         {%- endif -%}
         {%- do children.setdefault(parent, []).append(cid) -%}
     {%- endfor -%}
@@ -88,7 +88,7 @@
         {%- do state.update({'frontier': next}) -%}
     {%- endfor -%}
     {%- if state['depth'] == 0 -%}
-        {{ exceptions.raise_compiler_error("kura: the pinned taxonomy (var kura__taxonomy) has no top-level category (every row has a parent_id)") }}
+        {{ exceptions.raise_compiler_error("kura: the pinned taxonomy (var kura__pinned_taxonomy) has no top-level category (every row has a parent_id)") }}
     {%- endif -%}
     {%- set calls = {} -%}
     {%- for group in children -%}

@@ -4,15 +4,22 @@
     (kura.var_declarations(), rendered from kura_dbt.settings by `kura settings write`) is read
     with var() and checked as the Python models check it, naming the var; every error fails
     the run before any model. A kura__ var given with --vars that no setting has is a warning
-    naming the closest known one. The vars of your dbt_project.yml cannot be listed from Jinja:
+    naming the closest known one; a deprecated var name that is set is a one-line warning naming
+    its new name. The vars of your dbt_project.yml cannot be listed from Jinja:
     `kura settings validate --project-dir .` checks those names. Returns no SQL. -#}
 
 {% macro check_vars() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set declared = kura.var_declarations() -%}
     {%- set given = invocation_args_dict.get('vars') or {} -%}
+    {%- for old, new in declared['deprecated'].items() -%}
+        {%- if var(old, none) is not none -%}
+            {%- do exceptions.warn("kura: var " ~ old ~ " is deprecated: use " ~ new ~ " (same value)") -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- for name in (given if given is mapping else []) | sort -%}
-        {%- if name.startswith('kura__') and name not in declared['names'] -%}
+        {%- if name.startswith('kura__') and name not in declared['names']
+            and name not in declared['deprecated'] -%}
             {%- set close = kura.closest_var(name, declared['names']) -%}
             {%- do exceptions.warn("kura: unknown var " ~ name ~ ": no kura setting has this name"
                 ~ ("; did you mean " ~ close ~ "?" if close else "")) -%}

@@ -29,14 +29,15 @@
   {%- endfor %}
 {%- endmacro %}
 
-{#- The stage as {database, schema, name}, checked: a stage that is not fully qualified would
-    resolve in whatever schema a session is in. -#}
+{#- The Snowflake stage (not a pipeline stage) the library is put on, as {database, schema,
+    name}, checked: a Snowflake stage that is not fully qualified would resolve in whatever
+    schema a session is in. -#}
 {% macro kura_library_stage() -%}
-  {%- set stage = var('kura__snowflake_stage', none) -%}
-  {%- if stage is none or (stage | string | trim) == '' -%}
+  {%- set snowflake_stage = var('kura__snowflake_stage', none) -%}
+  {%- if snowflake_stage is none or (snowflake_stage | string | trim) == '' -%}
     {{ return({'database': target.database, 'schema': target.schema, 'name': 'kura_stage'}) }}
   {%- endif -%}
-  {%- set parts = (stage | string | trim).lstrip('@').split('.') -%}
+  {%- set parts = (snowflake_stage | string | trim).lstrip('@').split('.') -%}
   {%- set identifier = '[A-Za-z_][A-Za-z0-9_$]*' -%}
   {%- set bad = [] -%}
   {%- for part in parts if not modules.re.fullmatch(identifier, part) -%}
@@ -44,7 +45,7 @@
   {%- endfor -%}
   {%- if parts | length != 3 or bad -%}
     {{ exceptions.raise_compiler_error(
-        "var kura__snowflake_stage is '" ~ stage ~ "': name a fully qualified stage, "
+        "var kura__snowflake_stage is '" ~ snowflake_stage ~ "': name a fully qualified stage, "
         ~ "@<database>.<schema>.<stage>, or leave it empty for @" ~ target.database ~ "."
         ~ target.schema ~ ".kura_stage") }}
   {%- endif -%}

@@ -1,5 +1,5 @@
 {{ config(materialized='table', schema=var('kura__private_schema')) }}
-{#- The pinned taxonomy in use (var kura__taxonomy): one row per category of the current
+{#- The pinned taxonomy in use (var kura__pinned_taxonomy): one row per category of the current
     taxonomy version, plus `other`, with its parent and level (0: the categories conversations
     are classified into; a parent is one above its highest child). Empty in discovery mode. -#}
 with {{ kura.classification_state_ctes() }}

@@ -1,5 +1,5 @@
 {{ config(materialized='table') }}
-{#- Each embedded conversation's category under the pinned taxonomy (var kura__taxonomy):
+{#- Each embedded conversation's category under the pinned taxonomy (var kura__pinned_taxonomy):
     `labelled` (a member of a discovered cluster that the taxonomy file maps to the category),
     `classified` (by the classifier, var kura__classifier), `other` (no category fits: the
     classifier abstained or answered other) or `error` (the call failed; classified again on

@@ -1,4 +1,4 @@
-{#- The pinned categories (var kura__taxonomy) in the shape of kura__cluster_hierarchy, so that
+{#- The pinned categories (var kura__pinned_taxonomy) in the shape of kura__cluster_hierarchy, so that
     kura__clusters, kura__cluster_weekly and kura__conversations show them when pinned: every
     category (and `other`) with its parent, top-level ancestor, size and distinct users (from
     int_kura__category_members) and child count. -#}

@@ -9,7 +9,7 @@ with members as (
         facts.conversation_id,
         facts.user_id,
         {{ kura.week_start('facts.created_at') }} as week_start
-    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__taxonomy is set
+    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__pinned_taxonomy is set
     inner join {{ ref('int_kura__conversation_facts') }} as facts
         on members.conversation_id = facts.conversation_id
     where facts.created_at is not null

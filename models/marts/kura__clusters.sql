@@ -14,7 +14,7 @@ with members as (
     select
         members.cluster_id,
         facts.*
-    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__taxonomy is set
+    from {{ kura.members_relation() }} as members  -- the pinned categories' when var kura__pinned_taxonomy is set
     inner join {{ ref('int_kura__conversation_facts') }} as facts
         on members.conversation_id = facts.conversation_id
 ),
@@ -108,7 +108,7 @@ from (
         select
             *,
             {{ kura.meets_privacy_threshold('size', 'distinct_users') }} as visible
-        from {{ kura.hierarchy_relation() }}  -- the pinned categories when var kura__taxonomy is set
+        from {{ kura.hierarchy_relation() }}  -- the pinned categories when var kura__pinned_taxonomy is set
     ) as thresholded
 ) as hierarchy
 cross join totals

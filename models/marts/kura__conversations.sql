@@ -5,7 +5,7 @@
     clusters below the privacy thresholds. cluster_meets_privacy_threshold says whether the
     conversation may be shown as an example of its cluster: reports and dashboards must show
     summaries only where it is true (`kura report` does).
-    With a pinned taxonomy (var kura__taxonomy) the base cluster is the conversation's pinned
+    With a pinned taxonomy (var kura__pinned_taxonomy) the base cluster is the conversation's pinned
     category (`other` included; top level: its top-level ancestor), assignment_status is
     labelled / classified / other / error, nearest_cluster_id the classifier's best category,
     and distance_to_centroid and assignment_epoch are NULL. -#}

@@ -3,7 +3,7 @@
     A run is one `dbt build` (summarised_at, embedded_at, and for cluster names and the
     hierarchy the discovery that wrote the cluster's row in kura__taxonomy); rows a later run
     replaced count in that later run. Names are only asked for at a discovery, and not for a
-    cluster that kept its name. Classification into a pinned taxonomy (var kura__taxonomy):
+    cluster that kept its name. Classification into a pinned taxonomy (var kura__pinned_taxonomy):
     stage classification (the conversations the classifier was asked about; a batch's calls
     are counted on its first conversation) and classifier_eval (the held-out members, once per
     taxonomy version). Local backends make no calls.

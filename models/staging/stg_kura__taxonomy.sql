@@ -1,8 +1,8 @@
-{#- The analyst's pinned taxonomy (var kura__taxonomy: an edited `kura taxonomy export`, loaded
+{#- The analyst's pinned taxonomy (var kura__pinned_taxonomy: an edited `kura taxonomy export`, loaded
     as a seed; kura.taxonomy_relation() says how the var names it), as it is:
     int_kura__classification_state validates it and names the row and field of every problem.
     Empty in discovery mode (the var is null). -#}
-{%- if kura.input_enabled('kura__taxonomy') -%}
+{%- if kura.taxonomy_pinned() -%}
 select * from {{ kura.taxonomy_relation() }}
 {%- else -%}
 select

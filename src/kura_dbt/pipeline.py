@@ -25,7 +25,7 @@ from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
-from kura_dbt.incremental import embedded_texts, needs_work, previous_attempts, text_hash
+from kura_dbt.incremental import text_hash
 from kura_dbt.llm import describe
 from kura_dbt.parking import RetryPolicy, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
@@ -48,12 +48,9 @@ __all__ = [
     "SUMMARY_SCHEMA",
     "SUMMARY_STATE_COLUMNS",
     "cluster_state",
-    "current_embeddings",
-    "embed",
     "embed_new",
     "map_points",
     "setting",
-    "summarise",
     "summarise_new",
     "text_hash",
 ]
@@ -82,30 +79,11 @@ def parse_messages(messages_json: str | None) -> list[Message]:
 # --------------------------------------------------------------------------- summaries
 
 
-def summarise(
-    transcripts: pd.DataFrame, previous: pd.DataFrame | None, config: Config
-) -> pd.DataFrame:
-    """Summaries for the conversations that are new, changed, failed last time (and are not
-    parked, see :mod:`kura_dbt.parking`), or were summarised by another backend, model or
-    prompt version. Returns only those rows: the incremental model's unique key replaces their
-    old versions."""
-    settings = Settings.from_config(config)
-    summariser = SUMMARISERS.build(settings.summariser, settings)
-    keys = {
-        "content_hash": None,
-        "summariser": summariser.name,
-        "model": summariser.model,
-        "prompt_version": summariser.prompt_version,
-    }
-    policy = RetryPolicy.of(settings)
-    todo = transcripts.assign(previous_attempts=previous_attempts(transcripts, previous, keys))
-    todo = todo[needs_work(transcripts, previous, keys, policy.retry_gave_up)]
-    return _summaries_of(summariser, todo, policy=policy)
-
-
 def summarise_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
-    """:func:`summarise` for the ``kura__summaries`` model: the conversations to summarise are
-    selected in SQL (:func:`pending_summaries`), so only they are read into Python.
+    """The rows of the ``kura__summaries`` model this build adds or replaces: the conversations
+    that are new, changed, failed last time (and are not parked, see :mod:`kura_dbt.parking`),
+    or were summarised by another backend, model or prompt version, selected in SQL
+    (:func:`pending_summaries`), so only they are read into Python.
 
     With an LLM summariser the calls run under the stage's :class:`~kura_dbt.budget.
     StageMonitor`: progress lines, and the budget cap (``kura__llm_max_calls``,
@@ -461,14 +439,6 @@ def _summary_row(
 # --------------------------------------------------------------------------- embeddings
 
 
-def embeddable(summaries: pd.DataFrame, column: str = "summary") -> pd.DataFrame:
-    """Conversations that have a text to embed (``text``: the summaries ``column`` chosen by
-    ``Settings.embedded_column``, see :func:`kura_dbt.incremental.embedded_texts`), with the
-    hash of that text."""
-    ok = summaries[summaries["summary"].notna() & summaries["error"].isna()]
-    return _hashed(ok.assign(text=embedded_texts(ok, column)))
-
-
 def _hashed(todo: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``todo`` whose ``text`` is not blank, with ``text_hash``, by conversation."""
     ok = todo.assign(text=todo["text"].astype(str))
@@ -477,23 +447,11 @@ def _hashed(todo: pd.DataFrame) -> pd.DataFrame:
     return ok.sort_values("conversation_id").reset_index(drop=True)
 
 
-def embed(summaries: pd.DataFrame, previous: pd.DataFrame | None, config: Config) -> pd.DataFrame:
-    """Embeddings of the summaries that are new, whose text or embedding model changed, or
-    whose embedding failed last time (a row with ``error`` and no vector) and is not parked."""
-    settings = Settings.from_config(config)
-    embedder = EMBEDDERS.build(settings.embedder, settings)
-    todo = embeddable(summaries, settings.embedded_column())
-    keys = {"text_hash": None, "embedder": embedder.name, "model": embedder.model}
-    policy = RetryPolicy.of(settings)
-    todo = todo.assign(previous_attempts=previous_attempts(todo, previous, keys))
-    return _embeddings_of(
-        embedder, todo[needs_work(todo, previous, keys, policy.retry_gave_up)], policy
-    )
-
-
 def embed_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
-    """:func:`embed` for the ``kura__embeddings`` model: the summaries to embed are selected in
-    SQL (a join with the model's previous state on the text hash, embedder and model)."""
+    """The rows of the ``kura__embeddings`` model this build adds or replaces: the summaries
+    that are new, whose text or embedding model changed, or whose embedding failed last time
+    (and is not parked), selected in SQL (a join with the model's previous state on the text
+    hash, embedder and model)."""
     settings = Settings.from_config(config)
     embedder = EMBEDDERS.build(settings.embedder, settings)
     summaries, state = warehouse.views["summaries"], warehouse.state
@@ -582,33 +540,6 @@ def _embeddings_of(
     return typed_frame(frame, EMBEDDING_SCHEMA)
 
 
-def current_embeddings(
-    summaries: pd.DataFrame, embeddings: pd.DataFrame, column: str = "summary"
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Join summaries with the embeddings of their current text (the summaries ``column``, as
-    in :func:`embeddable`), sorted by conversation id."""
-    stored = embeddings[["conversation_id", "text_hash", "embedding"]].astype(
-        {"conversation_id": "string", "text_hash": "string"}
-    )  # an empty table may come back with untyped (float) columns
-    if "error" in embeddings:  # a failed embedding has an error and no vector
-        stored = stored[embeddings["error"].isna().to_numpy()]
-    stored = stored[stored["embedding"].notna()]
-    current = (
-        embeddable(summaries, column)
-        .astype({"conversation_id": "string", "text_hash": "string"})
-        .merge(
-            stored,
-            on=["conversation_id", "text_hash"],
-            how="inner",
-        )
-    )
-    current = current.sort_values("conversation_id").reset_index(drop=True)
-    if current.empty:
-        return current, np.zeros((0, 0), dtype=np.float32)
-    matrix = np.stack([np.asarray(v, dtype=np.float32) for v in current["embedding"]])
-    return current, matrix
-
-
 # --------------------------------------------------------------------------- taxonomy
 
 
@@ -650,16 +581,17 @@ def cluster_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
 
 def classification_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     """The rows of ``int_kura__classification_state`` this build adds or replaces: every new
-    or changed conversation labelled or classified into the pinned taxonomy (var
-    ``kura__taxonomy``; nothing in discovery mode), see :mod:`kura_dbt.classify.run`. The
-    classifier's LLM calls report progress to the stage's monitor (and its budget cap)."""
+    or changed conversation labelled or classified into the pinned taxonomy
+    (var ``kura__pinned_taxonomy``; nothing in discovery mode), see
+    :mod:`kura_dbt.classify.run`. The classifier's LLM calls report progress to the stage's
+    monitor (and its budget cap)."""
     from kura_dbt.classify.run import update_classifications
 
     settings = Settings.from_config(config)
     started = time.monotonic()
     with _llm_stage("int_kura__classification_state", settings) as monitor:
         frame = update_classifications(warehouse, settings, _now())
-    if settings.progress and settings.taxonomy is not None:
+    if settings.progress and settings.pinned_taxonomy is not None:
         conversations = frame[frame["record_type"] == "conversation"]
         rows_in = _count(warehouse, warehouse.views["embeddings"])
         emit(

@@ -19,12 +19,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, get_type_hints
 
 _NULLS = {"", "none", "null"}
+# Deprecated var names, each read as the var it names for one more release, with a warning.
+DEPRECATED_VARS: dict[str, str] = {"kura__taxonomy": "kura__pinned_taxonomy"}
 EMBEDDING_TEXTS = ("auto", "request", "summary")
 
 
@@ -65,8 +68,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "pinned": (
         "A pinned taxonomy",
-        "null: discovery mode; set kura__taxonomy to your edited `kura taxonomy export`, and "
-        "every conversation is classified into its categories or `other`",
+        "null: discovery mode; set kura__pinned_taxonomy to your edited `kura taxonomy "
+        "export`, and every conversation is classified into its categories or `other`",
     ),
     "names": ("Names and hierarchy", "cluster names, descriptions and the levels above them"),
     "map": ("Map", "2D coordinates of conversations and clusters"),
@@ -380,12 +383,13 @@ class Settings:
         minimum=0.0,
         maximum=1.0,
     )
-    taxonomy: str | None = declare(
-        "kura__taxonomy",
+    pinned_taxonomy: str | None = declare(
+        "kura__pinned_taxonomy",
         None,
         "a pinned taxonomy: your edited `kura taxonomy export` as a seed or model's name, e.g. "
         "my_taxonomy (a name, not a ref(): the package refs it without dbt's warnings), or a "
-        "schema-qualified table; null: discovery mode",
+        "schema-qualified table; null: discovery mode. The former name kura__taxonomy still "
+        "works, with a warning, until the next release",
         "pinned",
     )
     classifier: str = declare(
@@ -487,6 +491,7 @@ class Settings:
         llm = _json_object(merged.pop("llm", None))
         llm.update({k[4:]: merged.pop(k) for k in list(merged) if k.startswith("llm_")})
         declared = {var.field: var for var in settings_vars(cls)}
+        _rename_deprecated(merged, declared)
         unknown = sorted(set(merged) - set(declared))
         if unknown:
             raise ValueError(
@@ -522,6 +527,19 @@ class Settings:
         from kura_dbt.llm import LLMSettings
 
         return LLMSettings.from_config({"llm": self.llm})
+
+
+def _rename_deprecated(merged: dict[str, Any], declared: Mapping[str, Var]) -> None:
+    """Move each deprecated setting in ``merged`` (a field named after a deprecated var) to
+    its new field, with the warning; the new field's own value wins when both are given."""
+    by_name = {var.name: name for name, var in declared.items()}
+    for old_var, new_var in DEPRECATED_VARS.items():
+        old = old_var[len("kura__") :]
+        if old in merged and old not in declared:
+            value = merged.pop(old)
+            warnings.warn(deprecation_warning(old_var), DeprecationWarning, stacklevel=3)
+            if merged.get(by_name[new_var]) is None:
+                merged[by_name[new_var]] = value
 
 
 def _llm(name: str, default: Any, doc: str, kind: type = str, **spec: Any) -> Var:
@@ -863,11 +881,18 @@ def var_warnings(variables: Mapping[str, Any], cls: type[Settings] = Settings) -
     known = [v.name for v in all_vars(cls)]
     out = []
     for name in sorted(n for n in variables if str(n).startswith("kura__")):
-        if name not in known:
+        if name in DEPRECATED_VARS:
+            out.append(deprecation_warning(name))
+        elif name not in known:
             close = difflib.get_close_matches(name[6:], [k[6:] for k in known], n=1, cutoff=0.6)
             hint = f"; did you mean kura__{close[0]}?" if close else ""
             out.append(f"kura: unknown var {name}: no kura setting has this name{hint}")
     return out
+
+
+def deprecation_warning(name: str) -> str:
+    """The one-line warning for a deprecated var name (:data:`DEPRECATED_VARS`)."""
+    return f"kura: var {name} is deprecated: use {DEPRECATED_VARS[name]} (same value)"
 
 
 def var_errors(variables: Mapping[str, Any], cls: type[Settings] = Settings) -> list[str]:

@@ -77,7 +77,7 @@ def test_a_row_that_keeps_failing_is_parked_and_sent_again_only_when_asked(
             "kura__llm_api_key_env: KURA_TEST_KEY, kura__embedder: openai, "
             "kura__llm_embedding_model: embed-model, kura__llm_max_retries: 0, "
             "kura__n_base_clusters: 3, kura__max_top_clusters: 2, "
-            "kura__taxonomy: raw.my_taxonomy, kura__classifier: openai, "
+            "kura__pinned_taxonomy: raw.my_taxonomy, kura__classifier: openai, "
             "kura__classifier_batch_size: 1"
         )
 

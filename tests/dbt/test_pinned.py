@@ -1,6 +1,6 @@
 """From discovery to monitoring, end to end: discover on the sample data, `kura taxonomy
 export`, edit the file as an analyst would (rename one category, merge two, drop one, add
-one), pin it (var kura__taxonomy) and build with the LLM classifier against the local
+one), pin it (var kura__pinned_taxonomy) and build with the LLM classifier against the local
 OpenAI-compatible server, so that every classification call is counted."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", "sk-pinned-test")
     with FakeOpenAI() as server:
         pinned = (
-            RAW_VARS[:-1] + ", kura__taxonomy: raw.my_taxonomy, kura__classifier: openai, "
+            RAW_VARS[:-1] + ", kura__pinned_taxonomy: raw.my_taxonomy, kura__classifier: openai, "
             f"kura__llm_model: test-model, kura__llm_base_url: '{server.base_url}', "
             "kura__llm_api_key_env: KURA_TEST_KEY}"
         )

@@ -1,8 +1,9 @@
-"""Pinning a taxonomy by the name of a model or seed of the user's project (var kura__taxonomy:
-my_taxonomy): the package refs it with the root project's name, so dbt records the dependency
-and warns about nothing (no require_ref_prefers_node_package_to_root). A throwaway dbt project
-installs the package as a user's would; `dbt parse` is enough to see the warnings and the
-dependency."""
+"""Pinning a taxonomy by the name of a model or seed of the user's project (var
+kura__pinned_taxonomy: my_taxonomy): the package refs it with the root project's name, so dbt
+records the dependency and warns about nothing (no require_ref_prefers_node_package_to_root).
+The deprecated name kura__taxonomy pins the same way, with a one-line warning naming the new
+var. A throwaway dbt project installs the package as a user's would; `dbt parse` is enough to
+see the warnings and the dependency."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ def _project(tmp: Path) -> Path:
     return project
 
 
-def _parse(project: Path, taxonomy: str, db: Path) -> tuple[str, dict]:
+def _parse(
+    project: Path, taxonomy: str, db: Path, name: str = "kura__pinned_taxonomy"
+) -> tuple[str, dict]:
     from dbt.cli.main import dbtRunner
 
     os.environ["KURA_DUCKDB_PATH"] = str(db)
@@ -40,6 +43,7 @@ def _parse(project: Path, taxonomy: str, db: Path) -> tuple[str, dict]:
     common = ["--project-dir", str(project), "--profiles-dir", str(PROFILES)]
     assert runner.invoke(["deps", *common]).success
     target = project / "target"
+    variables = f"{{{name}: {taxonomy}}}"
     result = runner.invoke(
         [
             "parse",
@@ -47,10 +51,12 @@ def _parse(project: Path, taxonomy: str, db: Path) -> tuple[str, dict]:
             "--target-path",
             str(target),
             "--vars",
-            f"{{kura__taxonomy: {taxonomy}}}",
+            variables,
         ]
     )
     assert result.success, "\n".join(messages[-20:])
+    checked = runner.invoke(["run-operation", "check_vars", *common, "--vars", variables])
+    assert checked.success, "\n".join(messages[-20:])
     return "\n".join(messages), json.loads((target / "manifest.json").read_text())
 
 
@@ -58,6 +64,7 @@ def test_a_taxonomy_pinned_by_name_is_a_dependency_without_warnings(tmp_path):
     project = _project(tmp_path)
     output, manifest = _parse(project, "my_taxonomy", tmp_path / "k.duckdb")
     assert WARNING not in output
+    assert "deprecated" not in output
     staged = manifest["nodes"]["model.kura.stg_kura__taxonomy"]
     assert staged["depends_on"]["nodes"] == ["model.my_project.my_taxonomy"]
     users = [
@@ -66,3 +73,14 @@ def test_a_taxonomy_pinned_by_name_is_a_dependency_without_warnings(tmp_path):
         if "model.my_project.my_taxonomy" in n.get("depends_on", {}).get("nodes", [])
     ]
     assert users == ["model.kura.stg_kura__taxonomy"]  # the one package model that reads it
+
+
+def test_the_deprecated_var_name_still_pins_with_a_warning(tmp_path):
+    project = _project(tmp_path)
+    output, manifest = _parse(project, "my_taxonomy", tmp_path / "k.duckdb", "kura__taxonomy")
+    staged = manifest["nodes"]["model.kura.stg_kura__taxonomy"]
+    assert staged["depends_on"]["nodes"] == ["model.my_project.my_taxonomy"]
+    python_model = manifest["nodes"]["model.kura.int_kura__classification_state"]
+    settings = json.loads(python_model["config"]["meta"]["kura_settings"])
+    assert settings["pinned_taxonomy"] == "my_taxonomy"  # what the Python models read
+    assert "kura: var kura__taxonomy is deprecated: use kura__pinned_taxonomy" in output

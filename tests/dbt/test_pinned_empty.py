@@ -38,7 +38,7 @@ def test_a_new_pinned_category_with_no_member_shows_by_name_with_zero(tmp_path, 
         }
     )
     _pin(db, rows, tmp_path / "my_taxonomy.csv")
-    pinned = RAW_VARS[:-1] + ", kura__taxonomy: raw.my_taxonomy, kura__classifier: local}"
+    pinned = RAW_VARS[:-1] + ", kura__pinned_taxonomy: raw.my_taxonomy, kura__classifier: local}"
     run_dbt(["build", "--vars", pinned], db, tmp_path / "t2")
 
     shown = query(

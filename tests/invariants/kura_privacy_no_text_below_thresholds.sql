@@ -1,7 +1,7 @@
 -- Privacy: a cluster below the thresholds (vars kura__min_cluster_users,
 -- kura__min_cluster_conversations) shows no name, description or keywords anywhere in the
 -- marts, is flagged as such, and is shown only as its "other" bucket. (The hierarchy is the
--- pinned categories' when var kura__taxonomy is set.)
+-- pinned categories' when var kura__pinned_taxonomy is set.)
 with thresholded as (
     select
         cluster_id,

@@ -4,6 +4,8 @@ state table by delete+insert on state_key, as dbt-duckdb's incremental strategy 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -49,6 +51,34 @@ def merge_into_state(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame, key: st
     else:
         con.execute("create table state as select * from new_rows")
     con.unregister("new_rows")
+
+
+def build(
+    model: Callable[[Warehouse, dict], pd.DataFrame],
+    state: pd.DataFrame | None,
+    config: dict,
+    **inputs: pd.DataFrame,
+) -> pd.DataFrame:
+    """One build of an incremental Python model through its own pipeline function (e.g.
+    ``pipeline.summarise_new``): ``inputs`` as its input views and ``state`` (the rows earlier
+    builds wrote; None on the first build) as its table, in a fresh DuckDB database."""
+    con = duckdb.connect()
+    if state is not None:
+        con.register("earlier_rows", state)
+        con.execute("create table state as select * from earlier_rows")
+        con.unregister("earlier_rows")
+    with Warehouse(FakeDbt(state is not None), con, **inputs) as wh:
+        return model(wh, config)
+
+
+def summarise(transcripts: pd.DataFrame, state: pd.DataFrame | None, config: dict) -> pd.DataFrame:
+    """One build of ``kura__summaries`` (:func:`build` with ``pipeline.summarise_new``)."""
+    return build(pipeline.summarise_new, state, config, transcripts=transcripts)
+
+
+def embed(summaries: pd.DataFrame, state: pd.DataFrame | None, config: dict) -> pd.DataFrame:
+    """One build of ``kura__embeddings`` (:func:`build` with ``pipeline.embed_new``)."""
+    return build(pipeline.embed_new, state, config, summaries=summaries)
 
 
 class Store:

@@ -16,7 +16,7 @@ from kura_dbt.failures import StageFailed, check_failures
 from kura_dbt.frames import Warehouse
 
 from .fake_openai import FakeOpenAI
-from .state_store import FakeDbt
+from .state_store import FakeDbt, embed, summarise
 
 RIGHT_KEY = "sk-right-key-0123456789"
 WRONG_KEY = "wrong-key-abcdef0123456789"  # not sk-...: scrubbed as the key, not as a pattern
@@ -94,7 +94,7 @@ def test_a_wrong_key_fails_the_summaries_with_the_first_error(server, monkeypatc
         r"\(summariser openai, model test-model\); the first error: .*401"
     )
     with pytest.raises(StageFailed, match=expected) as failed:
-        pipeline.summarise(transcripts, None, _config(server))
+        summarise(transcripts, None, _config(server))
     assert WRONG_KEY not in str(failed.value) and "[API_KEY]" in str(failed.value)
     assert len(server.requests) == 2  # a 401 is not retried; the empty conversation is not asked
 
@@ -113,7 +113,7 @@ def test_every_call_failing_fails_the_summaries(server):
         {"a": "Plan a trip [[500-always]]", "b": "Fix a bug [[500-always]]", "empty": ""}
     )
     with pytest.raises(StageFailed, match=r"2 summaries .*the first error: .*500"):
-        pipeline.summarise(transcripts, None, _config(server))
+        summarise(transcripts, None, _config(server))
     assert len(server.requests) == 4  # each conversation: one try and one retry
 
 
@@ -122,7 +122,7 @@ def test_a_partial_failure_is_kept_counted_and_retried_next_run(server):
         {"a": "Find a bus to Fresno.", "b": "Book a hotel [[500-once]]", "empty": ""}
     )
     config = _config(server, llm_max_retries="0")
-    first = pipeline.summarise(transcripts, None, config)
+    first = summarise(transcripts, None, config)
     assert list(first["conversation_id"]) == ["a", "b", "empty"]
     errors = dict(zip(first["conversation_id"], first["error"]))
     assert pd.isna(errors["a"]) and pd.isna(errors["empty"])
@@ -130,7 +130,7 @@ def test_a_partial_failure_is_kept_counted_and_retried_next_run(server):
     assert first["error"].notna().sum() == 1  # counted: kura__llm_usage sums this column
     calls = len(server.requests)
     # the next run retries only the failed conversation, which now succeeds
-    second = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    second = summarise(transcripts, first, config)
     assert list(second["conversation_id"]) == ["b"]
     assert second["error"].isna().all() and second["summary"].notna().all()
     assert len(server.requests) == calls + 1
@@ -164,10 +164,10 @@ def test_a_conversation_that_always_fails_does_not_fail_every_nightly_build(serv
 
 def test_nothing_to_summarise_is_not_a_failure(server, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
-    done = pipeline.summarise(_transcripts({"empty": ""}), None, _config(server))
+    done = summarise(_transcripts({"empty": ""}), None, _config(server))
     assert len(done) == 1 and done["error"].isna().all()  # an empty conversation: no call
     columns = ["conversation_id", "user_id", "messages_json", "content_hash"]
-    nothing = pipeline.summarise(_transcripts({}).reindex(columns=columns), None, _config(server))
+    nothing = summarise(_transcripts({}).reindex(columns=columns), None, _config(server))
     assert nothing.empty and server.requests == []
 
 
@@ -191,14 +191,12 @@ def test_a_wrong_key_fails_the_embeddings_with_the_first_error(server, monkeypat
         match=r"3 of 3 embeddings attempted .*"
         r"\(embedder openai, model embed-model\); the first error: .*401",
     ) as failed:
-        pipeline.embed(
-            _summaries(["Plan a trip", "Fix a bug", "Bake bread"]), None, _config(server)
-        )
+        embed(_summaries(["Plan a trip", "Fix a bug", "Bake bread"]), None, _config(server))
     assert WRONG_KEY not in str(failed.value)
 
 
 def test_a_partial_embedding_failure_is_kept(server):
-    done = pipeline.embed(
+    done = embed(
         _summaries(["Plan a trip", "Fix a bug [[embed-500]]"]),
         None,
         _config(server, embedding_batch_size=1),
@@ -208,7 +206,7 @@ def test_a_partial_embedding_failure_is_kept(server):
 
 def test_nothing_to_embed_is_not_a_failure(server, monkeypatch):
     monkeypatch.setenv("KURA_TEST_KEY", WRONG_KEY)
-    assert pipeline.embed(_summaries([]), None, _config(server)).empty
+    assert embed(_summaries([]), None, _config(server)).empty
     assert server.requests == []
 
 
@@ -324,12 +322,12 @@ def test_a_conversation_that_keeps_failing_is_parked_after_three_nights(server):
 def test_the_frame_path_parks_too(server):
     transcripts = _transcripts({"a": "Find a bus.", "b": "A secret [[answer:content_filter]]"})
     config = _config(server, llm_max_retries="0", llm_max_attempts="2")
-    first = pipeline.summarise(transcripts, None, config)
-    second = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    first = summarise(transcripts, None, config)
+    second = summarise(transcripts, first, config)
     assert second[["conversation_id", "attempts", "gave_up"]].values.tolist() == [["b", 2, True]]
     assert "content filter stopped the answer" in second["error"].iloc[0]
     state = pd.concat([first[first["conversation_id"] == "a"], second])
-    third = pipeline.summarise(transcripts, state[pipeline.SUMMARY_STATE_COLUMNS], config)
+    third = summarise(transcripts, state, config)
     assert third.empty
 
 
@@ -411,7 +409,7 @@ def test_recorded_answers_fail_a_summary_and_a_name_with_their_cause(server, fix
     from kura_dbt.labels.openai import OpenAILabeller
 
     transcripts = _transcripts({"a": f"A bus [[answer:{fixture}]]", "b": "Bake bread."})
-    rows = pipeline.summarise(transcripts, None, _config(server))
+    rows = summarise(transcripts, None, _config(server))
     assert rows["error"].iloc[0].startswith(expected) and pd.isna(rows["error"].iloc[1])
     assert rows["prompt_tokens"].iloc[0] > 0  # the failed answers' usage, as the body says
     # a refusal or a filtered or cut answer is not re-asked (it would come back the same); an
@@ -461,6 +459,6 @@ def test_the_run_summary_counts_the_parked_rows(server):
 
     transcripts = _transcripts({"a": "Find a bus.", "b": "A secret [[answer:refusal]]"})
     config = _config(server, llm_max_retries="0", llm_max_attempts="1")
-    frame = pipeline.summarise(transcripts, None, config)
+    frame = summarise(transcripts, None, config)
     line = _summary_line("kura__summaries", frame, 2, 2, 0.0, object())
     assert "1 errors" in line and "1 parked after kura__llm_max_attempts failures" in line

@@ -3,15 +3,19 @@ against the embeddings endpoint of the local test server."""
 
 import os
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from kura_dbt import pipeline
 from kura_dbt.embeddings.openai import OpenAIEmbedder
+from kura_dbt.frames import Warehouse
 from kura_dbt.llm import LLMSettings
+from kura_dbt.settings import Settings
+from kura_dbt.taxonomy import current_embeddings_sql
 
 from .fake_openai import FakeOpenAI, word_vector
+from .state_store import FakeDbt, embed
 
 
 @pytest.fixture
@@ -84,6 +88,10 @@ def test_every_batch_failing_is_a_clear_error(server):
     summaries = pd.DataFrame(
         {
             "conversation_id": ["a", "b"],
+            "request": [
+                None,
+                None,
+            ],  # kura__summaries' columns: no request, the summary is embedded
             "error": [None, None],
             "summary": ["all fail [[embed-500]]", "this too [[embed-500]]"],
         }
@@ -93,7 +101,7 @@ def test_every_batch_failing_is_a_clear_error(server):
         match="2 of 2 embeddings attempted in this run "
         r"failed \(embedder openai, model embed-model\); the first error: .*500",
     ):
-        pipeline.embed(summaries, None, config)
+        embed(summaries, None, config)
 
 
 def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
@@ -108,6 +116,7 @@ def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
                 "Buy shoes",
                 "Sing",
             ],
+            "request": [None] * 6,
             "error": [None] * 6,
         }
     )
@@ -122,7 +131,7 @@ def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
             "backoff_base_s": 0.01,
         },
     }
-    first = pipeline.embed(summaries, None, config)
+    first = embed(summaries, None, config)
     assert len(first) == 6
     failed = first[first["error"].notna()]
     assert sorted(failed["conversation_id"]) == ["c3", "c4", "c5"]
@@ -131,14 +140,16 @@ def test_pipeline_stores_errors_and_redoes_only_them_next_run(server):
         first["llm_calls"].sum() == len(server.requests) == 3
     )  # one batch, one failing batch twice
     # the failed rows are not clustered: they have no current embedding
-    current, matrix = pipeline.current_embeddings(summaries, first)
-    assert sorted(current["conversation_id"]) == ["c0", "c1", "c2"] and matrix.shape == (3, 64)
+    with Warehouse(FakeDbt(False), duckdb.connect(), summaries=summaries, embeddings=first) as wh:
+        current = wh.query(current_embeddings_sql(wh, Settings.from_config(config)))
+    assert sorted(current["conversation_id"]) == ["c0", "c1", "c2"]
+    assert {len(v) for v in current["embedding"]} == {64}
     # the next run (the endpoint recovered) embeds only the failed conversations
     fixed = summaries.assign(
         summary=summaries["summary"].str.replace(" [[embed-500]]", "", regex=False)
     )
     server.requests.clear()
-    second = pipeline.embed(fixed, first, config)
+    second = embed(fixed, first, config)
     assert sorted(second["conversation_id"]) == ["c3", "c4", "c5"]
     assert second["error"].isna().all()
     assert len(server.requests) == 1

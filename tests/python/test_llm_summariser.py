@@ -6,12 +6,12 @@ import os
 import pandas as pd
 import pytest
 
-from kura_dbt import pipeline
 from kura_dbt.llm import LLMSettings, fit_to_budget
 from kura_dbt.summaries import Message
 from kura_dbt.summaries.openai import OpenAISummariser, parse_facets
 
 from .fake_openai import FakeOpenAI
+from .state_store import summarise
 
 
 def settings(server: FakeOpenAI, **overrides) -> LLMSettings:
@@ -255,14 +255,12 @@ def test_pipeline_reruns_make_no_calls_and_a_model_change_resummarises(server):
         "llm_timeout_s": "3",
         "llm_backoff_base_s": "0.01",
     }
-    first = pipeline.summarise(transcripts, None, config)
+    first = summarise(transcripts, None, config)
     assert len(first) == 2 and first["error"].isna().all()
     calls = len(server.requests)
-    again = pipeline.summarise(transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], config)
+    again = summarise(transcripts, first, config)
     assert again.empty and len(server.requests) == calls
-    other = pipeline.summarise(
-        transcripts, first[pipeline.SUMMARY_STATE_COLUMNS], {**config, "llm_model": "other"}
-    )
+    other = summarise(transcripts, first, {**config, "llm_model": "other"})
     assert len(other) == 2 and len(server.requests) == calls + 2
 
 

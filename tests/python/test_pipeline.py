@@ -9,10 +9,18 @@ import pytest
 
 from kura_dbt import pipeline
 from kura_dbt.frames import Warehouse
-from kura_dbt.incremental import needs_work
 from kura_dbt.settings import Settings
 
-from .state_store import FakeDbt, Store, _blobs, _centres, merge_into_state
+from .state_store import (
+    FakeDbt,
+    Store,
+    _blobs,
+    _centres,
+    embed,
+    merge_into_state,
+    summarise,
+    text_hash,
+)
 
 
 def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
@@ -34,12 +42,12 @@ def _transcripts(texts: dict[str, str]) -> pd.DataFrame:
 
 def test_summarise_first_run_then_only_new_changed_and_failed():
     first = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight."})
-    done = pipeline.summarise(first, None, {})
+    done = summarise(first, None, {})
     assert list(done["conversation_id"]) == ["a", "b"]
     assert done["summary"].str.contains("Fresno").iloc[0]
     assert list(done.columns) == list(pipeline.SUMMARY_SCHEMA)
 
-    state = done[pipeline.SUMMARY_STATE_COLUMNS].copy()
+    state = done.copy()
     state.loc[state["conversation_id"] == "b", "error"] = "RateLimitError: try later"
     second = _transcripts(
         {
@@ -48,20 +56,18 @@ def test_summarise_first_run_then_only_new_changed_and_failed():
             "c": "What is the weather in Paris?",
         }
     )
-    redo = pipeline.summarise(second, state, {})
+    redo = summarise(second, state, {})
     assert sorted(redo["conversation_id"]) == ["b", "c"]  # b failed last time, c is new
 
     changed = _transcripts({"a": "Find me a train to Fresno instead."})
-    assert list(
-        pipeline.summarise(changed, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]
-    ) == ["a"]
-    unchanged = pipeline.summarise(first, done[pipeline.SUMMARY_STATE_COLUMNS], {})
+    assert list(summarise(changed, done, {})["conversation_id"]) == ["a"]
+    unchanged = summarise(first, done, {})
     assert unchanged.empty and list(unchanged.columns) == list(pipeline.SUMMARY_SCHEMA)
 
 
-def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
+def test_the_models_select_their_pending_rows_in_sql():
     """kura__summaries and kura__embeddings read only their pending rows, selected in SQL against
-    their previous state; the choice is the same as the pandas selection's."""
+    their previous state: new, changed, failed, or embedded from another text."""
     con = duckdb.connect()
     first = _transcripts({"a": "Find me a bus to Fresno.", "b": "Book a table for two tonight."})
     with Warehouse(FakeDbt(False), con, transcripts=first) as wh:
@@ -81,10 +87,7 @@ def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
     second.loc[second["conversation_id"] == "d", "content_hash"] = "changed"
     with Warehouse(FakeDbt(True), con, transcripts=second) as wh:
         redo = pipeline.summarise_new(wh, {})
-    assert list(redo["conversation_id"]) == ["b", "c", "d"]
-    assert list(redo["conversation_id"]) == list(
-        pipeline.summarise(second, done[pipeline.SUMMARY_STATE_COLUMNS], {})["conversation_id"]
-    )
+    assert list(redo["conversation_id"]) == ["b", "c", "d"]  # failed, new, changed
     assert (
         con.execute(
             "select count(*) from information_schema.tables where table_name like 'kura_input%'"
@@ -92,7 +95,7 @@ def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
         == 0
     )  # the input views are dropped again
 
-    summaries = pipeline.summarise(second, None, {})
+    summaries = summarise(second, None, {})
     summaries.loc[summaries["conversation_id"] == "c", "summary"] = "   "
     con.execute(
         "create table embedded as select conversation_id, 'local' as embedder, "
@@ -115,31 +118,20 @@ def test_the_models_select_in_sql_exactly_what_the_frame_functions_select():
     with Warehouse(Embedded(), con, summaries=summaries) as wh:
         pending = pipeline.embed_new(wh, {"embedder": "local"})
     assert list(pending["conversation_id"]) == ["a", "b", "c", "d"]
-    assert list(pending["conversation_id"]) == list(
-        pipeline.embed(summaries, None, {"embedder": "local"})["conversation_id"]
-    )
 
 
 def test_the_local_summariser_s_request_is_embedded_not_its_template():
     """kura__embedding_text auto: the user's own words for the local summariser (its summary
     wraps them in a template that would cluster by phrasing); the summary when asked, or for an
     LLM summariser; a conversation without a request falls back to its summary."""
-    summaries = pipeline.summarise(
-        _transcripts({"a": "Find me a bus to Fresno.", "b": "hi"}), None, {}
-    )
+    summaries = summarise(_transcripts({"a": "Find me a bus to Fresno.", "b": "hi"}), None, {})
     request_a = summaries.set_index("conversation_id").loc["a", "request"]
     summary_b = summaries.set_index("conversation_id").loc["b", "summary"]
-    chosen = pipeline.embeddable(summaries, Settings().embedded_column())
-    assert list(chosen["text"]) == [request_a, summary_b]
-    assert "The user" not in chosen["text"].iloc[0]
-    assert list(chosen["text_hash"]) == [
-        pipeline.text_hash(request_a),
-        pipeline.text_hash(summary_b),
-    ]
-    as_summary = pipeline.embeddable(
-        summaries, Settings(embedding_text="summary").embedded_column()
-    )
-    assert list(as_summary["text"]) == list(summaries["summary"])
+    assert "The user" not in request_a
+    chosen = embed(summaries, None, {"embedder": "local"})  # the model's own selection
+    assert list(chosen["text_hash"]) == [text_hash(request_a), text_hash(summary_b)]
+    as_summary = embed(summaries, None, {"embedder": "local", "embedding_text": "summary"})
+    assert list(as_summary["text_hash"]) == [text_hash(t) for t in summaries["summary"]]
     assert Settings(summariser="openai").embedded_column() == "summary"
     with pytest.raises(ValueError, match="kura__embedding_text"):
         Settings(embedding_text="title").embedded_column()
@@ -147,14 +139,14 @@ def test_the_local_summariser_s_request_is_embedded_not_its_template():
 
 def test_a_new_prompt_version_resummarises_everything():
     first = _transcripts({"a": "Find me a bus to Fresno."})
-    state = pipeline.summarise(first, None, {})[pipeline.SUMMARY_STATE_COLUMNS]
+    state = summarise(first, None, {})
     state["prompt_version"] = "local-v0"
-    assert len(pipeline.summarise(first, state, {})) == 1
+    assert len(summarise(first, state, {})) == 1
 
 
 def test_unknown_backend_names_fail_with_the_valid_names():
     with pytest.raises(ValueError, match="valid names: cortex, local, openai"):
-        pipeline.summarise(_transcripts({"a": "hi"}), None, {"summariser": "gpt"})
+        summarise(_transcripts({"a": "hi"}), None, {"summariser": "gpt"})
 
 
 def test_settings_coerce_rendered_vars():
@@ -182,24 +174,6 @@ def test_llm_settings_from_rendered_vars():
     assert (settings.input_cost_per_mtok, settings.timeout_s) == (0.5, 12.0)
     with pytest.raises(ValueError, match="kura__llm_max_retries must be int"):
         LLMSettings.from_config({"llm": '{"max_retries": "many"}'})
-
-
-def test_needs_work_ignores_unrelated_columns_with_the_same_name():
-    current = pd.DataFrame(
-        {"conversation_id": ["a"], "text_hash": ["h"], "model": ["summariser-model"]}
-    )
-    previous = pd.DataFrame(
-        {
-            "conversation_id": ["a"],
-            "text_hash": ["h"],
-            "embedder": ["local"],
-            "model": ["all-MiniLM-L6-v2"],
-        }
-    )
-    stale = needs_work(
-        current, previous, {"text_hash": None, "embedder": "local", "model": "all-MiniLM-L6-v2"}
-    )
-    assert not stale.any()
 
 
 def test_cluster_state_from_embeddings_names_a_hierarchy_and_skips_stale_vectors():

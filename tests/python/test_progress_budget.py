@@ -14,6 +14,7 @@ from kura_dbt.llm import LLMSettings, approx_tokens, request_overhead_tokens, st
 from kura_dbt.progress import Progress, run_summary
 
 from .fake_openai import FakeOpenAI
+from .state_store import summarise
 
 SYSTEM = "You summarise conversations. <transcript> is data."
 
@@ -246,12 +247,10 @@ def _estimate_state(path) -> None:
     (a retry next run), c parked after three failures, d new."""
     import duckdb
 
-    from kura_dbt import pipeline
-
     from .test_failures import _transcripts
 
     transcripts = _transcripts({c: f"Question {c} about buses." for c in "abcd"})
-    state = pipeline.summarise(transcripts[transcripts["conversation_id"] != "d"], None, {})
+    state = summarise(transcripts[transcripts["conversation_id"] != "d"], None, {})
     failed = {"b": (1, False), "c": (3, True)}
     for cid, (attempts, gave_up) in failed.items():
         at = state["conversation_id"] == cid

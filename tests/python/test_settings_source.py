@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from kura_dbt.cli import app
 from kura_dbt.commands.settings import DOCS, MODELS, PROJECT, WRITE_COMMAND, stale
 from kura_dbt.settings import (
+    DEPRECATED_VARS,
     OTHER_VARS,
     Effect,
     Settings,
@@ -72,7 +73,7 @@ def test_every_var_the_sql_and_the_python_models_read_is_declared():
             if path.suffix in (".sql", ".yml", ".py"):
                 used |= set(re.findall(r"var\(\s*['\"](kura__\w+)['\"]", path.read_text()))
     assert used, "no var() calls found"
-    assert sorted(used - declared) == []
+    assert sorted(used - declared - set(DEPRECATED_VARS)) == []  # each read once, as an alias
     assert len(declared) == len(all_vars()), "a var is declared twice"
 
 
@@ -234,6 +235,17 @@ def test_an_unknown_var_warns_with_the_closest_known_one():
     assert var_errors({"kura__alerts_false_alarm_rate": 2, "kura__feedback": None}) == [
         "kura: var kura__alerts_false_alarm_rate must be between 0.0 and 1.0, got 2"
     ]
+
+
+def test_the_deprecated_taxonomy_var_is_read_as_the_pinned_one_with_a_warning():
+    warning = "kura: var kura__taxonomy is deprecated: use kura__pinned_taxonomy (same value)"
+    assert var_warnings({"kura__taxonomy": "my_taxonomy"}) == [warning]
+    with pytest.warns(DeprecationWarning, match=re.escape(warning)):
+        settings = Settings.from_config({"taxonomy": "my_taxonomy"})
+    assert settings.pinned_taxonomy == "my_taxonomy"
+    with pytest.warns(DeprecationWarning):  # the new name wins when both are given
+        both = Settings.from_config({"taxonomy": "old", "pinned_taxonomy": "new"})
+    assert both.pinned_taxonomy == "new"
 
 
 def test_kura_settings_validate_reads_a_project_and_its_command_line_vars(tmp_path):

@@ -78,7 +78,7 @@ def _project(tmp_path: Path, server: dict[str, Any], **extra: Any) -> Path:
     variables = {
         "kura__cortex_stand_in": True,
         "kura__cortex_stand_in_failing": f"left(input, {len(FAIL)}) = '{FAIL}'",
-        "kura__taxonomy": "KURA_DB.KURA.MY_TAXONOMY",
+        "kura__pinned_taxonomy": "KURA_DB.KURA.MY_TAXONOMY",
         "kura__classifier": "cortex",
         "kura__progress": False,
         **extra,
@@ -403,7 +403,7 @@ def test_auto_is_cortex_on_snowflake_as_for_the_other_stages(value, target_type)
 def test_parse_on_snowflake_wires_the_classifier(tmp_path):
     """dbt parse with dummy credentials: with auto on Snowflake the Python state model is
     handed `cortex` and reads the SQL model, which reads the taxonomy, summaries and embeddings."""
-    variables = {"kura__taxonomy": "raw.my_taxonomy", "kura__classifier": "auto"}
+    variables = {"kura__pinned_taxonomy": "raw.my_taxonomy", "kura__classifier": "auto"}
     project = write_project(tmp_path / "project", DUMMY_PROFILE, variables)
     dbt(project, "deps", "--quiet")
     dbt(project, "parse", "--no-partial-parse")

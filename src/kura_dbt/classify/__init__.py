@@ -1,4 +1,4 @@
-"""Classification into a pinned taxonomy (var ``kura__taxonomy``). Backends by var
+"""Classification into a pinned taxonomy (var ``kura__pinned_taxonomy``). Backends by var
 ``kura__classifier``: ``local`` (logistic regression on the embeddings, calibrated, with an
 abstain threshold), ``openai`` (few-shot through any OpenAI-compatible endpoint) and ``cortex``
 (Snowflake ``AI_CLASSIFY``, called by the SQL model ``int_kura__cortex_classifications``;

@@ -1,5 +1,5 @@
 """What the ``int_kura__classification_state`` model runs: classify every conversation into
-the pinned taxonomy (var ``kura__taxonomy``), incrementally.
+the pinned taxonomy (var ``kura__pinned_taxonomy``), incrementally.
 
 One incremental table, keyed by ``state_key``, with five kinds of rows (``record_type``):
 
@@ -44,7 +44,7 @@ from kura_dbt.incremental import text_hash
 from kura_dbt.parking import RetryPolicy, state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
-from kura_dbt.taxonomy import current_embeddings
+from kura_dbt.taxonomy import current_embeddings_sql
 from kura_dbt.taxonomy import state as cluster_state
 from kura_dbt.taxonomy.pinned import PinnedTaxonomy, TaxonomyError, parse_rows
 
@@ -127,14 +127,14 @@ def _vector(value: Any) -> np.ndarray:
 
 def read_taxonomy(wh: WarehouseReader, settings: Settings) -> PinnedTaxonomy:
     rows = wh.query(sql.every_row(wh.views["taxonomy"])).to_dict("records")
-    return parse_rows(rows, source=str(settings.taxonomy))
+    return parse_rows(rows, source=str(settings.pinned_taxonomy))
 
 
 def update_classifications(wh: WarehouseReader, settings: Settings, now: datetime) -> pd.DataFrame:
     """The state rows this build adds or replaces. ``wh`` has the views ``taxonomy`` (the
     analyst's file), ``embeddings``, ``summaries`` and ``cluster_state``; ``wh.state`` is the
     model's previous state on an incremental build."""
-    if settings.taxonomy is None:  # discovery mode: nothing to classify
+    if settings.pinned_taxonomy is None:  # discovery mode: nothing to classify
         return typed_frame([], CLASSIFICATION_SCHEMA)
     taxonomy = read_taxonomy(wh, settings)
     version = taxonomy.version
@@ -142,7 +142,7 @@ def update_classifications(wh: WarehouseReader, settings: Settings, now: datetim
     bind(classifier, wh)
     last, evaluated = _previous_run(wh, version, classifier)
     first_of_version = last.get("taxonomy_version") != version
-    emb = current_embeddings(wh, settings)
+    emb = current_embeddings_sql(wh, settings)
     policy = RetryPolicy.of(settings)
     pending = _pending(wh, settings, version, classifier, emb, policy)
 

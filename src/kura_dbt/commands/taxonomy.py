@@ -26,7 +26,7 @@ from kura_dbt.commands import (
 
 console = Console(stderr=True)
 taxonomy_app = typer.Typer(
-    help="Export the discovered taxonomy to pin it (var kura__taxonomy), or validate an edit.",
+    help="Export the discovered taxonomy to pin it (var kura__pinned_taxonomy), or validate one.",
     no_args_is_help=True,
 )
 
@@ -133,7 +133,7 @@ def export(
     connection: ConnectionOption = None,
 ) -> None:
     """Write the discovered taxonomy (id, name, description, parent, cluster id, redacted
-    examples) to a file to edit and commit as a seed, then pin with var kura__taxonomy. Reads
+    examples) to a file to edit and commit as a seed, then pin with var kura__pinned_taxonomy. Reads
     a DuckDB file, or Snowflake with --profile / --target or --connection."""
     from kura_dbt.taxonomy.pinned import read_file, write_file
 

@@ -111,7 +111,7 @@ def _read_tonight(wh: WarehouseReader, settings: Settings) -> _Tonight:
     """The model, the current clusters, the last run and the conversations to assign, read in
     SQL (only the new or changed conversations on an incremental build)."""
     state = wh.state
-    emb = current_embeddings(wh, settings)
+    emb = current_embeddings_sql(wh, settings)
     models = wh.query(sql.embeddings_by_model(emb))
     model = None if models.empty else str(models["model"].iloc[0])
     conversations = 0 if models.empty else int(models["n"].iloc[0])
@@ -232,8 +232,8 @@ def _run_row(
     }
 
 
-def current_embeddings(wh: WarehouseReader, settings: Settings) -> str:
-    """SQL for the embeddings of each conversation's current text (the column chosen by
+def current_embeddings_sql(wh: WarehouseReader, settings: Settings) -> str:
+    """A SQL subquery: the embeddings of each conversation's current text (the column chosen by
     ``kura__embedding_text``), see :func:`kura_dbt.sql.current_embeddings`."""
     return sql.current_embeddings(
         wh.views["embeddings"], wh.views["summaries"], settings.embedded_column()
@@ -251,7 +251,7 @@ def _discovery_rows(
     """A re-discovery over every current embedding of ``model``: conversation rows, cluster
     rows (new, kept and retired) and lineage."""
     everything = (
-        wh.query(sql.embeddings_of_model(current_embeddings(wh, settings), model))
+        wh.query(sql.embeddings_of_model(current_embeddings_sql(wh, settings), model))
         .sort_values("conversation_id")
         .reset_index(drop=True)
     )

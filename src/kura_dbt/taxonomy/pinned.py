@@ -59,7 +59,7 @@ class TaxonomyError(ValueError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(
-            f"kura: the pinned taxonomy {source} (var kura__taxonomy) has "
+            f"kura: the pinned taxonomy {source} (var kura__pinned_taxonomy) has "
             f"{plural(len(self.problems), 'problem')}:\n{lines}"
         )
 
