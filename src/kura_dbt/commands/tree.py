@@ -170,7 +170,8 @@ def _group(
 ) -> list[dict[str, Any]]:
     """Visible clusters as nodes; hidden siblings folded into one "other" node per privacy
     bucket with counts only (their names, and everything below them, stay hidden)."""
-    nodes, hidden = [], {}
+    nodes: list[dict[str, Any]] = []
+    hidden: dict[Any, list[dict[str, Any]]] = {}
     for c in group:
         if c["visible"]:
             nodes.append(_node(c, children, None if remaining is None else remaining - 1))

@@ -247,7 +247,9 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
             **where,
         )
         return None
-    metadata = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
+    metadata = m.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     hidden = bool(metadata.get("is_visually_hidden_from_conversation"))
     content = m.get("content")
     if content is not None and not isinstance(content, dict):

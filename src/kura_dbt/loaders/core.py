@@ -516,7 +516,8 @@ def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) 
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    _DECODE_SPANS.spans = spans = []
+    spans: list[tuple[int, int]] = []
+    _DECODE_SPANS.spans = spans
     text = data.decode("utf-8", _RECORD_AND_REPLACE)  # one pass; the handler notes each span
     reason = "invalid UTF-8 replaced with U+FFFD"
     places: list[tuple[int, int, str]] = []
@@ -672,7 +673,8 @@ _RECORD_AND_REPLACE = "kura_record_and_replace"
 _DECODE_SPANS = threading.local()
 
 
-def _record_and_replace(exc: UnicodeDecodeError) -> tuple[str, int]:
+def _record_and_replace(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
     _DECODE_SPANS.spans.append((exc.start, exc.end))
     return "\ufffd", exc.end
 
