@@ -76,33 +76,10 @@ def render_content(content: Any, collector: Collector) -> str:
         return content if isinstance(content, str) else ""
     kind = content.get("content_type")
     notes = collector.notes
-    if kind == "text":
-        pieces = []
-        for part in content.get("parts") or []:
-            if isinstance(part, str):
-                pieces.append(part)
-            else:
-                pieces.append(_part_marker(part, collector))
-        return "\n".join(p for p in pieces if p)
-    if kind == "multimodal_text":
-        pieces = []
-        for part in content.get("parts") or []:
-            if isinstance(part, str):
-                pieces.append(part)
-            elif isinstance(part, dict) and part.get("content_type") == "audio_transcription":
-                pieces.append(str(part.get("text") or ""))
-                notes["chatgpt: audio transcriptions kept as text"] += 1
-            else:
-                pieces.append(_part_marker(part, collector))
-        return "\n".join(p for p in pieces if p)
+    if kind in ("text", "multimodal_text"):
+        return _render_parts(content, collector, transcripts=kind == "multimodal_text")
     if kind == "code":
-        text = str(content.get("text") or "")
-        if is_blank(text):
-            return ""
-        language = content.get("language")
-        language = "" if language in (None, "unknown") else str(language)
-        notes["chatgpt: code kept as a fenced block"] += 1
-        return f"```{language}\n{text}\n```"
+        return _render_code(content, collector)
     if kind == "execution_output":
         text = str(content.get("text") or "").replace("<<ImageDisplayed>>", "[image]").strip()
         notes["chatgpt: execution output kept as [execution_output] + text"] += 1
@@ -119,6 +96,36 @@ def render_content(content: Any, collector: Collector) -> str:
         text = "\n".join(p for p in content["parts"] if isinstance(p, str))
     notes[f"chatgpt: {label} kept as [{label}] + text"] += 1
     return f"[{label}]\n{text}".strip() if isinstance(text, str) else f"[{label}]"
+
+
+def _render_parts(content: dict[str, Any], collector: Collector, transcripts: bool) -> str:
+    """A text message's parts: strings as they are, other parts as markers; in a
+    multimodal message, audio transcriptions as their text."""
+    pieces = []
+    for part in content.get("parts") or []:
+        if isinstance(part, str):
+            pieces.append(part)
+        elif (
+            transcripts
+            and isinstance(part, dict)
+            and part.get("content_type") == "audio_transcription"
+        ):
+            pieces.append(str(part.get("text") or ""))
+            collector.notes["chatgpt: audio transcriptions kept as text"] += 1
+        else:
+            pieces.append(_part_marker(part, collector))
+    return "\n".join(p for p in pieces if p)
+
+
+def _render_code(content: dict[str, Any], collector: Collector) -> str:
+    """Code as a fenced block in its language (none when unknown); blank code is dropped."""
+    text = str(content.get("text") or "")
+    if is_blank(text):
+        return ""
+    language = content.get("language")
+    language = "" if language in (None, "unknown") else str(language)
+    collector.notes["chatgpt: code kept as a fenced block"] += 1
+    return f"```{language}\n{text}\n```"
 
 
 def _part_marker(part: Any, collector: Collector) -> str:

@@ -441,10 +441,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, (int, float)):
-        try:
-            return _from_epoch(float(value))
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"not a timestamp: {value!r}") from exc
+        return _epoch_timestamp(float(value), value)
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         return parse_timestamp(value.item())
     if not isinstance(value, str):
@@ -453,10 +450,21 @@ def parse_timestamp(value: Any) -> datetime | None:
     if not text:
         return None
     if _NUMERIC.match(text):
-        try:
-            return _from_epoch(float(text))
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"not a timestamp: {value!r}") from exc
+        return _epoch_timestamp(float(text), value)
+    return _text_timestamp(text, value)
+
+
+def _epoch_timestamp(x: float, value: Any) -> datetime:
+    """Epoch seconds, milliseconds, ... as a timestamp; ValueError names `value` when out of
+    range."""
+    try:
+        return _from_epoch(x)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"not a timestamp: {value!r}") from exc
+
+
+def _text_timestamp(text: str, value: Any) -> datetime:
+    """ISO 8601, the extra formats, then RFC 2822; ValueError naming `value` when none fits."""
     iso = text[:-1] + "+00:00" if text[-1] in "Zz" else text
     iso = re.sub(r"\s*(UTC|GMT)$", "+00:00", iso)
     try:
