@@ -588,19 +588,7 @@ def _conversation_per_row(
     created_col = _resolve("created_at", None, keys, path_label, False)
     user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
     if cid_col is None:
-        cid_col = _distinct_id_column(rows, keys, exclude={messages_key, user_col})
-        if cid_col is not None:
-            collector.column_notes.append(
-                f"conversation ids are the column {cid_col!r}: no usual id column, and it is "
-                f"named *_id with a different value in every row; choose another with "
-                f"{OPTION['conversation_id']}"
-            )
-        else:
-            collector.column_notes.append(
-                f"conversation ids are generated from each row's messages (sha1:...): no id "
-                f"column (looked for {', '.join(ROW_ID_CANDIDATES)}, and for a *_id column with "
-                f"a different value in every row); name one with {OPTION['conversation_id']}"
-            )
+        cid_col = _guess_id_column(rows, keys, {messages_key, user_col}, collector)
     first = _first_message(rows, messages_key)
     _note_columns(
         collector,
@@ -618,34 +606,11 @@ def _conversation_per_row(
             continue
         messages = _as_list(row.get(messages_key))
         n_raw = len(messages) if isinstance(messages, list) else 0
-        if cid_col is not None:
-            cid = _str_or_none(row.get(cid_col))
-            if cid is None:
-                collector.reject_conversation(
-                    label,
-                    "missing conversation id",
-                    field=cid_col,
-                    n_messages=n_raw,
-                    raw_excerpt=row,
-                )
-                continue
-        else:
-            cid = stable_id(messages)
-        record = f"{label} (conversation {cid})"
-        if messages is None:
-            collector.reject_conversation(
-                record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
-            )
+        cid = _row_id(row, label, cid_col, messages, n_raw, collector)
+        if cid is None:
             continue
-        if not isinstance(messages, list):
-            collector.reject_conversation(
-                record,
-                "wrong type",
-                field=messages_key,
-                conversation_id=cid,
-                raw_excerpt=row,
-                detail="expected a list of messages",
-            )
+        record = f"{label} (conversation {cid})"
+        if not _is_message_list(messages, row, record, cid, messages_key, collector):
             continue
         conv = Conversation(conversation_id=cid, raw_message_count=n_raw)
         if user_col:
@@ -664,6 +629,74 @@ def _conversation_per_row(
             stamps = [m.created_at for m in conv.messages if m.created_at is not None]
             conv.created_at = min(stamps) if stamps else None
         collector.finish_conversation(conv, record)
+
+
+def _guess_id_column(
+    rows: list[tuple[str, Any]], keys: list[str], exclude: set[str | None], collector: Collector
+) -> str | None:
+    """With no usual id column: a *_id column with a different value in every row, or None
+    (ids generated from the messages); either way a column note says which."""
+    cid_col = _distinct_id_column(rows, keys, exclude=exclude)
+    if cid_col is not None:
+        collector.column_notes.append(
+            f"conversation ids are the column {cid_col!r}: no usual id column, and it is "
+            f"named *_id with a different value in every row; choose another with "
+            f"{OPTION['conversation_id']}"
+        )
+    else:
+        collector.column_notes.append(
+            f"conversation ids are generated from each row's messages (sha1:...): no id "
+            f"column (looked for {', '.join(ROW_ID_CANDIDATES)}, and for a *_id column with "
+            f"a different value in every row); name one with {OPTION['conversation_id']}"
+        )
+    return cid_col
+
+
+def _row_id(
+    row: dict[str, Any],
+    label: str,
+    cid_col: str | None,
+    messages: Any,
+    n_raw: int,
+    collector: Collector,
+) -> str | None:
+    """The row's conversation id (generated from its messages when the file has no id
+    column); None, with the row rejected, when its id is missing."""
+    if cid_col is None:
+        return stable_id(messages)
+    cid = _str_or_none(row.get(cid_col))
+    if cid is None:
+        collector.reject_conversation(
+            label, "missing conversation id", field=cid_col, n_messages=n_raw, raw_excerpt=row
+        )
+    return cid
+
+
+def _is_message_list(
+    messages: Any,
+    row: dict[str, Any],
+    record: str,
+    cid: str,
+    messages_key: str,
+    collector: Collector,
+) -> bool:
+    """Whether the row's messages are a list; the row is rejected when they are not."""
+    if messages is None:
+        collector.reject_conversation(
+            record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
+        )
+        return False
+    if not isinstance(messages, list):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field=messages_key,
+            conversation_id=cid,
+            raw_excerpt=row,
+            detail="expected a list of messages",
+        )
+        return False
+    return True
 
 
 def _note_columns(collector: Collector, **used: str | None) -> None:
