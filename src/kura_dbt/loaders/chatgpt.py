@@ -20,7 +20,7 @@ nodes ``{id, message, parent, children}`` and a ``current_node``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from .core import (
     Collector,
@@ -128,6 +128,40 @@ def _render_code(content: dict[str, Any], collector: Collector) -> str:
     return f"```{language}\n{text}\n```"
 
 
+def _skipped(
+    role: str,
+    hidden: bool,
+    text: str,
+    content: Any,
+    record: str,
+    where: dict[str, Any],
+    collector: Collector,
+) -> bool:
+    """Whether a message is skipped (noted with its reason): a hidden or empty system message,
+    a hidden message, a message with no text."""
+    if role == "system" and (hidden or is_blank(text)):
+        collector.message_skipped(
+            record, "hidden or empty system message", field="content", raw_excerpt=content, **where
+        )
+        return True
+    if hidden:
+        collector.message_skipped(
+            record, "hidden message", field="metadata", raw_excerpt=content, **where
+        )
+        return True
+    if is_blank(text):
+        collector.message_skipped(
+            record,
+            "no text",
+            field="content",
+            detail=blank_detail(text),
+            raw_excerpt=content,
+            **where,
+        )
+        return True
+    return False
+
+
 def _part_marker(part: Any, collector: Collector) -> str:
     kind = part.get("content_type") if isinstance(part, dict) else None
     if kind == "image_asset_pointer" or (isinstance(part, dict) and "image_url" in part):
@@ -163,8 +197,8 @@ def parse_chatgpt(
             if isinstance(mapping, dict)
             else 0
         )
-        cid = raw.get("conversation_id") or raw.get("id")
-        if not isinstance(cid, (str, int)) or cid == "":
+        raw_cid = raw.get("conversation_id") or raw.get("id")
+        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
             collector.reject_conversation(
                 record,
                 "missing conversation id",
@@ -173,22 +207,9 @@ def parse_chatgpt(
                 raw_excerpt=raw,
             )
             continue
-        cid = str(cid)
+        cid = str(raw_cid)
         record = f"conversation {cid}"
-        if mapping is None:
-            collector.reject_conversation(
-                record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
-            )
-            continue
-        if not isinstance(mapping, dict):
-            collector.reject_conversation(
-                record,
-                "wrong type",
-                field="mapping",
-                conversation_id=cid,
-                raw_excerpt=mapping,
-                detail=f"expected an object, found {type(mapping).__name__}",
-            )
+        if not _is_mapping(mapping, raw, record, cid, collector):
             continue
         title = raw.get("title")
         conv = Conversation(
@@ -205,18 +226,7 @@ def parse_chatgpt(
         )
         collector.message_read(n_raw)
         path = _branch(mapping, raw.get("current_node"), collector, record, cid) if mapping else []
-        on_path = set(path)
-        for node_id, node in mapping.items():
-            if node_id not in on_path and isinstance(node, dict) and node.get("message"):
-                collector.message_skipped(
-                    f"conversation {cid} node {node_id}",
-                    "not on the current branch",
-                    conversation_id=cid,
-                    detail="an edited message or a regenerated answer; current_node's branch kept",
-                    raw_excerpt=(node["message"] or {}).get("content")
-                    if isinstance(node["message"], dict)
-                    else node["message"],
-                )
+        _skip_off_branch(mapping, set(path), cid, collector)
         index = 0
         for node_id in path:
             node = mapping[node_id]
@@ -230,9 +240,48 @@ def parse_chatgpt(
         collector.finish_conversation(conv, record)
 
 
+def _is_mapping(
+    mapping: Any, raw: Any, record: str, cid: str, collector: Collector
+) -> TypeGuard[dict[str, Any]]:
+    """Whether the conversation's `mapping` is an object; it is rejected when it is not."""
+    if mapping is None:
+        collector.reject_conversation(
+            record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
+        )
+        return False
+    if not isinstance(mapping, dict):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field="mapping",
+            conversation_id=cid,
+            raw_excerpt=mapping,
+            detail=f"expected an object, found {type(mapping).__name__}",
+        )
+        return False
+    return True
+
+
+def _skip_off_branch(
+    mapping: dict[str, Any], on_path: set[str], cid: str, collector: Collector
+) -> None:
+    """The messages off the current branch (edited messages, regenerated answers), skipped."""
+    for node_id, node in mapping.items():
+        if node_id not in on_path and isinstance(node, dict) and node.get("message"):
+            collector.message_skipped(
+                f"conversation {cid} node {node_id}",
+                "not on the current branch",
+                conversation_id=cid,
+                detail="an edited message or a regenerated answer; current_node's branch kept",
+                raw_excerpt=(node["message"] or {}).get("content")
+                if isinstance(node["message"], dict)
+                else node["message"],
+            )
+
+
 def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -> Message | None:
     record = f"conversation {cid} node {node_id}"
-    where = {"conversation_id": cid, "message_index": index}
+    where: dict[str, Any] = {"conversation_id": cid, "message_index": index}
     if not isinstance(m, dict):
         collector.message_rejected(record, "not an object", raw_excerpt=m, **where)
         return None
@@ -270,25 +319,7 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
         )
         return None
     text = render_content(content, collector)
-    if role == "system" and (hidden or is_blank(text)):
-        collector.message_skipped(
-            record, "hidden or empty system message", field="content", raw_excerpt=content, **where
-        )
-        return None
-    if hidden:
-        collector.message_skipped(
-            record, "hidden message", field="metadata", raw_excerpt=content, **where
-        )
-        return None
-    if is_blank(text):
-        collector.message_skipped(
-            record,
-            "no text",
-            field="content",
-            detail=blank_detail(text),
-            raw_excerpt=content,
-            **where,
-        )
+    if _skipped(role, hidden, text, content, record, where, collector):
         return None
     return Message(
         message_index=index,
