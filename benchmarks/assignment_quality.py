@@ -355,6 +355,93 @@ def _fmt(values: list[float | None], fmt: str) -> str:
     return f"{mean} ({' / '.join(format(v, fmt) for v in vals)})"
 
 
+METHOD_LABELS = {
+    "never: nearest cluster (radius ignored)": (
+        "discover on train, assign test (`never`): (a) nearest cluster"
+    ),
+    "never: novel as -1": "discover on train, assign test (`never`): (b) novel as -1",
+    "auto: nearest cluster (radius ignored)": "default policy (`auto`): (a) nearest cluster",
+    "auto: novel as -1": "default policy (`auto`): (b) novel as -1",
+    "cluster train+test at once": "cluster train+test at once (KMeansClusterer auto k)",
+}
+
+
+def _print_builds(runs: list) -> None:
+    """The builds of each seed: policy, new and novel conversations, decision, k, time."""
+    print(
+        "\nbuilds (per seed; novel share = novel / new since the last discovery, "
+        "as the run row has it)\n"
+    )
+    print("| seed | batch | policy | new | novel | novel share | decision | reason | k | seconds |")
+    print("|---:|---:|---|---:|---:|---:|---|---|---:|---:|")
+    for run in runs:
+        for r in run.batches:
+            share = "-" if r["novel_share"] is None else f"{r['novel_share']:.1%}"
+            cells = [
+                run.seed,
+                r["batch"] or "train",
+                r["policy"],
+                r["new"],
+                r["novel"],
+                share,
+                r["decision"],
+                r["reason"],
+                r["k"],
+                f"{r['seconds']:.1f}",
+            ]
+            print("| " + " | ".join(map(str, cells)) + " |")
+
+
+def _print_methods(runs: list, n: int, seeds: list[int]) -> tuple[list[str], dict[str, list]]:
+    """Each method's k, NMI, ARI and novel share: mean (per-seed values); returns the methods
+    and their results."""
+    seeds_txt = ", ".join(map(str, seeds))
+    print(
+        f"\nbanking77 test split (n={n}) scored against its intent labels; seeds {seeds_txt}; "
+        "mean (per-seed values in seed order)\n"
+    )
+    print("| method | k | NMI | ARI | novel share |")
+    print("|---|---:|---:|---:|---:|")
+    names = list(dict.fromkeys(r.method for run in runs for r in run.results))
+    by_name = {m: [r for run in runs for r in run.results if r.method == m] for m in names}
+    for m in names:
+        rs = by_name[m]
+        novel = "-" if m.endswith("(radius ignored)") else _fmt([r.novel for r in rs], ".1%")
+        cells = [
+            METHOD_LABELS.get(m, m),
+            _fmt([r.k for r in rs], ".0f"),
+            _fmt([r.nmi for r in rs], ".3f"),
+            _fmt([r.ari for r in rs], ".3f"),
+            novel,
+        ]
+        print("| " + " | ".join(cells) + " |")
+    notes = [f"seed {r.seed}: {r.note}" for r in by_name.get("auto: novel as -1", [])]
+    if notes:
+        print(f"\n`auto`: {'; '.join(notes)}")
+    return names, by_name
+
+
+def _print_target(names: list[str], by_name: dict[str, list]) -> None:
+    """Each method against clustering train+test at once, within TARGET or not."""
+    ref = {r.seed: r for r in by_name["cluster train+test at once"]}
+    print(
+        f"\ntarget: test assignments within {TARGET} of clustering train+test at once "
+        "(difference = assignment - reference, mean over seeds; per seed)"
+    )
+    for m in names[:-1]:
+        dn = [r.nmi - ref[r.seed].nmi for r in by_name[m]]
+        da = [r.ari - ref[r.seed].ari for r in by_name[m]]
+        ok = abs(np.mean(dn)) <= TARGET and abs(np.mean(da)) <= TARGET
+        worst = max(abs(v) for v in dn + da)
+        per_nmi, per_ari = " / ".join(f"{v:+.3f}" for v in dn), " / ".join(f"{v:+.3f}" for v in da)
+        print(
+            f"  {METHOD_LABELS.get(m, m)}: NMI {np.mean(dn):+.3f} ({per_nmi}), "
+            f"ARI {np.mean(da):+.3f} ({per_ari}): "
+            f"{'within' if ok else 'NOT within'} {TARGET} on the mean"
+            f"{'' if worst <= TARGET else f', largest single-seed gap {worst:.3f}'}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -422,82 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         for s in args.seeds
     ]
 
-    # per batch
-    print(
-        "\nbuilds (per seed; novel share = novel / new since the last discovery, "
-        "as the run row has it)\n"
-    )
-    print("| seed | batch | policy | new | novel | novel share | decision | reason | k | seconds |")
-    print("|---:|---:|---|---:|---:|---:|---|---|---:|---:|")
-    for run in runs:
-        for r in run.batches:
-            share = "-" if r["novel_share"] is None else f"{r['novel_share']:.1%}"
-            cells = [
-                run.seed,
-                r["batch"] or "train",
-                r["policy"],
-                r["new"],
-                r["novel"],
-                share,
-                r["decision"],
-                r["reason"],
-                r["k"],
-                f"{r['seconds']:.1f}",
-            ]
-            print("| " + " | ".join(map(str, cells)) + " |")
-
-    # per method: mean (per-seed values)
-    seeds_txt = ", ".join(map(str, args.seeds))
-    print(
-        f"\nbanking77 test split (n={n}) scored against its intent labels; seeds {seeds_txt}; "
-        "mean (per-seed values in seed order)\n"
-    )
-    print("| method | k | NMI | ARI | novel share |")
-    print("|---|---:|---:|---:|---:|")
-    names = list(dict.fromkeys(r.method for run in runs for r in run.results))
-    by_name = {m: [r for run in runs for r in run.results if r.method == m] for m in names}
-    labels = {
-        "never: nearest cluster (radius ignored)": (
-            "discover on train, assign test (`never`): (a) nearest cluster"
-        ),
-        "never: novel as -1": "discover on train, assign test (`never`): (b) novel as -1",
-        "auto: nearest cluster (radius ignored)": "default policy (`auto`): (a) nearest cluster",
-        "auto: novel as -1": "default policy (`auto`): (b) novel as -1",
-        "cluster train+test at once": "cluster train+test at once (KMeansClusterer auto k)",
-    }
-    for m in names:
-        rs = by_name[m]
-        novel = "-" if m.endswith("(radius ignored)") else _fmt([r.novel for r in rs], ".1%")
-        cells = [
-            labels.get(m, m),
-            _fmt([r.k for r in rs], ".0f"),
-            _fmt([r.nmi for r in rs], ".3f"),
-            _fmt([r.ari for r in rs], ".3f"),
-            novel,
-        ]
-        print("| " + " | ".join(cells) + " |")
-    notes = [f"seed {r.seed}: {r.note}" for r in by_name.get("auto: novel as -1", [])]
-    if notes:
-        print(f"\n`auto`: {'; '.join(notes)}")
-
-    # against the target
-    ref = {r.seed: r for r in by_name["cluster train+test at once"]}
-    print(
-        f"\ntarget: test assignments within {TARGET} of clustering train+test at once "
-        "(difference = assignment - reference, mean over seeds; per seed)"
-    )
-    for m in names[:-1]:
-        dn = [r.nmi - ref[r.seed].nmi for r in by_name[m]]
-        da = [r.ari - ref[r.seed].ari for r in by_name[m]]
-        ok = abs(np.mean(dn)) <= TARGET and abs(np.mean(da)) <= TARGET
-        worst = max(abs(v) for v in dn + da)
-        per_nmi, per_ari = " / ".join(f"{v:+.3f}" for v in dn), " / ".join(f"{v:+.3f}" for v in da)
-        print(
-            f"  {labels.get(m, m)}: NMI {np.mean(dn):+.3f} ({per_nmi}), "
-            f"ARI {np.mean(da):+.3f} ({per_ari}): "
-            f"{'within' if ok else 'NOT within'} {TARGET} on the mean"
-            f"{'' if worst <= TARGET else f', largest single-seed gap {worst:.3f}'}"
-        )
+    _print_builds(runs)
+    names, by_name = _print_methods(runs, n, args.seeds)
+    _print_target(names, by_name)
 
     print("\ntiming (seconds, mean over seeds; embeddings excluded):")
     for key in runs[0].seconds:

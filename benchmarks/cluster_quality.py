@@ -122,7 +122,45 @@ def run_bertopic(texts: list[str], emb: np.ndarray, seed: int) -> np.ndarray:
     return np.asarray(topics, dtype=np.int64)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _methods(args: argparse.Namespace, texts: list, emb: np.ndarray, n_labels: int, s: int) -> list:
+    """The methods compared, each as (name, a function that returns the labels), for seed s."""
+    methods = []
+    if not args.skip_bertopic:
+        methods.append(
+            (
+                "BERTopic defaults (UMAP+HDBSCAN, outliers = 1 cluster)",
+                lambda: run_bertopic(texts, emb, s),
+            )
+        )
+    methods += [
+        (
+            f"k-means, k={n_labels} given (oracle)",
+            lambda: KMeansClusterer(n_clusters=n_labels, random_state=s).fit_predict(emb),
+        ),
+        (
+            "kura KMeansClusterer() auto k (BIC) [default]",
+            lambda: KMeansClusterer(random_state=s).fit_predict(emb),
+        ),
+        (
+            "kura MiniBatchKMeansClusterer() auto k (BIC)",
+            lambda: MiniBatchKMeansClusterer(random_state=s).fit_predict(emb),
+        ),
+        (
+            "kura KMeansClusterer(criterion='silhouette')",
+            lambda: KMeansClusterer(criterion="silhouette", random_state=s).fit_predict(emb),
+        ),
+    ]
+    if not args.skip_hdbscan:
+        methods.append(
+            (
+                "kura HDBSCANClusterer() (UMAP 5-d, noise = 1 cluster)",
+                lambda: HDBSCANClusterer(random_state=s).fit_predict(emb),
+            )
+        )
+    return methods
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data-dir",
@@ -146,7 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also time automatic k on this many rows of all banking77 splits (0: skip)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     warnings.filterwarnings("ignore", category=FutureWarning)
 
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -162,45 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(machine_line())
 
-    def make_methods(s: int) -> list:
-        methods = []
-        if not args.skip_bertopic:
-            methods.append(
-                (
-                    "BERTopic defaults (UMAP+HDBSCAN, outliers = 1 cluster)",
-                    lambda: run_bertopic(texts, emb, s),
-                )
-            )
-        methods += [
-            (
-                f"k-means, k={n_labels} given (oracle)",
-                lambda: KMeansClusterer(n_clusters=n_labels, random_state=s).fit_predict(emb),
-            ),
-            (
-                "kura KMeansClusterer() auto k (BIC) [default]",
-                lambda: KMeansClusterer(random_state=s).fit_predict(emb),
-            ),
-            (
-                "kura MiniBatchKMeansClusterer() auto k (BIC)",
-                lambda: MiniBatchKMeansClusterer(random_state=s).fit_predict(emb),
-            ),
-            (
-                "kura KMeansClusterer(criterion='silhouette')",
-                lambda: KMeansClusterer(criterion="silhouette", random_state=s).fit_predict(emb),
-            ),
-        ]
-        if not args.skip_hdbscan:
-            methods.append(
-                (
-                    "kura HDBSCANClusterer() (UMAP 5-d, noise = 1 cluster)",
-                    lambda: HDBSCANClusterer(random_state=s).fit_predict(emb),
-                )
-            )
-        return methods
-
     results: dict[str, list[dict]] = {}
     for seed in args.seeds:
-        for name, fn in make_methods(seed):
+        for name, fn in _methods(args, texts, emb, n_labels, seed):
             start = time.perf_counter()
             pred = fn()
             seconds = time.perf_counter() - start

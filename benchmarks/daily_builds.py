@@ -368,7 +368,7 @@ def print_proportionality(rows: list[dict[str, Any]]) -> None:
         )
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -388,21 +388,49 @@ def main() -> None:
             "e.g. '{kura__rediscover_novel_share: 0.1}'"
         ),
     )
-    args = parser.parse_args()
+    return parser
+
+
+def _sizes(requested: int, pool_size: int) -> tuple[int, list[int]]:
+    """N and the arrivals after the first build; a smaller N (with a note) when the corpus is
+    too small for the requested one."""
+    n = requested
+    steps = [round(n * g) for g in GROWTH]
+    if n + sum(steps) > pool_size:
+        n = int(pool_size / (1 + sum(GROWTH)))
+        steps = [round(n * g) for g in GROWTH]
+        needed = requested + sum(round(requested * g) for g in GROWTH)
+        print(
+            f"note: the corpus has {pool_size:,} conversations, fewer than {needed:,} "
+            f"needed for N = {requested:,}; using N = {n:,}"
+        )
+    return n, steps
+
+
+def _workdir(keep: Path | None) -> tuple[Any, Path]:
+    """The folder the builds write to: --keep (which must not hold a DuckDB file yet), or a
+    temporary folder (with its context, to clean up)."""
+    if keep:
+        keep.mkdir(parents=True, exist_ok=True)
+        if (keep / "daily_builds.duckdb").exists():
+            raise SystemExit(
+                f"{keep / 'daily_builds.duckdb'} exists; the benchmark starts from a fresh file"
+            )
+        workdir_ctx: Any = None
+        workdir = keep.resolve()
+    else:
+        workdir_ctx = tempfile.TemporaryDirectory()
+        workdir = Path(workdir_ctx.name)
+    return workdir_ctx, workdir
+
+
+def main() -> None:
+    args = _parser().parse_args()
     extra_vars = yaml.safe_load(args.vars) or {}
     command = shlex.join(["python", *sys.argv])
 
     pool = corpus(args.data_dir)
-    n = args.n
-    steps = [round(n * g) for g in GROWTH]
-    if n + sum(steps) > len(pool):
-        n = int(len(pool) / (1 + sum(GROWTH)))
-        steps = [round(n * g) for g in GROWTH]
-        needed = args.n + sum(round(args.n * g) for g in GROWTH)
-        print(
-            f"note: the corpus has {len(pool):,} conversations, fewer than {needed:,} "
-            f"needed for N = {args.n:,}; using N = {n:,}"
-        )
+    n, steps = _sizes(args.n, len(pool))
     machine = (
         f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
@@ -417,18 +445,7 @@ def main() -> None:
         check=True,
         env=dict(os.environ, DBT_PROFILES_DIR=str(REPO / "profiles")),
     )
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        if (args.keep / "daily_builds.duckdb").exists():
-            raise SystemExit(
-                f"{args.keep / 'daily_builds.duckdb'} exists; "
-                "the benchmark starts from a fresh file"
-            )
-        workdir_ctx: Any = None
-        workdir = args.keep.resolve()
-    else:
-        workdir_ctx = tempfile.TemporaryDirectory()
-        workdir = Path(workdir_ctx.name)
+    workdir_ctx, workdir = _workdir(args.keep)
 
     failures: list[str] = []
     rows: list[dict[str, Any]] = []

@@ -559,7 +559,7 @@ def cluster_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
         rows_in = _count(warehouse, warehouse.views["embeddings"])
         labelled = frame[frame["record_type"] == "cluster"] if len(frame) else frame
         errors = int(labelled["label_error"].fillna(False).sum()) if len(labelled) else 0
-        decision = frame.loc[frame["record_type"] == "run", "decision"] if len(frame) else []
+        decisions = list(frame.loc[frame["record_type"] == "run", "decision"]) if len(frame) else []
         emit(
             run_summary(
                 "int_kura__cluster_state",
@@ -570,7 +570,7 @@ def cluster_state(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
                 **_spent(monitor),
                 seconds=time.monotonic() - started,
                 extra=f"{kinds.get('cluster', 0)} cluster rows written"
-                + (f", decision {decision.iloc[0]}" if len(decision) else ""),
+                + (f", decision {decisions[0]}" if decisions else ""),
             )
         )
     return frame

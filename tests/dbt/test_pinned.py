@@ -25,13 +25,10 @@ def _pin(db: Path, rows: list[dict], path: Path) -> None:
         )
 
 
-def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
+def _export(db: Path, tmp_path: Path, query) -> list[dict]:
+    """`kura taxonomy export` of the discovered taxonomy: one row per current cluster, each with
+    an example."""
     from kura_dbt.cli import app
-    from tests.python.fake_openai import FakeOpenAI
-
-    db = tmp_path / "pinned.duckdb"
-    _load_raw(db)
-    run_dbt(["build", "--vars", RAW_VARS], db, tmp_path / "t1")  # discovery, local backends
 
     exported = tmp_path / "kura_taxonomy.csv"
     result = CliRunner().invoke(
@@ -42,8 +39,12 @@ def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
     current = query(db, "select cluster_id from kura__cluster_hierarchy")
     assert {r["category_id"] for r in rows} == {c for (c,) in current}
     assert all(r["example_1"] for r in rows)
+    return rows
 
-    # the analyst's edits: rename, merge two siblings, drop one, add one
+
+def _edit(rows: list[dict]) -> tuple[dict, dict, str, dict, dict]:
+    """The analyst's edits: rename, merge two siblings, drop one, add one. Returns the kept
+    row, the merged row and the category_id it had, the renamed row and the dropped one."""
     base = [r for r in rows if r["cluster_id"].startswith("L0-")]
     by_parent: dict[str, list[dict]] = {}
     for r in base:
@@ -67,6 +68,58 @@ def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
             "example_2": "Find me a train to Seattle on Friday.",
         }
     )
+    return keep, merged, merged_id, renamed, dropped
+
+
+def _assert_pinned_categories(
+    db: Path, query, keep: dict, merged: dict, merged_id: str, renamed: dict, dropped: dict
+) -> None:
+    """The marts show the pinned categories; the merged one holds the members of both
+    discovered clusters; every conversation is in exactly one category or `other`."""
+    names = dict(query(db, "select cluster_id, name from kura__clusters"))
+    assert names[renamed["category_id"]] == "Renamed by the analyst"
+    assert names[keep["category_id"]] == "Merged category"
+    assert dropped["category_id"] not in names and merged_id not in names
+    assert "train_tickets" in names and names["other"] == "Other"
+    # the merged category holds the members of both discovered clusters
+    members = query(
+        db,
+        "select cluster_id, count(*) from kura__conversation_clusters "
+        f"where status = 'discovered' and cluster_id in ('{keep['cluster_id']}', "
+        f"'{merged['cluster_id']}') group by 1",
+    )
+    assert len(members) == 2
+    held = query(
+        db,
+        "select discovered_cluster_id, count(*) from kura__conversation_categories "
+        f"where category_id = '{keep['category_id']}' and status = 'labelled' group by 1",
+    )
+    assert sorted(held) == sorted(members)
+    # nothing is lost: every conversation in exactly one category or `other`
+    assert query(
+        db,
+        "select count(*), count(base_cluster_id), count(distinct conversation_id) "
+        "from kura__conversations",
+    )[0] == (500, 500, 500)
+    in_categories = query(
+        db,
+        "select count(*) from kura__conversations as c inner join kura__categories as k "
+        "on c.base_cluster_id = k.category_id and k.is_leaf",
+    )[0][0]
+    assert in_categories == 500
+    tops = query(db, "select sum(size) from kura__clusters where parent_id is null")[0][0]
+    assert tops == 500
+
+
+def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
+    from tests.python.fake_openai import FakeOpenAI
+
+    db = tmp_path / "pinned.duckdb"
+    _load_raw(db)
+    run_dbt(["build", "--vars", RAW_VARS], db, tmp_path / "t1")  # discovery, local backends
+
+    rows = _export(db, tmp_path, query)
+    keep, merged, merged_id, renamed, dropped = _edit(rows)
     _pin(db, rows, tmp_path / "my_taxonomy.csv")
 
     monkeypatch.setenv("KURA_TEST_KEY", "sk-pinned-test")
@@ -79,40 +132,7 @@ def test_export_edit_pin_classify(tmp_path, query, monkeypatch):
         run_dbt(["build", "--vars", pinned], db, tmp_path / "t2")
         first_calls = len(server.requests)
 
-        # the marts show the pinned categories
-        names = dict(query(db, "select cluster_id, name from kura__clusters"))
-        assert names[renamed["category_id"]] == "Renamed by the analyst"
-        assert names[keep["category_id"]] == "Merged category"
-        assert dropped["category_id"] not in names and merged_id not in names
-        assert "train_tickets" in names and names["other"] == "Other"
-        # the merged category holds the members of both discovered clusters
-        members = query(
-            db,
-            "select cluster_id, count(*) from kura__conversation_clusters "
-            f"where status = 'discovered' and cluster_id in ('{keep['cluster_id']}', "
-            f"'{merged['cluster_id']}') group by 1",
-        )
-        assert len(members) == 2
-        held = query(
-            db,
-            "select discovered_cluster_id, count(*) from kura__conversation_categories "
-            f"where category_id = '{keep['category_id']}' and status = 'labelled' group by 1",
-        )
-        assert sorted(held) == sorted(members)
-        # nothing is lost: every conversation in exactly one category or `other`
-        assert query(
-            db,
-            "select count(*), count(base_cluster_id), count(distinct conversation_id) "
-            "from kura__conversations",
-        )[0] == (500, 500, 500)
-        in_categories = query(
-            db,
-            "select count(*) from kura__conversations as c inner join kura__categories as k "
-            "on c.base_cluster_id = k.category_id and k.is_leaf",
-        )[0][0]
-        assert in_categories == 500
-        tops = query(db, "select sum(size) from kura__clusters where parent_id is null")[0][0]
-        assert tops == 500
+        _assert_pinned_categories(db, query, keep, merged, merged_id, renamed, dropped)
         # the dropped cluster's conversations were classified by the LLM, into a category or other
         classified = query(
             db,

@@ -129,6 +129,22 @@ def _tree_problems(frame, labels, max_top, X=None):
     for r in rows:
         if isinstance(r["parent_id"], str):
             children.setdefault(r["parent_id"], []).append(r["cluster_id"])
+    problems += _parent_problems(by_id, children)
+    base = sorted(r["cluster_id"] for r in rows if r["level"] == 0)
+    problems += _reach_problems(by_id, children, roots, base, n_base)
+    if sum(by_id[r]["size"] for r in roots) != clustered:
+        problems.append("the roots do not hold every clustered conversation")
+    for level in {r["level"] for r in rows}:
+        if sum(r["size"] for r in rows if r["level"] == level) > clustered:
+            problems.append(f"level {level} counts a conversation twice")
+    if X is not None:
+        problems += _nearest_parent_problems(rows, labels, children, base, X)
+    return problems
+
+
+def _parent_problems(by_id, children):
+    """Each parent: two children or more, their size and count, each one level below it."""
+    problems = []
     for pid, kids in children.items():
         parent = by_id[pid]
         if len(kids) < 2:
@@ -139,6 +155,13 @@ def _tree_problems(frame, labels, max_top, X=None):
             problems.append(f"{pid}: size or child_count is not its children's")
         if any(by_id[k]["level"] >= parent["level"] for k in kids):
             problems.append(f"{pid}: a child is not below it")
+    return problems
+
+
+def _reach_problems(by_id, children, roots, base, n_base):
+    """Walking down from the roots: top_cluster_id is the root above, and every base cluster
+    is reached exactly once."""
+    problems = []
     reached = []
     stack = [(root, root) for root in roots]
     while stack:
@@ -148,30 +171,30 @@ def _tree_problems(frame, labels, max_top, X=None):
         if by_id[cid]["level"] == 0:
             reached.append(cid)
         stack.extend((kid, root) for kid in children.get(cid, []))
-    base = sorted(r["cluster_id"] for r in rows if r["level"] == 0)
     if sorted(reached) != base or len(base) != n_base:
         problems.append("base clusters not reached exactly once")
-    if sum(by_id[r]["size"] for r in roots) != clustered:
-        problems.append("the roots do not hold every clustered conversation")
-    for level in {r["level"] for r in rows}:
-        if sum(r["size"] for r in rows if r["level"] == level) > clustered:
-            problems.append(f"level {level} counts a conversation twice")
-    if X is not None:
-        rows_of = {cid: np.flatnonzero(labels == int(cid.split("-")[1])) for cid in base}
-        parents = sorted((r for r in rows if r["level"] > 0), key=lambda r: r["level"])
-        for r in parents:
-            rows_of[r["cluster_id"]] = np.concatenate(
-                [rows_of[kid] for kid in children[r["cluster_id"]]]
-            )
-        centre = {cid: _unit(X[m].mean(axis=0)) for cid, m in rows_of.items()}
-        for level in {r["level"] for r in parents}:
-            pids = [r["cluster_id"] for r in parents if r["level"] == level]
-            P = np.stack([centre[p] for p in pids])
-            for j, pid in enumerate(pids):
-                for kid in children[pid]:
-                    cos = P @ centre[kid]
-                    if cos.max() > cos[j] + 1e-6:
-                        problems.append(f"{kid} is nearer another parent than {pid}")
+    return problems
+
+
+def _nearest_parent_problems(rows, labels, children, base, X):
+    """Each child nearer (cosine) its own parent's centroid than any other parent's made at
+    its parent's level."""
+    problems = []
+    rows_of = {cid: np.flatnonzero(labels == int(cid.split("-")[1])) for cid in base}
+    parents = sorted((r for r in rows if r["level"] > 0), key=lambda r: r["level"])
+    for r in parents:
+        rows_of[r["cluster_id"]] = np.concatenate(
+            [rows_of[kid] for kid in children[r["cluster_id"]]]
+        )
+    centre = {cid: _unit(X[m].mean(axis=0)) for cid, m in rows_of.items()}
+    for level in {r["level"] for r in parents}:
+        pids = [r["cluster_id"] for r in parents if r["level"] == level]
+        P = np.stack([centre[p] for p in pids])
+        for j, pid in enumerate(pids):
+            for kid in children[pid]:
+                cos = P @ centre[kid]
+                if cos.max() > cos[j] + 1e-6:
+                    problems.append(f"{kid} is nearer another parent than {pid}")
     return problems
 
 

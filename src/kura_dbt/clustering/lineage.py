@@ -41,7 +41,7 @@ class ClusterMatch:
 
 def match_clusters(
     old_ids: Sequence[str | None],
-    new_labels: Sequence[int],
+    new_labels: Sequence[int] | np.ndarray,
     old_clusters: Collection[str] = (),
     min_overlap: float = 0.5,
     min_share: float = 0.2,

@@ -70,7 +70,9 @@ def project_vars(project_dir: Path | None) -> dict[str, Any]:
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="--project-dir")
     raw = (yaml.safe_load(path.read_text()) or {}).get("vars") or {}
-    scoped = raw.get("kura") if isinstance(raw.get("kura"), Mapping) else {}
+    scoped = raw.get("kura")
+    if not isinstance(scoped, Mapping):
+        scoped = {}
     return {**{k: v for k, v in raw.items() if k.startswith("kura__")}, **scoped}
 
 

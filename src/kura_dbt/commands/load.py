@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -107,19 +108,7 @@ def load(
     """
     from kura_dbt.loaders import FORMATS, ON_DUPLICATE, Collector, ColumnMap, LoadError, load_file
 
-    if format not in FORMATS:
-        raise typer.BadParameter(
-            f"{format!r} is not one of {', '.join(FORMATS)}", param_hint="--format"
-        )
-    if on_duplicate not in ON_DUPLICATE:
-        raise typer.BadParameter(
-            f"{on_duplicate!r} is not one of {', '.join(ON_DUPLICATE)}", param_hint="--on-duplicate"
-        )
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", schema):
-        raise typer.BadParameter(
-            f"{schema!r} is not a plain name (letters, digits, _)", param_hint="--schema"
-        )
-    aliases = _role_aliases(role_alias or [])
+    _check_choices(format, on_duplicate, schema, FORMATS, ON_DUPLICATE)
     columns = ColumnMap(
         conversation_id=conversation_id_column,
         role=role_column,
@@ -129,21 +118,8 @@ def load(
         user_id=user_id_column,
         messages=messages_column,
     )
-    collector = Collector(source or file.name, aliases, on_duplicate)
-    progress: Progress | None = None
-    if _size(file) >= LARGE_FILE_BYTES:
-        progress = Progress(
-            TextColumn(f"reading {file.name}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        task = progress.add_task("records", total=None)
-        collector.on_start = lambda total: progress.update(task, total=total)
-        collector.on_advance = lambda n: progress.advance(task, n)
-        progress.start()
+    collector = Collector(source or file.name, _role_aliases(role_alias or []), on_duplicate)
+    progress = _progress(file, collector)
     try:
         result = load_file(
             file,
@@ -156,8 +132,7 @@ def load(
             collector=collector,
         )
     except LoadError as exc:
-        if progress is not None:
-            progress.stop()
+        _stop(progress)
         err_console.print(
             f"[bold red]kura load: cannot read[/] {escape(str(exc))}",
             highlight=False,
@@ -165,21 +140,71 @@ def load(
         )
         raise typer.Exit(code=1) from None
     except Exception as exc:  # duckdb errors (a locked or corrupt database file)
-        if progress is not None:
-            progress.stop()
-        import duckdb
-
-        if isinstance(exc, duckdb.Error):
-            err_console.print(
-                f"[bold red]kura load: cannot write[/] {escape(str(db))}: {escape(str(exc))}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(code=2) from None
+        _stop(progress)
+        _exit_on_database_error(exc, db)
         raise
+    _stop(progress)
+    _report(result, db, schema)
+
+
+def _check_choices(
+    format: str,
+    on_duplicate: str,
+    schema: str,
+    formats: tuple[str, ...],
+    on_duplicates: tuple[str, ...],
+) -> None:
+    """--format and --on-duplicate among their choices, --schema a plain name."""
+    if format not in formats:
+        raise typer.BadParameter(
+            f"{format!r} is not one of {', '.join(formats)}", param_hint="--format"
+        )
+    if on_duplicate not in on_duplicates:
+        raise typer.BadParameter(
+            f"{on_duplicate!r} is not one of {', '.join(on_duplicates)}",
+            param_hint="--on-duplicate",
+        )
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", schema):
+        raise typer.BadParameter(
+            f"{schema!r} is not a plain name (letters, digits, _)", param_hint="--schema"
+        )
+
+
+def _progress(file: Path, collector: Any) -> Progress | None:
+    """A started progress bar fed by the collector, for a large file; None for a small one."""
+    if _size(file) < LARGE_FILE_BYTES:
+        return None
+    progress = Progress(
+        TextColumn(f"reading {file.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("records", total=None)
+    collector.on_start = lambda total: progress.update(task, total=total)
+    collector.on_advance = lambda n: progress.advance(task, n)
+    progress.start()
+    return progress
+
+
+def _stop(progress: Progress | None) -> None:
     if progress is not None:
         progress.stop()
-    _report(result, db, schema)
+
+
+def _exit_on_database_error(exc: Exception, db: Path) -> None:
+    """A DuckDB error (a locked or corrupt database file) as a message and exit code 2."""
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        err_console.print(
+            f"[bold red]kura load: cannot write[/] {escape(str(db))}: {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2) from None
 
 
 def _role_aliases(values: list[str]) -> dict[str, str | None]:
@@ -249,32 +274,9 @@ def _report(result, db_path: Path, schema: str) -> None:
         soft_wrap=True,
     )
     if c.issues:
-        reasons = Table(
-            title=f"skipped, rejected and fixed (details in {schema}.load_rejects)", show_edge=True
-        )
-        reasons.add_column("outcome")
-        reasons.add_column("reason")
-        reasons.add_column("rows", justify="right")
-        # rows as in <schema>.load_rejects: one per (record, reason)
-        grouped: dict[tuple[str, str], int] = {}
-        seen: set[tuple[str, str]] = set()
-        for issue in c.issues:
-            if (issue.record, issue.reason) in seen:
-                continue
-            seen.add((issue.record, issue.reason))
-            grouped[(issue.outcome, issue.reason)] = (
-                grouped.get((issue.outcome, issue.reason), 0) + 1
-            )
-        for (outcome, reason), n in sorted(grouped.items()):
-            reasons.add_row(escape(outcome), escape(reason), str(n))
-        console.print(reasons)
+        console.print(_reasons_table(c.issues, schema))
     if c.notes:
-        notes = Table(title="content transformed", show_edge=True)
-        notes.add_column("what")
-        notes.add_column("count", justify="right")
-        for what, n in sorted(c.notes.items()):
-            notes.add_row(escape(what), str(n))
-        console.print(notes)
+        console.print(_notes_table(c.notes))
     if stored.new or stored.updated:
         console.print(
             f"next: KURA_DUCKDB_PATH={escape(str(db_path.resolve()))} dbt build --vars "
@@ -283,6 +285,37 @@ def _report(result, db_path: Path, schema: str) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _reasons_table(issues: list[Any], schema: str) -> Table:
+    """Rows skipped, rejected and fixed per outcome and reason, counted as in
+    <schema>.load_rejects: one per (record, reason)."""
+    reasons = Table(
+        title=f"skipped, rejected and fixed (details in {schema}.load_rejects)", show_edge=True
+    )
+    reasons.add_column("outcome")
+    reasons.add_column("reason")
+    reasons.add_column("rows", justify="right")
+    grouped: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
+    for issue in issues:
+        if (issue.record, issue.reason) in seen:
+            continue
+        seen.add((issue.record, issue.reason))
+        grouped[(issue.outcome, issue.reason)] = grouped.get((issue.outcome, issue.reason), 0) + 1
+    for (outcome, reason), n in sorted(grouped.items()):
+        reasons.add_row(escape(outcome), escape(reason), str(n))
+    return reasons
+
+
+def _notes_table(notes: Mapping[str, int]) -> Table:
+    """How often each kind of content was transformed."""
+    table = Table(title="content transformed", show_edge=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what, n in sorted(notes.items()):
+        table.add_row(escape(what), str(n))
+    return table
 
 
 def register(app: typer.Typer) -> None:

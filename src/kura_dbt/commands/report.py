@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,10 @@ from kura_dbt.commands import (
     output_file,
 )
 from kura_dbt.display import plural
+
+if TYPE_CHECKING:
+    from kura_dbt.report import ReportData, ReportOptions
+    from kura_dbt.report.source import MartsSource
 
 console = Console(stderr=True)
 
@@ -79,7 +83,7 @@ def report(
     try:
         import plotly  # noqa: F401
 
-        from kura_dbt.report import ReportOptions, build_report
+        from kura_dbt.report import ReportOptions
     except ImportError as exc:
         raise typer.BadParameter(
             f"`kura report` needs the report extra: pip install 'kura-dbt[report]' ({exc})"
@@ -93,6 +97,15 @@ def report(
         samples=samples,
         max_points=max_points,
     )
+    data = _build_with_progress(source, out, options)
+    _print_summary(out, data)
+
+
+def _build_with_progress(source: MartsSource, out: Path, options: ReportOptions) -> ReportData:
+    """build_report under a progress bar of its steps; a file that cannot be written is a
+    message and exit code 1."""
+    from kura_dbt.report import build_report
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -111,8 +124,10 @@ def report(
             started[0] = True
             progress.update(task, description=message)
 
+        marts = source if source.is_snowflake else source.db
+        assert marts is not None  # marts_source gives a DuckDB source its file
         try:
-            data = build_report(source if source.is_snowflake else source.db, out, options, step)
+            data = build_report(marts, out, options, step)
         except OSError as exc:  # a full disk, a file another program holds
             progress.stop()
             console.print(
@@ -121,6 +136,11 @@ def report(
             raise typer.Exit(code=1) from None
         progress.advance(task)
         progress.update(task, description="Done")
+    return data
+
+
+def _print_summary(out: Path, data: ReportData) -> None:
+    """What the file holds: conversations, clusters shown and hidden, this week's alerts."""
     size_mb = out.stat().st_size / 1e6
     console.print(
         f"Wrote [bold]{out}[/] ({size_mb:.1f} MB): {plural(data.conversations, 'conversation')}, "

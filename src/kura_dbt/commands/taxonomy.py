@@ -68,6 +68,29 @@ def export_rows(
         f"select cluster_id, level, parent_id, name, description from {hierarchy} "
         "order by level desc, size desc, cluster_id"
     ).fetchall()
+    texts = _member_texts(con, assignments, summaries, embeddings, examples)
+    children: dict[str, list[str]] = {}
+    for cluster_id, _, parent_id, _, _ in clusters:
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(cluster_id)
+
+    return [
+        {
+            "category_id": cluster_id,
+            "name": name or cluster_id,
+            "description": description or "",
+            "parent_id": parent_id,
+            "cluster_id": cluster_id,
+            "examples": [redact(t) for t in _examples_of(cluster_id, texts, children, examples)],
+        }
+        for cluster_id, _, parent_id, name, description in clusters
+    ]
+
+
+def _member_texts(
+    con: Any, assignments: str, summaries: str, embeddings: str, examples: int
+) -> dict[str, list[str]]:
+    """Up to `examples` distinct embedded texts per base cluster, nearest the centroid first."""
     request = "coalesce(nullif(trim(s.request), ''), s.summary)"
     members = con.execute(
         f"""
@@ -85,34 +108,24 @@ def export_rows(
         shown = texts.setdefault(cluster_id, [])
         if len(shown) < examples and text and text not in shown:
             shown.append(text)
-    children: dict[str, list[str]] = {}
-    for cluster_id, _, parent_id, _, _ in clusters:
-        if parent_id is not None:
-            children.setdefault(parent_id, []).append(cluster_id)
+    return texts
 
-    def examples_of(cluster_id: str) -> list[str]:
-        if cluster_id in texts:
-            return texts[cluster_id]
-        pools = [examples_of(c) for c in children.get(cluster_id, [])]
-        out: list[str] = []
-        for i in range(examples):
-            for pool in pools:
-                if i < len(pool) and len(out) < examples and pool[i] not in out:
-                    out.append(pool[i])
-        texts[cluster_id] = out
-        return out
 
-    return [
-        {
-            "category_id": cluster_id,
-            "name": name or cluster_id,
-            "description": description or "",
-            "parent_id": parent_id,
-            "cluster_id": cluster_id,
-            "examples": [redact(t) for t in examples_of(cluster_id)],
-        }
-        for cluster_id, _, parent_id, name, description in clusters
-    ]
+def _examples_of(
+    cluster_id: str, texts: dict[str, list[str]], children: dict[str, list[str]], examples: int
+) -> list[str]:
+    """A cluster's example texts: its members' for a base cluster, else taken in turn from its
+    children's (kept in `texts` once worked out)."""
+    if cluster_id in texts:
+        return texts[cluster_id]
+    pools = [_examples_of(c, texts, children, examples) for c in children.get(cluster_id, [])]
+    out: list[str] = []
+    for i in range(examples):
+        for pool in pools:
+            if i < len(pool) and len(out) < examples and pool[i] not in out:
+                out.append(pool[i])
+    texts[cluster_id] = out
+    return out
 
 
 @taxonomy_app.command("export")

@@ -62,21 +62,7 @@ def tree(
     """
     source = marts_source(db, profile, target, profiles_dir, connection)
     clusters, totals = _read(source, schema)
-    by_id = {c["cluster_id"]: c for c in clusters}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for c in clusters:
-        children.setdefault(c["parent_id"], []).append(c)
-    if cluster is not None and cluster not in by_id:
-        raise typer.BadParameter(f"no cluster with id {visible(cluster)!r}", param_hint="--cluster")
-    if cluster is not None and not by_id[cluster]["visible"]:
-        raise typer.BadParameter(
-            f"cluster {visible(cluster)!r} is below the privacy threshold", param_hint="--cluster"
-        )
-    nodes = (
-        [_node(by_id[cluster], children, None if depth is None else depth - 1)]
-        if cluster is not None
-        else _group(children.get(None, []), children, depth)
-    )
+    nodes = _selected_nodes(clusters, cluster, depth)
     base = len([c for c in clusters if c["level"] == 0])
     if as_json:
         document = {
@@ -88,6 +74,31 @@ def tree(
         }
         typer.echo(json.dumps(visible_all(document, multiline=False), ensure_ascii=False))
         return
+    _print_tree(nodes, totals, base)
+
+
+def _selected_nodes(
+    clusters: list[dict[str, Any]], cluster: str | None, depth: int | None
+) -> list[dict[str, Any]]:
+    """The nodes to show: the subtree of --cluster (a usage error when it is not there or
+    below the privacy threshold), else the whole tree, down to --depth."""
+    by_id = {c["cluster_id"]: c for c in clusters}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for c in clusters:
+        children.setdefault(c["parent_id"], []).append(c)
+    if cluster is None:
+        return _group(children.get(None, []), children, depth)
+    if cluster not in by_id:
+        raise typer.BadParameter(f"no cluster with id {visible(cluster)!r}", param_hint="--cluster")
+    if not by_id[cluster]["visible"]:
+        raise typer.BadParameter(
+            f"cluster {visible(cluster)!r} is below the privacy threshold", param_hint="--cluster"
+        )
+    return [_node(by_id[cluster], children, None if depth is None else depth - 1)]
+
+
+def _print_tree(nodes: list[dict[str, Any]], totals: list[int], base: int) -> None:
+    """The tree under a title of the totals; unwrapped when piped."""
     title = (
         f"[bold]{plural(totals[0], 'conversation')}[/], {totals[1]} summarised, "
         f"{plural(base, 'base cluster')}"
@@ -170,7 +181,8 @@ def _group(
 ) -> list[dict[str, Any]]:
     """Visible clusters as nodes; hidden siblings folded into one "other" node per privacy
     bucket with counts only (their names, and everything below them, stay hidden)."""
-    nodes, hidden = [], {}
+    nodes: list[dict[str, Any]] = []
+    hidden: dict[Any, list[dict[str, Any]]] = {}
     for c in group:
         if c["visible"]:
             nodes.append(_node(c, children, None if remaining is None else remaining - 1))

@@ -20,7 +20,7 @@ nodes ``{id, message, parent, children}`` and a ``current_node``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from .core import (
     Collector,
@@ -76,33 +76,10 @@ def render_content(content: Any, collector: Collector) -> str:
         return content if isinstance(content, str) else ""
     kind = content.get("content_type")
     notes = collector.notes
-    if kind == "text":
-        pieces = []
-        for part in content.get("parts") or []:
-            if isinstance(part, str):
-                pieces.append(part)
-            else:
-                pieces.append(_part_marker(part, collector))
-        return "\n".join(p for p in pieces if p)
-    if kind == "multimodal_text":
-        pieces = []
-        for part in content.get("parts") or []:
-            if isinstance(part, str):
-                pieces.append(part)
-            elif isinstance(part, dict) and part.get("content_type") == "audio_transcription":
-                pieces.append(str(part.get("text") or ""))
-                notes["chatgpt: audio transcriptions kept as text"] += 1
-            else:
-                pieces.append(_part_marker(part, collector))
-        return "\n".join(p for p in pieces if p)
+    if kind in ("text", "multimodal_text"):
+        return _render_parts(content, collector, transcripts=kind == "multimodal_text")
     if kind == "code":
-        text = str(content.get("text") or "")
-        if is_blank(text):
-            return ""
-        language = content.get("language")
-        language = "" if language in (None, "unknown") else str(language)
-        notes["chatgpt: code kept as a fenced block"] += 1
-        return f"```{language}\n{text}\n```"
+        return _render_code(content, collector)
     if kind == "execution_output":
         text = str(content.get("text") or "").replace("<<ImageDisplayed>>", "[image]").strip()
         notes["chatgpt: execution output kept as [execution_output] + text"] += 1
@@ -119,6 +96,70 @@ def render_content(content: Any, collector: Collector) -> str:
         text = "\n".join(p for p in content["parts"] if isinstance(p, str))
     notes[f"chatgpt: {label} kept as [{label}] + text"] += 1
     return f"[{label}]\n{text}".strip() if isinstance(text, str) else f"[{label}]"
+
+
+def _render_parts(content: dict[str, Any], collector: Collector, transcripts: bool) -> str:
+    """A text message's parts: strings as they are, other parts as markers; in a
+    multimodal message, audio transcriptions as their text."""
+    pieces = []
+    for part in content.get("parts") or []:
+        if isinstance(part, str):
+            pieces.append(part)
+        elif (
+            transcripts
+            and isinstance(part, dict)
+            and part.get("content_type") == "audio_transcription"
+        ):
+            pieces.append(str(part.get("text") or ""))
+            collector.notes["chatgpt: audio transcriptions kept as text"] += 1
+        else:
+            pieces.append(_part_marker(part, collector))
+    return "\n".join(p for p in pieces if p)
+
+
+def _render_code(content: dict[str, Any], collector: Collector) -> str:
+    """Code as a fenced block in its language (none when unknown); blank code is dropped."""
+    text = str(content.get("text") or "")
+    if is_blank(text):
+        return ""
+    language = content.get("language")
+    language = "" if language in (None, "unknown") else str(language)
+    collector.notes["chatgpt: code kept as a fenced block"] += 1
+    return f"```{language}\n{text}\n```"
+
+
+def _skipped(
+    role: str,
+    hidden: bool,
+    text: str,
+    content: Any,
+    record: str,
+    where: dict[str, Any],
+    collector: Collector,
+) -> bool:
+    """Whether a message is skipped (noted with its reason): a hidden or empty system message,
+    a hidden message, a message with no text."""
+    if role == "system" and (hidden or is_blank(text)):
+        collector.message_skipped(
+            record, "hidden or empty system message", field="content", raw_excerpt=content, **where
+        )
+        return True
+    if hidden:
+        collector.message_skipped(
+            record, "hidden message", field="metadata", raw_excerpt=content, **where
+        )
+        return True
+    if is_blank(text):
+        collector.message_skipped(
+            record,
+            "no text",
+            field="content",
+            detail=blank_detail(text),
+            raw_excerpt=content,
+            **where,
+        )
+        return True
+    return False
 
 
 def _part_marker(part: Any, collector: Collector) -> str:
@@ -156,8 +197,8 @@ def parse_chatgpt(
             if isinstance(mapping, dict)
             else 0
         )
-        cid = raw.get("conversation_id") or raw.get("id")
-        if not isinstance(cid, (str, int)) or cid == "":
+        raw_cid = raw.get("conversation_id") or raw.get("id")
+        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
             collector.reject_conversation(
                 record,
                 "missing conversation id",
@@ -166,22 +207,9 @@ def parse_chatgpt(
                 raw_excerpt=raw,
             )
             continue
-        cid = str(cid)
+        cid = str(raw_cid)
         record = f"conversation {cid}"
-        if mapping is None:
-            collector.reject_conversation(
-                record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
-            )
-            continue
-        if not isinstance(mapping, dict):
-            collector.reject_conversation(
-                record,
-                "wrong type",
-                field="mapping",
-                conversation_id=cid,
-                raw_excerpt=mapping,
-                detail=f"expected an object, found {type(mapping).__name__}",
-            )
+        if not _is_mapping(mapping, raw, record, cid, collector):
             continue
         title = raw.get("title")
         conv = Conversation(
@@ -198,18 +226,7 @@ def parse_chatgpt(
         )
         collector.message_read(n_raw)
         path = _branch(mapping, raw.get("current_node"), collector, record, cid) if mapping else []
-        on_path = set(path)
-        for node_id, node in mapping.items():
-            if node_id not in on_path and isinstance(node, dict) and node.get("message"):
-                collector.message_skipped(
-                    f"conversation {cid} node {node_id}",
-                    "not on the current branch",
-                    conversation_id=cid,
-                    detail="an edited message or a regenerated answer; current_node's branch kept",
-                    raw_excerpt=(node["message"] or {}).get("content")
-                    if isinstance(node["message"], dict)
-                    else node["message"],
-                )
+        _skip_off_branch(mapping, set(path), cid, collector)
         index = 0
         for node_id in path:
             node = mapping[node_id]
@@ -223,9 +240,48 @@ def parse_chatgpt(
         collector.finish_conversation(conv, record)
 
 
+def _is_mapping(
+    mapping: Any, raw: Any, record: str, cid: str, collector: Collector
+) -> TypeGuard[dict[str, Any]]:
+    """Whether the conversation's `mapping` is an object; it is rejected when it is not."""
+    if mapping is None:
+        collector.reject_conversation(
+            record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
+        )
+        return False
+    if not isinstance(mapping, dict):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field="mapping",
+            conversation_id=cid,
+            raw_excerpt=mapping,
+            detail=f"expected an object, found {type(mapping).__name__}",
+        )
+        return False
+    return True
+
+
+def _skip_off_branch(
+    mapping: dict[str, Any], on_path: set[str], cid: str, collector: Collector
+) -> None:
+    """The messages off the current branch (edited messages, regenerated answers), skipped."""
+    for node_id, node in mapping.items():
+        if node_id not in on_path and isinstance(node, dict) and node.get("message"):
+            collector.message_skipped(
+                f"conversation {cid} node {node_id}",
+                "not on the current branch",
+                conversation_id=cid,
+                detail="an edited message or a regenerated answer; current_node's branch kept",
+                raw_excerpt=(node["message"] or {}).get("content")
+                if isinstance(node["message"], dict)
+                else node["message"],
+            )
+
+
 def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -> Message | None:
     record = f"conversation {cid} node {node_id}"
-    where = {"conversation_id": cid, "message_index": index}
+    where: dict[str, Any] = {"conversation_id": cid, "message_index": index}
     if not isinstance(m, dict):
         collector.message_rejected(record, "not an object", raw_excerpt=m, **where)
         return None
@@ -247,7 +303,9 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
             **where,
         )
         return None
-    metadata = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
+    metadata = m.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     hidden = bool(metadata.get("is_visually_hidden_from_conversation"))
     content = m.get("content")
     if content is not None and not isinstance(content, dict):
@@ -261,25 +319,7 @@ def _message(m: Any, index: int, node_id: str, cid: str, collector: Collector) -
         )
         return None
     text = render_content(content, collector)
-    if role == "system" and (hidden or is_blank(text)):
-        collector.message_skipped(
-            record, "hidden or empty system message", field="content", raw_excerpt=content, **where
-        )
-        return None
-    if hidden:
-        collector.message_skipped(
-            record, "hidden message", field="metadata", raw_excerpt=content, **where
-        )
-        return None
-    if is_blank(text):
-        collector.message_skipped(
-            record,
-            "no text",
-            field="content",
-            detail=blank_detail(text),
-            raw_excerpt=content,
-            **where,
-        )
+    if _skipped(role, hidden, text, content, record, where, collector):
         return None
     return Message(
         message_index=index,

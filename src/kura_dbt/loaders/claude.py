@@ -24,7 +24,7 @@ messages are skipped with a reason.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from .core import (
     Collector,
@@ -130,30 +130,17 @@ def parse_claude(
         if not isinstance(raw, dict):
             collector.reject_conversation(record, "not an object", raw_excerpt=raw)
             continue
-        cid = raw.get("uuid") or raw.get("id")
+        raw_cid = raw.get("uuid") or raw.get("id")
         messages = raw.get("chat_messages")
         n_raw = len(messages) if isinstance(messages, list) else 0
-        if not isinstance(cid, (str, int)) or cid == "":
+        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
             collector.reject_conversation(
                 record, "missing conversation id", field="uuid", n_messages=n_raw, raw_excerpt=raw
             )
             continue
-        cid = str(cid)
+        cid = str(raw_cid)
         record = f"conversation {cid}"
-        if messages is None:
-            collector.reject_conversation(
-                record, "missing field", field="chat_messages", conversation_id=cid, raw_excerpt=raw
-            )
-            continue
-        if not isinstance(messages, list):
-            collector.reject_conversation(
-                record,
-                "wrong type",
-                field="chat_messages",
-                conversation_id=cid,
-                raw_excerpt=messages,
-                detail=f"expected a list, found {type(messages).__name__}",
-            )
+        if not _is_message_list(messages, raw, record, cid, collector):
             continue
         account = raw.get("account")
         user_id = account.get("uuid") if isinstance(account, dict) else None
@@ -172,20 +159,49 @@ def parse_claude(
         )
         collector.message_read(n_raw)
         order, off_branch = _branch(messages, raw)
-        for j in sorted(off_branch):
-            m = messages[j]
-            collector.message_skipped(
-                f"conversation {cid} message {m.get('uuid') or '#' + str(j)}",
-                "not on the current branch",
-                conversation_id=cid,
-                detail="a retried or edited message; the branch the user kept is loaded",
-                raw_excerpt=m.get("text") if isinstance(m, dict) else m,
-            )
+        _skip_off_branch(messages, off_branch, cid, collector)
         for index, j in enumerate(order):
             message = _message(messages[j], index, j, cid, collector)
             if message is not None:
                 conv.messages.append(message)
         collector.finish_conversation(conv, record)
+
+
+def _is_message_list(
+    messages: Any, raw: Any, record: str, cid: str, collector: Collector
+) -> TypeGuard[list[Any]]:
+    """Whether the conversation's `chat_messages` is a list; it is rejected when it is not."""
+    if messages is None:
+        collector.reject_conversation(
+            record, "missing field", field="chat_messages", conversation_id=cid, raw_excerpt=raw
+        )
+        return False
+    if not isinstance(messages, list):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field="chat_messages",
+            conversation_id=cid,
+            raw_excerpt=messages,
+            detail=f"expected a list, found {type(messages).__name__}",
+        )
+        return False
+    return True
+
+
+def _skip_off_branch(
+    messages: list[Any], off_branch: set[int], cid: str, collector: Collector
+) -> None:
+    """The messages off the branch the user kept (retried or edited ones), skipped."""
+    for j in sorted(off_branch):
+        m = messages[j]
+        collector.message_skipped(
+            f"conversation {cid} message {m.get('uuid') or '#' + str(j)}",
+            "not on the current branch",
+            conversation_id=cid,
+            detail="a retried or edited message; the branch the user kept is loaded",
+            raw_excerpt=m.get("text") if isinstance(m, dict) else m,
+        )
 
 
 def _raw_text(text: Any, blocks: Any) -> str:
@@ -194,6 +210,35 @@ def _raw_text(text: Any, blocks: Any) -> str:
     if isinstance(blocks, list):
         parts += [b.get("text") if isinstance(b, dict) else b for b in blocks]
     return "".join(p for p in parts if isinstance(p, str))
+
+
+def _pieces(text: Any, blocks: Any, collector: Collector) -> list[str] | None:
+    """A message's text: its content blocks (with its text field first when no block has
+    text), else its text field; None when neither has the right type."""
+    if isinstance(blocks, list) and blocks:
+        pieces, had_text = render_blocks(blocks, collector)
+        if not had_text and isinstance(text, str) and not is_blank(text):
+            pieces.insert(0, text)
+        return pieces
+    if isinstance(text, str):
+        return [text]
+    if text is not None or blocks is not None:
+        return None
+    return []
+
+
+def _attached(m: dict[str, Any], collector: Collector) -> list[str]:
+    """Markers for a message's attachments and files (a file also attached is named once)."""
+    attached: list[str] = []
+    for key, label in (("attachments", "attachment"), ("files", "file")):
+        for item in m.get(key) or []:
+            name = item.get("file_name") if isinstance(item, dict) else None
+            name = name or "unnamed"
+            if label == "file" and f"[attachment: {name}]" in attached:
+                continue
+            attached.append(f"[{label}: {name}]")
+            collector.notes[f"claude: {key} kept as [{label}: file name]"] += 1
+    return attached
 
 
 def _message(m: Any, index: int, position: int, cid: str, collector: Collector) -> Message | None:
@@ -220,14 +265,8 @@ def _message(m: Any, index: int, position: int, cid: str, collector: Collector) 
         return None
     text = m.get("text")
     blocks = m.get("content")
-    pieces: list[str] = []
-    if isinstance(blocks, list) and blocks:
-        pieces, had_text = render_blocks(blocks, collector)
-        if not had_text and isinstance(text, str) and not is_blank(text):
-            pieces.insert(0, text)
-    elif isinstance(text, str):
-        pieces = [text]
-    elif text is not None or blocks is not None:
+    pieces = _pieces(text, blocks, collector)
+    if pieces is None:
         collector.message_rejected(
             record,
             "wrong type",
@@ -237,15 +276,7 @@ def _message(m: Any, index: int, position: int, cid: str, collector: Collector) 
             **where,
         )
         return None
-    attached: list[str] = []
-    for key, label in (("attachments", "attachment"), ("files", "file")):
-        for item in m.get(key) or []:
-            name = item.get("file_name") if isinstance(item, dict) else None
-            name = name or "unnamed"
-            if label == "file" and f"[attachment: {name}]" in attached:
-                continue
-            attached.append(f"[{label}: {name}]")
-            collector.notes[f"claude: {key} kept as [{label}: file name]"] += 1
+    attached = _attached(m, collector)
     content = "\n\n".join(p.strip("\n") for p in pieces if not is_blank(p))
     if is_blank(content):
         if attached:

@@ -441,10 +441,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, (int, float)):
-        try:
-            return _from_epoch(float(value))
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"not a timestamp: {value!r}") from exc
+        return _epoch_timestamp(float(value), value)
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         return parse_timestamp(value.item())
     if not isinstance(value, str):
@@ -453,10 +450,21 @@ def parse_timestamp(value: Any) -> datetime | None:
     if not text:
         return None
     if _NUMERIC.match(text):
-        try:
-            return _from_epoch(float(text))
-        except (OverflowError, OSError, ValueError) as exc:
-            raise ValueError(f"not a timestamp: {value!r}") from exc
+        return _epoch_timestamp(float(text), value)
+    return _text_timestamp(text, value)
+
+
+def _epoch_timestamp(x: float, value: Any) -> datetime:
+    """Epoch seconds, milliseconds, ... as a timestamp; ValueError names `value` when out of
+    range."""
+    try:
+        return _from_epoch(x)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"not a timestamp: {value!r}") from exc
+
+
+def _text_timestamp(text: str, value: Any) -> datetime:
+    """ISO 8601, the extra formats, then RFC 2822; ValueError naming `value` when none fits."""
     iso = text[:-1] + "+00:00" if text[-1] in "Zz" else text
     iso = re.sub(r"\s*(UTC|GMT)$", "+00:00", iso)
     try:
@@ -516,7 +524,8 @@ def decode_bytes(data: bytes, collector: Collector, max_issue_rows: int = 1000) 
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    _DECODE_SPANS.spans = spans = []
+    spans: list[tuple[int, int]] = []
+    _DECODE_SPANS.spans = spans
     text = data.decode("utf-8", _RECORD_AND_REPLACE)  # one pass; the handler notes each span
     reason = "invalid UTF-8 replaced with U+FFFD"
     places: list[tuple[int, int, str]] = []
@@ -672,7 +681,8 @@ _RECORD_AND_REPLACE = "kura_record_and_replace"
 _DECODE_SPANS = threading.local()
 
 
-def _record_and_replace(exc: UnicodeDecodeError) -> tuple[str, int]:
+def _record_and_replace(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)  # registered for decoding only
     _DECODE_SPANS.spans.append((exc.start, exc.end))
     return "\ufffd", exc.end
 

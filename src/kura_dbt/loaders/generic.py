@@ -307,6 +307,13 @@ def _resolve(
     return None
 
 
+def _required(name: str, given: str | None, keys: list[str], path_label: str) -> str:
+    """The column for `name`; LoadError when the file has none."""
+    column = _resolve(name, given, keys, path_label, True)
+    assert column is not None  # _resolve raises for a required column it does not find
+    return column
+
+
 def _as_list(value: Any) -> Any:
     if isinstance(value, str) and value.lstrip().startswith("["):
         try:
@@ -392,6 +399,18 @@ def parse_rows(
         _message_per_row(rows, collector, columns, keys, path_label, default_user_id)
 
 
+@dataclass(frozen=True)
+class _RowColumns:
+    """The columns of a message-per-row file, as resolved against its keys."""
+
+    conversation_id: str
+    role: str
+    content: str
+    message_index: str | None
+    created_at: str | None
+    user_id: str | None
+
+
 def _message_per_row(
     rows,
     collector: Collector,
@@ -400,22 +419,23 @@ def _message_per_row(
     path_label: str,
     default_user_id: str | None,
 ) -> None:
-    cid_col = _resolve("conversation_id", columns.conversation_id, keys, path_label, True)
-    role_col = _resolve("role", columns.role, keys, path_label, True)
-    content_col = _resolve("content", columns.content, keys, path_label, True)
-    index_col = _resolve("message_index", columns.message_index, keys, path_label, False)
-    created_col = _resolve("created_at", columns.created_at, keys, path_label, False)
-    user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
+    cols = _RowColumns(
+        conversation_id=_required("conversation_id", columns.conversation_id, keys, path_label),
+        role=_required("role", columns.role, keys, path_label),
+        content=_required("content", columns.content, keys, path_label),
+        message_index=_resolve("message_index", columns.message_index, keys, path_label, False),
+        created_at=_resolve("created_at", columns.created_at, keys, path_label, False),
+        user_id=_resolve("user_id", columns.user_id, keys, path_label, False),
+    )
     _note_columns(
         collector,
-        conversation_id=cid_col,
-        role=role_col,
-        content=content_col,
-        message_index=index_col or "(file order)",
-        created_at=created_col,
-        user_id=user_col,
+        conversation_id=cols.conversation_id,
+        role=cols.role,
+        content=cols.content,
+        message_index=cols.message_index or "(file order)",
+        created_at=cols.created_at,
+        user_id=cols.user_id,
     )
-
     drafts: dict[str, Conversation] = {}
     kept: dict[tuple[str, int], tuple[Message, str]] = {}
     appearance: dict[str, int] = {}
@@ -425,10 +445,10 @@ def _message_per_row(
         if isinstance(row, Bad):
             collector.message_rejected(label, row.reason, detail=row.detail, raw_excerpt=row.raw)
             continue
-        cid = _str_or_none(row.get(cid_col))
+        cid = _str_or_none(row.get(cols.conversation_id))
         if cid is None:
             collector.message_rejected(
-                label, "missing conversation id", field=cid_col, raw_excerpt=row
+                label, "missing conversation id", field=cols.conversation_id, raw_excerpt=row
             )
             continue
         position = appearance.get(cid, 0)
@@ -437,84 +457,120 @@ def _message_per_row(
         if conv is None:
             conv = drafts[cid] = Conversation(conversation_id=cid)
         conv.raw_message_count += 1
-        where: dict[str, Any] = {"conversation_id": cid}
-        if index_col is not None:
-            index = _index(row.get(index_col))
-            if index is None:
-                reason = (
-                    "missing field" if row.get(index_col) in (None, "") else "invalid message index"
-                )
-                collector.message_rejected(label, reason, field=index_col, raw_excerpt=row, **where)
-                continue
-        else:
-            index = position
-        where["message_index"] = index
-        raw_role = row.get(role_col)
-        role = collector.role(raw_role)
-        if role is None:
-            reason = "missing field" if raw_role in (None, "") else "unknown role"
-            collector.message_rejected(
-                label,
-                reason,
-                field=role_col,
-                raw_excerpt=row,
-                detail=None if raw_role in (None, "") else f"role {raw_role!r}",
-                **where,
-            )
+        message = _row_message(row, label, cid, position, cols, collector)
+        if message is None or not _keep_once(kept, cid, message, label, row, cols, collector):
             continue
-        text = _text(row.get(content_col), collector)
-        if text is None:
-            reason = "missing field" if row.get(content_col) is None else "wrong type"
-            collector.message_rejected(label, reason, field=content_col, raw_excerpt=row, **where)
-            continue
-        if is_blank(text):
-            collector.message_skipped(
-                label,
-                "no text",
-                field=content_col,
-                detail=blank_detail(text),
-                raw_excerpt=row,
-                **where,
-            )
-            continue
-        created = (
-            timestamp_or_fix(row.get(created_col), collector, label, created_col, **where)
-            if created_col
-            else None
-        )
-        message = Message(index, role, text, created, None)
-        previous = kept.get((cid, index))
-        if previous is not None:
-            first, first_label = previous
-            same = (first.role, first.content, first.created_at) == (role, text, created)
-            if same:
-                collector.message_skipped(
-                    label,
-                    "exact duplicate message",
-                    field=index_col,
-                    detail=f"same as {first_label}",
-                    **where,
-                )
-            else:
-                collector.message_rejected(
-                    label,
-                    "duplicate message index",
-                    field=index_col,
-                    detail=f"{first_label} has this index and is kept",
-                    raw_excerpt=row,
-                    **where,
-                )
-            continue
-        kept[(cid, index)] = (message, label)
         conv.messages.append(message)
-        if user_col and conv.user_id is None:
-            conv.user_id = _str_or_none(row.get(user_col))
+        if cols.user_id and conv.user_id is None:
+            conv.user_id = _str_or_none(row.get(cols.user_id))
     for cid, conv in drafts.items():
         conv.messages.sort(key=lambda m: m.message_index)
         conv.user_id = conv.user_id or default_user_id
         stamps = [m.created_at for m in conv.messages if m.created_at is not None]
         conv.created_at = min(stamps) if stamps else None
         collector.finish_conversation(conv, f"conversation {cid}")
+
+
+def _row_message(
+    row: dict[str, Any],
+    label: str,
+    cid: str,
+    position: int,
+    cols: _RowColumns,
+    collector: Collector,
+) -> Message | None:
+    """The message of one row (its index, or its place in the conversation's rows when the
+    file has no index column); None, with the row rejected or skipped, when it has none."""
+    where: dict[str, Any] = {"conversation_id": cid}
+    if cols.message_index is not None:
+        index = _index(row.get(cols.message_index))
+        if index is None:
+            raw_index = row.get(cols.message_index)
+            reason = "missing field" if raw_index in (None, "") else "invalid message index"
+            collector.message_rejected(
+                label, reason, field=cols.message_index, raw_excerpt=row, **where
+            )
+            return None
+    else:
+        index = position
+    where["message_index"] = index
+    raw_role = row.get(cols.role)
+    role = collector.role(raw_role)
+    if role is None:
+        reason = "missing field" if raw_role in (None, "") else "unknown role"
+        collector.message_rejected(
+            label,
+            reason,
+            field=cols.role,
+            raw_excerpt=row,
+            detail=None if raw_role in (None, "") else f"role {raw_role!r}",
+            **where,
+        )
+        return None
+    text = _text(row.get(cols.content), collector)
+    if text is None:
+        reason = "missing field" if row.get(cols.content) is None else "wrong type"
+        collector.message_rejected(label, reason, field=cols.content, raw_excerpt=row, **where)
+        return None
+    if is_blank(text):
+        collector.message_skipped(
+            label,
+            "no text",
+            field=cols.content,
+            detail=blank_detail(text),
+            raw_excerpt=row,
+            **where,
+        )
+        return None
+    created = (
+        timestamp_or_fix(row.get(cols.created_at), collector, label, cols.created_at, **where)
+        if cols.created_at
+        else None
+    )
+    return Message(index, role, text, created, None)
+
+
+def _keep_once(
+    kept: dict[tuple[str, int], tuple[Message, str]],
+    cid: str,
+    message: Message,
+    label: str,
+    row: dict[str, Any],
+    cols: _RowColumns,
+    collector: Collector,
+) -> bool:
+    """Whether the message is the first with its index in its conversation; a later one is
+    skipped when it repeats the first exactly and rejected when it differs."""
+    index = message.message_index
+    previous = kept.get((cid, index))
+    if previous is None:
+        kept[(cid, index)] = (message, label)
+        return True
+    where: dict[str, Any] = {"conversation_id": cid, "message_index": index}
+    first, first_label = previous
+    same = (first.role, first.content, first.created_at) == (
+        message.role,
+        message.content,
+        message.created_at,
+    )
+    if same:
+        collector.message_skipped(
+            label,
+            "exact duplicate message",
+            field=cols.message_index,
+            detail=f"same as {first_label}",
+            **where,
+        )
+    else:
+        collector.message_rejected(
+            label,
+            "duplicate message index",
+            field=cols.message_index,
+            detail=f"{first_label} has this index and is kept",
+            raw_excerpt=row,
+            **where,
+        )
+    return False
 
 
 def _conversation_per_row(
@@ -532,19 +588,7 @@ def _conversation_per_row(
     created_col = _resolve("created_at", None, keys, path_label, False)
     user_col = _resolve("user_id", columns.user_id, keys, path_label, False)
     if cid_col is None:
-        cid_col = _distinct_id_column(rows, keys, exclude={messages_key, user_col})
-        if cid_col is not None:
-            collector.column_notes.append(
-                f"conversation ids are the column {cid_col!r}: no usual id column, and it is "
-                f"named *_id with a different value in every row; choose another with "
-                f"{OPTION['conversation_id']}"
-            )
-        else:
-            collector.column_notes.append(
-                f"conversation ids are generated from each row's messages (sha1:...): no id "
-                f"column (looked for {', '.join(ROW_ID_CANDIDATES)}, and for a *_id column with "
-                f"a different value in every row); name one with {OPTION['conversation_id']}"
-            )
+        cid_col = _guess_id_column(rows, keys, {messages_key, user_col}, collector)
     first = _first_message(rows, messages_key)
     _note_columns(
         collector,
@@ -562,34 +606,11 @@ def _conversation_per_row(
             continue
         messages = _as_list(row.get(messages_key))
         n_raw = len(messages) if isinstance(messages, list) else 0
-        if cid_col is not None:
-            cid = _str_or_none(row.get(cid_col))
-            if cid is None:
-                collector.reject_conversation(
-                    label,
-                    "missing conversation id",
-                    field=cid_col,
-                    n_messages=n_raw,
-                    raw_excerpt=row,
-                )
-                continue
-        else:
-            cid = stable_id(messages)
-        record = f"{label} (conversation {cid})"
-        if messages is None:
-            collector.reject_conversation(
-                record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
-            )
+        cid = _row_id(row, label, cid_col, messages, n_raw, collector)
+        if cid is None:
             continue
-        if not isinstance(messages, list):
-            collector.reject_conversation(
-                record,
-                "wrong type",
-                field=messages_key,
-                conversation_id=cid,
-                raw_excerpt=row,
-                detail="expected a list of messages",
-            )
+        record = f"{label} (conversation {cid})"
+        if not _is_message_list(messages, row, record, cid, messages_key, collector):
             continue
         conv = Conversation(conversation_id=cid, raw_message_count=n_raw)
         if user_col:
@@ -608,6 +629,74 @@ def _conversation_per_row(
             stamps = [m.created_at for m in conv.messages if m.created_at is not None]
             conv.created_at = min(stamps) if stamps else None
         collector.finish_conversation(conv, record)
+
+
+def _guess_id_column(
+    rows: list[tuple[str, Any]], keys: list[str], exclude: set[str | None], collector: Collector
+) -> str | None:
+    """With no usual id column: a *_id column with a different value in every row, or None
+    (ids generated from the messages); either way a column note says which."""
+    cid_col = _distinct_id_column(rows, keys, exclude=exclude)
+    if cid_col is not None:
+        collector.column_notes.append(
+            f"conversation ids are the column {cid_col!r}: no usual id column, and it is "
+            f"named *_id with a different value in every row; choose another with "
+            f"{OPTION['conversation_id']}"
+        )
+    else:
+        collector.column_notes.append(
+            f"conversation ids are generated from each row's messages (sha1:...): no id "
+            f"column (looked for {', '.join(ROW_ID_CANDIDATES)}, and for a *_id column with "
+            f"a different value in every row); name one with {OPTION['conversation_id']}"
+        )
+    return cid_col
+
+
+def _row_id(
+    row: dict[str, Any],
+    label: str,
+    cid_col: str | None,
+    messages: Any,
+    n_raw: int,
+    collector: Collector,
+) -> str | None:
+    """The row's conversation id (generated from its messages when the file has no id
+    column); None, with the row rejected, when its id is missing."""
+    if cid_col is None:
+        return stable_id(messages)
+    cid = _str_or_none(row.get(cid_col))
+    if cid is None:
+        collector.reject_conversation(
+            label, "missing conversation id", field=cid_col, n_messages=n_raw, raw_excerpt=row
+        )
+    return cid
+
+
+def _is_message_list(
+    messages: Any,
+    row: dict[str, Any],
+    record: str,
+    cid: str,
+    messages_key: str,
+    collector: Collector,
+) -> bool:
+    """Whether the row's messages are a list; the row is rejected when they are not."""
+    if messages is None:
+        collector.reject_conversation(
+            record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
+        )
+        return False
+    if not isinstance(messages, list):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field=messages_key,
+            conversation_id=cid,
+            raw_excerpt=row,
+            detail="expected a list of messages",
+        )
+        return False
+    return True
 
 
 def _note_columns(collector: Collector, **used: str | None) -> None:

@@ -98,4 +98,4 @@ def is_blank(text: str | None) -> bool:
 
 def is_invisible_only(text: str | None) -> bool:
     """Blank, but not only whitespace: invisible characters are what made it look non-empty."""
-    return is_blank(text) and bool(text) and bool(text.strip(WHITESPACE_CHARACTERS))
+    return is_blank(text) and text is not None and bool(text.strip(WHITESPACE_CHARACTERS))

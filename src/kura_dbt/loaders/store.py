@@ -107,8 +107,8 @@ def store(
     source_format: str,
     source_file: str,
 ) -> StoreSummary:
-    import pyarrow as pa
-
+    """Write the collector's new and changed conversations (replacing their stored messages)
+    and its issues to `schema`, in one transaction."""
     if not _IDENT.match(schema):
         raise ValueError(f"schema must be a plain identifier, got {schema!r}")
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
@@ -123,92 +123,131 @@ def store(
         conversations = list(collector.conversations.values())
         hashes = {c.conversation_id: c.content_hash() for c in conversations}
         stored_hash = {cid: row[0] for cid, row in _stored(con, schema, list(hashes)).items()}
-        changed = []
-        for c in conversations:
-            previous = stored_hash.get(c.conversation_id)
-            if previous is None:
-                summary.new += 1
-                changed.append(c)
-            elif previous != hashes[c.conversation_id]:
-                summary.updated += 1
-                changed.append(c)
-            else:
-                summary.unchanged += 1
+        changed = _changed(conversations, hashes, stored_hash, summary)
         if changed:
-            conv_table = pa.table(
-                {
-                    "conversation_id": pa.array([c.conversation_id for c in changed], pa.string()),
-                    "user_id": pa.array([c.user_id for c in changed], pa.string()),
-                    "created_at": pa.array([c.created_at for c in changed], pa.timestamp("us")),
-                    "updated_at": pa.array([c.updated_at for c in changed], pa.timestamp("us")),
-                    "title": pa.array([c.title for c in changed], pa.string()),
-                    "message_count": pa.array([len(c.messages) for c in changed], pa.int32()),
-                    "source": pa.array([source] * len(changed), pa.string()),
-                    "source_format": pa.array([source_format] * len(changed), pa.string()),
-                    "source_file": pa.array([source_file] * len(changed), pa.string()),
-                    "content_hash": pa.array(
-                        [hashes[c.conversation_id] for c in changed], pa.string()
-                    ),
-                    "loaded_at": pa.array([now] * len(changed), pa.timestamp("us")),
-                }
-            )
-            rows = [(c.conversation_id, m) for c in changed for m in c.messages]
-            msg_table = pa.table(
-                {
-                    "conversation_id": pa.array([cid for cid, _ in rows], pa.string()),
-                    "message_index": pa.array([m.message_index for _, m in rows], pa.int32()),
-                    "role": pa.array([m.role for _, m in rows], pa.string()),
-                    "content": pa.array([m.content for _, m in rows], pa.large_string()),
-                    "created_at": pa.array([m.created_at for _, m in rows], pa.timestamp("us")),
-                    "source_message_id": pa.array(
-                        [m.source_message_id for _, m in rows], pa.string()
-                    ),
-                    "source": pa.array([source] * len(rows), pa.string()),
-                }
-            )
-            con.register("_kura_load_conversations", conv_table)
-            con.register("_kura_load_messages", msg_table)
-            con.execute(f"""delete from {schema}.messages where conversation_id in
-                            (select conversation_id from _kura_load_conversations)""")
-            con.execute(f"""delete from {schema}.conversations where conversation_id in
-                            (select conversation_id from _kura_load_conversations)""")
-            con.execute(
-                f"insert into {schema}.conversations by name select * from _kura_load_conversations"
-            )
-            con.execute(f"insert into {schema}.messages by name select * from _kura_load_messages")
-            con.unregister("_kura_load_conversations")
-            con.unregister("_kura_load_messages")
-
+            origin = {"source": source, "source_format": source_format, "source_file": source_file}
+            _replace_conversations(con, schema, changed, hashes, origin, now)
         if collector.issues:
-            unique: dict[tuple[str, str], Any] = {}
-            for issue in collector.issues:
-                unique.setdefault((issue.record, issue.reason), issue)
-            issues = list(unique.values())
-            rejects = pa.table(
-                {
-                    "source": pa.array([source] * len(issues), pa.string()),
-                    "source_file": pa.array([source_file] * len(issues), pa.string()),
-                    "record": pa.array([i.record for i in issues], pa.string()),
-                    "outcome": pa.array([i.outcome for i in issues], pa.string()),
-                    "reason": pa.array([i.reason for i in issues], pa.string()),
-                    "field": pa.array([i.field for i in issues], pa.string()),
-                    "detail": pa.array([i.detail for i in issues], pa.string()),
-                    "conversation_id": pa.array([i.conversation_id for i in issues], pa.string()),
-                    "message_index": pa.array([i.message_index for i in issues], pa.int32()),
-                    "raw_excerpt": pa.array([i.raw_excerpt for i in issues], pa.string()),
-                    "first_seen_at": pa.array([now] * len(issues), pa.timestamp("us")),
-                }
-            )
-            con.register("_kura_load_rejects", rejects)
-            before = con.execute(f"select count(*) from {schema}.load_rejects").fetchall()[0][0]
-            con.execute(f"""insert into {schema}.load_rejects by name
-                            select * from _kura_load_rejects on conflict do nothing""")
-            after = con.execute(f"select count(*) from {schema}.load_rejects").fetchall()[0][0]
-            con.unregister("_kura_load_rejects")
-            summary.rejects_added = after - before
-            summary.rejects_already_recorded = len(issues) - summary.rejects_added
+            _add_rejects(con, schema, collector, source, source_file, now, summary)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return summary
+
+
+def _changed(
+    conversations: list[Any],
+    hashes: dict[str, str],
+    stored_hash: dict[str, Any],
+    summary: StoreSummary,
+) -> list[Any]:
+    """The conversations new or changed since they were stored, counted in `summary`."""
+    changed = []
+    for c in conversations:
+        previous = stored_hash.get(c.conversation_id)
+        if previous is None:
+            summary.new += 1
+            changed.append(c)
+        elif previous != hashes[c.conversation_id]:
+            summary.updated += 1
+            changed.append(c)
+        else:
+            summary.unchanged += 1
+    return changed
+
+
+def _replace_conversations(
+    con: Any,
+    schema: str,
+    changed: list[Any],
+    hashes: dict[str, str],
+    origin: dict[str, str],
+    now: datetime,
+) -> None:
+    """Delete the stored rows of `changed` conversations and insert them anew, with their
+    messages."""
+    import pyarrow as pa
+
+    n = len(changed)
+    conv_table = pa.table(
+        {
+            "conversation_id": pa.array([c.conversation_id for c in changed], pa.string()),
+            "user_id": pa.array([c.user_id for c in changed], pa.string()),
+            "created_at": pa.array([c.created_at for c in changed], pa.timestamp("us")),
+            "updated_at": pa.array([c.updated_at for c in changed], pa.timestamp("us")),
+            "title": pa.array([c.title for c in changed], pa.string()),
+            "message_count": pa.array([len(c.messages) for c in changed], pa.int32()),
+            "source": pa.array([origin["source"]] * n, pa.string()),
+            "source_format": pa.array([origin["source_format"]] * n, pa.string()),
+            "source_file": pa.array([origin["source_file"]] * n, pa.string()),
+            "content_hash": pa.array([hashes[c.conversation_id] for c in changed], pa.string()),
+            "loaded_at": pa.array([now] * n, pa.timestamp("us")),
+        }
+    )
+    rows = [(c.conversation_id, m) for c in changed for m in c.messages]
+    msg_table = pa.table(
+        {
+            "conversation_id": pa.array([cid for cid, _ in rows], pa.string()),
+            "message_index": pa.array([m.message_index for _, m in rows], pa.int32()),
+            "role": pa.array([m.role for _, m in rows], pa.string()),
+            "content": pa.array([m.content for _, m in rows], pa.large_string()),
+            "created_at": pa.array([m.created_at for _, m in rows], pa.timestamp("us")),
+            "source_message_id": pa.array([m.source_message_id for _, m in rows], pa.string()),
+            "source": pa.array([origin["source"]] * len(rows), pa.string()),
+        }
+    )
+    con.register("_kura_load_conversations", conv_table)
+    con.register("_kura_load_messages", msg_table)
+    con.execute(f"""delete from {schema}.messages where conversation_id in
+                    (select conversation_id from _kura_load_conversations)""")
+    con.execute(f"""delete from {schema}.conversations where conversation_id in
+                    (select conversation_id from _kura_load_conversations)""")
+    con.execute(
+        f"insert into {schema}.conversations by name select * from _kura_load_conversations"
+    )
+    con.execute(f"insert into {schema}.messages by name select * from _kura_load_messages")
+    con.unregister("_kura_load_conversations")
+    con.unregister("_kura_load_messages")
+
+
+def _add_rejects(
+    con: Any,
+    schema: str,
+    collector: Collector,
+    source: str,
+    source_file: str,
+    now: datetime,
+    summary: StoreSummary,
+) -> None:
+    """Record the collector's issues (one per record and reason) in load_rejects; those
+    already recorded are kept as they are, and both counts go into `summary`."""
+    import pyarrow as pa
+
+    unique: dict[tuple[str, str], Any] = {}
+    for issue in collector.issues:
+        unique.setdefault((issue.record, issue.reason), issue)
+    issues = list(unique.values())
+    rejects = pa.table(
+        {
+            "source": pa.array([source] * len(issues), pa.string()),
+            "source_file": pa.array([source_file] * len(issues), pa.string()),
+            "record": pa.array([i.record for i in issues], pa.string()),
+            "outcome": pa.array([i.outcome for i in issues], pa.string()),
+            "reason": pa.array([i.reason for i in issues], pa.string()),
+            "field": pa.array([i.field for i in issues], pa.string()),
+            "detail": pa.array([i.detail for i in issues], pa.string()),
+            "conversation_id": pa.array([i.conversation_id for i in issues], pa.string()),
+            "message_index": pa.array([i.message_index for i in issues], pa.int32()),
+            "raw_excerpt": pa.array([i.raw_excerpt for i in issues], pa.string()),
+            "first_seen_at": pa.array([now] * len(issues), pa.timestamp("us")),
+        }
+    )
+    con.register("_kura_load_rejects", rejects)
+    before = con.execute(f"select count(*) from {schema}.load_rejects").fetchall()[0][0]
+    con.execute(f"""insert into {schema}.load_rejects by name
+                    select * from _kura_load_rejects on conflict do nothing""")
+    after = con.execute(f"select count(*) from {schema}.load_rejects").fetchall()[0][0]
+    con.unregister("_kura_load_rejects")
+    summary.rejects_added = after - before
+    summary.rejects_already_recorded = len(issues) - summary.rejects_added

@@ -91,9 +91,9 @@ class MissingTableError(ValueError):
 
     def __init__(self, db: Path | MartsSource, schema: str, table: str) -> None:
         self.db, self.schema, self.table = db, schema, table
-        where = db.label if isinstance(db, MartsSource) and db.is_snowflake else db
-        if isinstance(where, MartsSource):  # a DuckDB file: its path, as given
-            where = where.db
+        where: object = db
+        if isinstance(db, MartsSource):  # Snowflake: its label; a DuckDB file: its path
+            where = db.label if db.is_snowflake else db.db
         super().__init__(
             f"{where} has no table {schema}.{table}: run `dbt build` (or `make demo`) to make it, "
             "or point --db and --schema at the database it wrote"
@@ -197,6 +197,59 @@ def _top(counter: Counter, n: int) -> list[list[Any]]:
     return [[k, v] for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 
+@dataclass
+class _Marts:
+    """The rows the report reads: clusters, conversations and (when built) alerts and weeks."""
+
+    clusters: list[dict[str, Any]]
+    conversations: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    weekly: list[dict[str, Any]]
+
+
+@dataclass
+class _Tree:
+    """The clusters as the page shows them: which are visible, the node each one is shown as
+    (itself, or the "other" bucket it is folded into), and the page's nodes and roots."""
+
+    by_id: dict[str, dict[str, Any]]
+    visible: dict[str, bool]
+    chains: dict[str, list[str]]
+    node_of: dict[str, str]
+    nodes: dict[str, dict[str, Any]]
+    roots: list[str]
+    hidden: int
+
+
+@dataclass
+class _Placed:
+    """Where the conversations go: map points, search entries, shown samples per base
+    cluster, facet counts per visible cluster, and counts for the totals."""
+
+    map_points: list[list[Any]] = field(default_factory=list)
+    search: list[list[Any]] = field(default_factory=list)
+    per_base: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    facets: dict[str, dict[str, Counter]] = field(default_factory=dict)
+    unclustered: int = 0
+    summarised: int = 0
+
+
+CONVERSATION_COLUMNS = (
+    "conversation_id",
+    "user_id",
+    "turn_count",
+    "summary",
+    "languages",
+    "flags",
+    "base_cluster_id",
+    "top_cluster_id",
+    "distance_to_centroid",
+    "is_unclustered",
+    "x",
+    "y",
+)
+
+
 def load_report_data(
     db: Path | MartsSource,
     options: ReportOptions | None = None,
@@ -206,6 +259,63 @@ def load_report_data(
     the build made them) and build the payload."""
     options = options or ReportOptions()
     step = step or (lambda _msg: None)
+    marts = _read_marts(db, options, step)
+    step("Folding clusters below the privacy thresholds")
+    tree = _fold_clusters(marts.clusters, options)
+    step("Computing facets and samples")
+    placed = _place_conversations(marts.conversations, tree)
+    _add_facets_and_samples(tree, placed, options)
+    weeks = _add_weekly(tree.nodes, marts.weekly)
+    warnings = _limit_points(placed, len(marts.conversations), options)
+    _set_tops(tree)
+    shown_alerts = _alerts_payload(marts.alerts, tree.visible, tree.node_of)
+    visible_clusters = sum(tree.visible.values())
+    # control characters and bidi controls in conversation text (and anywhere else) become
+    # visible markers
+    payload = visible_all(
+        {
+            "title": options.title,
+            "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
+            "source": db.label if isinstance(db, MartsSource) else Path(db).name,
+            "totals": {
+                "conversations": len(marts.conversations),
+                "summarised": placed.summarised,
+                "unclustered": placed.unclustered,
+                "clusters": len(marts.clusters),
+                "visible_clusters": visible_clusters,
+                "hidden_clusters": tree.hidden,
+                "base_clusters": sum(1 for c in marts.clusters if c.get("level") == 0),
+            },
+            "thresholds": {
+                "report_min_users": options.min_cluster_users,
+                "report_min_conversations": options.min_cluster_conversations,
+            },
+            "weeks": weeks,
+            "nodes": tree.nodes,
+            "roots": tree.roots,
+            "base_node": {
+                cid: tree.node_of[cid] for cid in tree.by_id if tree.by_id[cid].get("level") == 0
+            },
+            "points": placed.map_points,
+            "search": placed.search,
+            "alerts": shown_alerts,
+            "warnings": warnings,
+        }
+    )
+    return ReportData(
+        payload=payload,
+        hidden_clusters=tree.hidden,
+        visible_clusters=visible_clusters,
+        conversations=len(marts.conversations),
+        current_alerts=sum(1 for a in shown_alerts if a["current"]),
+        warnings=warnings,
+    )
+
+
+def _read_marts(
+    db: Path | MartsSource, options: ReportOptions, step: Callable[[str], None]
+) -> _Marts:
+    """The marts' rows; kura__alerts and kura__cluster_weekly are optional (older builds)."""
     schema = options.schema
     con = connect(db)
     try:
@@ -213,24 +323,10 @@ def load_report_data(
         require_tables(con, db, schema)
         clusters = _records(con, f"select * from {schema}.kura__clusters")
         conv_cols = _columns(con, schema, "kura__conversations")
-        wanted = [
-            "conversation_id",
-            "user_id",
-            "turn_count",
-            "summary",
-            "languages",
-            "flags",
-            "base_cluster_id",
-            "top_cluster_id",
-            "distance_to_centroid",
-            "is_unclustered",
-            "x",
-            "y",
-        ]
-        select = ", ".join(c if c in conv_cols else f"null as {c}" for c in wanted)
+        select = ", ".join(c if c in conv_cols else f"null as {c}" for c in CONVERSATION_COLUMNS)
         conversations = _records(con, f"select {select} from {schema}.kura__conversations")
         alerts: list[dict[str, Any]] = []
-        if ALERT_COLUMNS <= _columns(con, schema, "kura__alerts"):  # optional: older builds
+        if ALERT_COLUMNS <= _columns(con, schema, "kura__alerts"):
             alerts = _records(
                 con,
                 f"""select {", ".join(sorted(ALERT_COLUMNS))} from {schema}.kura__alerts
@@ -246,30 +342,42 @@ def load_report_data(
             )
     finally:
         con.close()
+    return _Marts(clusters, conversations, alerts, weekly)
 
-    step("Folding clusters below the privacy thresholds")
-    by_id = {c["cluster_id"]: c for c in clusters}
+
+def _children(clusters: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """Each cluster's children (the top level under None), largest first."""
     children: dict[str | None, list[dict[str, Any]]] = {}
     for c in clusters:
         children.setdefault(c.get("parent_id"), []).append(c)
     for kids in children.values():
         kids.sort(key=lambda c: (-(c.get("size") or 0), c["cluster_id"]))
+    return children
 
-    def meets(c: dict[str, Any]) -> bool:
-        flag = c.get("meets_privacy_threshold")
-        size = c.get("size") or 0
-        return flag is not False and (  # an old mart without the column: the report decides
-            size == 0  # a pinned category with no member yet: nothing to hide
-            or (
-                size >= options.min_cluster_conversations
-                and (c.get("distinct_users") or 0) >= options.min_cluster_users
-            )
+
+def _meets_thresholds(c: dict[str, Any], options: ReportOptions) -> bool:
+    """Whether a cluster meets the marts' privacy flag and the report's own thresholds."""
+    flag = c.get("meets_privacy_threshold")
+    size = c.get("size") or 0
+    return flag is not False and (  # an old mart without the column: the report decides
+        size == 0  # a pinned category with no member yet: nothing to hide
+        or (
+            size >= options.min_cluster_conversations
+            and (c.get("distinct_users") or 0) >= options.min_cluster_users
         )
+    )
 
+
+def _visibility(
+    clusters: list[dict[str, Any]],
+    children: dict[str | None, list[dict[str, Any]]],
+    options: ReportOptions,
+) -> dict[str, bool]:
+    """A cluster is shown when it meets the thresholds and its parent is shown."""
     visible: dict[str, bool] = {}
 
     def decide(c: dict[str, Any], parent_visible: bool) -> None:
-        visible[c["cluster_id"]] = parent_visible and meets(c)
+        visible[c["cluster_id"]] = parent_visible and _meets_thresholds(c, options)
         for kid in children.get(c["cluster_id"], []):
             decide(kid, visible[c["cluster_id"]])
 
@@ -277,66 +385,59 @@ def load_report_data(
         decide(root, True)
     for c in clusters:  # orphans (should not happen): hidden
         visible.setdefault(c["cluster_id"], False)
+    return visible
 
-    # ancestors of every cluster, base first
-    def chain(cluster_id: str) -> list[str]:
-        out = []
-        seen = set()
-        cur: str | None = cluster_id
-        while cur is not None and cur in by_id and cur not in seen:
-            seen.add(cur)
-            out.append(cur)
-            cur = by_id[cur].get("parent_id")
-        return out
 
-    # the node a hidden cluster is shown as: its parent's "other" bucket at its level, or the
-    # bucket of its highest hidden ancestor (a hidden cluster's descendants are hidden too)
-    def bucket_id(parent_id: str | None, level: Any) -> str:
-        return f"other:{parent_id or 'top'}:L{level}"
+def _chain(by_id: dict[str, dict[str, Any]], cluster_id: str) -> list[str]:
+    """The cluster and its ancestors, the cluster first."""
+    out = []
+    seen = set()
+    cur: str | None = cluster_id
+    while cur is not None and cur in by_id and cur not in seen:
+        seen.add(cur)
+        out.append(cur)
+        cur = by_id[cur].get("parent_id")
+    return out
 
-    node_of: dict[str, str] = {}
-    for c in clusters:
-        path = chain(c["cluster_id"])
-        shown = c["cluster_id"]
-        for cid in path:  # from the cluster up: the highest hidden ancestor wins
-            if not visible[cid]:
-                shown = bucket_id(by_id[cid].get("parent_id"), by_id[cid].get("level"))
-        node_of[c["cluster_id"]] = shown
 
-    nodes: dict[str, dict[str, Any]] = {}
-    for c in clusters:
-        if not visible[c["cluster_id"]]:
-            continue
-        nodes[c["cluster_id"]] = {
-            "id": c["cluster_id"],
-            "kind": "cluster",
-            "level": _num(c.get("level")),
-            "parent": c.get("parent_id"),
-            "top": c.get("top_cluster_id"),
-            "name": c.get("name") or c.get("display_name") or c["cluster_id"],
-            "description": c.get("description"),
-            "keywords": _json_list(c.get("keywords")),
-            "size": _num(c.get("size")),
-            "users": _num(c.get("distinct_users")),
-            "share": _num(c.get("share_of_conversations")),
-            "thumbs_up_rate": _num(c.get("thumbs_up_rate")),
-            "avg_rating": _num(c.get("avg_rating")),
-            "feedback_count": _num(c.get("feedback_count")),
-            "revenue": _num(c.get("revenue")),
-            "paying_users": _num(c.get("paying_users")),
-            "avg_turns": _num(c.get("avg_turns")),
-            "avg_user_frustration": _num(c.get("avg_user_frustration")),
-            "avg_concerning_score": _num(c.get("avg_concerning_score")),
-            "first_seen": _iso(c.get("first_seen_at")),
-            "last_seen": _iso(c.get("last_seen_at")),
-            "children": [],
-        }
-    hidden = [c for c in clusters if not visible[c["cluster_id"]]]
-    folded = [
-        c
-        for c in hidden
-        if node_of[c["cluster_id"]] == bucket_id(c.get("parent_id"), c.get("level"))
-    ]
+def _bucket_id(parent_id: str | None, level: Any) -> str:
+    """The id of the "other" node that folds a parent's hidden children at one level."""
+    return f"other:{parent_id or 'top'}:L{level}"
+
+
+def _cluster_node(c: dict[str, Any]) -> dict[str, Any]:
+    """The page's node for a visible cluster (children filled in later)."""
+    return {
+        "id": c["cluster_id"],
+        "kind": "cluster",
+        "level": _num(c.get("level")),
+        "parent": c.get("parent_id"),
+        "top": c.get("top_cluster_id"),
+        "name": c.get("name") or c.get("display_name") or c["cluster_id"],
+        "description": c.get("description"),
+        "keywords": _json_list(c.get("keywords")),
+        "size": _num(c.get("size")),
+        "users": _num(c.get("distinct_users")),
+        "share": _num(c.get("share_of_conversations")),
+        "thumbs_up_rate": _num(c.get("thumbs_up_rate")),
+        "avg_rating": _num(c.get("avg_rating")),
+        "feedback_count": _num(c.get("feedback_count")),
+        "revenue": _num(c.get("revenue")),
+        "paying_users": _num(c.get("paying_users")),
+        "avg_turns": _num(c.get("avg_turns")),
+        "avg_user_frustration": _num(c.get("avg_user_frustration")),
+        "avg_concerning_score": _num(c.get("avg_concerning_score")),
+        "first_seen": _iso(c.get("first_seen_at")),
+        "last_seen": _iso(c.get("last_seen_at")),
+        "children": [],
+    }
+
+
+def _add_buckets(
+    nodes: dict[str, dict[str, Any]], folded: list[dict[str, Any]], node_of: dict[str, str]
+) -> None:
+    """One "other" node per parent and level for the hidden clusters folded into it: counts
+    only, no name, description or samples of what it holds."""
     for c in folded:
         bid = node_of[c["cluster_id"]]
         node = nodes.setdefault(
@@ -360,105 +461,153 @@ def load_report_data(
             n = node["clusters"]
             node["name"] = f"Other ({n} small cluster{'s' if n != 1 else ''})"
 
+
+def _shown_ids(
+    kids: list[dict[str, Any]], visible: dict[str, bool], node_of: dict[str, str]
+) -> list[str]:
+    """The visible clusters among `kids` in size order, then the "other" buckets."""
+    ids = [k["cluster_id"] for k in kids if visible[k["cluster_id"]]]
+    buckets = sorted({node_of[k["cluster_id"]] for k in kids if not visible[k["cluster_id"]]})
+    return ids + buckets
+
+
+def _fold_clusters(clusters: list[dict[str, Any]], options: ReportOptions) -> _Tree:
+    """Decide which clusters are shown and fold the rest into "other" nodes."""
+    by_id = {c["cluster_id"]: c for c in clusters}
+    children = _children(clusters)
+    visible = _visibility(clusters, children, options)
+    chains = {cid: _chain(by_id, cid) for cid in by_id}
+    # the node a hidden cluster is shown as: its parent's "other" bucket at its level, or the
+    # bucket of its highest hidden ancestor (a hidden cluster's descendants are hidden too)
+    node_of: dict[str, str] = {}
+    for c in clusters:
+        shown = c["cluster_id"]
+        for cid in chains[c["cluster_id"]]:  # from the cluster up: the highest hidden wins
+            if not visible[cid]:
+                shown = _bucket_id(by_id[cid].get("parent_id"), by_id[cid].get("level"))
+        node_of[c["cluster_id"]] = shown
+    nodes = {c["cluster_id"]: _cluster_node(c) for c in clusters if visible[c["cluster_id"]]}
+    hidden = [c for c in clusters if not visible[c["cluster_id"]]]
+    folded = [
+        c
+        for c in hidden
+        if node_of[c["cluster_id"]] == _bucket_id(c.get("parent_id"), c.get("level"))
+    ]
+    _add_buckets(nodes, folded, node_of)
     for c in clusters:  # children in size order, the "other" bucket last
         if visible[c["cluster_id"]]:
             kids = children.get(c["cluster_id"], [])
-            ids = [k["cluster_id"] for k in kids if visible[k["cluster_id"]]]
-            buckets = sorted(
-                {node_of[k["cluster_id"]] for k in kids if not visible[k["cluster_id"]]}
-            )
-            nodes[c["cluster_id"]]["children"] = ids + buckets
-    roots = [c["cluster_id"] for c in children.get(None, []) if visible[c["cluster_id"]]]
-    roots += sorted(
-        {node_of[c["cluster_id"]] for c in children.get(None, []) if not visible[c["cluster_id"]]}
-    )
+            nodes[c["cluster_id"]]["children"] = _shown_ids(kids, visible, node_of)
+    roots = _shown_ids(children.get(None, []), visible, node_of)
+    return _Tree(by_id, visible, chains, node_of, nodes, roots, len(hidden))
 
-    step("Computing facets and samples")
-    base_chain = {cid: chain(cid) for cid in by_id}
-    facets: dict[str, dict[str, Counter]] = {}
+
+def _place_conversations(conversations: list[dict[str, Any]], tree: _Tree) -> _Placed:
+    """Put each conversation on the map, in search and in its clusters' facets; only the
+    summaries of visible clusters are kept. The users of each "other" node are counted."""
+    placed = _Placed()
     bucket_users: dict[str, set] = {}
-    per_base: dict[str, list[dict[str, Any]]] = {}
-    map_points: list[list[Any]] = []
-    search: list[list[Any]] = []
-    n_unclustered = 0
-    n_summarised = 0
     for conv in conversations:
         base = conv.get("base_cluster_id")
         if conv.get("summary") is not None:
-            n_summarised += 1
-        if base is None or base not in by_id:
-            n_unclustered += 1
-            if conv.get("x") is not None and conv.get("y") is not None:
-                map_points.append([_num(conv["x"]), _num(conv["y"]), UNCLUSTERED, None])
+            placed.summarised += 1
+        has_point = conv.get("x") is not None and conv.get("y") is not None
+        if base is None or base not in tree.by_id:
+            placed.unclustered += 1
+            if has_point:
+                placed.map_points.append([_num(conv["x"]), _num(conv["y"]), UNCLUSTERED, None])
             continue
-        path = base_chain[base]
-        shown_base = node_of[base]
-        show_text = visible[base] and conv.get("summary") is not None
+        shown = tree.node_of[base]
+        show_text = tree.visible[base] and conv.get("summary") is not None
         summary = conv["summary"] if show_text else None
-        if conv.get("x") is not None and conv.get("y") is not None:
-            map_points.append([_num(conv["x"]), _num(conv["y"]), shown_base, summary])
+        if has_point:
+            placed.map_points.append([_num(conv["x"]), _num(conv["y"]), shown, summary])
         if show_text:
-            per_base.setdefault(base, []).append(conv)
-            search.append([summary, base])
-        langs = _json_list(conv.get("languages"))
-        flags = _json_list(conv.get("flags"))
-        turns = _turn_bin(conv.get("turn_count"))
-        # facets of every visible cluster the conversation is in (aggregates, not samples)
-        for cid in path:
-            if visible[cid]:
-                f = facets.setdefault(
-                    cid, {"languages": Counter(), "flags": Counter(), "turns": Counter()}
-                )
-                f["languages"].update(langs)
-                f["flags"].update(flags)
-                if turns:
-                    f["turns"][turns] += 1
-        shown = shown_base
-        if shown in nodes and nodes[shown]["kind"] == "other":
+            placed.per_base.setdefault(base, []).append(conv)
+            placed.search.append([summary, base])
+        _count_facets(placed.facets, conv, tree.chains[base], tree.visible)
+        if shown in tree.nodes and tree.nodes[shown]["kind"] == "other":
             bucket_users.setdefault(shown, set()).add(
                 conv.get("user_id") or f"conv:{conv['conversation_id']}"
             )
-
     for bid, users in bucket_users.items():
-        nodes[bid]["users"] = len(users)
+        tree.nodes[bid]["users"] = len(users)
+    return placed
 
-    for cid, node in nodes.items():
+
+def _empty_facets() -> dict[str, Counter]:
+    return {"languages": Counter(), "flags": Counter(), "turns": Counter()}
+
+
+def _count_facets(
+    facets: dict[str, dict[str, Counter]],
+    conv: dict[str, Any],
+    path: list[str],
+    visible: dict[str, bool],
+) -> None:
+    """Add a conversation to the facets of every visible cluster it is in (aggregates, not
+    samples)."""
+    langs = _json_list(conv.get("languages"))
+    flags = _json_list(conv.get("flags"))
+    turns = _turn_bin(conv.get("turn_count"))
+    for cid in path:
+        if visible[cid]:
+            f = facets.setdefault(cid, _empty_facets())
+            f["languages"].update(langs)
+            f["flags"].update(flags)
+            if turns:
+                f["turns"][turns] += 1
+
+
+def _add_facets_and_samples(tree: _Tree, placed: _Placed, options: ReportOptions) -> None:
+    """Each visible cluster's top facets and sample summaries."""
+    order = {label: i for i, (label, _, _) in enumerate(TURN_BINS)}
+    for cid, node in tree.nodes.items():
         if node["kind"] != "cluster":
             continue
-        f = facets.get(cid, {"languages": Counter(), "flags": Counter(), "turns": Counter()})
-        order = {label: i for i, (label, _, _) in enumerate(TURN_BINS)}
+        f = placed.facets.get(cid, _empty_facets())
         node["facets"] = {
             "languages": _top(f["languages"], options.facet_top),
             "flags": _top(f["flags"], options.facet_top),
             "turns": sorted(([k, v] for k, v in f["turns"].items()), key=lambda kv: order[kv[0]]),
         }
-        # samples: the summaries closest to their centroid, taken in turn from each visible base
-        # cluster underneath (largest first), so that a parent's samples cover its children
-        bases = [
-            b for b in by_id if by_id[b].get("level") == 0 and cid in base_chain[b] and visible[b]
-        ]
-        bases.sort(key=lambda b: (-(by_id[b].get("size") or 0), b))
-        queues = [
-            sorted(
-                per_base.get(b, []),
-                key=lambda conv: (
-                    conv.get("distance_to_centroid") is None,
-                    conv.get("distance_to_centroid") or 0.0,
-                    conv["conversation_id"],
-                ),
-            )
-            for b in bases
-        ]
-        samples: list[str] = []
-        depth = 0
-        while len(samples) < options.samples and any(depth < len(q) for q in queues):
-            for q in queues:
-                if depth < len(q) and len(samples) < options.samples:
-                    samples.append(q[depth]["summary"])
-            depth += 1
-        node["samples"] = samples
+        node["samples"] = _samples(cid, tree, placed.per_base, options.samples)
 
-    weeks = sorted({_iso(w["week_start"]) for w in weekly})
+
+def _samples(
+    cid: str, tree: _Tree, per_base: dict[str, list[dict[str, Any]]], limit: int
+) -> list[str]:
+    """The summaries closest to their centroid, taken in turn from each visible base cluster
+    underneath (largest first), so that a parent's samples cover its children."""
+    by_id = tree.by_id
+    bases = [
+        b for b in by_id if by_id[b].get("level") == 0 and cid in tree.chains[b] and tree.visible[b]
+    ]
+    bases.sort(key=lambda b: (-(by_id[b].get("size") or 0), b))
+    queues = [
+        sorted(
+            per_base.get(b, []),
+            key=lambda conv: (
+                conv.get("distance_to_centroid") is None,
+                conv.get("distance_to_centroid") or 0.0,
+                conv["conversation_id"],
+            ),
+        )
+        for b in bases
+    ]
+    samples: list[str] = []
+    depth = 0
+    while len(samples) < limit and any(depth < len(q) for q in queues):
+        for q in queues:
+            if depth < len(q) and len(samples) < limit:
+                samples.append(q[depth]["summary"])
+        depth += 1
+    return samples
+
+
+def _add_weekly(nodes: dict[str, dict[str, Any]], weekly: list[dict[str, Any]]) -> list[str | None]:
+    """Each visible cluster's conversations per week; returns the weeks, oldest first."""
+    weeks = sorted({_iso(w["week_start"]) for w in weekly}, key=str)
     week_index = {w: i for i, w in enumerate(weeks)}
     for w in weekly:
         node = nodes.get(w["cluster_id"])
@@ -466,72 +615,35 @@ def load_report_data(
             continue
         series = node.setdefault("weekly", [0] * len(weeks))
         series[week_index[_iso(w["week_start"])]] = int(w["conversations"] or 0)
+    return weeks
+
+
+def _limit_points(placed: _Placed, conversations: int, options: ReportOptions) -> list[str]:
+    """Keep a random `max_points` of the map's points and of the search entries; returns the
+    warnings saying so."""
+    import random
 
     warnings: list[str] = []
-    if len(map_points) > options.max_points:
-        import random
-
+    if len(placed.map_points) > options.max_points:
         rng = random.Random(options.seed)
-        map_points = rng.sample(map_points, options.max_points)
+        placed.map_points = rng.sample(placed.map_points, options.max_points)
         warnings.append(
-            f"the map shows a random {options.max_points} of {len(conversations)} conversations"
+            f"the map shows a random {options.max_points} of {conversations} conversations"
         )
-    if len(search) > options.max_points:
-        import random
-
-        search = random.Random(options.seed).sample(search, options.max_points)
+    if len(placed.search) > options.max_points:
+        placed.search = random.Random(options.seed).sample(placed.search, options.max_points)
         warnings.append(f"search covers a random {options.max_points} of the summaries")
+    return warnings
 
-    top_of: dict[str, str] = {}
-    for cid in by_id:
-        path = base_chain[cid]
-        top_of[cid] = node_of[path[-1]]
-    for node in nodes.values():
+
+def _set_tops(tree: _Tree) -> None:
+    """Each node's top-level node (as shown: a hidden top cluster is its "other" node)."""
+    top_of = {cid: tree.node_of[tree.chains[cid][-1]] for cid in tree.by_id}
+    for node in tree.nodes.values():
         if node["kind"] == "cluster":
             node["top"] = top_of.get(node["id"], node["id"])
         else:
             node["top"] = top_of.get(node["parent"], node["id"]) if node["parent"] else node["id"]
-
-    shown_alerts = _alerts_payload(alerts, visible, node_of)
-
-    # control characters and bidi controls in conversation text (and anywhere else) become
-    # visible markers
-    payload = visible_all(
-        {
-            "title": options.title,
-            "generated_at": datetime.now().replace(microsecond=0).isoformat(sep=" "),
-            "source": db.label if isinstance(db, MartsSource) else Path(db).name,
-            "totals": {
-                "conversations": len(conversations),
-                "summarised": n_summarised,
-                "unclustered": n_unclustered,
-                "clusters": len(clusters),
-                "visible_clusters": sum(visible.values()),
-                "hidden_clusters": len(hidden),
-                "base_clusters": sum(1 for c in clusters if c.get("level") == 0),
-            },
-            "thresholds": {
-                "report_min_users": options.min_cluster_users,
-                "report_min_conversations": options.min_cluster_conversations,
-            },
-            "weeks": weeks,
-            "nodes": nodes,
-            "roots": roots,
-            "base_node": {cid: node_of[cid] for cid in by_id if by_id[cid].get("level") == 0},
-            "points": map_points,
-            "search": search,
-            "alerts": shown_alerts,
-            "warnings": warnings,
-        }
-    )
-    return ReportData(
-        payload=payload,
-        hidden_clusters=len(hidden),
-        visible_clusters=sum(visible.values()),
-        conversations=len(conversations),
-        current_alerts=sum(1 for a in shown_alerts if a["current"]),
-        warnings=warnings,
-    )
 
 
 def _alerts_payload(
@@ -548,7 +660,7 @@ def _alerts_payload(
         if cluster is not None:
             node = node_of.get(cluster)
             if not visible.get(cluster, False):
-                label = ALERT_LABELS.get(a.get("alert_type"), str(a.get("alert_type")))
+                label = _alert_label(a.get("alert_type"))
                 facet = f" ({a['facet']}, {a.get('direction')})" if a.get("facet") else ""
                 figures = f"observed {_fmt(a.get('observed'))}"
                 if a.get("expected") is not None:
@@ -563,7 +675,7 @@ def _alerts_payload(
             {
                 "id": a.get("alert_id"),
                 "type": a.get("alert_type"),
-                "label": ALERT_LABELS.get(a.get("alert_type"), str(a.get("alert_type"))),
+                "label": _alert_label(a.get("alert_type")),
                 "severity": a.get("severity"),
                 "week": _iso(a.get("week_start")),
                 "current": bool(a.get("is_current")),
@@ -576,6 +688,10 @@ def _alerts_payload(
             }
         )
     return out
+
+
+def _alert_label(alert_type: Any) -> str:
+    return ALERT_LABELS.get(str(alert_type), str(alert_type))
 
 
 def _fmt(value: Any) -> str:

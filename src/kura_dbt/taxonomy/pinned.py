@@ -191,9 +191,13 @@ def _example_columns(rows: list[dict[str, Any]], source: str, problems: list[str
     if rows and "category_id" not in columns:
         problems.append("missing column category_id (every row needs one)")
         raise TaxonomyError(source, problems)
-    return sorted(
-        (c for c in columns if _EXAMPLE.match(c)), key=lambda c: int(_EXAMPLE.match(c).group(1))
-    )
+    return sorted((c for c in columns if _EXAMPLE.match(c)), key=_example_number)
+
+
+def _example_number(column: str) -> int:
+    """The n of an `example_n` column."""
+    match = _EXAMPLE.match(column)
+    return int(match.group(1)) if match else 0
 
 
 def _drafts(
