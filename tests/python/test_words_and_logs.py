@@ -31,3 +31,15 @@ def test_loading_the_local_model_draws_no_progress_bar(capfd):
     captured = capfd.readouterr()
     assert "Loading weights" not in captured.err + captured.out
     assert transformers_logging.is_progress_bar_enabled()  # left as it was for everyone else
+
+
+def test_an_exported_description_carries_no_count_that_goes_stale():
+    from kura_dbt.commands.taxonomy import without_count
+
+    assert without_count('177 conversations about bus, flight. Most typical: "x"') == (
+        'Conversations about bus, flight. Most typical: "x"'
+    )
+    assert without_count("1 conversation about cab") == "Conversations about cab"
+    assert without_count('25 conversations. Most typical: "y"') == 'Most typical: "y"'
+    # an analyst's own text, or an LLM labeller's, is kept as it is
+    assert without_count("The users asked about trains.") == "The users asked about trains."

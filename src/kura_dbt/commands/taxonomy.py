@@ -3,6 +3,7 @@ an edited file (see kura_dbt.taxonomy.pinned for the format)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,13 +79,27 @@ def export_rows(
         {
             "category_id": cluster_id,
             "name": name or cluster_id,
-            "description": description or "",
+            "description": without_count(description or ""),
             "parent_id": parent_id,
             "cluster_id": cluster_id,
             "examples": [redact(t) for t in _examples_of(cluster_id, texts, children, examples)],
         }
         for cluster_id, _, parent_id, name, description in clusters
     ]
+
+
+# the local labeller's descriptions open with the cluster's size at discovery ("177
+# conversations about ..."), true of the discovered taxonomy and stale once the file is pinned
+_COUNT = re.compile(r"^\s*\d[\d,]*\s+conversations?\b\s*(?:about\s+)?", re.IGNORECASE)
+
+
+def without_count(description: str) -> str:
+    """A description to pin: the leading conversation count dropped ("177 conversations about
+    bus, flight. ..." -> "Conversations about bus, flight. ...")."""
+    rest = _COUNT.sub("", description, count=1)
+    if rest == description:
+        return description
+    return f"Conversations about {rest}" if rest and not rest.startswith(".") else rest.lstrip(". ")
 
 
 def _member_texts(
