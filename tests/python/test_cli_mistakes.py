@@ -60,6 +60,11 @@ def _mistakes(tmp: Path, marts: Path) -> list[tuple[list[str], str]]:
         (["schema", "--format", "yaml"], "'yaml' is not json or dbt"),
         (["schema", "--out", str(tmp / "adir")], "is a folder; give a file name"),
         (["taxonomy", "validate", str(tmp / "missing.csv")], "missing.csv"),
+        (["taxonomy", "export", *db, "--out", str(tmp / "t.txt")], "write a .csv"),
+        (["taxonomy", "export", *db, "--out", str(tmp / "adir")], "is a folder; give a file"),
+        (["estimate", *db, "--vars", "not: [valid"], "is not YAML"),
+        (["estimate", *db, "--vars", "[1]"], "is not a mapping"),
+        (["estimate", *db, "--vars", "{kura__llm_max_attempts: 0}"], "kura__llm_max_attempts"),
     ]
 
 
@@ -77,6 +82,12 @@ def test_folders_of_output_files_are_created_alike(tmp_path, marts):
     report = tmp_path / "other" / "r.html"
     code, text = _run(["report", "--db", str(marts), "--out", str(report), "--samples", "0"])
     assert code == 0 and report.exists(), text
+
+
+def test_taxonomy_export_writes_nothing_for_a_wrong_suffix_and_creates_folders(tmp_path):
+    db = tmp_path / "kura.duckdb"
+    code, _ = _run(["taxonomy", "export", "--db", str(db), "--out", str(tmp_path / "t.txt")])
+    assert code != 0 and not (tmp_path / "t.txt").exists()
 
 
 def test_version_short_help_and_help_text(tmp_path):

@@ -33,6 +33,7 @@ from kura_dbt.commands import (
     TargetOption,
     db_option,
     marts_source,
+    parse_vars,
     require_db,
 )
 
@@ -169,10 +170,7 @@ def register(app: typer.Typer) -> None:
         --connection). Nothing is sent."""
         variables = project_vars(project_dir)
         if vars:
-            extra = yaml.safe_load(vars) or {}
-            if not isinstance(extra, Mapping):
-                raise typer.BadParameter("must be a YAML mapping", param_hint="--vars")
-            variables.update(extra)
+            variables.update(parse_vars(vars))
         source = marts_source(db, profile, target, profiles_dir, connection)
         if schema is None:
             if not source.default_schema:
@@ -180,7 +178,11 @@ def register(app: typer.Typer) -> None:
                     "a connection name has no target schema: pass --schema", param_hint="--schema"
                 )
             schema = f"{source.default_schema}_{variables.get('kura__private_schema', PRIVATE)}"
-        result = estimate(source, schema, settings_from_vars(variables))
+        try:
+            settings = settings_from_vars(variables)
+        except (ValueError, TypeError) as exc:  # a var's type, range or allowed values
+            raise typer.BadParameter(str(exc), param_hint="--vars / --project-dir") from None
+        result = estimate(source, schema, settings)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return

@@ -20,6 +20,7 @@ from kura_dbt.commands import (
     connect_marts,
     db_option,
     marts_source,
+    output_file,
 )
 
 # kura_dbt.taxonomy.pinned is imported inside the commands: the taxonomy package brings
@@ -165,6 +166,11 @@ def export(
     a DuckDB file, or Snowflake with --profile / --target or --connection."""
     from kura_dbt.taxonomy.pinned import read_file, write_file
 
+    if not out.is_dir() and out.suffix.lower() not in (".csv", ".yml", ".yaml"):
+        raise typer.BadParameter(
+            f"{out.name}: write a .csv (a dbt seed) or a .yml file", param_hint="--out"
+        )
+    out = output_file(out)  # a folder is refused; a missing parent folder is created
     source = marts_source(db, profile, target, profiles_dir, connection)
     con, schema = connect_marts(source, schema, ("kura__conversation_clusters",))
     try:
