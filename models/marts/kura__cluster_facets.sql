@@ -23,7 +23,7 @@
     one row per cluster and facet (facet_value NULL, display_value 'Other (n small values)',
     counts only), so a cluster's rows of one facet still add up to its size (language: at
     least its size, a conversation counting once for each language it uses). -#}
-{%- set float_type = dbt.type_float() %}
+{%- set float_type = 'double precision' %}  {#- dbt.type_float() is single precision on DuckDB #}
 
 with members as (
     select

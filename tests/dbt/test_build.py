@@ -11,6 +11,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from kura_dbt.cli import app
+from kura_dbt.report import load_report_data
 
 from .conftest import REPO, SEARCH_PATH, run_dbt
 
@@ -486,6 +487,10 @@ def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
                 for r in con.execute(f'select distinct "{column}" from main.{table}').fetchall()
             }
             assert not values & hidden_names, (table, column)
+        cells = con.execute(
+            "select cluster_id, facet, facet_value, conversations, distinct_users, lift, "
+            "cluster_meets_privacy_threshold from main.kura__cluster_facets"
+        ).fetchall()
         private = {
             r[0]
             for r in con.execute(
@@ -501,6 +506,23 @@ def test_privacy_thresholds_hide_small_clusters_everywhere(tmp_path, query):
         "kura__rejected_messages",
         "stg_kura__messages",
     } <= private
+    # kura__cluster_facets applies the thresholds to each (cluster, facet, value) cell: a value
+    # shows only in a shown cluster with 35 conversations from 30 users; the rest fold
+    hidden_ids = {r[0] for r in hidden}
+    shown = [c for c in cells if c[2] is not None]
+    assert shown and all(c[3] >= 35 and c[4] >= 30 and c[6] for c in shown)
+    assert any(c[2] is None and c[6] for c in cells), "small cells of shown clusters fold"
+    assert all(c[2] is None for c in cells if c[0] in hidden_ids)
+    # the report shows those cells' figures, and nothing of a hidden cluster
+    nodes = load_report_data(db).payload["nodes"]
+    reported = {
+        (cid, r["facet"], r["value"]): (r["conversations"], r["lift"])
+        for cid, node in nodes.items()
+        for r in node.get("over_represented", [])
+    }
+    mart = {(c[0], c[1], c[2]): (c[3], c[5]) for c in shown if c[5] > 1}
+    assert reported and {k: mart[k] for k in reported} == reported
+    assert not {cid for cid, _, _ in reported} & hidden_ids
 
 
 def test_docs_generate_documents_every_mart(demo_db, tmp_path):
@@ -516,6 +538,7 @@ def test_docs_generate_documents_every_mart(demo_db, tmp_path):
         "kura__llm_usage",
         "kura__rejected_messages",
         "kura__rejected_conversations",
+        "kura__cluster_facets",
         # the cluster tables (models/clusters)
         "kura__conversation_clusters",
         "kura__cluster_hierarchy",

@@ -205,6 +205,7 @@ class _Marts:
     conversations: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
     weekly: list[dict[str, Any]]
+    cluster_facets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -265,6 +266,8 @@ def load_report_data(
     step("Computing facets and samples")
     placed = _place_conversations(marts.conversations, tree)
     _add_facets_and_samples(tree, placed, options)
+    for cid, rows in cluster_facets_payload(marts.cluster_facets, tree.visible, options).items():
+        tree.nodes[cid]["over_represented"] = rows
     weeks = _add_weekly(tree.nodes, marts.weekly)
     warnings = _limit_points(placed, len(marts.conversations), options)
     _set_tops(tree)
@@ -340,9 +343,10 @@ def _read_marts(
                 f"""select cluster_id, cast(week_start as date) as week_start, conversations
                     from {schema}.kura__cluster_weekly order by week_start""",
             )
+        cluster_facets = _read_cluster_facets(con, schema)
     finally:
         con.close()
-    return _Marts(clusters, conversations, alerts, weekly)
+    return _Marts(clusters, conversations, alerts, weekly, cluster_facets)
 
 
 def _children(clusters: list[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
@@ -572,6 +576,72 @@ def _add_facets_and_samples(tree: _Tree, placed: _Placed, options: ReportOptions
             "turns": sorted(([k, v] for k, v in f["turns"].items()), key=lambda kv: order[kv[0]]),
         }
         node["samples"] = _samples(cid, tree, placed.per_base, options.samples)
+
+
+CLUSTER_FACET_COLUMNS = (
+    "cluster_id",
+    "facet",
+    "facet_value",
+    "conversations",
+    "distinct_users",
+    "share_in_cluster",
+    "share_overall",
+    "lift",
+    "z_score",
+    "p_value",
+    "p_value_bonferroni",
+    "meets_privacy_threshold",
+)
+
+
+def _read_cluster_facets(con, schema: str) -> list[dict[str, Any]]:
+    """The shown cells of kura__cluster_facets that over-represent their value (lift above 1);
+    none when the build made no such mart (older builds)."""
+    if not set(CLUSTER_FACET_COLUMNS) <= _columns(con, schema, "kura__cluster_facets"):
+        return []
+    return _records(
+        con,
+        f"""select {", ".join(CLUSTER_FACET_COLUMNS)} from {schema}.kura__cluster_facets
+            where meets_privacy_threshold and facet_value is not null and lift > 1
+            order by cluster_id, lift desc, z_score desc, facet, facet_value""",
+    )
+
+
+def cluster_facets_payload(
+    rows: list[dict[str, Any]], visible: dict[str, bool], options: ReportOptions
+) -> dict[str, list[dict[str, Any]]]:
+    """Per cluster the report shows, the facet values it over-represents most (CLIO's Fig. 7),
+    as kura__cluster_facets has them: at most ``options.facet_top``, by lift. Only the mart's
+    shown cells, of clusters the report shows, that also meet the report's own thresholds
+    (--min-cluster-users / --min-cluster-conversations, per cell): a hidden cluster has none."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        cid = r["cluster_id"]
+        if (
+            not visible.get(cid, False)
+            or not r.get("meets_privacy_threshold")
+            or r.get("facet_value") is None
+            or (r.get("conversations") or 0) < options.min_cluster_conversations
+            or (r.get("distinct_users") or 0) < options.min_cluster_users
+        ):
+            continue
+        out.setdefault(cid, []).append(
+            {
+                "facet": r["facet"],
+                "value": r["facet_value"],
+                "conversations": _num(r.get("conversations")),
+                "share": _num(r.get("share_in_cluster")),
+                "overall_share": _num(r.get("share_overall")),
+                "lift": _num(r.get("lift")),
+                "z": _num(r.get("z_score")),
+                "p": _num(r.get("p_value")),
+                "p_bonferroni": _num(r.get("p_value_bonferroni")),
+            }
+        )
+    for cid, cells in out.items():
+        cells.sort(key=lambda c: (-(c["lift"] or 0), -(c["z"] or 0), c["facet"], c["value"]))
+        out[cid] = cells[: options.facet_top]
+    return out
 
 
 def _samples(

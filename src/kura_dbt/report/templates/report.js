@@ -269,6 +269,7 @@
     stats.appendChild(stat("Concerning (1-5)", fmtNum(n.avg_concerning_score, 1)));
     stats.appendChild(stat("Seen", fmtDate(n.first_seen) + " → " + fmtDate(n.last_seen)));
     detail.appendChild(stats);
+    overRepresented(n);
 
     var charts = el("div", { "class": "charts" });
     detail.appendChild(charts);
@@ -318,6 +319,30 @@
     } else {
       detail.appendChild(el("p", { "class": "muted" }, "No summaries to show."));
     }
+  }
+  // the facet values this cluster holds more of than all clustered conversations do, from the
+  // mart kura__cluster_facets (shown cells only), by lift
+  function overRepresented(n) {
+    var rows = n.over_represented || [];
+    if (!rows.length) { return; }
+    detail.appendChild(el("h3", null, "Over-represented here"));
+    var table = el("table", { "class": "overrep", "id": "detail-overrep" });
+    var head = el("tr");
+    ["Facet", "Value", "In cluster", "Overall", "Lift", "p (Bonferroni)"].forEach(function (h) {
+      head.appendChild(el("th", null, h));
+    });
+    table.appendChild(head);
+    rows.forEach(function (r) {
+      var tr = el("tr", { "class": r.p_bonferroni !== null && r.p_bonferroni < 0.05 ? "significant" : "" });
+      tr.appendChild(el("td", null, r.facet.replace(/_/g, " ")));
+      tr.appendChild(el("td", { "class": "value" }, r.value));
+      tr.appendChild(el("td", null, fmtPct(r.share) + " (" + fmtInt(r.conversations) + ")"));
+      tr.appendChild(el("td", null, fmtPct(r.overall_share)));
+      tr.appendChild(el("td", null, "×" + fmtNum(r.lift, 2)));
+      tr.appendChild(el("td", null, r.p_bonferroni === null ? "–" : Number(r.p_bonferroni).toPrecision(2)));
+      table.appendChild(tr);
+    });
+    detail.appendChild(table);
   }
   function renderOther(n) {
     var crumbs = el("div", { "class": "crumbs" });
