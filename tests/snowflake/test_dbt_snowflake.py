@@ -246,6 +246,7 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
         project, "build", "--exclude", *upstream, "--exclude-resource-type", "unit_test"
     )
     assert "ERROR=0" in output and "kura__alerts" in output and "kura__cluster_weekly" in output
+    assert "kura__cluster_facets" in output
     dbt(project, "test", "--select", *names)
     with connect(fakesnow_server) as connection:
         cursor = connection.cursor()
@@ -255,7 +256,23 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
         conversations, clusters = cursor.fetchone()
         cursor.execute("select count(*) from kura__clusters where parent_id is null")
         (top,) = cursor.fetchone()
+        # the facets mart (its data tests, kura_cluster_facets_counted and the privacy one,
+        # ran in the build): the Snowflake macros flatten the languages, date the weeks and
+        # compute the p-values
+        cursor.execute(
+            "select count(distinct facet), count(distinct case when facet = 'week' "
+            "then facet_value end), min(p_value), max(p_value), count(lift) "
+            "from kura__cluster_facets"
+        )
+        facets, weeks, p_min, p_max, lifts = cursor.fetchone()
+        cursor.execute(
+            "select facet_value from kura__cluster_facets where facet = 'language' "
+            "and facet_value != 'unknown' limit 1"
+        )
+        (language,) = cursor.fetchone()
     assert conversations == 500 and clusters > 6 and top == 6
+    assert facets == 8 and weeks == 10 and 0 <= p_min <= p_max <= 1 and lifts > 0
+    assert language == language.strip('"') and language  # an element, not JSON text
     # the Python models' procedures, from their compiled code
     dbt(project, "compile", "--select", *names)
     for name in names:
