@@ -332,12 +332,14 @@
       head.appendChild(el("th", null, h));
     });
     table.appendChild(head);
+    // small shares with one decimal, so that 0.4% does not read as 0%
+    function share(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(v < 0.1 ? 1 : 0) + "%"; }
     rows.forEach(function (r) {
       var tr = el("tr", { "class": r.p_bonferroni !== null && r.p_bonferroni < 0.05 ? "significant" : "" });
       tr.appendChild(el("td", null, r.facet.replace(/_/g, " ")));
       tr.appendChild(el("td", { "class": "value" }, r.value));
-      tr.appendChild(el("td", null, fmtPct(r.share) + " (" + fmtInt(r.conversations) + ")"));
-      tr.appendChild(el("td", null, fmtPct(r.overall_share)));
+      tr.appendChild(el("td", null, share(r.share) + " (" + fmtInt(r.conversations) + ")"));
+      tr.appendChild(el("td", null, share(r.overall_share)));
       tr.appendChild(el("td", null, "×" + fmtNum(r.lift, 2)));
       tr.appendChild(el("td", null, r.p_bonferroni === null ? "–" : Number(r.p_bonferroni).toPrecision(2)));
       table.appendChild(tr);
