@@ -3,8 +3,9 @@
 
     - ln_factorial(k): ln(k!) by Stirling's series with three correction terms
       (k ln k - k + ln(2 pi k) / 2 + 1/(12k) - 1/(360k^3) + 1/(1260k^5)), exact 0 for k <= 1;
-      its error is below 1e-5 from k = 2 on and shrinks as 1/k^7. (DuckDB has lgamma,
-      Snowflake SQL has no log-gamma, hence the series.)
+      its error is below 1e-5 from k = 2 on and shrinks as 1/k^7. (DuckDB has lgamma, but
+      Snowflake's numeric functions have no log-gamma and FACTORIAL only up to 33:
+      https://docs.snowflake.com/en/sql-reference/functions-numeric, hence the series.)
     - hypergeometric_upper_tail(x, n, k, total): P(X >= x) for X the number of conversations
       with a value among n drawn at random, without replacement, from `total` of which k have
       it: the chance that a cluster of n holds at least x of the value if clusters ignored it.
