@@ -280,10 +280,9 @@
 
   // labels: the largest clusters' names first, each where it fits without overlapping another
   var LABELS = MAP.labels.map(function (l) {
-    var n = NODES[l[0]], e = el("div", { "class": "map-label level-" + (n.parent ? "inner" : "top"), "data-id": l[0], "role": "button", "tabindex": "-1" }, n.name);
+    var n = NODES[l[0]], e = el("div", { "class": "map-label level-" + (n.parent ? "inner" : "top"), "data-id": l[0], "role": "button", "tabindex": "0" }, n.name);
     e.style.color = n.parent ? "#24292f" : colour(n.top);
     e.hidden = true;
-    e.addEventListener("click", function (ev) { ev.stopPropagation(); select(l[0]); });
     labelLayer.appendChild(e);
     return { id: l[0], x: l[1], y: l[2], r: l[3], level: l[4], count: l[5], top: !n.parent, el: e, w: 0, h: 0 };
   });
@@ -373,12 +372,12 @@
   // pan (drag), zoom (wheel, buttons), click (a point opens its cluster)
   var drag = null;
   function local(ev) { var r = mapDiv.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; }
-  canvas.addEventListener("pointerdown", function (ev) {
+  // on the map's box, so that the pointer over a label still hovers the points under it
+  mapDiv.addEventListener("pointerdown", function (ev) {
     var p = local(ev);
     drag = { x: p[0], y: p[1], cx: view.cx, cy: view.cy, moved: false };
-    if (canvas.setPointerCapture) { try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic pointer */ } }
   });
-  canvas.addEventListener("pointermove", function (ev) {
+  mapDiv.addEventListener("pointermove", function (ev) {
     var p = local(ev);
     if (drag) {
       if (Math.abs(p[0] - drag.x) + Math.abs(p[1] - drag.y) > 3) { drag.moved = true; }
@@ -390,14 +389,19 @@
     var i = nearest(p[0], p[1], 8);
     if (i >= 0) { showTip(i, p[0], p[1]); canvas.style.cursor = "pointer"; } else { hideTip(); canvas.style.cursor = "grab"; }
   });
-  canvas.addEventListener("pointerup", function (ev) {
-    var p = local(ev), wasDrag = drag && drag.moved;
+  mapDiv.addEventListener("pointerup", function (ev) {
+    var p = local(ev), wasDrag = drag && drag.moved, label = ev.target.closest ? ev.target.closest(".map-label") : null;
     drag = null;
     if (wasDrag) { return; }
+    if (label) { select(label.getAttribute("data-id")); return; }  // a name opens its cluster
     var i = nearest(p[0], p[1], 8), id = i >= 0 ? MAP.nodes[PNODE[i]] : null;
     if (id && NODES[id]) { select(id); }
   });
-  canvas.addEventListener("pointerleave", hideTip);
+  mapDiv.addEventListener("pointerleave", function () { drag = null; hideTip(); });
+  labelLayer.addEventListener("keydown", function (ev) {
+    var label = ev.target.closest ? ev.target.closest(".map-label") : null;
+    if (label && ev.key === "Enter") { select(label.getAttribute("data-id")); }
+  });
   function zoomAt(sx, sy, factor) {
     var k = Math.max(fitK * 0.5, Math.min(fitK * 4096, view.k * factor));
     var x = view.cx + (sx - W / 2) / view.k, y = view.cy - (sy - H / 2) / view.k;
