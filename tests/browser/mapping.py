@@ -33,6 +33,14 @@ def hover_point(page, i: int) -> str:
     return "" if tip.is_hidden() else tip.inner_text()
 
 
+def under_label(page, i: int) -> bool:
+    """Whether a label covers point `i` (a click there opens the label's cluster)."""
+    x, y = point_on_page(page, i)
+    return page.evaluate(
+        "([x, y]) => !!document.elementFromPoint(x, y).closest('.map-label')", [x, y]
+    )
+
+
 def click_point(page, i: int) -> None:
     x, y = point_on_page(page, i)
     page.mouse.click(x, y)
