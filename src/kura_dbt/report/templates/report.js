@@ -459,6 +459,7 @@
     sw.style.background = nodeColour(sw.getAttribute("data-id"));
   });
   resize(); fitView(); measureLabels(); recolour(); renderLegend(); draw();
+  if (performance.mark) { performance.mark("kura-map-drawn"); }
   if (window.ResizeObserver) {
     new ResizeObserver(function () { if (mapDiv.clientWidth !== W || mapDiv.clientHeight !== H) { var k = view.k / fitK; resize(); var c = [view.cx, view.cy]; fitView(); view.k = fitK * k; view.cx = c[0]; view.cy = c[1]; redraw(); } }).observe(mapDiv);
   }
@@ -510,13 +511,23 @@
     d.appendChild(el("span", { "class": "value" }, value));
     return d;
   }
+  // plotly.js (inlined from the plotly package, never data) is run on the first chart, not at
+  // load: the map needs none of it, and running it takes longer than drawing the map
+  function needPlotly() {
+    if (window.Plotly) { return; }
+    var s = document.createElement("script");
+    s.textContent = document.getElementById("plotly-js").textContent;
+    document.head.appendChild(s);
+    document.head.removeChild(s);  // it has run; the page keeps its three script elements
+  }
   function clearDetail() {
-    Array.prototype.forEach.call(detail.querySelectorAll(".chart"), function (c) { Plotly.purge(c); });
+    if (window.Plotly) { Array.prototype.forEach.call(detail.querySelectorAll(".chart"), function (c) { Plotly.purge(c); }); }
     while (detail.firstChild) { detail.removeChild(detail.firstChild); }
   }
   function chart(container, id, title, trace, layout) {
     var c = el("div", { "class": "chart", "id": id });
     container.appendChild(c);
+    needPlotly();
     Plotly.newPlot(c, [trace], Object.assign({
       title: { text: esc(title), font: { size: 13 } }, margin: { l: 40, r: 10, t: 36, b: 40 },
       plot_bgcolor: "#ffffff", paper_bgcolor: "#ffffff"
