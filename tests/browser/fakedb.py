@@ -221,14 +221,50 @@ def make_kura_db(
 
 # ---- a large synthetic report input (map tests at many clusters, benchmarks at 100,000) ------
 
-_VERBS = ["Fixing", "Planning", "Writing", "Comparing", "Booking", "Explaining", "Translating",
-          "Debugging", "Summarising", "Choosing", "Cancelling", "Reviewing"]
-_THINGS = ["bus tickets", "hotel rooms", "Python scripts", "shell one-liners", "SQL joins",
-           "cover letters", "flight delays", "tax forms", "recipes", "wedding speeches",
-           "React hooks", "insurance claims", "gym plans", "bank transfers", "poems",
-           "Kubernetes pods", "lease contracts", "job interviews", "garden pests", "spreadsheets"]
-_WHERE = ["", " for a small team", " in Spanish", " on a budget", " with deadlines",
-          " for beginners"]
+_VERBS = [
+    "Fixing",
+    "Planning",
+    "Writing",
+    "Comparing",
+    "Booking",
+    "Explaining",
+    "Translating",
+    "Debugging",
+    "Summarising",
+    "Choosing",
+    "Cancelling",
+    "Reviewing",
+]
+_THINGS = [
+    "bus tickets",
+    "hotel rooms",
+    "Python scripts",
+    "shell one-liners",
+    "SQL joins",
+    "cover letters",
+    "flight delays",
+    "tax forms",
+    "recipes",
+    "wedding speeches",
+    "React hooks",
+    "insurance claims",
+    "gym plans",
+    "bank transfers",
+    "poems",
+    "Kubernetes pods",
+    "lease contracts",
+    "job interviews",
+    "garden pests",
+    "spreadsheets",
+]
+_WHERE = [
+    "",
+    " for a small team",
+    " in Spanish",
+    " on a budget",
+    " with deadlines",
+    " for beginners",
+]
 _LANGS = ["English", "English", "English", "Spanish", "German", "French", "Portuguese", "Japanese"]
 _STATUS_OLD, _STATUS_NEW = "discovered", "assigned"
 
@@ -257,17 +293,17 @@ def large_clusters(tops: int, mids: int, bases: int, rng) -> list[dict]:
     out = []
     for t in range(tops):
         ta = 2 * np.pi * t / tops
-        tc = (12 * np.cos(ta), 12 * np.sin(ta))
+        tc = (16 * np.cos(ta), 16 * np.sin(ta))
         top_id = f"L2-{t:04d}"
         out.append({"id": top_id, "level": 2, "parent": None, "name": next(names), "c": tc})
         for m in range(mids):
             ma = ta + 2 * np.pi * m / mids
-            mc = (tc[0] + 4 * np.cos(ma), tc[1] + 4 * np.sin(ma))
+            mc = (tc[0] + 3.2 * np.cos(ma), tc[1] + 3.2 * np.sin(ma))
             mid_id = f"L1-{t * mids + m:04d}"
             out.append({"id": mid_id, "level": 1, "parent": top_id, "name": next(names), "c": mc})
             for b in range(bases):
                 ba = ma + 2 * np.pi * b / bases
-                bc = (mc[0] + 1.5 * np.cos(ba), mc[1] + 1.5 * np.sin(ba))
+                bc = (mc[0] + 1.2 * np.cos(ba), mc[1] + 1.2 * np.sin(ba))
                 k = (t * mids + m) * bases + b
                 out.append(
                     {
@@ -298,8 +334,8 @@ def make_large_kura_db(
     pick = rng.choice(len(base), size=conversations, p=weights / weights.sum())
     novel = rng.random(conversations) < 0.01
     centre = np.array([base[i]["c"] for i in pick])
-    xy = centre + rng.normal(0, 0.45, (conversations, 2))
-    xy[novel] = rng.uniform(-20, 20, (int(novel.sum()), 2))
+    xy = centre + rng.normal(0, 0.3, (conversations, 2))
+    xy[novel] = rng.uniform(-24, 24, (int(novel.sum()), 2))
     day = rng.integers(0, 56, conversations)
     created = [WEEK0 + timedelta(days=int(d), minutes=int(i % 600)) for i, d in enumerate(day)]
     parent = {c["id"]: c["parent"] for c in clusters}

@@ -33,6 +33,16 @@ def hover_point(page, i: int) -> str:
     return "" if tip.is_hidden() else tip.inner_text()
 
 
+ZOOM = """([z, x, y]) => { const v = kuraReport.map.view();
+    kuraReport.map.setView(x === null ? v.cx : x, y === null ? v.cy : y, v.fitK * z); }"""
+
+
+def zoom_to(page, factor: float, x: float | None = None, y: float | None = None) -> None:
+    """Show the map `factor` times the whole map's scale, centred on (x, y) in map units (the
+    current centre when None)."""
+    page.evaluate(ZOOM, [factor, x, y])
+
+
 def under_label(page, i: int) -> bool:
     """Whether a label covers point `i` (a click there opens the label's cluster)."""
     x, y = point_on_page(page, i)

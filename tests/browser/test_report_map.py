@@ -19,6 +19,7 @@ from .mapping import (
     overlapping,
     point_indices,
     under_label,
+    zoom_to,
 )
 
 
@@ -54,11 +55,10 @@ def test_labels_never_overlap_at_three_zoom_levels(watched, large):
     # the whole map, then 4x and 16x into the largest top-level cluster's first base cluster
     first_base = page.evaluate("kuraReport.data.map.labels.find((l) => l[4] === 0)")
     for zoom in (1, 4, 16):
-        page.evaluate(
-            "([x, y, z]) => { const v = kuraReport.map.view();"
-            " kuraReport.map.setView(z === 1 ? v.cx : x, z === 1 ? v.cy : y, v.fitK * z); }",
-            [first_base[1], first_base[2], zoom],
-        )
+        if zoom == 1:
+            zoom_to(page, 1)
+        else:
+            zoom_to(page, zoom, first_base[1], first_base[2])
         boxes = label_boxes(page)
         assert boxes, f"no label at zoom {zoom}"
         assert overlapping(boxes) == [], (zoom, overlapping(boxes))
@@ -84,10 +84,7 @@ def test_hidden_clusters_have_no_name_on_the_map(watched, small, large):
         labels = page.evaluate("kuraReport.data.map.labels.map((l) => l[0])")
         assert set(labels) == shown  # a label for each visible cluster, none for the others
         for zoom in (1, 8, 64):
-            page.evaluate(
-                "(z) => { const v = kuraReport.map.view(); kuraReport.map.setView(v.cx, v.cy, v.fitK * z); }",
-                zoom,
-            )
+            zoom_to(page, zoom)
             for b in label_boxes(page):
                 assert nodes[b["id"]]["kind"] == "cluster"
     # the small report's one hidden cluster: its points say Other and show no summary
@@ -150,6 +147,7 @@ def test_colour_families_by_top_level_with_a_shade_per_base_cluster(watched, sma
     python, shell = colour_of("L0-0002"), colour_of("L0-0003")  # both under Coding help
     bus, hotel = colour_of("L0-0000"), colour_of("L0-0001")  # both under Travel planning
     assert len({python, shell, bus, hotel}) == 4  # a distinct shade per base cluster
+
     # siblings share a hue family: closer in hue to each other than to the other family
     def hue_gap(a: str, b: str) -> float:
         d = abs(_hls(a)[0] - _hls(b)[0])
@@ -158,9 +156,8 @@ def test_colour_families_by_top_level_with_a_shade_per_base_cluster(watched, sma
     assert hue_gap(python, shell) < hue_gap(python, bus)
     assert hue_gap(bus, hotel) < hue_gap(bus, shell)
     # the tree shows the same shades
-    sw = page.evaluate(
-        "() => getComputedStyle(document.querySelector('#tree .swatch[data-id=\"L0-0002\"]')).backgroundColor"
-    )
+    swatch = page.locator("#tree .swatch[data-id='L0-0002']")
+    sw = swatch.evaluate("(e) => getComputedStyle(e).backgroundColor")
     r, g, b = (int(int(python[i : i + 2], 16)) for i in (1, 3, 5))
     assert sw == f"rgb({r}, {g}, {b})"
     watched.assert_clean()

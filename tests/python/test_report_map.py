@@ -37,14 +37,18 @@ def test_labels_are_for_visible_clusters_only(tmp_path):
     data = load_report_data(make_kura_db(tmp_path / "k.duckdb", blank_hidden_text=False)).payload
     labels = data["map"]["labels"]
     visible = {k for k, n in data["nodes"].items() if n["kind"] == "cluster"}
-    assert {lab[0] for lab in labels} == visible == {
-        "L1-0000",
-        "L1-0001",
-        "L0-0000",
-        "L0-0001",
-        "L0-0002",
-        "L0-0003",
-    }
+    assert (
+        {lab[0] for lab in labels}
+        == visible
+        == {
+            "L1-0000",
+            "L1-0001",
+            "L0-0000",
+            "L0-0001",
+            "L0-0002",
+            "L0-0003",
+        }
+    )
     # top level first, then by size; the anchor is inside its cluster's points
     assert [lab[0] for lab in labels[:2]] == ["L1-0001", "L1-0000"]
     python = next(lab for lab in labels if lab[0] == "L0-0002")

@@ -559,7 +559,9 @@ def _place_conversations(
 
 
 def _point(conv: dict[str, Any], node: str, text: int, visible: bool, hidden: bool) -> MapPoint:
-    return MapPoint(_num(conv["x"]) or 0.0, _num(conv["y"]) or 0.0, node, text, visible, hidden, conv)
+    return MapPoint(
+        _num(conv["x"]) or 0.0, _num(conv["y"]) or 0.0, node, text, visible, hidden, conv
+    )
 
 
 def _empty_facets() -> dict[str, Counter]:

@@ -246,7 +246,9 @@ def _revenue_buckets(points: list[MapPoint]) -> tuple[dict[int, str | None], lis
         for p in points
         if p.in_visible and p.conv.get("revenue") is not None and float(p.conv["revenue"]) > 0
     )
-    edges = sorted({paying[int(q * (len(paying) - 1))] for q in (0.25, 0.5, 0.75)}) if paying else []
+    edges = (
+        sorted({paying[int(q * (len(paying) - 1))] for q in (0.25, 0.5, 0.75)}) if paying else []
+    )
     names = ["$0"] + [
         f"up to ${edges[0]:,.0f}" if k == 0 else f"${edges[k - 1]:,.0f} to ${edges[k]:,.0f}"
         for k in range(len(edges))
@@ -271,6 +273,39 @@ def _order(key: str, counts: dict[str, int], order: list[str]) -> list[str]:
     return sorted(counts, key=lambda v: (-counts[v], v))
 
 
+def _raw_values(key: str, points: list[MapPoint]) -> tuple[list[str], list[str]]:
+    """Each point's value of one facet before folding (NOT_SHOWN where the thresholds say so,
+    UNKNOWN where the marts have none), and the values' fixed order (revenue only)."""
+    revenue, order = _revenue_buckets(points) if key == "revenue" else ({}, [])
+    raw: list[str] = []
+    for i, p in enumerate(points):
+        shown = p.in_visible if key in CONTENT_FACETS else not p.in_hidden
+        if not shown:
+            raw.append(NOT_SHOWN)
+            continue
+        value = revenue[i] if key == "revenue" else raw_value(key, p.conv)
+        raw.append(UNKNOWN if value is None else str(value))
+    return raw, order
+
+
+def _kept_values(
+    key: str, raw: list[str], points: list[MapPoint], limits: tuple[int, int, int]
+) -> dict[str, int]:
+    """The values shown on their own, with their counts: seen in at least `min_conversations`
+    conversations of `min_users` distinct users; categories: the `top_values` most frequent."""
+    min_conversations, min_users, top_values = limits
+    counts: dict[str, int] = defaultdict(int)
+    users: dict[str, set] = defaultdict(set)
+    for v, p in zip(raw, points, strict=True):
+        if v not in (NOT_SHOWN, UNKNOWN):
+            counts[v] += 1
+            users[v].add(p.conv.get("user_id") or p.conv.get("conversation_id"))
+    kept = [v for v in counts if counts[v] >= min_conversations and len(users[v]) >= min_users]
+    if FACET_SCALES[key] == "category":  # the most frequent few, the rest folded
+        kept = sorted(kept, key=lambda v: (-counts[v], v))[:top_values]
+    return {v: counts[v] for v in kept}
+
+
 def facet_payload(
     key: str,
     points: list[MapPoint],
@@ -279,27 +314,9 @@ def facet_payload(
     top_values: int,
 ) -> dict[str, Any]:
     """One facet: its values (index 0: not shown) and each point's code."""
-    revenue, order = _revenue_buckets(points) if key == "revenue" else ({}, [])
-    raw: list[str | None] = []
-    for i, p in enumerate(points):
-        shown = p.in_visible if key in CONTENT_FACETS else not p.in_hidden
-        if not shown:
-            raw.append(NOT_SHOWN)
-            continue
-        value = revenue[i] if key == "revenue" else raw_value(key, p.conv)
-        raw.append(UNKNOWN if value is None else str(value))
-    counts: dict[str, int] = defaultdict(int)
-    users: dict[str, set] = defaultdict(set)
-    for v, p in zip(raw, points, strict=True):
-        if v not in (NOT_SHOWN, UNKNOWN):
-            counts[v] += 1
-            users[v].add(p.conv.get("user_id") or p.conv.get("conversation_id"))
-    kept = [
-        v for v in counts if counts[v] >= min_conversations and len(users[v]) >= min_users
-    ]
-    if FACET_SCALES[key] == "category":  # the most frequent few, the rest folded
-        kept = sorted(kept, key=lambda v: (-counts[v], v))[:top_values]
-    values = [NOT_SHOWN, *_order(key, {v: counts[v] for v in kept}, order)]
+    raw, order = _raw_values(key, points)
+    kept = _kept_values(key, raw, points, (min_conversations, min_users, top_values))
+    values = [NOT_SHOWN, *_order(key, kept, order)]
     index = {v: i for i, v in enumerate(values)}
     codes = []
     for v in raw:
@@ -310,13 +327,12 @@ def facet_payload(
                 values.append(v)
         codes.append(index[v])
     dtype = "u8" if len(values) <= 256 else "u16"
-    emphasis = _emphasis(key, values)
     return {
         "key": key,
         "label": FACET_LABELS[key],
         "scale": FACET_SCALES[key],
         "values": values,
-        "emphasis": emphasis,
+        "emphasis": _emphasis(key, values),
         "dtype": dtype,
         "codes": b64(array("B" if dtype == "u8" else "H", codes)),
     }

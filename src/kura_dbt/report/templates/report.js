@@ -162,8 +162,9 @@
     if (!NODES[root] || NODES[root].kind !== "cluster") { return; }
     var base = toHsl(hexRgb(colourOf[root])), ids = leaves(root, []), k = ids.length;
     ids.forEach(function (id, i) {
-      var t = k > 1 ? i / (k - 1) : 0.5;
-      shadeOf[id] = rgbHex(hsl((base[0] + (t - 0.5) * 24 + 360) % 360, Math.min(0.95, base[1] + 0.05), 0.3 + 0.42 * t));
+      // siblings (neighbours on the map) get shades far apart: steps of the golden ratio
+      var t = k > 2 ? (i * 0.618034) % 1 : (k > 1 ? i : 0.5);
+      shadeOf[id] = rgbHex(hsl((base[0] + (t - 0.5) * 36 + 360) % 360, Math.min(0.95, base[1] + 0.05), 0.28 + 0.44 * t));
     });
   });
   function nodeColour(id) {
@@ -295,7 +296,7 @@
     LABELS.forEach(function (L) {
       var rpx = L.r * view.k, sx = screenX(L.x), sy = screenY(L.y);
       // a top-level name always; an inner one once its cluster spans enough of the screen
-      var depth = L.top ? 0 : topLevel - L.level, need = 14 + 10 * depth;
+      var depth = L.top ? 0 : topLevel - L.level, need = 12 + 6 * depth;
       var show = L.top || rpx >= need;
       var open = !L.top || rpx > 150;  // zoomed into: its children's names come first
       if (show && sx > -L.w && sx < W + L.w && sy > -L.h && sy < H + L.h) {
