@@ -161,9 +161,8 @@ def _ancestors(nodes: dict[str, dict[str, Any]], node_id: str) -> list[str]:
 
 
 def cluster_labels(points: list[MapPoint], nodes: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    """One label anchor per visible cluster with points: ``[id, x, y, radius, level, count]``,
-    at the median of its points, radius the median distance to it (the cluster's extent, so the
-    page shows a label once its cluster is big enough on screen). Largest first."""
+    """One label anchor per visible cluster with points: ``[id, x, y, radius, level, count]``.
+    Largest first. See :func:`anchor` for where."""
     members: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     chains: dict[str, list[str]] = {}
     for p in points:
@@ -173,14 +172,47 @@ def cluster_labels(points: list[MapPoint], nodes: dict[str, dict[str, Any]]) -> 
             xs, ys = members[cid]
             xs.append(p.x)
             ys.append(p.y)
+    if not points:
+        return []
+    bounds = (min(p.x for p in points), max(p.x for p in points))
+    bounds += (min(p.y for p in points), max(p.y for p in points))
     labels = []
     for cid, (xs, ys) in members.items():
-        mx, my = statistics.median(xs), statistics.median(ys)
-        radius = statistics.median(((x - mx) ** 2 + (y - my) ** 2) ** 0.5 for x, y in zip(xs, ys))
-        level = nodes[cid].get("level") or 0
-        labels.append([cid, mx, my, radius, level, len(xs)])
+        mx, my, radius = anchor(xs, ys, bounds)
+        labels.append([cid, mx, my, radius, nodes[cid].get("level") or 0, len(xs)])
     labels.sort(key=lambda lab: (-lab[4], -lab[5], lab[0]))
     return labels
+
+
+def anchor(
+    xs: list[float], ys: list[float], bounds: tuple[float, ...], grid: int = 40
+) -> tuple[float, float, float]:
+    """Where a cluster's name goes: in its densest part, not at its mean (a top-level cluster
+    can be several blobs apart on the map, its mean in the empty space between). The points
+    are counted on a `grid` x `grid` grid over the map, each cell with its 8 neighbours; the
+    anchor is the median of the points around the fullest cell, the radius their median
+    distance to it (how big that part of the cluster is: the page shows a name once it is big
+    enough on screen)."""
+    x0, x1, y0, y1 = bounds
+    sx = grid / (x1 - x0) if x1 > x0 else 0.0
+    sy = grid / (y1 - y0) if y1 > y0 else 0.0
+    cells = [
+        (min(grid - 1, int((x - x0) * sx)), min(grid - 1, int((y - y0) * sy)))
+        for x, y in zip(xs, ys)
+    ]
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for cx, cy in cells:
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                counts[(cx + dx, cy + dy)] += 1
+    best = max(counts, key=lambda c: (counts[c], -c[0], -c[1]))
+    near = [
+        i for i, (cx, cy) in enumerate(cells) if abs(cx - best[0]) <= 1 and abs(cy - best[1]) <= 1
+    ]
+    mx = statistics.median(xs[i] for i in near)
+    my = statistics.median(ys[i] for i in near)
+    radius = statistics.median(((xs[i] - mx) ** 2 + (ys[i] - my) ** 2) ** 0.5 for i in near)
+    return mx, my, radius
 
 
 # ---- facets ----------------------------------------------------------------------------------

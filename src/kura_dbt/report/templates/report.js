@@ -248,11 +248,11 @@
     for (var dy = -R; dy <= R; dy++) { for (var dx = -R; dx <= R; dx++) { if (dx * dx + dy * dy <= r * r + 0.5) { out.push(dx, dy); } } }
     return out;
   }
-  var frameTimes = [];
+  var frameTimes = [], POINT_R = N < 2000 ? 2.6 : (N < 20000 ? 2.0 : 1.6);  // px at the whole map
   function draw() {
     var t0 = performance.now(), cw = canvas.width, ch = canvas.height;
     pix.fill(0xffffffff);
-    var zoom = Math.log(view.k / fitK) / Math.LN2, r = DPR * Math.max(1.1, Math.min(4, 1.6 + 0.45 * zoom));
+    var zoom = Math.log(view.k / fitK) / Math.LN2, r = DPR * Math.max(1.1, Math.min(4.5, POINT_R + 0.45 * zoom));
     var ks = view.k * DPR, ox = cw / 2 - view.cx * ks, oy = ch / 2 + view.cy * ks;
     for (var layer = 0; layer < 3; layer++) {
       var st = stamp(layer === 2 ? r * 1.7 : r), sn = st.length;
@@ -285,28 +285,34 @@
     e.style.color = n.parent ? "#24292f" : colour(n.top);
     e.hidden = true;
     labelLayer.appendChild(e);
-    return { id: l[0], x: l[1], y: l[2], r: l[3], level: l[4], count: l[5], top: !n.parent, el: e, w: 0, h: 0 };
+    var parent = (n.children || []).some(function (k) { return NODES[k] && NODES[k].kind === "cluster"; });
+    return { id: l[0], x: l[1], y: l[2], r: l[3], level: l[4], count: l[5], top: !n.parent, parent: parent, el: e, w: 0, h: 0 };
   });
   var topLevel = MAP.labels.reduce(function (m, l) { return Math.max(m, l[4]); }, 0);
   function measureLabels() {
     LABELS.forEach(function (L) { L.el.hidden = false; L.w = L.el.offsetWidth; L.h = L.el.offsetHeight; L.el.hidden = true; });
   }
+  // which names are tried first: top level (0), clusters big enough on screen (1), clusters
+  // zoomed into, after their children (2), then smaller clusters while the screen has room (3)
+  function labelTier(L, rpx) {
+    var depth = L.top ? 0 : topLevel - L.level;
+    if (rpx > 150 && L.parent) { return 2; }
+    if (L.top) { return 0; }
+    return rpx >= 12 + 6 * depth ? 1 : 3;
+  }
   function placeLabels() {
-    var placed = [], cands = [];
+    var placed = [], cands = [], budget = Math.max(8, Math.floor(W * H / 30000));
     LABELS.forEach(function (L) {
       var rpx = L.r * view.k, sx = screenX(L.x), sy = screenY(L.y);
-      // a top-level name always; an inner one once its cluster spans enough of the screen
-      var depth = L.top ? 0 : topLevel - L.level, need = 12 + 6 * depth;
-      var show = L.top || rpx >= need;
-      var open = !L.top || rpx > 150;  // zoomed into: its children's names come first
-      if (show && sx > -L.w && sx < W + L.w && sy > -L.h && sy < H + L.h) {
-        cands.push({ L: L, sx: sx, sy: sy, rank: (open && rpx > 150 ? 2 : (L.top ? 0 : 1)) * 1e3 + depth });
+      if (sx > -L.w && sx < W + L.w && sy > -L.h && sy < H + L.h) {
+        cands.push({ L: L, sx: sx, sy: sy, tier: labelTier(L, rpx), depth: L.top ? 0 : topLevel - L.level });
       } else { L.el.hidden = true; }
     });
-    cands.sort(function (a, b) { return a.rank - b.rank || b.L.count - a.L.count; });
+    cands.sort(function (a, b) { return a.tier - b.tier || a.depth - b.depth || b.L.count - a.L.count; });
     cands.forEach(function (c) {
-      var L = c.L, box = null, tries = [0, -1, 1, -2, 2];
-      for (var t = 0; t < tries.length && !box; t++) {
+      // a small cluster's name just above or below it, so that its points stay in sight
+      var L = c.L, box = null, tries = c.tier === 3 ? [-0.8, 0.8, -1.8, 1.8] : [0, -1, 1, -2, 2];
+      for (var t = 0; t < tries.length && !box && (c.tier < 3 || placed.length < budget); t++) {
         var b = { x: c.sx - L.w / 2, y: c.sy - L.h / 2 + tries[t] * (L.h + 2), w: L.w, h: L.h };
         if (b.x < 0 || b.y < 0 || b.x + b.w > W || b.y + b.h > H) { continue; }
         var free = placed.every(function (p) { return b.x + b.w + 2 <= p.x || p.x + p.w + 2 <= b.x || b.y + b.h + 1 <= p.y || p.y + p.h + 1 <= b.y; });
