@@ -290,7 +290,10 @@
   });
   var topLevel = MAP.labels.reduce(function (m, l) { return Math.max(m, l[4]); }, 0);
   function measureLabels() {
-    LABELS.forEach(function (L) { L.el.hidden = false; L.w = L.el.offsetWidth; L.h = L.el.offsetHeight; L.el.hidden = true; });
+    // shown all at once, measured, hidden again: one layout, however many names
+    LABELS.forEach(function (L) { L.el.hidden = false; });
+    LABELS.forEach(function (L) { L.w = L.el.offsetWidth; L.h = L.el.offsetHeight; });
+    LABELS.forEach(function (L) { L.el.hidden = true; });
   }
   // which names are tried first: top level (0), clusters big enough on screen (1), clusters
   // zoomed into, after their children (2), then smaller clusters while the screen has room (3)
@@ -460,7 +463,11 @@
   }
   MAP.facets.forEach(function (f) { colourBy.appendChild(el("option", { "value": f.key }, f.label)); });
   colourBy.addEventListener("change", function () { mode = colourBy.value; recolour(); renderLegend(); hideTip(); redraw(); });
-  function highlight(id) { selectedMap = id; recolour(); redraw(); }
+  function highlight(id) {
+    selectedMap = id;
+    LABELS.forEach(function (L) { L.el.classList.toggle("selected", L.id === id); });
+    recolour(); redraw();
+  }
 
   Array.prototype.forEach.call(document.querySelectorAll("#tree .swatch[data-id]"), function (sw) {
     sw.style.background = nodeColour(sw.getAttribute("data-id"));
