@@ -174,14 +174,14 @@ def cluster_labels(points: list[MapPoint], nodes: dict[str, dict[str, Any]]) -> 
             ys.append(p.y)
     if not points:
         return []
-    bounds = (min(p.x for p in points), max(p.x for p in points))
-    bounds += (min(p.y for p in points), max(p.y for p in points))
-    labels = []
+    x0, x1 = min(p.x for p in points), max(p.x for p in points)
+    bounds = (x0, x1, min(p.y for p in points), max(p.y for p in points))
+    labels: list[tuple[str, float, float, float, int, int]] = []
     for cid, (xs, ys) in members.items():
         mx, my, radius = anchor(xs, ys, bounds)
-        labels.append([cid, mx, my, radius, nodes[cid].get("level") or 0, len(xs)])
+        labels.append((cid, mx, my, radius, int(nodes[cid].get("level") or 0), len(xs)))
     labels.sort(key=lambda lab: (-lab[4], -lab[5], lab[0]))
-    return labels
+    return [list(lab) for lab in labels]
 
 
 def anchor(
