@@ -217,3 +217,226 @@ def make_kura_db(
             "from weekly_frame"
         )
     return path
+
+
+# ---- a large synthetic report input (map tests at many clusters, benchmarks at 100,000) ------
+
+_VERBS = [
+    "Fixing",
+    "Planning",
+    "Writing",
+    "Comparing",
+    "Booking",
+    "Explaining",
+    "Translating",
+    "Debugging",
+    "Summarising",
+    "Choosing",
+    "Cancelling",
+    "Reviewing",
+]
+_THINGS = [
+    "bus tickets",
+    "hotel rooms",
+    "Python scripts",
+    "shell one-liners",
+    "SQL joins",
+    "cover letters",
+    "flight delays",
+    "tax forms",
+    "recipes",
+    "wedding speeches",
+    "React hooks",
+    "insurance claims",
+    "gym plans",
+    "bank transfers",
+    "poems",
+    "Kubernetes pods",
+    "lease contracts",
+    "job interviews",
+    "garden pests",
+    "spreadsheets",
+]
+_WHERE = [
+    "",
+    " for a small team",
+    " in Spanish",
+    " on a budget",
+    " with deadlines",
+    " for beginners",
+]
+_LANGS = ["English", "English", "English", "Spanish", "German", "French", "Portuguese", "Japanese"]
+_STATUS_OLD, _STATUS_NEW = "discovered", "assigned"
+
+
+def _large_names(count: int, rng) -> list[str]:
+    names: list[str] = []
+    seen = set()
+    while len(names) < count:
+        name = (
+            f"{_VERBS[rng.integers(len(_VERBS))]} {_THINGS[rng.integers(len(_THINGS))]}"
+            f"{_WHERE[rng.integers(len(_WHERE))]}"
+        )
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def large_clusters(tops: int, mids: int, bases: int, rng) -> list[dict]:
+    """Three levels: `tops` top-level clusters, `mids` under each, `bases` under each of those;
+    centres on nested circles so that siblings sit near each other on the map. Every 13th base
+    cluster is small and below the privacy thresholds."""
+    import numpy as np
+
+    names = iter(_large_names(tops * (1 + mids * (1 + bases)), rng))
+    out = []
+    for t in range(tops):
+        ta = 2 * np.pi * t / tops
+        tc = (16 * np.cos(ta), 16 * np.sin(ta))
+        top_id = f"L2-{t:04d}"
+        out.append({"id": top_id, "level": 2, "parent": None, "name": next(names), "c": tc})
+        for m in range(mids):
+            ma = ta + 2 * np.pi * m / mids
+            mc = (tc[0] + 3.2 * np.cos(ma), tc[1] + 3.2 * np.sin(ma))
+            mid_id = f"L1-{t * mids + m:04d}"
+            out.append({"id": mid_id, "level": 1, "parent": top_id, "name": next(names), "c": mc})
+            for b in range(bases):
+                ba = ma + 2 * np.pi * b / bases
+                bc = (mc[0] + 1.2 * np.cos(ba), mc[1] + 1.2 * np.sin(ba))
+                k = (t * mids + m) * bases + b
+                out.append(
+                    {
+                        "id": f"L0-{k:04d}",
+                        "level": 0,
+                        "parent": mid_id,
+                        "name": next(names),
+                        "c": bc,
+                        "hidden": k % 13 == 5,
+                    }
+                )
+    return out
+
+
+def make_large_kura_db(
+    path: Path, conversations: int, seed: int = 0, tops: int = 8, mids: int = 4, bases: int = 6
+) -> Path:
+    """The report's input tables (kura__clusters, kura__conversations, kura__cluster_weekly) for
+    `conversations` synthetic conversations in a three-level hierarchy (tops x mids x bases base
+    clusters) over eight weeks: summaries of about 120 characters, languages, scores, feedback,
+    plans and revenue, assignment status (assigned in the latest two weeks, 1% novel)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    clusters = large_clusters(tops, mids, bases, rng)
+    base = [c for c in clusters if c["level"] == 0]
+    weights = np.array([0.08 if c.get("hidden") else 1.0 + rng.random() * 2 for c in base])
+    pick = rng.choice(len(base), size=conversations, p=weights / weights.sum())
+    novel = rng.random(conversations) < 0.01
+    centre = np.array([base[i]["c"] for i in pick])
+    xy = centre + rng.normal(0, 0.3, (conversations, 2))
+    xy[novel] = rng.uniform(-24, 24, (int(novel.sum()), 2))
+    day = rng.integers(0, 56, conversations)
+    created = [WEEK0 + timedelta(days=int(d), minutes=int(i % 600)) for i, d in enumerate(day)]
+    parent = {c["id"]: c["parent"] for c in clusters}
+    users = rng.integers(0, max(10, conversations // 4), conversations)
+    words = ["refund", "error", "deadline", "invoice", "schedule", "draft", "timeout", "ticket"]
+    rows = []
+    for i in range(conversations):
+        b = base[pick[i]]
+        top = parent[parent[b["id"]]]
+        thumbs = rng.random()
+        rows.append(
+            {
+                "conversation_id": f"c{i:07d}",
+                "user_id": f"u{users[i]}",
+                "created_at": created[i],
+                "turn_count": int(2 + rng.integers(0, 14)),
+                "summary": (
+                    f"The user asks about {b['name'].lower()} and mentions "
+                    f"{words[i % len(words)]} number {i}; the assistant walks them through "
+                    "the steps and checks the result."
+                ),
+                "languages": json.dumps([_LANGS[rng.integers(len(_LANGS))]]),
+                "flags": "[]",
+                "concerning_score": int(1 + (rng.random() < 0.1) * rng.integers(1, 5)),
+                "user_frustration": int(rng.integers(1, 6)),
+                "base_cluster_id": None if novel[i] else b["id"],
+                "top_cluster_id": None if novel[i] else top,
+                "distance_to_centroid": float(rng.random()),
+                "is_unclustered": bool(novel[i]),
+                "assignment_status": "novel"
+                if novel[i]
+                else (_STATUS_NEW if day[i] >= 42 else _STATUS_OLD),
+                "x": float(xy[i, 0]),
+                "y": float(xy[i, 1]),
+                "feedback_count": int(thumbs < 0.3),
+                "thumbs_up_rate": (1.0 if thumbs < 0.22 else 0.0) if thumbs < 0.3 else None,
+                "avg_rating": None,
+                "plan": "pro" if users[i] % 3 == 0 else "free",
+                "revenue": float(20 + users[i] % 7 * 15) if users[i] % 3 == 0 else 0.0,
+            }
+        )
+    conv = pd.DataFrame(rows)
+    _write_large(path, clusters, conv)
+    return Path(path)
+
+
+def _write_large(path: Path, clusters: list[dict], conv: pd.DataFrame) -> None:
+    """kura__clusters with sizes and users rolled up the hierarchy, and the weekly counts."""
+    parent = {c["id"]: c["parent"] for c in clusters}
+    chain_rows = []
+    for cid in conv["base_cluster_id"].dropna().unique():
+        cur = cid
+        while cur is not None:
+            chain_rows.append({"base_cluster_id": cid, "cluster_id": cur})
+            cur = parent[cur]
+    chains = pd.DataFrame(chain_rows)
+    members = conv.merge(chains, on="base_cluster_id")
+    stats = members.groupby("cluster_id").agg(
+        size=("conversation_id", "size"),
+        distinct_users=("user_id", "nunique"),
+        first_seen_at=("created_at", "min"),
+        last_seen_at=("created_at", "max"),
+    )
+    total = int(conv["base_cluster_id"].notna().sum())
+    rows = []
+    for c in clusters:
+        s = stats.loc[c["id"]] if c["id"] in stats.index else None
+        visible = not c.get("hidden")
+        top = c["id"]
+        while parent[top] is not None:
+            top = parent[top]
+        rows.append(
+            {
+                "cluster_id": c["id"],
+                "level": c["level"],
+                "parent_id": c["parent"],
+                "top_cluster_id": top,
+                "name": c["name"] if visible else None,
+                "description": f"Conversations about {c['name'].lower()}" if visible else None,
+                "keywords": json.dumps(c["name"].lower().split()[:3]) if visible else None,
+                "size": int(s["size"]) if s is not None else 0,
+                "distinct_users": int(s["distinct_users"]) if s is not None else 0,
+                "share_of_conversations": (int(s["size"]) / total) if s is not None else 0.0,
+                "first_seen_at": s["first_seen_at"] if s is not None else None,
+                "last_seen_at": s["last_seen_at"] if s is not None else None,
+                "meets_privacy_threshold": visible,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    members["week_start"] = members["created_at"].dt.to_period("W-SUN").dt.start_time.dt.date
+    weekly = members.groupby(["cluster_id", "week_start"]).size().reset_index(name="conversations")
+    path = Path(path)
+    if path.exists():
+        path.unlink()
+    with duckdb.connect(str(path)) as con:
+        con.register("clusters_frame", frame)
+        con.register("conversations_frame", conv)
+        con.register("weekly_frame", weekly)
+        con.execute("create table main.kura__clusters as select * from clusters_frame")
+        con.execute("create table main.kura__conversations as select * from conversations_frame")
+        con.execute(
+            "create table main.kura__cluster_weekly as select cluster_id, "
+            "cast(week_start as date) as week_start, conversations from weekly_frame"
+        )

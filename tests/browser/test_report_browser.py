@@ -10,6 +10,7 @@ import pytest
 from kura_dbt.report import ReportOptions, build_report
 
 from .fakedb import HIDDEN_NAME, HIDDEN_SUMMARY, IMG, QUOTES, SCRIPT, make_kura_db
+from .mapping import click_point, hover_point, point_indices
 
 BIDI_CONTROLS_JS = "/[\\u202a-\\u202e\\u2066-\\u2069]/"
 
@@ -27,11 +28,9 @@ def test_map_and_tree_render_offline(watched, report):
     page = watched.page
     watched.open(report)
     assert page.title() == "Browser test report"
-    # the map is a Plotly plot with one trace per top-level cluster (+ unclustered)
-    page.wait_for_selector("#map .scatterlayer .trace")
-    assert page.locator("#map .scatterlayer .trace").count() == 3
-    assert page.locator("#map .scatterlayer .point").count() == 36
-    legend = page.locator("#map .legend").text_content()
+    # the map: every conversation drawn, a legend of the top-level clusters
+    assert page.evaluate("kuraReport.map.count") == 36
+    legend = page.locator("#map-legend").text_content()
     assert "Travel planning" in legend and "Coding help" in legend
     # the tree: both top-level clusters with their counts, children inside, hidden folded
     tree = page.locator("#tree")
@@ -80,16 +79,7 @@ def test_clicking_a_cluster_shows_its_details(watched, report):
     page.click("#detail .children .link[data-id='L0-0003']")
     assert page.locator("#detail-name").inner_text() == "Shell questions"
     # clicking a point on the map opens the cluster it belongs to
-    page.evaluate(
-        """() => {
-            const gd = document.getElementById('map');
-            const t = gd.data.findIndex(tr => tr.customdata.includes('L0-0001'));
-            const i = gd.data[t].customdata.indexOf('L0-0001');
-            gd.emit('plotly_click', {
-                points: [{curveNumber: t, pointNumber: i, customdata: 'L0-0001'}],
-            });
-        }"""
-    )
+    click_point(page, point_indices(page, "L0-0001")[0])
     assert page.locator("#detail-name").inner_text() == "Hotel bookings"
     watched.assert_clean()
 
@@ -135,27 +125,8 @@ def _search(page, text: str) -> None:
 
 
 def _hover_all(page, node_id: str) -> str:
-    """Hover every map point of one node through Plotly and return the hover labels' text."""
-    return page.evaluate(
-        """async (nodeId) => {
-            const gd = document.getElementById('map');
-            const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-            let out = '';
-            for (let t = 0; t < gd.data.length; t++) {
-                const ids = gd.data[t].customdata;
-                for (let i = 0; i < ids.length; i++) {
-                    if (ids[i] !== nodeId) continue;
-                    await wait(80);  // Plotly throttles hover events
-                    Plotly.Fx.hover(gd, [{curveNumber: t, pointNumber: i}]);
-                    const layer = gd.querySelector('.hoverlayer');
-                    out += (layer ? layer.textContent : '') + '\\n';
-                }
-            }
-            Plotly.Fx.unhover(gd);
-            return out;
-        }""",
-        node_id,
-    )
+    """Hover every map point of one node with the mouse and return the tooltips' text."""
+    return "\n".join(hover_point(page, i) for i in point_indices(page, node_id))
 
 
 def test_hostile_text_is_shown_literally_and_never_runs(watched, report):

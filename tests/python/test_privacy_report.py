@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("plotly", reason="`kura report` needs the report extra (plotly)")
 
 from kura_dbt.report import ReportOptions, build_report, load_report_data
+from kura_dbt.report.mapdata import decode_points
 from tests.browser.fakedb import HIDDEN_DESCRIPTION, HIDDEN_NAME, HIDDEN_SUMMARY, make_kura_db
 
 
@@ -30,7 +31,7 @@ def test_the_marts_flag_hides_a_cluster(tmp_path, blank_hidden_text):
     assert HIDDEN_SUMMARY not in all_text(data)
     assert HIDDEN_NAME not in all_text(data) and HIDDEN_DESCRIPTION not in all_text(data)
     # the hidden cluster's points stay on the map, without their summary
-    hidden_points = [p for p in data["points"] if p[2] == "other:L1-0001:L0"]
+    hidden_points = [p for p in decode_points(data) if p[2] == "other:L1-0001:L0"]
     assert len(hidden_points) == 2 and all(p[3] is None for p in hidden_points)
     # the visible parent's facets count them (aggregates) but its samples never show them
     assert sum(v for _, v in coding["facets"]["turns"]) == 18
@@ -75,7 +76,7 @@ def test_a_hidden_top_level_cluster_takes_its_subtree_with_it(tmp_path):
         "hotel bookings number",
     ]:
         assert secret not in text, secret
-    assert {p[2] for p in data["points"] if p[2].startswith("other:top")} == {"other:top:L1"}
+    assert {p[2] for p in decode_points(data) if p[2].startswith("other:top")} == {"other:top:L1"}
 
 
 def test_the_written_file_has_no_hidden_text(tmp_path):

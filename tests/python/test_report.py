@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from kura_dbt.cli import app
 from kura_dbt.display import BIDI_CONTROLS, visible
 from kura_dbt.report import ReportOptions, build_report, json_for_script, load_report_data
+from kura_dbt.report.mapdata import decode_points
 from tests.browser.fakedb import (
     BIDI_DESCRIPTION,
     BIDI_NAME,
@@ -187,10 +188,13 @@ def test_max_points_caps_the_map_and_the_search(tmp_path):
     from kura_dbt.report import load_report_data
 
     data = load_report_data(make_kura_db(tmp_path / "k.duckdb"), ReportOptions(max_points=10))
-    assert len(data.payload["points"]) == 10 and len(data.payload["search"]) == 10
+    points = decode_points(data.payload)
+    assert len(points) == 10 and 0 < len(data.payload["search"]) <= 10
+    # search covers the summaries of the same conversations as the map: each is a point's
+    assert sorted(p[3] for p in points if p[3]) == sorted(s for s, _ in data.payload["search"])
     assert len(data.warnings) == 2
     again = load_report_data(tmp_path / "k.duckdb", ReportOptions(max_points=10))
-    assert again.payload["points"] == data.payload["points"]  # seeded
+    assert decode_points(again.payload) == points  # seeded
 
 
 def _one_line(output: str) -> str:
@@ -232,7 +236,7 @@ def test_the_report_data_shows_bidi_controls_instead_of_obeying_them(tmp_path):
     shown_summary = "The user sends invoice_[U+202E]fdp.exe and asks whether it is safe"
     assert shown_summary in node["samples"]
     assert [shown_summary, "L0-0003"] in data["search"]
-    assert any(p[3] == shown_summary for p in data["points"])  # the map's hover text
+    assert any(p[3] == shown_summary for p in decode_points(data))  # the map's hover text
     assert data["title"] == "Files [U+202E]gnp.exe"
     assert BIDI_NAME not in html and BIDI_DESCRIPTION not in html and BIDI_SUMMARY not in html
 

@@ -63,7 +63,7 @@ def report(
                 "(a seeded sample beyond)"
             ),
         ),
-    ] = 50_000,
+    ] = 200_000,
     profile: ProfileOption = None,
     target: TargetOption = None,
     profiles_dir: ProfilesDirOption = None,

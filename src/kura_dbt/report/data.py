@@ -23,6 +23,7 @@ from typing import Any
 
 from kura_dbt.display import visible_all
 
+from .mapdata import MapPoint, map_payload
 from .source import MartsSource
 
 TURN_BINS: list[tuple[str, int, int | None]] = [
@@ -43,7 +44,7 @@ class ReportOptions:
     min_cluster_users: int = 1
     min_cluster_conversations: int = 1
     samples: int = 8
-    max_points: int = 50_000
+    max_points: int = 200_000
     seed: int = 42
     facet_top: int = 12
     max_alerts: int = 500
@@ -227,7 +228,7 @@ class _Placed:
     """Where the conversations go: map points, search entries, shown samples per base
     cluster, facet counts per visible cluster, and counts for the totals."""
 
-    map_points: list[list[Any]] = field(default_factory=list)
+    map_points: list[MapPoint] = field(default_factory=list)
     search: list[list[Any]] = field(default_factory=list)
     per_base: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     facets: dict[str, dict[str, Counter]] = field(default_factory=dict)
@@ -248,6 +249,15 @@ CONVERSATION_COLUMNS = (
     "is_unclustered",
     "x",
     "y",
+    # the map's facets (kura_dbt.report.mapdata)
+    "created_at",
+    "concerning_score",
+    "user_frustration",
+    "assignment_status",
+    "feedback_count",
+    "thumbs_up_rate",
+    "avg_rating",
+    "revenue",
 )
 
 
@@ -264,12 +274,12 @@ def load_report_data(
     step("Folding clusters below the privacy thresholds")
     tree = _fold_clusters(marts.clusters, options)
     step("Computing facets and samples")
-    placed = _place_conversations(marts.conversations, tree)
+    shown, warnings = _sample(marts.conversations, options)
+    placed = _place_conversations(marts.conversations, tree, shown)
     _add_facets_and_samples(tree, placed, options)
     for cid, rows in cluster_facets_payload(marts.cluster_facets, tree.visible, options).items():
         tree.nodes[cid]["over_represented"] = rows
     weeks = _add_weekly(tree.nodes, marts.weekly)
-    warnings = _limit_points(placed, len(marts.conversations), options)
     _set_tops(tree)
     shown_alerts = _alerts_payload(marts.alerts, tree.visible, tree.node_of)
     visible_clusters = sum(tree.visible.values())
@@ -299,7 +309,13 @@ def load_report_data(
             "base_node": {
                 cid: tree.node_of[cid] for cid in tree.by_id if tree.by_id[cid].get("level") == 0
             },
-            "points": placed.map_points,
+            "map": map_payload(
+                placed.map_points,
+                tree.nodes,
+                options.min_cluster_conversations,
+                options.min_cluster_users,
+                options.facet_top,
+            ),
             "search": placed.search,
             "alerts": shown_alerts,
             "warnings": warnings,
@@ -506,29 +522,36 @@ def _fold_clusters(clusters: list[dict[str, Any]], options: ReportOptions) -> _T
     return _Tree(by_id, visible, chains, node_of, nodes, roots, len(hidden))
 
 
-def _place_conversations(conversations: list[dict[str, Any]], tree: _Tree) -> _Placed:
-    """Put each conversation on the map, in search and in its clusters' facets; only the
-    summaries of visible clusters are kept. The users of each "other" node are counted."""
+def _place_conversations(
+    conversations: list[dict[str, Any]], tree: _Tree, on_map: set[int] | None = None
+) -> _Placed:
+    """Put each conversation on the map and in search (those in `on_map`, all when None), and
+    in its clusters' facets and samples; only the summaries of visible clusters are kept. The
+    users of each "other" node are counted."""
     placed = _Placed()
     bucket_users: dict[str, set] = {}
-    for conv in conversations:
+    for i, conv in enumerate(conversations):
         base = conv.get("base_cluster_id")
         if conv.get("summary") is not None:
             placed.summarised += 1
-        has_point = conv.get("x") is not None and conv.get("y") is not None
+        drawn = on_map is None or i in on_map
+        has_point = drawn and conv.get("x") is not None and conv.get("y") is not None
         if base is None or base not in tree.by_id:
             placed.unclustered += 1
             if has_point:
-                placed.map_points.append([_num(conv["x"]), _num(conv["y"]), UNCLUSTERED, None])
+                placed.map_points.append(_point(conv, UNCLUSTERED, -1, False, False))
             continue
         shown = tree.node_of[base]
         show_text = tree.visible[base] and conv.get("summary") is not None
-        summary = conv["summary"] if show_text else None
-        if has_point:
-            placed.map_points.append([_num(conv["x"]), _num(conv["y"]), shown, summary])
+        text = -1
         if show_text:
             placed.per_base.setdefault(base, []).append(conv)
-            placed.search.append([summary, base])
+            if drawn:
+                text = len(placed.search)
+                placed.search.append([conv["summary"], base])
+        if has_point:
+            visible = tree.visible[base]
+            placed.map_points.append(_point(conv, shown, text, visible, not visible))
         _count_facets(placed.facets, conv, tree.chains[base], tree.visible)
         if shown in tree.nodes and tree.nodes[shown]["kind"] == "other":
             bucket_users.setdefault(shown, set()).add(
@@ -537,6 +560,12 @@ def _place_conversations(conversations: list[dict[str, Any]], tree: _Tree) -> _P
     for bid, users in bucket_users.items():
         tree.nodes[bid]["users"] = len(users)
     return placed
+
+
+def _point(conv: dict[str, Any], node: str, text: int, visible: bool, hidden: bool) -> MapPoint:
+    return MapPoint(
+        _num(conv["x"]) or 0.0, _num(conv["y"]) or 0.0, node, text, visible, hidden, conv
+    )
 
 
 def _empty_facets() -> dict[str, Counter]:
@@ -688,22 +717,23 @@ def _add_weekly(nodes: dict[str, dict[str, Any]], weekly: list[dict[str, Any]]) 
     return weeks
 
 
-def _limit_points(placed: _Placed, conversations: int, options: ReportOptions) -> list[str]:
-    """Keep a random `max_points` of the map's points and of the search entries; returns the
-    warnings saying so."""
+def _sample(
+    conversations: list[dict[str, Any]], options: ReportOptions
+) -> tuple[set[int] | None, list[str]]:
+    """Which conversations go on the map and into search: all, or a seeded random
+    `max_points` of them (counts, facets and samples still cover all); and the warnings
+    saying so."""
     import random
 
-    warnings: list[str] = []
-    if len(placed.map_points) > options.max_points:
-        rng = random.Random(options.seed)
-        placed.map_points = rng.sample(placed.map_points, options.max_points)
-        warnings.append(
-            f"the map shows a random {options.max_points} of {conversations} conversations"
-        )
-    if len(placed.search) > options.max_points:
-        placed.search = random.Random(options.seed).sample(placed.search, options.max_points)
-        warnings.append(f"search covers a random {options.max_points} of the summaries")
-    return warnings
+    if len(conversations) <= options.max_points:
+        return None, []
+    rng = random.Random(options.seed)
+    chosen = set(rng.sample(range(len(conversations)), options.max_points))
+    n = len(conversations)
+    return chosen, [
+        f"the map shows a random {options.max_points} of {n} conversations",
+        f"search covers the summaries of the same {options.max_points}",
+    ]
 
 
 def _set_tops(tree: _Tree) -> None:

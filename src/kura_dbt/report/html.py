@@ -4,8 +4,11 @@ Safety: every piece of text in the page comes from conversations or from names d
 them, so it is data, never markup. The JSON is written into a non-executed
 `<script type="application/json">` block with `<`, `>`, `&` and the JavaScript line separators
 escaped as \\uXXXX (so `</script>` in a summary cannot close the block), read back with
-JSON.parse, and put into the page with textContent only. Text handed to Plotly (hover labels,
-chart titles) is HTML-escaped first, because Plotly interprets a subset of HTML in labels.
+JSON.parse, and put into the page with textContent only. plotly.js sits in a non-executed
+`<script type="text/plain">` block and is run when the first chart is drawn (the map does
+not need it, and running it is the slowest part of opening a large report). Text handed to
+Plotly (chart titles and labels) is HTML-escaped first, because Plotly interprets a subset of
+HTML in labels. The map draws its own points and puts names and hover text in with textContent.
 
 The page is three package data files in ``templates/``: ``report.html`` (the skeleton, with
 %%NAME%% placeholders filled in one pass), ``report.css`` and ``report.js`` (the app). Rules for
