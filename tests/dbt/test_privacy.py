@@ -22,6 +22,8 @@ TARGET = "main"
 # the tables a BI user is granted: the marts and the name-free cluster tables (docs/privacy.md)
 BI_FACING = {
     "kura__alerts",
+    "kura__classifier_eval",  # pinned taxonomy: per category counts
+    "kura__conversation_categories",  # pinned taxonomy: ids, status, confidence
     "kura__cluster_lineage",
     "kura__cluster_runs",
     "kura__cluster_weekly",
@@ -125,6 +127,8 @@ def _report_and_tree(db: Path) -> str:
 
 
 def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_path):
+    with duckdb.connect(str(demo_db)) as con:
+        con.execute("checkpoint")  # everything in the file, none in its write-ahead log
     db = tmp_path / "shared.duckdb"
     shutil.copy(demo_db, db)  # built with thresholds 1 and 1: every cluster named
     users, conversations = _pick_thresholds(db)
