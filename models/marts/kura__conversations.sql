@@ -29,6 +29,7 @@ select
     facts.user_id,
     facts.created_at,
     facts.turn_count,
+    facts.summary is not null as is_summarised,
     case when {{ shown }} then facts.summary end as summary,
     case when {{ shown }} then facts.request end as request,
     case when {{ shown }} then facts.task end as task,

@@ -239,6 +239,7 @@ CONVERSATION_COLUMNS = (
     "user_id",
     "turn_count",
     "summary",
+    "is_summarised",
     "languages",
     "flags",
     "base_cluster_id",
@@ -509,7 +510,9 @@ def _place_conversations(conversations: list[dict[str, Any]], tree: _Tree) -> _P
     bucket_users: dict[str, set] = {}
     for conv in conversations:
         base = conv.get("base_cluster_id")
-        if conv.get("summary") is not None:
+        # the mart hides the summaries below the privacy thresholds, not that they exist
+        summarised = conv.get("is_summarised")
+        if summarised if summarised is not None else conv.get("summary") is not None:
             placed.summarised += 1
         has_point = conv.get("x") is not None and conv.get("y") is not None
         if base is None or base not in tree.by_id:
