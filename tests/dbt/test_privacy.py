@@ -33,6 +33,16 @@ BI_FACING = {
     "kura__llm_usage",
     "kura__projections",
 }
+# where a visible cluster's (redacted) summaries are shown by design (CLIO's layer 1, the
+# examples): a cluster description's "Most typical" quote and a conversation's summary; below
+# the thresholds they are NULL (the thresholds test above proves it), so they are the only
+# columns allowed to hold a message's words
+SHOWN_SUMMARIES = {
+    "kura__clusters.description",
+    "kura__conversations.summary",
+    "kura__conversations.request",
+    "kura__conversations.task",
+}
 _WORD = re.compile(r"[a-z][a-z'-]{4,}")
 
 
@@ -177,7 +187,8 @@ def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_pat
 
 def test_nothing_with_conversation_text_in_the_target_schema(demo_db):
     """After a build, the target schema holds only the BI-facing tables (no seed, no input
-    view, no leftover copy of the summaries), and none of their columns holds a message."""
+    view, no leftover copy of the summaries), and no column holds a message, except where a
+    visible cluster's summaries are shown (SHOWN_SUMMARIES), which hold none of a hidden one."""
     relations = {
         name
         for (name,) in _rows(
@@ -197,6 +208,7 @@ def test_nothing_with_conversation_text_in_the_target_schema(demo_db):
     found = {
         where
         for where, values in _target_text(demo_db).items()
+        if where not in SHOWN_SUMMARIES
         for value in values
         if len(value) >= 40 and any(m in value for m in messages)
     }
