@@ -126,6 +126,33 @@ def _distinctive_words(db: Path, users: int, conversations: int) -> dict[str, se
     return {cid: w for cid, w in words.items() if w}
 
 
+def _name_words(db: Path, users: int, conversations: int) -> set[str]:
+    """The words of the hidden clusters' names that no visible base cluster's name uses: a
+    parent named from them (its children's names) spells out what the thresholds hide."""
+    rows = _rows(
+        db,
+        f"select name, size < {conversations} or distinct_users < {users} from kura__clusters "
+        "where level = 0",
+    )
+    hidden = {w for name, small in rows if small for w in _WORD.findall(name.lower())}
+    return hidden - {w for name, small in rows if not small for w in _WORD.findall(name.lower())}
+
+
+def _shown_names(db: Path) -> list[str]:
+    """Every cluster name a BI user sees: the marts' names and `kura tree`'s lines."""
+    from kura_dbt.cli import app
+
+    names = _rows(
+        db,
+        "select coalesce(name, '') || ' ' || coalesce(keywords, '') || ' ' || display_name "
+        "from kura__clusters union all "
+        "select coalesce(base_cluster_name, '') || ' ' || coalesce(top_cluster_name, '') "
+        "from kura__conversations",
+    )
+    tree = CliRunner().invoke(app, ["tree", "--db", str(db)])
+    return [str(n).lower() for (n,) in names] + tree.output.lower().splitlines()
+
+
 def _report_and_tree(db: Path) -> str:
     from kura_dbt.cli import app
     from kura_dbt.report.data import load_report_data
@@ -145,6 +172,14 @@ def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_pat
     words = _distinctive_words(db, users, conversations)
     assert words, "no hidden cluster with words of its own: the test would prove nothing"
     runs = _rows(db, "select count(*) from kura__cluster_runs where decision = 'discover'")
+    name_words = _name_words(db, users, conversations)
+    parents = _rows(
+        db,
+        f"select lower(name) from kura__clusters where level > 0 and size >= {conversations} "
+        f"and distinct_users >= {users}",
+    )
+    # the case at stake: a parent that stays visible is named from its small child's name
+    assert any(w in _WORD.findall(name) for (name,) in parents for w in name_words)
 
     variables = (
         f"{{kura__min_cluster_users: {users}, kura__min_cluster_conversations: {conversations}}}"
@@ -179,6 +214,12 @@ def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_pat
         for ws in words.values()
         for word in ws
         if re.search(rf"\b{re.escape(word)}\b", shown)
+    }
+    leaks |= {
+        f"name: {word} in {name!r}"
+        for name in _shown_names(db)
+        for word in name_words
+        if re.search(rf"\b{re.escape(word)}\b", name)
     }
     assert not leaks, (
         f"hidden clusters' words in the target schema, report or tree: {sorted(leaks)[:20]}"
