@@ -13,7 +13,11 @@ def model(dbt, session):
     # meta: kura_settings (the kura__ vars, one JSON object) and kura_version (the handshake)
     config = frames.settings_of(dbt.config.get("meta"))
     with Warehouse(
-        dbt, session, embeddings=dbt.ref("kura__embeddings"), summaries=dbt.ref("kura__summaries")
+        dbt,
+        session,
+        embeddings=dbt.ref("kura__embeddings"),
+        summaries=dbt.ref("kura__summaries"),
+        conversations=dbt.ref("stg_kura__conversations"),  # users: the privacy thresholds
     ) as warehouse:
         state = pipeline.cluster_state(warehouse, config)
     return frames.to_output(state, session)  # Snowpark: upper-case columns

@@ -102,3 +102,26 @@ current_version as (
         and run_number = (select max(run_number) from state where record_type = 'run')
 )
 {% endmacro %}
+
+{#- A pinned taxonomy holds example texts (example_1, ...: conversations' words). As a seed or
+    model of the user's project it lands in the target schema, where BI users look, unless the
+    project says otherwise: say so, with the line that moves it (docs/privacy.md). -#}
+{% macro warn_pinned_taxonomy_in_target_schema(relation) -%}
+    {%- if execute and relation is not string and relation.schema is not none
+          and (relation.schema | lower) == (target.schema | lower) -%}
+        {%- set examples = [] -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- if 'example' in (column.name | lower) -%}
+                {%- do examples.append(column.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if examples -%}
+            {%- do exceptions.warn(
+                "kura: the pinned taxonomy " ~ relation ~ " holds conversations' words ("
+                ~ examples | join(', ') ~ ") in the target schema " ~ target.schema
+                ~ ", where BI users look; put it in the private schema with `seeds: {"
+                ~ project_name ~ ": {" ~ relation.identifier ~ ": {+schema: "
+                ~ var('kura__private_schema', 'kura_private') ~ "}}}` in dbt_project.yml") -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

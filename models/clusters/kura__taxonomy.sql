@@ -10,17 +10,21 @@ select
     state.cluster_id,
     state.level,
     state.parent_id,
+    {#- the public label where the privacy thresholds hide one of its children (a parent
+        named from its visible children only, kura_dbt.taxonomy.privacy), else the discovery's #}
     {% if cortex -%}
-    coalesce(cortex.name, state.name) as name,
-    coalesce(cortex.description, state.description) as description,
-    state.keywords,
-    case when cortex.name is not null then 'cortex' else state.labeller end as labeller,
+    case when state.public_name is not null then state.public_name else coalesce(cortex.name, state.name) end as name,
+    case when state.public_name is not null then state.public_description else coalesce(cortex.description, state.description) end as description,
+    case when state.public_name is not null then state.public_keywords else state.keywords end as keywords,
+    case when cortex.name is not null and state.public_name is null then 'cortex' else state.labeller end as labeller,
     {%- else -%}
-    state.name,
-    state.description,
-    state.keywords,
+    case when state.public_name is not null then state.public_name else state.name end as name,
+    case when state.public_name is not null then state.public_description else state.description end as description,
+    case when state.public_name is not null then state.public_keywords else state.keywords end as keywords,
     state.labeller,
     {%- endif %}
+    state.name as discovered_name,
+    state.public_name is not null as has_public_label,
     state.label_key,
     coalesce(state.label_error, false) as label_error,
     {#- bounded retries of the name (kura_dbt.parking): discoveries that asked for its label key,

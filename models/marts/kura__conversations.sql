@@ -1,14 +1,15 @@
 {#- One row per conversation: its summary and facets, base and top-level cluster, map position,
     feedback and the user's plan and revenue.
-    Privacy: this is row-level data for analysts (the summaries are already in kura__summaries),
-    so every summary is kept; cluster names come from kura__clusters and are therefore NULL for
-    clusters below the privacy thresholds. cluster_meets_privacy_threshold says whether the
-    conversation may be shown as an example of its cluster: reports and dashboards must show
-    summaries only where it is true (`kura report` does).
+    Privacy: cluster names come from kura__clusters and are therefore NULL for clusters below
+    the privacy thresholds, and so are the summary, request and task of a conversation whose
+    base or top-level cluster is below them (or that is in no cluster):
+    cluster_meets_privacy_threshold says which. Every summary stays in kura__summaries, in the
+    private schema.
     With a pinned taxonomy (var kura__pinned_taxonomy) the base cluster is the conversation's pinned
     category (`other` included; top level: its top-level ancestor), assignment_status is
     labelled / classified / other / error, nearest_cluster_id the classifier's best category,
     and distance_to_centroid and assignment_epoch are NULL. -#}
+{%- set shown = 'coalesce(base.meets_privacy_threshold and top_level.meets_privacy_threshold, false)' %}
 {% if kura.taxonomy_pinned() -%}
 with pinned_assignments as (
     select
@@ -28,9 +29,10 @@ select
     facts.user_id,
     facts.created_at,
     facts.turn_count,
-    facts.summary,
-    facts.request,
-    facts.task,
+    facts.summary is not null as is_summarised,
+    case when {{ shown }} then facts.summary end as summary,
+    case when {{ shown }} then facts.request end as request,
+    case when {{ shown }} then facts.task end as task,
     facts.languages,
     facts.flags,
     facts.concerning_score,
@@ -40,7 +42,7 @@ select
     base.name as base_cluster_name,
     base.top_cluster_id,
     top_level.name as top_cluster_name,
-    coalesce(base.meets_privacy_threshold and top_level.meets_privacy_threshold, false) as cluster_meets_privacy_threshold,
+    {{ shown }} as cluster_meets_privacy_threshold,
     conversation_clusters.distance as distance_to_centroid,
     coalesce(conversation_clusters.is_unclustered, conversation_clusters.conversation_id is null) as is_unclustered,
     conversation_clusters.status as assignment_status,

@@ -3,6 +3,7 @@
     int_kura__classification_state validates it and names the row and field of every problem.
     Empty in discovery mode (the var is null). -#}
 {%- if kura.taxonomy_pinned() -%}
+{{ kura.warn_pinned_taxonomy_in_target_schema(kura.taxonomy_relation()) }}
 select * from {{ kura.taxonomy_relation() }}
 {%- else -%}
 select

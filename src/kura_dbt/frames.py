@@ -81,8 +81,11 @@ class Warehouse:
             view = f"kura_input_{owner}_{name}"
             if hasattr(relation, "create_or_replace_temp_view"):  # Snowpark
                 relation.create_or_replace_temp_view(sql.quote(view))
-            elif hasattr(relation, "create_view"):  # DuckDB: the name as it is, not quoted
-                relation.create_view(view, replace=True)
+            elif hasattr(relation, "sql_query"):  # DuckDB
+                # a temporary view: DuckDBPyRelation.create_view makes a persistent one in the
+                # default (target) schema, which a build killed before close() left there,
+                # readable by every BI user (issue 22)
+                session.execute(sql.temp_view(sql.quote(view), relation.sql_query()))
             else:  # a pandas frame (tests): registered on the DuckDB connection
                 session.register(view, relation)
             self.views[name] = sql.quote(view)

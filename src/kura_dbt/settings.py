@@ -437,9 +437,17 @@ class Settings:
     )
     min_cluster_conversations: int = declare(
         "kura__min_cluster_conversations",
-        1,
-        "privacy: a cluster with fewer conversations loses its name in the marts; a parent's "
-        "local name uses only phrases of at least this many conversations",
+        10,
+        "privacy: a cluster with fewer conversations loses its name, description and examples "
+        "in the target schema, the tree and the report, and names no parent (docs/privacy.md)",
+        "privacy",
+        minimum=1,
+    )
+    min_cluster_users: int = declare(
+        "kura__min_cluster_users",
+        5,
+        "privacy: a cluster with fewer distinct users loses its name, description and examples "
+        "in the target schema, the tree and the report, and names no parent (docs/privacy.md)",
         "privacy",
         minimum=1,
     )
@@ -771,14 +779,6 @@ OTHER_VARS: tuple[Var, ...] = (
         "~: the target schema",
         "privacy",
         nullable=True,
-    ),
-    _sql(
-        "min_cluster_users",
-        1,
-        "privacy: a cluster with fewer distinct users loses its name in the marts",
-        "privacy",
-        int,
-        minimum=1,
     ),
     _sql(
         "alerts_baseline_weeks",

@@ -181,6 +181,11 @@ def count_rows(relation: str) -> str:
     return f"select count(*) as n from {relation}"
 
 
+def temp_view(view: str, query: str) -> str:
+    """A view that lives as long as the connection (DuckDB), in no schema of the database."""
+    return f"create or replace temporary view {view} as {query}"
+
+
 def drop_view(view: str) -> str:
     return f"drop view if exists {view}"
 
@@ -351,6 +356,11 @@ def conversation_assignments(state: str, conversation: str) -> str:
         f"select conversation_id, cluster_id from {state} "
         f"where record_type = {literal(conversation)}"
     )
+
+
+def conversation_users(conversations: str) -> str:
+    """Each conversation's user (``stg_kura__conversations``)."""
+    return f"select conversation_id, user_id from {conversations}"
 
 
 def clusters_ever(state: str, cluster: str) -> str:

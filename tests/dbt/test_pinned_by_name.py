@@ -84,3 +84,37 @@ def test_the_deprecated_var_name_still_pins_with_a_warning(tmp_path):
     settings = json.loads(python_model["config"]["meta"]["kura_settings"])
     assert settings["pinned_taxonomy"] == "my_taxonomy"  # what the Python models read
     assert "kura: var kura__taxonomy is deprecated: use kura__pinned_taxonomy" in output
+
+
+def test_a_pinned_seed_with_examples_in_the_target_schema_is_named_with_the_fix(tmp_path):
+    """Issue 22: a pinned taxonomy's example texts are conversations' words; as a seed of the
+    user's project it lands in the target schema, where BI users look. The build says so, with
+    the line that moves it; moved to the private schema, it says nothing."""
+    from dbt.cli.main import dbtRunner
+
+    project = _project(tmp_path)
+    (project / "models" / "my_taxonomy.sql").unlink()
+    (project / "seeds").mkdir()
+    (project / "seeds" / "my_taxonomy.csv").write_text(
+        "category_id,name,description,parent_id,cluster_id,example_1\n"
+        "buses,Bus tickets,Book a bus,,,I need a bus to Boston for Dana Smith\n"
+    )
+    os.environ["KURA_DUCKDB_PATH"] = str(tmp_path / "k.duckdb")
+    common = ["--project-dir", str(project), "--profiles-dir", str(PROFILES)]
+    variables = ["--vars", "{kura__pinned_taxonomy: my_taxonomy}"]
+
+    def build() -> str:
+        messages: list[str] = []
+        runner = dbtRunner(callbacks=[lambda event: messages.append(str(event.info.msg))])
+        assert runner.invoke(["deps", *common]).success
+        assert runner.invoke(["seed", "--select", "my_taxonomy", *common]).success
+        ran = runner.invoke(["run", "--select", "stg_kura__taxonomy", *common, *variables])
+        assert ran.success, "\n".join(messages[-20:])
+        return "\n".join(messages)
+
+    output = build()
+    assert "kura: the pinned taxonomy" in output and "example_1" in output
+    assert "+schema: kura_private" in output
+    with (project / "dbt_project.yml").open("a") as f:
+        f.write("  my_project:\n    my_taxonomy:\n      +schema: kura_private\n")
+    assert "kura: the pinned taxonomy" not in build()

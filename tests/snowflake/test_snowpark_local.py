@@ -115,6 +115,12 @@ def transcripts(n: int, changed: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["CONVERSATION_ID", "MESSAGES_JSON", "CONTENT_HASH"])
 
 
+def conversations() -> pd.DataFrame:
+    """stg_kura__conversations of the sample conversations, upper-case as Snowflake returns."""
+    frame = pd.read_csv(REPO / "seeds" / "kura_sample_conversations.csv", dtype=str)
+    return frame[["conversation_id", "user_id"]].rename(columns=str.upper)
+
+
 @pytest.fixture(scope="module")
 def session():
     session = local_session()
@@ -137,6 +143,8 @@ def build(session: Any, n: int, changed: str | None = None) -> dict[str, Any]:
 
     tables: dict[str, Any] = {
         "int_kura__transcripts": session.create_dataframe(transcripts(n, changed)),
+        # each conversation's user: the privacy thresholds (kura_dbt.taxonomy.privacy)
+        "stg_kura__conversations": session.create_dataframe(conversations()),
         "stg_kura__taxonomy": session.create_dataframe(
             [], schema=StructType([StructField(c, StringType()) for c in TAXONOMY_COLUMNS])
         ),

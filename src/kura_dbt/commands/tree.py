@@ -139,9 +139,16 @@ def _read(source: Any, schema: str | None) -> tuple[list[dict[str, Any]], list[i
             order by level desc, size desc, cluster_id
             """
         ).fetchall()
+        conversations = f"{schema}.kura__conversations"
+        columns = {
+            d[0].lower() for d in con.execute(f"select * from {conversations} limit 0").description
+        }
+        # the mart hides the summaries below the privacy thresholds, not that they exist
+        summarised = "is_summarised" if "is_summarised" in columns else "summary is not null"
         totals = con.execute(
-            f"""select count(*), count(summary), sum(case when is_unclustered then 1 else 0 end)
-                from {schema}.kura__conversations"""
+            f"""select count(*), sum(case when {summarised} then 1 else 0 end),
+                    sum(case when is_unclustered then 1 else 0 end)
+                from {conversations}"""
         ).fetchone()
     finally:
         con.close()

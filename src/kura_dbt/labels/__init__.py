@@ -15,10 +15,9 @@ LABELLERS: Registry[Labeller] = Registry("labeller")
 
 @LABELLERS.register("local")
 def _local(settings: Settings) -> Labeller:
-    return ClassTfidfLabeller(
-        quote_example=settings.label_quotes_example,
-        min_phrase_conversations=settings.min_cluster_conversations,
-    )
+    # the privacy thresholds act on the names shown (kura_dbt.taxonomy.privacy), not on the
+    # discovery's: a changed threshold then re-derives names without a re-discovery
+    return ClassTfidfLabeller(quote_example=settings.label_quotes_example)
 
 
 @LABELLERS.register("openai")

@@ -241,6 +241,7 @@ CONVERSATION_COLUMNS = (
     "user_id",
     "turn_count",
     "summary",
+    "is_summarised",
     "languages",
     "flags",
     "base_cluster_id",
@@ -532,7 +533,9 @@ def _place_conversations(
     bucket_users: dict[str, set] = {}
     for i, conv in enumerate(conversations):
         base = conv.get("base_cluster_id")
-        if conv.get("summary") is not None:
+        # the mart hides the summaries below the privacy thresholds, not that they exist
+        summarised = conv.get("is_summarised")
+        if summarised if summarised is not None else conv.get("summary") is not None:
             placed.summarised += 1
         drawn = on_map is None or i in on_map
         has_point = drawn and conv.get("x") is not None and conv.get("y") is not None

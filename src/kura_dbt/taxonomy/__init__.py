@@ -25,12 +25,14 @@ from kura_dbt import sql
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids
 from kura_dbt.frames import WarehouseReader
+from kura_dbt.labels import LABELLERS
 from kura_dbt.parking import state_columns
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import state as st
 from kura_dbt.taxonomy.discover import Discovery, Previous, discover
 from kura_dbt.taxonomy.policy import Decision, Figures, clustering_settings_key, decide
+from kura_dbt.taxonomy.privacy import PUBLIC_COLUMNS, Thresholds, measures, public_labels
 
 __all__ = ["Decision", "Discovery", "Figures", "Previous", "decide", "discover", "update_taxonomy"]
 
@@ -103,6 +105,7 @@ def update_taxonomy(wh: WarehouseReader, settings: Settings, now: datetime) -> p
         rows = _discovery_rows(wh, settings, now, epoch, tonight.model, tonight.clusters)
     else:
         rows = _assignment_rows(tonight, assignment, epoch, now)
+    rows = _with_public_labels(wh, settings, rows, tonight, decision.discover)
     rows.append(_run_row(tonight, figures, decision, settings, epoch, now))
     return typed_frame(rows, st.STATE_SCHEMA)
 
@@ -195,6 +198,95 @@ def _assignment_rows(
             }
         )
     return rows
+
+
+def _with_public_labels(
+    wh: WarehouseReader,
+    settings: Settings,
+    rows: list[dict[str, Any]],
+    tonight: _Tonight,
+    discovered: bool,
+) -> list[dict[str, Any]]:
+    """``rows`` with the public labels this build's privacy thresholds call for (see
+    :mod:`kura_dbt.taxonomy.privacy`): set on a discovery's cluster rows; on an ordinary build,
+    a current cluster whose public label changed is written again. Needs the ``conversations``
+    view (each conversation's user), which the dbt model always passes."""
+    if "conversations" not in wh.views:
+        return rows
+    mine = pd.DataFrame(
+        [r for r in rows if r["record_type"] == st.CONVERSATION],
+        columns=["conversation_id", "cluster_id"],
+    )
+    if discovered:
+        clusters = pd.DataFrame(
+            [r for r in rows if r["record_type"] == st.CLUSTER and r.get("retired_epoch") is None]
+        )
+        stored = tonight.clusters[
+            [c for c in ("cluster_id", *PUBLIC_COLUMNS) if c in tonight.clusters]
+        ]
+        clusters = clusters.drop(columns=[c for c in PUBLIC_COLUMNS if c in clusters])
+        clusters = clusters.merge(stored, on="cluster_id", how="left")
+        membership = mine
+    else:
+        clusters = tonight.clusters
+        before = (
+            wh.query(sql.conversation_assignments(wh.state, st.CONVERSATION)) if wh.state else None
+        )
+        membership = mine if before is None else _overridden(before, mine)
+    if clusters.empty:
+        return rows
+    users = wh.query(sql.conversation_users(wh.views["conversations"]))
+    membership = membership.merge(users, on="conversation_id", how="left")
+    thresholds = Thresholds(settings.min_cluster_users, settings.min_cluster_conversations)
+    labelled = public_labels(
+        clusters,
+        measures(clusters, membership),
+        thresholds,
+        LABELLERS.build(settings.labeller, settings),
+    )
+    return _apply_public(rows, labelled, clusters, discovered)
+
+
+def _overridden(before: pd.DataFrame, tonight: pd.DataFrame) -> pd.DataFrame:
+    """The stored assignments with tonight's in place of the same conversations'."""
+    kept = before[~before["conversation_id"].isin(set(tonight["conversation_id"]))]
+    return pd.concat([kept, tonight], ignore_index=True)
+
+
+def _apply_public(
+    rows: list[dict[str, Any]], labelled: pd.DataFrame, clusters: pd.DataFrame, discovered: bool
+) -> list[dict[str, Any]]:
+    """The public columns written: into a discovery's cluster rows, or as the current clusters'
+    rows again where they changed."""
+    public = {
+        r["cluster_id"]: {c: r[c] for c in PUBLIC_COLUMNS} for r in labelled.to_dict("records")
+    }
+    if discovered:
+        for r in rows:
+            if r["record_type"] == st.CLUSTER and r["cluster_id"] in public:
+                r.update(public[r["cluster_id"]])
+        return rows
+    for before in clusters.to_dict("records"):
+        after = public[before["cluster_id"]]
+        if all(_same(before.get(c), after[c]) for c in PUBLIC_COLUMNS):
+            continue
+        rows.append(
+            {
+                **{k: None if _missing(v) else v for k, v in before.items()},
+                **after,
+                "state_key": st.key(st.CLUSTER, before["cluster_id"]),
+                "record_type": st.CLUSTER,
+            }
+        )
+    return rows
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, (list, dict, str)) and bool(pd.isna(value)))
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (_missing(a) and _missing(b)) or a == b
 
 
 def _run_row(

@@ -49,6 +49,11 @@ STATE_SCHEMA: dict[str, str] = {
     "attempts": "Int64",  # the name's bounded retries (kura_dbt.parking)
     "gave_up": "boolean",
     "error": "string",
+    # the label shown where the privacy thresholds hide a child (kura_dbt.taxonomy.privacy)
+    "public_name": "string",
+    "public_description": "string",
+    "public_keywords": "string",
+    "public_label_key": "string",
     "centroid": "string",
     "radius": "float64",
     "size_at_discovery": "Int64",
