@@ -24,6 +24,7 @@ BI_FACING = {
     "kura__alerts",
     "kura__classifier_eval",  # pinned taxonomy: per category counts
     "kura__conversation_categories",  # pinned taxonomy: ids, status, confidence
+    "kura__cluster_facets",  # facet values per cluster, thresholded per cell
     "kura__cluster_lineage",
     "kura__cluster_runs",
     "kura__cluster_weekly",
