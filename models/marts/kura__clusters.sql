@@ -89,14 +89,16 @@ select
     hierarchy.distinct_users,
     hierarchy.child_count,
     cast(hierarchy.size as {{ dbt.type_float() }}) / nullif(totals.clustered_conversations, 0) as share_of_conversations,
-    stats.avg_concerning_score,
-    stats.avg_user_frustration,
-    stats.avg_turns,
-    stats.feedback_count,
+    -- the casts hold the contract's types on every warehouse (Snowflake's avg of integers is a
+    -- NUMBER, DuckDB's sum of integers a HUGEINT); they change no value
+    cast(stats.avg_concerning_score as double) as avg_concerning_score,
+    cast(stats.avg_user_frustration as double) as avg_user_frustration,
+    cast(stats.avg_turns as double) as avg_turns,
+    cast(stats.feedback_count as {{ dbt.type_bigint() }}) as feedback_count,
     cast(stats.thumbs_up_count as {{ dbt.type_float() }}) / nullif(stats.thumbs_count, 0) as thumbs_up_rate,
-    stats.avg_rating,
-    case when revenue_known.known then coalesce(revenue.revenue, 0) end as revenue,
-    case when revenue_known.known then coalesce(revenue.paying_users, 0) end as paying_users,
+    cast(stats.avg_rating as double) as avg_rating,
+    cast(case when revenue_known.known then coalesce(revenue.revenue, 0) end as double) as revenue,
+    cast(case when revenue_known.known then coalesce(revenue.paying_users, 0) end as {{ dbt.type_bigint() }}) as paying_users,
     stats.first_seen_at,
     stats.last_seen_at,
     visible as meets_privacy_threshold
