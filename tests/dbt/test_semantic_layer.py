@@ -270,8 +270,8 @@ def test_grouping_by_cluster_name_never_shows_a_hidden_cluster(demo_db, tmp_path
         db,
         "select sum(size) from kura__clusters where level = 0 and not meets_privacy_threshold",
     )[0][0]
-    unclustered = query(db, "select count(*) from kura__conversations where base_cluster_id is null")
-    assert unnamed == hidden_size + unclustered[0][0]
+    unclustered = "select count(*) from kura__conversations where base_cluster_id is null"
+    assert unnamed == hidden_size + query(db, unclustered)[0][0]
 
 
 def test_public_marts_are_governed(demo_db):
