@@ -224,7 +224,16 @@ def test_weekly_growth_and_cumulative_equal_the_marts(semantic, query: Callable)
 def test_saved_query_answers_the_readme_question(semantic, query: Callable):
     """The saved query revenue_at_risk gives what docs/marts.md's SQL gives on kura__clusters."""
     db, project = semantic
-    rows = _query(project, db, "--saved-query", "revenue_at_risk")
+    rows = _query(
+        project,
+        db,
+        "--saved-query",
+        "revenue_at_risk",
+        "--order",
+        "-revenue_at_risk",
+        "--limit",
+        "5",
+    )
     sql = query(
         db,
         "select name, revenue * (1 - thumbs_up_rate) as revenue_at_risk from kura__clusters "
