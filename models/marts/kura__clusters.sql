@@ -69,7 +69,7 @@ totals as (
 
 select
     hierarchy.cluster_id,
-    hierarchy.level,
+    cast(hierarchy.level as {{ dbt.type_bigint() }}) as level,
     hierarchy.parent_id,
     hierarchy.top_cluster_id,
     case when visible then hierarchy.name end as name,
@@ -85,9 +85,11 @@ select
         else 'L' || cast(hierarchy.level as {{ dbt.type_string() }}) || '-other-'
             || coalesce(hierarchy.parent_id, 'top')
     end as privacy_bucket_id,
-    hierarchy.size,
-    hierarchy.distinct_users,
-    hierarchy.child_count,
+    -- bigint in both modes (the discovered hierarchy's and the pinned categories'), as the
+    -- contract says; no value changes
+    cast(hierarchy.size as {{ dbt.type_bigint() }}) as size,
+    cast(hierarchy.distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
+    cast(hierarchy.child_count as {{ dbt.type_bigint() }}) as child_count,
     cast(hierarchy.size as {{ dbt.type_float() }}) / nullif(totals.clustered_conversations, 0) as share_of_conversations,
     -- the casts hold the contract's types on every warehouse (Snowflake's avg of integers is a
     -- NUMBER, DuckDB's sum of integers a HUGEINT); they change no value

@@ -65,6 +65,16 @@ def _mf_project(target: Path, root: Path) -> Path:
     return root
 
 
+def _snapshot(db: Path, copy: Path) -> Path:
+    """A copy of a DuckDB file for `mf`: dbt-duckdb, run in this process by the fixtures, keeps
+    its connection (and so the file's lock) open; the copy takes the write-ahead log along."""
+    shutil.copy(db, copy)
+    wal = db.with_name(db.name + ".wal")
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + ".wal"))
+    return copy
+
+
 def _mf(project: Path, db: Path, *args: str) -> str:
     env = {**os.environ, "DBT_PROFILES_DIR": str(PROFILES), "KURA_DUCKDB_PATH": str(db)}
     done = subprocess.run(
@@ -95,7 +105,7 @@ def _close(a: float | None, b: float | None) -> bool:
 def semantic(demo_db: Path, tmp_path_factory) -> tuple[Path, Path]:
     """The demo's DuckDB file and an `mf` project folder with its semantic manifest."""
     project = _mf_project(demo_db.parent / "target", tmp_path_factory.mktemp("mf"))
-    return demo_db, project
+    return _snapshot(demo_db, project / "demo.duckdb"), project
 
 
 def test_semantic_manifest_is_valid_and_complete(semantic):
@@ -251,14 +261,19 @@ def test_grouping_by_cluster_name_never_shows_a_hidden_cluster(demo_db, tmp_path
     counted under an empty name, and none of their real names (kura__cluster_hierarchy, private
     schema) comes out."""
     db = tmp_path / "thresholded.duckdb"
-    shutil.copy(demo_db, db)
+    _snapshot(demo_db, db)
     target = tmp_path / "target"
     thresholds = "{kura__min_cluster_users: 30, kura__min_cluster_conversations: 35}"
     run_dbt(["build", "--select", "kura__clusters+", "--vars", thresholds], db, target)
     project = _mf_project(target, tmp_path / "mf")
 
     rows = _query(
-        project, db, "--metrics", "conversations", "--group-by", "cluster__name,top_cluster__name"
+        project,
+        _snapshot(db, project / "thresholded.duckdb"),
+        "--metrics",
+        "conversations",
+        "--group-by",
+        "cluster__name,top_cluster__name",
     )
     hidden = {
         r[0]
