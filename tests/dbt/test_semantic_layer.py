@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from .conftest import PROFILES, PROJECT, run_dbt
@@ -67,7 +68,10 @@ def _mf_project(target: Path, root: Path) -> Path:
 
 def _snapshot(db: Path, copy: Path) -> Path:
     """A copy of a DuckDB file for `mf`: dbt-duckdb, run in this process by the fixtures, keeps
-    its connection (and so the file's lock) open; the copy takes the write-ahead log along."""
+    its connection (and so the file's lock) open. A checkpoint first writes what is still in
+    the write-ahead log into the file (this process may connect: it holds the lock)."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("checkpoint")
     shutil.copy(db, copy)
     wal = db.with_name(db.name + ".wal")
     if wal.exists():
