@@ -66,12 +66,15 @@ def _mf_project(target: Path, root: Path) -> Path:
     return root
 
 
-def _snapshot(db: Path, copy: Path) -> Path:
+def _snapshot(db: Path, folder: Path) -> Path:
     """A copy of a DuckDB file for `mf`: dbt-duckdb, run in this process by the fixtures, keeps
     its connection (and so the file's lock) open. A checkpoint first writes what is still in
-    the write-ahead log into the file (this process may connect: it holds the lock)."""
+    the write-ahead log into the file (this process may connect: it holds the lock). The copy
+    keeps the file's name, which is the database name in the manifest's relations."""
     with duckdb.connect(str(db)) as con:
         con.execute("checkpoint")
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / db.name
     shutil.copy(db, copy)
     wal = db.with_name(db.name + ".wal")
     if wal.exists():
@@ -109,7 +112,7 @@ def _close(a: float | None, b: float | None) -> bool:
 def semantic(demo_db: Path, tmp_path_factory) -> tuple[Path, Path]:
     """The demo's DuckDB file and an `mf` project folder with its semantic manifest."""
     project = _mf_project(demo_db.parent / "target", tmp_path_factory.mktemp("mf"))
-    return _snapshot(demo_db, project / "demo.duckdb"), project
+    return _snapshot(demo_db, project / "db"), project
 
 
 def test_semantic_manifest_is_valid_and_complete(semantic):
@@ -264,8 +267,7 @@ def test_grouping_by_cluster_name_never_shows_a_hidden_cluster(demo_db, tmp_path
     returns only the names of clusters that meet them; the hidden clusters' conversations are
     counted under an empty name, and none of their real names (kura__cluster_hierarchy, private
     schema) comes out."""
-    db = tmp_path / "thresholded.duckdb"
-    _snapshot(demo_db, db)
+    db = _snapshot(demo_db, tmp_path / "thresholded")
     target = tmp_path / "target"
     thresholds = "{kura__min_cluster_users: 30, kura__min_cluster_conversations: 35}"
     run_dbt(["build", "--select", "kura__clusters+", "--vars", thresholds], db, target)
@@ -273,7 +275,7 @@ def test_grouping_by_cluster_name_never_shows_a_hidden_cluster(demo_db, tmp_path
 
     rows = _query(
         project,
-        _snapshot(db, project / "thresholded.duckdb"),
+        _snapshot(db, project / "db"),
         "--metrics",
         "conversations",
         "--group-by",
