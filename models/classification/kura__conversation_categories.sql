@@ -10,7 +10,7 @@ select
     state.conversation_id,
     state.category_id,
     state.status,
-    state.confidence,
+    cast(state.confidence as double) as confidence,
     state.nearest_category_id,
     state.note,
     state.discovered_cluster_id,
@@ -18,7 +18,7 @@ select
     state.classifier_model,
     state.taxonomy_version,
     state.error,
-    state.updated_at as classified_at
+    cast(state.updated_at as {{ dbt.type_timestamp() }}) as classified_at
 from state
 inner join current_version
     on state.taxonomy_version = current_version.taxonomy_version

@@ -69,7 +69,7 @@ totals as (
 
 select
     hierarchy.cluster_id,
-    hierarchy.level,
+    cast(hierarchy.level as {{ dbt.type_bigint() }}) as level,
     hierarchy.parent_id,
     hierarchy.top_cluster_id,
     case when visible then hierarchy.name end as name,
@@ -85,18 +85,22 @@ select
         else 'L' || cast(hierarchy.level as {{ dbt.type_string() }}) || '-other-'
             || coalesce(hierarchy.parent_id, 'top')
     end as privacy_bucket_id,
-    hierarchy.size,
-    hierarchy.distinct_users,
-    hierarchy.child_count,
+    -- bigint in both modes (the discovered hierarchy's and the pinned categories'), as the
+    -- contract says; no value changes
+    cast(hierarchy.size as {{ dbt.type_bigint() }}) as size,
+    cast(hierarchy.distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
+    cast(hierarchy.child_count as {{ dbt.type_bigint() }}) as child_count,
     cast(hierarchy.size as {{ dbt.type_float() }}) / nullif(totals.clustered_conversations, 0) as share_of_conversations,
-    stats.avg_concerning_score,
-    stats.avg_user_frustration,
-    stats.avg_turns,
-    stats.feedback_count,
+    -- the casts hold the contract's types on every warehouse (Snowflake's avg of integers is a
+    -- NUMBER, DuckDB's sum of integers a HUGEINT); they change no value
+    cast(stats.avg_concerning_score as double) as avg_concerning_score,
+    cast(stats.avg_user_frustration as double) as avg_user_frustration,
+    cast(stats.avg_turns as double) as avg_turns,
+    cast(stats.feedback_count as {{ dbt.type_bigint() }}) as feedback_count,
     cast(stats.thumbs_up_count as {{ dbt.type_float() }}) / nullif(stats.thumbs_count, 0) as thumbs_up_rate,
-    stats.avg_rating,
-    case when revenue_known.known then coalesce(revenue.revenue, 0) end as revenue,
-    case when revenue_known.known then coalesce(revenue.paying_users, 0) end as paying_users,
+    cast(stats.avg_rating as double) as avg_rating,
+    cast(case when revenue_known.known then coalesce(revenue.revenue, 0) end as double) as revenue,
+    cast(case when revenue_known.known then coalesce(revenue.paying_users, 0) end as {{ dbt.type_bigint() }}) as paying_users,
     stats.first_seen_at,
     stats.last_seen_at,
     visible as meets_privacy_threshold

@@ -43,7 +43,7 @@ select
     base.top_cluster_id,
     top_level.name as top_cluster_name,
     {{ shown }} as cluster_meets_privacy_threshold,
-    conversation_clusters.distance as distance_to_centroid,
+    cast(conversation_clusters.distance as double) as distance_to_centroid,  -- FLOAT when pinned: one type for the contract
     coalesce(conversation_clusters.is_unclustered, conversation_clusters.conversation_id is null) as is_unclustered,
     conversation_clusters.status as assignment_status,
     conversation_clusters.nearest_cluster_id,
@@ -52,7 +52,7 @@ select
     projections.y,
     facts.feedback_count,
     cast(facts.thumbs_up_count as {{ dbt.type_float() }}) / nullif(facts.thumbs_count, 0) as thumbs_up_rate,
-    facts.avg_rating,
+    cast(facts.avg_rating as double) as avg_rating,
     facts.plan,
     facts.revenue
 from {{ ref('int_kura__conversation_facts') }} as facts

@@ -188,18 +188,42 @@ cortex_naming_failures as (
     where error is not null
     group by named_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, model,
         prompt_version
-){% endif %}
+){% endif %},
 
-select * from summaries
-union all
-select * from embeddings
-union all
-select * from naming
-union all
-select * from classification
-union all
-select * from ai_classify
+usage as (
+    select * from summaries
+    union all
+    select * from embeddings
+    union all
+    select * from naming
+    union all
+    select * from classification
+    union all
+    select * from ai_classify
 {%- if cortex_names %}
-union all
-select * from cortex_naming_failures
+    union all
+    select * from cortex_naming_failures
 {%- endif %}
+)
+
+-- the casts hold the contract's types on every warehouse (DuckDB's sums of integers are HUGEINT,
+-- Snowflake's arithmetic on the price vars NUMBER); they change no value
+select
+    cast(run_at as {{ dbt.type_timestamp() }}) as run_at,
+    stage,
+    backend,
+    model,
+    prompt_version,
+    cast(items as {{ dbt.type_bigint() }}) as items,
+    cast(llm_calls as {{ dbt.type_bigint() }}) as llm_calls,
+    cast(prompt_tokens as {{ dbt.type_bigint() }}) as prompt_tokens,
+    cast(completion_tokens as {{ dbt.type_bigint() }}) as completion_tokens,
+    cast(cost_usd as double) as cost_usd,
+    cast(errors as {{ dbt.type_bigint() }}) as errors,
+    budget_cap_reached,
+    cast(pending_after_cap as {{ dbt.type_bigint() }}) as pending_after_cap,
+    cast(retried_items as {{ dbt.type_bigint() }}) as retried_items,
+    cast(retry_llm_calls as {{ dbt.type_bigint() }}) as retry_llm_calls,
+    cast(parked as {{ dbt.type_bigint() }}) as parked,
+    cast(retry_cost_usd as double) as retry_cost_usd
+from usage
