@@ -82,7 +82,9 @@ def _found_in(texts: list[str], details: dict[str, dict[str, str]]) -> set[str]:
 def _report_html(db: Path, workdir: Path) -> str:
     out = workdir / "report.html"
     kura = str(Path(sys.executable).with_name("kura"))
-    subprocess.run([kura, "report", "--db", str(db), "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [kura, "report", "--db", str(db), "--out", str(out)], check=True, capture_output=True
+    )
     return out.read_text(encoding="utf-8")
 
 

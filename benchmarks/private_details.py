@@ -90,14 +90,13 @@ def _digits(text: str) -> str:
 
 
 def needles(details: dict[str, str]) -> list[str]:
-    """What betrays each detail when found in a text (compared in lower case): the name's
-    full form and surname, the e-mail, the phone's and the account's digits (found among the
+    """What betrays each detail when found in a text (compared in lower case): the full
+    name, the e-mail, the phone's and the account's digits (found among the
     text's digits), the address's street line."""
     found: list[str] = []
     for kind, value in details.items():
-        if kind == "name":
-            parts = [p for p in re.split(r"\s+", value) if p.rstrip(".").isalpha()]
-            found += [value.lower()] + ([parts[-1].lower()] if len(parts[-1]) > 3 else [])
+        if kind == "name":  # the full name (a surname alone is common in public text)
+            found.append(value.lower())
         elif kind == "address":
             found.append(value.split(",")[0].lower())
         elif kind in ("phone", "account"):

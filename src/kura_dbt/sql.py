@@ -56,6 +56,7 @@ __all__ = [
     "map_meta",
     "no_rows",
     "parked",
+    "pending_audits",
     "parked_summaries",
     "pending_classifications",
     "pending_embeddings",
@@ -545,10 +546,12 @@ def cortex_answers(answers: str, hashes: Iterable[str]) -> str:
     )
 
 
-def pending_audits(texts: str, state: str | None, auditor: Producer) -> str:
+def pending_audits(texts: str, state: str | None, auditor: Summariser) -> str:
     """The distinct texts (one kind and text per hash) whose privacy score is missing, failed,
     or came from another auditor, model or prompt version."""
-    distinct = f"select text_hash, min(kind) as kind, min(text) as text from {texts} group by text_hash"
+    distinct = (
+        f"select text_hash, min(kind) as kind, min(text) as text from {texts} group by text_hash"
+    )
     if state is None:
         return f"{distinct} order by text_hash"
     return f"""select texts.text_hash, texts.kind, texts.text

@@ -13,10 +13,11 @@ AI Use", arXiv:2412.13678, Appendix G, the privacy auditor prompt): **higher is 
 * 4: mostly: general, could narrow identification only with the right context;
 * 5: fully: general information only, nothing identifying.
 
-Backends (var ``kura__auditor``, :data:`AUDITORS`): ``local``, the offline one (:mod:`kura_dbt.audit.offline`,
-presidio-analyzer with a packaged spaCy model), ``openai`` (:mod:`kura_dbt.audit.llm`, an
-OpenAI-compatible endpoint through instructor + openai) and ``cortex`` (the same prompt and
-schema through AI_COMPLETE, rendered by :func:`kura_dbt.summaries.cortex.audit_request`).
+Backends (var ``kura__auditor``, :data:`AUDITORS`): ``local``, the offline one
+(:mod:`kura_dbt.audit.offline`, presidio-analyzer with a packaged spaCy model), ``openai``
+(:mod:`kura_dbt.audit.llm`, an OpenAI-compatible endpoint through instructor + openai) and
+``cortex`` (the same prompt and schema through AI_COMPLETE, rendered by
+:func:`kura_dbt.summaries.cortex.audit_request`, run in SQL).
 """
 
 from __future__ import annotations

@@ -81,9 +81,7 @@ class LLMAuditor:
         if not items:
             return []
         prompts = [audit_prompt(kind, text) for _, kind, text in items]
-        results = structured_calls(
-            self.settings, AUDIT_PROMPT, prompts, PrivacyScore, self._client
-        )
+        results = structured_calls(self.settings, AUDIT_PROMPT, prompts, PrivacyScore, self._client)
         return [self._record(h, r) for (h, _, _), r in zip(items, results, strict=True)]
 
     def _record(self, text_hash: str, result: CallResult) -> AuditRecord:

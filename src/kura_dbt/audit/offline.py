@@ -53,6 +53,17 @@ _STREET = (
     r"Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
     r"Trail|Loop|Crossing|Route|Rue|Strasse|Straße)\b\.?"
 )
+# a unit ("Suite 027", "Apt. 4B") or a US city line's state and ZIP code (", Springfield, IL
+# 62704"): parts of a postal address whatever the street is called
+_UNIT = r"\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b"
+_STATE_ZIP = r"(?<=, )[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,?\s[A-Z]{2}\s\d{5}(?:-\d{4})?\b"
+# a North-American number by its shape, whatever its area code (phonenumbers, which presidio
+# uses, rejects numbers it does not know to be assigned): an optional +1 / 001 / 1 prefix,
+# 3-3-4 digits with separators, an optional extension
+_PHONE = (
+    r"(?<![\w+])(?:(?:\+|00)?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
+)
 # a run of 8 to 17 digits after the word account / acct / customer number
 _ACCOUNT = r"(?i:\b(?:account|acct|customer|member|policy)\b\D{0,20})\b\d{8,17}\b"
 
@@ -75,18 +86,23 @@ def analyzer() -> Any:
     # presidio warns once per recognizer of another language and per unmapped spaCy label
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_PACKAGE}])
-    engine.nlp = {"en": pipeline.load()}  # the package's pipeline: nothing is downloaded
+    engine.nlp = {"en": pipeline.load()}  # type: ignore[assignment]  # the package's pipeline
     engine_analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
     registry = engine_analyzer.registry
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(_offline_email_recognizer())
     for entity, pattern, score in (
         ("STREET_ADDRESS", _STREET, 0.6),
+        ("STREET_ADDRESS", _UNIT, 0.6),
+        ("STREET_ADDRESS", _STATE_ZIP, 0.6),
+        ("PHONE_NUMBER", _PHONE, 0.6),
         ("ACCOUNT_NUMBER", _ACCOUNT, 0.6),
     ):
         registry.add_recognizer(
             PatternRecognizer(
-                supported_entity=entity, patterns=[Pattern(entity.lower(), pattern, score)]
+                supported_entity=entity,
+                patterns=[Pattern(entity.lower(), pattern, score)],
+                name=f"Kura{entity.title().replace('_', '')}{len(pattern)}",
             )
         )
     return engine_analyzer
@@ -100,7 +116,7 @@ def _offline_email_recognizer() -> Any:
 
     extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
-    class OfflineEmailRecognizer(EmailRecognizer):  # type: ignore[misc]
+    class OfflineEmailRecognizer(EmailRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             return bool(extract(pattern_text).fqdn)
 
@@ -139,7 +155,8 @@ def score_of(found: Sequence[tuple[str, str]]) -> int:
 
 
 def _version() -> str:
-    spec = repr(sorted(ENTITY_SCORES.items())) + _STREET + _ACCOUNT + str(MIN_CONFIDENCE)
+    patterns = _STREET + _UNIT + _STATE_ZIP + _PHONE + _ACCOUNT
+    spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
     return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
 
 
