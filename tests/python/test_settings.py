@@ -41,7 +41,6 @@ def test_every_python_model_reads_the_one_settings_object():
     models = yaml.safe_load((ROOT / "python_models" / "_python_models.yml").read_text())["models"]
     # dbt's own configs, and dbt-snowflake's for the Snowpark stored procedures
     other = {"on_schema_change", "full_refresh", "schema", "python_version", "packages", "imports"}
-    other |= {"enabled"}  # int_kura__privacy_audit: off when the Cortex auditor replaces it
     other |= {"external_access_integrations", "secrets"}
     for model in models:
         assert set(model["config"]) - other == {"meta"}, model["name"]
