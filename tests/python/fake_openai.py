@@ -320,7 +320,14 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai"
 # the privacy auditor's prompts (kura_dbt.audit.llm.audit_prompt): the text in a tag of its kind
 AUDIT_TAGS = tuple(
     f"<{kind}>"
-    for kind in ("summary", "request", "task", "cluster_name", "cluster_description", "cluster_keywords")
+    for kind in (
+        "summary",
+        "request",
+        "task",
+        "cluster_name",
+        "cluster_description",
+        "cluster_keywords",
+    )
 )
 
 

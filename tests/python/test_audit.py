@@ -86,7 +86,9 @@ def test_the_audit_stage_scores_each_text_once_and_a_rerun_costs_nothing():
         calls = len(fake.requests)
         con = duckdb.connect()
         merge_into_state(con, first, "text_hash", exists=False)
-        again = build(pipeline.audit_new, con.sql("select * from state").df(), _config(fake), texts=texts)
+        again = build(
+            pipeline.audit_new, con.sql("select * from state").df(), _config(fake), texts=texts
+        )
         assert len(fake.requests) == calls == 2  # one call per distinct text, none on the rerun
     assert sorted(first["score"].tolist()) == [1, 5]
     assert set(first["kind"]) == {"summary"} and first["audited_at"].notna().all()

@@ -19,9 +19,9 @@ pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not
 from .conftest import REPO, dbt
 from .test_cortex_answers import _project, _rows
 
-USAGE = json.loads((REPO / "tests" / "fixtures" / "cortex" / "ai_complete_structured.json").read_text())[
-    "answer"
-]["usage"]
+USAGE = json.loads(
+    (REPO / "tests" / "fixtures" / "cortex" / "ai_complete_structured.json").read_text()
+)["answer"]["usage"]
 AUDIT = "kura_kura_private.int_kura__privacy_audit"
 HIERARCHY = "kura_kura_private.kura__cluster_hierarchy"
 
