@@ -47,12 +47,24 @@ ENTITY_SCORES: dict[str, int] = {
 }
 MIN_CONFIDENCE = 0.4
 
-# a house number, one to four words, a street type: "4217 Maple Avenue", "12 Baker St"
-_STREET = (
-    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|"
-    r"Ln|Drive|Dr|Court|Ct|Place|Pl|Square|Sq|Terrace|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
-    r"Trail|Loop|Crossing|Route|Rue|Strasse|Straße)\b\.?"
-)
+# a house number, one to four capitalised words, a street suffix (the USPS standard suffixes,
+# Publication 28 Appendix C1, spelled out, and the common abbreviations): "4217 Maple Avenue",
+# "168 Figueroa Turnpike", "12 Baker St"
+_SUFFIXES = (
+    "Alley Annex Arcade Avenue Ave Bayou Beach Bend Bluffs? Bottom Boulevard Blvd Branch Bridge "
+    "Brooks? Burg Bypass Camp Canyon Cape Causeway Center Circle Cir Cliffs? Club Common Corners? "
+    "Course Courts? Ct Cove Creek Crescent Crest Crossing Curve Dale Dam Divide Drives? Dr "
+    "Estates? Expressway Extension Falls Ferry Fields? Flats? Ford Forest Forge Forks? Fort "
+    "Freeway Gardens? Gateway Glen Green Grove Harbor Haven Heights Highway Hwy Hills? Hollow "
+    "Inlet Islands? Isle Junction Key Knolls? Lakes? Landing Lane Ln Lights? Loaf Locks? Lodge "
+    "Loop Mall Manor Meadows? Mews Mills? Mission Motorway Mount Mountain Neck Orchard Oval "
+    "Overpass Park Parkway Pkwy Pass Passage Path Pike Pines? Place Pl Plains? Plaza Points? "
+    "Ports? Prairie Radial Ramp Ranch Rapids? Rest Ridges? River Roads? Rd Route Row Rue Run "
+    "Shoals? Shores? Skyway Springs? Spur Squares? Sq Station Stravenue Stream Streets? St "
+    "Summit Terrace Throughway Trace Track Trafficway Trail Tunnel Turnpike Underpass Unions? "
+    "Valleys? Via Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells? Strasse Straße"
+).split()
+_STREET = r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:" + "|".join(_SUFFIXES) + r")\b\.?"
 # a unit ("Suite 027", "Apt. 4B") or a US city line's state and ZIP code (", Springfield, IL
 # 62704"): parts of a postal address whatever the street is called
 _UNIT = r"\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b"
