@@ -232,6 +232,7 @@ class _Placed:
     facets: dict[str, dict[str, Counter]] = field(default_factory=dict)
     unclustered: int = 0
     summarised: int = 0
+    withheld: int = 0  # conversations whose summary, request or task the privacy audit withheld
 
 
 CONVERSATION_COLUMNS = (
@@ -247,6 +248,7 @@ CONVERSATION_COLUMNS = (
     "is_unclustered",
     "x",
     "y",
+    "privacy_withheld",
 )
 
 
@@ -280,6 +282,7 @@ def load_report_data(
             "totals": {
                 "conversations": len(marts.conversations),
                 "summarised": placed.summarised,
+                "privacy_withheld": placed.withheld,
                 "unclustered": placed.unclustered,
                 "clusters": len(marts.clusters),
                 "visible_clusters": visible_clusters,
@@ -509,8 +512,10 @@ def _place_conversations(conversations: list[dict[str, Any]], tree: _Tree) -> _P
     bucket_users: dict[str, set] = {}
     for conv in conversations:
         base = conv.get("base_cluster_id")
-        if conv.get("summary") is not None:
+        if conv.get("summary") is not None or conv.get("privacy_withheld"):
             placed.summarised += 1
+        if conv.get("privacy_withheld"):
+            placed.withheld += 1
         has_point = conv.get("x") is not None and conv.get("y") is not None
         if base is None or base not in tree.by_id:
             placed.unclustered += 1
