@@ -94,6 +94,8 @@ bench: install
 	$(BIN)/python benchmarks/classification_cost.py
 	$(BIN)/python benchmarks/daily_builds.py
 	$(BIN)/python benchmarks/offline_choices.py
+	$(BIN)/python benchmarks/privacy_layers.py --limit 1000
+	$(BIN)/python benchmarks/privacy_layers.py --detectors
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"
