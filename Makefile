@@ -95,6 +95,8 @@ bench: install
 	$(BIN)/python benchmarks/daily_builds.py
 	$(BIN)/python benchmarks/offline_choices.py
 	$(BIN)/python benchmarks/report_map.py
+	$(BIN)/python benchmarks/privacy_layers.py --limit 1000
+	$(BIN)/python benchmarks/privacy_layers.py --detectors
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"

@@ -8,6 +8,9 @@
     display_name ('Other (n small clusters)') are the same for all of them, so grouping by
     privacy_bucket_id gives the folded view with counts only. Sizes and distinct users only
     shrink going down, so every descendant of a hidden cluster is hidden too.
+    Privacy audit: a visible cluster's name, description or keywords scoring below var
+    kura__privacy_min_score on CLIO's 1-5 scale (int_kura__privacy_audit) is NULL, and
+    privacy_withheld is true; its display_name is then 'Name withheld (privacy audit)'.
     Revenue and paying users are NULL (unknown) when there is no users table (kura__users: ~)
     or no revenue in it; with one, a user missing from it counts as 0. -#}
 with members as (
@@ -72,11 +75,12 @@ select
     cast(hierarchy.level as {{ dbt.type_bigint() }}) as level,
     hierarchy.parent_id,
     hierarchy.top_cluster_id,
-    case when visible then hierarchy.name end as name,
-    case when visible then hierarchy.description end as description,
-    case when visible then hierarchy.keywords end as keywords,
+    case when visible and {{ kura.privacy_shown('name_audit') }} then hierarchy.name end as name,
+    case when visible and {{ kura.privacy_shown('description_audit') }} then hierarchy.description end as description,
+    case when visible and {{ kura.privacy_shown('keywords_audit') }} then hierarchy.keywords end as keywords,
     case
-        when visible then hierarchy.name
+        when visible and {{ kura.privacy_shown('name_audit') }} then hierarchy.name
+        when visible then 'Name withheld (privacy audit)'
         else 'Other (' || cast(hidden_siblings as {{ dbt.type_string() }})
             || case when hidden_siblings = 1 then ' small cluster)' else ' small clusters)' end
     end as display_name,
@@ -103,7 +107,13 @@ select
     cast(case when revenue_known.known then coalesce(revenue.paying_users, 0) end as {{ dbt.type_bigint() }}) as paying_users,
     stats.first_seen_at,
     stats.last_seen_at,
-    visible as meets_privacy_threshold
+    visible as meets_privacy_threshold,
+    -- the privacy auditor withheld this visible cluster's name, description or keywords
+    visible and not (
+        ({{ kura.privacy_shown('name_audit') }} or hierarchy.name is null)
+        and ({{ kura.privacy_shown('description_audit') }} or hierarchy.description is null)
+        and ({{ kura.privacy_shown('keywords_audit') }} or hierarchy.keywords is null)
+    ) as privacy_withheld
 from (
     select
         *,
@@ -121,3 +131,6 @@ left join stats
     on hierarchy.cluster_id = stats.cluster_id
 left join revenue
     on hierarchy.cluster_id = revenue.cluster_id
+left join {{ kura.privacy_audit_join('name_audit', 'hierarchy.name') }}
+left join {{ kura.privacy_audit_join('description_audit', 'hierarchy.description') }}
+left join {{ kura.privacy_audit_join('keywords_audit', 'hierarchy.keywords') }}

@@ -5,6 +5,8 @@
     base or top-level cluster is below them (or that is in no cluster):
     cluster_meets_privacy_threshold says which. Every summary stays in kura__summaries, in the
     private schema.
+    Privacy audit: a summary, request or task scoring below var kura__privacy_min_score on
+    CLIO's 1-5 scale (int_kura__privacy_audit) is NULL here, and privacy_withheld is true.
     With a pinned taxonomy (var kura__pinned_taxonomy) the base cluster is the conversation's pinned
     category (`other` included; top level: its top-level ancestor), assignment_status is
     labelled / classified / other / error, nearest_cluster_id the classifier's best category,
@@ -30,9 +32,14 @@ select
     facts.created_at,
     facts.turn_count,
     facts.summary is not null as is_summarised,
-    case when {{ shown }} then facts.summary end as summary,
-    case when {{ shown }} then facts.request end as request,
-    case when {{ shown }} then facts.task end as task,
+    case when {{ shown }} and {{ kura.privacy_shown('summary_audit') }} then facts.summary end as summary,
+    case when {{ shown }} and {{ kura.privacy_shown('request_audit') }} then facts.request end as request,
+    case when {{ shown }} and {{ kura.privacy_shown('task_audit') }} then facts.task end as task,
+    not (
+        ({{ kura.privacy_shown('summary_audit') }} or facts.summary is null)
+        and ({{ kura.privacy_shown('request_audit') }} or facts.request is null)
+        and ({{ kura.privacy_shown('task_audit') }} or facts.task is null)
+    ) as privacy_withheld,
     facts.languages,
     facts.flags,
     facts.concerning_score,
@@ -62,6 +69,9 @@ left join {{ ref('kura__clusters') }} as base
     on conversation_clusters.cluster_id = base.cluster_id
 left join {{ ref('kura__clusters') }} as top_level
     on base.top_cluster_id = top_level.cluster_id
+left join {{ kura.privacy_audit_join('summary_audit', 'facts.summary') }}
+left join {{ kura.privacy_audit_join('request_audit', 'facts.request') }}
+left join {{ kura.privacy_audit_join('task_audit', 'facts.task') }}
 left join {{ ref('kura__projections') }} as projections
     on projections.point_type = 'conversation'
     and facts.conversation_id = projections.point_id

@@ -13,7 +13,8 @@
     not sent again until their input, model or prompt changes); a parked row stays in the run
     that parked it, so the sum of parked over all runs is what is parked now. With the Cortex
     labeller the names Cortex failed to give are counted from int_kura__cortex_cluster_names;
-    with the Cortex classifier its calls from int_kura__cortex_classifications. -#}
+    with the Cortex classifier its calls from int_kura__cortex_classifications. Stage
+    privacy_audit: the texts the privacy auditor scored (int_kura__privacy_audit). -#}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
@@ -143,6 +144,30 @@ classification as (
     group by updated_at, record_type, classifier, classifier_model, taxonomy_version
 ),
 
+{#- the privacy auditor (var kura__auditor): one call per distinct text it scored -#}
+privacy_audit as (
+    select
+        audited_at as run_at,
+        'privacy_audit' as stage,
+        auditor as backend,
+        model,
+        prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        sum(cost_usd) as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        0 as retried_items,
+        0 as retry_llm_calls,
+        0 as parked,
+        cast(null as {{ dbt.type_float() }}) as retry_cost_usd
+    from {{ ref('int_kura__privacy_audit') }}
+    group by audited_at, auditor, model, prompt_version
+),
+
 {#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
     level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
 ai_classify as (
@@ -200,6 +225,8 @@ usage as (
     select * from classification
     union all
     select * from ai_classify
+    union all
+    select * from privacy_audit
 {%- if cortex_names %}
     union all
     select * from cortex_naming_failures

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt import sql
+from kura_dbt.audit.stage import audit_new
 from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
@@ -44,6 +45,7 @@ from kura_dbt.taxonomy import update_taxonomy
 
 __all__ = [
     "EMBEDDING_SCHEMA",
+    "audit_new",
     "EMBEDDING_STATE_COLUMNS",
     "SUMMARY_SCHEMA",
     "SUMMARY_STATE_COLUMNS",

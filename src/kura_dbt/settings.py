@@ -435,6 +435,16 @@ class Settings:
         "reports shared beyond the analytics team",
         "names",
     )
+    auditor: str = declare(
+        "kura__auditor",
+        "auto",
+        "privacy auditor that scores every shown text on CLIO's 1-5 scale: local (presidio-"
+        "analyzer, offline), openai (CLIO's auditor prompt) or cortex" + _BACKEND_DOC,
+        "privacy",
+        registered=True,
+        choices=("auto", "local", "openai", "cortex"),
+        backend=True,
+    )
     min_cluster_conversations: int = declare(
         "kura__min_cluster_conversations",
         10,
@@ -779,6 +789,18 @@ OTHER_VARS: tuple[Var, ...] = (
         "~: the target schema",
         "privacy",
         nullable=True,
+    ),
+    _sql(
+    _sql(
+        "privacy_min_score",
+        3,
+        "privacy auditor: a summary, request, cluster name or description whose score on "
+        "CLIO's 1-5 scale (5: nothing identifying) is below this is withheld from the marts, "
+        "the tree and the report; 1 shows everything",
+        "privacy",
+        int,
+        minimum=1,
+        maximum=5,
     ),
     _sql(
         "alerts_baseline_weeks",

@@ -56,6 +56,7 @@ __all__ = [
     "map_meta",
     "no_rows",
     "parked",
+    "pending_audits",
     "parked_summaries",
     "pending_classifications",
     "pending_embeddings",
@@ -553,3 +554,22 @@ def cortex_answers(answers: str, hashes: Iterable[str]) -> str:
         "select text_hash, category_id, path, note, attempts, gave_up, error "
         f"from {answers} where text_hash in ({', '.join(map(literal, hashes))})"
     )
+
+
+def pending_audits(texts: str, state: str | None, auditor: Summariser) -> str:
+    """The distinct texts (one kind and text per hash) whose privacy score is missing, failed,
+    or came from another auditor, model or prompt version."""
+    distinct = (
+        f"select text_hash, min(kind) as kind, min(text) as text from {texts} group by text_hash"
+    )
+    if state is None:
+        return f"{distinct} order by text_hash"
+    return f"""select texts.text_hash, texts.kind, texts.text
+from ({distinct}) as texts
+left join {state} as done on done.text_hash = texts.text_hash
+where done.text_hash is null
+    or done.error is not null
+    or coalesce(done.auditor, '') != {literal(auditor.name)}
+    or coalesce(done.model, '') != {literal(auditor.model or "")}
+    or coalesce(done.prompt_version, '') != {literal(auditor.prompt_version)}
+order by texts.text_hash"""

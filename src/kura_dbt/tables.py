@@ -76,6 +76,23 @@ EMBEDDING_STATE_COLUMNS = [
 ]
 
 
+AUDIT_SCHEMA: dict[str, str] = {
+    "text_hash": "string",
+    "kind": "string",
+    "score": "Int64",
+    "reason": "string",
+    "error": "string",
+    "auditor": "string",
+    "model": "string",
+    "prompt_version": "string",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+    "cost_usd": "float64",
+    "llm_calls": "Int64",
+    "audited_at": "datetime64[us]",
+}
+
+
 def typed_frame(
     rows: list[dict[str, Any]] | pd.DataFrame, schema: Mapping[str, str]
 ) -> pd.DataFrame:

@@ -69,6 +69,47 @@ def test_demo_build_produces_every_output(demo_db, query):
     assert revenue > 0 and thumbs > 0
 
 
+def test_the_privacy_auditor_withholds_what_scores_low(demo_db, query):
+    """Every shown summary, request, task, cluster name, description and keywords has a score
+    (the local auditor's, CLIO's 1-5 scale) of at least kura__privacy_min_score (3); what
+    scores lower is NULL in the marts, counted in kura__privacy_audit."""
+    kinds = query(
+        demo_db,
+        "select kind, texts, scored, withheld, score_1 + score_2, min_score, auditor "
+        "from kura__privacy_audit order by kind",
+    )
+    assert [k[0] for k in kinds] == [
+        "cluster_description",
+        "cluster_keywords",
+        "cluster_name",
+        "request",
+        "summary",
+        "task",
+    ]
+    for kind, texts, scored, withheld, low, min_score, auditor in kinds:
+        assert texts == scored and withheld == low and min_score == 3 and auditor == "local"
+    assert sum(k[3] for k in kinds) > 0  # the sample has names and places
+    shown = {
+        "kura__conversations": ("summary", "request", "task"),
+        "kura__clusters": ("name", "description", "keywords"),
+    }
+    for table, columns in shown.items():
+        for column in columns:
+            low = query(
+                demo_db,
+                f"select count(*) from {table} as t join int_kura__privacy_audit as a "
+                f"on a.text_hash = md5(t.{column}) where a.score < 3",
+            )[0][0]
+            assert low == 0, (table, column)
+    withheld = query(
+        demo_db,
+        "select count(*) from kura__conversations as c join kura__summaries as s "
+        "using (conversation_id) where s.summary is not null and c.summary is null "
+        "and c.privacy_withheld",
+    )[0][0]
+    assert withheld == dict((k[0], k[3]) for k in kinds)["summary"]
+
+
 def test_base_clusters_group_the_sample_domains(demo_db, query):
     """The sample conversations come from known domains: most base clusters should be dominated
     by one domain (purity), which is what a person reading the tree expects."""
@@ -96,7 +137,11 @@ def test_second_build_summarises_and_embeds_nothing(demo_db, query, tmp_path):
     placed = query(
         demo_db, "select max(placed_at), max(map_version), count(*) from int_kura__map_points"
     )
+    audited = query(demo_db, "select max(audited_at), count(*) from int_kura__privacy_audit")
     run_dbt(["build"], demo_db, tmp_path / "target")
+    # no text is audited again: the privacy scores are keyed by the text's hash
+    audit = "select max(audited_at), count(*) from int_kura__privacy_audit"
+    assert query(demo_db, audit) == audited
     assert counts(demo_db) == before
     assert (
         query(

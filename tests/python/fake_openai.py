@@ -12,6 +12,9 @@
                    fields), shaped as the OpenAI API documents it (sources in each file);
                    [[answer-names:NAME]] / [[answer-classify:NAME]]: only for the prompts that
                    name a cluster / classify conversations
+    privacy audits (a text in <summary>, <cluster_name>, ... tags, kura_dbt.audit.llm): the
+                   recorded answer audit_general (rating 5) unless [[answer:audit_private]]
+                   (rating 1) or another recorded answer is asked for
     [[echo-key]]   every request: 400 with an error message that repeats the API key the
                    request was sent with (as a careless endpoint or proxy might);
                    [[echo-key:N]] puts N more characters before the key in the message
@@ -243,6 +246,7 @@ class FakeOpenAI:
             "<candidates>",
             "<categories>",
             "<category_list>",
+            *AUDIT_TAGS,
         )
         transcript = next((c for c in contents if any(t in c for t in tags)), contents[-1])
         key = transcript
@@ -270,6 +274,8 @@ class FakeOpenAI:
             return 500, {"error": {"message": "server error", "type": "server_error"}}, {}
         if recorded := recorded_for(transcript):
             return 200, recorded_answer(recorded), {}
+        if any(tag in transcript for tag in AUDIT_TAGS):  # the privacy auditor
+            return 200, recorded_answer("audit_general"), {}
         if "[[slow]]" in transcript and nth == 1:
             time.sleep(self.slow_s)
         if "[[malformed]]" in transcript and nth == 1:
@@ -310,6 +316,19 @@ class FakeOpenAI:
 
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai"
+
+# the privacy auditor's prompts (kura_dbt.audit.llm.audit_prompt): the text in a tag of its kind
+AUDIT_TAGS = tuple(
+    f"<{kind}>"
+    for kind in (
+        "summary",
+        "request",
+        "task",
+        "cluster_name",
+        "cluster_description",
+        "cluster_keywords",
+    )
+)
 
 
 def recorded_for(prompt: str) -> str | None:

@@ -64,7 +64,7 @@ def _macro_values(text: str) -> dict[str, dict]:
     env.globals.update(fromjson=json.loads, adapter=Adapter(), **{"return": give})
     module.append(env.from_string(text).module)
     values = {}
-    for name in ("cortex_summary_request", "cortex_label_request"):
+    for name in ("cortex_summary_request", "cortex_label_request", "cortex_audit_request"):
         getattr(module[0], name)()
         values[name] = returned["v"]
     return values
@@ -84,6 +84,14 @@ def test_the_macros_give_dbt_the_python_prompts_and_schemas():
     )
     assert values["cortex_label_request"]["system_prompt"] == LABEL_PROMPT
     assert values["cortex_label_request"] == json.loads(json.dumps(label_request()))
+    # the privacy auditor: the LLM auditor's CLIO rubric and PrivacyScore, one source
+    from kura_dbt.audit.llm import AUDIT_PROMPT
+    from kura_dbt.summaries.cortex import audit_request
+
+    audit = values["cortex_audit_request"]
+    assert audit == json.loads(json.dumps(audit_request()))
+    assert audit["system_prompt"] == AUDIT_PROMPT
+    assert audit["response_format"]["schema"]["required"] == ["justification", "rating"]
 
 
 def test_extra_facets_change_the_schema_and_the_prompt_version():
@@ -172,7 +180,7 @@ def test_the_inline_backend_rule_is_the_macros(value, target_type):
     # dbt renders the package's model configs without vars: the Python summaries and
     # embeddings models are off on Snowflake (a project turns them back on), on elsewhere
     project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
-    for model in ("kura__summaries", "kura__embeddings"):
+    for model in ("kura__summaries", "kura__embeddings", "int_kura__privacy_audit"):
         rule = project["models"]["kura"][model]["+enabled"]
         rendered = jinja2.Environment().from_string(rule).render(target=_Target(type=target_type))
         assert rendered == str(target_type != "snowflake"), (model, target_type)
@@ -181,7 +189,7 @@ def test_the_inline_backend_rule_is_the_macros(value, target_type):
     models = yaml.safe_load(text)["models"]
     config = models[0]["config"]
     settings = (config.get("meta") or {}).get("kura_settings") or config.get("kura_settings")
-    variables = {f"kura__{k}": value for k in ("summariser", "embedder", "labeller")}
+    variables = {f"kura__{k}": value for k in ("summariser", "embedder", "labeller", "auditor")}
     rendered = (
         jinja2.Environment()
         .from_string(settings)
@@ -192,7 +200,7 @@ def test_the_inline_backend_rule_is_the_macros(value, target_type):
         )
     )
     parsed = json.loads(rendered)
-    for kind in ("summariser", "embedder", "labeller"):
+    for kind in ("summariser", "embedder", "labeller", "auditor"):
         assert parsed[kind].strip().lower() == expected, kind
     # and the macro itself
     macro = (ROOT / "macros" / "cortex" / "backends.sql").read_text()

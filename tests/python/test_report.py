@@ -310,3 +310,30 @@ def test_the_page_is_package_data(report):
         assert (folder / name).read_text(encoding="utf-8") in html
     for placeholder in ("TITLE", "CSS", "DATA", "APP", "PLOTLY"):
         assert f"%%{placeholder}%%" not in html
+
+
+def test_the_report_counts_what_the_privacy_audit_withheld(tmp_path):
+    """A conversation whose summary the privacy auditor withheld (NULL in the mart,
+    privacy_withheld true) is counted as summarised and as withheld, and shown nowhere."""
+    import duckdb
+
+    db = make_kura_db(tmp_path / "audit.duckdb")
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table main.kura__conversations add column privacy_withheld boolean")
+        con.execute("update main.kura__conversations set privacy_withheld = false")
+    before = load_report_data(db).payload["totals"]
+    with duckdb.connect(str(db)) as con:
+        cid, summary = con.execute(
+            "select conversation_id, summary from main.kura__conversations "
+            "where summary is not null order by conversation_id limit 1"
+        ).fetchone()
+        con.execute(
+            "update main.kura__conversations set summary = null, privacy_withheld = true "
+            "where conversation_id = ?",
+            [cid],
+        )
+    data = load_report_data(db).payload
+    assert data["totals"]["privacy_withheld"] == 1
+    assert before["privacy_withheld"] == 0
+    assert data["totals"]["summarised"] == before["summarised"]
+    assert summary not in json.dumps(data)

@@ -31,7 +31,12 @@ def schema(
     if format not in ("json", "dbt"):
         raise typer.BadParameter(f"{format!r} is not json or dbt", param_hint="--format")
     from kura_dbt.commands.estimate import project_vars
-    from kura_dbt.summaries.cortex import label_request, render_macros, summary_request
+    from kura_dbt.summaries.cortex import (
+        audit_request,
+        label_request,
+        render_macros,
+        summary_request,
+    )
 
     variables = project_vars(project_dir)
     if vars:
@@ -40,7 +45,14 @@ def schema(
     if format == "dbt":
         text = render_macros(facets)
     elif format == "json":
-        text = json.dumps({"summary": summary_request(facets), "label": label_request()}, indent=2)
+        text = json.dumps(
+            {
+                "summary": summary_request(facets),
+                "label": label_request(),
+                "audit": audit_request(),
+            },
+            indent=2,
+        )
         text += "\n"
     else:
         raise typer.BadParameter("json or dbt", param_hint="--format")

@@ -132,7 +132,9 @@ def _read(source: Any, schema: str | None) -> tuple[list[dict[str, Any]], list[i
     try:
         rows = con.execute(
             f"""
-            select cluster_id, level, parent_id, name, size, distinct_users,
+            select cluster_id, level, parent_id,
+                   coalesce(name, case when meets_privacy_threshold then display_name end) as name,
+                   size, distinct_users,
                    share_of_conversations, thumbs_up_rate, avg_user_frustration, revenue,
                    meets_privacy_threshold, privacy_bucket_id
             from {schema}.kura__clusters

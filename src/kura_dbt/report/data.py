@@ -234,6 +234,7 @@ class _Placed:
     facets: dict[str, dict[str, Counter]] = field(default_factory=dict)
     unclustered: int = 0
     summarised: int = 0
+    withheld: int = 0  # conversations whose summary, request or task the privacy audit withheld
 
 
 CONVERSATION_COLUMNS = (
@@ -259,6 +260,7 @@ CONVERSATION_COLUMNS = (
     "thumbs_up_rate",
     "avg_rating",
     "revenue",
+    "privacy_withheld",
 )
 
 
@@ -294,6 +296,7 @@ def load_report_data(
             "totals": {
                 "conversations": len(marts.conversations),
                 "summarised": placed.summarised,
+                "privacy_withheld": placed.withheld,
                 "unclustered": placed.unclustered,
                 "clusters": len(marts.clusters),
                 "visible_clusters": visible_clusters,
@@ -537,6 +540,8 @@ def _place_conversations(
         summarised = conv.get("is_summarised")
         if summarised if summarised is not None else conv.get("summary") is not None:
             placed.summarised += 1
+        if conv.get("privacy_withheld"):
+            placed.withheld += 1
         drawn = on_map is None or i in on_map
         has_point = drawn and conv.get("x") is not None and conv.get("y") is not None
         if base is None or base not in tree.by_id:

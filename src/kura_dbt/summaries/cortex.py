@@ -28,6 +28,7 @@ from kura_dbt.llm import fit_to_budget
 
 __all__ = [
     "LABEL_PROMPT_VERSION",
+    "audit_request",
     "cortex_schema",
     "label_request",
     "render_macros",
@@ -132,6 +133,22 @@ def label_request() -> dict[str, Any]:
     }
 
 
+def audit_request() -> dict[str, Any]:
+    """The Cortex privacy auditor's request: ``AUDIT_PROMPT`` and the ``PrivacyScore`` schema
+    of the LLM auditor (:mod:`kura_dbt.audit.llm`), the most characters of one text sent, and
+    the prompt version stored with every score (a change re-audits)."""
+    from kura_dbt.audit.llm import AUDIT_PROMPT, MAX_TEXT_TOKENS, PROMPT_VERSION, PrivacyScore
+
+    response_format = {"type": "json", "schema": cortex_schema(PrivacyScore.model_json_schema())}
+    return {
+        "system_prompt": AUDIT_PROMPT,
+        "response_format": response_format,
+        "response_format_sql": sql_object_literal(response_format),
+        "max_text_chars": MAX_TEXT_TOKENS * 4,
+        "prompt_version": _version(PROMPT_VERSION, AUDIT_PROMPT, response_format),
+    }
+
+
 def sql_object_literal(value: Any) -> str:
     """``value`` as a Snowflake object / array constant (``{'type': 'json', ...}``), the form
     AI_COMPLETE's ``response_format`` argument takes (an object, not a JSON string)."""
@@ -186,4 +203,6 @@ def render_macros(extra_facets: Sequence[Any] | None = None) -> str:
         + _macro("cortex_summary_request", summary_request(extra_facets))
         + "\n"
         + _macro("cortex_label_request", label_request())
+        + "\n"
+        + _macro("cortex_audit_request", audit_request())
     )

@@ -55,6 +55,9 @@
   var facts = [fmtInt(t.conversations) + " conversations", fmtInt(t.summarised) + " summarised",
                fmtInt(t.base_clusters) + " base clusters"];
   if (t.unclustered) { facts.push(fmtInt(t.unclustered) + " unclustered"); }
+  if (t.privacy_withheld) {
+    facts.push(fmtInt(t.privacy_withheld) + " with text withheld by the privacy audit");
+  }
   if (t.hidden_clusters) {
     facts.push(fmtInt(t.hidden_clusters) + (t.hidden_clusters === 1 ? " cluster" : " clusters") +
                " below the privacy thresholds, shown as Other");

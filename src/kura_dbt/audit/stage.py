@@ -1,0 +1,114 @@
+"""The ``int_kura__privacy_audit`` model's work: the texts not yet scored by this auditor,
+selected in SQL (:func:`kura_dbt.sql.pending_audits`), scored, typed.
+
+An LLM auditor runs under the stage's :class:`~kura_dbt.budget.StageMonitor` (progress lines
+and the budget cap, ``kura__llm_max_calls`` / ``kura__llm_max_cost_usd``: texts the cap kept
+from being sent are not written and stay pending, so the marts withhold them until a later run
+scores them). The failure policy is the other stages' (:func:`kura_dbt.failures.check_failures`):
+a failed text is kept with its error, withheld and audited again next run; a run in which every
+text failed fails the model.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import pandas as pd
+
+from kura_dbt import sql
+from kura_dbt.audit import build_auditor
+from kura_dbt.budget import StageMonitor, is_skipped, monitoring
+from kura_dbt.failures import check_failures
+from kura_dbt.frames import WarehouseReader
+from kura_dbt.progress import Progress, emit, run_summary
+from kura_dbt.settings import Settings
+from kura_dbt.tables import AUDIT_SCHEMA, typed_frame
+
+__all__ = ["audit_new", "pending_audits"]
+
+# completion tokens of one PrivacyScore answer before any history (a sentence and a number)
+DEFAULT_AUDIT_COMPLETION_TOKENS = 60
+
+
+def pending_audits(warehouse: WarehouseReader, auditor: Any) -> pd.DataFrame:
+    """The distinct texts of ``texts`` that ``auditor`` has not scored yet (or failed on)."""
+    query = sql.pending_audits(warehouse.views["texts"], warehouse.state, auditor)
+    return warehouse.query(query).reset_index(drop=True)
+
+
+def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
+    """The rows of ``int_kura__privacy_audit`` this build adds or replaces."""
+    settings = Settings.from_config(config)
+    auditor = build_auditor(settings)
+    started = time.monotonic()
+    todo = pending_audits(warehouse, auditor)
+    llm = getattr(auditor, "settings", None)
+    progress = Progress(
+        "int_kura__privacy_audit",
+        unit="calls" if llm is not None else "texts",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    monitor = None
+    if llm is not None:
+        monitor = StageMonitor(
+            progress,
+            llm.max_calls,
+            llm.max_cost_usd,
+            llm,
+            completion_guess=DEFAULT_AUDIT_COMPLETION_TOKENS,
+        )
+    if len(todo):
+        progress.say(f"{len(todo)} texts to audit")
+    with monitoring(monitor):
+        frame = scored(auditor, todo)
+    if monitor is not None and monitor.capped:
+        progress.say(
+            f"stopped at the LLM budget cap ({monitor.cap_text()}): {len(todo) - len(frame)} "
+            "texts left pending (withheld until audited)",
+            level="warning",
+            always=True,
+        )
+    if settings.progress:
+        emit(_summary_line(frame, len(todo), started), "info")
+    return frame
+
+
+def scored(auditor: Any, todo: pd.DataFrame) -> pd.DataFrame:
+    """``todo``'s texts scored by ``auditor``: skipped ones (budget cap) left out, the failure
+    policy applied."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    items = [(str(r.text_hash), str(r.kind), str(r.text)) for r in todo.itertuples(index=False)]
+    records = [r.as_row() for r in auditor.audit_many(items)] if items else []
+    kept = [
+        {**row, "kind": kind, "audited_at": now}
+        for row, (_, kind, _) in zip(records, items, strict=True)
+        if not is_skipped(row.get("error"))
+    ]
+    check_failures(
+        "privacy audits",
+        [row.get("error") for row in kept],
+        f"auditor {auditor.name}, model {auditor.model}",
+    )
+    return typed_frame(kept, AUDIT_SCHEMA)
+
+
+def _summary_line(frame: pd.DataFrame, pending: int, started: float) -> str:
+    errors = int(frame["error"].notna().sum()) if len(frame) else 0
+    withheld = int((frame["score"].fillna(5) < 3).sum()) if len(frame) else 0
+    costs = frame["cost_usd"].dropna()
+    return run_summary(
+        "int_kura__privacy_audit",
+        rows_in=pending,
+        done=len(frame) - errors,
+        reused=0,
+        errors=errors,
+        calls=int(frame["llm_calls"].fillna(0).sum()) if len(frame) else 0,
+        prompt_tokens=int(frame["prompt_tokens"].fillna(0).sum()) if len(frame) else 0,
+        completion_tokens=int(frame["completion_tokens"].fillna(0).sum()) if len(frame) else 0,
+        cost_usd=float(costs.sum()) if len(costs) else 0.0,
+        seconds=time.monotonic() - started,
+        extra=f"{withheld} scored below 3" if withheld else "",
+    )

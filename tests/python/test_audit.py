@@ -1,0 +1,171 @@
+"""The privacy auditor (issue 22, item 1): CLIO's 1-5 scale from the local auditor
+(presidio-analyzer on a packaged spaCy pipeline) and from the LLM auditor (the real openai
+client + instructor against recorded answers over HTTP, tests/fixtures/openai/audit_*.json),
+as a stage: cached by text hash, budgeted, counted, failures kept."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from kura_dbt import pipeline
+from kura_dbt.audit.llm import AUDIT_PROMPT, LLMAuditor, audit_prompt
+from kura_dbt.budget import StageMonitor, monitoring
+from kura_dbt.progress import Progress
+
+from .fake_openai import FakeOpenAI
+from .state_store import build, merge_into_state
+
+os.environ.setdefault("KURA_TEST_KEY", "sk-test-audit")
+
+PRIVATE = "Call Kelly Moore on 555-0199 [[answer:audit_private]]"
+
+
+def test_the_llm_auditor_scores_on_clios_scale_through_the_real_client():
+    with FakeOpenAI() as fake:
+        auditor = LLMAuditor(fake.settings())
+        general, private = auditor.audit_many(
+            [("h1", "summary", "The user asks for a bus to Fresno."), ("h2", "summary", PRIVATE)]
+        )
+        sent = [r["messages"] for r in fake.requests]
+    assert (general.score, private.score) == (5, 1)
+    assert "identify one individual" in private.reason
+    # usage and cost as the recorded answers report them, at the fake's 1 and 2 USD per Mtok
+    assert private.prompt_tokens == 412 and private.completion_tokens == 38
+    assert private.cost_usd == pytest.approx((412 * 1 + 38 * 2) / 1e6)
+    assert private.llm_calls == 1 and private.auditor == "openai"
+    assert any(m[0]["content"].startswith(AUDIT_PROMPT[:40]) for m in sent)
+    assert any(audit_prompt("summary", PRIVATE) in m[-1]["content"] for m in sent)
+
+
+def test_a_refused_audit_is_an_error_with_no_score():
+    with FakeOpenAI() as fake:
+        (record,) = LLMAuditor(fake.settings()).audit_many(
+            [("h1", "cluster_name", "Plan trips [[answer:refusal]]")]
+        )
+    assert record.score is None and "refused" in record.error
+
+
+def _texts(*texts: str) -> pd.DataFrame:
+    from kura_dbt.incremental import text_hash
+
+    return pd.DataFrame(
+        {
+            "kind": ["summary"] * len(texts),
+            "subject_id": [f"c{i}" for i in range(len(texts))],
+            "text": list(texts),
+            "text_hash": [text_hash(t) for t in texts],
+        }
+    )
+
+
+def _config(fake: FakeOpenAI, **llm: object) -> dict:
+    return {
+        "auditor": "openai",
+        "progress": False,
+        "llm": {
+            "model": "test-model",
+            "base_url": fake.base_url,
+            "api_key_env": "KURA_TEST_KEY",
+            "max_retries": 1,
+            "input_cost_per_mtok": 1.0,
+            "output_cost_per_mtok": 2.0,
+            **llm,
+        },
+    }
+
+
+def test_the_audit_stage_scores_each_text_once_and_a_rerun_costs_nothing():
+    import duckdb
+
+    texts = _texts("The user asks for a bus.", PRIVATE, "The user asks for a bus.")
+    with FakeOpenAI() as fake:
+        first = build(pipeline.audit_new, None, _config(fake), texts=texts)
+        calls = len(fake.requests)
+        con = duckdb.connect()
+        merge_into_state(con, first, "text_hash", exists=False)
+        again = build(
+            pipeline.audit_new, con.sql("select * from state").df(), _config(fake), texts=texts
+        )
+        assert len(fake.requests) == calls == 2  # one call per distinct text, none on the rerun
+    assert sorted(first["score"].tolist()) == [1, 5]
+    assert set(first["kind"]) == {"summary"} and first["audited_at"].notna().all()
+    assert len(again) == 0
+
+
+def test_another_auditor_model_scores_again_and_a_failure_is_retried():
+    texts = _texts("The user asks for a bus.")
+    with FakeOpenAI() as fake:
+        first = build(pipeline.audit_new, None, _config(fake), texts=texts)
+        failed = first.assign(score=None, error="the model refused: no")
+        retried = build(pipeline.audit_new, failed, _config(fake), texts=texts)
+        other = build(pipeline.audit_new, first, _config(fake, model="other-model"), texts=texts)
+    assert retried["score"].tolist() == [5]
+    assert other["model"].tolist() == ["other-model"]
+
+
+def test_the_budget_cap_leaves_texts_pending_instead_of_failed():
+    texts = _texts("first text", "second text", "third text")
+    with FakeOpenAI() as fake:
+        rows = build(pipeline.audit_new, None, _config(fake, max_calls=1), texts=texts)
+    assert len(rows) == 1 and rows["error"].isna().all()
+
+
+def test_every_audit_failing_fails_the_stage():
+    texts = _texts("a [[answer:refusal]]", "b [[answer:refusal]]")
+    with FakeOpenAI() as fake, pytest.raises(RuntimeError, match="2 of 2 privacy audits"):
+        build(pipeline.audit_new, None, _config(fake), texts=texts)
+
+
+def test_the_monitor_counts_the_audit_calls():
+    with FakeOpenAI() as fake:
+        monitor = StageMonitor(Progress("audit", enabled=False), llm=fake.settings())
+        with monitoring(monitor):
+            LLMAuditor(fake.settings()).audit_many([("h", "summary", "a general text")])
+    assert (monitor.requests, monitor.prompt_tokens, monitor.completion_tokens) == (1, 412, 38)
+
+
+# ---- the local auditor: presidio-analyzer, offline ------------------------------------------
+
+presidio = pytest.importorskip("presidio_analyzer")
+
+
+@pytest.fixture(scope="module")
+def local():
+    from kura_dbt.audit.offline import OfflineAuditor
+
+    return OfflineAuditor()
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("The user asks: book a table for two at an Italian restaurant.", 5),
+        ("Debug Python data pipelines", 5),
+        ("The user asks for flights from Chicago.", 3),
+        ("My name is Kelly Moore and I need a new passport.", 1),
+        ("Send it to kelly.moore@example.org please.", 1),
+        ("Deliver it to 4217 Maple Avenue, Springfield.", 1),
+        ("My account number is 483920183177.", 1),
+        ("Call me on (415) 555-0199 tomorrow.", 1),
+        ("Send the code to [EMAIL] or [PHONE].", 5),  # the summariser's placeholders
+    ],
+)
+def test_the_local_auditor_maps_what_presidio_finds_to_clios_scale(local, text, score):
+    (record,) = local.audit_many([("h", "summary", text)])
+    assert record.score == score, record.reason
+    assert record.auditor == "local" and record.llm_calls == 0
+
+
+def test_the_local_auditor_never_reaches_the_network(local, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the local auditor opened a network connection")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    (record,) = local.audit_many([("h", "summary", "Write to jane.roe@example.co.uk today.")])
+    assert record.score == 1
