@@ -791,7 +791,6 @@ OTHER_VARS: tuple[Var, ...] = (
         nullable=True,
     ),
     _sql(
-    _sql(
         "privacy_min_score",
         3,
         "privacy auditor: a summary, request, cluster name or description whose score on "
