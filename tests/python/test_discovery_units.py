@@ -1,0 +1,333 @@
+"""Fast unit tests of discovery (ids, lineage and names kept across re-discoveries) and of the
+report's privacy folding, on in-memory data: no warehouse, no server. `make mutation` runs them
+for every mutant of kura_dbt.taxonomy.discover and of the privacy code of kura_dbt.report.data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kura_dbt.report.data import (
+    ReportOptions,
+    _alerts_payload,
+    _fold_clusters,
+    _place_conversations,
+    _samples,
+)
+from kura_dbt.settings import Settings
+from kura_dbt.taxonomy.discover import Discovery, Previous, discover
+
+TOPICS = ["flights hotels travel", "python code error", "recipes cooking dinner"]
+
+
+def _data(n: int = 20, seed: int = 1) -> tuple[list[str], np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(0).normal(size=(3, 24))
+    X = np.concatenate([c + 0.05 * rng.normal(size=(n, 24)) for c in centres])
+    ids = [f"c{i:03d}" for i in range(3 * n)]
+    return ids, X.astype(np.float32), [t for t in TOPICS for _ in range(n)]
+
+
+def _previous(d: Discovery, ids: list[str], **column) -> Previous:
+    clusters = d.hierarchy.copy()
+    for name, value in column.items():
+        clusters[name] = value
+    assignment = {c: (d.base_ids[b] if b >= 0 else None) for c, b in zip(ids, d.labels)}
+    return Previous(assignment, clusters, set(clusters["cluster_id"]))
+
+
+SETTINGS = Settings(n_base_clusters=3)
+
+
+@pytest.fixture(scope="module")
+def first() -> tuple[list[str], np.ndarray, list[str], Discovery]:
+    ids, X, texts = _data()
+    return ids, X, texts, discover(ids, X, texts, SETTINGS)
+
+
+def test_a_first_discovery_gives_new_ids_named_clusters_and_centroids(first):
+    ids, X, _, d = first
+    assert len(d.base_ids) == 3 and all(b.startswith("L0-") for b in d.base_ids)
+    assert sorted(d.hierarchy["name"]) == sorted(t.capitalize() for t in TOPICS)
+    assert [r["relation"] for r in d.lineage] == ["new"] * 3 and d.retired == []
+    assert all(r["old_cluster_id"] is None for r in d.lineage)
+    assert {r["new_cluster_id"] for r in d.lineage} == set(d.base_ids)
+    for b, cid in enumerate(d.base_ids):
+        members = X[d.labels == b] / np.linalg.norm(X[d.labels == b], axis=1, keepdims=True)
+        centre = members.mean(axis=0) / np.linalg.norm(members.mean(axis=0))
+        np.testing.assert_allclose(d.centroid_of[cid], centre, atol=2e-6)
+        assert np.linalg.norm(d.centroid_of[cid]) == pytest.approx(1.0, abs=1e-5)
+    assert d.radii.shape == (3,) and (d.radii > 0).all()
+    assert (d.nearest == d.labels).all() and (d.distance < 0.05).all()
+
+
+def test_a_rediscovery_of_the_same_data_keeps_ids_and_names_without_the_labeller(first):
+    ids, X, texts, d = first
+    # stale names under label keys that match nothing: only inheritance can bring them back
+    previous = _previous(d, ids, name=["OLD A", "OLD B", "OLD C"], label_key=["x", "y", "z"])
+    again = discover(ids, X, texts, SETTINGS, previous)
+    assert again.base_ids == d.base_ids
+    assert list(again.hierarchy["name"]) == ["OLD A", "OLD B", "OLD C"]
+    assert list(again.hierarchy["label_key"]) == ["x", "y", "z"]
+    assert [(r["relation"], r["overlap"]) for r in again.lineage] == [("same", 1.0)] * 3
+    assert [r["old_cluster_id"] for r in again.lineage] == d.base_ids
+    assert again.retired == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"label_error": [False, True, False]},  # its naming failed: asked again
+        {"labeller": ["local", "openai", "local"]},  # another labeller named it
+        {"name": ["OLD A", None, "OLD C"]},  # no name to keep
+    ],
+)
+def test_a_name_is_kept_only_from_the_same_labeller_without_error(first, change):
+    ids, X, texts, d = first
+    columns = {"name": ["OLD A", "OLD B", "OLD C"], "label_key": ["x", "y", "z"], **change}
+    again = discover(ids, X, texts, SETTINGS, _previous(d, ids, **columns))
+    names = list(again.hierarchy["name"])
+    assert names[0] == "OLD A" and names[2] == "OLD C"
+    assert names[1] == d.hierarchy["name"].iloc[1]  # named again by the labeller
+    assert again.base_ids == d.base_ids  # the id is kept all the same
+
+
+def test_the_name_is_kept_from_keep_name_min_overlap_on(first):
+    ids, X, texts, d = first
+    # 6 of the first cluster's 20 were recorded under the second: overlap 14/20 = 0.7
+    moved = [c for c, b in zip(ids, d.labels) if b == 0][:6]
+    previous = _previous(d, ids, name=["OLD A", "OLD B", "OLD C"], label_key=["x", "y", "z"])
+    for c in moved:
+        previous.assignment[c] = d.base_ids[1]
+    kept = discover(ids, X, texts, Settings(n_base_clusters=3, keep_name_min_overlap=0.7), previous)
+    assert kept.base_ids[0] == d.base_ids[0] and kept.hierarchy["name"].iloc[0] == "OLD A"
+    asked = discover(
+        ids, X, texts, Settings(n_base_clusters=3, keep_name_min_overlap=0.71), previous
+    )
+    assert asked.base_ids[0] == d.base_ids[0] and asked.hierarchy["name"].iloc[0] != "OLD A"
+    same = [r for r in asked.lineage if r["relation"] == "same"]
+    assert [round(r["overlap"], 2) for r in same][:1] == [0.7]
+
+
+def test_a_level_no_longer_built_retires_its_clusters(first):
+    ids, X, texts, d = first
+    previous = _previous(d, ids)
+    top = pd.DataFrame([{"cluster_id": "L1-old", "level": 1, "parent_id": None, "name": "Old top"}])
+    previous.clusters = pd.concat([previous.clusters, top], ignore_index=True)
+    previous.clusters.loc[previous.clusters["level"] == 0, "parent_id"] = "L1-old"
+    again = discover(ids, X, texts, SETTINGS, previous)
+    assert again.retired == ["L1-old"]
+    assert {
+        "level": 1,
+        "old_cluster_id": "L1-old",
+        "new_cluster_id": None,
+        "relation": "retired",
+        "overlap": 0.0,
+        "shared_conversations": 0,
+    } in again.lineage
+
+
+def test_previous_clusters_are_read_at_each_level():
+    clusters = pd.DataFrame(
+        {
+            "cluster_id": ["B1", "B2", "T1", "R1"],
+            "level": [0, 0, 1, 0],
+            "parent_id": ["T1", None, None, None],
+        }
+    )
+    previous = Previous({"a": "B1", "b": "B2", "c": None, "r": "R1"}, clusters)
+    ids = ["a", "b", "c", "x"]
+    assert previous.ancestors_at(0, ids) == ["B1", "B2", None, None]
+    assert previous.ancestors_at(1, ids) == ["T1", None, None, None]
+    assert previous.ancestors_at(2, ids) == [None] * 4
+    assert previous.ids_at(0) == ["B1", "B2", "R1"] and previous.ids_at(1) == ["T1"]
+    assert Previous().ancestors_at(0, ids) == [None] * 4 and Previous().ids_at(0) == []
+
+
+def test_member_means_are_the_current_base_clusters_centres_in_todays_space():
+    clusters = pd.DataFrame(
+        {"cluster_id": ["B1", "B2", "B3"], "level": [0, 0, 0], "parent_id": [None] * 3}
+    )
+    previous = Previous({"a": "B2", "b": "B1", "c": "B1", "d": "GONE"}, clusters)
+    X = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 4.0], [9.0, 9.0]])
+    means = previous.member_means(["a", "b", "c", "d"], X)
+    np.testing.assert_allclose(means, [[0.0, 3.0], [1.0, 0.0]])  # by id; B3 has no member
+    assert Previous(clusters=clusters).member_means(["a"], X[:1]) is None
+    assert Previous({"a": "GONE"}, clusters).member_means(["a"], X[:1]) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# privacy in the report: what is below the thresholds is folded, with counts only
+
+
+def _cluster(cid, level, parent, size, users=5, flag=True, **kw):
+    return {
+        "cluster_id": cid,
+        "level": level,
+        "parent_id": parent,
+        "size": size,
+        "distinct_users": users,
+        "meets_privacy_threshold": flag,
+        "name": f"name of {cid}",
+        **kw,
+    }
+
+
+CLUSTERS = [
+    _cluster("T1", 1, None, 30),
+    _cluster("T2", 1, None, 3, users=1, flag=False),
+    _cluster("A", 0, "T1", 20),
+    _cluster("B", 0, "T1", 6, users=2),
+    _cluster("C", 0, "T1", 4, users=1, flag=False),
+    _cluster("D", 0, "T2", 3, users=1, flag=False),
+    _cluster("E", 0, "T1", 0, users=0, flag=True),  # a pinned category with no member yet
+]
+
+
+def test_the_marts_flag_and_the_reports_thresholds_decide_what_is_shown():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    assert tree.visible == {
+        "T1": True,
+        "T2": False,
+        "A": True,
+        "B": True,
+        "C": False,
+        "D": False,  # its parent is hidden
+        "E": True,
+    }
+    strict = _fold_clusters(CLUSTERS, ReportOptions(min_cluster_conversations=6))
+    assert strict.visible["B"] and strict.visible["E"] and not strict.visible["C"]
+    strict = _fold_clusters(CLUSTERS, ReportOptions(min_cluster_conversations=7))
+    assert not strict.visible["B"] and strict.visible["E"]  # zero members: nothing to hide
+    strict = _fold_clusters(CLUSTERS, ReportOptions(min_cluster_users=2))
+    assert strict.visible["B"]
+    strict = _fold_clusters(CLUSTERS, ReportOptions(min_cluster_users=3))
+    assert not strict.visible["B"] and strict.hidden == 4
+
+
+def test_an_old_mart_without_the_flag_leaves_the_decision_to_the_report():
+    clusters = [_cluster("T", 1, None, 9, flag=None), _cluster("X", 0, "T", 2, flag=None)]
+    tree = _fold_clusters(clusters, ReportOptions(min_cluster_conversations=3))
+    assert tree.visible == {"T": True, "X": False}
+    orphan = [_cluster("Y", 0, "missing", 50)]
+    assert _fold_clusters(orphan, ReportOptions()).visible == {"Y": False}
+
+
+def test_hidden_clusters_fold_into_one_other_node_per_parent_and_level_with_counts_only():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    assert tree.node_of == {
+        "T1": "T1",
+        "T2": "other:top:L1",
+        "A": "A",
+        "B": "B",
+        "C": "other:T1:L0",
+        "D": "other:top:L1",  # under the hidden T2: the bucket of its highest hidden ancestor
+        "E": "E",
+    }
+    top = tree.nodes["other:top:L1"]
+    assert (top["name"], top["clusters"], top["size"], top["kind"]) == (
+        "Other (1 small cluster)",
+        1,
+        3,
+        "other",
+    )
+    assert "description" not in top and "keywords" not in top
+    assert tree.nodes["T1"]["children"] == ["A", "B", "E", "other:T1:L0"]
+    assert tree.roots == ["T1", "other:top:L1"] and tree.hidden == 3
+    assert not any(k in tree.nodes for k in ("C", "D", "T2"))
+    two = _fold_clusters(CLUSTERS + [_cluster("F", 0, "T1", 2, flag=False)], ReportOptions())
+    assert two.nodes["other:T1:L0"]["name"] == "Other (2 small clusters)"
+    assert two.nodes["other:T1:L0"]["size"] == 6
+
+
+def _conversation(cid, base, user, summary="s", **kw):
+    return {
+        "conversation_id": cid,
+        "base_cluster_id": base,
+        "user_id": user,
+        "summary": summary,
+        "x": 1.0,
+        "y": 2.0,
+        **kw,
+    }
+
+
+def test_no_summary_of_a_hidden_cluster_is_placed_and_its_users_are_counted():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    conversations = [
+        _conversation("1", "A", "u1", "visible text", distance_to_centroid=0.2),
+        _conversation("2", "C", "u2", "SECRET c"),
+        _conversation("3", "C", None, "SECRET c2"),
+        _conversation("4", "D", "u2", "SECRET d"),
+        _conversation("5", None, "u3", None),
+        _conversation("6", "A", "u4", None, x=None),
+    ]
+    placed = _place_conversations(conversations, tree)
+    assert "SECRET" not in json.dumps([placed.map_points, placed.search])
+    assert placed.search == [["visible text", "A"]]
+    assert [p[2] for p in placed.map_points] == [
+        "A",
+        "other:T1:L0",
+        "other:T1:L0",
+        "other:top:L1",
+        "__unclustered__",
+    ]
+    assert (placed.summarised, placed.unclustered) == (4, 1)
+    assert tree.nodes["other:T1:L0"]["users"] == 2  # u2, and conversation 3 on its own
+    assert tree.nodes["other:top:L1"]["users"] == 1
+    assert set(placed.facets) == {"A", "T1"}  # aggregates for visible clusters only
+    assert list(placed.per_base) == ["A"]
+
+
+def test_samples_come_only_from_visible_base_clusters_closest_first():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    per_base = {
+        "A": [
+            {"conversation_id": "a2", "summary": "a far", "distance_to_centroid": 0.5},
+            {"conversation_id": "a1", "summary": "a near", "distance_to_centroid": 0.1},
+            {"conversation_id": "a0", "summary": "a unknown", "distance_to_centroid": None},
+        ],
+        "B": [{"conversation_id": "b1", "summary": "b near", "distance_to_centroid": 0.3}],
+        "C": [{"conversation_id": "c1", "summary": "SECRET", "distance_to_centroid": 0.0}],
+    }
+    assert _samples("T1", tree, per_base, 10) == ["a near", "b near", "a far", "a unknown"]
+    assert _samples("T1", tree, per_base, 2) == ["a near", "b near"]
+    assert _samples("C", tree, per_base, 10) == []
+
+
+def test_an_alert_about_a_hidden_cluster_loses_its_name_and_points_at_its_other_node():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    alert = {
+        "alert_id": 1,
+        "alert_type": "cluster_surge",
+        "cluster_id": "C",
+        "message": "name of C surged",
+        "week_start": "2026-01-05",
+        "observed": 9,
+        "expected": 2.5,
+        "statistic": 3.25,
+        "is_current": True,
+    }
+    hidden, shown = _alerts_payload(
+        [alert, {**alert, "cluster_id": "A", "message": "A surged"}], tree.visible, tree.node_of
+    )
+    assert hidden["node"] == "other:T1:L0" and "name of C" not in hidden["message"]
+    assert hidden["message"] == (
+        "Surge in a cluster below the privacy thresholds (C) in the week of 2026-01-05: "
+        "observed 9, expected 2.5; z = 3.2"
+    )
+    assert shown["node"] == "A" and shown["message"] == "A surged" and shown["current"]
+    facet = {**alert, "alert_type": "facet_shift", "facet": "language", "direction": "up"}
+    facet.update(expected=None, statistic=None)
+    assert _alerts_payload([facet], tree.visible, tree.node_of)[0]["message"].startswith(
+        "Facet shift (language, up) in a cluster below the privacy thresholds (C)"
+    )
+    assert _alerts_payload([facet], tree.visible, tree.node_of)[0]["message"].endswith(
+        ": observed 9"
+    )
+    unknown = {**alert, "cluster_id": "gone"}
+    assert _alerts_payload([unknown], tree.visible, tree.node_of)[0]["node"] is None
+    assert "name of" not in _alerts_payload([unknown], tree.visible, tree.node_of)[0]["message"]
