@@ -39,6 +39,7 @@ from .core import (
     blank_detail,
     json_error_text,
     json_loads,
+    required_field,
     stable_id,
     timestamp_or_fix,
 )
@@ -610,7 +611,9 @@ def _conversation_per_row(
         if cid is None:
             continue
         record = f"{label} (conversation {cid})"
-        if not _is_message_list(messages, row, record, cid, messages_key, collector):
+        if not required_field(
+            messages, list, messages_key, row, record, cid, collector, "a list of messages"
+        ):
             continue
         conv = Conversation(conversation_id=cid, raw_message_count=n_raw)
         if user_col:
@@ -670,33 +673,6 @@ def _row_id(
             label, "missing conversation id", field=cid_col, n_messages=n_raw, raw_excerpt=row
         )
     return cid
-
-
-def _is_message_list(
-    messages: Any,
-    row: dict[str, Any],
-    record: str,
-    cid: str,
-    messages_key: str,
-    collector: Collector,
-) -> bool:
-    """Whether the row's messages are a list; the row is rejected when they are not."""
-    if messages is None:
-        collector.reject_conversation(
-            record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
-        )
-        return False
-    if not isinstance(messages, list):
-        collector.reject_conversation(
-            record,
-            "wrong type",
-            field=messages_key,
-            conversation_id=cid,
-            raw_excerpt=row,
-            detail="expected a list of messages",
-        )
-        return False
-    return True
 
 
 def _note_columns(collector: Collector, **used: str | None) -> None:
