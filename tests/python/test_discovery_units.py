@@ -13,6 +13,7 @@ import pytest
 from kura_dbt.report.data import (
     ReportOptions,
     _alerts_payload,
+    _chain,
     _fold_clusters,
     _place_conversations,
     _samples,
@@ -331,3 +332,134 @@ def test_an_alert_about_a_hidden_cluster_loses_its_name_and_points_at_its_other_
     unknown = {**alert, "cluster_id": "gone"}
     assert _alerts_payload([unknown], tree.visible, tree.node_of)[0]["node"] is None
     assert "name of" not in _alerts_payload([unknown], tree.visible, tree.node_of)[0]["message"]
+
+
+def test_a_cluster_whose_users_are_unknown_is_hidden():
+    clusters = [_cluster("T", 1, None, 30), _cluster("U", 0, "T", 9, users=None)]
+    assert _fold_clusters(clusters, ReportOptions()).visible == {"T": True, "U": False}
+
+
+def test_a_cycle_of_parents_ends_the_chain():
+    by_id = {"A": {"parent_id": "B"}, "B": {"parent_id": "A"}, "C": {"parent_id": "A"}}
+    assert _chain(by_id, "C") == ["C", "A", "B"]
+
+
+def test_an_other_node_is_exactly_its_counts():
+    clusters = CLUSTERS + [
+        _cluster("F", 0, "T1", 2, flag=False),
+        _cluster("G", 0, "T1", None, flag=False),  # no size known: counts as none
+    ]
+    tree = _fold_clusters(clusters, ReportOptions())
+    assert tree.nodes["other:T1:L0"] == {
+        "id": "other:T1:L0",
+        "kind": "other",
+        "level": 0,
+        "parent": "T1",
+        "top": None,
+        "clusters": 3,
+        "size": 6,
+        "users": 0,
+        "children": [],
+        "name": "Other (3 small clusters)",
+    }
+
+
+def test_every_conversation_is_placed_once_with_its_coordinates():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    conversations = [
+        _conversation("1", "ZZ", "u1", None, x=0.5, y=-1.5),  # a cluster the marts lack
+        _conversation("2", None, "u1", None, x=None),  # unclustered, off the map
+        _conversation("3", "A", "u2", "text 3", x=3.25, y=4.5),
+        _conversation("4", "C", "u3", "SECRET", x=-2.0, y=7.0),
+        _conversation("5", "C", "u3", "SECRET", x=-1.0, y=8.0),  # the same user again
+        _conversation("6", "C", "u4", "SECRET", x=0.0, y=0.0),
+    ]
+    placed = _place_conversations(conversations, tree)
+    assert placed.map_points == [
+        [0.5, -1.5, "__unclustered__", None],
+        [3.25, 4.5, "A", "text 3"],
+        [-2.0, 7.0, "other:T1:L0", None],
+        [-1.0, 8.0, "other:T1:L0", None],
+        [0.0, 0.0, "other:T1:L0", None],
+    ]
+    assert placed.unclustered == 2 and placed.per_base == {"A": [conversations[2]]}
+    assert tree.nodes["other:T1:L0"]["users"] == 2  # u3 once, u4
+    assert tree.nodes["A"]["users"] == 5  # a visible cluster keeps the marts' count
+
+
+def test_facets_aggregate_every_conversation_of_each_visible_cluster_and_its_parents():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    conversations = [
+        _conversation("1", "A", "u", languages='["en", "fr"]', flags='["pii"]', turn_count=2),
+        _conversation("2", "A", "u", languages='["en"]', flags="[]", turn_count=2),
+        _conversation("3", "C", "u", languages='["de"]', flags='["pii"]', turn_count=30),
+        _conversation("4", "B", "u", languages=None, flags=None, turn_count=None),
+    ]
+    facets = _place_conversations(conversations, tree).facets
+    assert facets["A"] == {
+        "languages": {"en": 2, "fr": 1},
+        "flags": {"pii": 1},
+        "turns": {"1-2": 2},
+    }
+    assert facets["T1"] == {
+        "languages": {"en": 2, "fr": 1, "de": 1},  # the hidden C's conversation, counted only
+        "flags": {"pii": 2},
+        "turns": {"1-2": 2, "21+": 1},
+    }
+    assert facets["B"] == {"languages": {}, "flags": {}, "turns": {}}
+    assert "C" not in facets
+
+
+def test_samples_take_turns_from_the_largest_base_cluster_each_closest_first():
+    clusters = [
+        _cluster("T", 1, None, 15),
+        _cluster("Y", 0, "T", 5),
+        _cluster("Z", 0, "T", 10),  # larger, though later by id
+    ]
+    tree = _fold_clusters(clusters, ReportOptions())
+    per_base = {
+        "Z": [
+            {"conversation_id": "z1", "summary": "z far", "distance_to_centroid": 0.5},
+            {"conversation_id": "z2", "summary": "z near", "distance_to_centroid": 0.1},
+        ],
+        "Y": [{"conversation_id": "y1", "summary": "y", "distance_to_centroid": 0.3}],
+    }
+    assert _samples("T", tree, per_base, 8) == ["z near", "y", "z far"]
+    assert _samples("T", tree, per_base, 1) == ["z near"]
+    assert _samples("Y", tree, per_base, 8) == ["y"]
+
+
+def test_an_alert_is_shown_with_every_field_the_page_reads():
+    tree = _fold_clusters(CLUSTERS, ReportOptions())
+    alert = {
+        "alert_id": "a1",
+        "alert_type": "unassigned_share_rising",
+        "severity": "warning",
+        "cluster_id": None,
+        "message": None,
+        "week_start": "2026-01-05",
+        "is_current": 0,
+        "facet": None,
+        "direction": "up",
+        "statistic": 2.5,
+        "p_value": 0.01,
+    }
+    assert _alerts_payload([alert], tree.visible, tree.node_of) == [
+        {
+            "id": "a1",
+            "type": "unassigned_share_rising",
+            "label": "Unassigned share rising",
+            "severity": "warning",
+            "week": "2026-01-05",
+            "current": False,
+            "node": None,
+            "facet": None,
+            "direction": "up",
+            "statistic": 2.5,
+            "p_value": 0.01,
+            "message": "",
+        }
+    ]
+    facet = {**alert, "cluster_id": "A", "facet": "language", "message": "A shifted"}
+    [shown] = _alerts_payload([facet], tree.visible, tree.node_of)
+    assert (shown["node"], shown["facet"], shown["message"]) == ("A", "language", "A shifted")

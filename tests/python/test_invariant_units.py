@@ -276,6 +276,9 @@ def test_the_settings_key_changes_with_a_rediscover_setting_only():
     assert len(key) == 12 and key == clustering_settings_key(Settings())
     assert clustering_settings_key(Settings(n_base_clusters=7)) != key
     assert clustering_settings_key(Settings(rediscover_growth=3.0)) == key
+    # auto embeds the request with the local summariser: naming it changes nothing clustered
+    assert clustering_settings_key(Settings(embedding_text="request")) == key
+    assert clustering_settings_key(Settings(embedding_text="summary")) != key
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,6 +365,14 @@ def test_new_ids_hash_the_members_and_never_collide():
     longer = new_cluster_id(0, ["c1", "c2"], {a})
     assert longer.startswith(a) and len(longer) == 12
     assert new_cluster_id(0, ["c3"], set()) != a
+    # each collision lengthens the id by one hex digit, up to the whole md5 digest (32)
+    taken, made = set(), []
+    with pytest.raises(ValueError, match="cannot make a unique id for a level-0 cluster"):
+        while True:
+            made.append(new_cluster_id(0, ["c1", "c2"], taken))
+            taken.add(made[-1])
+    assert [len(m) - 3 for m in made] == list(range(8, 33))
+    assert all(longer.startswith(shorter) for shorter, longer in zip(made, made[1:]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,6 +429,15 @@ def test_concurrent_admissions_never_overshoot_the_cap():
     assert sorted(admitted) == [False] * 5 + [True] * 3 and m.started == 3
 
 
+def test_without_a_prompt_size_a_call_is_estimated_from_the_means_of_the_calls_so_far():
+    m = _monitor(max_cost_usd=1.0, llm=PRICES, completion_guess=300)
+    assert m.admit() == (True, PRICES.cost(0, 300))  # nothing known yet: the guess alone
+    m.finished(CallResult(attempts=1, prompt_tokens=1000, completion_tokens=100))
+    m.finished(CallResult(attempts=1, prompt_tokens=3000, completion_tokens=300))
+    assert m.admit()[1] == PRICES.cost(2000, 200)  # the means of the two, not their sums
+    assert m.admit(prompt_tokens=50)[1] == PRICES.cost(50, 200)
+
+
 def test_finished_calls_add_up_usage_and_errors_and_advance_the_progress():
     m = _monitor(llm=PRICES)
     m.progress.set_total(3)
@@ -427,6 +447,7 @@ def test_finished_calls_add_up_usage_and_errors_and_advance_the_progress():
     assert (m.finished_calls, m.requests, m.errors) == (3, 5, 1)
     assert (m.prompt_tokens, m.completion_tokens) == (10, 5)
     assert m.cost_usd == PRICES.cost(10, 5) and m.progress.done == 3
+    assert m.progress.errors == 1  # the stage's progress line counts the failed call
     assert _monitor().cost_usd is None  # no prices: no cost
 
 
