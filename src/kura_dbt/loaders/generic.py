@@ -238,8 +238,32 @@ def _parquet_table(path: Path, path_label: str):
 
 
 def read_table_rows(path: Path, fmt: str, path_label: str) -> list[tuple[str, Any]]:
+    """The rows of a Parquet or Arrow file; when the file is damaged (offsets out of bounds,
+    text that is not UTF-8, which Arrow does not check on reading) row by row, each damaged
+    row a :class:`Bad` record kept in the rejects with the reason."""
     table = _parquet_table(path, path_label) if fmt == "parquet" else _arrow_table(path, path_label)
-    return [(f"row {i}", row) for i, row in enumerate(table.to_pylist())]
+    if _valid(table) is None:
+        return [(f"row {i}", row) for i, row in enumerate(table.to_pylist())]
+    rows: list[tuple[str, Any]] = []
+    for i in range(table.num_rows):
+        row = table.slice(i, 1)
+        problem = _valid(row)
+        if problem is None:
+            rows.append((f"row {i}", row.to_pylist()[0]))
+        else:
+            rows.append((f"row {i}", Bad("damaged row", problem, None)))
+    return rows
+
+
+def _valid(table: Any) -> str | None:
+    """None when every value of ``table`` is well formed, else what is wrong."""
+    import pyarrow as pa
+
+    try:
+        table.validate(full=True)
+    except (pa.ArrowException, ValueError) as exc:
+        return f"the file's data is not valid: {exc}"
+    return None
 
 
 def hf_files(folder: Path) -> tuple[str, list[Path]]:
