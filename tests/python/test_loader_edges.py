@@ -1,8 +1,8 @@
 """The loaders on hostile input: an unclosed CSV quote, ids reused across files, JSON nested
-deeper than Python's parser goes, NUL-only messages, and seeded fuzz tests per format (CSV, JSON Lines,
-Claude, ChatGPT, Parquet, Arrow, a data set folder) that
-checks the accounting: every record of the input is loaded or kept in the rejects with a
-reason, never merged into another or lost."""
+deeper than Python's parser goes, NUL-only messages, and seeded fuzz tests for every format
+(CSV, JSON Lines, Claude, ChatGPT, Parquet, Arrow, a data set folder) that check the
+accounting: every record of the input is loaded or kept in the rejects with a reason, never
+merged into another or lost."""
 
 from __future__ import annotations
 
