@@ -19,7 +19,7 @@ from kura_dbt.report.data import (
     _samples,
 )
 from kura_dbt.settings import Settings
-from kura_dbt.taxonomy.discover import Discovery, Previous, discover
+from kura_dbt.taxonomy.discover import Discovery, Previous, _Identify, discover
 
 TOPICS = ["flights hotels travel", "python code error", "recipes cooking dinner"]
 
@@ -463,3 +463,102 @@ def test_an_alert_is_shown_with_every_field_the_page_reads():
     facet = {**alert, "cluster_id": "A", "facet": "language", "message": "A shifted"}
     [shown] = _alerts_payload([facet], tree.visible, tree.node_of)
     assert (shown["node"], shown["facet"], shown["message"]) == ("A", "language", "A shifted")
+
+
+# ---------------------------------------------------------------------------------------------
+# one level's ids, names and lineage (what discovery asks for each level of the hierarchy)
+
+
+def _old(rows: list[tuple], assignment: dict[str, str | None]) -> Previous:
+    clusters = pd.DataFrame(
+        rows,
+        columns=["cluster_id", "level", "parent_id", "name", "description", "keywords"],
+    )
+    clusters["labeller"], clusters["label_key"], clusters["label_error"] = "local", "k", False
+    return Previous(assignment, clusters, set(clusters["cluster_id"]))
+
+
+def test_a_level_keeps_ids_and_names_and_records_every_lineage_row():
+    ids = ["a", "b", "c", "d", "e", "f"]
+    previous = _old(
+        [
+            ("A", 0, None, "Old A", "about A", '["ka"]'),
+            ("Z", 0, None, "Old Z", None, None),  # no conversation left in it
+        ],
+        {"a": "A", "b": "A", "c": "A", "d": "A", "e": "A", "f": None},
+    )
+    identify = _Identify(ids, previous, Settings(), "local")
+    # e is in no cluster of this level (noise): it does not count towards either side
+    out = identify(0, [np.array([0, 1, 2, 3]), np.array([5])])
+    (kept_id, label, key), (new_id, new_label, new_key) = out
+    assert kept_id == "A" and key == "k"
+    assert (label.name, label.description, label.keywords) == ("Old A", "about A", ["ka"])
+    assert new_id.startswith("L0-") and new_label is None and new_key is None
+    assert identify.retired == ["Z"]
+    assert identify.lineage == [
+        {
+            "level": 0,
+            "old_cluster_id": "A",
+            "new_cluster_id": "A",
+            "relation": "same",
+            "overlap": 1.0,  # over what both runs clustered: e, now noise, does not dilute it
+            "shared_conversations": 4,
+        },
+        {
+            "level": 0,
+            "old_cluster_id": "Z",
+            "new_cluster_id": None,
+            "relation": "retired",
+            "overlap": 0.0,
+            "shared_conversations": 0,
+        },
+        {
+            "level": 0,
+            "old_cluster_id": None,
+            "new_cluster_id": new_id,
+            "relation": "new",
+            "overlap": 0.0,
+            "shared_conversations": 0,
+        },
+    ]
+    # ids are never reused: the new one is taken for the next level's clusters
+    assert {"A", "Z", new_id} <= identify.taken
+
+
+def test_a_kept_name_without_description_or_keywords_gets_empty_ones():
+    previous = _old([("A", 0, None, "Old A", None, None)], {"a": "A", "b": "A"})
+    [(cid, label, _)] = _Identify(["a", "b"], previous, Settings(), "local")(0, [np.arange(2)])
+    assert cid == "A" and (label.name, label.description, label.keywords) == ("Old A", "", [])
+
+
+def test_the_match_min_overlap_setting_decides_which_clusters_keep_their_id():
+    previous = _old([("A", 0, None, "Old A", None, None)], {c: "A" for c in "abcd"})
+    members = [np.array([0, 1, 2]), np.array([3])]  # 3 of A's 4: overlap 0.75
+    loose = _Identify(list("abcd"), previous, Settings(match_min_overlap=0.75), "local")
+    assert loose(0, members)[0][0] == "A"
+    strict = _Identify(list("abcd"), previous, Settings(match_min_overlap=0.8), "local")
+    assert strict(0, members)[0][0] != "A" and strict.retired == ["A"]
+
+
+def test_a_rediscovery_starts_from_the_clusters_that_hold():
+    # four groups on a circle: two clusters can pair them either way round at the same cost;
+    # the previous pairing is kept (k-means starts from its clusters), not a fresh one's
+    angles = np.repeat([0.0, 0.5, 1.0, 1.5], 15) * np.pi + np.tile(np.linspace(-0.1, 0.1, 15), 4)
+    X = np.zeros((60, 8))
+    X[:, 0], X[:, 1] = np.cos(angles), np.sin(angles)
+    ids = [f"c{i:02d}" for i in range(60)]
+    texts = ["east", "north", "west", "south"]
+    texts = [t for t in texts for _ in range(15)]
+    settings = Settings(n_base_clusters=2)
+    cold = discover(ids, X, texts, settings)
+    group = np.repeat([0, 1, 2, 3], 15)
+    pairs = {frozenset(group[cold.labels == b].tolist()) for b in range(2)}
+    other_way = [{0, 1}, {2, 3}] if frozenset({1, 2}) in pairs else [{1, 2}, {3, 0}]
+    assignment = {c: ("P" if g in other_way[0] else "Q") for c, g in zip(ids, group)}
+    previous = _old([("P", 0, None, "P", None, None), ("Q", 0, None, "Q", None, None)], assignment)
+    warm = discover(ids, X, texts, settings, previous)
+    assert sorted(warm.base_ids) == ["P", "Q"] and warm.retired == []
+    assert {frozenset(group[warm.labels == b].tolist()) for b in range(2)} == {
+        frozenset(other_way[0]),
+        frozenset(other_way[1]),
+    }
