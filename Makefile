@@ -101,13 +101,15 @@ clean:
 # Mutation testing of the critical invariants (not part of `make test`): each mutant against
 # the fast unit tests that cover it, about half an hour on 2 cores; configured in pyproject.toml
 # [tool.mutmut], score in BENCHMARKS.md. Of kura_dbt/report/data.py only the functions that
-# decide and apply privacy are run. `mutmut results` lists the survivors, `mutmut show NAME` one.
-# MUTANTS="NAME ..." runs only those (e.g. a sample: scripts/mutation_sample.py prints one).
+# decide and apply privacy are run. `mutmut results` lists the survivors, `mutmut show NAME` one;
+# MUTANTS="NAME ..." runs only those. One thread per BLAS / OpenMP pool: mutmut forks a worker
+# per mutant, and a child forked after the parent started a thread pool (k-means) hangs.
 PRIVACY_FUNCTIONS := meets_thresholds visibility chain bucket_id add_buckets shown_ids \
 	fold_clusters place_conversations count_facets samples alerts_payload
 MUTANTS ?= "kura_dbt.clustering.*" "kura_dbt.taxonomy.*" "kura_dbt.budget.*" \
 	"kura_dbt.failures.*" $(foreach f,$(PRIVACY_FUNCTIONS),"kura_dbt.report.data.x__$(f)__mutmut_*")
 mutation: install
 	$(BIN)/pip install --quiet -e ".[mutation]"
-	nice -n 10 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		nice -n 10 $(BIN)/mutmut run --max-children 2 $(MUTANTS)
 	$(BIN)/mutmut results

@@ -1,0 +1,161 @@
+"""The mutation score of `make mutation`, per module, from `mutmut results --all true`.
+
+Only the mutants `make mutation` runs count (the Makefile's MUTANTS patterns: of
+kura_dbt/report/data.py the privacy functions). Mutants judged equivalent (no test can tell
+them from the code: same behaviour for every input the program can give) are listed below,
+each with its reason; they count as neither killed nor survived. A timeout is a mutant that
+made its tests loop (a detection, shown apart).
+
+    python scripts/mutation_score.py              # the table, in Markdown
+    python scripts/mutation_score.py --survivors  # the survivors' names, one a line
+    python scripts/mutation_score.py --sample 60  # the table of a seeded uniform sample of 60
+        # mutants per module (whole modules where they are fewer); --to-run: the names of the
+        # sample not yet killed, for `make mutation MUTANTS="..."`
+
+A sample's score comes with its 95 % Wilson interval.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import random
+import subprocess
+import sys
+from collections import Counter
+
+PRIVACY_FUNCTIONS = (
+    "meets_thresholds visibility chain bucket_id add_buckets shown_ids fold_clusters "
+    "place_conversations count_facets samples alerts_payload"
+).split()
+PATTERNS = [
+    "kura_dbt.clustering.*",
+    "kura_dbt.taxonomy.*",
+    "kura_dbt.budget.*",
+    "kura_dbt.failures.*",
+    *(f"kura_dbt.report.data.x__{f}__mutmut_*" for f in PRIVACY_FUNCTIONS),
+]
+
+B = "kura_dbt.budget.xǁStageMonitorǁ"
+D = "kura_dbt.taxonomy.discover.xǁ_Identifyǁ"
+EQUIVALENT = {
+    f"{B}admit__mutmut_11": "refused = 1 instead of += 1: the first refusal caps the stage, "
+    "so this branch only runs with refused == 0",
+    f"{B}admit__mutmut_27": "the same in the cost branch",
+    f"{B}admit__mutmut_15": "the estimate returned with a refusal: its one caller "
+    "(llm.call_with_retries) never reads it",
+    f"{B}finished__mutmut_11": "getattr default None instead of 0, under `or 0`",
+    f"{B}finished__mutmut_25": "the same for prompt_tokens",
+    f"{B}finished__mutmut_39": "the same for completion_tokens",
+    f"{B}finished__mutmut_68": "advance(errors=...) without n: n defaults to 1",
+    "kura_dbt.budget.x_skipped_result__mutmut_4": "attempts=0 dropped: CallResult's default is 0",
+    "kura_dbt.clustering.lineage.x_new_cluster_id__mutmut_5": "another separator between "
+    "member ids: still a deterministic, order-free hash (ids are opaque)",
+    "kura_dbt.clustering.lineage.x_new_cluster_id__mutmut_8": "'UTF-8' for 'utf-8'",
+    "kura_dbt.clustering.lineage.x_new_cluster_id__mutmut_15": "range to len + 2: the "
+    "slice of width 33 is the whole 32-digit digest again",
+    "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_16": "json default=None: "
+    "every re-discover setting is a JSON value (str, int, float, None)",
+    "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_18": "the same, default dropped",
+    f"{D}__call____mutmut_4": "point labels as float: match_clusters casts them to int64",
+    f"{D}__call____mutmut_7": "the same (dtype dropped)",
+    f"{D}__call____mutmut_9": "-2 for 'in no cluster': match_clusters reads every label < 0 so",
+    f"{D}__call____mutmut_31": "a new cluster's key '' for None: build_hierarchy ignores the "
+    "key of a cluster without a kept label",
+    f"{D}__call____mutmut_46": "None added to the taken ids: the ids made in one call hash "
+    "different member sets (a clash needs a 32-bit md5 prefix collision)",
+    f"{D}_kept_name__mutmut_3": "`or True` on old_rows: a kept id implies previous clusters",
+    f"{D}_kept_name__mutmut_41": "a non-text label key returned as is: it is None or NaN, "
+    "both null in the hierarchy frame",
+    f"{D}retire_levels_not_built__mutmut_4": "levels as float: 1.0 == 1 in every comparison "
+    "and in the lineage row",
+}
+
+
+def results() -> dict[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    status = {}
+    for line in out.splitlines():
+        name, _, state = line.strip().rpartition(": ")
+        if any(fnmatch.fnmatch(name, p) for p in PATTERNS):
+            status[name] = state
+    return status
+
+
+def module(name: str) -> str:
+    return name.split(".x_")[0].split(".xǁ")[0]
+
+
+def sample(status: dict[str, str], size: int, seed: int = 24) -> dict[str, str]:
+    """A seeded uniform sample of ``size`` mutants of each module (all of a smaller one)."""
+    by_module: dict[str, list[str]] = {}
+    for name in sorted(status):
+        by_module.setdefault(module(name), []).append(name)
+    rng = random.Random(seed)
+    chosen = {}
+    for names in by_module.values():
+        for name in names if len(names) <= size else rng.sample(names, size):
+            chosen[name] = status[name]
+    return chosen
+
+
+def table(status: dict[str, str]) -> str:
+    rows: dict[str, Counter] = {}
+    for name, state in status.items():
+        counts = rows.setdefault(module(name), Counter())
+        counts["mutants"] += 1
+        counts["equivalent" if name in EQUIVALENT else state] += 1
+    lines = [
+        "| module | mutants | equivalent | killed | timed out | survived | not checked | score "
+        "| 95 % interval |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    total: Counter = Counter()
+    for mod in sorted(rows):
+        total.update(rows[mod])
+        lines.append(_row(mod, rows[mod]))
+    lines.append(_row("all", total))
+    return "\n".join(lines)
+
+
+def _row(label: str, c: Counter) -> str:
+    detected = c["killed"] + c["timeout"]
+    judged = detected + c["survived"]
+    score = f"{100 * detected / judged:.1f} %" if judged else ""
+    low, high = wilson(detected, judged)
+    interval = f"{100 * low:.1f}-{100 * high:.1f} %" if judged else ""
+    return (
+        f"| `{label}` | {c['mutants']:,} | {c['equivalent']} | {c['killed']:,} | "
+        f"{c['timeout']} | {c['survived']} | {c['not checked']} | {score} | {interval} |"
+    )
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a proportion k / n."""
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+if __name__ == "__main__":
+    status = results()
+    if "--sample" in sys.argv:
+        status = sample(status, int(sys.argv[sys.argv.index("--sample") + 1]))
+    if "--to-run" in sys.argv:
+        print("\n".join(n for n, s in sorted(status.items()) if s != "killed"))
+    elif "--survivors" in sys.argv:
+        print(
+            "\n".join(
+                n for n, s in sorted(status.items()) if s == "survived" and n not in EQUIVALENT
+            )
+        )
+    else:
+        print(table(status))
