@@ -57,6 +57,23 @@ EQUIVALENT = {
     "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_16": "json default=None: "
     "every re-discover setting is a JSON value (str, int, float, None)",
     "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_18": "the same, default dropped",
+    "kura_dbt.clustering.lineage.x__overlaps__mutmut_17": "union >= 0 for > 0: a union of 0 "
+    "has shared 0, so both give Jaccard 0",
+    "kura_dbt.clustering.lineage.x__overlaps__mutmut_57": "share of an empty new cluster 1.0: "
+    "it shares nothing, and significance needs shared > 0",
+    "kura_dbt.clustering.lineage.x__shared_members__mutmut_21": "zip without strict=True over "
+    "two masks of one array: always the same length",
+    "kura_dbt.report.data.x__alerts_payload__mutmut_18": "visible.get(cluster, None) for "
+    "False: both falsy",
+    "kura_dbt.report.data.x__alerts_payload__mutmut_20": "the same, default dropped",
+    "kura_dbt.report.data.x__samples__mutmut_18": "a base cluster of unknown size sorted as 1 "
+    "for 0: the marts give every cluster with conversations a size",
+    "kura_dbt.report.data.x__samples__mutmut_37": "an unknown distance sorted as 1.0 for 0.0: "
+    "the key's first element already puts unknown distances last",
+    "kura_dbt.report.data.x__samples__mutmut_44": "len(samples) <= limit: the inner loop "
+    "stops at the limit, so the extra pass adds nothing",
+    "kura_dbt.report.data.x__samples__mutmut_46": "depth <= len(q): the inner loop checks "
+    "depth < len(q), so the extra pass adds nothing",
     f"{D}__call____mutmut_4": "point labels as float: match_clusters casts them to int64",
     f"{D}__call____mutmut_7": "the same (dtype dropped)",
     f"{D}__call____mutmut_9": "-2 for 'in no cluster': match_clusters reads every label < 0 so",

@@ -19,7 +19,7 @@ from kura_dbt.report.data import (
     _samples,
 )
 from kura_dbt.settings import Settings
-from kura_dbt.taxonomy.discover import Discovery, Previous, _Identify, discover
+from kura_dbt.taxonomy.discover import Discovery, Previous, _centroids, _Identify, discover
 
 TOPICS = ["flights hotels travel", "python code error", "recipes cooking dinner"]
 
@@ -62,6 +62,7 @@ def test_a_first_discovery_gives_new_ids_named_clusters_and_centroids(first):
         np.testing.assert_allclose(d.centroid_of[cid], centre, atol=2e-6)
         assert np.linalg.norm(d.centroid_of[cid]) == pytest.approx(1.0, abs=1e-5)
     assert d.radii.shape == (3,) and (d.radii > 0).all()
+    assert d.centroids.shape == (3, 24)  # the clusterer's, to assign to at the next build
     assert (d.nearest == d.labels).all() and (d.distance < 0.05).all()
 
 
@@ -129,6 +130,17 @@ def test_a_level_no_longer_built_retires_its_clusters(first):
         "overlap": 0.0,
         "shared_conversations": 0,
     } in again.lineage
+
+
+def test_noise_has_no_centroid_and_parents_average_all_their_conversations():
+    X = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    hierarchy = pd.DataFrame({"cluster_id": ["B1", "B2", "T"], "parent_id": ["T", "T", None]})
+    centroids = _centroids(
+        X / np.linalg.norm(X, axis=1, keepdims=True), [0, 0, 1, -1], hierarchy, ["B1", "B2"]
+    )
+    assert set(centroids) == {"B1", "B2", "T"}
+    assert centroids["B1"] == [1.0, 0.0] and centroids["B2"] == [0.0, 1.0]
+    assert centroids["T"] == pytest.approx([2 / np.sqrt(5), 1 / np.sqrt(5)], abs=1e-6)
 
 
 def test_previous_clusters_are_read_at_each_level():

@@ -51,6 +51,7 @@ def test_assignment_is_by_direction_not_by_length():
     expected = [1 - 9 / np.hypot(9, 1), 1 - 2 / np.hypot(1, 2)]
     np.testing.assert_allclose(distance, expected, atol=1e-6)
     assert within.tolist() == [True, True]  # without radii every row is within
+    assert within.dtype == bool  # a mask that selects rows
 
 
 def test_opposite_rows_are_at_distance_two_and_beyond_any_smaller_radius():
@@ -84,6 +85,12 @@ def test_leave_one_out_measures_each_member_against_the_others_only():
     assert d[1] == pytest.approx(expected)  # the mirror image
     assert d[2] == pytest.approx(0.0, abs=1e-7)  # the others' mean points its way
     assert np.isnan(d[3]) and np.isnan(d[4])  # a cluster of one, and noise
+    # a pair: each member against the other; a cluster of one first does not end the count
+    pair = leave_one_out_distances(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), [1, 0, 0])
+    assert np.isnan(pair[0]) and pair[1:].tolist() == pytest.approx([1.0, 1.0])
+    # the others cancel out (no direction): orthogonal, distance 1, not an error
+    cancel = leave_one_out_distances(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]), [0, 0, 0])
+    assert cancel[0] == pytest.approx(1.0)
 
 
 def test_radii_reject_a_quantile_outside_zero_to_one():
@@ -112,6 +119,9 @@ def test_a_radius_is_the_quantile_of_its_members_floored_at_the_median_of_all():
     assert radii[0] == pytest.approx(np.quantile(loo[:40], 0.9))
     assert radii[1] == pytest.approx(floor) and floor > 0  # the tight cluster is floored
     assert radii[2] == pytest.approx(floor)  # a cluster with no measured member
+    lone = np.vstack([X, [[0.0, 0.0, 0.0, 1.0]]])  # a cluster of one: no distance to count
+    lone_radii = _radii(lone, np.append(labels, 2), 3, 0.9)
+    assert lone_radii.tolist() == pytest.approx([radii[0], floor, floor])
     assert _radii(X, labels, 1, 1.0)[0] == pytest.approx(loo[:40].max())
 
 
@@ -154,12 +164,27 @@ def test_calibration_scale_matches_the_held_out_ratios_it_promises():
     assert scale > 1.04
 
 
+def test_the_radii_default_to_the_095_quantile_and_calibrate_with_the_given_seed():
+    X, labels = _blobs(40), np.repeat([0, 1], 40)
+    centres = np.stack([X[labels == c].mean(axis=0) for c in (0, 1)])
+    np.testing.assert_array_equal(
+        cluster_radii(X, labels, centres), cluster_radii(X, labels, centres, quantile=0.95)
+    )
+    seeded = cluster_radii(X, labels, centres, seed=5)
+    np.testing.assert_allclose(
+        seeded, _radii(X, labels, 2, 0.95) * calibration_scale(X, labels, 2, 0.95, seed=5)
+    )
+    assert not np.allclose(seeded, cluster_radii(X, labels, centres, seed=0))
+
+
 def test_calibration_needs_ten_members_per_fold_and_a_cluster():
     X, labels = _blobs(25), np.repeat([0, 1], 25)
     assert calibration_scale(X, labels, 2, 0.95, folds=5, seed=3) > 1.0  # 50 rows: enough
     labels[0] = -1  # 49 members: too few to tell
     assert calibration_scale(X, labels, 2, 0.95, folds=5, seed=3) == 1.0
     assert calibration_scale(X, np.repeat([0, 1], 25), 0, 0.95, seed=3) == 1.0  # no cluster
+    one = _blobs(50)[:50]  # a taxonomy of a single cluster is calibrated too
+    assert calibration_scale(one, np.zeros(50, dtype=int), 1, 0.95, seed=3) > 1.05
 
 
 def test_calibration_reads_a_seeded_sample_of_a_large_input(monkeypatch):
@@ -344,6 +369,11 @@ def test_a_cluster_matched_elsewhere_is_retired_with_its_pairs_kept():
     assert ("B", None, "retired") not in _relations(m) and ("B", 0, "merge") in _relations(m)
 
 
+def test_a_cluster_of_one_conversation_keeps_its_id():
+    m = match_clusters(["A", "B", "B"], [0, 1, 1])
+    assert m.inherited == {0: "A", 1: "B"} and m.overlap == {0: 1.0, 1: 1.0}
+
+
 def test_points_outside_either_run_do_not_count():
     m = match_clusters(["A", "A", None, "A"], [0, 0, 0, -1])
     assert m.lineage == [("A", 0, "same", 1.0, 2)]  # 2 shared: the new-only and noise dropped
@@ -415,6 +445,10 @@ def test_calls_in_flight_count_against_the_cost_cap_and_hand_back_their_estimate
     assert m.in_flight_cost == pytest.approx(per_call)
     m.finished(CallResult(attempts=1, prompt_tokens=1000, completion_tokens=200), per_call * 5)
     assert m.in_flight_cost == 0.0  # never below zero
+    fresh = _monitor(max_cost_usd=1.0, llm=PRICES)
+    fresh.admit(1)
+    fresh.finished(CallResult(attempts=1))  # no estimate handed back: it stays in flight
+    assert fresh.in_flight_cost == PRICES.cost(1, 200)
 
 
 def test_concurrent_admissions_never_overshoot_the_cap():
@@ -510,6 +544,13 @@ def test_every_row_failing_fails_the_stage_with_the_first_error():
     assert "()" not in str(StageFailed("summaries", 1, "x")) and str(
         StageFailed("summaries", 1, "x")
     ).endswith("failed; the first error: x")
+
+
+def test_the_stage_failure_names_its_backend_only_when_given():
+    with pytest.raises(
+        StageFailed, match=r"^kura: 1 of 1 summaries attempted in this run failed; "
+    ):
+        check_failures("summaries", ["boom"])
 
 
 def test_only_retries_failing_again_do_not_fail_the_stage():
