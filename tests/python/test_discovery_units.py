@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from kura_dbt.report.data import (
     ReportOptions,
@@ -574,3 +575,54 @@ def test_a_rediscovery_starts_from_the_clusters_that_hold():
         frozenset(other_way[0]),
         frozenset(other_way[1]),
     }
+
+
+def test_a_zero_mean_centroid_stays_zero_and_centroids_keep_six_decimals():
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.6, 0.8]])
+    hierarchy = pd.DataFrame({"cluster_id": ["B1", "B2"], "parent_id": [None, None]})
+    centroids = _centroids(X, np.array([0, 0, 1]), hierarchy, ["B1", "B2"])
+    assert centroids["B1"] == [0.0, 0.0]  # members that cancel out: no direction, not NaN
+    third = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]) / 1.0
+    [(cid, values)] = _centroids(third, np.zeros(3, dtype=int), hierarchy[:1], ["B1"]).items()
+    assert values == [round(1 / np.sqrt(5), 6), round(2 / np.sqrt(5), 6)]
+
+
+def test_max_top_clusters_groups_the_base_clusters_under_fewer_parents(first):
+    ids, X, texts, d = first
+    grouped = discover(ids, X, texts, Settings(n_base_clusters=3, max_top_clusters=2))
+    top = grouped.hierarchy[grouped.hierarchy["parent_id"].isna()]
+    assert len(top) <= 2 and set(grouped.hierarchy["level"]) == {0, 1}
+
+
+class _Fixed(BaseEstimator):
+    """A clusterer (the registry's interface) that returns the labels it is given: a member
+    nearer another cluster's centre than its own, and noise."""
+
+    def __init__(self, labels=None, centers=None):
+        self.labels, self.centers = labels, centers
+
+    def fit(self, X):
+        self.labels_, self.cluster_centers_ = np.asarray(self.labels), np.asarray(self.centers)
+        self.radii_ = np.full(len(self.centers), 0.5)
+        return self
+
+
+def test_a_member_is_measured_to_its_own_centroid_and_noise_to_the_nearest(monkeypatch):
+    import sys
+
+    from kura_dbt.registry import Registry
+
+    discovery = sys.modules["kura_dbt.taxonomy.discover"]
+
+    X = np.array([[1.0, 0.1], [1.0, 0.0], [0.9, 0.2], [0.0, 1.0], [0.1, 1.0], [0.2, 1.0]])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)  # embeddings are unit vectors
+    labels = [-1, 1, 0, 1, 1, 0]  # rows 1 and 5 are in the cluster of the other centre
+    fixed: Registry = Registry("clusterer")
+    fixed.register("kmeans")(lambda s: _Fixed(labels, [[1.0, 0.0], [0.0, 1.0]]))
+    monkeypatch.setattr(discovery, "CLUSTERERS", fixed)
+    d = discover([f"c{i}" for i in range(6)], X, ["a"] * 6, SETTINGS)
+    to_first, to_second = 1 - X[:, 0], 1 - X[:, 1]
+    assert d.nearest[:2].tolist() == [0, 0]
+    assert d.distance[0] == pytest.approx(to_first[0], abs=1e-6)  # noise: its nearest centroid
+    assert d.distance[1] == pytest.approx(to_second[1], abs=1e-6)  # its own, not the nearest
+    assert d.distance[5] == pytest.approx(to_first[5], abs=1e-6)  # label 0 is a member too
