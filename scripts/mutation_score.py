@@ -38,6 +38,7 @@ PATTERNS = [
 
 B = "kura_dbt.budget.xǁStageMonitorǁ"
 D = "kura_dbt.taxonomy.discover.xǁ_Identifyǁ"
+P = "kura_dbt.taxonomy.discover.xǁPreviousǁ"
 EQUIVALENT = {
     f"{B}admit__mutmut_11": "refused = 1 instead of += 1: the first refusal caps the stage, "
     "so this branch only runs with refused == 0",
@@ -57,6 +58,17 @@ EQUIVALENT = {
     "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_16": "json default=None: "
     "every re-discover setting is a JSON value (str, int, float, None)",
     "kura_dbt.taxonomy.policy.x_clustering_settings_key__mutmut_18": "the same, default dropped",
+    "kura_dbt.clustering.assign.x__radii__mutmut_33": "float64 dropped: the floor is a float",
+    "kura_dbt.clustering.assign.x_assign_to_centroids__mutmut_43": "clipped at 3.0 for 2.0: a "
+    "cosine distance is at most 2",
+    "kura_dbt.clustering.assign.x_leave_one_out_distances__mutmut_59": "the same",
+    "kura_dbt.clustering.assign.x_leave_one_out_distances__mutmut_39": "einsum subscripts in "
+    "upper case: the same contraction",
+    "kura_dbt.clustering.assign.x_calibration_scale__mutmut_51": "the default of the label "
+    "index: it is only read at labels present in the fold",
+    "kura_dbt.clustering.lineage.x_match_clusters__mutmut_5": "an array of str for object: "
+    "numpy's str is a str, with the same hash",
+    "kura_dbt.clustering.lineage.x_match_clusters__mutmut_13": "int64 dropped: labels are ints",
     "kura_dbt.clustering.lineage.x__overlaps__mutmut_17": "union >= 0 for > 0: a union of 0 "
     "has shared 0, so both give Jaccard 0",
     "kura_dbt.clustering.lineage.x__overlaps__mutmut_57": "share of an empty new cluster 1.0: "
@@ -74,6 +86,37 @@ EQUIVALENT = {
     "stops at the limit, so the extra pass adds nothing",
     "kura_dbt.report.data.x__samples__mutmut_46": "depth <= len(q): the inner loop checks "
     "depth < len(q), so the extra pass adds nothing",
+    **{
+        f"kura_dbt.taxonomy.discover.x__centroids__mutmut_{n}": "zip(strict=...) over two "
+        "columns of one frame: always the same length"
+        for n in (15, 18, 23)
+    },
+    **{
+        f"kura_dbt.taxonomy.discover.x__centroids__mutmut_{n}": "an array of str for object: "
+        "numpy's str is a str, with the same hash"
+        for n in (3, 5)
+    },
+    **{
+        f"kura_dbt.taxonomy.discover.x_discover__mutmut_{n}": "the message of an assertion "
+        "no input reaches (build_hierarchy keeps the base clusters)"
+        for n in (99, 100, 101)
+    },
+    "kura_dbt.taxonomy.discover.x_discover__mutmut_104": "levels as float: 1.0 == 1 in the "
+    "set difference and in the lineage row",
+    "kura_dbt.taxonomy.discover.x_discover__mutmut_15": "init_centers set to None when there "
+    "is no previous taxonomy: None is its default",
+    **{
+        f"kura_dbt.taxonomy.discover.x_discover__mutmut_{n}": "a dtype dropped where the "
+        "clusterer's array already has it (int labels, float centres and radii)"
+        for n in (24, 26, 29, 31, 128, 130)
+    },
+    **{
+        f"{P}member_means__mutmut_{n}": "a dtype dropped: str ids compare alike, float means "
+        "start k-means alike"
+        for n in (4, 6, 23, 25)
+    },
+    f"{P}member_means__mutmut_9": "'XXXX' for a conversation without a cluster: no current "
+    "cluster has that id",
     f"{D}__call____mutmut_4": "point labels as float: match_clusters casts them to int64",
     f"{D}__call____mutmut_7": "the same (dtype dropped)",
     f"{D}__call____mutmut_9": "-2 for 'in no cluster': match_clusters reads every label < 0 so",

@@ -152,13 +152,15 @@ def test_previous_clusters_are_read_at_each_level():
             "parent_id": ["T1", None, None, None],
         }
     )
-    previous = Previous({"a": "B1", "b": "B2", "c": None, "r": "R1"}, clusters)
-    ids = ["a", "b", "c", "x"]
-    assert previous.ancestors_at(0, ids) == ["B1", "B2", None, None]
-    assert previous.ancestors_at(1, ids) == ["T1", None, None, None]
-    assert previous.ancestors_at(2, ids) == [None] * 4
+    previous = Previous(
+        {"a": "B1", "b": "B2", "c": None, "r": "R1", "g": "GONE", "t": "T1"}, clusters
+    )
+    ids = ["a", "b", "c", "x", "g", "t"]
+    assert previous.ancestors_at(0, ids) == ["B1", "B2", None, None, None, None]
+    assert previous.ancestors_at(1, ids) == ["T1", None, None, None, None, "T1"]
+    assert previous.ancestors_at(2, ids) == [None] * 6
     assert previous.ids_at(0) == ["B1", "B2", "R1"] and previous.ids_at(1) == ["T1"]
-    assert Previous().ancestors_at(0, ids) == [None] * 4 and Previous().ids_at(0) == []
+    assert Previous().ancestors_at(0, ids) == [None] * 6 and Previous().ids_at(0) == []
 
 
 def test_member_means_are_the_current_base_clusters_centres_in_todays_space():

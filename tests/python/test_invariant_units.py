@@ -71,6 +71,7 @@ def test_each_row_is_judged_against_its_own_nearest_centroid_radius():
 def test_no_rows_or_no_centroids_assign_nothing():
     nearest, distance, within = assign_to_centroids(np.zeros((2, 3)), np.zeros((0, 3)))
     assert nearest.tolist() == [-1, -1] and np.isnan(distance).all() and not within.any()
+    assert within.dtype == bool
     nearest, distance, within = assign_to_centroids(np.zeros((0, 3)), np.eye(3))
     assert len(nearest) == len(distance) == len(within) == 0
 
@@ -86,11 +87,14 @@ def test_leave_one_out_measures_each_member_against_the_others_only():
     assert d[2] == pytest.approx(0.0, abs=1e-7)  # the others' mean points its way
     assert np.isnan(d[3]) and np.isnan(d[4])  # a cluster of one, and noise
     # a pair: each member against the other; a cluster of one first does not end the count
-    pair = leave_one_out_distances(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), [1, 0, 0])
+    pair = leave_one_out_distances(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), [0, 1, 1])
     assert np.isnan(pair[0]) and pair[1:].tolist() == pytest.approx([1.0, 1.0])
     # the others cancel out (no direction): orthogonal, distance 1, not an error
     cancel = leave_one_out_distances(np.array([[1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]), [0, 0, 0])
     assert cancel[0] == pytest.approx(1.0)
+    # the others' mean is shorter than 1: its direction counts, not its length
+    short = leave_one_out_distances(np.array([[1.0, 0.0], [0.0, 1.0], [-0.8, -0.6]]), [0, 0, 0])
+    assert short[0] == pytest.approx(1 + 0.8 / np.hypot(0.8, 0.4))
 
 
 def test_radii_reject_a_quantile_outside_zero_to_one():
@@ -119,6 +123,8 @@ def test_a_radius_is_the_quantile_of_its_members_floored_at_the_median_of_all():
     assert radii[0] == pytest.approx(np.quantile(loo[:40], 0.9))
     assert radii[1] == pytest.approx(floor) and floor > 0  # the tight cluster is floored
     assert radii[2] == pytest.approx(floor)  # a cluster with no measured member
+    # only clusters of one: no distance measured at all, radii 0 (everything new is novel)
+    assert _radii(np.eye(3), np.array([0, 1, 2]), 3, 0.9).tolist() == [0.0, 0.0, 0.0]
     lone = np.vstack([X, [[0.0, 0.0, 0.0, 1.0]]])  # a cluster of one: no distance to count
     lone_radii = _radii(lone, np.append(labels, 2), 3, 0.9)
     assert lone_radii.tolist() == pytest.approx([radii[0], floor, floor])
@@ -355,6 +361,21 @@ def test_min_share_decides_what_is_significant():
     assert ("A", 1, "split") in _relations(m)  # 2 of A's 10: 20 %
     m = match_clusters(old, new, min_share=0.21)
     assert ("A", 1, "split") not in _relations(m)
+
+
+def test_an_old_cluster_absorbed_into_a_larger_new_one_is_a_merge_into_it():
+    # A (one conversation) went into cluster 0, which is mostly B: A keeps no id but its row
+    # says where its conversation went
+    m = match_clusters(["A"] + ["B"] * 9, [0] * 10)
+    assert m.inherited == {0: "B"} and m.retired == ["A"]
+    assert sorted(m.lineage) == [("A", 0, "merge", 0.1, 1), ("B", 0, "same", 0.9, 9)]
+
+
+def test_a_share_of_exactly_min_share_of_the_new_cluster_is_significant():
+    # 2 of A's 20 (10 %) make up 2 of cluster 1's 10 (20 %)
+    old, new = ["A"] * 20 + ["B"] * 8, [0] * 18 + [1] * 2 + [1] * 8
+    assert ("A", 1, "split") in _relations(match_clusters(old, new, min_share=0.2))
+    assert ("A", 1, "split") not in _relations(match_clusters(old, new, min_share=0.21))
 
 
 def test_an_old_cluster_with_no_member_left_is_retired():
