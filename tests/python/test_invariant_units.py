@@ -371,6 +371,16 @@ def test_an_old_cluster_absorbed_into_a_larger_new_one_is_a_merge_into_it():
     assert sorted(m.lineage) == [("A", 0, "merge", 0.1, 1), ("B", 0, "same", 0.9, 9)]
 
 
+def test_the_only_significant_source_of_a_new_cluster_it_did_not_keep_is_a_merge():
+    # cluster 0: 2 of A's 2, plus one each of C1..C8 (10 % of them and of it): A is its only
+    # significant source but too small a part of it to keep its id
+    old = ["A", "A"] + [f"C{k}" for k in range(1, 9) for _ in range(10)]
+    new = [0, 0] + [n for k in range(1, 9) for n in [0] + [k] * 9]
+    m = match_clusters(old, new)
+    assert "A" in m.retired and 0 not in m.inherited
+    assert ("A", 0, "merge") in _relations(m) and ("A", None, "retired") not in _relations(m)
+
+
 def test_a_share_of_exactly_min_share_of_the_new_cluster_is_significant():
     # 2 of A's 20 (10 %) make up 2 of cluster 1's 10 (20 %)
     old, new = ["A"] * 20 + ["B"] * 8, [0] * 18 + [1] * 2 + [1] * 8
