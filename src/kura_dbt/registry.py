@@ -9,6 +9,7 @@ Adding a backend is one factory in its stage's subpackage.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -57,8 +58,10 @@ class Registry(Generic[T]):
         if key == "auto" and "local" in self._factories:
             key = "local"
         if key not in self._factories:
+            close = difflib.get_close_matches(key, self.names(), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
             raise ValueError(
-                f"kura: unknown {self.kind} {name!r} (var kura__{self.kind}); valid names: "
+                f"kura: unknown {self.kind} {name!r} (var kura__{self.kind}); {hint}valid names: "
                 f"{', '.join(self.names())}"
             )
         return key

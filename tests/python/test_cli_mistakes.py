@@ -65,6 +65,12 @@ def _mistakes(tmp: Path, marts: Path) -> list[tuple[list[str], str]]:
         (["estimate", *db, "--vars", "not: [valid"], "is not YAML"),
         (["estimate", *db, "--vars", "[1]"], "is not a mapping"),
         (["estimate", *db, "--vars", "{kura__llm_max_attempts: 0}"], "kura__llm_max_attempts"),
+        (
+            ["estimate", *db, "--vars", "{kura__summariser: opnai}"],
+            "unknown summariser 'opnai' (var kura__summariser); did you mean openai? valid names",
+        ),
+        (["estimate", *db, "--vars", "{kura__projector: tsne}"], "valid names: pca, umap"),
+        (["estimate", *db, "--private-schema", "x", "--schema", "y"], "pass only --private-sch"),
     ]
 
 
@@ -88,6 +94,47 @@ def test_taxonomy_export_writes_nothing_for_a_wrong_suffix_and_creates_folders(t
     db = tmp_path / "kura.duckdb"
     code, _ = _run(["taxonomy", "export", "--db", str(db), "--out", str(tmp_path / "t.txt")])
     assert code != 0 and not (tmp_path / "t.txt").exists()
+
+
+def test_estimate_names_the_pipeline_schema_as_taxonomy_export_does(tmp_path):
+    from .test_progress_budget import _estimate_state
+
+    db = tmp_path / "kura.duckdb"
+    _estimate_state(db)  # the pipeline tables in main_kura_private
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema elsewhere")
+        for table in ("int_kura__transcripts", "kura__summaries"):
+            con.execute(f"create table elsewhere.{table} as from main_kura_private.{table}")
+        con.execute("drop schema main_kura_private cascade")
+    result = CliRunner().invoke(app, ["estimate", "--db", str(db), "--json"])
+    assert result.exit_code != 0 and "main_kura_private.int_kura__transcripts" in result.output
+    new = CliRunner().invoke(app, ["estimate", "--db", str(db), "--private-schema", "elsewhere"])
+    assert new.exit_code == 0 and "conversations pending" in new.output, new.output
+    assert "deprecated" not in new.output
+    # the old name still works, and says so in one line
+    old = CliRunner().invoke(app, ["estimate", "--db", str(db), "--schema", "elsewhere", "--json"])
+    assert old.exit_code == 0, old.output
+    assert old.stderr.strip() == (
+        "kura: `kura estimate --schema` is deprecated: pass --private-schema (the same schema)"
+    )
+    assert json.loads(old.stdout)["conversations_in"] == 4
+    code, help_text = _run(["estimate", "-h"])
+    assert "--private-schema" in help_text and "--schema" not in help_text.replace("-private-", "")
+    code, export_help = _run(["taxonomy", "export", "-h"])
+    assert "--private-schema" in export_help
+
+
+def test_stage_without_upload_keeps_the_zip_in_the_working_folder(tmp_path, monkeypatch):
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    code, out = _run(["stage", "--no-upload"])
+    assert code == 0, out
+    archive = tmp_path / "kura_dbt.zip"
+    assert archive.exists() and f": {Path('kura_dbt.zip')} (" in out  # the path it printed
+    assert "kura_dbt/__init__.py" in zipfile.ZipFile(archive).namelist()
+    code, out = _run(["stage", "--no-upload", "--out", str(tmp_path / "dist" / "x.zip")])
+    assert code == 0 and (tmp_path / "dist" / "kura_dbt.zip").exists(), out
 
 
 def test_version_short_help_and_help_text(tmp_path):

@@ -1,7 +1,8 @@
 """The loaders on hostile input: an unclosed CSV quote, ids reused across files, JSON nested
-deeper than Python's parser goes, NUL-only messages, and one seeded fuzz test per format that
-checks the accounting: every record of the input is loaded or kept in the rejects with a
-reason, never merged into another or lost."""
+deeper than Python's parser goes, NUL-only messages, and seeded fuzz tests for every format
+(CSV, JSON Lines, Claude, ChatGPT, Parquet, Arrow, a data set folder) that check the
+accounting: every record of the input is loaded or kept in the rejects with a reason, never
+merged into another or lost."""
 
 from __future__ import annotations
 
@@ -388,3 +389,68 @@ def test_fuzz_tables(tmp_path, fmt):
         assert result.collector.message_counts.read == N_ROWS
         present = [i for i, text in enumerate(contents) if text and _token(i) in text]
         _check_accounting(path, b"", {_token(i): {f"row {i}"} for i in present})
+
+
+def test_fuzz_hf_folder_of_conversation_rows(tmp_path):
+    """A data set folder (--format hf, as `to_json` shards it): rows of one conversation each,
+    its messages nested in a list; one shard damaged at random each round."""
+    rng = random.Random(24)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "dataset_info.json").write_text("{}")
+    shards: dict[str, list[str]] = {"part-0.jsonl": [], "part-1.jsonl": []}
+    labels: dict[str, set[str]] = {}
+    for i in range(N_ROWS):
+        name = f"part-{i % 2}.jsonl"
+        messages = [
+            {"role": "user", "content": f"{_token(i)} a question"},
+            {"role": "assistant", "content": "an answer"},
+        ]
+        shards[name].append(json.dumps({"conversation_id": f"c{i:03d}", "messages": messages}))
+        line = len(shards[name])
+        labels[_token(i)] = {f"{name} line {line}", f"{name} line {line} (conversation c{i:03d})"}
+    clean = {name: ("\n".join(rows) + "\n").encode() for name, rows in shards.items()}
+    for _ in range(ROUNDS):
+        damaged = rng.choice(sorted(clean))
+        for name, data in clean.items():
+            (folder / name).write_bytes(_mutate(data, rng) if name == damaged else data)
+        everything = b"".join((folder / name).read_bytes() for name in sorted(clean))
+        _check_accounting(folder, everything, labels)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_fuzz_table_files_with_random_bytes(tmp_path, fmt):
+    """Random bytes inside a Parquet or Arrow file (not only a cut): the file is refused with
+    its name, or every row it yields is loaded or rejected with a reason."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    rng = random.Random(24)
+    table = pa.table(
+        {
+            "conversation_id": [f"c{i:03d}" for i in range(N_ROWS)],
+            "role": ["user"] * N_ROWS,
+            "content": [f"{_token(i)} text" for i in range(N_ROWS)],
+        }
+    )
+    path = tmp_path / f"chats.{fmt}"
+    (pq.write_table if fmt == "parquet" else feather.write_feather)(table, path)
+    clean = path.read_bytes()
+    for _ in range(ROUNDS):
+        data = bytearray(clean)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+        try:
+            result = parse_file(path)
+        except LoadError as exc:
+            assert str(path) in str(exc)
+            continue
+        c = result.collector
+        assert c.conversation_counts.adds_up() and c.message_counts.adds_up()
+        assert c.message_counts.read == N_ROWS  # the file's rows, damaged or not
+        loaded = " ".join(m.content for _, m in result.messages)
+        with_issue = {i.record.split(" (")[0] for i in c.issues}
+        for i in range(N_ROWS):  # each row is loaded once, or has its reason
+            assert loaded.count(_token(i)) == 1 or f"row {i}" in with_issue, (i, c.issues)

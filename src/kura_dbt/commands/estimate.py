@@ -63,6 +63,28 @@ def settings_from_vars(variables: Mapping[str, Any]) -> Any:
     return Settings.from_config({**config, "llm": llm})
 
 
+def check_backends(variables: Mapping[str, Any]) -> None:
+    """A ``ValueError`` (one sentence, with the nearest valid name) for a backend var that
+    names no backend of its stage's registry, as the build would fail on it."""
+    from kura_dbt.classify import CLASSIFIERS
+    from kura_dbt.clustering import CLUSTERERS
+    from kura_dbt.embeddings import EMBEDDERS
+    from kura_dbt.labels import LABELLERS
+    from kura_dbt.projection import PROJECTORS
+    from kura_dbt.settings import all_vars
+    from kura_dbt.summaries import SUMMARISERS
+
+    registries = {
+        f"kura__{r.kind}": r
+        for r in (SUMMARISERS, EMBEDDERS, CLUSTERERS, LABELLERS, PROJECTORS, CLASSIFIERS)
+    }
+    for var in all_vars():
+        value = variables.get(var.name)
+        if var.registered and var.name in registries and isinstance(value, str):
+            if "{{" not in value:  # Jinja: dbt resolves it, as settings_from_vars skips it
+                registries[var.name].key(value)
+
+
 def project_vars(project_dir: Path | None) -> dict[str, Any]:
     """The literal vars of ``project_dir/dbt_project.yml``, global and under ``kura:``."""
     if project_dir is None:
@@ -115,8 +137,8 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
         if "int_kura__transcripts" not in tables:
             raise typer.BadParameter(
                 f"{getattr(source, 'label', source)} has no {schema}.int_kura__transcripts; run "
-                "`dbt build --select +int_kura__transcripts` first (or pass --schema)",
-                param_hint="--db / --profile / --schema",
+                "`dbt build --select +int_kura__transcripts` first (or pass --private-schema)",
+                param_hint="--db / --profile / --private-schema",
             )
         transcripts = tables["int_kura__transcripts"]
         warehouse = _ConnectionReader(con, transcripts, tables.get("kura__summaries"))
@@ -145,12 +167,15 @@ def register(app: typer.Typer) -> None:
     @app.command("estimate")
     def estimate_command(
         db: Annotated[Path, db_option("DuckDB file that `dbt build` wrote")] = DEFAULT_DB,
-        schema: Annotated[
+        private_schema: Annotated[
             str | None,
             typer.Option(
-                help="Schema of int_kura__transcripts and kura__summaries "
+                help="Schema of the pipeline tables int_kura__transcripts and kura__summaries "
                 "(default: <the target's schema>_kura_private, e.g. main_kura_private)"
             ),
+        ] = None,
+        old_schema: Annotated[
+            str | None, typer.Option("--schema", hidden=True, help="Deprecated: --private-schema")
         ] = None,
         project_dir: Annotated[
             Path | None, typer.Option(help="Read the kura__ vars of this dbt project")
@@ -168,6 +193,7 @@ def register(app: typer.Typer) -> None:
         pending (retries of failed rows included, parked rows apart), calls, tokens and cost at
         the configured prices, from a DuckDB file or from Snowflake (--profile / --target or
         --connection). Nothing is sent."""
+        schema = _private_schema(private_schema, old_schema)
         variables = project_vars(project_dir)
         if vars:
             variables.update(parse_vars(vars))
@@ -175,18 +201,37 @@ def register(app: typer.Typer) -> None:
         if schema is None:
             if not source.default_schema:
                 raise typer.BadParameter(
-                    "a connection name has no target schema: pass --schema", param_hint="--schema"
+                    "a connection name has no target schema: pass --private-schema",
+                    param_hint="--private-schema",
                 )
             schema = f"{source.default_schema}_{variables.get('kura__private_schema', PRIVATE)}"
         try:
             settings = settings_from_vars(variables)
-        except (ValueError, TypeError) as exc:  # a var's type, range or allowed values
+            check_backends(variables)
+        except (ValueError, TypeError) as exc:  # a var's type, range, allowed values, backend
             raise typer.BadParameter(str(exc), param_hint="--vars / --project-dir") from None
         result = estimate(source, schema, settings)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
         _print(result)
+
+
+def _private_schema(private_schema: str | None, old_schema: str | None) -> str | None:
+    """``--private-schema``, or the deprecated ``--schema`` it replaced (the same schema, named
+    as ``kura taxonomy export`` names it; ``--schema`` is the marts' schema elsewhere)."""
+    if old_schema is None:
+        return private_schema
+    if private_schema is not None and private_schema != old_schema:
+        raise typer.BadParameter(
+            "pass only --private-schema (--schema is its deprecated old name)",
+            param_hint="--schema",
+        )
+    typer.echo(
+        "kura: `kura estimate --schema` is deprecated: pass --private-schema (the same schema)",
+        err=True,
+    )
+    return old_schema
 
 
 def _print(result: dict[str, Any]) -> None:

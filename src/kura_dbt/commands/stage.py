@@ -83,7 +83,11 @@ def stage(
         typer.Option(help="A pure-Python distribution to add, not on the Anaconda channel"),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Also keep the zip here (with --no-upload: only this)")
+        Path | None,
+        typer.Option(
+            help="Also keep the zip here (with --no-upload: where to write it; default "
+            f"./{ZIP_NAME})"
+        ),
     ] = None,
     do_upload: Annotated[
         bool, typer.Option("--upload/--no-upload", help="Upload to the stage (default) or not")
@@ -94,10 +98,13 @@ def stage(
     In a dbt Cloud job, `dbt run-operation kura_stage_library` does the same."""
     from kura_dbt import __version__
 
+    if out is None and not do_upload:
+        out = Path(ZIP_NAME)  # a zip to upload by hand: kept where the user is, as named
     with tempfile.TemporaryDirectory() as tmp:
         archive = build_zip((out or Path(tmp) / ZIP_NAME).with_name(ZIP_NAME), vendor or ())
         size = archive.stat().st_size
-        console.print(f"kura_dbt {__version__}: {archive} ({size / 1e6:.1f} MB)")
+        shown = archive if out is not None else ZIP_NAME  # a temporary copy: only its name
+        console.print(f"kura_dbt {__version__}: {shown} ({size / 1e6:.1f} MB)")
         if not do_upload:
             return
         location, connect_kwargs = _target_location(profile, target, profiles_dir, stage_path)

@@ -20,7 +20,7 @@ nodes ``{id, message, parent, children}`` and a ``current_node``.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
 from .core import (
     Collector,
@@ -28,6 +28,7 @@ from .core import (
     Message,
     blank_detail,
     export_conversations,
+    required_field,
     timestamp_or_fix,
 )
 from .message_rules import is_blank
@@ -209,7 +210,7 @@ def parse_chatgpt(
             continue
         cid = str(raw_cid)
         record = f"conversation {cid}"
-        if not _is_mapping(mapping, raw, record, cid, collector):
+        if not required_field(mapping, dict, "mapping", raw, record, cid, collector):
             continue
         title = raw.get("title")
         conv = Conversation(
@@ -238,28 +239,6 @@ def parse_chatgpt(
             if parsed is not None:
                 conv.messages.append(parsed)
         collector.finish_conversation(conv, record)
-
-
-def _is_mapping(
-    mapping: Any, raw: Any, record: str, cid: str, collector: Collector
-) -> TypeGuard[dict[str, Any]]:
-    """Whether the conversation's `mapping` is an object; it is rejected when it is not."""
-    if mapping is None:
-        collector.reject_conversation(
-            record, "missing field", field="mapping", conversation_id=cid, raw_excerpt=raw
-        )
-        return False
-    if not isinstance(mapping, dict):
-        collector.reject_conversation(
-            record,
-            "wrong type",
-            field="mapping",
-            conversation_id=cid,
-            raw_excerpt=mapping,
-            detail=f"expected an object, found {type(mapping).__name__}",
-        )
-        return False
-    return True
 
 
 def _skip_off_branch(

@@ -24,7 +24,7 @@ messages are skipped with a reason.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
 from .core import (
     Collector,
@@ -32,6 +32,7 @@ from .core import (
     Message,
     blank_detail,
     export_conversations,
+    required_field,
     timestamp_or_fix,
 )
 from .message_rules import is_blank
@@ -140,7 +141,7 @@ def parse_claude(
             continue
         cid = str(raw_cid)
         record = f"conversation {cid}"
-        if not _is_message_list(messages, raw, record, cid, collector):
+        if not required_field(messages, list, "chat_messages", raw, record, cid, collector):
             continue
         account = raw.get("account")
         user_id = account.get("uuid") if isinstance(account, dict) else None
@@ -165,28 +166,6 @@ def parse_claude(
             if message is not None:
                 conv.messages.append(message)
         collector.finish_conversation(conv, record)
-
-
-def _is_message_list(
-    messages: Any, raw: Any, record: str, cid: str, collector: Collector
-) -> TypeGuard[list[Any]]:
-    """Whether the conversation's `chat_messages` is a list; it is rejected when it is not."""
-    if messages is None:
-        collector.reject_conversation(
-            record, "missing field", field="chat_messages", conversation_id=cid, raw_excerpt=raw
-        )
-        return False
-    if not isinstance(messages, list):
-        collector.reject_conversation(
-            record,
-            "wrong type",
-            field="chat_messages",
-            conversation_id=cid,
-            raw_excerpt=messages,
-            detail=f"expected a list, found {type(messages).__name__}",
-        )
-        return False
-    return True
 
 
 def _skip_off_branch(

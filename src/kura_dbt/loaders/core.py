@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from .message_rules import ROLE_ALIASES, is_invisible_only, normalise_role, role_aliases
 
@@ -697,6 +697,40 @@ def stable_id(*parts: Any) -> str:
 
 
 _EXPORT_NAMES = {"chatgpt": "ChatGPT", "claude": "Claude"}
+_KIND = TypeVar("_KIND")
+_KIND_WORDS: dict[type, str] = {dict: "an object", list: "a list"}
+
+
+def required_field(
+    value: Any,
+    kind: type[_KIND],
+    field: str,
+    raw: Any,
+    record: str,
+    cid: str,
+    collector: Collector,
+    expected: str | None = None,
+) -> TypeGuard[_KIND]:
+    """Whether a conversation's ``field`` (its ``value``) is there and a ``kind`` (``dict`` or
+    ``list``); the conversation is rejected with the reason when it is not: a missing field
+    (the whole conversation ``raw`` as the excerpt) or a wrong type (the value as the excerpt,
+    ``expected`` in words: "a list" by default)."""
+    if value is None:
+        collector.reject_conversation(
+            record, "missing field", field=field, conversation_id=cid, raw_excerpt=raw
+        )
+        return False
+    if not isinstance(value, kind):
+        collector.reject_conversation(
+            record,
+            "wrong type",
+            field=field,
+            conversation_id=cid,
+            raw_excerpt=value,
+            detail=f"expected {expected or _KIND_WORDS[kind]}, found {type(value).__name__}",
+        )
+        return False
+    return True
 
 
 def export_conversations(

@@ -39,6 +39,7 @@ from .core import (
     blank_detail,
     json_error_text,
     json_loads,
+    required_field,
     stable_id,
     timestamp_or_fix,
 )
@@ -237,8 +238,32 @@ def _parquet_table(path: Path, path_label: str):
 
 
 def read_table_rows(path: Path, fmt: str, path_label: str) -> list[tuple[str, Any]]:
+    """The rows of a Parquet or Arrow file; when the file is damaged (offsets out of bounds,
+    text that is not UTF-8, which Arrow does not check on reading) row by row, each damaged
+    row a :class:`Bad` record kept in the rejects with the reason."""
     table = _parquet_table(path, path_label) if fmt == "parquet" else _arrow_table(path, path_label)
-    return [(f"row {i}", row) for i, row in enumerate(table.to_pylist())]
+    if _valid(table) is None:
+        return [(f"row {i}", row) for i, row in enumerate(table.to_pylist())]
+    rows: list[tuple[str, Any]] = []
+    for i in range(table.num_rows):
+        row = table.slice(i, 1)
+        problem = _valid(row)
+        if problem is None:
+            rows.append((f"row {i}", row.to_pylist()[0]))
+        else:
+            rows.append((f"row {i}", Bad("damaged row", problem, None)))
+    return rows
+
+
+def _valid(table: Any) -> str | None:
+    """None when every value of ``table`` is well formed, else what is wrong."""
+    import pyarrow as pa
+
+    try:
+        table.validate(full=True)
+    except (pa.ArrowException, ValueError) as exc:
+        return f"the file's data is not valid: {exc}"
+    return None
 
 
 def hf_files(folder: Path) -> tuple[str, list[Path]]:
@@ -610,7 +635,9 @@ def _conversation_per_row(
         if cid is None:
             continue
         record = f"{label} (conversation {cid})"
-        if not _is_message_list(messages, row, record, cid, messages_key, collector):
+        if not required_field(
+            messages, list, messages_key, row, record, cid, collector, "a list of messages"
+        ):
             continue
         conv = Conversation(conversation_id=cid, raw_message_count=n_raw)
         if user_col:
@@ -670,33 +697,6 @@ def _row_id(
             label, "missing conversation id", field=cid_col, n_messages=n_raw, raw_excerpt=row
         )
     return cid
-
-
-def _is_message_list(
-    messages: Any,
-    row: dict[str, Any],
-    record: str,
-    cid: str,
-    messages_key: str,
-    collector: Collector,
-) -> bool:
-    """Whether the row's messages are a list; the row is rejected when they are not."""
-    if messages is None:
-        collector.reject_conversation(
-            record, "missing field", field=messages_key, conversation_id=cid, raw_excerpt=row
-        )
-        return False
-    if not isinstance(messages, list):
-        collector.reject_conversation(
-            record,
-            "wrong type",
-            field=messages_key,
-            conversation_id=cid,
-            raw_excerpt=row,
-            detail="expected a list of messages",
-        )
-        return False
-    return True
 
 
 def _note_columns(collector: Collector, **used: str | None) -> None:
