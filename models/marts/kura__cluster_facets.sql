@@ -132,8 +132,9 @@ folded as (
         and members.facet_value = judged.facet_value
     where not judged.cell_visible
     group by members.cluster_id, members.facet
-)
+),
 
+cells as (
 select
     cluster_id,
     level,
@@ -188,3 +189,30 @@ select
 from folded
 inner join {{ ref('kura__clusters') }} as clusters
     on folded.cluster_id = clusters.cluster_id
+)
+
+-- the casts hold the contract's types on every warehouse (counts are NUMBER on Snowflake, sums
+-- HUGEINT on DuckDB); they change no value
+select
+    cast(cluster_id as {{ dbt.type_string() }}) as cluster_id,
+    cast(level as {{ dbt.type_bigint() }}) as level,
+    cast(parent_id as {{ dbt.type_string() }}) as parent_id,
+    cast(top_cluster_id as {{ dbt.type_string() }}) as top_cluster_id,
+    cast(cluster_name as {{ dbt.type_string() }}) as cluster_name,
+    cast(facet as {{ dbt.type_string() }}) as facet,
+    cast(facet_value as {{ dbt.type_string() }}) as facet_value,
+    cast(display_value as {{ dbt.type_string() }}) as display_value,
+    cast(conversations as {{ dbt.type_bigint() }}) as conversations,
+    cast(distinct_users as {{ dbt.type_bigint() }}) as distinct_users,
+    cast(cluster_conversations as {{ dbt.type_bigint() }}) as cluster_conversations,
+    cast(share_in_cluster as {{ float_type }}) as share_in_cluster,
+    cast(overall_conversations as {{ dbt.type_bigint() }}) as overall_conversations,
+    cast(population_conversations as {{ dbt.type_bigint() }}) as population_conversations,
+    cast(share_overall as {{ float_type }}) as share_overall,
+    cast(lift as {{ float_type }}) as lift,
+    cast(z_score as {{ float_type }}) as z_score,
+    cast(p_value as {{ float_type }}) as p_value,
+    cast(p_value_bonferroni as {{ float_type }}) as p_value_bonferroni,
+    meets_privacy_threshold,
+    cluster_meets_privacy_threshold
+from cells

@@ -8,13 +8,13 @@
 select
     texts.kind,
     max(audit.auditor) as auditor,
-    {{ var('kura__privacy_min_score', 3) | int }} as min_score,
-    count(*) as texts,
-    sum(case when audit.score is not null then 1 else 0 end) as scored,
-    sum(case when {{ kura.privacy_shown('audit') }} then 0 else 1 end) as withheld,
-    sum(case when audit.score is null then 1 else 0 end) as not_scored,
+    cast({{ var('kura__privacy_min_score', 3) | int }} as {{ dbt.type_int() }}) as min_score,
+    cast(count(*) as {{ dbt.type_bigint() }}) as texts,
+    cast(sum(case when audit.score is not null then 1 else 0 end) as {{ dbt.type_bigint() }}) as scored,
+    cast(sum(case when {{ kura.privacy_shown('audit') }} then 0 else 1 end) as {{ dbt.type_bigint() }}) as withheld,
+    cast(sum(case when audit.score is null then 1 else 0 end) as {{ dbt.type_bigint() }}) as not_scored,
     {%- for score in range(1, 6) %}
-    sum(case when audit.score = {{ score }} then 1 else 0 end) as score_{{ score }}{{ "," if not loop.last }}
+    cast(sum(case when audit.score = {{ score }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as score_{{ score }}{{ "," if not loop.last }}
     {%- endfor %}
 from {{ ref('int_kura__privacy_texts') }} as texts
 left join {{ ref('int_kura__privacy_audit') }} as audit

@@ -32,6 +32,7 @@ BI_FACING = {
     "kura__conversation_clusters",
     "kura__conversations",
     "kura__llm_usage",
+    "kura__privacy_audit",  # the auditor's counts per kind of text, no text
     "kura__projections",
 }
 # where a visible cluster's (redacted) summaries are shown by design (CLIO's layer 1, the

@@ -33,6 +33,8 @@ PUBLIC_MARTS = {
     "kura__alerts",
     "kura__llm_usage",
     "kura__conversation_categories",
+    "kura__cluster_facets",
+    "kura__privacy_audit",
 }
 METRICS = {
     "conversations",

@@ -538,7 +538,9 @@ def _place_conversations(
         base = conv.get("base_cluster_id")
         # the mart hides the summaries below the privacy thresholds, not that they exist
         summarised = conv.get("is_summarised")
-        if summarised if summarised is not None else conv.get("summary") is not None:
+        if summarised is None:  # a mart without the column: a summary shown or withheld
+            summarised = conv.get("summary") is not None or bool(conv.get("privacy_withheld"))
+        if summarised:
             placed.summarised += 1
         if conv.get("privacy_withheld"):
             placed.withheld += 1
