@@ -20,8 +20,6 @@ splits 7 % are then novel, for a 5 % target (``benchmarks/offline_choices.py rad
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 
@@ -36,10 +34,6 @@ CALIBRATION_FOLDS = 5
 CALIBRATION_MAX_ROWS = 20_000  # the calibration reads a seeded sample of at most this many
 
 
-# refit(X, k): the labels (0..k-1) of the clustering redone on X alone
-Refit = Callable[[np.ndarray, int], np.ndarray]
-
-
 def cluster_radii(
     X: np.ndarray,
     labels: np.ndarray,
@@ -47,14 +41,12 @@ def cluster_radii(
     quantile: float = 0.95,
     calibrate: bool = True,
     seed: int = 0,
-    refit: Refit | None = None,
 ) -> np.ndarray:
     """One radius per cluster 0..k-1 (cosine distance), see the module docstring;
-    ``calibrate``: scaled by :func:`calibration_scale` (with ``refit``, the clustering itself
-    is redone without each held-out fold)."""
+    ``calibrate``: scaled by :func:`calibration_scale`."""
     radii = _radii(X, labels, len(centers), quantile)
     if calibrate:
-        radii = radii * calibration_scale(X, labels, len(centers), quantile, seed=seed, refit=refit)
+        radii = radii * calibration_scale(X, labels, len(centers), quantile, seed=seed)
     return radii
 
 
@@ -65,13 +57,10 @@ def calibration_scale(
     quantile: float,
     folds: int = CALIBRATION_FOLDS,
     seed: int = 0,
-    refit: Refit | None = None,
 ) -> float:
     """The factor (>= 1) by which the radii must grow so that a ``quantile`` share of members,
     each measured against the centroids and radii fitted without its fold, falls within the
-    radius of its nearest centroid. With ``refit`` the other folds are clustered afresh (the
-    fold's members took no part in drawing the clusters, as tomorrow's conversations take
-    none); without it they keep their labels. 1.0 when there are too few members to tell."""
+    radius of its nearest centroid. 1.0 when there are too few members to tell."""
     labels = np.asarray(labels)
     rows = np.flatnonzero(labels >= 0)
     rng = np.random.default_rng(seed)
@@ -85,12 +74,11 @@ def calibration_scale(
     ratios = []
     for f in range(folds):
         train, held = fold != f, fold == f
-        y_train = refit(U[train], k) if refit is not None else y[train]
-        present = np.unique(y_train)
-        centroids = np.stack([U[train][y_train == c].mean(axis=0) for c in present])
-        index = np.full(int(max(k, y_train.max() + 1)), -1)
+        present = np.unique(y[train])
+        centroids = np.stack([U[train][y[train] == c].mean(axis=0) for c in present])
+        index = np.full(k, -1)
         index[present] = np.arange(len(present))
-        radii = _radii(U[train], index[y_train], len(present), quantile)
+        radii = _radii(U[train], index[y[train]], len(present), quantile)
         nearest, distance, _ = assign_to_centroids(U[held], centroids)
         ratios.append(distance / np.maximum(radii[nearest], 1e-9))
     return max(1.0, float(np.quantile(np.concatenate(ratios), quantile)))

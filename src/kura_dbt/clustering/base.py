@@ -51,7 +51,6 @@ class AssignMixin:
                 self.cluster_centers_,
                 self.radius_quantile,
                 seed=int(getattr(self, "random_state", 0) or 0),
-                refit=getattr(self, "_refit", None),
             )
 
     def assign(self, X: Any) -> np.ndarray:

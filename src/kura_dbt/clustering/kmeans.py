@@ -250,17 +250,6 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             self._say(f"calibrating the novelty radii of {self.n_clusters_} clusters")
         self._set_radii(X)
 
-    def _refit(self, X: np.ndarray, k: int) -> np.ndarray:
-        """The labels of a fresh k-means fit of ``k`` clusters on ``X`` (one seeded start):
-        the clustering redone without the held-out fold, for the radii's calibration."""
-        k = min(k, len(X))
-        if k <= 1:
-            return np.zeros(len(X), dtype=np.int64)
-        model = KMeans(
-            n_clusters=k, n_init=1, max_iter=self.candidate_max_iter, random_state=self.random_state
-        )
-        return np.asarray(model.fit(X).labels_, dtype=np.int64)
-
     def _score(self, sample: np.ndarray, k: int) -> float:
         model = self._estimator(k, final=False).fit(sample)
         if self.criterion == "bic":
