@@ -567,5 +567,7 @@ def test_no_parent_swallows_a_broad_region_of_loosely_related_clusters(max_top):
     top = np.array([top_of[base_ids[b]] for b in labels])
     centres = {t: _unit(X[top == t].sum(axis=0)) for t in set(top)}
     own = np.array([X[i] @ centres[t] for i, t in enumerate(top)])
-    others = np.array([[X[i] @ c for t, c in centres.items() if t != top[i]] for i in range(len(X))])
+    others = np.array(
+        [[X[i] @ c for t, c in centres.items() if t != top[i]] for i in range(len(X))]
+    )
     assert (own[:, None] >= others - 1e-6).mean() > 0.9  # siblings distinct
