@@ -48,9 +48,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.cluster_quality import machine_line, run_bertopic  # noqa: E402
-from benchmarks.corpora import Turns, banking77, oasst, sgd, write_raw  # noqa: E402
+from benchmarks.corpora import Turns, banking77, mixed, oasst, sgd, write_raw  # noqa: E402
+from benchmarks.structure import structure  # noqa: E402
 
-SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst}
+SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst, "mixed": mixed}
 
 
 # --------------------------------------------------------------------------- the build
@@ -168,10 +169,43 @@ def names_report(clusters: pd.DataFrame, sample: int = 15) -> dict[str, Any]:
     }
 
 
-def run_set(name: str, data_dir: Path, workdir: Path, extra_vars: dict[str, Any]) -> dict[str, Any]:
-    conversations, labels = SETS[name](data_dir)
+def held_out_days(n: int, share: float, seed: int = 7) -> tuple[list[int], list[int]]:
+    """A seeded split of ``n`` conversations into the days a discovery sees and a later day of
+    the same source (``share`` of them, at least one when ``share`` > 0)."""
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    later = max(1, round(n * share)) if share > 0 else 0
+    return order[: n - later], order[n - later :]
+
+
+def novelty(db: Path, later_ids: list[str]) -> dict[str, Any]:
+    """The share of the later day's conversations that the build left novel, and its decision."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        con.register("later", pd.DataFrame({"conversation_id": later_ids}))
+        novel = con.execute(
+            "select avg(case when c.is_unclustered then 1.0 else 0.0 end) as share, count(*) as n "
+            "from kura__conversation_clusters as c join later using (conversation_id)"
+        ).fetchone()
+        run = con.execute(
+            "select decision, reason from kura__cluster_runs order by run_number desc limit 1"
+        ).fetchone()
+    return {"share": float(novel[0]), "n": int(novel[1]), "decision": run[0], "reason": run[1]}
+
+
+def run_set(
+    name: str,
+    data_dir: Path,
+    workdir: Path,
+    extra_vars: dict[str, Any],
+    held_out: float = 0.0,
+    references: bool = True,
+) -> dict[str, Any]:
+    everything, all_labels = SETS[name](data_dir)
+    first, later = held_out_days(len(everything), held_out)
+    conversations = [everything[i] for i in first + later]
+    labels = [all_labels[i] for i in first + later] if all_labels else None
     db = workdir / f"{name}.duckdb"
-    write_raw(db, conversations)
+    write_raw(db, conversations[: len(first)])
     variables: dict[str, Any] = {
         "kura__conversations": "raw.conversations",
         "kura__messages": "raw.messages",
@@ -186,17 +220,37 @@ def run_set(name: str, data_dir: Path, workdir: Path, extra_vars: dict[str, Any]
     frame, clusters, matrix = read_build(db)
     result: dict[str, Any] = {
         "set": name,
-        "conversations": len(conversations),
+        "conversations": len(first),
         "wall_s": wall,
         **names_report(clusters),
+        **structure(matrix, frame["base_cluster_id"], frame["top_cluster_id"]),
     }
-    if labels is None:
-        return result
+    if later:
+        write_raw(db, conversations)  # the same rows, and a later day's after them
+        dbt_build(db, workdir / name, variables)
+        ids = [f"c{i:06d}" for i in range(len(first), len(conversations))]
+        result["held_out"] = novelty(db, ids)
+    if labels is not None:
+        result.update(labelled_scores(name, frame, matrix, conversations, labels, references))
+    return result
+
+
+def labelled_scores(
+    name: str,
+    frame: pd.DataFrame,
+    matrix: np.ndarray,
+    conversations: list[Turns],
+    labels: list[str],
+    references: bool,
+) -> dict[str, Any]:
+    """The build's clusters against the labels, next to the references on the same data."""
     order = [int(c[1:]) for c in frame["conversation_id"]]
     y = [labels[i] for i in order]
     truth_k = len(set(y))
-    result["labels"] = truth_k
-    result["base"] = score(y, frame["base_cluster_id"])
+    result: dict[str, Any] = {"labels": truth_k, "base": score(y, frame["base_cluster_id"])}
+    result["top"] = score(y, frame["top_cluster_id"])
+    if not references:
+        return result
     seed = 42
     result["kmeans_true_k_same_embeddings"] = score(
         y, KMeans(truth_k, n_init=3, random_state=seed).fit_predict(matrix)
@@ -209,13 +263,12 @@ def run_set(name: str, data_dir: Path, workdir: Path, extra_vars: dict[str, Any]
         topics = bertopic(frame["request"].fillna(frame["summary"]).astype(str).tolist(), matrix)
         if topics is not None:
             result["bertopic_same_embeddings"] = score(y, topics)
-    if name == "sgd":
-        result["top"] = score(y, frame["top_cluster_id"])
+    if name in ("sgd", "mixed"):
         result["ward_n_same_embeddings"] = score(
-            y, AgglomerativeClustering(n_clusters=n_domains, linkage="ward").fit_predict(matrix)
+            y, AgglomerativeClustering(n_clusters=truth_k, linkage="ward").fit_predict(matrix)
         )
         result["kmeans_n_same_embeddings"] = score(
-            y, KMeans(n_domains, n_init=3, random_state=seed).fit_predict(matrix)
+            y, KMeans(truth_k, n_init=3, random_state=seed).fit_predict(matrix)
         )
     return result
 
@@ -228,7 +281,19 @@ def print_result(r: dict[str, Any]) -> None:
         f"{r['top_clusters']}, levels {r['levels']}; names unique among siblings "
         f"{r['names_unique_among_siblings']}"
     )
-    rows = [k for k in r if isinstance(r[k], dict)]
+    print(
+        f"base coherence: {100 * r['nearer_other']:.1f} % nearer another cluster's centroid, "
+        f"mean similarity to own centroid {r['to_centroid']:.3f}; largest top-level cluster "
+        f"{100 * r['top_share']:.1f} %, similarity within top-level clusters "
+        f"{r['within_top']:.3f}, between {r['between_top']:.3f}"
+    )
+    if "held_out" in r:
+        h = r["held_out"]
+        print(
+            f"held-out later day: {100 * h['share']:.1f} % of {h['n']} novel "
+            f"(decision {h['decision']}: {h['reason']})"
+        )
+    rows = [k for k in r if isinstance(r[k], dict) and "nmi" in r[k]]
     if rows:
         print(f"{'clustering':36s} {'k':>4s} {'NMI':>6s} {'ARI':>6s}")
         for key in rows:
@@ -247,6 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML), e.g. '{kura__x: 1}'")
     parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--held-out",
+        type=float,
+        default=0.0,
+        help="discover on the rest, then add this share as a later day and report its novel share",
+    )
+    parser.add_argument(
+        "--no-references", action="store_true", help="skip k-means/Ward/BERTopic references"
+    )
     args = parser.parse_args(argv)
     extra = yaml.safe_load(args.vars) or {}
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="kura_build_quality_"))
@@ -256,7 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name in args.sets.split(","):
-            results.append(run_set(name.strip(), args.data_dir, workdir, extra))
+            results.append(
+                run_set(
+                    name.strip(),
+                    args.data_dir,
+                    workdir,
+                    extra,
+                    held_out=args.held_out,
+                    references=not args.no_references,
+                )
+            )
             print_result(results[-1])
     finally:
         if args.keep is None:

@@ -70,6 +70,24 @@ def oasst(data_dir: Path) -> tuple[list[Turns], list[str] | None]:
     return conversations, None
 
 
+def mixed(data_dir: Path, n_banking: int = 500, n_sgd: int = 1150) -> tuple[list[Turns], list[str]]:
+    """A diverse set with known activities, 2,000 conversations in a fixed shuffle: every
+    OpenAssistant conversation (label ``open chat``), ``n_sgd`` Schema-Guided Dialogue dialogues
+    (label: their domain) and ``n_banking`` banking77 test queries (label ``banking``): what an
+    assistant serving several kinds of users sees, where a top level should show the kinds."""
+    rng = random.Random(0)
+    open_chat = oasst(data_dir)[0]
+    dialogues, domains = sgd(data_dir)
+    queries = banking77(data_dir)[0]
+    picked_sgd = sorted(rng.sample(range(len(dialogues)), n_sgd))
+    picked_banking = sorted(rng.sample(range(len(queries)), n_banking))
+    rows = [(c, "open chat") for c in open_chat]
+    rows += [(dialogues[i], domains[i]) for i in picked_sgd]
+    rows += [(queries[i], "banking") for i in picked_banking]
+    rng.shuffle(rows)
+    return [c for c, _ in rows], [label for _, label in rows]
+
+
 def corpus(data_dir: Path) -> list[Turns]:
     """Every conversation available offline, in a fixed order: list of (role, content) turns."""
     conversations = sgd(data_dir)[0] + oasst_threads(data_dir)

@@ -489,16 +489,20 @@ def embed_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     return frame
 
 
+EMBED_CHUNK_MAX = 1024  # texts per call of a local embedder: about 8 s on 2 cores
+
+
 def _embed_texts(embedder: Any, texts: list[str]) -> Any:
     """``embedder.embed_with_usage(texts)``; a local embedder (no LLM requests to report)
-    goes in tenths of at least 2,000 texts, so that the stage's progress can say how far it is."""
+    goes in tenths of the texts, at most :data:`EMBED_CHUNK_MAX` at a time, so that the
+    stage's progress speaks at any size, every tenth or every ``kura__progress_interval_s``."""
     from kura_dbt.budget import current_monitor
     from kura_dbt.embeddings.base import EmbeddingRun
 
     monitor = current_monitor()
-    if monitor is None or _llm_of(embedder) is not None or len(texts) < 4000:
+    if monitor is None or _llm_of(embedder) is not None or not texts:
         return embedder.embed_with_usage(texts)
-    size = max(2000, -(-len(texts) // 10))
+    size = min(EMBED_CHUNK_MAX, -(-len(texts) // 10))
     monitor.progress.add_total(len(texts))
     parts = []
     for start in range(0, len(texts), size):

@@ -530,3 +530,44 @@ def test_siblings_renamed_for_uniqueness_are_not_asked_again_on_a_rerun():
     assert second[["cluster_id", "parent_id", "name"]].equals(
         first[["cluster_id", "parent_id", "name"]]
     )
+
+
+def _broad_region_and_activities(seed: int = 0, dim: int = 64):
+    """Conversations of four tight, distinct activities (3 small base clusters each) and one
+    broad region of 24 loosely related base clusters (a shared direction plus each its own),
+    as real chat logs hold coding next to writing, advice, role-play and the rest."""
+    rng = np.random.default_rng(seed)
+    centres, sizes = [], []
+    for a in range(4):
+        axis = np.eye(dim)[a]
+        centres += [_unit(axis + 0.35 * _unit(rng.normal(size=dim))) for _ in range(3)]
+        sizes += [15] * 3
+    shared = np.eye(dim)[10]
+    centres += [_unit(0.55 * shared + _unit(rng.normal(size=dim))) for _ in range(24)]
+    sizes += [40] * 24
+    X = np.concatenate(
+        [_unit(c + 0.5 * rng.normal(size=(n, dim)) / np.sqrt(dim)) for c, n in zip(centres, sizes)]
+    )
+    return X.astype(np.float32), np.repeat(np.arange(len(sizes)), sizes)
+
+
+@pytest.mark.parametrize("max_top", [5, 6])
+def test_no_parent_swallows_a_broad_region_of_loosely_related_clusters(max_top):
+    """Parents are built from their conversations: grouping the children's centroids (each
+    counting once) kept the four tight activities apart and put the broad region, 84 % of the
+    conversations, under one top-level cluster; grouping by members splits it, and every
+    conversation is nearer its own top-level cluster's centre than before, on average."""
+    X, labels = _broad_region_and_activities()
+    rows = build_hierarchy(X, labels, ["t"] * len(X), [None] * len(X), max_top=max_top)
+    tops = rows[rows["parent_id"].isna()]
+    assert len(tops) == max_top
+    assert tops["size"].max() / len(X) <= 0.4
+    top_of = dict(zip(rows["cluster_id"], rows["top_cluster_id"]))
+    base_ids = rows[rows["level"] == 0].sort_values("cluster_id")["cluster_id"].tolist()
+    top = np.array([top_of[base_ids[b]] for b in labels])
+    centres = {t: _unit(X[top == t].sum(axis=0)) for t in set(top)}
+    own = np.array([X[i] @ centres[t] for i, t in enumerate(top)])
+    others = np.array(
+        [[X[i] @ c for t, c in centres.items() if t != top[i]] for i in range(len(X))]
+    )
+    assert (own[:, None] >= others - 1e-6).mean() > 0.9  # siblings distinct

@@ -306,3 +306,44 @@ def test_estimate_counts_retries_and_not_parked_rows_from_duckdb_and_snowflake(t
         )
     assert snow.exit_code == 0, snow.output
     assert json.loads(snow.output) == result
+
+
+# --------------------------------------------------------------------------- long local steps
+
+
+def test_the_local_embedder_reports_every_tenth_at_any_size():
+    """A few hundred texts took over a minute with no line (lines started at 4,000 texts)."""
+    from kura_dbt.embeddings.local import LocalEmbedder
+    from kura_dbt.pipeline import _embed_texts
+
+    progress = Progress("kura__embeddings", unit="texts", interval_s=3600)
+    texts = [f"how do I fix error number {i} in my bike's gears?" for i in range(40)]
+    with monitoring(StageMonitor(progress)):
+        run = _embed_texts(LocalEmbedder(), texts)
+    assert run.vectors.shape == (40, 384)
+    assert len(progress.lines) == 10 and progress.lines[-1].startswith("kura__embeddings: 40/40")
+
+
+def test_discovery_and_the_map_fit_report_their_steps():
+    import numpy as np
+
+    from kura_dbt.projection.projectors import UmapProjector
+    from kura_dbt.settings import Settings
+    from kura_dbt.taxonomy.discover import discover
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 16)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    progress = Progress("int_kura__cluster_state", interval_s=3600)
+    with monitoring(StageMonitor(progress)):
+        discover([f"c{i}" for i in range(120)], X, ["t"] * 120, Settings(max_top_clusters=2))
+    said = "\n".join(progress.lines)
+    for step in ("discovery: clustering 120", "choosing the number of clusters", "fitting"):
+        assert step in said
+    assert "calibrating the novelty radii" in said and "hierarchy built" in said
+
+    umap = UmapProjector(n_epochs=20)
+    umap.progress = Progress("int_kura__map_points", unit="epochs", interval_s=3600)
+    umap.fit_transform(X)
+    assert umap.progress.lines[0].startswith("int_kura__map_points: fitting UMAP on 120 points")
+    assert len(umap.progress.lines) == 11 and "20/20 epochs" in umap.progress.lines[-1]

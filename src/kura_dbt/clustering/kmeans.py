@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,7 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
                 )
                 k = distinct
         else:
+            self._say(f"choosing the number of clusters on {len(sample)} of {n} conversations")
             k = self._select_k(sample, n)
 
         if k <= 1:
@@ -127,6 +129,7 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
             self._set_result(labels, centers, X)
             return self
 
+        self._say(f"fitting {k} clusters on {n} conversations")
         model = self._estimator(k, final=True)
         if self.init_centers is not None:
             model.set_params(init=self._warm_start(X, k, rng), n_init=1)
@@ -243,6 +246,8 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         self.cluster_centers_ = np.ascontiguousarray(
             np.asarray(centers, dtype=np.float32)[order]
         ).reshape(order.size, X.shape[1])
+        if self.n_clusters_:
+            self._say(f"calibrating the novelty radii of {self.n_clusters_} clusters")
         self._set_radii(X)
 
     def _score(self, sample: np.ndarray, k: int) -> float:
@@ -293,7 +298,13 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         """The score of k, computed once (``k_scores_``)."""
         if k not in self.k_scores_:
             self.k_scores_[k] = self._score(sample, k)
+            self._say(f"scored k = {k} ({len(self.k_scores_)} candidates so far)", step=True)
         return self.k_scores_[k]
+
+    def _say(self, message: str, step: bool = False) -> None:
+        """Tell ``progress`` (when set) what the fit is doing; ``step``: one of many alike."""
+        if self.progress is not None:
+            self.progress(message, step)
 
     def _coarse_scan(self, sample: np.ndarray, k_min: int, k_max: int) -> None:
         """1. A coarse geometric grid, ascending, stopping once the score has fallen `patience`
@@ -417,6 +428,7 @@ class KMeansClusterer(_AutoKMeansBase):
         init_centers: Any = None,
         keep_k_tolerance: float = 0.01,
         target_cluster_size: int | None = None,
+        progress: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -435,6 +447,7 @@ class KMeansClusterer(_AutoKMeansBase):
         self.init_centers = init_centers
         self.keep_k_tolerance = keep_k_tolerance
         self.target_cluster_size = target_cluster_size
+        self.progress = progress
 
     def _estimator(self, k: int, *, final: bool) -> KMeans:
         return KMeans(
@@ -475,6 +488,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         init_centers: Any = None,
         keep_k_tolerance: float = 0.01,
         target_cluster_size: int | None = None,
+        progress: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.min_clusters = min_clusters
@@ -494,6 +508,7 @@ class MiniBatchKMeansClusterer(_AutoKMeansBase):
         self.init_centers = init_centers
         self.keep_k_tolerance = keep_k_tolerance
         self.target_cluster_size = target_cluster_size
+        self.progress = progress
 
     def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
         if not final:

@@ -4,10 +4,12 @@ top-level clusters.
 The clusters that have no parent yet are the frontier (at first, every base cluster). A
 geometric schedule sets the frontier's size after each level (each about ``branching`` times
 smaller than the one before, ending at ``max_top``). Each level groups the frontier into
-exactly that many groups with the labeller's ``group`` (by default Ward agglomerative
-clustering of their centroids, refined so that each cluster is in the group with the nearest
-mean, deterministic; the LLM labeller proposes and assigns categories, CLIO-style, and its
-groups are then merged or split to the exact number). A group of two or more becomes a parent
+exactly that many groups: by default from their conversations (:func:`group_members`:
+spherical k-means over the conversations with each cluster kept whole, so that every
+conversation counts and no parent swallows a broad region of loosely related clusters; each
+cluster ends in the group with the nearest mean; deterministic); a labeller with a grouping of
+its own (the LLM labeller proposes and assigns categories, CLIO-style) has its groups merged or
+split to the exact number. A group of two or more becomes a parent
 at that level; a group of one is never wrapped in a single-child parent: its cluster stays on
 the frontier. So a parent's children can come from different levels below it, and the
 top-level clusters (the roots) can be at different levels, a base cluster unlike every other
@@ -23,6 +25,7 @@ from kura_dbt.hierarchy.build import HIERARCHY_COLUMNS, build_hierarchy, cluster
 from kura_dbt.hierarchy.grouping import (
     exact_groups,
     group_clusters,
+    group_members,
     level_schedule,
     refine_groups,
 )
@@ -33,6 +36,7 @@ __all__ = [
     "cluster_id",
     "exact_groups",
     "group_clusters",
+    "group_members",
     "label_cache",
     "level_schedule",
     "refine_groups",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt.failures import check_failures
-from kura_dbt.hierarchy.grouping import exact_groups, level_schedule, refine_groups
+from kura_dbt.hierarchy.grouping import exact_groups, group_members, level_schedule
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
 from kura_dbt.labels.base import unique_sibling_names
 from kura_dbt.parking import RetryPolicy
@@ -220,15 +220,15 @@ class _Builder:
         )
         if reused is not None and int(reused.max()) + 1 == target:
             return reused
+        if type(labeller).group is Labeller.group:
+            # no grouping of its own (the local labeller): parents are built from their
+            # conversations, and each child ends nearest its own parent's centroid
+            sums = np.stack([embeddings[members_of[c]].sum(axis=0) for c in frontier])
+            return group_members(sums, target)
         names = self.names_by_id
         texts_of = [f"{names[c].name}: {names[c].description}" for c in frontier]
         groups = exact_groups(labeller.group(texts_of, centroids, target), centroids, target)
         self.group_usage[level_number] = dict(labeller.group_usage)
-        if type(labeller).group is Labeller.group:
-            # the grouping by centroids: each child ends nearest its own parent's centroid
-            # (the mean of its conversations), not just the mean of its siblings' centroids
-            sums = np.stack([embeddings[members_of[c]].sum(axis=0) for c in frontier])
-            groups = refine_groups(groups, sums)
         return groups
 
     def name_level(self, level_number: int, level: _Level) -> None:

@@ -7,12 +7,13 @@ would be a single-child parent): its cluster stays on the frontier as it is, and
 at a later level or stay a top-level cluster. So every level takes the frontier to exactly its
 target size, and the last one to exactly ``max_top``.
 
-The default grouping is Ward agglomerative clustering of the frontier's centroids, refined so
-that each cluster sits in the group whose direction is nearest to it by cosine
-(:func:`refine_groups`; :func:`~kura_dbt.hierarchy.build_hierarchy` refines it again with the
-conversations' embeddings, so that each child is nearest its own parent's centroid). A
-labeller's own grouping (the LLM's) is brought to the exact number of groups by
-:func:`exact_groups` (merge the closest groups, or split the widest).
+The default grouping (:func:`group_members`) is built from the conversations: spherical k-means
+over them with each cluster kept whole, from several starts, so that each cluster sits in the
+group whose centroid (the mean direction of its conversations) is nearest to it by cosine
+(:func:`refine_groups`). :func:`group_clusters` groups centroids alone (Ward, each counting
+once; one of the starts, and what a labeller's ``group`` gets by default). A labeller's own
+grouping (the LLM's) is brought to the exact number of groups by :func:`exact_groups` (merge
+the closest groups, or split the widest).
 """
 
 from __future__ import annotations
@@ -64,6 +65,73 @@ def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
         return np.zeros(k, dtype=int)
     assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(centroids)
     return refine_groups(assignment, centroids)
+
+
+def group_members(sums: np.ndarray, n_groups: int, n_init: int = 8, seed: int = 0) -> np.ndarray:
+    """Put each of k clusters in one of exactly ``min(n_groups, k)`` groups, judged by their
+    conversations: ``sums[c]`` is the sum of cluster c's (unit) conversation embeddings.
+
+    The grouping maximises the sum over conversations of their similarity to their group's
+    centroid (spherical k-means on the conversations, each cluster kept whole): with
+    ``S_g = sum of sums[c] in g`` that is ``sum_g |S_g|``. So every conversation counts, not
+    every cluster once: a broad region of many loosely related clusters (writing, advice,
+    role-play ...) gains more from being split than two tight, distinct clusters lose from
+    sharing a parent, where grouping the clusters' centroids (each counting once) keeps the
+    tight ones apart and lumps the rest into one parent that holds most conversations.
+
+    Local search from several starts: Ward on the clusters' directions (the centroid
+    grouping) and ``n_init`` seeded k-means++ starts weighted by the clusters' masses, each
+    refined by :func:`refine_groups`; the best objective wins (ties: the earlier start).
+    Deterministic for a given ``seed``. Returns group indices 0..m-1 by first appearance."""
+    sums = np.asarray(sums, dtype=np.float64)
+    k = len(sums)
+    if k < 1:
+        raise ValueError("need at least one cluster to group")
+    n_groups = min(max(1, int(n_groups)), k)
+    if n_groups == k:
+        return np.arange(k)
+    if n_groups == 1:
+        return np.zeros(k, dtype=int)
+    units = sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]
+    starts = [group_clusters(units, n_groups)]
+    rng = np.random.default_rng(seed)
+    starts += [_seeded_start(units, sums, n_groups, rng) for _ in range(n_init)]
+    best, best_score = starts[0], -np.inf
+    for start in starts:
+        groups = refine_groups(start, sums)
+        score = _members_objective(groups, sums)
+        if score > best_score + 1e-9:
+            best, best_score = groups, score
+    return best
+
+
+def _seeded_start(
+    units: np.ndarray, sums: np.ndarray, n_groups: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A k-means++ start on the clusters' directions, each weighted by its mass (``|sum|``):
+    seeds far (by cosine) from those picked, then every cluster in the group of its nearest
+    seed (each seed keeping its own)."""
+    mass = np.linalg.norm(sums, axis=1)
+    picked = [int(rng.choice(len(units), p=mass / mass.sum()))]
+    nearest = 1.0 - units @ units[picked[0]]
+    while len(picked) < n_groups:
+        weights = np.maximum(nearest, 0.0) * mass
+        weights[picked] = 0.0
+        total = weights.sum()
+        free = np.setdiff1d(np.arange(len(units)), picked)
+        pick = int(rng.choice(len(units), p=weights / total)) if total > 0 else int(free[0])
+        picked.append(pick)
+        nearest = np.minimum(nearest, 1.0 - units @ units[pick])
+    groups = (units @ units[picked].T).argmax(axis=1)
+    groups[picked] = np.arange(n_groups)
+    return groups
+
+
+def _members_objective(groups: np.ndarray, sums: np.ndarray) -> float:
+    """The sum over conversations of their similarity to their group's centroid."""
+    totals = np.zeros((int(groups.max()) + 1, sums.shape[1]))
+    np.add.at(totals, groups, sums)
+    return float(np.linalg.norm(totals, axis=1).sum())
 
 
 def refine_groups(assignment: np.ndarray, vectors: np.ndarray, max_sweeps: int = 100) -> np.ndarray:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from kura_dbt import sql
 from kura_dbt.frames import WarehouseReader
+from kura_dbt.progress import Progress
 from kura_dbt.projection.place import place_from_neighbours
 from kura_dbt.settings import Settings
 
@@ -109,6 +110,13 @@ def _fit(
     if len(rows) > settings.map_max_fit_points:
         fit = np.sort(rng.choice(len(rows), size=settings.map_max_fit_points, replace=False))
     xy = np.zeros((len(rows), 2))
+    if hasattr(projector, "progress"):  # a projector that reports its fit (UMAP's epochs)
+        projector.progress = Progress(
+            "int_kura__map_points",
+            unit="epochs",
+            interval_s=settings.progress_interval_s,
+            enabled=settings.progress,
+        )
     xy[fit] = projector.fit_transform(X[fit])
     base = {**base, "projector": getattr(projector, "method", None) or base["projector"]}
     fitted = np.zeros(len(rows), dtype=bool)

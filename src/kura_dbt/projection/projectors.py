@@ -7,7 +7,12 @@ records the method that placed its points, not only the one that was configured.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import numpy as np
+
+from kura_dbt.progress import Progress
 
 
 class UmapProjector:
@@ -34,6 +39,8 @@ class UmapProjector:
         self.random_state = random_state
         self.min_points = min_points
         self.method: str | None = None  # what the last fit_transform ran
+        # set by the map before a fit: its epochs reported as progress lines
+        self.progress: Progress | None = None
 
     def method_for(self, n_points: int) -> str:
         """The method :meth:`fit_transform` runs on ``n_points`` points."""
@@ -54,8 +61,49 @@ class UmapProjector:
             random_state=self.random_state,
             n_epochs=self.n_epochs,
             n_jobs=1,
+            tqdm_kwds=_epoch_reporter(self.progress),
         )
+        if self.progress is not None:
+            self.progress.say(f"fitting UMAP on {len(X)} points: neighbours, then epochs")
         return np.asarray(reducer.fit_transform(X), dtype=np.float64)
+
+
+class _EpochLines:
+    """A file for UMAP's epoch bar (tqdm): reads ``done total`` from each bar it is written
+    (the format :func:`_epoch_reporter` sets) and advances a :class:`Progress` to it."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def write(self, text: str) -> int:
+        match = _EPOCHS.search(text)
+        if match:
+            done, total = int(match.group(1)), int(match.group(2))
+            if self.progress.total != total:  # the bar's first line: the epochs start now
+                self.progress.set_total(total)
+                self.progress.started = self.progress.last_at = self.progress.clock()
+            if done > self.progress.done:
+                self.progress.advance(done - self.progress.done)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+_EPOCHS = re.compile(r"kura-epochs (\d+) (\d+)")
+
+
+def _epoch_reporter(progress: Progress | None) -> dict[str, Any] | None:
+    """UMAP's ``tqdm_kwds``: its epoch bar written to :class:`_EpochLines` (None: UMAP's own
+    default, no bar)."""
+    if progress is None:
+        return None
+    return {
+        "disable": False,
+        "file": _EpochLines(progress),
+        "bar_format": "kura-epochs {n} {total}",
+        "mininterval": 0.0,
+    }
 
 
 class PcaProjector:

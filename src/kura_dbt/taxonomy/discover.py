@@ -9,9 +9,10 @@ asking the labeller. Unmatched clusters get a new opaque id; the pairs are linea
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -190,7 +191,12 @@ def discover(
     warm = previous.member_means(ids, X)
     if warm is not None and "init_centers" in clusterer.get_params():
         clusterer.set_params(init_centers=warm)  # start from the clusters that hold (k-means)
+    say = _discovery_lines()
+    if "progress" in clusterer.get_params():
+        clusterer.set_params(progress=say)
+    say(f"clustering {len(ids)} conversations ({settings.clusterer})")
     clusterer.fit(X)
+    say(f"{clusterer.n_clusters_} base clusters; building and naming the hierarchy")
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     centers = np.asarray(clusterer.cluster_centers_, dtype=np.float64)
     nearest, to_nearest, _ = assign_to_centroids(X, centers)
@@ -210,6 +216,7 @@ def discover(
         identify=identify,
         policy=RetryPolicy.of(settings),
     )
+    say(f"hierarchy built: {len(hierarchy)} clusters named")
     base_labels = sorted(int(b) for b in np.unique(labels[labels >= 0]))
     base_ids = list(hierarchy.loc[hierarchy["level"] == 0, "cluster_id"])
     if len(base_ids) != len(base_labels):  # pragma: no cover - build_hierarchy keeps base order
@@ -227,6 +234,36 @@ def discover(
         identify.lineage,
         identify.retired,
     )
+
+
+def _silent(line: str, step: bool = False) -> None:
+    """No lines (outside a monitored stage)."""
+
+
+class _Say(Protocol):
+    def __call__(self, line: str, step: bool = False) -> None: ...
+
+
+def _discovery_lines() -> _Say:
+    """Discovery's lines on the stage's progress (``int_kura__cluster_state``): each step says
+    what it does; lines of one kind (scored candidates) at most every
+    ``kura__progress_interval_s``. Silent outside a monitored stage."""
+    from kura_dbt.budget import current_monitor
+
+    monitor = current_monitor()
+    if monitor is None:
+        return _silent
+    progress = monitor.progress
+    last = [-math.inf]
+
+    def say(line: str, step: bool = False) -> None:
+        now = progress.clock()
+        if step and now - last[0] < progress.interval_s:
+            return
+        last[0] = now
+        progress.say(f"discovery: {line}")
+
+    return say
 
 
 def _centroids(
