@@ -18,6 +18,7 @@ def _local(settings: Settings) -> Labeller:
     return ClassTfidfLabeller(
         quote_example=settings.label_quotes_example,
         min_phrase_conversations=settings.min_cluster_conversations,
+        centroids_from_shipped_model=settings.embedder == "local",
     )
 
 
