@@ -1,15 +1,24 @@
 """Local cluster labeller: short names an analyst can read, made of the clusters' own words.
 
-A base cluster is named with one or two phrases (1 to 3 words) cut out of its own summaries and
+A base cluster is named with one or two phrases (1 to 4 words) cut out of its own summaries and
 scored class-TF-IDF style: a phrase scores high when many of the cluster's conversations use it
 and few of the other clusters' (its siblings') do. The phrases of a name never repeat a word,
 and dates, months, weekdays, bare numbers and conversational filler ("help", "user", "asks",
 ...) never name a cluster unless they define it (most of its conversations use the word and
-the other clusters hardly do). A parent is named from its children's phrases, weighted by the
-children's sizes, so that its name covers what its children are about. Names are unique within
-a level (so among siblings): clusters that would share a name get their next distinctive
-phrase. The description quotes the cluster's most central conversation that says something
-(never a greeting or an empty summary). Nothing is invented, and nothing is fetched.
+the other clusters hardly do). With the shipped embedding model installed, the name is then
+chosen by meaning (:mod:`kura_dbt.labels.semantic`): among those phrases, two of them as a
+user wrote them together ("Card payment was declined", "Book a rental car") and lists of
+phrases that different conversations use, the candidate nearest the cluster's centroid and
+farthest from its siblings'. A parent is named the same way from its own conversations
+(``names_from_children`` is off), so its name lists the topics its members write about. (The
+children's "name: description" texts are still understood, for callers that pass them: then
+a parent is named from its children's phrases, weighted by their sizes.) Names are unique
+within a level (so among siblings): clusters that would share a name get their next
+distinctive phrase. The description quotes the cluster's most central conversation that says
+something (never a greeting or an empty summary): the medoid, the conversation nearest all the
+others by cosine similarity (the hierarchy orders a cluster's texts by their similarity to the
+mean of its unit vectors, the same order as their summed similarity to the members). Nothing
+is invented, and nothing is fetched.
 """
 
 from __future__ import annotations
