@@ -644,6 +644,14 @@ def test_the_request_is_the_instruction_around_pasted_prose(summariser):
     )
     record = summariser.summarise(conv(brief))
     assert "[pasted" not in record.request and "dragon" in record.request
+    # one paragraph of the user's own sentences, however long, is not a paste
+    story = (
+        "I'm a new customer and I think something isn't working right. Maybe you can confirm. "
+        "I tried to top up today for the first time and it's been stuck at pending for over an "
+        "hour now. Is it supposed to do this or is there something wrong in the system?"
+    )
+    record = summariser.summarise(conv(story))
+    assert "[pasted" not in record.request and "new customer" in record.request
 
 
 def test_task_is_a_verb_phrase_or_null(summariser):

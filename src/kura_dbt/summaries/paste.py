@@ -4,8 +4,9 @@ this recipe so it is vegan:" and the recipe; an essay, then "Can you fix the gra
 The request is the instruction, and the document is only named, by its kind, as a marker
 ("[pasted recipe]"), the way pasted code is (:mod:`kura_dbt.summaries.code`): what is pasted
 says what the user works on, not what they ask. A message counts as an instruction around a
-paste when its first or last line asks for something and points at the rest ("this", "the
-following", "below", "above", "it", or ends with a colon), and the rest is at least two lines
+paste when it has line breaks and its first or last line asks for something and points at
+the rest ("this", "the following", "below", "above", "it", or ends with a colon; one
+paragraph, however long, is the user's own prose), and the rest is at least two lines
 and ``MIN_PASTE_CHARS`` characters of which few lines ask anything themselves, and not a
 bulleted list (a list of requirements is the user's own words, not a paste).
 """
@@ -54,13 +55,20 @@ def find_paste(lines: Sequence[str], asks: Callable[[str], bool], raw: str = "")
     paste. A bulleted list is the user's own (requirements, points to cover), not a paste."""
     if len(lines) < 3:
         return None
-    raw_lines = [line for line in raw.splitlines() if line.strip()]
-    if sum(1 for line in raw_lines if _BULLET.match(line)) * 2 >= len(raw_lines) - 1 > 0:
+    raw_lines = [" ".join(line.split()) for line in raw.splitlines() if line.strip()]
+    if len(raw_lines) < 2:  # one paragraph is the user's own prose, however long
+        return None
+    if sum(1 for line in raw_lines if _BULLET.match(line)) * 2 >= len(raw_lines) - 1:
         return None
     opens_with_colon = lines[0].rstrip().endswith(":")
     for instruction, rest in ((lines[0], lines[1:]), (lines[-1], lines[:-1])):
         if not asks(instruction) or len(instruction) > 300:
             continue
+        if not any(
+            line.rstrip(" :.?!") == " ".join(instruction.split()).rstrip(" :.?!")
+            for line in (raw_lines[0], raw_lines[-1])
+        ):
+            continue  # the instruction is a line of its own, before or after the paste
         # it points at the paste, or the message opens with "Here is my essay:"
         if not (_POINTS_AT.search(instruction) or (opens_with_colon and rest[0] == lines[0])):
             continue
