@@ -94,6 +94,9 @@ bench: install
 	$(BIN)/python benchmarks/classification_cost.py
 	$(BIN)/python benchmarks/daily_builds.py
 	$(BIN)/python benchmarks/offline_choices.py
+	$(BIN)/python benchmarks/name_quality.py
+	$(BIN)/python benchmarks/language_flags.py
+	$(BIN)/python benchmarks/summary_spot_checks.py
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"
