@@ -97,6 +97,9 @@ bench: install
 	$(BIN)/python benchmarks/report_map.py
 	$(BIN)/python benchmarks/privacy_layers.py --limit 1000
 	$(BIN)/python benchmarks/privacy_layers.py --detectors
+	$(BIN)/python benchmarks/name_quality.py
+	$(BIN)/python benchmarks/language_flags.py
+	$(BIN)/python benchmarks/summary_spot_checks.py
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"

@@ -336,7 +336,8 @@ def test_a_long_pasted_text_keeps_the_closing_instruction(summariser):
         f"The mill opened in {1800 + i} and employed {i} workers." for i in range(12)
     )
     record = summariser.summarise(conv(article + "\nSummarise this text in three bullet points."))
-    assert record.request == "Summarise this text in three bullet points."
+    # the instruction, and what was pasted only as a marker (issue 20, item 4)
+    assert record.request == "Summarise this text in three bullet points. [pasted text]"
 
 
 def test_messages_may_be_mappings_and_roles_are_normalised(summariser):
@@ -600,3 +601,84 @@ def test_support_roles_are_normalised():
         "assistant",
         "tool",
     ]
+
+
+# ----------------------------------------------------------------- the request, not the paste
+# (issue 20, item 4)
+
+RECIPE_PASTE = (
+    "Rewrite this recipe so it is vegan:\n"
+    "Swedish meatballs\n"
+    "Ingredients: 500 g minced beef, 1 egg, 2 tbsp breadcrumbs, 1 cup of milk.\n"
+    "Mix everything, shape into balls and fry them in butter for ten minutes.\n"
+    "Serve with lingonberry jam and mashed potatoes."
+)
+EMAIL_PASTE = (
+    "Dear Mr Smith,\n"
+    "thank you for your letter of 3 May. We are sorry to hear that the parcel arrived damaged "
+    "and we will send a replacement this week.\n"
+    "Kind regards,\n"
+    "Anna\n"
+    "Can you make this email sound more friendly?"
+)
+
+
+def test_the_request_is_the_instruction_around_pasted_prose(summariser):
+    record = summariser.summarise(conv(RECIPE_PASTE, "Here is a vegan version..."))
+    assert record.request == "Rewrite this recipe so it is vegan [pasted recipe]"
+    assert record.summary == (
+        'The user asks: "Rewrite this recipe so it is vegan" (with pasted recipe).'
+    )
+    assert record.task.startswith("rewrite this recipe")
+    assert "meatball" not in (record.task + record.request).casefold()
+    # the instruction after the paste
+    record = summariser.summarise(conv(EMAIL_PASTE))
+    assert record.request == "Can you make this email sound more friendly? [pasted email]"
+    assert record.task == "make this email sound more friendly"
+    # a list of the user's own requirements is not a paste
+    brief = (
+        "Write a short story for my daughter:\n"
+        "- it should be about a dragon who is afraid of the dark and learns to like the night\n"
+        "- about three hundred words long, with a happy ending and a funny sidekick\n"
+        "- set in a small village in the mountains near a lake"
+    )
+    record = summariser.summarise(conv(brief))
+    assert "[pasted" not in record.request and "dragon" in record.request
+    # one paragraph of the user's own sentences, however long, is not a paste
+    story = (
+        "I'm a new customer and I think something isn't working right. Maybe you can confirm. "
+        "I tried to top up today for the first time and it's been stuck at pending for over an "
+        "hour now. Is it supposed to do this or is there something wrong in the system?"
+    )
+    record = summariser.summarise(conv(story))
+    assert "[pasted" not in record.request and "new customer" in record.request
+
+
+def test_task_is_a_verb_phrase_or_null(summariser):
+    # key phrases alone are not a task
+    assert summariser.summarise(conv("Python Django REST framework")).task is None
+    assert summariser.summarise(conv("The weather in Paris in spring.")).task is None
+    assert summariser.summarise(conv("Write a haiku about the rain.")).task == (
+        "write a haiku about the rain"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["Call a cab.", "Stats", "Preset", "Enter plugin URL", "Copy message link"]
+)
+def test_a_short_english_text_is_never_flagged_non_english(summariser, text):
+    record = summariser.summarise(conv(text))
+    assert "non_english" not in record.flags, record.languages
+
+
+def test_a_quoted_foreign_error_message_does_not_make_a_chat_non_english(summariser):
+    for text in (
+        'Why do I get "Die Datei konnte nicht geöffnet werden, bitte versuchen Sie es später '
+        'erneut"?',
+        'My app shows "Erreur : le fichier est introuvable sur le serveur distant" what now',
+    ):
+        record = summariser.summarise(conv(text))
+        assert "non_english" not in record.flags and record.languages == ["English"], text
+    # a message in German is still German
+    german = summariser.summarise(conv("Wie kann ich meine Datei wiederherstellen?"))
+    assert "non_english" in german.flags

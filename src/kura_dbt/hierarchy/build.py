@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,7 @@ class _Naming:
     contrast: list[list[str]]
     sizes: list[int]
     keys: list[str]
+    centroids: list[np.ndarray] = field(default_factory=list)  # for ``uses_centroids``
 
 
 class _Builder:
@@ -277,13 +278,14 @@ class _Builder:
     def _naming(self, level_number: int, level: _Level) -> _Naming:
         """What the labeller would see of each cluster, and its label key (a hash of it)."""
         embeddings, texts, labeller = self.embeddings, self.texts, self.labeller
-        central, ordered, contrast = [], [], []
+        central, ordered, contrast, centroids = [], [], [], []
         for m in level.members:
             centroid = _centroid(embeddings[m])
             closeness = embeddings[m] @ centroid
             order = m[np.argsort(-closeness, kind="stable")]
             ordered.append([texts[i] for i in order])  # most central first
             central.append(texts[order[0]])
+            centroids.append(centroid)
             contrast.append(_nearest_outside(embeddings, centroid, m, texts, self.n_contrast))
         if level_number > 0 and labeller.names_from_children:
             # an LLM labeller names a parent from the children it actually got
@@ -300,7 +302,7 @@ class _Builder:
             hashlib.md5(json.dumps([*identity, level_number, i, c, s]).encode()).hexdigest()
             for i, c, s in zip(inputs, contrast, sizes, strict=True)
         ]
-        return _Naming(inputs, central, contrast, sizes, keys)
+        return _Naming(inputs, central, contrast, sizes, keys, centroids)
 
     def _parked(self, naming: _Naming, kept: Mapping[int, object]) -> dict[int, ClusterLabel]:
         """The clusters whose name failed ``max_attempts`` times for the same key: not asked."""
@@ -333,10 +335,13 @@ class _Builder:
                 [naming.central[j] for j in todo],
                 [naming.sizes[j] for j in todo],
             )
+            extra: dict[str, Any] = {}
+            if labeller.uses_centroids:
+                extra["centroids"] = [naming.centroids[j] for j in todo]
             if labeller.uses_contrast:
-                fresh = labeller.label(*pick, [naming.contrast[j] for j in todo])
+                fresh = labeller.label(*pick, [naming.contrast[j] for j in todo], **extra)
             else:
-                fresh = labeller.label(*pick)
+                fresh = labeller.label(*pick, **extra)
         # the failure policy: when every name asked for so far failed, stop here
         self.asked.extend(label.error for label in fresh)
         self.retried.extend(naming.keys[j] in self.failed_before for j in todo)

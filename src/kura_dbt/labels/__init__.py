@@ -17,7 +17,10 @@ LABELLERS: Registry[Labeller] = Registry("labeller")
 def _local(settings: Settings) -> Labeller:
     # the privacy thresholds act on the names shown (kura_dbt.taxonomy.privacy), not on the
     # discovery's: a changed threshold then re-derives names without a re-discovery
-    return ClassTfidfLabeller(quote_example=settings.label_quotes_example)
+    return ClassTfidfLabeller(
+        quote_example=settings.label_quotes_example,
+        centroids_from_shipped_model=settings.embedder == "local",
+    )
 
 
 @LABELLERS.register("openai")

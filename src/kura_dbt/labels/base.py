@@ -42,6 +42,8 @@ class Labeller(ABC):
     names_from_children: bool = False
     #: :meth:`label` also gets ``contrast_texts``: the nearest conversations outside each cluster
     uses_contrast: bool = False
+    #: :meth:`label` also gets ``centroids=``: each cluster's mean embedding (unit length)
+    uses_centroids: bool = False
     #: a cluster whose ``label_key`` is unchanged keeps its stored name, and a level whose
     #: children are unchanged keeps its stored grouping: no new work (calls) on a rerun
     cacheable: bool = False

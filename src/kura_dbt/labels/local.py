@@ -1,15 +1,24 @@
 """Local cluster labeller: short names an analyst can read, made of the clusters' own words.
 
-A base cluster is named with one or two phrases (1 to 3 words) cut out of its own summaries and
+A base cluster is named with one or two phrases (1 to 4 words) cut out of its own summaries and
 scored class-TF-IDF style: a phrase scores high when many of the cluster's conversations use it
 and few of the other clusters' (its siblings') do. The phrases of a name never repeat a word,
 and dates, months, weekdays, bare numbers and conversational filler ("help", "user", "asks",
 ...) never name a cluster unless they define it (most of its conversations use the word and
-the other clusters hardly do). A parent is named from its children's phrases, weighted by the
-children's sizes, so that its name covers what its children are about. Names are unique within
-a level (so among siblings): clusters that would share a name get their next distinctive
-phrase. The description quotes the cluster's most central conversation that says something
-(never a greeting or an empty summary). Nothing is invented, and nothing is fetched.
+the other clusters hardly do). With the shipped embedding model installed, the name is then
+chosen by meaning (:mod:`kura_dbt.labels.semantic`): among those phrases, two of them as a
+user wrote them together ("Card payment was declined", "Book a rental car") and lists of
+phrases that different conversations use, the candidate nearest the cluster's centroid and
+farthest from its siblings'. A parent is named the same way from its own conversations
+(``names_from_children`` is off), so its name lists the topics its members write about. (The
+children's "name: description" texts are still understood, for callers that pass them: then
+a parent is named from its children's phrases, weighted by their sizes.) Names are unique
+within a level (so among siblings): clusters that would share a name get their next
+distinctive phrase. The description quotes the cluster's most central conversation that says
+something (never a greeting or an empty summary): the medoid, the conversation nearest all the
+others by cosine similarity (the hierarchy orders a cluster's texts by their similarity to the
+mean of its unit vectors, the same order as their summed similarity to the members). Nothing
+is invented, and nothing is fetched.
 """
 
 from __future__ import annotations
@@ -19,8 +28,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import permutations
+
+import numpy as np
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
+from kura_dbt.labels.semantic import (
+    Embed,
+    best_candidates,
+    cluster_vectors,
+    local_embedder,
+    user_words,
+)
 from kura_dbt.summaries.english import FUNCTION_WORDS
 
 Key = tuple[str, ...]  # a phrase: its words, plural folded to singular
@@ -194,7 +213,9 @@ class _PhraseCounts:
                         fragments.add(key)
         return fragments
 
-    def eligible(self, n_texts: Sequence[int]) -> tuple[list[set[Key]], list[set[Key]]]:
+    def eligible(
+        self, n_texts: Sequence[int], min_conversations: int = 1
+    ) -> tuple[list[set[Key]], list[set[Key]]]:
         """Per cluster, the phrases that may name it, and those that may but for their
         frequency (``loose``): no fragment, no soft phrase that does not set it apart."""
         all_df: Counter[Key] = Counter()
@@ -216,7 +237,7 @@ class _PhraseCounts:
             loose.append(keep)
             # a phrase of one conversation does not name a cluster of several (but can tell
             # it apart from a cluster with the same name)
-            min_df = min(2, n_texts[c])
+            min_df = max(min(2, n_texts[c]), min_conversations)
             eligible.append({k for k in keep if df[k] >= min_df})
         return eligible, loose
 
@@ -290,19 +311,24 @@ class ClassTfidfLabeller(Labeller):
     description quotes the most central conversation that says something."""
 
     name = "local"
-    # 2: phrases instead of keywords, names unique per level, parents named from children
-    version = "2"
-    names_from_children = True
+    # 3: names chosen by meaning among phrases and pairs of them; parents named from their
+    # own conversations
+    version = "3"
+    # a parent is named from its conversations, as a base cluster is (its children's names
+    # and descriptions are still understood, for callers that pass them)
+    names_from_children = False
 
     def __init__(
         self,
         n_keywords: int = 5,
-        max_ngram: int = 3,
+        max_ngram: int = 4,
         max_name_words: int = 4,
         max_parent_phrases: int = 3,
         max_description_chars: int = 240,
         quote_example: bool = True,
         min_phrase_conversations: int = 1,
+        semantic: bool = True,
+        centroids_from_shipped_model: bool = False,
     ) -> None:
         if n_keywords < 1 or max_ngram < 1 or max_name_words < 1 or max_parent_phrases < 1:
             raise ValueError("n_keywords, max_ngram, max_name_words, max_parent_phrases >= 1")
@@ -314,6 +340,11 @@ class ClassTfidfLabeller(Labeller):
         # Quoting the most central summary makes a cluster easy to read, but it shows one
         # conversation's (redacted) summary word for word; turn it off for shared reports.
         self.quote_example = quote_example
+        # names chosen by meaning with the shipped embedding model, when it is installed
+        self.semantic = semantic
+        # the build's embeddings come from the same model: its centroids stand for the clusters
+        self.uses_centroids = semantic and centroids_from_shipped_model
+        self._embed: Embed | bool | None = None
         # privacy (var kura__min_cluster_conversations): a parent is named only with phrases
         # its children carry in at least this many conversations together, so a visible
         # parent never spells out what only a child hidden by the thresholds is about
@@ -329,10 +360,14 @@ class ClassTfidfLabeller(Labeller):
         central_texts: Sequence[str | None],
         sizes: Sequence[int],
         contrast_texts: Sequence[Sequence[str]] | None = None,
+        centroids: Sequence[np.ndarray] | None = None,
     ) -> list[ClusterLabel]:
         """Label the clusters of one level. ``texts_per_cluster[i]`` are cluster i's texts,
         most central first, or (a parent) its children's "name: description". The clusters of
-        the level are each other's contrast; ``contrast_texts`` is not used."""
+        the level are each other's contrast; ``contrast_texts`` is not used. ``centroids``
+        (``uses_centroids``: the build embedded with the shipped model) stand for the clusters
+        when names are chosen by meaning; without them a sample of each cluster's texts is
+        embedded."""
         children = _parse_children(texts_per_cluster)
         if children is None:
             level = self._member_level(texts_per_cluster)
@@ -341,6 +376,7 @@ class ClassTfidfLabeller(Labeller):
                 _typical([central, *texts])
                 for central, texts in zip(central_texts, texts_per_cluster, strict=True)
             ]
+            heads = self._semantic_names(level, picks, texts_per_cluster, centroids)
         else:
             level = self._children_level(children)
             picks = [self._pick_parent_phrases(level, c, children[c]) for c in range(len(sizes))]
@@ -348,14 +384,16 @@ class ClassTfidfLabeller(Labeller):
                 _typical([central, *(kid.quote for kid in sorted(kids, key=lambda k: -k.size))])
                 for central, kids in zip(central_texts, children, strict=True)
             ]
-        names = unique_names(
-            [name_parts for name_parts, _ in picks],
+            heads = [(1, None)] * len(sizes)
+        names, name_parts = unique_names(
+            [parts for parts, _ in picks],
             [_fallback_name(t) for t in typical],
             level,
+            heads,
         )
         labels = []
         for c, (name, size) in enumerate(zip(names, sizes, strict=True)):
-            in_name = _name_keys(name, level)
+            in_name = name_parts[c]
             keywords = [level.surface[k] for k in in_name]
             words = {w for k in in_name for w in level.words[k]}
             for key in picks[c][1]:
@@ -374,6 +412,82 @@ class ClassTfidfLabeller(Labeller):
                 description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
             labels.append(ClusterLabel(name=name, description=description, keywords=keywords))
         return labels
+
+    def _semantic_names(
+        self,
+        level: _Level,
+        picks: list[tuple[list[Key], list[Key]]],
+        texts_per_cluster: Sequence[Sequence[str]],
+        centroids: Sequence[np.ndarray] | None = None,
+    ) -> list[tuple[int, str | None]]:
+        """With the shipped embedding model: each cluster's name becomes the candidate nearest
+        its texts and farthest from its siblings' (:mod:`kura_dbt.labels.semantic`): one of
+        its phrases, two of them as the users wrote them together ("card payment was
+        declined"), or two or three of them listed. Changes ``picks`` in place; per cluster,
+        how many of the name's phrases its head covers and the head's text (None: listed)."""
+        heads: list[tuple[int, str | None]] = [(1, None)] * len(picks)
+        embed = self._embedder()
+        if embed is None or not picks:
+            return heads
+        options = [
+            self._candidates(level, chosen, texts)
+            for (_, chosen), texts in zip(picks, texts_per_cluster, strict=True)
+        ]
+        rendered = [[_render(level, keys, head) for keys, head in o] for o in options]
+        if centroids is not None and len(centroids) == len(picks):
+            vectors = np.stack([np.asarray(v, dtype=np.float32) for v in centroids])
+        else:
+            vectors = cluster_vectors(texts_per_cluster, embed)
+        best = best_candidates(rendered, vectors, embed)
+        for c, j in enumerate(best):
+            if j is not None:
+                keys, head = options[c][j]
+                picks[c] = (list(keys), picks[c][1])
+                heads[c] = (len(keys) if head else 1, head)
+        return heads
+
+    def _candidates(
+        self, level: _Level, chosen: Sequence[Key], texts: Sequence[str]
+    ) -> list[tuple[list[Key], str | None]]:
+        """A cluster's candidate names: (its phrases, the text that reads them as one or
+        None for a list). Two phrases are read as one only as a span of a user's text that
+        holds both, in that order, at most two words apart, within ``max_name_words`` + 1
+        words; a list
+        only of phrases that different conversations use."""
+        out: list[tuple[list[Key], str | None]] = [([k], None) for k in chosen]
+        top = list(chosen[:4])
+        clauses = [c for t in texts[:50] if t for c in _CLAUSE.split(user_words(t))]
+        for a, b in permutations(top, 2):
+            spans: Counter[str] = Counter()
+            first, then = level.surface[a].casefold(), level.surface[b].casefold()
+            for clause in clauses:
+                span = _span(clause, first, then)
+                gap = len(span.split()) - len(first.split()) - len(then.split()) if span else 9
+                if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
+                    spans[span] += 1
+            if spans:
+                out.append(([a, b], min(spans.items(), key=lambda kv: (-kv[1], kv[0]))[0]))
+        # a list only of phrases that different conversations use (a parent's topics: "SQL
+        # query, Python script"); phrases used together are read together, above
+        users = [t.casefold() for t in texts[:200] if t]
+        listed: list[Key] = []
+        held: list[set[int]] = []
+        for key in chosen:
+            mine = {i for i, t in enumerate(users) if level.surface[key].casefold() in t}
+            if all(len(mine & other) <= 0.25 * min(len(mine), len(other)) for other in held):
+                listed.append(key)
+                held.append(mine)
+            words = sum(len(level.words[k]) for k in listed)
+            if len(listed) >= 2 and words <= self.max_name_words + len(listed):
+                out.append((list(listed), None))
+            if len(listed) == 3:
+                break
+        return out
+
+    def _embedder(self) -> Embed | None:
+        if self.semantic and self._embed is None:
+            self._embed = local_embedder() or False
+        return self._embed if callable(self._embed) else None
 
     # ------------------------------------------------------------------ base clusters
 
@@ -398,7 +512,9 @@ class ClassTfidfLabeller(Labeller):
             {k: v / n for k, v in df.items()}
             for df, n in zip(counts.doc_freq, n_texts, strict=True)
         ]
-        eligible, loose = counts.eligible(n_texts)
+        # privacy (kura__min_cluster_conversations): a phrase names a cluster only when that
+        # many of its conversations use it
+        eligible, loose = counts.eligible(n_texts, self.min_phrase_conversations)
         surface = {k: _best_surface(v) for k, v in counts.surfaces.items()}
         return _Level(weight, eligible, surface, counts.words, loose=loose)
 
@@ -622,13 +738,19 @@ def _parse_children(texts_per_cluster: Sequence[Sequence[str]]) -> list[list[_Ch
 
 
 def unique_names(
-    name_parts: Sequence[list[Key]], fallbacks: Sequence[str], level: _Level
-) -> list[str]:
-    """One name per cluster, unique within the level (case and plural aside). Clusters that
-    would share a name each get the phrase they use most more often than the others of the
-    clash (their next distinctive phrase), at most twice; then, as a last resort, a number in
-    their order."""
+    name_parts: Sequence[list[Key]],
+    fallbacks: Sequence[str],
+    level: _Level,
+    heads: Sequence[tuple[int, str | None]] | None = None,
+) -> tuple[list[str], list[list[Key]]]:
+    """One name per cluster, unique within the level (case and plural aside), and the phrases
+    it is made of. Clusters that would share a name each get the phrase they use most more
+    often than the others of the clash (their next distinctive phrase), at most twice; then,
+    as a last resort, a number in their order. ``heads[c]`` = (n, text): the first n phrases
+    of a name are read as ``text`` ("card payment was declined"), the others follow after
+    commas (text None: every phrase after a comma)."""
     parts = [list(p) for p in name_parts]
+    heads = list(heads) if heads is not None else [(1, None)] * len(parts)
 
     def norm(c: int) -> tuple:
         if not parts[c]:
@@ -653,22 +775,38 @@ def unique_names(
     names = []
     seen: Counter[tuple] = Counter()
     for c in range(len(parts)):
-        text = ", ".join(level.surface[k] for k in parts[c]) if parts[c] else fallbacks[c]
+        text = fallbacks[c]
+        if parts[c]:
+            n, head = heads[c]
+            text = _render(level, parts[c], head if len(parts[c]) >= n else None, n)
         text = text[:1].upper() + text[1:]
         seen[norm(c)] += 1
         names.append(text if seen[norm(c)] == 1 else f"{text} ({seen[norm(c)]})")
-    return names
+    return names, parts
 
 
-def _name_keys(name: str, level: _Level) -> list[Key]:
-    """The phrases a rendered name is made of (known to the level), in order."""
-    by_surface = {s.casefold(): k for k, s in level.surface.items()}
-    keys = []
-    for part in re.sub(r" \(\d+\)$", "", name).split(", "):
-        key = by_surface.get(part.casefold())
-        if key is not None:
-            keys.append(key)
-    return keys
+def _span(clause: str, first: str, then: str) -> str | None:
+    """The words of ``clause`` from ``first`` to ``then`` (both whole words, in that order)."""
+    lowered = clause.casefold()
+    i = _word_at(lowered, first, 0)
+    j = _word_at(lowered, then, i + len(first)) if i >= 0 else -1
+    if j < 0:
+        return None
+    return " ".join(clause[i : j + len(then)].split())
+
+
+def _word_at(text: str, word: str, start: int) -> int:
+    match = re.compile(rf"(?<!\w){re.escape(word)}").search(text, start)
+    return match.start() if match else -1
+
+
+def _render(level: _Level, keys: Sequence[Key], head: str | None, n: int | None = None) -> str:
+    """A name's text: ``head`` for its first ``n`` phrases (all, when ``n`` is None), the
+    rest listed after commas; without a head, every phrase listed."""
+    if head is None:
+        return ", ".join(level.surface[k] for k in keys)
+    n = len(keys) if n is None else n
+    return ", ".join([head, *(level.surface[k] for k in keys[n:])])
 
 
 def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:

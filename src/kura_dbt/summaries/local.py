@@ -5,7 +5,9 @@
 * ``request``: the text worth embedding, the user's substantive request in their own words:
   greetings, pleasantries and content-free turns are skipped; pasted code, logs and data are
   replaced by a marker ("[python code]", with the error line of a pasted traceback); of a
-  long message the opening sentences are kept, and its closing question or instruction; a
+  long message the opening sentences are kept, and its closing question or instruction; of a
+  message that is an instruction around pasted prose, only the instruction and a marker
+  ("[pasted recipe]", :mod:`kura_dbt.summaries.paste`); a
   first request of fewer than five words is followed by the next substantive turn; no
   template, at most ``max_request_chars`` characters. ``None`` when the user asks nothing.
 * ``summary``: for display, the request quoted in a sentence ('The user asks: "..."'; 'The
@@ -15,9 +17,9 @@
   with "No request:" (flag ``greeting_only``).
 * ``task``: a short phrase from the user's words: for English the leading imperative or wanted
   action ("find a bus to Sacramento"), "how to ..." for how-to questions, "answer a question
-  about <key phrases>" for other questions, or the key phrases alone; for other languages the
-  key phrases that YAKE finds (with its stop words for the language); ``None`` when nothing is
-  left, and for languages written without spaces.
+  about <key phrases>" for other questions, else ``None`` (key phrases alone are no task);
+  for other languages the key phrases that YAKE finds (with its stop words for the
+  language); ``None`` when nothing is left, and for languages written without spaces.
 * ``languages``: the human language(s) of the user's prose, code removed (English names, e.g.
   "English", "Spanish"; :mod:`kura_dbt.summaries.language`) and the programming languages
   seen in the code of any message (lower-case ids, e.g. "python", "c++", "sql";
@@ -37,6 +39,7 @@ flagged ``greeting_only``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +50,11 @@ from kura_dbt.summaries.english import (
     EN_STOP,
     english_task,
     is_request,
-    key_phrases,
     strip_please,
-    tokenise,
     word_stem,
 )
 from kura_dbt.summaries.language import detect_languages
+from kura_dbt.summaries.paste import Paste, find_paste
 from kura_dbt.summaries.schema import FLAGS, ROLES, Message, SummaryRecord
 from kura_dbt.summaries.text import (
     DISCOURSE,
@@ -86,6 +88,12 @@ class _Turn:
     split: Split
     sentences: list[str]
     substantive: bool
+    paste: Paste | None = None  # an instruction around pasted prose
+
+    @property
+    def own_words(self) -> list[str]:
+        """The user's own lines: the instruction alone when the rest is pasted."""
+        return [self.paste.instruction] if self.paste else self.sentences
 
 
 class LocalSummariser:
@@ -101,7 +109,7 @@ class LocalSummariser:
     model = "kura-local-extractive"
     # Change whenever the extraction logic changes: stored summaries with another version
     # are recomputed.
-    prompt_version = "local-v2"
+    prompt_version = "local-v3"  # v3: the instruction around pasted prose; task a verb phrase
 
     def __init__(
         self,
@@ -163,7 +171,8 @@ class LocalSummariser:
         for turn in turns:
             programming += [p for p in turn.split.languages if p not in programming]
         # the language of the user's prose: code, logs and content-free turns say nothing
-        prose = ["\n".join(t.sentences) for t in turns if t.substantive]
+        # (of a paste, only the instruction; quoted strings, such as an error message, aside)
+        prose = [_unquoted("\n".join(t.own_words)) for t in turns if t.substantive]
         human = detect_languages(prose)
         main_code = human[0][0] if human else None
         if main_code not in (None, "en"):
@@ -180,7 +189,9 @@ class LocalSummariser:
         cleaned = clean_message(split.prose)
         sentences = [strip_labels(s) for s in cleaned.split("\n") if s]
         sentences = [s for s in sentences if s]
-        return _Turn(split, sentences, has_content(sentences))
+        return _Turn(
+            split, sentences, has_content(sentences), find_paste(sentences, _asks, split.prose)
+        )
 
     def _facets(self, turns: list[_Turn], main_code: str | None, flags: set[str]) -> dict[str, Any]:
         """The request, summary and task from the user's (redacted) turns."""
@@ -195,9 +206,11 @@ class LocalSummariser:
         )
         summary = f'The user {"asks" if asks else "writes"}: "{prose}"'
         languages = [p for i in used for p in turns[i].split.languages if turns[i].split.has_code]
-        if any(turns[i].split.has_code for i in used):
-            what = f"{languages[0]} code" if languages else "code"
-            summary += f" (with pasted {what})."
+        pasted = [f"{languages[0]} code" if languages else "code"]
+        pasted = pasted if any(turns[i].split.has_code for i in used) else []
+        pasted += [p.kind for i in used if (p := turns[i].paste) and p.kind not in pasted]
+        if pasted:
+            summary += f" (with pasted {' and '.join(pasted)})."
         later = [i for i in substantive if i not in used]
         follow_up = self._follow_up(turns, later, prose)
         if follow_up:
@@ -229,16 +242,19 @@ class LocalSummariser:
         """(the user's words, the code marker) of one substantive turn: its first sentences;
         of a long message also its closing question or instruction (or only that, when the
         message opens with pasted text rather than a request)."""
+        marker = turn.split.marker()
+        error = turn.split.error_line() if marker else None
+        if error:
+            marker = f"{marker} {shorten(error, 120)}"
+        if turn.paste is not None:  # the instruction, and what was pasted as a marker
+            marker = " ".join(m for m in (marker, turn.paste.marker()) if m)
+            return shorten(turn.paste.instruction, self.max_request_chars), marker
         sentences = turn.sentences
         text = select_request(sentences, self.max_request_chars, wanted=150)
         if len(sentences) > _LONG_MESSAGE_SENTENCES:
             last = sentences[-1]
             if last not in text and _asks(last):
                 text = f"{text} … {last}" if _asks(sentences[0]) else last
-        marker = turn.split.marker()
-        error = turn.split.error_line() if marker else None
-        if error:
-            marker = f"{marker} {shorten(error, 120)}"
         return shorten(text, self.max_request_chars), marker
 
     def _follow_up(self, turns: list[_Turn], indices: list[int], request: str) -> str | None:
@@ -263,6 +279,15 @@ class LocalSummariser:
         if best is None:
             return None
         return shorten(capitalise(strip_please(best[1])), 160)
+
+
+_QUOTED = re.compile(r"\"[^\"\n]{3,}\"|“[^”\n]{3,}”|`[^`\n]+`|'[^'\n]{12,}'")
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without quoted strings (a pasted error message), unless nothing else is left."""
+    rest = _QUOTED.sub(" ", text)
+    return rest if len(rest.split()) >= 3 else text
 
 
 def _asks(sentence: str) -> bool:
@@ -372,9 +397,6 @@ def _task(request_sentences: Sequence[str], english: bool, main_code: str | None
             task = english_task(sentence)
             if task:
                 break
-        if not task:
-            phrases = key_phrases(tokenise(" ".join(request_sentences)), EN_STOP)
-            task = ", ".join(phrases) if phrases else None
     elif main_code:
         task = keyphrase_task(" ".join(request_sentences), main_code)
     if task:

@@ -1,0 +1,190 @@
+"""Do the names say what is inside? The real `dbt build` of integration_tests (defaults) on
+labelled sets written as a user's tables, then, per level scored, the share of conversations
+whose cluster's name has its majority label's name nearest among all the label names (top-1)
+or among the three nearest (top-3), the names and the label names embedded with the model the
+project ships (all-MiniLM-L6-v2, :class:`kura_dbt.embeddings.local.LocalEmbedder`).
+
+Next to the build's names, on the same clusters: c-TF-IDF's top three words of each cluster
+(BERTopic's topic representation: the cluster's word counts, L1-normalised, times
+log(1 + A / f), A the average word count per cluster and f the word's count over all clusters;
+documented at maartengr.github.io/BERTopic/getting_started/ctfidf/ctfidf.html), over the
+user's own words, with BERTopic's default vectoriser (no stop words) and with scikit-learn's
+English stop words removed (what BERTopic's documentation recommends).
+
+* ``banking77``: the test split (3,080 queries, 77 intents); the base clusters against the
+  intent names of ``categories.json`` ("card_payment_declined" read "card payment declined").
+* ``sgd``: Schema-Guided Dialogue dev (2,098 dialogues), built with ``kura__max_top_clusters``
+  = 16, the number of domains; the top level against the domain names ("RentalCars" read
+  "rental cars").
+
+    python benchmarks/name_quality.py [--sets banking77,sgd] [--data-dir ../shared/data]
+        [--vars YAML] [--keep DIR] [--reuse DIR]
+
+``--reuse DIR`` scores the DuckDB files a ``--keep DIR`` run left, without building again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.feature_extraction.text import CountVectorizer
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.build_quality import dbt_build, read_build  # noqa: E402
+from benchmarks.cluster_quality import machine_line  # noqa: E402
+from benchmarks.corpora import Turns, banking77, sgd, write_raw  # noqa: E402
+
+# set -> (loader, level scored, column of kura__conversations, extra vars)
+SETS: dict[str, tuple[Any, int, str, dict[str, Any]]] = {
+    "banking77": (banking77, 0, "base_cluster_id", {}),
+    "sgd": (sgd, -1, "top_cluster_id", {"kura__max_top_clusters": 16}),
+}
+
+
+def label_text(label: str) -> str:
+    """An intent or domain id as words: "card_payment_declined", "RentalCars"."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label).replace("_", " ")
+    return " ".join(spaced.lower().split())
+
+
+def ctfidf_names(docs: list[str], groups: list[str], stop_words: str | None) -> dict[str, str]:
+    """Each group's top three c-TF-IDF words (BERTopic's formula, see the module docstring)."""
+    keys = sorted(set(groups))
+    joined = {k: [] for k in keys}
+    for doc, g in zip(docs, groups, strict=True):
+        joined[g].append(doc)
+    vectoriser = CountVectorizer(stop_words=stop_words)
+    counts = vectoriser.fit_transform([" ".join(joined[k]) for k in keys]).toarray().astype(float)
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    average_words = counts.sum() / len(keys)
+    idf = np.log1p(average_words / np.maximum(counts.sum(axis=0), 1.0))
+    words = vectoriser.get_feature_names_out()
+    scores = tf * idf
+    return {k: " ".join(words[np.argsort(-scores[i])[:3]]) for i, k in enumerate(keys)}
+
+
+def name_accuracy(
+    names: dict[str, str], assigned: list[str], truth: list[str], embed: Any
+) -> dict[str, float]:
+    """The share of conversations whose cluster's name has the cluster's majority label's name
+    nearest (top-1) or among the three nearest (top-3)."""
+    labels = sorted(set(truth))
+    label_vectors = embed([label_text(t) for t in labels])
+    frame = pd.DataFrame({"cluster": assigned, "truth": truth})
+    majority = frame.groupby("cluster")["truth"].agg(lambda s: s.value_counts().index[0])
+    sizes = frame["cluster"].value_counts()
+    clusters = [c for c in majority.index if c in names]
+    vectors = embed([names[c] for c in clusters])
+    order = np.argsort(-(vectors @ label_vectors.T), axis=1)
+    hit1 = hit3 = 0
+    for row, c in enumerate(clusters):
+        rank = [labels[j] for j in order[row, :3]]
+        hit1 += int(sizes[c]) * (rank[0] == majority[c])
+        hit3 += int(sizes[c]) * (majority[c] in rank)
+    n = len(assigned)
+    return {"top1": hit1 / n, "top3": hit3 / n, "clusters": len(clusters)}
+
+
+def user_words(turns: Turns) -> str:
+    return " ".join(t for r, t in turns if r == "user")
+
+
+def score_set(name: str, db: Path, conversations: list[Turns], truth_all: list[str]) -> dict:
+    from kura_dbt.embeddings.local import LocalEmbedder
+
+    embed = LocalEmbedder().embed
+    frame, clusters, _ = read_build(db)
+    _, level, column, _ = SETS[name]
+    level = int(clusters["level"].max()) if level < 0 else level
+    at_level = clusters[clusters["level"] == level]
+    names = dict(zip(at_level["cluster_id"], at_level["name"].astype(str), strict=True))
+    frame = frame[frame[column].isin(names)]
+    order = [int(c[1:]) for c in frame["conversation_id"]]
+    truth = [truth_all[i] for i in order]
+    assigned = list(frame[column])
+    docs = [user_words(conversations[i]) for i in order]
+    result: dict[str, Any] = {
+        "set": name,
+        "level": level,
+        "conversations": len(assigned),
+        "scored_of": len(conversations),
+        "ours": name_accuracy(names, assigned, truth, embed),
+    }
+    for label, stop in (("ctfidf_default", None), ("ctfidf_english_stop", "english")):
+        result[label] = name_accuracy(ctfidf_names(docs, assigned, stop), assigned, truth, embed)
+    rng = np.random.default_rng(0)
+    picked = sorted(rng.permutation(sorted(names))[:15])
+    ctf = ctfidf_names(docs, assigned, "english")
+    result["sample"] = [(names[c], ctf[c]) for c in picked]
+    return result
+
+
+def print_result(r: dict[str, Any]) -> None:
+    print(
+        f"\n## {r['set']}: level {r['level']}, {r['ours']['clusters']} clusters, "
+        f"{r['conversations']} of {r['scored_of']} conversations clustered"
+        + (f", build {r['wall_s']:.0f} s" if "wall_s" in r else "")
+    )
+    print(f"{'names':28s} {'top-1':>7s} {'top-3':>7s}")
+    for key in ("ours", "ctfidf_default", "ctfidf_english_stop"):
+        print(f"{key:28s} {r[key]['top1']:7.1%} {r[key]['top3']:7.1%}")
+    print("sample (ours | c-TF-IDF, English stop words):")
+    for ours, ctf in r["sample"]:
+        print(f"  {ours} | {ctf}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default="banking77,sgd")
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML)")
+    parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
+    parser.add_argument("--reuse", type=Path, help="score the DuckDB files of a --keep run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    extra = yaml.safe_load(args.vars) or {}
+    workdir = args.reuse or args.keep or Path(tempfile.mkdtemp(prefix="kura_names_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(machine_line())
+    results = []
+    for name in [s.strip() for s in args.sets.split(",")]:
+        loader, _, _, set_vars = SETS[name]
+        conversations, truth = loader(args.data_dir)
+        db = workdir / f"{name}.duckdb"
+        wall = None
+        if args.reuse is None:
+            write_raw(db, conversations)
+            variables = {
+                "kura__conversations": "raw.conversations",
+                "kura__messages": "raw.messages",
+                "kura__feedback": None,
+                "kura__users": None,
+                **set_vars,
+                **extra,
+            }
+            wall = dbt_build(db, workdir / name, variables)
+        result = score_set(name, db, conversations, truth)
+        if wall is not None:
+            result["wall_s"] = wall
+        results.append(result)
+        print_result(result)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
