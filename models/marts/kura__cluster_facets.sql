@@ -134,7 +134,7 @@ folded as (
     group by members.cluster_id, members.facet
 ),
 
-cells as (
+shown_and_folded as (
 select
     cluster_id,
     level,
@@ -215,4 +215,4 @@ select
     cast(p_value_bonferroni as {{ float_type }}) as p_value_bonferroni,
     meets_privacy_threshold,
     cluster_meets_privacy_threshold
-from cells
+from shown_and_folded
