@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.cluster_quality import machine_line, run_bertopic  # noqa: E402
 from benchmarks.corpora import Turns, banking77, mixed, oasst, sgd, write_raw  # noqa: E402
-from benchmarks.structure import structure  # noqa: E402
+from benchmarks.structure import read_build, structure  # noqa: E402
 
 SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst, "mixed": mixed}
 
@@ -93,31 +93,6 @@ def dbt_build(
     if proc.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return time.perf_counter() - started
-
-
-def read_build(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """kura__conversations, kura__clusters and the embeddings (rows of the conversations)."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        con.execute("set search_path = 'main,main_kura_private'")
-        conversations = con.execute(
-            "select c.conversation_id, c.request, c.summary, c.flags, c.base_cluster_id, "
-            "c.top_cluster_id, e.embedding from kura__conversations as c "
-            "left join kura__embeddings as e using (conversation_id) order by conversation_id"
-        ).df()
-        clusters = con.execute(
-            "select cluster_id, level, parent_id, name, size, child_count from kura__clusters"
-        ).df()
-    have = conversations["embedding"].notna().to_numpy()
-    matrix = np.zeros((len(conversations), 0), dtype=np.float32)
-    if have.any():
-        width = len(next(v for v in conversations["embedding"] if v is not None))
-        matrix = np.stack(
-            [
-                np.asarray(v, dtype=np.float32) if v is not None else np.zeros(width, np.float32)
-                for v in conversations["embedding"]
-            ]
-        )
-    return conversations.drop(columns="embedding"), clusters, matrix
 
 
 # --------------------------------------------------------------------------- scores

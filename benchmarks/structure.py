@@ -1,8 +1,7 @@
 """How a build's clusters sit in the embedding space, without labels: the coherence of the base
-clusters and the balance and separation of the top level. Shared by the benchmarks that build;
-also a command that scores DuckDB files a build left behind (``build_quality.py --keep``):
-
-    python benchmarks/structure.py FILE.duckdb [FILE.duckdb ...]
+clusters and the balance and separation of the top level. Shared by the benchmarks that build
+(``build_quality.py``, ``discovery_quality.py``, which print these figures per set);
+``from_file`` scores a DuckDB file a build left behind (``build_quality.py --keep``).
 
 Every similarity is the cosine of L2-normalised embeddings (``kura__embeddings``); a cluster's
 centroid is the mean direction of its conversations, the rule assignment uses.
@@ -17,11 +16,12 @@ centroid is the mean direction of its conversations, the rule assignment uses.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
+import pandas as pd
 
 
 def _units(X: np.ndarray) -> np.ndarray:
@@ -87,30 +87,33 @@ def structure(X: np.ndarray, base: Any, top: Any) -> dict[str, float]:
     return {**coherence(X, base), **top_level(X, top)}
 
 
+def read_build(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """kura__conversations, kura__clusters and the embeddings (rows of the conversations)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        conversations = con.execute(
+            "select c.conversation_id, c.request, c.summary, c.flags, c.base_cluster_id, "
+            "c.top_cluster_id, e.embedding from kura__conversations as c "
+            "left join kura__embeddings as e using (conversation_id) order by conversation_id"
+        ).df()
+        clusters = con.execute(
+            "select cluster_id, level, parent_id, name, size, child_count from kura__clusters"
+        ).df()
+    have = conversations["embedding"].notna().to_numpy()
+    matrix = np.zeros((len(conversations), 0), dtype=np.float32)
+    if have.any():
+        width = len(next(v for v in conversations["embedding"] if v is not None))
+        matrix = np.stack(
+            [
+                np.asarray(v, dtype=np.float32) if v is not None else np.zeros(width, np.float32)
+                for v in conversations["embedding"]
+            ]
+        )
+    return conversations.drop(columns="embedding"), clusters, matrix
+
+
 def from_file(path: Path) -> dict[str, float]:
     """:func:`structure` of the build in a DuckDB file (``kura__conversations`` and the
     embeddings it was clustered on)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmarks.build_quality import read_build
-
     frame, _, matrix = read_build(path)
     return structure(matrix, frame["base_cluster_id"], frame["top_cluster_id"])
-
-
-def main(argv: list[str]) -> int:
-    print(
-        "| file | nearer another centroid | similarity to centroid | largest top share "
-        "| within top | between top |"
-    )
-    print("|---|---:|---:|---:|---:|---:|")
-    for name in argv:
-        s = from_file(Path(name))
-        print(
-            f"| {Path(name).name} | {100 * s['nearer_other']:.1f} % | {s['to_centroid']:.3f} | "
-            f"{100 * s['top_share']:.1f} % | {s['within_top']:.3f} | {s['between_top']:.3f} |"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -8,7 +8,7 @@
 select
     texts.kind,
     max(audit.auditor) as auditor,
-    cast({{ var('kura__privacy_min_score', 3) | int }} as {{ dbt.type_int() }}) as min_score,
+    cast({{ var('kura__privacy_min_score', 3) | int }} as {{ dbt.type_bigint() }}) as min_score,
     cast(count(*) as {{ dbt.type_bigint() }}) as texts,
     cast(sum(case when audit.score is not null then 1 else 0 end) as {{ dbt.type_bigint() }}) as scored,
     cast(sum(case when {{ kura.privacy_shown('audit') }} then 0 else 1 end) as {{ dbt.type_bigint() }}) as withheld,

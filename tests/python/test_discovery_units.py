@@ -271,6 +271,15 @@ def _conversation(cid, base, user, summary="s", **kw):
     }
 
 
+def _rows(placed) -> list[list]:
+    """What the report writes of each map point: x, y, the node it is shown as and its summary
+    (through the search list's index; None when not shown)."""
+    return [
+        [p.x, p.y, p.node, placed.search[p.text][0] if p.text >= 0 else None]
+        for p in placed.map_points
+    ]
+
+
 def test_no_summary_of_a_hidden_cluster_is_placed_and_its_users_are_counted():
     tree = _fold_clusters(CLUSTERS, ReportOptions())
     conversations = [
@@ -282,9 +291,9 @@ def test_no_summary_of_a_hidden_cluster_is_placed_and_its_users_are_counted():
         _conversation("6", "A", "u4", None, x=None),
     ]
     placed = _place_conversations(conversations, tree)
-    assert "SECRET" not in json.dumps([placed.map_points, placed.search])
+    assert "SECRET" not in json.dumps([_rows(placed), placed.search])
     assert placed.search == [["visible text", "A"]]
-    assert [p[2] for p in placed.map_points] == [
+    assert [p[2] for p in _rows(placed)] == [
         "A",
         "other:T1:L0",
         "other:T1:L0",
@@ -390,7 +399,7 @@ def test_every_conversation_is_placed_once_with_its_coordinates():
         _conversation("6", "C", "u4", "SECRET", x=0.0, y=0.0),
     ]
     placed = _place_conversations(conversations, tree)
-    assert placed.map_points == [
+    assert _rows(placed) == [
         [0.5, -1.5, "__unclustered__", None],
         [3.25, 4.5, "A", "text 3"],
         [-2.0, 7.0, "other:T1:L0", None],
