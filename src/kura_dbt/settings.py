@@ -428,6 +428,14 @@ class Settings:
         maximum=1.0,
         exclusive=True,
     )
+    summary_redact_details: bool = declare(
+        "kura__summary_redact_details",
+        True,
+        "local summariser: also replace the names, street addresses and account numbers that "
+        "presidio-analyzer finds with [NAME], [ADDRESS], [ACCOUNT] (the patterns for e-mails, "
+        "phones, cards and IPs always apply); false: the patterns only",
+        "privacy",
+    )
     label_quotes_example: bool = declare(
         "kura__label_quotes_example",
         True,

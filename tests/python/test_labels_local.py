@@ -344,3 +344,16 @@ def test_a_parent_lists_the_topics_of_its_own_members():
     roots = frame[frame["parent_id"].isna()]["name"].str.casefold().tolist()
     code = next(name for name in roots if "python" in name)
     assert "python script" in code and "sql query" in code, roots
+
+
+def test_redaction_markers_never_name_a_cluster():
+    """[NAME], [ACCOUNT], [PHONE] ... are where a detail was removed, not what a cluster is
+    about (though "account" and "phone" are topics elsewhere)."""
+    refunds = [
+        f"[NAME] wants a refund for order {i}, call [PHONE] or write to [EMAIL] about [ACCOUNT]"
+        for i in range(12)
+    ]
+    hotels = [f"book a hotel room in Paris for {i} nights for [NAME]" for i in range(12)]
+    for label in _label([refunds, hotels]):
+        words = {w.lower() for w in _all_words(label)}
+        assert not words & {"name", "phone", "email", "account"}, label

@@ -682,3 +682,26 @@ def test_a_quoted_foreign_error_message_does_not_make_a_chat_non_english(summari
     # a message in German is still German
     german = summariser.summarise(conv("Wie kann ich meine Datei wiederherstellen?"))
     assert "non_english" in german.flags
+
+
+def test_names_addresses_and_accounts_are_redacted_when_asked_and_places_kept():
+    """var kura__summary_redact_details (default true): presidio's names, street addresses and
+    account numbers go too, in request, summary and task; a city is what a request is about."""
+    from kura_dbt.summaries import LocalSummariser
+
+    text = (
+        "Hi, I am Kelly Moore. Please send the invoice to 4217 Maple Avenue and debit "
+        "account number 12345678901. Also book a table in San Francisco."
+    )
+    plain, detailed = (
+        LocalSummariser(redact_details=flag).summarise_many(
+            [("a", [{"role": "user", "content": text}])]
+        )[0]
+        for flag in (False, True)
+    )
+    assert "Kelly Moore" in plain.summary and "4217 Maple Avenue" in plain.summary
+    for field in (detailed.request, detailed.summary, detailed.task or ""):
+        assert "Kelly" not in field and "Maple Avenue" not in field and "12345678901" not in field
+    assert "[NAME]" in detailed.summary and "[ADDRESS]" in detailed.summary
+    assert "San Francisco" in detailed.summary
+    assert detailed.prompt_version != plain.prompt_version  # stored summaries are redone

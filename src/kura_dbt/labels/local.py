@@ -129,6 +129,9 @@ GREETING_WORDS = frozenset(
     """.split()
 )
 # A number, an ordinal or a time of day ("42", "3rd", "1,200", "5pm"): never a name.
+# the markers redaction leaves ([EMAIL], [PHONE], [NAME], [ADDRESS], [ACCOUNT], ...): never a
+# name's word, even where the word is ("account", "card" and "phone" are topics)
+_REDACTION_MARKER = re.compile(r"\[[A-Z][A-Z_ ]*\]")
 _NUMBER = re.compile(r"^\d[\d,.'’]*(?:st|nd|rd|th|s|am|pm|k|m|h|x)?$")
 _TOKEN = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 # where a phrase cannot run across: sentence and clause punctuation, brackets, quotes
@@ -814,7 +817,7 @@ def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
     keeps its capital only when it has capitals inside ("SQL", "iPhone"); with ``sentences``
     false (a phrase, not a text) every word keeps its case."""
     clauses = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in _SENTENCE.split(_REDACTION_MARKER.sub(";", text)):
         for n_clause, piece in enumerate(_CLAUSE.split(sentence)):
             toks: list[_Token] = []
             for m in _TOKEN.finditer(piece):

@@ -24,7 +24,10 @@ SUMMARISERS: Registry[Summariser] = Registry("summariser")
 
 @SUMMARISERS.register("local")
 def _local(settings: Settings) -> Summariser:
-    return LocalSummariser(max_chars=settings.summariser_max_chars)
+    return LocalSummariser(
+        max_chars=settings.summariser_max_chars,
+        redact_details=settings.summary_redact_details,
+    )
 
 
 @SUMMARISERS.register("openai")

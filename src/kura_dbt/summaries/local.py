@@ -116,12 +116,17 @@ class LocalSummariser:
         max_chars: int = 20_000,
         max_request_chars: int = 400,
         max_summary_chars: int = 500,
+        redact_details: bool = False,
     ) -> None:
         if max_chars < 1 or max_request_chars < 20 or max_summary_chars < 40:
             raise ValueError("max_chars >= 1, max_request_chars >= 20, max_summary_chars >= 40")
         self.max_chars = int(max_chars)
         self.max_request_chars = int(max_request_chars)
         self.max_summary_chars = int(max_summary_chars)
+        # names, street addresses and account numbers too (presidio, kura_dbt.audit.offline)
+        self.redact_details = bool(redact_details)
+        if self.redact_details:  # other summaries: stored ones are recomputed
+            self.prompt_version = f"{type(self).prompt_version}+details"
 
     # ------------------------------------------------------------------ public
 
@@ -149,8 +154,10 @@ class LocalSummariser:
         self,
         conversations: Iterable[tuple[Any, Iterable[Message | Mapping[str, Any]]]],
     ) -> list[SummaryRecord]:
-        """Records for ``(conversation_id, messages)`` pairs, in order, one at a time."""
-        return [self.summarise(messages, conversation_id=cid) for cid, messages in conversations]
+        """Records for ``(conversation_id, messages)`` pairs, in order, one at a time (the
+        private details, when ``redact_details``, in one batch)."""
+        records = [self.summarise(m, conversation_id=cid) for cid, m in conversations]
+        return _without_details(records) if self.redact_details else records
 
     # ------------------------------------------------------------------ work
 
@@ -402,3 +409,26 @@ def _task(request_sentences: Sequence[str], english: bool, main_code: str | None
     if task:
         task = shorten(task, 100)
     return task
+
+
+_DETAIL_FIELDS = ("request", "summary", "task")
+
+
+def _without_details(records: list[SummaryRecord]) -> list[SummaryRecord]:
+    """The records with the names, street addresses and account numbers presidio finds in
+    their request, summary and task replaced by markers ([NAME], [ADDRESS], [ACCOUNT])."""
+    try:
+        from kura_dbt.audit.offline import analyzer, redact_details
+
+        analyzer()
+    except ImportError as exc:
+        raise ImportError(
+            f"{exc}; or set var kura__summary_redact_details: false (the patterns for e-mails, "
+            "phones, cards and IPs only)"
+        ) from exc
+    places = [(i, f) for i, r in enumerate(records) for f in _DETAIL_FIELDS if getattr(r, f)]
+    texts = redact_details([getattr(records[i], f) for i, f in places])
+    changes: dict[int, dict[str, str]] = {}
+    for (i, field), text in zip(places, texts, strict=True):
+        changes.setdefault(i, {})[field] = text
+    return [r.model_copy(update=changes[i]) if i in changes else r for i, r in enumerate(records)]
