@@ -64,10 +64,28 @@ _SUFFIXES = (
     "Summit Terrace Throughway Trace Track Trafficway Trail Tunnel Turnpike Underpass Unions? "
     "Valleys? Via Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells? Strasse Straße"
 ).split()
-_STREET = r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:" + "|".join(_SUFFIXES) + r")\b\.?"
+# (every suffix also in the plural, as Publication 28 lists most: "Coves", "Junctions")
+_STREET = (
+    r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,4}(?:"
+    + "|".join(s.rstrip("?") for s in _SUFFIXES)
+    + r")s?\b\.?"
+)
+# a military postal address (ship or PSC/unit, then APO/FPO/DPO with AA/AE/AP and a ZIP code)
+_MILITARY = (
+    r"\b(?:USNS|USNV|USS|USCGC)\s+[A-Z][a-z]+\b|\bPSC\s+\d{3,5},?\s+Box\s+\d{3,5}\b"
+    r"|\b[AFD]PO\s+A[AEP]\s+\d{5}\b"
+)
+# a person's full name where the sentence says it is one ("put it under Amber Price", "my name
+# is ...", "I'm ..."): two capitalised words after the cue (spaCy's small pipeline misses names
+# that are also common words)
+_NAMED = (
+    r"(?<=\bunder )|(?<=\bnamed )|(?<=\bname is )|(?<=\bname's )|(?<=\bI am )|(?<=\bI'm )"
+    r"|(?<=\bthis is )|(?<=\bcall me )"
+)
+_NAMED = r"(?:" + _NAMED + r")[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
 # a unit ("Suite 027", "Apt. 4B") or a US city line's state and ZIP code (", Springfield, IL
 # 62704"): parts of a postal address whatever the street is called
-_UNIT = r"\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b"
+_UNIT = r"(?i:\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b)"
 _STATE_ZIP = r"(?<=, )[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,?\s[A-Z]{2}\s\d{5}(?:-\d{4})?\b"
 # a North-American number by its shape, whatever its area code (phonenumbers, which presidio
 # uses, rejects numbers it does not know to be assigned): an optional +1 / 001 / 1 prefix,
@@ -107,6 +125,8 @@ def analyzer() -> Any:
         ("STREET_ADDRESS", _STREET, 0.6),
         ("STREET_ADDRESS", _UNIT, 0.6),
         ("STREET_ADDRESS", _STATE_ZIP, 0.6),
+        ("STREET_ADDRESS", _MILITARY, 0.6),
+        ("PERSON", _NAMED, 0.5),
         ("PHONE_NUMBER", _PHONE, 0.6),
         ("ACCOUNT_NUMBER", _ACCOUNT, 0.6),
     ):
@@ -115,6 +135,9 @@ def analyzer() -> Any:
                 supported_entity=entity,
                 patterns=[Pattern(entity.lower(), pattern, score)],
                 name=f"Kura{entity.title().replace('_', '')}{len(pattern)}",
+                # case-sensitive (presidio's default ignores case): capitals are what tell
+                # "12 Baker Street" from "4 people in the park"; cue words carry their own (?i:)
+                global_regex_flags=re.DOTALL | re.MULTILINE,
             )
         )
     return engine_analyzer
@@ -200,7 +223,15 @@ def _replace(text: str, hits: Sequence[Any]) -> str:
             continue
         out += [text[end : hit.start], REDACTED_ENTITIES[hit.entity_type]]
         end = hit.end
-    return "".join(out) + text[end:]
+    return _ADDRESS_RUN.sub("[ADDRESS]", "".join(out) + text[end:])
+
+
+# what is left of an address around a part found: "[ADDRESS] [ADDRESS], [ADDRESS]" is one, and
+# so is a house number and capitalised words just before one ("101 Torres Way, [ADDRESS]")
+_ADDRESS_RUN = re.compile(
+    r"(?:\b\d{1,6}\s+(?:[A-Z][A-Za-z]+\s+){0,3}[A-Z][A-Za-z]+,?\s*)?\[ADDRESS\]"
+    r"(?:[\s,]*\[ADDRESS\])*"
+)
 
 
 def score_of(found: Sequence[tuple[str, str]]) -> int:
@@ -208,8 +239,13 @@ def score_of(found: Sequence[tuple[str, str]]) -> int:
     return min((ENTITY_SCORES.get(kind, 1) for kind, _ in found), default=5)
 
 
+def detector_version() -> str:
+    """A hash of what the detector looks for: the auditor's and the local summariser's version."""
+    return _version()
+
+
 def _version() -> str:
-    patterns = _STREET + _UNIT + _STATE_ZIP + _PHONE + _ACCOUNT
+    patterns = _STREET + _UNIT + _STATE_ZIP + _MILITARY + _NAMED + _PHONE + _ACCOUNT
     spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
     return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
 

@@ -126,7 +126,9 @@ class LocalSummariser:
         # names, street addresses and account numbers too (presidio, kura_dbt.audit.offline)
         self.redact_details = bool(redact_details)
         if self.redact_details:  # other summaries: stored ones are recomputed
-            self.prompt_version = f"{type(self).prompt_version}+details"
+            from kura_dbt.audit.offline import detector_version
+
+            self.prompt_version = f"{type(self).prompt_version}+{detector_version()}"
 
     # ------------------------------------------------------------------ public
 
