@@ -15,13 +15,15 @@
 
     Each is NULL when it is undefined (no data, no variance). -#}
 
-{% macro two_proportion_z(x, n, b, m) -%}
+{% macro two_proportion_z(x, n, b, m, float_type=none) -%}
+    {#- float_type: the type computed in (default dbt.type_float(), single precision on DuckDB) -#}
+    {%- set float_type = float_type or dbt.type_float() %}
     (
-        (cast({{ x }} as {{ dbt.type_float() }}) / nullif({{ n }}, 0)
-            - cast({{ b }} as {{ dbt.type_float() }}) / nullif({{ m }}, 0))
+        (cast({{ x }} as {{ float_type }}) / nullif({{ n }}, 0)
+            - cast({{ b }} as {{ float_type }}) / nullif({{ m }}, 0))
         / nullif(sqrt(
-            (cast({{ x }} + {{ b }} as {{ dbt.type_float() }}) / nullif({{ n }} + {{ m }}, 0))
-            * (1 - cast({{ x }} + {{ b }} as {{ dbt.type_float() }}) / nullif({{ n }} + {{ m }}, 0))
+            (cast({{ x }} + {{ b }} as {{ float_type }}) / nullif({{ n }} + {{ m }}, 0))
+            * (1 - cast({{ x }} + {{ b }} as {{ float_type }}) / nullif({{ n }} + {{ m }}, 0))
             * (1.0 / nullif({{ n }}, 0) + 1.0 / nullif({{ m }}, 0))
         ), 0)
     )

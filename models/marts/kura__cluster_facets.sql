@@ -98,7 +98,8 @@ shown as (
             'judged.conversations',
             'judged.cluster_conversations',
             'overall.overall_conversations - judged.conversations',
-            'population_size.population_conversations - judged.cluster_conversations'
+            'population_size.population_conversations - judged.cluster_conversations',
+            float_type
         ) }} as z_score
     from judged
     inner join overall

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -34,6 +35,7 @@ BI_FACING = {
     "kura__llm_usage",
     "kura__privacy_audit",  # the auditor's counts per kind of text, no text
     "kura__projections",
+    "kura__time_spine",  # the Semantic Layer's calendar: dates only
 }
 # where a visible cluster's (redacted) summaries are shown by design (CLIO's layer 1, the
 # examples): a cluster description's "Most typical" quote and a conversation's summary; below
@@ -97,7 +99,8 @@ def _distinctive_words(db: Path, users: int, conversations: int) -> dict[str, se
     conversations' summaries that no conversation of a cluster they leave visible uses."""
     hidden = _rows(
         db,
-        f"select cluster_id, name || ' ' || description from kura__clusters where level = 0 "
+        "select cluster_id, coalesce(name, '') || ' ' || coalesce(description, '') "
+        f"from kura__clusters where level = 0 "
         f"and (size < {conversations} or distinct_users < {users})",
     )
     visible_text = " ".join(
@@ -111,11 +114,21 @@ def _distinctive_words(db: Path, users: int, conversations: int) -> dict[str, se
         )
         + _rows(
             db,
-            "select name || ' ' || description from kura__clusters "
+            "select coalesce(name, '') || ' ' || coalesce(description, '') from kura__clusters "
             f"where level = 0 and size >= {conversations} and distinct_users >= {users}",
         )
     )
-    seen = set(_WORD.findall(visible_text))
+    # and the product's own words: the report's page and the facets' names and values, which
+    # every report and every kura__cluster_facets carries whatever the conversations say
+    templates = resources.files("kura_dbt.report") / "templates"
+    product = " ".join(t.read_text(encoding="utf-8") for t in templates.iterdir() if t.is_file())
+    product += " ".join(
+        f"{f} {v}"
+        for f, v in _rows(
+            db, "select distinct facet, facet_value from int_kura__conversation_facet_values"
+        )
+    )
+    seen = set(_WORD.findall(visible_text)) | set(_WORD.findall(product.lower()))
     words = {}
     for cid, text in hidden:
         summaries = _rows(
@@ -168,7 +181,7 @@ def _report_and_tree(db: Path) -> str:
 def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_path):
     with duckdb.connect(str(demo_db)) as con:
         con.execute("checkpoint")  # everything in the file, none in its write-ahead log
-    db = tmp_path / "shared.duckdb"
+    db = tmp_path / "x9.duckdb"  # (its name is in the tree and the report: no word)
     shutil.copy(demo_db, db)  # built with thresholds 1 and 1: every cluster named
     users, conversations = _pick_thresholds(db)
     words = _distinctive_words(db, users, conversations)

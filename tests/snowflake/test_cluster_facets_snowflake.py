@@ -60,7 +60,11 @@ def _snowflake_sql(project: Path) -> list[tuple[str, str]]:
 def test_the_snowflake_sql_gives_the_duckdb_figures(tmp_path, demo_db, fakesnow_server):  # noqa: F811
     import snowflake.connector
 
-    project = write_project(tmp_path / "project", {**DUMMY_PROFILE, "database": DATABASE})
+    # the demo's thresholds (integration_tests: 1 and 1), not the package's defaults
+    demo_vars = {"kura__min_cluster_users": 1, "kura__min_cluster_conversations": 1}
+    project = write_project(
+        tmp_path / "project", {**DUMMY_PROFILE, "database": DATABASE}, demo_vars
+    )
     models = _snowflake_sql(project)
     sql = models[1][1]
     assert "lateral flatten" in models[0][1] and "to_char(" in models[0][1] and " ln(" in sql
