@@ -57,10 +57,24 @@ SETS = {"banking77": banking77, "sgd": sgd, "oasst": oasst, "mixed": mixed}
 # --------------------------------------------------------------------------- the build
 
 
+def dbt_deps() -> None:
+    """`dbt deps` in integration_tests (it installs the package itself, from ``../``), once: a
+    fresh checkout has no ``dbt_packages`` and dbt refuses to build without it."""
+    if (REPO / "integration_tests" / "dbt_packages").is_dir():
+        return
+    subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "deps", "--quiet"],
+        cwd=REPO / "integration_tests",
+        check=True,
+        env=dict(os.environ, DBT_PROFILES_DIR=str(REPO / "profiles")),
+    )
+
+
 def dbt_build(
     db: Path, workdir: Path, variables: dict[str, Any], extra_env: dict | None = None
 ) -> float:
     """The real `dbt build` of integration_tests on ``db`` (seeds excluded); its seconds."""
+    dbt_deps()
     env = dict(
         os.environ,
         KURA_DUCKDB_PATH=str(db),

@@ -151,6 +151,15 @@ def local():
         ("My account number is 483920183177.", 1),
         ("Call me on (415) 555-0199 tomorrow.", 1),
         ("Send the code to [EMAIL] or [PHONE].", 5),  # the summariser's placeholders
+        # the one planted name of 1,000 that reached the marts (benchmarks/privacy_layers.py
+        # --seed 1): a sentence-initial cue and a post-nominal that spaCy reads as no person
+        (
+            'The user asks: "I\'m looking for a bus leaving from Sacramento, CA. This is Todd '
+            'Price MD writing."; later: "I\'d like 1 room in a 3 star hotel."',
+            1,
+        ),
+        ("Please forward the results to Dr. Ana Ruiz at the clinic.", 1),
+        ("Tell me about the causes of World War II.", 5),  # a numeral is not a post-nominal
     ],
 )
 def test_the_local_auditor_maps_what_presidio_finds_to_clios_scale(local, text, score):

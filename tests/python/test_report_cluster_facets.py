@@ -10,15 +10,21 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 
 from kura_dbt.report import ReportOptions, load_report_data
 from tests.browser.fakedb import make_kura_db
 
+REPO = Path(__file__).resolve().parents[2]
+
 SECRET_VALUE = "Klingon-SECRET"
 
-# cluster_id, facet, facet_value, conversations, distinct_users, share_in_cluster,
-# share_overall, lift, z_score, p_value, p_value_bonferroni, meets_privacy_threshold, as
-# kura__cluster_facets writes them (columns: models/marts/_marts.yml)
+# the fields these rows give, by name; the table is made with every column of the mart's
+# contract (models/marts/_marts.yml), the others NULL
+FIELDS = (
+    "cluster_id facet facet_value conversations distinct_users share_in_cluster share_overall "
+    "lift z_score p_value p_value_bonferroni meets_privacy_threshold"
+).split()
 ROWS = [
     ("L0-0000", "language", "English", 8, 4, 8 / 9, 30 / 35, 1.037, 0.6, 0.5, 1.0, True),
     ("L0-0000", "plan", "enterprise", 6, 3, 6 / 9, 9 / 35, 2.593, 3.1, 0.0008, 0.004, True),
@@ -30,26 +36,21 @@ ROWS = [
     ("L0-0004", "language", SECRET_VALUE, 2, 1, 1.0, 2 / 35, 17.5, 5.0, 0.001, 0.002, True),
     ("L0-0004", "plan", None, 2, 1, 1.0, None, None, None, None, None, False),
 ]
-COLUMNS = [
-    "cluster_id",
-    "facet",
-    "facet_value",
-    "conversations",
-    "distinct_users",
-    "share_in_cluster",
-    "share_overall",
-    "lift",
-    "z_score",
-    "p_value",
-    "p_value_bonferroni",
-    "meets_privacy_threshold",
-]
+
+
+def contract_columns() -> list[str]:
+    marts = yaml.safe_load((REPO / "models" / "marts" / "_marts.yml").read_text(encoding="utf-8"))
+    (model,) = [m for m in marts["models"] if m["name"] == "kura__cluster_facets"]
+    return [c["name"] for c in model["columns"]]
 
 
 def make_db(path: Path) -> Path:
     db = make_kura_db(path)
     with duckdb.connect(str(db)) as con:
-        con.register("facets_frame", pd.DataFrame(ROWS, columns=COLUMNS))
+        columns = contract_columns()
+        assert set(FIELDS) <= set(columns)
+        frame = pd.DataFrame(ROWS, columns=FIELDS).reindex(columns=columns)
+        con.register("facets_frame", frame)
         con.execute("create table main.kura__cluster_facets as select * from facets_frame")
     return db
 
@@ -64,7 +65,7 @@ def test_the_panel_shows_the_marts_figures_by_lift(tmp_path):
         ("week", "2026-08-03"),
         ("language", "English"),
     ]
-    mart = {(r[1], r[2]): dict(zip(COLUMNS, r, strict=True)) for r in ROWS if r[0] == "L0-0000"}
+    mart = {(r[1], r[2]): dict(zip(FIELDS, r, strict=True)) for r in ROWS if r[0] == "L0-0000"}
     for r in rows:
         m = mart[(r["facet"], r["value"])]
         assert (r["conversations"], r["share"], r["overall_share"], r["lift"]) == (

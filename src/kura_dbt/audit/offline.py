@@ -79,10 +79,18 @@ _MILITARY = (
 # is ...", "I'm ..."): two capitalised words after the cue (spaCy's small pipeline misses names
 # that are also common words)
 _NAMED = (
-    r"(?<=\bunder )|(?<=\bnamed )|(?<=\bname is )|(?<=\bname's )|(?<=\bI am )|(?<=\bI'm )"
-    r"|(?<=\bthis is )|(?<=\bcall me )"
+    r"(?<=\b[Uu]nder )|(?<=\b[Nn]amed )|(?<=\b[Nn]ame is )|(?<=\b[Nn]ame's )|(?<=\bI am )"
+    r"|(?<=\bI'm )|(?<=\b[Tt]his is )|(?<=\b[Cc]all me )"
 )
 _NAMED = r"(?:" + _NAMED + r")[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+(?:-[A-Z][a-z]+)?\b"
+# a name with an honorific before it or a post-nominal after it, wherever it stands ("Dr. Ana
+# Ruiz", "Todd Price MD", "Luis Vega Jr."): spaCy's small pipeline often reads the title as part
+# of an organisation or misses the name
+_TITLED = (
+    r"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof)\.?\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b"
+    r"|\b[A-Z][a-z]+\s+[A-Z][a-z]+,?\s+(?:MD|M\.D\.|PhD|Ph\.D\.|DDS|DVM|Jr\.|Sr\.|Esq\.)"
+    r"(?![\w.])"
+)
 # a unit ("Suite 027", "Apt. 4B") or a US city line's state and ZIP code (", Springfield, IL
 # 62704"): parts of a postal address whatever the street is called
 _UNIT = r"(?i:\b(?:Suite|Ste\.?|Apt\.?|Apartment|Unit)\s+#?\d+[A-Z]?\b)"
@@ -127,6 +135,7 @@ def analyzer() -> Any:
         ("STREET_ADDRESS", _STATE_ZIP, 0.6),
         ("STREET_ADDRESS", _MILITARY, 0.6),
         ("PERSON", _NAMED, 0.5),
+        ("PERSON", _TITLED, 0.5),
         ("PHONE_NUMBER", _PHONE, 0.6),
         ("ACCOUNT_NUMBER", _ACCOUNT, 0.6),
     ):
@@ -245,7 +254,7 @@ def detector_version() -> str:
 
 
 def _version() -> str:
-    patterns = _STREET + _UNIT + _STATE_ZIP + _MILITARY + _NAMED + _PHONE + _ACCOUNT
+    patterns = _STREET + _UNIT + _STATE_ZIP + _MILITARY + _NAMED + _TITLED + _PHONE + _ACCOUNT
     spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
     return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
 

@@ -47,6 +47,19 @@ def level_schedule(n_base: int, max_top: int, branching: float) -> list[int]:
     return targets
 
 
+def _clamp_groups(k: int, n_groups: int) -> tuple[int, np.ndarray | None]:
+    """``n_groups`` clamped to 1..k, and the grouping itself where it is trivial (every
+    cluster alone, or all in one group); raises for no clusters."""
+    if k < 1:
+        raise ValueError("need at least one cluster to group")
+    n_groups = min(max(1, int(n_groups)), k)
+    if n_groups == k:
+        return n_groups, np.arange(k)
+    if n_groups == 1:
+        return n_groups, np.zeros(k, dtype=int)
+    return n_groups, None
+
+
 def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
     """Put each of k centroids in one of exactly ``min(n_groups, k)`` groups (Ward, then
     :func:`refine_groups`, each centroid counting once). A group may hold a single centroid:
@@ -55,14 +68,9 @@ def group_clusters(centroids: np.ndarray, n_groups: int) -> np.ndarray:
     Returns group indices 0..m-1, numbered by first appearance.
     """
     centroids = np.asarray(centroids, dtype=np.float64)
-    k = len(centroids)
-    if k < 1:
-        raise ValueError("need at least one cluster to group")
-    n_groups = min(max(1, int(n_groups)), k)
-    if n_groups == k:
-        return np.arange(k)
-    if n_groups == 1:
-        return np.zeros(k, dtype=int)
+    n_groups, trivial = _clamp_groups(len(centroids), n_groups)
+    if trivial is not None:
+        return trivial
     assignment = AgglomerativeClustering(n_clusters=n_groups, linkage="ward").fit_predict(centroids)
     return refine_groups(assignment, centroids)
 
@@ -84,14 +92,9 @@ def group_members(sums: np.ndarray, n_groups: int, n_init: int = 8, seed: int = 
     refined by :func:`refine_groups`; the best objective wins (ties: the earlier start).
     Deterministic for a given ``seed``. Returns group indices 0..m-1 by first appearance."""
     sums = np.asarray(sums, dtype=np.float64)
-    k = len(sums)
-    if k < 1:
-        raise ValueError("need at least one cluster to group")
-    n_groups = min(max(1, int(n_groups)), k)
-    if n_groups == k:
-        return np.arange(k)
-    if n_groups == 1:
-        return np.zeros(k, dtype=int)
+    n_groups, trivial = _clamp_groups(len(sums), n_groups)
+    if trivial is not None:
+        return trivial
     units = sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]
     starts = [group_clusters(units, n_groups)]
     rng = np.random.default_rng(seed)
