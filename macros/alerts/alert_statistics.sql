@@ -13,11 +13,13 @@
     - normal_upper_tail: P(Z >= |z|) for a standard normal Z (Abramowitz and Stegun 26.2.17,
       absolute error below 1e-7): the one-sided p-value of |z|.
 
-    Each is NULL when it is undefined (no data, no variance). -#}
+    Each is NULL when it is undefined (no data, no variance). All are computed in double
+    precision (dbt.type_float() is FLOAT, four bytes, on DuckDB: a sum of squares minus a
+    squared sum loses every digit there). -#}
 
 {% macro two_proportion_z(x, n, b, m, float_type=none) -%}
-    {#- float_type: the type computed in (default dbt.type_float(), single precision on DuckDB) -#}
-    {%- set float_type = float_type or dbt.type_float() %}
+    {#- float_type: the type computed in (default double) -#}
+    {%- set float_type = float_type or 'double' %}
     (
         (cast({{ x }} as {{ float_type }}) / nullif({{ n }}, 0)
             - cast({{ b }} as {{ float_type }}) / nullif({{ m }}, 0))
@@ -31,19 +33,19 @@
 
 {% macro one_proportion_z(x, n, p0) -%}
     (
-        (cast({{ x }} as {{ dbt.type_float() }}) - {{ n }} * {{ p0 }})
+        (cast({{ x }} as double) - {{ n }} * {{ p0 }})
         / nullif(sqrt({{ n }} * {{ p0 }} * (1 - {{ p0 }})), 0)
     )
 {%- endmacro %}
 
 {% macro mean_shift_z(n1, s1, ss1, n0, s0, ss0) -%}
     (
-        (cast({{ s1 }} as {{ dbt.type_float() }}) / nullif({{ n1 }}, 0)
-            - cast({{ s0 }} as {{ dbt.type_float() }}) / nullif({{ n0 }}, 0))
+        (cast({{ s1 }} as double) / nullif({{ n1 }}, 0)
+            - cast({{ s0 }} as double) / nullif({{ n0 }}, 0))
         / nullif(sqrt(
             greatest(
-                (cast({{ ss1 }} + {{ ss0 }} as {{ dbt.type_float() }})
-                    - cast({{ s1 }} + {{ s0 }} as {{ dbt.type_float() }})
+                (cast({{ ss1 }} + {{ ss0 }} as double)
+                    - cast({{ s1 }} + {{ s0 }} as double)
                     * ({{ s1 }} + {{ s0 }}) / nullif({{ n1 }} + {{ n0 }}, 0))
                 / nullif({{ n1 }} + {{ n0 }} - 1, 0),
                 0

@@ -15,7 +15,7 @@
     NULL and is called by its display_name ('Other (n small clusters)') and its id. -#}
 {%- set baseline_weeks = var('kura__alerts_baseline_weeks') | int -%}
 {%- set critical_z = var('kura__alerts_critical_z') | float -%}
-{%- set float_type = dbt.type_float() -%}
+{%- set float_type = "double" -%}
 {%- set string_type = dbt.type_string() -%}
 {%- set bigint_type = dbt.type_bigint() %}
 

@@ -9,7 +9,7 @@
 {{ config(materialized='ephemeral') }}
 {%- set baseline_weeks = var('kura__alerts_baseline_weeks') | int -%}
 {%- set min_conversations = var('kura__alerts_min_conversations') | int -%}
-{%- set float_type = dbt.type_float() %}
+{%- set float_type = "double" %}
 
 with clustered_weeks as (
     select week_start, count(*) as conversations

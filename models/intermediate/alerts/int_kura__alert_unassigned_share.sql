@@ -10,7 +10,7 @@
 {%- set baseline_weeks = var('kura__alerts_baseline_weeks') | int -%}
 {%- set min_conversations = var('kura__alerts_min_conversations') | int -%}
 {%- set nominal_unassigned = 1 - (var('kura__assign_radius_quantile') | float) -%}
-{%- set float_type = dbt.type_float() -%}
+{%- set float_type = "double" -%}
 {%- set string_type = dbt.type_string() %}
 
 with assessed_weeks as (
