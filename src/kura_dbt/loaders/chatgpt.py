@@ -28,6 +28,7 @@ from .core import (
     Message,
     blank_detail,
     export_conversations,
+    export_records,
     required_field,
     timestamp_or_fix,
 )
@@ -179,37 +180,27 @@ def _part_marker(part: Any, collector: Collector) -> str:
     return f"[{label}]"
 
 
+def _chatgpt_id(raw: dict[str, Any]) -> Any:
+    return raw.get("conversation_id") or raw.get("id")
+
+
+def _chatgpt_message_count(raw: dict[str, Any]) -> int:
+    mapping = raw.get("mapping")
+    if not isinstance(mapping, dict):
+        return 0
+    return sum(1 for n in mapping.values() if isinstance(n, dict) and n.get("message"))
+
+
 def parse_chatgpt(
     data: Any, collector: Collector, path_label: str, default_user_id: str | None = None
 ) -> None:
     data = export_conversations(
         data, path_label, "ChatGPT", "mapping", looks_like_chatgpt, "chat_messages", "claude"
     )
-    collector.start(len(data))
-    for i, raw in enumerate(data):
-        collector.advance()
-        record = f"conversation #{i}"
-        if not isinstance(raw, dict):
-            collector.reject_conversation(record, "not an object", raw_excerpt=raw)
-            continue
+    for raw, cid, record, n_raw in export_records(
+        data, collector, _chatgpt_id, "conversation_id", _chatgpt_message_count
+    ):
         mapping = raw.get("mapping")
-        n_raw = (
-            sum(1 for n in mapping.values() if isinstance(n, dict) and n.get("message"))
-            if isinstance(mapping, dict)
-            else 0
-        )
-        raw_cid = raw.get("conversation_id") or raw.get("id")
-        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
-            collector.reject_conversation(
-                record,
-                "missing conversation id",
-                field="conversation_id",
-                n_messages=n_raw,
-                raw_excerpt=raw,
-            )
-            continue
-        cid = str(raw_cid)
-        record = f"conversation {cid}"
         if not required_field(mapping, dict, "mapping", raw, record, cid, collector):
             continue
         title = raw.get("title")

@@ -32,6 +32,7 @@ from .core import (
     Message,
     blank_detail,
     export_conversations,
+    export_records,
     required_field,
     timestamp_or_fix,
 )
@@ -118,29 +119,25 @@ def _branch(messages: list[Any], conv: dict[str, Any]) -> tuple[list[int], set[i
     return path, off
 
 
+def _claude_id(raw: dict[str, Any]) -> Any:
+    return raw.get("uuid") or raw.get("id")
+
+
+def _claude_message_count(raw: dict[str, Any]) -> int:
+    messages = raw.get("chat_messages")
+    return len(messages) if isinstance(messages, list) else 0
+
+
 def parse_claude(
     data: Any, collector: Collector, path_label: str, default_user_id: str | None = None
 ) -> None:
     data = export_conversations(
         data, path_label, "Claude", "chat_messages", looks_like_claude, "mapping", "chatgpt"
     )
-    collector.start(len(data))
-    for i, raw in enumerate(data):
-        collector.advance()
-        record = f"conversation #{i}"
-        if not isinstance(raw, dict):
-            collector.reject_conversation(record, "not an object", raw_excerpt=raw)
-            continue
-        raw_cid = raw.get("uuid") or raw.get("id")
+    for raw, cid, record, n_raw in export_records(
+        data, collector, _claude_id, "uuid", _claude_message_count
+    ):
         messages = raw.get("chat_messages")
-        n_raw = len(messages) if isinstance(messages, list) else 0
-        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
-            collector.reject_conversation(
-                record, "missing conversation id", field="uuid", n_messages=n_raw, raw_excerpt=raw
-            )
-            continue
-        cid = str(raw_cid)
-        record = f"conversation {cid}"
         if not required_field(messages, list, "chat_messages", raw, record, cid, collector):
             continue
         account = raw.get("account")

@@ -27,7 +27,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -764,3 +764,35 @@ def export_conversations(
             f"{path_label}: not a {export_name} export: no conversation has the field '{key}'{hint}"
         )
     return data
+
+
+def export_records(
+    data: list[Any],
+    collector: Collector,
+    id_of: Callable[[dict[str, Any]], Any],
+    id_field: str,
+    count_messages: Callable[[dict[str, Any]], int],
+) -> Iterator[tuple[dict[str, Any], str, str, int]]:
+    """The conversations of an export (a list of objects) that are objects with an id, as
+    ``(raw, conversation_id, record, raw_message_count)``; the others are rejected with the
+    reason ("not an object", "missing conversation id" naming ``id_field``). Advances the
+    collector's progress by one per conversation."""
+    collector.start(len(data))
+    for i, raw in enumerate(data):
+        collector.advance()
+        record = f"conversation #{i}"
+        if not isinstance(raw, dict):
+            collector.reject_conversation(record, "not an object", raw_excerpt=raw)
+            continue
+        n_raw = count_messages(raw)
+        raw_cid = id_of(raw)
+        if not isinstance(raw_cid, (str, int)) or raw_cid == "":
+            collector.reject_conversation(
+                record,
+                "missing conversation id",
+                field=id_field,
+                n_messages=n_raw,
+                raw_excerpt=raw,
+            )
+            continue
+        yield raw, str(raw_cid), f"conversation {raw_cid}", n_raw
