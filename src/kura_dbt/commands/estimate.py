@@ -66,6 +66,7 @@ def settings_from_vars(variables: Mapping[str, Any]) -> Any:
 def check_backends(variables: Mapping[str, Any]) -> None:
     """A ``ValueError`` (one sentence, with the nearest valid name) for a backend var that
     names no backend of its stage's registry, as the build would fail on it."""
+    from kura_dbt.audit import AUDITORS
     from kura_dbt.classify import CLASSIFIERS
     from kura_dbt.clustering import CLUSTERERS
     from kura_dbt.embeddings import EMBEDDERS
@@ -76,7 +77,7 @@ def check_backends(variables: Mapping[str, Any]) -> None:
 
     registries = {
         f"kura__{r.kind}": r
-        for r in (SUMMARISERS, EMBEDDERS, CLUSTERERS, LABELLERS, PROJECTORS, CLASSIFIERS)
+        for r in (SUMMARISERS, EMBEDDERS, CLUSTERERS, LABELLERS, PROJECTORS, CLASSIFIERS, AUDITORS)
     }
     for var in all_vars():
         value = variables.get(var.name)
@@ -122,11 +123,16 @@ def _tables(con: Any, schema: str) -> dict[str, str]:
     return {str(table).lower(): sql.relation(str(owner), str(table)) for owner, table in rows}
 
 
-def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
+def estimate(
+    source: Any, schema: str, settings: Any, variables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The estimate of the next run's summaries (see :func:`kura_dbt.pipeline.
-    estimate_summaries`), with the settings' caps, the retries and the parked rows. ``source``:
-    a DuckDB file or a :class:`kura_dbt.report.source.MartsSource`."""
+    estimate_summaries`), with the settings' caps, the retries and the parked rows, and under
+    ``privacy_audit`` that of its privacy audit (:func:`kura_dbt.audit.estimate.
+    estimate_audits`). ``source``: a DuckDB file or a :class:`kura_dbt.report.source.
+    MartsSource`; ``variables``: the ``kura__*`` vars (the Cortex model)."""
     from kura_dbt import pipeline
+    from kura_dbt.audit.estimate import audit_request_of, estimate_audits
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
@@ -148,6 +154,13 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
         result = pipeline.estimate_summaries(todo, summariser, history)
         result["conversations_in"] = int(warehouse.query(sql.count_rows(transcripts))["n"][0])
         result["parked"] = pipeline.parked_summaries(warehouse, summariser)
+        snowflake = bool(getattr(source, "is_snowflake", False))
+        auditor = audit_request_of(settings, variables or {}, snowflake)
+        texts = _ConnectionReader(con, transcripts, tables.get("int_kura__privacy_audit"))
+        shown = tables.get("int_kura__privacy_texts")  # a view: none before the first build
+        texts.views = {"texts": shown} if shown else {}
+        summarised = result["calls"] if pipeline._llm_of(summariser) else result["conversations"]
+        audit = estimate_audits(texts, auditor, RetryPolicy.of(settings), summarised)
     finally:
         con.close()
     llm = pipeline._llm_of(summariser)
@@ -159,6 +172,7 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
         completion_from_history=history is not None,
         max_calls=None if llm is None else llm.max_calls,
         max_cost_usd=None if llm is None else llm.max_cost_usd,
+        privacy_audit=audit,
     )
     return result
 
@@ -210,7 +224,7 @@ def register(app: typer.Typer) -> None:
             check_backends(variables)
         except (ValueError, TypeError) as exc:  # a var's type, range, allowed values, backend
             raise typer.BadParameter(str(exc), param_hint="--vars / --project-dir") from None
-        result = estimate(source, schema, settings)
+        result = estimate(source, schema, settings, variables)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
@@ -273,3 +287,37 @@ def _print(result: dict[str, Any]) -> None:
     ]
     if caps:
         console.print("Budget cap: " + ", ".join(caps) + " per run; the rest stays pending.")
+    if result.get("privacy_audit"):
+        _print_audit(result["privacy_audit"])
+
+
+def _print_audit(audit: dict[str, Any]) -> None:
+    """The privacy audit's part: one call per distinct text (none for the local auditor)."""
+    table = Table(
+        title=f"Next run of int_kura__privacy_audit ({audit['auditor']}, {audit['model']})"
+    )
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("texts pending now", f"{audit['texts']:,}")
+    table.add_row("  failed (retries)", f"{audit['retries']:,}")
+    table.add_row("texts of the new summaries", f"{audit['new_summary_texts']:,}")
+    table.add_row(
+        "parked (withheld, not sent)",
+        f"{audit['parked']:,}"
+        + (" (kura__llm_retry_gave_up: true sends them)" if audit["parked"] else ""),
+    )
+    table.add_row("LLM calls", f"{audit['calls']:,}")
+    table.add_row("prompt tokens", f"{audit['prompt_tokens']:,}")
+    per = audit["completion_per_call"]
+    source = "earlier runs" if audit["completion_from_history"] else "default"
+    table.add_row(
+        "completion tokens",
+        f"{audit['completion_tokens']:,}"
+        + ("" if per is None else f" ({per:.0f} per call, {source})"),
+    )
+    cost = audit["cost_usd"]
+    table.add_row(
+        "cost (USD)",
+        "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
+    )
+    console.print(table)
