@@ -28,7 +28,6 @@ from typing import Protocol
 __all__ = [
     "audit_key",
     "anchors_of_map",
-    "average_audit_completion_tokens",
     "average_completion_tokens",
     "classification_inputs",
     "classification_key",
@@ -251,13 +250,15 @@ def parked_summaries(transcripts: str, state: str, summariser: Summariser) -> st
     )
 
 
-def average_completion_tokens(state: str, summariser: Producer) -> str:
-    """``mean``: completion tokens of the one-call summaries the same model wrote."""
+def average_completion_tokens(state: str, producer: Producer, backend: str = "summariser") -> str:
+    """``mean``: completion tokens of the one-call answers the same backend and model gave
+    (summaries; ``backend``: the state's column that names the backend, ``auditor`` for the
+    privacy scores)."""
     return (
         f"select avg(completion_tokens) as mean from {state} "
         "where error is null and completion_tokens > 0 and llm_calls = 1 "
-        f"and coalesce(summariser, '') = {literal(summariser.name)} "
-        f"and coalesce(model, '') = {literal(summariser.model)}"
+        f"and coalesce({backend}, '') = {literal(producer.name)} "
+        f"and coalesce(model, '') = {literal(producer.model)}"
     )
 
 
@@ -607,16 +608,6 @@ def mean_summary_text_length(texts: str) -> str:
     return (
         f"select avg(length(text)) as mean from {texts} "
         "where kind in ('summary', 'request', 'task')"
-    )
-
-
-def average_audit_completion_tokens(state: str, auditor: Summariser) -> str:
-    """``mean``: completion tokens of the one-call scores the same auditor and model gave."""
-    return (
-        f"select avg(completion_tokens) as mean from {state} "
-        "where error is null and completion_tokens > 0 and llm_calls = 1 "
-        f"and coalesce(auditor, '') = {literal(auditor.name)} "
-        f"and coalesce(model, '') = {literal(auditor.model or '')}"
     )
 
 

@@ -158,6 +158,6 @@ def _completion_history(warehouse: WarehouseReader, auditor: AuditRequest) -> fl
     """Mean completion tokens of the scores the same auditor and model gave before."""
     if warehouse.state is None:
         return None
-    frame = warehouse.query(sql.average_audit_completion_tokens(warehouse.state, auditor))
+    frame = warehouse.query(sql.average_completion_tokens(warehouse.state, auditor, "auditor"))
     mean = frame["mean"].iloc[0]
     return None if pd.isna(mean) else float(mean)

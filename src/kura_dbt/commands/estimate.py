@@ -7,7 +7,9 @@ profile's target or a connection name, as `kura tree` and `kura report` do):
 ``kura__summaries`` (the state), and selects the pending conversations with the same SQL as the
 ``kura__summaries`` model (:func:`kura_dbt.pipeline.pending_summaries`): new, changed, other
 model or prompt, and retries of failed rows; rows parked after ``kura__llm_max_attempts``
-failures are counted apart and not sent (:mod:`kura_dbt.parking`). Settings come from the same
+failures are counted apart and not sent (:mod:`kura_dbt.parking`). The privacy audit of the
+same build is estimated from ``int_kura__privacy_texts`` and ``int_kura__privacy_audit``
+(:mod:`kura_dbt.audit.estimate`). Settings come from the same
 vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 ``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
@@ -203,10 +205,10 @@ def register(app: typer.Typer) -> None:
         profiles_dir: ProfilesDirOption = None,
         connection: ConnectionOption = None,
     ) -> None:
-        """Estimate what the next `dbt build` will send to the LLM summariser: conversations
-        pending (retries of failed rows included, parked rows apart), calls, tokens and cost at
-        the configured prices, from a DuckDB file or from Snowflake (--profile / --target or
-        --connection). Nothing is sent."""
+        """Estimate what the next `dbt build` will send to the LLM summariser and the privacy
+        auditor: conversations and texts pending (retries of failed rows included, parked rows
+        apart), calls, tokens and cost at the configured prices, from a DuckDB file or from
+        Snowflake (--profile / --target or --connection). Nothing is sent."""
         schema = _private_schema(private_schema, old_schema)
         variables = project_vars(project_dir)
         if vars:
@@ -262,20 +264,7 @@ def _print(result: dict[str, Any]) -> None:
         f"{result['parked']:,}"
         + (" (kura__llm_retry_gave_up: true sends them)" if result["parked"] else ""),
     )
-    table.add_row("LLM calls", f"{result['calls']:,}")
-    table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
-    per = result["completion_per_call"]
-    source = "earlier runs" if result["completion_from_history"] else "default"
-    table.add_row(
-        "completion tokens",
-        f"{result['completion_tokens']:,}"
-        + ("" if per is None else f" ({per:.0f} per call, {source})"),
-    )
-    cost = result["cost_usd"]
-    table.add_row(
-        "cost (USD)",
-        "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
-    )
+    _spend_rows(table, result)
     console.print(table)
     caps = [
         f"{name} = {result[key]}"
@@ -306,18 +295,23 @@ def _print_audit(audit: dict[str, Any]) -> None:
         f"{audit['parked']:,}"
         + (" (kura__llm_retry_gave_up: true sends them)" if audit["parked"] else ""),
     )
-    table.add_row("LLM calls", f"{audit['calls']:,}")
-    table.add_row("prompt tokens", f"{audit['prompt_tokens']:,}")
-    per = audit["completion_per_call"]
-    source = "earlier runs" if audit["completion_from_history"] else "default"
+    _spend_rows(table, audit)
+    console.print(table)
+
+
+def _spend_rows(table: Table, result: dict[str, Any]) -> None:
+    """The rows every stage's table ends with: calls, tokens and cost."""
+    table.add_row("LLM calls", f"{result['calls']:,}")
+    table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
+    per = result["completion_per_call"]
+    source = "earlier runs" if result["completion_from_history"] else "default"
     table.add_row(
         "completion tokens",
-        f"{audit['completion_tokens']:,}"
+        f"{result['completion_tokens']:,}"
         + ("" if per is None else f" ({per:.0f} per call, {source})"),
     )
-    cost = audit["cost_usd"]
+    cost = result["cost_usd"]
     table.add_row(
         "cost (USD)",
         "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
     )
-    console.print(table)
