@@ -129,40 +129,19 @@ prompts as (
     left join contrast on contrast.cluster_id = todo.cluster_id
 ),
 
-answered as (
-    select
-        *,
-        {{ kura.cortex_complete(
-            model_name,
-            'prompt',
-            request['response_format_sql'],
-            var('kura__cortex_max_output_tokens', 1024),
-            "object_construct('name', 'Stand-in name ' || cluster_id, "
-            ~ "'description', 'The users asked about ' || cluster_id || '. A stand-in description.')",
-        ) }} as response
-    from prompts
-),
-
-detailed as (
-    select *, {{ kura.cortex_details('response') }} as details
-    from answered
-),
-
-answers as (
-    select *, {{ kura.cortex_answer('details') }} as answer
-    from detailed
-),
+{{ kura.cortex_ask(
+    model_name,
+    request,
+    "object_construct('name', 'Stand-in name ' || cluster_id, "
+    ~ "'description', 'The users asked about ' || cluster_id || '. A stand-in description.')",
+) }},
 
 parsed as (
     select
         *,
-        case
-            when {{ kura.cortex_error('response') }} is not null then {{ kura.cortex_error('response') }}
-            when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this cluster'
-            when nullif(trim(answer:name::varchar), '') is null
-                then 'Cortex AI_COMPLETE answered without a name (answer: '
-                    || left(to_varchar(details), 200) || ')'
-        end as call_error
+        {{ kura.cortex_call_error(
+            'cluster', "nullif(trim(answer:name::varchar), '') is null", 'a name'
+        ) }} as call_error
     from answers
 )
 
@@ -175,8 +154,7 @@ select
     'cortex' as labeller,
     '{{ model_name }}' as model,
     '{{ request["prompt_version"] }}' as prompt_version,
-    details:usage:prompt_tokens::int as prompt_tokens,
-    details:usage:completion_tokens::int as completion_tokens,
+    {{ kura.cortex_usage_columns(cost=false) }},
     1 as llm_calls,
     call_error as error,
     {{ kura.cortex_state_columns('previous_attempts + 1', 'call_error') }},

@@ -17,8 +17,6 @@
 {%- set request = kura.cortex_audit_request() -%}
 {%- set model_name = var('kura__cortex_model', 'llama3.1-70b') -%}
 {%- set max_calls = var('kura__llm_max_calls', none) -%}
-{%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
-{%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 
 {%- set same_key -%}
     coalesce(done.auditor, '') = 'cortex'
@@ -61,40 +59,21 @@ prompts as (
     from capped
 ),
 
-answered as (
-    select
-        *,
-        {{ kura.cortex_complete(
-            model_name,
-            'prompt',
-            request['response_format_sql'],
-            var('kura__cortex_max_output_tokens', 1024),
-            "object_construct('justification', 'stand-in audit', 'rating', "
-            ~ "case when contains(text, '@') then 1 else 5 end)",
-        ) }} as response
-    from prompts
-),
-
-parsed as (
-    select
-        *,
-        {{ kura.cortex_details('response') }} as details,
-        {{ kura.cortex_answer(kura.cortex_details('response')) }} as answer
-    from answered
-),
+{{ kura.cortex_ask(
+    model_name,
+    request,
+    "object_construct('justification', 'stand-in audit', 'rating', "
+    ~ "case when contains(text, '@') then 1 else 5 end)",
+) }},
 
 checked as (
     select
         *,
-        case
-            when {{ kura.cortex_error('response') }} is not null then {{ kura.cortex_error('response') }}
-            when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this text'
-            when not coalesce(answer:rating::int between 1 and 5, false)
-                then 'Cortex AI_COMPLETE answered without a rating from 1 to 5 (answer: '
-                    || left(to_varchar(details), 200) || ')'
-        end as call_error,
+        {{ kura.cortex_call_error(
+            'text', 'not coalesce(answer:rating::int between 1 and 5, false)', 'a rating from 1 to 5'
+        ) }} as call_error,
         previous_attempts + 1 as call_attempts
-    from parsed
+    from answers
 )
 
 select
@@ -106,14 +85,7 @@ select
     'cortex' as auditor,
     '{{ model_name }}' as model,
     '{{ request["prompt_version"] }}' as prompt_version,
-    details:usage:prompt_tokens::int as prompt_tokens,
-    details:usage:completion_tokens::int as completion_tokens,
-    {% if input_price is not none and output_price is not none -%}
-    (coalesce(details:usage:prompt_tokens::int, 0) * {{ input_price }}
-        + coalesce(details:usage:completion_tokens::int, 0) * {{ output_price }}) / 1000000.0
-    {%- else -%}
-    cast(null as float)
-    {%- endif %} as cost_usd,
+    {{ kura.cortex_usage_columns() }},
     1 as llm_calls,
     {{ kura.cortex_state_columns('call_attempts', 'call_error') }},
     {{ kura.cortex_run_time() }} as audited_at

@@ -27,8 +27,6 @@
 {%- set head = (keep * 2) // 3 -%}
 {%- set tail = keep - head -%}
 {%- set max_calls = var('kura__llm_max_calls', none) -%}
-{%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
-{%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- if kura.backend('summariser') == 'cortex' and (var('kura__extra_facets', []) | map(attribute='name') | list) != request['extra_facets'] -%}
     {{ exceptions.raise_compiler_error(
         "kura: var kura__extra_facets names " ~ (var('kura__extra_facets', []) | map(attribute='name') | list)
@@ -104,47 +102,27 @@ prompts as (
     from redacted
 ),
 
-answered as (
-    select
-        *,
-        case
-            when turn_count > 0 and transcript is not null then {{ kura.cortex_complete(
-                model_name,
-                'prompt',
-                request['response_format_sql'],
-                var('kura__cortex_max_output_tokens', 1024),
-                "object_construct('summary', 'The user asks: ' || left(transcript, 60), "
-                ~ "'request', left(transcript, 60), 'task', 'stand-in task', "
-                ~ "'languages', array_construct('English'), 'concerning_score', 1, "
-                ~ "'user_frustration', 1 + length(transcript) % 5, "
-                ~ "'assistant_errors', array_construct())",
-            ) }}
-        end as response
-    from prompts
-),
-
-detailed as (
-    select *, {{ kura.cortex_details('response') }} as details
-    from answered
-),
-
-answers as (
-    select *, {{ kura.cortex_answer('details') }} as answer
-    from detailed
-),
+{{ kura.cortex_ask(
+    model_name,
+    request,
+    "object_construct('summary', 'The user asks: ' || left(transcript, 60), "
+    ~ "'request', left(transcript, 60), 'task', 'stand-in task', "
+    ~ "'languages', array_construct('English'), 'concerning_score', 1, "
+    ~ "'user_frustration', 1 + length(transcript) % 5, "
+    ~ "'assistant_errors', array_construct())",
+    send_when='turn_count > 0 and transcript is not null',
+) }},
 
 parsed as (
     select
         *,
-        case
-            when turn_count = 0 then null
-            when transcript is null then 'Cortex AI_REDACT returned no answer (NULL): not sent'
-            when {{ kura.cortex_error('response') }} is not null then {{ kura.cortex_error('response') }}
-            when response is null then 'Cortex AI_COMPLETE returned no answer (NULL) for this conversation'
-            when answer:summary::varchar is null
-                then 'Cortex AI_COMPLETE answered without a summary (answer: '
-                    || left(to_varchar(details), 200) || ')'
-        end as call_error,
+        {{ kura.cortex_call_error(
+            'conversation',
+            'answer:summary::varchar is null',
+            'a summary',
+            before="when turn_count = 0 then null
+            when transcript is null then 'Cortex AI_REDACT returned no answer (NULL): not sent'",
+        ) }} as call_error,
         previous_attempts + case when turn_count > 0 and transcript is not null then 1 else 0 end
             as call_attempts
     from answers
@@ -172,14 +150,7 @@ select
     turn_count,
     user_turns,
     assistant_turns,
-    details:usage:prompt_tokens::int as prompt_tokens,
-    details:usage:completion_tokens::int as completion_tokens,
-    {% if input_price is not none and output_price is not none -%}
-    (coalesce(details:usage:prompt_tokens::int, 0) * {{ input_price }}
-        + coalesce(details:usage:completion_tokens::int, 0) * {{ output_price }}) / 1000000.0
-    {%- else -%}
-    cast(null as float)
-    {%- endif %} as cost_usd,
+    {{ kura.cortex_usage_columns() }},
     case when turn_count > 0 and transcript is not null then 1 else 0 end as llm_calls,
     'cortex' as summariser,
     '{{ model_name }}' as model,

@@ -14,56 +14,16 @@
     that parked it, so the sum of parked over all runs is what is parked now. With the Cortex
     labeller the names Cortex failed to give are counted from int_kura__cortex_cluster_names;
     with the Cortex classifier its calls from int_kura__cortex_classifications. Stage
-    privacy_audit: the texts the privacy auditor scored (int_kura__privacy_audit). -#}
-{%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
-{%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
+    privacy_audit: the texts the privacy auditor scored (int_kura__privacy_audit), its retries
+    and parked texts as for summaries.
+    A new stage: a CTE of kura.llm_usage_stage (macros/usage/llm_usage.sql) over its state
+    table, added to `usage` below. -#}
 {%- set embedding_price = var('kura__llm_embedding_cost_per_mtok', none) -%}
-{#- the cost of a group's prompt and completion tokens at the configured prices -#}
-{%- set token_cost -%}
-{%- if input_price is not none and output_price is not none -%}
-(sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
-            + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
-{%- else -%}
-cast(null as {{ dbt.type_float() }})
-{%- endif -%}
-{%- endset -%}
-{#- the same for the rows that were retries (attempts > 1) -#}
-{%- set retry_token_cost -%}
-{%- if input_price is not none and output_price is not none -%}
-(sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end) * {{ input_price }}
-            + sum(case when attempts > 1 then coalesce(completion_tokens, 0) else 0 end)
-            * {{ output_price }}) / 1000000.0
-{%- else -%}
-cast(null as {{ dbt.type_float() }})
-{%- endif -%}
-{%- endset -%}
-{%- set retries -%}
-sum(case when attempts > 1 then 1 else 0 end) as retried_items,
-        sum(case when attempts > 1 then coalesce(llm_calls, 0) else 0 end) as retry_llm_calls,
-        sum(case when gave_up then 1 else 0 end) as parked
-{%- endset -%}
 {%- set cortex_names = kura.backend('labeller') == 'cortex' -%}
 with summaries as (
-    select
-        summarised_at as run_at,
-        'summaries' as stage,
-        summariser as backend,
-        model,
-        prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        sum(cost_usd) as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors,
-        -- the run stopped at its budget cap (var kura__llm_max_calls / kura__llm_max_cost_usd)
-        -- and left this many conversations pending for the next run
-        max(pending_after_cap) is not null as budget_cap_reached,
-        max(pending_after_cap) as pending_after_cap,
-        {{ retries }},
-        sum(case when attempts > 1 then cost_usd end) as retry_cost_usd
-    from {{ ref('kura__summaries') }}
-    group by summarised_at, summariser, model, prompt_version
+    {{ kura.llm_usage_stage(
+        ref('kura__summaries'), 'summarised_at', "'summaries'", 'summariser',
+        pending_after_cap='pending_after_cap') }}
 ),
 
 embeddings as (
@@ -85,7 +45,7 @@ embeddings as (
         sum(case when error is not null then 1 else 0 end) as errors,
         false as budget_cap_reached,
         cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        {{ retries }},
+        {{ kura.llm_usage_retries() }},
         {% if embedding_price is not none -%}
         sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end)
             * {{ embedding_price }} / 1000000.0
@@ -97,122 +57,71 @@ embeddings as (
 ),
 
 naming as (
-    select
-        updated_at as run_at,
-        case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
-        labeller as backend,
-        case
-            when labeller = 'openai' then '{{ var("kura__llm_model") }}'
-            when labeller = 'cortex' then '{{ var("kura__cortex_model", "llama3.1-70b") }}'
-        end as model,
-        cast(null as {{ dbt.type_string() }}) as prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {{ token_cost }} as cost_usd,
-        sum(case when label_error then 1 else 0 end) as errors,
-        false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        {{ retries }},
-        {{ retry_token_cost }} as retry_cost_usd
-    from {{ ref('kura__taxonomy') }}
-    group by updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller
+    {{ kura.llm_usage_stage(
+        ref('kura__taxonomy'),
+        'updated_at',
+        "case when level = 0 then 'cluster_names' else 'hierarchy' end",
+        'labeller',
+        model="case
+            when labeller = 'openai' then '" ~ var("kura__llm_model") ~ "'
+            when labeller = 'cortex' then '" ~ var("kura__cortex_model", "llama3.1-70b") ~ "'
+        end",
+        prompt_version='cast(null as ' ~ dbt.type_string() ~ ')',
+        cost='tokens',
+        errors='sum(case when label_error then 1 else 0 end)',
+        group_by="updated_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, labeller",
+    ) }}
 ),
 
+{# the Cortex classifier's calls are made in SQL and counted in ai_classify below -#}
 classification as (
-    select
-        updated_at as run_at,
-        case when record_type = 'eval' then 'classifier_eval' else 'classification' end as stage,
-        classifier as backend,
-        classifier_model as model,
-        taxonomy_version as prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {{ token_cost }} as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors,
-        false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        {{ retries }},
-        {{ retry_token_cost }} as retry_cost_usd
-    from {{ ref('int_kura__classification_state') }}
-    -- the Cortex classifier's calls are made in SQL and counted in ai_classify below
-    where (record_type = 'conversation' and status != 'labelled' and classifier != 'cortex')
-        or record_type = 'eval'
-    group by updated_at, record_type, classifier, classifier_model, taxonomy_version
+    {{ kura.llm_usage_stage(
+        ref('int_kura__classification_state'),
+        'updated_at',
+        "case when record_type = 'eval' then 'classifier_eval' else 'classification' end",
+        'classifier',
+        model='classifier_model',
+        prompt_version='taxonomy_version',
+        cost='tokens',
+        where="(record_type = 'conversation' and status != 'labelled' and classifier != 'cortex')
+        or record_type = 'eval'",
+        group_by='updated_at, record_type, classifier, classifier_model, taxonomy_version',
+    ) }}
 ),
 
 {#- the privacy auditor (var kura__auditor): one call per distinct text it scored -#}
 privacy_audit as (
-    select
-        audited_at as run_at,
-        'privacy_audit' as stage,
-        auditor as backend,
-        model,
-        prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        sum(cost_usd) as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors,
-        false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        0 as retried_items,
-        0 as retry_llm_calls,
-        0 as parked,
-        cast(null as {{ dbt.type_float() }}) as retry_cost_usd
-    from {{ ref('int_kura__privacy_audit') }}
-    group by audited_at, auditor, model, prompt_version
+    {{ kura.llm_usage_stage(
+        ref('int_kura__privacy_audit'), 'audited_at', "'privacy_audit'", 'auditor') }}
 ),
 
 {#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
     level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
 ai_classify as (
-    select
-        classified_at as run_at,
-        stage,
-        backend,
-        model,
-        taxonomy_hash as prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {{ token_cost }} as cost_usd,
-        sum(case when error is not null then 1 else 0 end) as errors,
-        false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        {{ retries }},
-        {{ retry_token_cost }} as retry_cost_usd
-    from {{ ref('int_kura__cortex_classifications') }}
-    group by classified_at, stage, backend, model, taxonomy_hash
+    {{ kura.llm_usage_stage(
+        ref('int_kura__cortex_classifications'),
+        'classified_at',
+        'stage',
+        'backend',
+        prompt_version='taxonomy_hash',
+        cost='tokens',
+        group_by='classified_at, stage, backend, model, taxonomy_hash',
+    ) }}
 ){% if cortex_names %},
 
 {#- names Cortex failed to give: kura__taxonomy shows the local name for them -#}
 cortex_naming_failures as (
-    select
-        named_at as run_at,
-        case when level = 0 then 'cluster_names' else 'hierarchy' end as stage,
-        'cortex' as backend,
-        model,
-        prompt_version,
-        count(*) as items,
-        sum(coalesce(llm_calls, 0)) as llm_calls,
-        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
-        sum(coalesce(completion_tokens, 0)) as completion_tokens,
-        {{ token_cost }} as cost_usd,
-        count(*) as errors,
-        false as budget_cap_reached,
-        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
-        {{ retries }},
-        {{ retry_token_cost }} as retry_cost_usd
-    from {{ ref('int_kura__cortex_cluster_names') }}
-    where error is not null
-    group by named_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, model,
-        prompt_version
+    {{ kura.llm_usage_stage(
+        ref('int_kura__cortex_cluster_names'),
+        'named_at',
+        "case when level = 0 then 'cluster_names' else 'hierarchy' end",
+        "'cortex'",
+        cost='tokens',
+        errors='count(*)',
+        where='error is not null',
+        group_by="named_at, case when level = 0 then 'cluster_names' else 'hierarchy' end, model,
+        prompt_version",
+    ) }}
 ){% endif %},
 
 usage as (

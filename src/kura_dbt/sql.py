@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
+    "audit_key",
     "anchors_of_map",
     "average_completion_tokens",
     "classification_inputs",
@@ -53,11 +54,13 @@ __all__ = [
     "example_embeddings",
     "last_run",
     "literal",
+    "mean_summary_text_length",
     "map_meta",
     "no_rows",
     "parked",
-    "pending_audits",
+    "parked_audits",
     "parked_summaries",
+    "pending_audits",
     "pending_classifications",
     "pending_embeddings",
     "pending_summaries",
@@ -247,13 +250,15 @@ def parked_summaries(transcripts: str, state: str, summariser: Summariser) -> st
     )
 
 
-def average_completion_tokens(state: str, summariser: Producer) -> str:
-    """``mean``: completion tokens of the one-call summaries the same model wrote."""
+def average_completion_tokens(state: str, producer: Producer, backend: str = "summariser") -> str:
+    """``mean``: completion tokens of the one-call answers the same backend and model gave
+    (summaries; ``backend``: the state's column that names the backend, ``auditor`` for the
+    privacy scores)."""
     return (
         f"select avg(completion_tokens) as mean from {state} "
         "where error is null and completion_tokens > 0 and llm_calls = 1 "
-        f"and coalesce(summariser, '') = {literal(summariser.name)} "
-        f"and coalesce(model, '') = {literal(summariser.model)}"
+        f"and coalesce({backend}, '') = {literal(producer.name)} "
+        f"and coalesce(model, '') = {literal(producer.model)}"
     )
 
 
@@ -556,20 +561,61 @@ def cortex_answers(answers: str, hashes: Iterable[str]) -> str:
     )
 
 
-def pending_audits(texts: str, state: str | None, auditor: Summariser) -> str:
-    """The distinct texts (one kind and text per hash) whose privacy score is missing, failed,
-    or came from another auditor, model or prompt version."""
-    distinct = (
-        f"select text_hash, min(kind) as kind, min(text) as text from {texts} group by text_hash"
+def audit_key(alias: str, auditor: Summariser) -> str:
+    """True when the state row ``alias`` was scored by ``auditor`` (backend, model, prompt)."""
+    return (
+        f"coalesce({alias}.auditor, '') = {literal(auditor.name)} "
+        f"and coalesce({alias}.model, '') = {literal(auditor.model or '')} "
+        f"and coalesce({alias}.prompt_version, '') = {literal(auditor.prompt_version)}"
     )
+
+
+def _distinct_texts(texts: str) -> str:
+    """One kind and text per text hash of ``texts`` (int_kura__privacy_texts)."""
+    return f"select text_hash, min(kind) as kind, min(text) as text from {texts} group by text_hash"
+
+
+def pending_audits(
+    texts: str,
+    state: str | None,
+    auditor: Summariser,
+    columns: set[str] | None = None,
+    retry_gave_up: bool = False,
+) -> str:
+    """The distinct texts (one kind and text per hash) whose privacy score is missing, failed
+    and not parked (:mod:`kura_dbt.parking`), or came from another auditor, model or prompt
+    version, with ``previous_error`` and ``previous_attempts``; ``columns``: the state table's
+    columns (read with :func:`no_rows`)."""
+    distinct = _distinct_texts(texts)
     if state is None:
-        return f"{distinct} order by text_hash"
-    return f"""select texts.text_hash, texts.kind, texts.text
+        return (
+            "select text_hash, kind, text, cast(null as varchar) as previous_error, "
+            f"0 as previous_attempts from ({distinct}) as texts order by text_hash"
+        )
+    key = audit_key("done", auditor)
+    columns = columns or set()
+    return f"""select texts.text_hash, texts.kind, texts.text, done.error as previous_error,
+    {previous_attempts("done", key, columns)} as previous_attempts
 from ({distinct}) as texts
 left join {state} as done on done.text_hash = texts.text_hash
-where done.text_hash is null
-    or done.error is not null
-    or coalesce(done.auditor, '') != {literal(auditor.name)}
-    or coalesce(done.model, '') != {literal(auditor.model or "")}
-    or coalesce(done.prompt_version, '') != {literal(auditor.prompt_version)}
+where (done.text_hash is null or done.error is not null or not ({key}))
+    and not {parked("done", key, columns, retry_gave_up)}
 order by texts.text_hash"""
+
+
+def mean_summary_text_length(texts: str) -> str:
+    """``mean``: characters of a summary, request or task among the texts to audit."""
+    return (
+        f"select avg(length(text)) as mean from {texts} "
+        "where kind in ('summary', 'request', 'task')"
+    )
+
+
+def parked_audits(texts: str, state: str, auditor: Summariser) -> str:
+    """``n``: distinct texts whose privacy audit is parked for the current auditor."""
+    return (
+        f"select count(*) as n from ({_distinct_texts(texts)}) as texts "
+        f"join {state} as done on done.text_hash = texts.text_hash "
+        f"and {audit_key('done', auditor)} "
+        "where done.error is not null and coalesce(done.gave_up, false)"
+    )

@@ -90,6 +90,8 @@ AUDIT_SCHEMA: dict[str, str] = {
     "cost_usd": "float64",
     "llm_calls": "Int64",
     "audited_at": "datetime64[us]",
+    "attempts": "Int64",  # as in SUMMARY_SCHEMA (kura_dbt.parking)
+    "gave_up": "boolean",
 }
 
 

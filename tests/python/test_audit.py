@@ -119,6 +119,52 @@ def test_every_audit_failing_fails_the_stage():
         build(pipeline.audit_new, None, _config(fake), texts=texts)
 
 
+def test_a_text_whose_audit_keeps_failing_is_parked_and_stays_withheld():
+    """Bounded retries as for summaries (kura_dbt.parking): the refused text's attempts grow
+    run by run, it is parked (gave_up) after kura__llm_max_attempts (3) failures and not sent
+    again, with no score (so withheld); a run that only retries old failures does not fail the
+    model; kura__llm_retry_gave_up sends it once more."""
+    import duckdb
+
+    refused = "Tell me a secret [[answer:refusal]]"
+    texts = _texts("The user asks for a bus.", refused)
+    con = duckdb.connect()
+
+    def night(config: dict) -> pd.DataFrame:
+        exists = bool(
+            con.execute(
+                "select count(*) from information_schema.tables where table_name = 'state'"
+            ).fetchall()[0][0]
+        )
+        state = con.sql("select * from state").df() if exists else None
+        rows = build(pipeline.audit_new, state, config, texts=texts)
+        merge_into_state(con, rows, "text_hash", exists=exists)
+        return rows
+
+    def refused_row() -> tuple:
+        query = "select attempts, gave_up, score, error from state where text_hash = ?"
+        return con.execute(query, [texts["text_hash"].iloc[1]]).fetchall()[0]
+
+    def sent() -> int:
+        return sum("[[answer:refusal]]" in str(r) for r in fake.requests)
+
+    with FakeOpenAI() as fake:
+        config = _config(fake, max_retries=0)
+        for run in (1, 2, 3):
+            night(config)
+            attempts, gave_up, score, error = refused_row()
+            assert (attempts, gave_up, score) == (run, run == 3, None)
+            assert "refused" in error
+            assert sent() == run
+        assert len(night(config)) == 0 and sent() == 3  # parked: nothing sent
+        assert refused_row()[:3] == (3, True, None)  # still unscored: withheld
+        again = night(_config(fake, max_retries=0, retry_gave_up=True))
+        assert again[["attempts", "gave_up"]].values.tolist() == [[4, True]] and sent() == 4
+        # the general text was scored once, on the first run
+        general = con.execute("select attempts, score from state where score is not null")
+        assert general.fetchall() == [(1, 5)]
+
+
 def test_the_monitor_counts_the_audit_calls():
     with FakeOpenAI() as fake:
         monitor = StageMonitor(Progress("audit", enabled=False), llm=fake.settings())

@@ -22,20 +22,37 @@ from kura_dbt.audit import build_auditor
 from kura_dbt.budget import StageMonitor, is_skipped, monitoring
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
+from kura_dbt.parking import RetryPolicy, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.settings import Settings
 from kura_dbt.tables import AUDIT_SCHEMA, typed_frame
 
-__all__ = ["audit_new", "pending_audits"]
+__all__ = ["audit_new", "parked_audits", "pending_audits"]
 
 # completion tokens of one PrivacyScore answer before any history (a sentence and a number)
 DEFAULT_AUDIT_COMPLETION_TOKENS = 60
 
 
-def pending_audits(warehouse: WarehouseReader, auditor: Any) -> pd.DataFrame:
-    """The distinct texts of ``texts`` that ``auditor`` has not scored yet (or failed on)."""
-    query = sql.pending_audits(warehouse.views["texts"], warehouse.state, auditor)
+def pending_audits(
+    warehouse: WarehouseReader, auditor: Any, policy: RetryPolicy | None = None
+) -> pd.DataFrame:
+    """The distinct texts of ``texts`` that ``auditor`` has not scored yet, or failed on and
+    has not given up on (unless ``policy.retry_gave_up``), with ``previous_error`` and
+    ``previous_attempts``."""
+    policy = policy or RetryPolicy()
+    known = state_columns(warehouse, warehouse.state)
+    query = sql.pending_audits(
+        warehouse.views["texts"], warehouse.state, auditor, known, policy.retry_gave_up
+    )
     return warehouse.query(query).reset_index(drop=True)
+
+
+def parked_audits(warehouse: WarehouseReader, auditor: Any) -> int:
+    """Distinct texts whose audit by ``auditor`` is parked (withheld, not sent again)."""
+    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
+        return 0
+    query = sql.parked_audits(warehouse.views["texts"], warehouse.state, auditor)
+    return int(warehouse.query(query)["n"].iloc[0])
 
 
 def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
@@ -43,7 +60,8 @@ def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     settings = Settings.from_config(config)
     auditor = build_auditor(settings)
     started = time.monotonic()
-    todo = pending_audits(warehouse, auditor)
+    policy = RetryPolicy.of(settings)
+    todo = pending_audits(warehouse, auditor, policy)
     llm = getattr(auditor, "settings", None)
     progress = Progress(
         "int_kura__privacy_audit",
@@ -63,7 +81,7 @@ def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     if len(todo):
         progress.say(f"{len(todo)} texts to audit")
     with monitoring(monitor):
-        frame = scored(auditor, todo)
+        frame = scored(auditor, todo, policy)
     if monitor is not None and monitor.capped:
         progress.say(
             f"stopped at the LLM budget cap ({monitor.cap_text()}): {len(todo) - len(frame)} "
@@ -76,29 +94,45 @@ def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     return frame
 
 
-def scored(auditor: Any, todo: pd.DataFrame) -> pd.DataFrame:
+def scored(auditor: Any, todo: pd.DataFrame, policy: RetryPolicy | None = None) -> pd.DataFrame:
     """``todo``'s texts scored by ``auditor``: skipped ones (budget cap) left out, the failure
-    policy applied."""
+    policy applied, attempts counted (:func:`kura_dbt.parking.stamp`)."""
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     items = [(str(r.text_hash), str(r.kind), str(r.text)) for r in todo.itertuples(index=False)]
     records = [r.as_row() for r in auditor.audit_many(items)] if items else []
+    sent = pd.Series([not is_skipped(row.get("error")) for row in records], dtype=bool)
+    todo = todo.reset_index(drop=True)[sent.to_numpy()] if len(todo) else todo
     kept = [
         {**row, "kind": kind, "audited_at": now}
-        for row, (_, kind, _) in zip(records, items, strict=True)
-        if not is_skipped(row.get("error"))
+        for row, (_, kind, _), keep in zip(records, items, sent, strict=True)
+        if keep
     ]
+    previous = _column(todo, "previous_attempts", 0).fillna(0).astype(int)
+    retries = (previous > 0) | _column(todo, "previous_error", None).notna()
     check_failures(
         "privacy audits",
         [row.get("error") for row in kept],
         f"auditor {auditor.name}, model {auditor.model}",
+        retries.tolist(),
     )
-    return typed_frame(kept, AUDIT_SCHEMA)
+    frame = typed_frame(kept, AUDIT_SCHEMA)
+    frame = stamp(frame, previous.tolist(), policy or RetryPolicy(), [True] * len(kept))
+    return typed_frame(frame, AUDIT_SCHEMA)
+
+
+def _column(frame: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    """``frame[name]``, or ``default`` on every row when it has no such column."""
+    return frame[name] if name in frame else pd.Series(default, index=frame.index, dtype=object)
 
 
 def _summary_line(frame: pd.DataFrame, pending: int, started: float) -> str:
     errors = int(frame["error"].notna().sum()) if len(frame) else 0
     withheld = int((frame["score"].fillna(5) < 3).sum()) if len(frame) else 0
     costs = frame["cost_usd"].dropna()
+    parked = int(frame["gave_up"].fillna(False).sum()) if len(frame) else 0
+    notes = [f"{withheld} scored below 3"] if withheld else []
+    if parked:
+        notes.append(f"{parked} parked after kura__llm_max_attempts failures (withheld)")
     return run_summary(
         "int_kura__privacy_audit",
         rows_in=pending,
@@ -110,5 +144,5 @@ def _summary_line(frame: pd.DataFrame, pending: int, started: float) -> str:
         completion_tokens=int(frame["completion_tokens"].fillna(0).sum()) if len(frame) else 0,
         cost_usd=float(costs.sum()) if len(costs) else 0.0,
         seconds=time.monotonic() - started,
-        extra=f"{withheld} scored below 3" if withheld else "",
+        extra="; ".join(notes),
     )

@@ -7,7 +7,9 @@ profile's target or a connection name, as `kura tree` and `kura report` do):
 ``kura__summaries`` (the state), and selects the pending conversations with the same SQL as the
 ``kura__summaries`` model (:func:`kura_dbt.pipeline.pending_summaries`): new, changed, other
 model or prompt, and retries of failed rows; rows parked after ``kura__llm_max_attempts``
-failures are counted apart and not sent (:mod:`kura_dbt.parking`). Settings come from the same
+failures are counted apart and not sent (:mod:`kura_dbt.parking`). The privacy audit of the
+same build is estimated from ``int_kura__privacy_texts`` and ``int_kura__privacy_audit``
+(:mod:`kura_dbt.audit.estimate`). Settings come from the same
 vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 ``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
@@ -66,6 +68,7 @@ def settings_from_vars(variables: Mapping[str, Any]) -> Any:
 def check_backends(variables: Mapping[str, Any]) -> None:
     """A ``ValueError`` (one sentence, with the nearest valid name) for a backend var that
     names no backend of its stage's registry, as the build would fail on it."""
+    from kura_dbt.audit import AUDITORS
     from kura_dbt.classify import CLASSIFIERS
     from kura_dbt.clustering import CLUSTERERS
     from kura_dbt.embeddings import EMBEDDERS
@@ -76,7 +79,7 @@ def check_backends(variables: Mapping[str, Any]) -> None:
 
     registries = {
         f"kura__{r.kind}": r
-        for r in (SUMMARISERS, EMBEDDERS, CLUSTERERS, LABELLERS, PROJECTORS, CLASSIFIERS)
+        for r in (SUMMARISERS, EMBEDDERS, CLUSTERERS, LABELLERS, PROJECTORS, CLASSIFIERS, AUDITORS)
     }
     for var in all_vars():
         value = variables.get(var.name)
@@ -122,11 +125,16 @@ def _tables(con: Any, schema: str) -> dict[str, str]:
     return {str(table).lower(): sql.relation(str(owner), str(table)) for owner, table in rows}
 
 
-def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
+def estimate(
+    source: Any, schema: str, settings: Any, variables: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The estimate of the next run's summaries (see :func:`kura_dbt.pipeline.
-    estimate_summaries`), with the settings' caps, the retries and the parked rows. ``source``:
-    a DuckDB file or a :class:`kura_dbt.report.source.MartsSource`."""
+    estimate_summaries`), with the settings' caps, the retries and the parked rows, and under
+    ``privacy_audit`` that of its privacy audit (:func:`kura_dbt.audit.estimate.
+    estimate_audits`). ``source``: a DuckDB file or a :class:`kura_dbt.report.source.
+    MartsSource`; ``variables``: the ``kura__*`` vars (the Cortex model)."""
     from kura_dbt import pipeline
+    from kura_dbt.audit.estimate import audit_request_of, estimate_audits
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
@@ -148,6 +156,13 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
         result = pipeline.estimate_summaries(todo, summariser, history)
         result["conversations_in"] = int(warehouse.query(sql.count_rows(transcripts))["n"][0])
         result["parked"] = pipeline.parked_summaries(warehouse, summariser)
+        snowflake = bool(getattr(source, "is_snowflake", False))
+        auditor = audit_request_of(settings, variables or {}, snowflake)
+        texts = _ConnectionReader(con, transcripts, tables.get("int_kura__privacy_audit"))
+        shown = tables.get("int_kura__privacy_texts")  # a view: none before the first build
+        texts.views = {"texts": shown} if shown else {}
+        summarised = result["calls"] if pipeline._llm_of(summariser) else result["conversations"]
+        audit = estimate_audits(texts, auditor, RetryPolicy.of(settings), summarised)
     finally:
         con.close()
     llm = pipeline._llm_of(summariser)
@@ -159,6 +174,7 @@ def estimate(source: Any, schema: str, settings: Any) -> dict[str, Any]:
         completion_from_history=history is not None,
         max_calls=None if llm is None else llm.max_calls,
         max_cost_usd=None if llm is None else llm.max_cost_usd,
+        privacy_audit=audit,
     )
     return result
 
@@ -189,10 +205,10 @@ def register(app: typer.Typer) -> None:
         profiles_dir: ProfilesDirOption = None,
         connection: ConnectionOption = None,
     ) -> None:
-        """Estimate what the next `dbt build` will send to the LLM summariser: conversations
-        pending (retries of failed rows included, parked rows apart), calls, tokens and cost at
-        the configured prices, from a DuckDB file or from Snowflake (--profile / --target or
-        --connection). Nothing is sent."""
+        """Estimate what the next `dbt build` will send to the LLM summariser and the privacy
+        auditor: conversations and texts pending (retries of failed rows included, parked rows
+        apart), calls, tokens and cost at the configured prices, from a DuckDB file or from
+        Snowflake (--profile / --target or --connection). Nothing is sent."""
         schema = _private_schema(private_schema, old_schema)
         variables = project_vars(project_dir)
         if vars:
@@ -210,7 +226,7 @@ def register(app: typer.Typer) -> None:
             check_backends(variables)
         except (ValueError, TypeError) as exc:  # a var's type, range, allowed values, backend
             raise typer.BadParameter(str(exc), param_hint="--vars / --project-dir") from None
-        result = estimate(source, schema, settings)
+        result = estimate(source, schema, settings, variables)
         if as_json:
             typer.echo(json.dumps(result, indent=2, default=str))
             return
@@ -248,6 +264,43 @@ def _print(result: dict[str, Any]) -> None:
         f"{result['parked']:,}"
         + (" (kura__llm_retry_gave_up: true sends them)" if result["parked"] else ""),
     )
+    _spend_rows(table, result)
+    console.print(table)
+    caps = [
+        f"{name} = {result[key]}"
+        for name, key in (
+            ("kura__llm_max_calls", "max_calls"),
+            ("kura__llm_max_cost_usd", "max_cost_usd"),
+        )
+        if result.get(key) is not None
+    ]
+    if caps:
+        console.print("Budget cap: " + ", ".join(caps) + " per run; the rest stays pending.")
+    if result.get("privacy_audit"):
+        _print_audit(result["privacy_audit"])
+
+
+def _print_audit(audit: dict[str, Any]) -> None:
+    """The privacy audit's part: one call per distinct text (none for the local auditor)."""
+    table = Table(
+        title=f"Next run of int_kura__privacy_audit ({audit['auditor']}, {audit['model']})"
+    )
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("texts pending now", f"{audit['texts']:,}")
+    table.add_row("  failed (retries)", f"{audit['retries']:,}")
+    table.add_row("texts of the new summaries", f"{audit['new_summary_texts']:,}")
+    table.add_row(
+        "parked (withheld, not sent)",
+        f"{audit['parked']:,}"
+        + (" (kura__llm_retry_gave_up: true sends them)" if audit["parked"] else ""),
+    )
+    _spend_rows(table, audit)
+    console.print(table)
+
+
+def _spend_rows(table: Table, result: dict[str, Any]) -> None:
+    """The rows every stage's table ends with: calls, tokens and cost."""
     table.add_row("LLM calls", f"{result['calls']:,}")
     table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
     per = result["completion_per_call"]
@@ -262,14 +315,3 @@ def _print(result: dict[str, Any]) -> None:
         "cost (USD)",
         "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
     )
-    console.print(table)
-    caps = [
-        f"{name} = {result[key]}"
-        for name, key in (
-            ("kura__llm_max_calls", "max_calls"),
-            ("kura__llm_max_cost_usd", "max_cost_usd"),
-        )
-        if result.get(key) is not None
-    ]
-    if caps:
-        console.print("Budget cap: " + ", ".join(caps) + " per run; the rest stays pending.")
