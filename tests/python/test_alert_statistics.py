@@ -45,6 +45,4 @@ def test_the_two_proportion_z_matches_double_precision():
     x, n, b, m = 1_234_567, 9_876_543, 4_000_001, 40_000_003
     p = (x + b) / (n + m)
     expected = (x / n - b / m) / np.sqrt(p * (1 - p) * (1 / n + 1 / m))
-    assert _value(str(_macros().two_proportion_z(x, n, b, m))) == pytest.approx(
-        expected, rel=1e-6
-    )
+    assert _value(str(_macros().two_proportion_z(x, n, b, m))) == pytest.approx(expected, rel=1e-6)

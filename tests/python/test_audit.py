@@ -200,7 +200,7 @@ def local():
         # the one planted name of 1,000 that reached the marts (benchmarks/privacy_layers.py
         # --seed 1): a sentence-initial cue and a post-nominal that spaCy reads as no person
         (
-            'The user asks: "I\'m looking for a bus leaving from Sacramento, CA. This is Todd '
+            "The user asks: \"I'm looking for a bus leaving from Sacramento, CA. This is Todd "
             'Price MD writing."; later: "I\'d like 1 room in a 3 star hotel."',
             1,
         ),
