@@ -2,7 +2,10 @@
 labelled sets written as a user's tables, then, per level scored, the share of conversations
 whose cluster's name has its majority label's name nearest among all the label names (top-1)
 or among the three nearest (top-3), the names and the label names embedded with the model the
-project ships (all-MiniLM-L6-v2, :class:`kura_dbt.embeddings.local.LocalEmbedder`).
+project ships (all-MiniLM-L6-v2, :class:`kura_dbt.embeddings.local.LocalEmbedder`). Beside
+them, per conversation ("own"): the share whose own label's name is nearest their cluster's
+name (or among the three nearest), which credits a cluster that holds two labels (fewer
+clusters than labels) when its name fits either of them.
 
 Next to the build's names, on the same clusters: c-TF-IDF's top three words of each cluster
 (BERTopic's topic representation: the cluster's word counts, L1-normalised, times
@@ -16,11 +19,17 @@ English stop words removed (what BERTopic's documentation recommends).
 * ``sgd``: Schema-Guided Dialogue dev (2,098 dialogues), built with ``kura__max_top_clusters``
   = 16, the number of domains; the top level against the domain names ("RentalCars" read
   "rental cars").
+* ``sgd_intents``: the same build's base clusters against each dialogue's first intent
+  ("FindRestaurants" read "find restaurants"; 18 intents).
 
-    python benchmarks/name_quality.py [--sets banking77,sgd] [--data-dir ../shared/data]
-        [--vars YAML] [--keep DIR] [--reuse DIR]
+    python benchmarks/name_quality.py [--sets banking77,sgd,sgd_intents] [--data-dir DIR]
+        [--vars YAML] [--keep DIR] [--reuse DIR [--relabel]]
 
-``--reuse DIR`` scores the DuckDB files a ``--keep DIR`` run left, without building again.
+``--reuse DIR`` scores the DuckDB files a ``--keep DIR`` run left, without building again;
+with ``--relabel`` it also names that build's clusters again with the labeller of this checkout
+(each level of the build's hierarchy named as :mod:`kura_dbt.hierarchy.build` names it, from
+the build's summaries and embeddings) and scores those names on the same clusters, with the
+seconds the naming took (``relabel_s``).
 """
 
 from __future__ import annotations
@@ -45,10 +54,20 @@ from benchmarks.build_quality import dbt_build, read_build  # noqa: E402
 from benchmarks.cluster_quality import machine_line  # noqa: E402
 from benchmarks.corpora import Turns, banking77, sgd, write_raw  # noqa: E402
 
-# set -> (loader, level scored, column of kura__conversations, extra vars)
-SETS: dict[str, tuple[Any, int, str, dict[str, Any]]] = {
-    "banking77": (banking77, 0, "base_cluster_id", {}),
-    "sgd": (sgd, -1, "top_cluster_id", {"kura__max_top_clusters": 16}),
+
+def sgd_intents(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    """SGD dev with each dialogue's first intent ("FindRestaurants") for its label."""
+    conversations, _ = sgd(data_dir)
+    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
+        intents = [json.loads(line)["label_intent"] for line in f]
+    return conversations, intents
+
+
+# set -> (loader, level scored, column of kura__conversations, extra vars, build it shares)
+SETS: dict[str, tuple[Any, int, str, dict[str, Any], str]] = {
+    "banking77": (banking77, 0, "base_cluster_id", {}, "banking77"),
+    "sgd": (sgd, -1, "top_cluster_id", {"kura__max_top_clusters": 16}, "sgd"),
+    "sgd_intents": (sgd_intents, 0, "base_cluster_id", {"kura__max_top_clusters": 16}, "sgd"),
 }
 
 
@@ -78,7 +97,9 @@ def name_accuracy(
     names: dict[str, str], assigned: list[str], truth: list[str], embed: Any
 ) -> dict[str, float]:
     """The share of conversations whose cluster's name has the cluster's majority label's name
-    nearest (top-1) or among the three nearest (top-3)."""
+    nearest (top-1) or among the three nearest (top-3); and (``own_top1``, ``own_top3``) the
+    share of conversations whose own label's name is nearest their cluster's name or among
+    the three nearest, which credits a cluster of two labels named for both."""
     labels = sorted(set(truth))
     label_vectors = embed([label_text(t) for t in labels])
     frame = pd.DataFrame({"cluster": assigned, "truth": truth})
@@ -87,28 +108,97 @@ def name_accuracy(
     clusters = [c for c in majority.index if c in names]
     vectors = embed([names[c] for c in clusters])
     order = np.argsort(-(vectors @ label_vectors.T), axis=1)
-    hit1 = hit3 = 0
+    hit1 = hit3 = own1 = own3 = 0
     for row, c in enumerate(clusters):
         rank = [labels[j] for j in order[row, :3]]
         hit1 += int(sizes[c]) * (rank[0] == majority[c])
         hit3 += int(sizes[c]) * (majority[c] in rank)
+        held = frame.loc[frame["cluster"] == c, "truth"]
+        own1 += int((held == rank[0]).sum())
+        own3 += int(held.isin(rank).sum())
     n = len(assigned)
-    return {"top1": hit1 / n, "top3": hit3 / n, "clusters": len(clusters)}
+    return {
+        "top1": hit1 / n,
+        "top3": hit3 / n,
+        "own_top1": own1 / n,
+        "own_top3": own3 / n,
+        "clusters": len(clusters),
+    }
 
 
 def user_words(turns: Turns) -> str:
     return " ".join(t for r, t in turns if r == "user")
 
 
-def score_set(name: str, db: Path, conversations: list[Turns], truth_all: list[str]) -> dict:
+def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The build's conversations and its clusters named again by this checkout's labeller, and
+    the seconds that took: each level of the build's hierarchy named as the hierarchy names it
+    (:mod:`kura_dbt.hierarchy.build`: a cluster's summaries most central first, its centroid
+    of the build's embeddings; sibling names made unique), on the same clusters."""
+    import time
+
+    import duckdb
+
+    from kura_dbt.labels import ClassTfidfLabeller
+    from kura_dbt.labels.base import unique_sibling_names
+
+    frame, clusters, matrix = read_build(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        summaries = con.execute("select conversation_id, summary from kura__summaries").df()
+    text_of = dict(zip(summaries["conversation_id"], summaries["summary"], strict=True))
+    texts = [str(text_of.get(c, "")) for c in frame["conversation_id"]]
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    parent_of = {
+        c: p for c, p in zip(clusters["cluster_id"], clusters["parent_id"], strict=True) if p
+    }
+    members: dict[str, list[int]] = {}
+    for row, base in enumerate(frame["base_cluster_id"]):
+        cid = base
+        while isinstance(cid, str):
+            members.setdefault(cid, []).append(row)
+            cid = parent_of.get(cid)
+    labeller = ClassTfidfLabeller(centroids_from_shipped_model=True)
+    started = time.perf_counter()
+    labels = {}
+    for _, at_level in clusters.groupby("level", sort=True):
+        ids = [c for c in at_level["cluster_id"] if c in members]
+        ordered, centroids = [], []
+        for cid in ids:
+            m = np.asarray(members[cid])
+            centroid = unit[m].mean(axis=0)
+            centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+            order = m[np.argsort(-(unit[m] @ centroid), kind="stable")]
+            ordered.append([texts[i] for i in order])
+            centroids.append(centroid)
+        named = labeller.label(
+            ordered, [t[0] for t in ordered], [len(t) for t in ordered], centroids=centroids
+        )
+        labels.update(zip(ids, named, strict=True))
+    labels.update(unique_sibling_names(labels, parent_of))
+    seconds = time.perf_counter() - started
+    clusters = clusters.assign(name=[labels[c].name for c in clusters["cluster_id"]])
+    return frame, clusters, seconds
+
+
+def score_set(
+    name: str,
+    db: Path,
+    conversations: list[Turns],
+    truth_all: list[str],
+    relabelled: tuple[pd.DataFrame, pd.DataFrame, float] | None = None,
+) -> dict:
     from kura_dbt.embeddings.local import LocalEmbedder
 
     embed = LocalEmbedder().embed
-    frame, clusters, _ = read_build(db)
-    _, level, column, _ = SETS[name]
+    if relabelled is None:
+        frame, clusters, _ = read_build(db)
+    else:
+        frame, clusters, _ = relabelled
+    _, level, column, _, _ = SETS[name]
     level = int(clusters["level"].max()) if level < 0 else level
     at_level = clusters[clusters["level"] == level]
-    names = dict(zip(at_level["cluster_id"], at_level["name"].astype(str), strict=True))
+    names = dict(zip(at_level["cluster_id"], at_level["name"].fillna("").astype(str), strict=True))
     frame = frame[frame[column].isin(names)]
     order = [int(c[1:]) for c in frame["conversation_id"]]
     truth = [truth_all[i] for i in order]
@@ -135,10 +225,15 @@ def print_result(r: dict[str, Any]) -> None:
         f"\n## {r['set']}: level {r['level']}, {r['ours']['clusters']} clusters, "
         f"{r['conversations']} of {r['scored_of']} conversations clustered"
         + (f", build {r['wall_s']:.0f} s" if "wall_s" in r else "")
+        + (f", named again in {r['relabel_s']:.1f} s" if "relabel_s" in r else "")
     )
-    print(f"{'names':28s} {'top-1':>7s} {'top-3':>7s}")
+    print(f"{'names':28s} {'top-1':>7s} {'top-3':>7s} {'own top-1':>10s} {'own top-3':>10s}")
     for key in ("ours", "ctfidf_default", "ctfidf_english_stop"):
-        print(f"{key:28s} {r[key]['top1']:7.1%} {r[key]['top3']:7.1%}")
+        k = r[key]
+        print(
+            f"{key:28s} {k['top1']:7.1%} {k['top3']:7.1%} "
+            f"{k['own_top1']:10.1%} {k['own_top3']:10.1%}"
+        )
     print("sample (ours | c-TF-IDF, English stop words):")
     for ours, ctf in r["sample"]:
         print(f"  {ours} | {ctf}")
@@ -148,11 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sets", default="banking77,sgd")
+    parser.add_argument("--sets", default="banking77,sgd,sgd_intents")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--vars", default="{}", help="extra dbt vars (YAML)")
     parser.add_argument("--keep", type=Path, help="keep the DuckDB files in this folder")
     parser.add_argument("--reuse", type=Path, help="score the DuckDB files of a --keep run")
+    parser.add_argument(
+        "--relabel", action="store_true", help="with --reuse: name the build's clusters again"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     extra = yaml.safe_load(args.vars) or {}
@@ -161,11 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     results = []
     for name in [s.strip() for s in args.sets.split(",")]:
-        loader, _, _, set_vars = SETS[name]
+        loader, _, _, set_vars, build = SETS[name]
         conversations, truth = loader(args.data_dir)
-        db = workdir / f"{name}.duckdb"
+        db = workdir / f"{build}.duckdb"
         wall = None
-        if args.reuse is None:
+        if args.reuse is None and not db.exists():
             write_raw(db, conversations)
             variables = {
                 "kura__conversations": "raw.conversations",
@@ -176,9 +274,14 @@ def main(argv: list[str] | None = None) -> int:
                 **extra,
             }
             wall = dbt_build(db, workdir / name, variables)
-        result = score_set(name, db, conversations, truth)
+        relabelled = None
+        if args.relabel:
+            relabelled = relabel(db)
+        result = score_set(name, db, conversations, truth, relabelled)
         if wall is not None:
             result["wall_s"] = wall
+        if relabelled is not None:
+            result["relabel_s"] = relabelled[2]
         results.append(result)
         print_result(result)
     if args.json:
