@@ -202,21 +202,7 @@ def make_kura_db(
                     "conversations": count,
                 }
             )
-    weekly_frame = pd.DataFrame(weekly)
-    if path.exists():
-        path.unlink()
-    with duckdb.connect(str(path)) as con:
-        con.register("clusters_frame", clusters)
-        con.register("conversations_frame", conv)
-        con.register("weekly_frame", weekly_frame)
-        con.execute("create table main.kura__clusters as select * from clusters_frame")
-        con.execute("create table main.kura__conversations as select * from conversations_frame")
-        con.execute(
-            "create table main.kura__cluster_weekly as "
-            "select cluster_id, level, name, cast(week_start as date) as week_start, conversations "
-            "from weekly_frame"
-        )
-    return path
+    return _write_marts(path, clusters, conv, pd.DataFrame(weekly))
 
 
 # ---- a large synthetic report input (map tests at many clusters, benchmarks at 100,000) ------
@@ -427,16 +413,24 @@ def _write_large(path: Path, clusters: list[dict], conv: pd.DataFrame) -> None:
     frame = pd.DataFrame(rows)
     members["week_start"] = members["created_at"].dt.to_period("W-SUN").dt.start_time.dt.date
     weekly = members.groupby(["cluster_id", "week_start"]).size().reset_index(name="conversations")
-    path = Path(path)
+    _write_marts(Path(path), frame, conv, weekly)
+
+
+def _write_marts(
+    path: Path, clusters: pd.DataFrame, conversations: pd.DataFrame, weekly: pd.DataFrame
+) -> Path:
+    """A new DuckDB file at ``path`` with the three marts the report reads, from these frames
+    (the weekly one's ``week_start`` as a DATE)."""
     if path.exists():
         path.unlink()
     with duckdb.connect(str(path)) as con:
-        con.register("clusters_frame", frame)
-        con.register("conversations_frame", conv)
+        con.register("clusters_frame", clusters)
+        con.register("conversations_frame", conversations)
         con.register("weekly_frame", weekly)
         con.execute("create table main.kura__clusters as select * from clusters_frame")
         con.execute("create table main.kura__conversations as select * from conversations_frame")
         con.execute(
-            "create table main.kura__cluster_weekly as select cluster_id, "
-            "cast(week_start as date) as week_start, conversations from weekly_frame"
+            "create table main.kura__cluster_weekly as "
+            "select * replace (cast(week_start as date) as week_start) from weekly_frame"
         )
+    return path
