@@ -43,7 +43,10 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1.0)
 
 
-CALIBRATION_FOLDS = 5
+CALIBRATION_FOLDS = 5  # random folds
+# grouped folds: one group each, up to this many (a fold trained on fewer groups than the
+# taxonomy has would see fewer kinds of user or day than the taxonomy does, and over-cover)
+CALIBRATION_MAX_GROUP_FOLDS = 20
 CALIBRATION_MAX_ROWS = 20_000  # the calibration reads a seeded sample of at most this many
 
 
@@ -129,18 +132,26 @@ def calibration_scale(
     labels: np.ndarray,
     k: int,
     quantile: float,
-    folds: int = CALIBRATION_FOLDS,
+    folds: int | None = None,
     seed: int = 0,
     groups: np.ndarray | None = None,
 ) -> float:
     """The factor (>= 1) by which the radii must grow so that a ``quantile`` share of members,
     each measured against the centroids and radii fitted without its fold, falls within the
     radius of its nearest centroid. Folds by ``groups`` (one per row of X, see
-    :func:`calibration_folds`), random without. 1.0 when there are too few members to tell."""
+    :func:`calibration_folds`; by default one per group, at most
+    ``CALIBRATION_MAX_GROUP_FOLDS``), random without (``CALIBRATION_FOLDS``). 1.0 when there
+    are too few members to tell."""
     labels = np.asarray(labels)
     if groups is not None and len(groups) != len(labels):
         raise ValueError("kura: calibration groups must have one entry per row")
     rows = np.flatnonzero(labels >= 0)
+    if folds is None:
+        folds = CALIBRATION_FOLDS
+        if groups is not None:  # one per group, each of at least 10 members on average
+            n_groups = len(np.unique(np.asarray(groups)[rows]))
+            most = min(CALIBRATION_MAX_GROUP_FOLDS, len(rows) // 10)
+            folds = max(CALIBRATION_FOLDS, min(n_groups, most))
     rng = np.random.default_rng(seed)
     if len(rows) > CALIBRATION_MAX_ROWS:
         rows = np.sort(rng.choice(rows, CALIBRATION_MAX_ROWS, replace=False))
