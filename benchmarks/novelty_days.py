@@ -181,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-only", action="store_true")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
-    print("| set | calibration folds | seeds | later conversations / split | k | later novel (mean) "
-          "| range over seeds | per later day (min-max) |")
+    print(
+        "| set | calibration folds | seeds | later conversations / split | k | later novel (mean) "
+        "| range over seeds | per later day (min-max) |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.sets.split(","):
         base = SETS[name](args.data_dir, 0)

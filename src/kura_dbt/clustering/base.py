@@ -65,9 +65,7 @@ class AssignMixin:
         if groups is None:
             return None
         if len(groups) != len(X):
-            raise ValueError(
-                f"calibration_groups has {len(groups)} entries for {len(X)} rows of X"
-            )
+            raise ValueError(f"calibration_groups has {len(groups)} entries for {len(X)} rows of X")
         return np.asarray(groups)
 
     def assign(self, X: Any) -> np.ndarray:
