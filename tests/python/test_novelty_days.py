@@ -64,3 +64,23 @@ def test_later_days_of_new_users_are_novel_at_the_calibrated_rate():
     more than 5 % of the later days novel; held out by user, the share is within 2 points."""
     shares = [_later_novel_share(seed) for seed in (0, 1)]
     assert abs(float(np.mean(shares)) - 0.05) <= 0.02, shares
+
+
+def test_calibration_groups_by_user_else_day_and_folds_keep_groups_whole():
+    from kura_dbt.clustering.assign import calibration_folds, calibration_groups
+
+    assert calibration_groups([None, float("nan"), ""], [None, pd.NaT, None]) is None
+    groups = calibration_groups(["a", "a", None, None, None], ["d1", "d2", "d1", "d1", "d2"])
+    assert groups is not None
+    assert groups[0] == groups[1]  # one user over two days: one group
+    assert groups[2] == groups[3] != groups[4]  # no user: by day
+    assert groups[2] != groups[0]
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(40), 5)  # 40 users of 5 conversations
+    big = np.concatenate([users, np.full(300, 99)])  # and one user with 300
+    fold = calibration_folds(big, len(big), 5, rng)
+    for u in range(40):
+        assert len(set(fold[big == u])) == 1  # a user's series is held out whole
+    assert len(set(fold[big == 99])) > 1  # a user larger than a fold is split
+    assert np.bincount(fold).max() - np.bincount(fold).min() <= 100
