@@ -32,9 +32,11 @@ The text embedded is the build's (``kura__embedding_text: auto``): the local sum
 request, the summary where there is none, embedded with the local model (cached, ``--cache``).
 
     python benchmarks/novelty_days.py [--sets oasst-trees,sgd-files,banking77] [--seeds 8]
-        [--cache /tmp/novelty-cache] [--groups auto|none]
+        [--cache /tmp/novelty-cache] [--groups auto|none] [--dbt WORKDIR]
 
 ``--groups none`` gives every conversation no user and no day: the random folds of before.
+``--dbt WORKDIR``: instead, the split of seed ``--seeds - 1`` of each set through the real
+`dbt build` of integration_tests (users and days in the raw conversations table).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -171,6 +174,35 @@ def one_split(X: np.ndarray, data: DaySet, grouped: bool) -> dict:
     }
 
 
+def dbt_days(name: str, data_dir: Path, seed: int, workdir: Path) -> dict:
+    """The same split through the real `dbt build` of integration_tests: the first days
+    written as the user's raw tables (each conversation's user and a start on its day) and
+    built; then the later days added and built again (an ordinary, assigning build)."""
+    from benchmarks.build_quality import dbt_build, novelty
+    from benchmarks.corpora import write_raw
+
+    data = SETS[name](data_dir, seed)
+    first, later, _ = split_days(data.days)
+    order = [*first.tolist(), *later.tolist()]
+    start = pd.Timestamp("2026-11-02")
+    when = [start + pd.Timedelta(days=data.days[i], minutes=i % 1000) for i in order]
+    conversations = [data.conversations[i] for i in order]
+    users = [data.users[i] for i in order]
+    db = workdir / f"{name}-{seed}.duckdb"
+    variables = {
+        "kura__conversations": "raw.conversations",
+        "kura__messages": "raw.messages",
+        "kura__feedback": None,
+        "kura__users": None,
+    }
+    write_raw(db, conversations[: len(first)], users[: len(first)], when[: len(first)])
+    first_s = dbt_build(db, workdir / name, variables)
+    write_raw(db, conversations, users, when)
+    later_s = dbt_build(db, workdir / name, variables)
+    ids = [f"c{i:06d}" for i in range(len(first), len(order))]
+    return {**novelty(db, ids), "first_s": first_s, "later_s": later_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", default="oasst-trees,sgd-files,banking77")
@@ -179,8 +211,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--groups", choices=("auto", "none"), default="auto")
     parser.add_argument("--embed-only", action="store_true")
+    parser.add_argument(
+        "--dbt", type=Path, help="a work folder: one split per set through the real dbt build"
+    )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.dbt:
+        args.dbt.mkdir(parents=True, exist_ok=True)
+        for name in args.sets.split(","):
+            r = dbt_days(name, args.data_dir, args.seeds - 1, args.dbt)
+            print(
+                f"{name} seed {args.seeds - 1}: later days {100 * r['share']:.1f} % novel of "
+                f"{r['n']} ({r['decision']}: {r['reason']}); builds {r['first_s']:.0f} s, "
+                f"{r['later_s']:.0f} s",
+                flush=True,
+            )
+        return 0
     print(
         "| set | calibration folds | seeds | later conversations / split | k | later novel (mean) "
         "| range over seeds | per later day (min-max) |"
