@@ -40,6 +40,10 @@ def _day(rng: np.random.Generator, topics: np.ndarray, day: int, users: int = 50
 
 
 def _later_novel_share(seed: int) -> float:
+    """The novel share of three later days after a discovery on five. k is fixed at the number
+    of topics so that naming stays cheap; with k chosen by the build (about 150 clusters, a
+    user's series often a cluster of its own) random folds missed by far more (61-77 % in a
+    trial of this generator with 6 topics and one later day, four seeds)."""
     rng = np.random.default_rng(seed)
     topics = rng.normal(size=(len(TOPICS), 32))
     topics /= np.linalg.norm(topics, axis=1, keepdims=True)
