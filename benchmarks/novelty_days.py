@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -200,7 +201,16 @@ def dbt_days(name: str, data_dir: Path, seed: int, workdir: Path) -> dict:
     write_raw(db, conversations, users, when)
     later_s = dbt_build(db, workdir / name, variables)
     ids = [f"c{i:06d}" for i in range(len(first), len(order))]
-    return {**novelty(db, ids), "first_s": first_s, "later_s": later_s}
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        run = con.execute(
+            "select new_conversations, novel_conversations from kura__cluster_runs "
+            "order by run_number desc limit 1"
+        ).fetchone()
+    # the later build's own novel share, before its decision (a re-discovery on drift
+    # re-clusters the later days, and the table then shows none novel)
+    assigned = {"run_novel": run[1] / max(run[0], 1), "run_new": run[0]}
+    return {**novelty(db, ids), **assigned, "first_s": first_s, "later_s": later_s}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.sets.split(","):
             r = dbt_days(name, args.data_dir, args.seeds - 1, args.dbt)
             print(
-                f"{name} seed {args.seeds - 1}: later days {100 * r['share']:.1f} % novel of "
+                f"{name} seed {args.seeds - 1}: later build {100 * r['run_novel']:.1f} % novel "
+                f"of {r['run_new']}; in the table after its decision "
+                f"{100 * r['share']:.1f} % of "
                 f"{r['n']} ({r['decision']}: {r['reason']}); builds {r['first_s']:.0f} s, "
                 f"{r['later_s']:.0f} s",
                 flush=True,
