@@ -99,9 +99,15 @@ def corpus(data_dir: Path) -> list[Turns]:
     return conversations
 
 
-def write_raw(db: Path, conversations: list[Turns]) -> int:
+def write_raw(
+    db: Path,
+    conversations: list[Turns],
+    users: list[str | None] | None = None,
+    created_at: list[pd.Timestamp] | None = None,
+) -> int:
     """The conversations as a user's raw tables raw.conversations and raw.messages (what
-    the benchmarks' builds read); the number of messages."""
+    the benchmarks' builds read); the number of messages. Without ``users`` and
+    ``created_at``, user ``u<i mod 997>`` and one conversation every 13 minutes."""
     convs, msgs = [], []
     start = pd.Timestamp("2026-08-03")
     for i, turns in enumerate(conversations):
@@ -109,8 +115,10 @@ def write_raw(db: Path, conversations: list[Turns]) -> int:
         convs.append(
             {
                 "conversation_id": cid,
-                "user_id": f"u{i % 997:04d}",
-                "created_at": start + pd.Timedelta(minutes=13 * i),
+                "user_id": f"u{i % 997:04d}" if users is None else users[i],
+                "created_at": start + pd.Timedelta(minutes=13 * i)
+                if created_at is None
+                else created_at[i],
             }
         )
         for j, (role, text) in enumerate(turns):

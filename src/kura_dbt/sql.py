@@ -369,6 +369,15 @@ def conversation_users(conversations: str) -> str:
     return f"select conversation_id, user_id from {conversations}"
 
 
+def conversation_groups(conversations: str) -> str:
+    """Each conversation's user and day (``stg_kura__conversations``): the novelty radii's
+    calibration groups (:func:`kura_dbt.clustering.assign.calibration_groups`)."""
+    return (
+        "select conversation_id, user_id, cast(cast(created_at as date) as varchar) as day "
+        f"from {conversations}"
+    )
+
+
 def clusters_ever(state: str, cluster: str) -> str:
     """Every cluster id the state ever held, retired ones too."""
     return f"select cluster_id from {state} where record_type = {literal(cluster)}"

@@ -90,10 +90,28 @@ class Store:
             columns=["conversation_id", "text_hash", "model", "embedding", "error"]
         )
         self.summaries = pd.DataFrame(columns=["conversation_id", "summary", "request", "error"])
+        # stg_kura__conversations (user and start); passed to the model once any is added
+        self.conversations = pd.DataFrame(columns=["conversation_id", "user_id", "created_at"])
         self.built = False
 
-    def add(self, prefix: str, X: np.ndarray, words: list[str]) -> list[str]:
+    def add(
+        self,
+        prefix: str,
+        X: np.ndarray,
+        words: list[str],
+        users: list[str | None] | None = None,
+        created_at: list[pd.Timestamp] | None = None,
+    ) -> list[str]:
         ids = [f"{prefix}{i:04d}" for i in range(len(X))]
+        if users is not None or created_at is not None:
+            who = pd.DataFrame(
+                {
+                    "conversation_id": ids,
+                    "user_id": users or [None] * len(ids),
+                    "created_at": pd.to_datetime(created_at or [None] * len(ids)),
+                }
+            )
+            self.conversations = pd.concat([self.conversations, who], ignore_index=True)
         rows = pd.DataFrame(
             {
                 "conversation_id": ids,
@@ -112,9 +130,10 @@ class Store:
 
     def build(self, **settings) -> pd.DataFrame:
         config = {"seed": 7, "max_top_clusters": 2, "rediscover_min_conversations": 1, **settings}
-        with Warehouse(
-            FakeDbt(self.built), self.con, embeddings=self.embeddings, summaries=self.summaries
-        ) as wh:
+        inputs = {"embeddings": self.embeddings, "summaries": self.summaries}
+        if len(self.conversations):
+            inputs["conversations"] = self.conversations
+        with Warehouse(FakeDbt(self.built), self.con, **inputs) as wh:
             rows = pipeline.cluster_state(wh, config)
         merge_into_state(self.con, rows, "state_key", self.built)
         self.built = True

@@ -31,13 +31,19 @@ def _check_X(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
 class AssignMixin:
     """Fit and assign: after ``fit`` a clusterer has ``radii_`` (one per cluster, see
     :func:`kura_dbt.clustering.assign.cluster_radii`); ``assign(X)`` gives each row its nearest
-    cluster by cosine, or -1 when it lies beyond that cluster's radius (novel)."""
+    cluster by cosine, or -1 when it lies beyond that cluster's radius (novel).
+
+    ``calibration_groups``: set before ``fit`` (one group per row of X, e.g. each conversation's
+    user or day, :func:`kura_dbt.clustering.assign.calibration_groups`), the radii's calibration
+    holds out whole groups; None (the default): random folds. Not a parameter: it describes
+    the rows, not the model."""
 
     # set by the clusterer it is mixed into (its parameter, and ``fit``)
     radius_quantile: float
     labels_: np.ndarray
     cluster_centers_: np.ndarray
     radii_: np.ndarray
+    calibration_groups: np.ndarray | None = None
 
     def _set_radii(self, X: np.ndarray) -> None:
         from kura_dbt.clustering.assign import cluster_radii
@@ -51,7 +57,16 @@ class AssignMixin:
                 self.cluster_centers_,
                 self.radius_quantile,
                 seed=int(getattr(self, "random_state", 0) or 0),
+                groups=self._groups_of(X),
             )
+
+    def _groups_of(self, X: np.ndarray) -> np.ndarray | None:
+        groups = self.calibration_groups
+        if groups is None:
+            return None
+        if len(groups) != len(X):
+            raise ValueError(f"calibration_groups has {len(groups)} entries for {len(X)} rows of X")
+        return np.asarray(groups)
 
     def assign(self, X: Any) -> np.ndarray:
         """The nearest cluster of each row of X, or -1 beyond its radius."""

@@ -23,7 +23,7 @@ import pandas as pd
 
 from kura_dbt import sql
 from kura_dbt.clustering import CLUSTERERS
-from kura_dbt.clustering.assign import assign_to_centroids
+from kura_dbt.clustering.assign import assign_to_centroids, calibration_groups
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.labels import LABELLERS
 from kura_dbt.parking import state_columns
@@ -356,6 +356,7 @@ def _discovery_rows(
         [str(text_of.get(c, "")) for c in ids],
         settings,
         _previous(wh, clusters),
+        groups=_calibration_groups(wh, ids),
     )
     old = clusters.set_index("cluster_id") if not clusters.empty else None
     return [
@@ -364,6 +365,17 @@ def _discovery_rows(
         *_retired_rows(found, old, epoch),
         *_lineage_rows(found, epoch, now),
     ]
+
+
+def _calibration_groups(wh: WarehouseReader, ids: list[str]) -> np.ndarray | None:
+    """Each conversation's calibration group for the novelty radii: its user, else its day
+    (``stg_kura__conversations``, the ``conversations`` view); None without the view."""
+    if "conversations" not in wh.views:
+        return None
+    known = wh.query(sql.conversation_groups(wh.views["conversations"]))
+    known = known.drop_duplicates("conversation_id").set_index("conversation_id")
+    rows = known.reindex([str(c) for c in ids])
+    return calibration_groups(list(rows["user_id"]), list(rows["day"]))
 
 
 def _previous(wh: WarehouseReader, clusters: pd.DataFrame) -> Previous:

@@ -182,12 +182,15 @@ def discover(
     texts: Sequence[str],
     settings: Settings,
     previous: Previous | None = None,
+    groups: np.ndarray | None = None,
 ) -> Discovery:
     """Cluster ``X`` (rows in ``conversation_ids`` order), build and name the hierarchy, and
-    match every level to ``previous``."""
+    match every level to ``previous``. ``groups``: each row's calibration group (its user or
+    day, :func:`kura_dbt.clustering.assign.calibration_groups`); None: random folds."""
     previous = previous or Previous()
     ids = [str(c) for c in conversation_ids]
     clusterer = CLUSTERERS.build(settings.clusterer, settings)
+    clusterer.calibration_groups = groups  # the novelty radii's calibration folds
     warm = previous.member_means(ids, X)
     if warm is not None and "init_centers" in clusterer.get_params():
         clusterer.set_params(init_centers=warm)  # start from the clusters that hold (k-means)
