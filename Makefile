@@ -101,6 +101,7 @@ bench: install
 	$(BIN)/python benchmarks/language_flags.py
 	$(BIN)/python benchmarks/summary_spot_checks.py
 	$(BIN)/python benchmarks/discovery_quality.py
+	$(BIN)/python benchmarks/novelty_days.py
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"

@@ -57,7 +57,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from benchmarks.corpora import Turns, banking77  # noqa: E402
+from benchmarks.build_quality import dbt_build, novelty  # noqa: E402
+from benchmarks.corpora import Turns, banking77, write_raw  # noqa: E402
 
 LATER_SHARE = 0.2  # the share of days that arrive after the discovery
 
@@ -179,9 +180,6 @@ def dbt_days(name: str, data_dir: Path, seed: int, workdir: Path) -> dict:
     """The same split through the real `dbt build` of integration_tests: the first days
     written as the user's raw tables (each conversation's user and a start on its day) and
     built; then the later days added and built again (an ordinary, assigning build)."""
-    from benchmarks.build_quality import dbt_build, novelty
-    from benchmarks.corpora import write_raw
-
     data = SETS[name](data_dir, seed)
     first, later, _ = split_days(data.days)
     order = [*first.tolist(), *later.tolist()]
