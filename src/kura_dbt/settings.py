@@ -262,11 +262,29 @@ class Settings:
     n_base_clusters: int | None = declare(
         "kura__n_base_clusters",
         None,
-        "number of base clusters; null: k-means chooses k from the data (BIC), with at least "
-        "conversations / kura__target_cluster_size clusters",
+        "number of base clusters; null: k-means chooses k from the data (kura__k_criterion), "
+        "with at least conversations / kura__target_cluster_size clusters",
         "clustering",
         minimum=1,
         invalidates=(_RD,),
+        # the criterion re-discovers through this value, so that the default's fingerprint
+        # (and every existing warehouse's) is what it was before kura__k_criterion existed
+        fingerprint=lambda settings: (
+            settings.n_base_clusters
+            if settings.k_criterion == "bic"
+            else [settings.n_base_clusters, settings.k_criterion]
+        ),
+    )
+    k_criterion: str = declare(
+        "kura__k_criterion",
+        "bic",
+        "k-means, automatic k: bic (spherical Gaussian mixture; fewer, larger clusters where "
+        "intents are small) or loo_silhouette (left-out simplified silhouette; keeps small "
+        "intents apart, splits large ones); see the docs' offline clustering page",
+        "clustering",
+        choices=("bic", "loo_silhouette"),
+        invalidates=(_RD,),
+        via="kura__n_base_clusters",
     )
     target_cluster_size: int | None = declare(
         "kura__target_cluster_size",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
 from kura_dbt.clustering import (
     CLUSTERERS,
     HDBSCANClusterer,
     KMeansClusterer,
     MiniBatchKMeansClusterer,
+    loo_silhouette,
     make_clusterer,
     relabel_by_size,
     spherical_gaussian_bic,
@@ -70,6 +72,80 @@ def test_auto_k_with_silhouette_criterion():
     model = KMeansClusterer(criterion="silhouette").fit(X)
     assert model.n_clusters_ == 4
     assert all(-1.0 <= s <= 1.0 for s in model.k_scores_.values())
+
+
+def small_anisotropic_groups(groups=30, size=8, dim=64, seed=0):
+    """Many small groups that share the directions they spread in (as sentence embeddings of
+    intents do: every intent varies by wording in the same few directions), L2-normalised."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(groups, dim))
+    shared = np.linalg.qr(rng.normal(size=(dim, 6)))[0].T  # 6 orthonormal directions
+    X = (
+        np.repeat(centres, size, axis=0)
+        + 2.5 * rng.normal(size=(groups * size, 6)) @ shared
+        + 0.45 * rng.normal(size=(groups * size, dim))
+    )
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), np.repeat(np.arange(groups), size)
+
+
+def test_loo_silhouette_is_the_simplified_silhouette_with_each_point_left_out():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5))
+    labels = np.repeat([0, 1, 2, 3], [15, 12, 12, 1])
+    centres = np.array([X[labels == c].mean(axis=0) for c in range(4)])
+    expected = []
+    for i, (x, c) in enumerate(zip(X, labels)):
+        others = (labels == c) & (np.arange(len(X)) != i)
+        if not others.any():
+            expected.append(0.0)  # a singleton scores 0, as in the silhouette
+            continue
+        a = np.linalg.norm(x - X[others].mean(axis=0))
+        b = min(np.linalg.norm(x - centres[j]) for j in range(4) if j != c)
+        expected.append((b - a) / max(a, b))
+    assert loo_silhouette(X, labels, centres) == pytest.approx(np.mean(expected), abs=1e-9)
+    # in sample (own centroid with the point in it) the same clusters score higher
+    d = np.linalg.norm(X[:, None, :] - centres[None, :, :], axis=2)
+    own = d[np.arange(len(X)), labels]
+    d[np.arange(len(X)), labels] = np.inf
+    in_sample = np.mean((d.min(axis=1) - own) / np.maximum(d.min(axis=1), own))
+    assert loo_silhouette(X, labels, centres) < in_sample
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_loo_silhouette_keeps_small_groups_apart_where_the_bic_merges_them(seed):
+    """Issue 20: 30 groups of 8 that spread in shared directions. The BIC of one isotropic
+    variance merges them into a handful (the 64-intent proxy's failure: each new centroid pays
+    for every dimension, small groups cannot); the left-out silhouette finds about 30."""
+    X, y = small_anisotropic_groups(seed=seed)
+    bic = KMeansClusterer(max_clusters=120, random_state=42).fit(X)
+    loo = KMeansClusterer(criterion="loo_silhouette", max_clusters=120, random_state=42).fit(X)
+    assert bic.n_clusters_ <= 10
+    assert 24 <= loo.n_clusters_ <= 40
+    assert adjusted_rand_score(y, loo.labels_) >= 0.85 > adjusted_rand_score(y, bic.labels_)
+
+
+@pytest.mark.parametrize("true_k", [3, 8])
+def test_loo_silhouette_recovers_large_groups(true_k):
+    X, y = blobs(80 * true_k, true_k, seed=true_k)
+    model = KMeansClusterer(criterion="loo_silhouette").fit(X)
+    assert model.n_clusters_ == true_k
+    assert len({(a, b) for a, b in zip(y, model.labels_)}) == true_k
+
+
+def test_k_criterion_var_reaches_the_clusterer_and_rediscovers_only_when_set():
+    from kura_dbt.taxonomy.policy import clustering_settings_key
+
+    assert CLUSTERERS.build("kmeans", Settings()).criterion == "bic"
+    chosen = Settings(k_criterion="loo_silhouette")
+    assert CLUSTERERS.build("kmeans", chosen).criterion == "loo_silhouette"
+    assert CLUSTERERS.build("minibatch_kmeans", chosen).criterion == "loo_silhouette"
+    # the default's fingerprint is the one warehouses built before the var hold (dd987ba452c9
+    # at 7d2f4d9), so upgrading re-discovers nothing; choosing the criterion re-discovers
+    assert clustering_settings_key(chosen) != clustering_settings_key(Settings())
+    assert clustering_settings_key(Settings(n_base_clusters=7, k_criterion="loo_silhouette")) != (
+        clustering_settings_key(Settings(n_base_clusters=7))
+    )
 
 
 def test_auto_k_uses_a_sample_for_large_inputs():

@@ -8,8 +8,9 @@ trailing-underscore attributes after ``fit``), all deterministic for a given
     k-means (``sklearn.cluster.KMeans``).  With ``n_clusters=None`` (the default)
     the number of clusters is chosen from the data, without labels, by the
     Bayesian information criterion of a spherical Gaussian mixture (the X-means
-    criterion of Pelleg & Moore, 2000) over a coarse-to-fine grid of candidate k,
-    scored on a fixed-seed sample of at most ``sample_size`` points.
+    criterion of Pelleg & Moore, 2000; var ``kura__k_criterion`` ``bic``, the default) or
+    the left-out simplified silhouette (``loo_silhouette``) over a coarse-to-fine grid of
+    candidate k, scored on a fixed-seed sample of at most ``sample_size`` points.
 ``MiniBatchKMeansClusterer``
     the same with ``sklearn.cluster.MiniBatchKMeans`` for large inputs.
 ``HDBSCANClusterer``
@@ -49,6 +50,7 @@ from kura_dbt.clustering.density import HDBSCANClusterer
 from kura_dbt.clustering.kmeans import (
     KMeansClusterer,
     MiniBatchKMeansClusterer,
+    loo_silhouette,
     spherical_gaussian_bic,
 )
 from kura_dbt.registry import Registry
@@ -59,6 +61,7 @@ __all__ = [
     "HDBSCANClusterer",
     "KMeansClusterer",
     "MiniBatchKMeansClusterer",
+    "loo_silhouette",
     "make_clusterer",
     "relabel_by_size",
     "spherical_gaussian_bic",
@@ -72,6 +75,7 @@ def _kmeans_from(cls: type[BaseEstimator]):
     def build(settings: Settings) -> BaseEstimator:
         return cls(
             n_clusters=settings.n_base_clusters,
+            criterion=settings.k_criterion,
             target_cluster_size=settings.target_cluster_size,
             random_state=settings.seed,
             radius_quantile=settings.assign_radius_quantile,

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from kura_dbt.clustering.base import AssignMixin, _check_X, _n_distinct_rows, relabel_by_size
 
-_CRITERIA = ("bic", "silhouette")
+_CRITERIA = ("bic", "silhouette", "loo_silhouette")
 
 
 def spherical_gaussian_bic(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
@@ -50,6 +50,34 @@ def spherical_gaussian_bic(X: np.ndarray, labels: np.ndarray, centers: np.ndarra
     )
     n_params = (k - 1) + k * d + 1
     return loglik - n_params / 2.0 * math.log(n)
+
+
+def loo_silhouette(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
+    """Mean simplified silhouette (Hruschka et al., 2004: distances to centroids instead of to
+    every member) with each point left out of its own cluster's centroid.
+
+    For point i of a cluster of m members with centroid c, ``a_i`` is its distance to the
+    centroid of the other m - 1 members, ``|x_i - c| m / (m - 1)``, ``b_i`` its distance to the
+    nearest other centroid, and ``s_i = (b_i - a_i) / max(a_i, b_i)`` (0 for a singleton, as
+    in the silhouette). Left out, a point does not pull its own centroid towards itself, so
+    splitting a group into ever smaller clusters is not rewarded as the in-sample silhouette
+    rewards it (that one keeps rising with k on sentence embeddings). Higher is better.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    centers = np.asarray(centers, dtype=np.float64)
+    labels = np.asarray(labels)
+    k = len(centers)
+    sizes = np.bincount(labels, minlength=k).astype(np.float64)[labels]
+    d2 = (X**2).sum(1)[:, None] - 2.0 * X @ centers.T + (centers**2).sum(1)[None, :]
+    d2 = np.maximum(d2, 0.0)
+    rows = np.arange(len(X))
+    own = np.sqrt(d2[rows, labels]) * sizes / np.maximum(sizes - 1.0, 1.0)
+    d2[rows, labels] = np.inf
+    other = np.sqrt(d2.min(axis=1)) if k > 1 else np.full(len(X), np.inf)
+    spread = np.maximum(own, other)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where((sizes > 1) & (spread > 0) & np.isfinite(other), (other - own) / spread, 0.0)
+    return float(s.mean())
 
 
 def _thread_limits(n_threads: int | None) -> threadpool_limits:
@@ -254,6 +282,8 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         model = self._estimator(k, final=False).fit(sample)
         if self.criterion == "bic":
             return spherical_gaussian_bic(sample, model.labels_, model.cluster_centers_)
+        if self.criterion == "loo_silhouette":
+            return loo_silhouette(sample, model.labels_, model.cluster_centers_)
         labels = model.labels_
         if np.unique(labels).size < 2:
             return -1.0
@@ -290,7 +320,7 @@ class _AutoKMeansBase(AssignMixin, ClusterMixin, BaseEstimator):
         if self.target_cluster_size is not None:
             k_min = max(k_min, math.ceil(n / int(self.target_cluster_size)))
         k_min = min(k_min, k_max)
-        if self.criterion == "silhouette":
+        if self.criterion != "bic":
             k_min = max(k_min, 2)  # silhouette is undefined for a single cluster
         return k_min, k_max
 
@@ -458,57 +488,18 @@ class KMeansClusterer(_AutoKMeansBase):
         )
 
 
-class MiniBatchKMeansClusterer(_AutoKMeansBase):
-    """Mini-batch k-means (for large n); k chosen as in :class:`KMeansClusterer`.
+class MiniBatchKMeansClusterer(KMeansClusterer):
+    """Mini-batch k-means (for large n); k chosen as in :class:`KMeansClusterer`, with the same
+    parameters.
 
     Candidate k are scored exactly as in :class:`KMeansClusterer` (ordinary
     k-means on the fixed-seed sample, so both choose the same k); only the final
-    fit on all points uses ``sklearn.cluster.MiniBatchKMeans`` with
-    ``batch_size``, ``n_init`` and ``max_iter`` (passes over the data).  The
-    other parameters are those of :class:`KMeansClusterer`.
+    fit on all points uses ``sklearn.cluster.MiniBatchKMeans`` with batches of
+    ``batch_size`` rows, ``n_init`` starts and at most ``max_iter`` passes over the data
+    (it stops earlier once the fit no longer improves).
     """
 
-    def __init__(
-        self,
-        n_clusters: int | None = None,
-        min_clusters: int = 2,
-        max_clusters: int | None = None,
-        criterion: str = "bic",
-        sample_size: int | None = 4000,
-        grid_ratio: float = math.sqrt(2.0),
-        patience: int | None = 2,
-        k_tolerance: float = 0.05,
-        batch_size: int = 2048,
-        n_init: int = 3,
-        max_iter: int = 100,
-        candidate_max_iter: int = 100,
-        n_threads: int | None = None,
-        random_state: int = 0,
-        radius_quantile: float = 0.95,
-        init_centers: Any = None,
-        keep_k_tolerance: float = 0.01,
-        target_cluster_size: int | None = None,
-        progress: Callable[[str, bool], None] | None = None,
-    ) -> None:
-        self.n_clusters = n_clusters
-        self.min_clusters = min_clusters
-        self.max_clusters = max_clusters
-        self.criterion = criterion
-        self.sample_size = sample_size
-        self.grid_ratio = grid_ratio
-        self.patience = patience
-        self.k_tolerance = k_tolerance
-        self.batch_size = batch_size
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.candidate_max_iter = candidate_max_iter
-        self.n_threads = n_threads
-        self.random_state = random_state
-        self.radius_quantile = radius_quantile
-        self.init_centers = init_centers
-        self.keep_k_tolerance = keep_k_tolerance
-        self.target_cluster_size = target_cluster_size
-        self.progress = progress
+    batch_size = 2048
 
     def _estimator(self, k: int, *, final: bool) -> KMeans | MiniBatchKMeans:
         if not final:
