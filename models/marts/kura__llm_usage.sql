@@ -168,6 +168,33 @@ privacy_audit as (
     group by audited_at, auditor, model, prompt_version
 ),
 
+{#- the public labels of visible parents with hidden children (kura_dbt.taxonomy.privacy): the
+    last label asked for per cluster, at the build that asked; a call the budget cap refused is
+    not an error but leaves the label pending (budget_cap_reached) -#}
+public_labels as (
+    select
+        public_labelled_at as run_at,
+        'public_labels' as stage,
+        labeller as backend,
+        case when labeller = 'openai' then '{{ var("kura__llm_model") }}' end as model,
+        cast(null as {{ dbt.type_string() }}) as prompt_version,
+        count(*) as items,
+        sum(coalesce(public_llm_calls, 0)) as llm_calls,
+        sum(coalesce(public_prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(public_completion_tokens, 0)) as completion_tokens,
+        {{ token_cost | replace('prompt_tokens', 'public_prompt_tokens') | replace('completion_tokens', 'public_completion_tokens') }} as cost_usd,
+        sum(case when public_label_error is not null and public_label_error not like 'kura: not sent, %' then 1 else 0 end) as errors,
+        max(case when public_label_error like 'kura: not sent, %' then 1 else 0 end) = 1 as budget_cap_reached,
+        sum(case when public_label_error like 'kura: not sent, %' then 1 else 0 end) as pending_after_cap,
+        0 as retried_items,
+        0 as retry_llm_calls,
+        0 as parked,
+        cast(null as {{ dbt.type_float() }}) as retry_cost_usd
+    from {{ ref('int_kura__cluster_state') }}
+    where record_type = 'cluster' and public_labelled_at is not null
+    group by public_labelled_at, labeller
+),
+
 {#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
     level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
 ai_classify as (
@@ -227,6 +254,8 @@ usage as (
     select * from ai_classify
     union all
     select * from privacy_audit
+    union all
+    select * from public_labels
 {%- if cortex_names %}
     union all
     select * from cortex_naming_failures
