@@ -195,6 +195,31 @@ public_labels as (
     group by public_labelled_at, labeller
 ),
 
+{#- the auditor's scores of withheld cluster texts made again without their private details
+    (int_kura__privacy_relabels, kura_dbt.privacy_relabel) -#}
+privacy_relabel as (
+    select
+        relabelled_at as run_at,
+        'privacy_relabel' as stage,
+        auditor as backend,
+        model,
+        prompt_version,
+        count(*) as items,
+        sum(coalesce(llm_calls, 0)) as llm_calls,
+        sum(coalesce(prompt_tokens, 0)) as prompt_tokens,
+        sum(coalesce(completion_tokens, 0)) as completion_tokens,
+        sum(cost_usd) as cost_usd,
+        sum(case when error is not null then 1 else 0 end) as errors,
+        false as budget_cap_reached,
+        cast(null as {{ dbt.type_bigint() }}) as pending_after_cap,
+        0 as retried_items,
+        0 as retry_llm_calls,
+        0 as parked,
+        cast(null as {{ dbt.type_float() }}) as retry_cost_usd
+    from {{ ref('int_kura__privacy_relabels') }}
+    group by relabelled_at, auditor, model, prompt_version
+),
+
 {#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
     level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
 ai_classify as (
@@ -256,6 +281,8 @@ usage as (
     select * from privacy_audit
     union all
     select * from public_labels
+    union all
+    select * from privacy_relabel
 {%- if cortex_names %}
     union all
     select * from cortex_naming_failures
