@@ -64,3 +64,20 @@
     {%- endfor -%}
     {{ return('') }}
 {%- endmacro %}
+
+{#- At the start of every dbt invocation (on-run-start, dbt_project.yml): the leftovers of
+    every incremental Python model of the project, so that a build killed while one held its
+    rows in `<model>__dbt_tmp<timestamp>` (tests/dbt/test_killed_build.py) leaves them only
+    until the next `dbt build`, `run`, `test` or `seed` of any selection, not until that model
+    runs again. -#}
+{% macro drop_all_python_tmp_tables() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- for node in graph.nodes.values()
+          if node.resource_type == 'model' and node.language == 'python'
+          and node.config.materialized == 'incremental' -%}
+        {%- do kura.drop_python_tmp_tables(api.Relation.create(identifier=node.alias)) -%}
+    {%- endfor -%}
+    {{ return('') }}
+{%- endmacro %}

@@ -75,11 +75,17 @@ select
     cast(hierarchy.level as {{ dbt.type_bigint() }}) as level,
     hierarchy.parent_id,
     hierarchy.top_cluster_id,
-    case when visible and {{ kura.privacy_shown('name_audit') }} then hierarchy.name end as name,
-    case when visible and {{ kura.privacy_shown('description_audit') }} then hierarchy.description end as description,
-    case when visible and {{ kura.privacy_shown('keywords_audit') }} then hierarchy.keywords end as keywords,
+    {#- a text the auditor withheld shows as made again without what the detector found, when
+        that passes the audit (int_kura__privacy_relabels, kura_dbt.privacy_relabel) #}
+    {%- for column in ['name', 'description', 'keywords'] %}
+    case
+        when visible and {{ kura.privacy_shown(column ~ '_audit') }} then hierarchy.{{ column }}
+        when visible and {{ kura.privacy_relabel_shown(column ~ '_relabel') }} then {{ column }}_relabel.replacement
+    end as {{ column }},
+    {%- endfor %}
     case
         when visible and {{ kura.privacy_shown('name_audit') }} then hierarchy.name
+        when visible and {{ kura.privacy_relabel_shown('name_relabel') }} then name_relabel.replacement
         when visible then 'Name withheld (privacy audit)'
         else 'Other (' || cast(hidden_siblings as {{ dbt.type_string() }})
             || case when hidden_siblings = 1 then ' small cluster)' else ' small clusters)' end
@@ -110,9 +116,9 @@ select
     visible as meets_privacy_threshold,
     -- the privacy auditor withheld this visible cluster's name, description or keywords
     visible and not (
-        ({{ kura.privacy_shown('name_audit') }} or hierarchy.name is null)
-        and ({{ kura.privacy_shown('description_audit') }} or hierarchy.description is null)
-        and ({{ kura.privacy_shown('keywords_audit') }} or hierarchy.keywords is null)
+        ({{ kura.privacy_shown('name_audit') }} or {{ kura.privacy_relabel_shown('name_relabel') }} or hierarchy.name is null)
+        and ({{ kura.privacy_shown('description_audit') }} or {{ kura.privacy_relabel_shown('description_relabel') }} or hierarchy.description is null)
+        and ({{ kura.privacy_shown('keywords_audit') }} or {{ kura.privacy_relabel_shown('keywords_relabel') }} or hierarchy.keywords is null)
     ) as privacy_withheld
 from (
     select
@@ -134,3 +140,7 @@ left join revenue
 left join {{ kura.privacy_audit_join('name_audit', 'hierarchy.name') }}
 left join {{ kura.privacy_audit_join('description_audit', 'hierarchy.description') }}
 left join {{ kura.privacy_audit_join('keywords_audit', 'hierarchy.keywords') }}
+{%- for column in ['name', 'description', 'keywords'] %}
+left join {{ ref('int_kura__privacy_relabels') }} as {{ column }}_relabel
+    on {{ column }}_relabel.text_hash = md5(hierarchy.{{ column }})
+{%- endfor %}

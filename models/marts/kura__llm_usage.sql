@@ -95,6 +95,40 @@ privacy_audit as (
         ref('int_kura__privacy_audit'), 'audited_at', "'privacy_audit'", 'auditor') }}
 ),
 
+{#- the public labels of visible parents with hidden children (kura_dbt.taxonomy.privacy): the
+    last label asked for per cluster, at the build that asked; a call the budget cap refused is
+    not an error but leaves the label pending (budget_cap_reached) -#}
+public_labels as (
+    {{ kura.llm_usage_stage(
+        "(select
+            public_labelled_at,
+            labeller,
+            case when labeller = 'openai' then '" ~ var('kura__llm_model') ~ "' end as model,
+            cast(null as " ~ dbt.type_string() ~ ") as prompt_version,
+            public_llm_calls as llm_calls,
+            public_prompt_tokens as prompt_tokens,
+            public_completion_tokens as completion_tokens,
+            case when public_label_error not like 'kura: not sent, %' then public_label_error
+            end as error,
+            sum(case when public_label_error like 'kura: not sent, %' then 1 end)
+                over (partition by public_labelled_at, labeller) as not_sent,
+            1 as attempts,
+            false as gave_up
+        from " ~ ref('int_kura__cluster_state') ~ "
+        where record_type = 'cluster' and public_labelled_at is not null) as labels",
+        'public_labelled_at', "'public_labels'", 'labeller',
+        cost='tokens', pending_after_cap='not_sent') }}
+),
+
+{#- the auditor's scores of withheld cluster texts made again without their private details
+    (int_kura__privacy_relabels, kura_dbt.privacy_relabel) -#}
+privacy_relabel as (
+    {{ kura.llm_usage_stage(
+        "(select *, 1 as attempts, false as gave_up
+        from " ~ ref('int_kura__privacy_relabels') ~ ") as relabels",
+        'relabelled_at', "'privacy_relabel'", 'auditor') }}
+),
+
 {#- AI_CLASSIFY (kura__classifier: cortex): every embedded text sent, one call per taxonomy
     level; empty with any other classifier. Tokens are estimates (its answer reports no usage). -#}
 ai_classify as (
@@ -136,6 +170,10 @@ usage as (
     select * from ai_classify
     union all
     select * from privacy_audit
+    union all
+    select * from public_labels
+    union all
+    select * from privacy_relabel
 {%- if cortex_names %}
     union all
     select * from cortex_naming_failures

@@ -29,6 +29,7 @@ from kura_dbt.frames import WarehouseReader
 from kura_dbt.incremental import text_hash
 from kura_dbt.llm import describe
 from kura_dbt.parking import RetryPolicy, stamp, state_columns
+from kura_dbt.privacy_relabel import relabel_withheld
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
@@ -52,6 +53,7 @@ __all__ = [
     "cluster_state",
     "embed_new",
     "map_points",
+    "relabel_withheld",
     "setting",
     "summarise_new",
     "text_hash",

@@ -487,6 +487,17 @@ class Settings:
         "privacy",
         minimum=1,
     )
+    privacy_min_score: int = declare(
+        "kura__privacy_min_score",
+        3,
+        "privacy auditor: a summary, request, cluster name or description whose score on "
+        "CLIO's 1-5 scale (5: nothing identifying) is below this is withheld from the marts, "
+        "the tree and the report (a withheld cluster text is made again without the details "
+        "found); 1 shows everything",
+        "privacy",
+        minimum=1,
+        maximum=5,
+    )
     projector: str = declare(
         "kura__projector",
         "umap",
@@ -815,17 +826,6 @@ OTHER_VARS: tuple[Var, ...] = (
         "~: the target schema",
         "privacy",
         nullable=True,
-    ),
-    _sql(
-        "privacy_min_score",
-        3,
-        "privacy auditor: a summary, request, cluster name or description whose score on "
-        "CLIO's 1-5 scale (5: nothing identifying) is below this is withheld from the marts, "
-        "the tree and the report; 1 shows everything",
-        "privacy",
-        int,
-        minimum=1,
-        maximum=5,
     ),
     _sql(
         "alerts_baseline_weeks",

@@ -22,7 +22,7 @@ What goes into the text, and how:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 __all__ = [
@@ -628,3 +628,35 @@ def parked_audits(texts: str, state: str, auditor: Summariser) -> str:
         f"and {audit_key('done', auditor)} "
         "where done.error is not null and coalesce(done.gave_up, false)"
     )
+
+
+def withheld_cluster_texts(
+    texts: str,
+    audit: str,
+    state: str | None,
+    min_score: int,
+    auditor: Summariser,
+    detector: str,
+    kinds: Sequence[str],
+) -> str:
+    """The distinct cluster texts (names, descriptions, keywords) the auditor scored below
+    ``min_score`` and that ``int_kura__privacy_relabels`` has not remade yet with this auditor,
+    model, prompt version and detector (or failed on)."""
+    listed = ", ".join(literal(k) for k in kinds)
+    withheld = f"""select texts.text_hash, min(texts.kind) as kind, min(texts.text) as text
+from {texts} as texts
+inner join {audit} as audit on audit.text_hash = texts.text_hash
+where texts.kind in ({listed}) and audit.score < {int(min_score)}
+group by texts.text_hash"""
+    if state is None:
+        return f"{withheld}\norder by text_hash"
+    return f"""select withheld.text_hash, withheld.kind, withheld.text
+from ({withheld}) as withheld
+left join {state} as done on done.text_hash = withheld.text_hash
+where done.text_hash is null
+    or done.error is not null
+    or coalesce(done.auditor, '') != {literal(auditor.name)}
+    or coalesce(done.model, '') != {literal(auditor.model or "")}
+    or coalesce(done.prompt_version, '') != {literal(auditor.prompt_version)}
+    or coalesce(done.detector_version, '') != {literal(detector)}
+order by withheld.text_hash"""

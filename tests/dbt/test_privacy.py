@@ -214,6 +214,12 @@ def test_raised_thresholds_hide_small_clusters_words_everywhere(demo_db, tmp_pat
     assert _rows(
         db, "select count(*) from kura__clusters where meets_privacy_threshold and name is null"
     ) == [(0,)]
+    # the public labels this build made are counted (the local labeller: no call)
+    public = _rows(db, "select count(*) from kura__taxonomy where is_current and has_public_label")
+    assert public[0][0] > 0
+    assert _rows(
+        db, "select sum(items), sum(llm_calls) from kura__llm_usage where stage = 'public_labels'"
+    ) == [(public[0][0], 0)]
 
     leaks = {
         f"{where}: {word}"

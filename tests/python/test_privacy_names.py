@@ -107,3 +107,52 @@ def test_a_visible_parent_of_hidden_children_only_names_nothing():
     p = labelled.set_index("cluster_id").loc["P"]
     assert "bus" not in p["public_name"].lower() and HIDDEN_WORD not in p["public_name"].lower()
     assert p["public_description"].startswith("8 conversations in clusters each below")
+
+
+def test_an_llm_labellers_public_labels_are_counted_and_held_to_the_budget_cap():
+    """The public labels of an LLM labeller (the real openai client against the local fake
+    server) record their calls and tokens for kura__llm_usage (stage public_labels), and run
+    under the budget cap (kura__llm_max_calls): P is labelled, T's call is refused, shown
+    unnamed (naming nothing) and asked for again on the next build."""
+    import os
+    from datetime import datetime
+
+    from kura_dbt.budget import BUDGET_SKIP
+    from kura_dbt.labels import LABELLERS
+    from kura_dbt.settings import Settings
+    from kura_dbt.taxonomy import public_label_stage
+
+    from .fake_openai import FakeOpenAI
+
+    os.environ["KURA_TEST_KEY"] = "sk-test-0123456789"
+    clusters, sizes = _clusters(), measures(_clusters(), _membership())
+    now = datetime(2026, 12, 7, 5, 0)
+    with FakeOpenAI(api_key="sk-test-0123456789") as server:
+        config = {
+            "labeller": "openai",
+            "llm_model": "test-model",
+            "llm_base_url": server.base_url,
+            "llm_api_key_env": "KURA_TEST_KEY",
+            "llm_max_calls": "1",
+            "progress": "false",
+        }
+        settings = Settings.from_config(config)
+        labeller = LABELLERS.build("openai", settings)
+        with public_label_stage(labeller, settings) as monitor:
+            high = public_labels(clusters, sizes, Thresholds(2, 3), labeller, now)
+        assert len(server.requests) == 1 and monitor is not None and monitor.capped
+        rows = high.set_index("cluster_id")
+        p, t = rows.loc["P"], rows.loc["T"]
+        assert p["public_llm_calls"] == 1 and p["public_prompt_tokens"] > 0
+        assert p["public_completion_tokens"] > 0 and p["public_label_error"] is None
+        assert p["public_labelled_at"] == now and isinstance(p["public_label_key"], str)
+        assert t["public_llm_calls"] == 0 and t["public_label_error"].startswith(BUDGET_SKIP)
+        assert t["public_label_key"] is None  # asked for again on the next build
+        assert HIDDEN_WORD not in t["public_name"].lower()
+        assert rows.loc[["A", "B", "C"], "public_labelled_at"].isna().all()
+
+        # the next build (a fresh cap): only T is asked for
+        with public_label_stage(labeller, settings):
+            again = public_labels(high, sizes, Thresholds(2, 3), labeller, now)
+        assert len(server.requests) == 2
+        assert again.set_index("cluster_id").loc["T", "public_label_error"] is None

@@ -14,12 +14,17 @@ from kura_dbt.cli import app
 TABLES = {
     "analytics_kura_private.kura__cluster_hierarchy": (
         "cluster_id varchar, level bigint, parent_id varchar, name varchar, description varchar, "
-        "size bigint",
+        "size bigint, distinct_users bigint",
         [
-            ("top", 1, None, "Cooking", "Food questions", 3),
-            ("bread", 0, "top", "Baking bread", "Sourdough and yeast", 2),
-            ("soup", 0, "top", "Soups", "Stocks and soups", 1),
+            ("top", 1, None, "Cooking", "Food questions", 3, 3),
+            ("bread", 0, "top", "Baking bread", "Sourdough and yeast", 2, 2),
+            ("soup", 0, "top", "Soups", "Stocks and soups", 1, 1),
         ],
+    ),
+    # the thresholds of the build (1 user, 1 conversation): every cluster is shown
+    "analytics.kura__clusters": (
+        "cluster_id varchar, meets_privacy_threshold boolean",
+        [("top", True), ("bread", True), ("soup", True)],
     ),
     "analytics.kura__conversation_clusters": (
         "conversation_id varchar, cluster_id varchar, distance double",

@@ -52,13 +52,34 @@ def _relation(con: Any, table: str, schemas: list[str]) -> str:
     )
 
 
+def _optional_relation(con: Any, table: str, schemas: list[str]) -> str | None:
+    try:
+        return _relation(con, table, schemas)
+    except typer.BadParameter:
+        return None
+
+
 def export_rows(
-    con: Any, schema: str = "main", private_schema: str | None = None, examples: int = 5
+    con: Any,
+    schema: str = "main",
+    private_schema: str | None = None,
+    examples: int = 5,
+    thresholds: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """The current discovered taxonomy as rows of a taxonomy file: one per current cluster at
     every level (``category_id`` = ``cluster_id`` = the stable id), its parent, name and
     description, and up to ``examples`` redacted example texts (the embedded text of the
-    members nearest the centroid; a parent's are taken in turn from its children's)."""
+    members nearest the centroid; a parent's are taken in turn from its visible children's).
+
+    A cluster below the privacy thresholds is not written by name: the hidden clusters under
+    one parent fold into one ``Other (n small clusters)`` category (id ``L<level>-other-<parent
+    or top>``, as ``kura__clusters.privacy_bucket_id``) that lists their cluster ids (so their
+    conversations stay its labelled members when the file is pinned) with no example, keyword
+    or word of theirs; what lies under a hidden cluster is in its fold. Hidden is what the
+    marts say (``kura__clusters.meets_privacy_threshold``, the thresholds of the last build)
+    and, where ``thresholds`` is given, also below those; a discovered cluster the marts do not
+    list (a pinned taxonomy's build, an old warehouse) is held to ``thresholds`` or, with none
+    given, to the package's defaults."""
     from kura_dbt.redact import redact
 
     schemas = [private_schema or f"{schema}_kura_private", schema]
@@ -67,16 +88,17 @@ def export_rows(
     summaries = _relation(con, "kura__summaries", schemas)
     embeddings = _relation(con, "kura__embeddings", schemas)
     clusters = con.execute(
-        f"select cluster_id, level, parent_id, name, description from {hierarchy} "
-        "order by level desc, size desc, cluster_id"
+        f"select cluster_id, level, parent_id, name, description, size, distinct_users "
+        f"from {hierarchy} order by level desc, size desc, cluster_id"
     ).fetchall()
+    visible = _visible(con, schema, clusters, thresholds)
     texts = _member_texts(con, assignments, summaries, embeddings, examples)
     children: dict[str, list[str]] = {}
-    for cluster_id, _, parent_id, _, _ in clusters:
-        if parent_id is not None:
+    for cluster_id, _, parent_id, *_ in clusters:
+        if parent_id is not None and cluster_id in visible:
             children.setdefault(parent_id, []).append(cluster_id)
-
-    return [
+    shown = {cid: (lvl, pid) for cid, lvl, pid, *_ in clusters}
+    rows = [
         {
             "category_id": cluster_id,
             "name": name or cluster_id,
@@ -85,8 +107,66 @@ def export_rows(
             "cluster_id": cluster_id,
             "examples": [redact(t) for t in _examples_of(cluster_id, texts, children, examples)],
         }
-        for cluster_id, _, parent_id, name, description in clusters
+        for cluster_id, _, parent_id, name, description, *_ in clusters
+        if cluster_id in visible and (parent_id is None or parent_id in visible)
     ]
+    return rows + _folds(clusters, visible, shown)
+
+
+def _visible(
+    con: Any, schema: str, clusters: list[tuple[Any, ...]], thresholds: tuple[int, int] | None
+) -> set[str]:
+    """The ids of the clusters that meet the privacy thresholds (see export_rows);
+    ``thresholds``: (distinct users, conversations), as ``kura.meets_privacy_threshold``."""
+    from kura_dbt.settings import Settings
+
+    marts = _optional_relation(con, "kura__clusters", [schema])
+    flags: dict[str, bool] = {}
+    if marts is not None:
+        flags = {
+            cid: bool(flag)
+            for cid, flag in con.execute(
+                f"select cluster_id, meets_privacy_threshold from {marts}"
+            ).fetchall()
+        }
+    defaults = (Settings().min_cluster_users, Settings().min_cluster_conversations)
+    out = set()
+    for cluster_id, _, _, _, _, size, users, *_ in clusters:
+        min_users, min_size = thresholds or ((0, 0) if cluster_id in flags else defaults)
+        size, users = int(size or 0), int(users or 0)
+        meets = size == 0 or (users >= min_users and size >= min_size)
+        if flags.get(cluster_id, True) and meets:
+            out.add(cluster_id)
+    return out
+
+
+def _folds(
+    clusters: list[tuple[Any, ...]], visible: set[str], where: dict[str, tuple[int, Any]]
+) -> list[dict[str, Any]]:
+    """One ``Other (n small clusters)`` category per visible parent (or the top) and level for
+    the hidden clusters under it: their ids, counts in the description, nothing of theirs."""
+    folds: dict[tuple[int, Any], list[tuple[str, int]]] = {}
+    for cluster_id, level, parent_id, _, _, size, *_ in clusters:
+        if cluster_id not in visible and (parent_id is None or parent_id in visible):
+            folds.setdefault((int(level), parent_id), []).append((cluster_id, int(size or 0)))
+    rows = []
+    order = sorted(folds, key=lambda f: (-f[0], str(f[1])))
+    for (level, parent_id), members in ((f, folds[f]) for f in order):
+        n, size = len(members), sum(s for _, s in members)
+        rows.append(
+            {
+                "category_id": f"L{level}-other-{parent_id or 'top'}",
+                "name": f"Other ({n} small cluster{'' if n == 1 else 's'})",
+                "description": (
+                    f"{n} discovered cluster{'' if n == 1 else 's'} below the privacy thresholds "
+                    f"({size} conversations); their names and examples are not exported"
+                ),
+                "parent_id": parent_id,
+                "cluster_id": " ".join(sorted(cid for cid, _ in members)),
+                "examples": [],
+            }
+        )
+    return rows
 
 
 # the local labeller's descriptions open with the cluster's size at discovery ("177
@@ -156,6 +236,22 @@ def export(
         typer.Option(help="Schema of the pipeline tables (default: <schema>_kura_private)"),
     ] = None,
     examples: Annotated[int, typer.Option(help="Example texts per category")] = 5,
+    min_cluster_users: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Fold clusters with fewer distinct users (on top of the marts' own threshold; "
+            "a cluster the marts do not list is held to the package's default thresholds "
+            "unless this or --min-cluster-conversations is given)",
+        ),
+    ] = None,
+    min_cluster_conversations: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Fold clusters with fewer conversations (as --min-cluster-users)",
+        ),
+    ] = None,
     profile: ProfileOption = None,
     target: TargetOption = None,
     profiles_dir: ProfilesDirOption = None,
@@ -163,8 +259,14 @@ def export(
 ) -> None:
     """Write the discovered taxonomy (id, name, description, parent, cluster id, redacted
     examples) to a file to edit and commit as a seed, then pin with var kura__pinned_taxonomy. Reads
-    a DuckDB file, or Snowflake with --profile / --target or --connection."""
+    a DuckDB file, or Snowflake with --profile / --target or --connection. Clusters below the
+    privacy thresholds fold into "Other (n small clusters)" rows with no name or example of
+    theirs."""
     from kura_dbt.taxonomy.pinned import read_file, write_file
+
+    thresholds = None
+    if min_cluster_users is not None or min_cluster_conversations is not None:
+        thresholds = (min_cluster_users or 1, min_cluster_conversations or 1)
 
     if not out.is_dir() and out.suffix.lower() not in (".csv", ".yml", ".yaml"):
         raise typer.BadParameter(
@@ -174,7 +276,7 @@ def export(
     source = marts_source(db, profile, target, profiles_dir, connection)
     con, schema = connect_marts(source, schema, ("kura__conversation_clusters",))
     try:
-        rows = export_rows(con, schema, private_schema, examples)
+        rows = export_rows(con, schema, private_schema, examples, thresholds)
     finally:
         con.close()
     if not rows:

@@ -14,6 +14,8 @@ hierarchy, names).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,11 +24,14 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt import sql
+from kura_dbt.budget import StageMonitor, current_monitor, monitoring
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids, calibration_groups
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.labels import LABELLERS
+from kura_dbt.llm import LLMSettings
 from kura_dbt.parking import state_columns
+from kura_dbt.progress import Progress
 from kura_dbt.settings import Settings
 from kura_dbt.tables import typed_frame
 from kura_dbt.taxonomy import state as st
@@ -105,7 +110,7 @@ def update_taxonomy(wh: WarehouseReader, settings: Settings, now: datetime) -> p
         rows = _discovery_rows(wh, settings, now, epoch, tonight.model, tonight.clusters)
     else:
         rows = _assignment_rows(tonight, assignment, epoch, now)
-    rows = _with_public_labels(wh, settings, rows, tonight, decision.discover)
+    rows = _with_public_labels(wh, settings, rows, tonight, decision.discover, now)
     rows.append(_run_row(tonight, figures, decision, settings, epoch, now))
     return typed_frame(rows, st.STATE_SCHEMA)
 
@@ -206,6 +211,7 @@ def _with_public_labels(
     rows: list[dict[str, Any]],
     tonight: _Tonight,
     discovered: bool,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """``rows`` with the public labels this build's privacy thresholds call for (see
     :mod:`kura_dbt.taxonomy.privacy`): set on a discovery's cluster rows; on an ordinary build,
@@ -238,13 +244,45 @@ def _with_public_labels(
     users = wh.query(sql.conversation_users(wh.views["conversations"]))
     membership = membership.merge(users, on="conversation_id", how="left")
     thresholds = Thresholds(settings.min_cluster_users, settings.min_cluster_conversations)
-    labelled = public_labels(
-        clusters,
-        measures(clusters, membership),
-        thresholds,
-        LABELLERS.build(settings.labeller, settings),
-    )
+    labeller = LABELLERS.build(settings.labeller, settings)
+    with public_label_stage(labeller, settings):
+        labelled = public_labels(
+            clusters, measures(clusters, membership), thresholds, labeller, now
+        )
     return _apply_public(rows, labelled, clusters, discovered)
+
+
+@contextmanager
+def public_label_stage(labeller: Any, settings: Settings) -> Iterator[StageMonitor | None]:
+    """The public labels' LLM calls (an LLM labeller) as a stage of their own, held to the
+    budget caps (vars kura__llm_max_calls, kura__llm_max_cost_usd, kura_dbt.budget) like the
+    summaries; what they spent is added to the names' stage monitor for the run summary."""
+    llm = getattr(labeller, "settings", None)
+    if not isinstance(llm, LLMSettings):
+        yield None
+        return
+    outer = current_monitor()
+    progress = Progress(
+        "int_kura__cluster_state (public labels)",
+        unit="calls",
+        interval_s=settings.progress_interval_s,
+        enabled=settings.progress,
+    )
+    monitor = StageMonitor(progress, llm.max_calls, llm.max_cost_usd, llm)
+    with monitoring(monitor):
+        yield monitor
+    if monitor.capped:
+        progress.say(
+            f"stopped at the LLM budget cap ({monitor.cap_text()}): {monitor.started} public "
+            f"labels asked for, {monitor.refused} shown unnamed until the next build",
+            level="warning",
+            always=True,
+        )
+    if outer is not None:
+        outer.finished_calls += monitor.finished_calls
+        outer.requests += monitor.requests
+        outer.prompt_tokens += monitor.prompt_tokens
+        outer.completion_tokens += monitor.completion_tokens
 
 
 def _overridden(before: pd.DataFrame, tonight: pd.DataFrame) -> pd.DataFrame:

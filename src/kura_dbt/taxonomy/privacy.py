@@ -22,13 +22,28 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from kura_dbt.labels import ClusterLabel, Labeller
 
-PUBLIC_COLUMNS = ("public_name", "public_description", "public_keywords", "public_label_key")
+PUBLIC_COLUMNS = (
+    "public_name",
+    "public_description",
+    "public_keywords",
+    "public_label_key",
+    # what the last public label cost (an LLM labeller), when it was asked for and why it
+    # failed: kura__llm_usage counts them (stage public_labels); clearing a public label keeps
+    # them, so that what was spent stays counted
+    "public_labelled_at",
+    "public_llm_calls",
+    "public_prompt_tokens",
+    "public_completion_tokens",
+    "public_label_error",
+)
+_LABEL_COLUMNS = PUBLIC_COLUMNS[:4]
 
 
 @dataclass(frozen=True)
@@ -69,11 +84,14 @@ def public_labels(
     sizes: Mapping[str, tuple[int, int]],
     thresholds: Thresholds,
     labeller: Labeller,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
     """``clusters`` (the current taxonomy: ``cluster_id``, ``level``, ``parent_id``, ``name``,
     ``description``, ``keywords``, ``size_at_discovery`` and, where stored, the public
     columns) with the public columns this build's thresholds call for (NULL: the discovery
-    label is shown as it is)."""
+    label is shown as it is). A label asked for records its cost and ``now``; the labeller's
+    calls run under whatever budget monitor is in place (kura_dbt.budget): one the cap refused
+    comes back as a failed label, shown unnamed and asked for again on the next build."""
     out = clusters.copy().reset_index(drop=True)
     for column in PUBLIC_COLUMNS:
         if column not in out:
@@ -103,6 +121,7 @@ def public_labels(
             label = _label(labeller, shown, _int(out.at[row, "size_at_discovery"]), sizes[cid])
             # a failed name is shown as unnamed and asked for again on the next build
             _set(out, row, label, None if label.error else key)
+            _spent(out, row, label, now)
     return out
 
 
@@ -147,6 +166,15 @@ def _set(frame: pd.DataFrame, row: int, label: ClusterLabel | None, key: str | N
     frame.at[row, "public_description"] = None if label is None else label.description
     frame.at[row, "public_keywords"] = None if label is None else json.dumps(label.keywords)
     frame.at[row, "public_label_key"] = key
+
+
+def _spent(frame: pd.DataFrame, row: int, label: ClusterLabel, now: datetime | None) -> None:
+    """What asking for ``label`` cost, for kura__llm_usage."""
+    frame.at[row, "public_labelled_at"] = now
+    frame.at[row, "public_llm_calls"] = label.llm_calls
+    frame.at[row, "public_prompt_tokens"] = label.prompt_tokens
+    frame.at[row, "public_completion_tokens"] = label.completion_tokens
+    frame.at[row, "public_label_error"] = label.error
 
 
 def _int(value: Any) -> int:
