@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -92,3 +93,43 @@ def fakesnow_server():
     fakesnow = pytest.importorskip("fakesnow")
     with fakesnow.server() as kwargs:
         yield kwargs
+
+
+def server_profile(server: dict[str, Any], database: str) -> dict[str, Any]:
+    """A profile output for ``database`` on the fakesnow server of ``server``'s arguments."""
+    keys = ("host", "port", "protocol", "account", "user", "password")
+    profile = {k: v for k, v in server.items() if k in keys}
+    return profile | {"database": database, "schema": "KURA", "warehouse": "KURA_WH"}
+
+
+SEEDS_DATABASE = "KURA_SEEDS"
+SEEDS_SCHEMA = "KURA_kura_private"  # the seeds' schema: <target schema>_<kura__private_schema>
+
+
+@pytest.fixture(scope="session")
+def sample_seeds(fakesnow_server, tmp_path_factory) -> dict[str, Any]:
+    """The package's sample seeds, loaded by `dbt seed` once per session into database
+    KURA_SEEDS of the session's fakesnow server (the messages' 5,881 rows take fakesnow about
+    20 s); a test that only reads them clones the tables into its own database
+    (``clone_seeds``). Returns the server's connection arguments."""
+    project = tmp_path_factory.mktemp("seeds") / "project"
+    write_project(project, server_profile(fakesnow_server, SEEDS_DATABASE))
+    dbt(project, "deps", "--quiet")
+    dbt(project, "seed")
+    return fakesnow_server
+
+
+def clone_seeds(server: dict[str, Any], database: str) -> None:
+    """The sample seeds of ``sample_seeds`` in ``database``, as `dbt seed` left them there
+    (``create table ... clone``: the same columns, types and rows)."""
+    import snowflake.connector
+
+    with snowflake.connector.connect(**server) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"create database if not exists {database}")
+        cursor.execute(f"create schema if not exists {database}.{SEEDS_SCHEMA}")
+        for seed in sorted((REPO / "seeds").glob("*.csv")):
+            cursor.execute(
+                f"create or replace table {database}.{SEEDS_SCHEMA}.{seed.stem} "
+                f"clone {SEEDS_DATABASE}.{SEEDS_SCHEMA}.{seed.stem}"
+            )

@@ -19,7 +19,7 @@ import yaml
 
 pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not installed")
 
-from .conftest import REPO, dbt, write_project
+from .conftest import REPO, clone_seeds, dbt, server_profile, write_project
 
 FIXTURES = REPO / "tests" / "fixtures" / "cortex"
 SUMMARY = json.loads((FIXTURES / "ai_complete_structured.json").read_text())
@@ -30,15 +30,11 @@ FAILING = "mod(length(input), 3) = 0"
 
 
 def _project(tmp_path: Path, server: dict[str, Any], database: str, **vars: Any) -> Path:
-    profile = {
-        k: v
-        for k, v in server.items()
-        if k in ("host", "port", "protocol", "account", "user", "password")
-    }
-    profile.update(database=database, schema="KURA", warehouse="KURA_WH")
+    """A project on ``database`` with the sample seeds in it: ``server`` is the fixture
+    ``sample_seeds`` (the seeds loaded once per session, cloned here)."""
     project = write_project(
         tmp_path / "project",
-        profile,
+        server_profile(server, database),
         {"kura__cortex_stand_in": True, "kura__progress": False, **vars},
     )
     # incremental builds: fakesnow creates no temporary relations and cannot bind the merge
@@ -48,7 +44,7 @@ def _project(tmp_path: Path, server: dict[str, Any], database: str, **vars: Any)
     config["models"]["kura"]["+incremental_strategy"] = "delete+insert"
     (project / "dbt_project.yml").write_text(yaml.safe_dump(config))
     dbt(project, "deps", "--quiet")
-    dbt(project, "seed")
+    clone_seeds(server, database)
     return project
 
 
@@ -76,9 +72,11 @@ def _rows(server: dict[str, Any], database: str, sql: str) -> list[tuple]:
 SUMMARIES = "kura_kura_private.kura__summaries"
 
 
-def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakesnow_server):
+def test_every_documented_answer_shape_gives_summaries_and_usage(
+    tmp_path, fakesnow_server, sample_seeds
+):
     database = "KURA_SHAPES"
-    project = _project(tmp_path, fakesnow_server, database)
+    project = _project(tmp_path, sample_seeds, database)
     # what kura.cortex_answer read before (choices[0].messages), with var old_parser
     (project / "macros").mkdir()
     (project / "macros" / "old_parser.sql").write_text(
@@ -135,9 +133,9 @@ def test_every_documented_answer_shape_gives_summaries_and_usage(tmp_path, fakes
     assert summarised == 0 and failed == 500
 
 
-def test_failed_rows_are_counted_parked_and_not_sent_again(tmp_path, fakesnow_server):
+def test_failed_rows_are_counted_parked_and_not_sent_again(tmp_path, fakesnow_server, sample_seeds):
     database = "KURA_PARKING"
-    project = _project(tmp_path, fakesnow_server, database)
+    project = _project(tmp_path, sample_seeds, database)
     failing = {"kura__cortex_stand_in_failing": FAILING}
 
     _build(project, failing)  # some rows fail: the build passes, the errors are kept
@@ -186,10 +184,12 @@ def test_failed_rows_are_counted_parked_and_not_sent_again(tmp_path, fakesnow_se
     assert _rows(fakesnow_server, database, f"select max(attempts) from {SUMMARIES}")[0][0] == 2
 
 
-def test_embeddings_keep_each_failed_text_and_send_only_those_again(tmp_path, fakesnow_server):
+def test_embeddings_keep_each_failed_text_and_send_only_those_again(
+    tmp_path, fakesnow_server, sample_seeds
+):
     """AI_EMBED with return_error_details (bundle 2026_06): {value, error} per text."""
     database = "KURA_EMBED"
-    project = _project(tmp_path, fakesnow_server, database)
+    project = _project(tmp_path, sample_seeds, database)
     embed = {
         "kura__cortex_embed_error_details": True,
         "kura__cortex_stand_in_failing": "substr(md5(input), 1, 1) in ('0', '1', '2', '3')",

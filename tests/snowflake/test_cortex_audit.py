@@ -58,10 +58,10 @@ def _audit(project, *extra: str) -> tuple[bool, str]:
 
 
 def test_the_cortex_auditor_scores_each_text_once_from_the_documented_answer(
-    tmp_path, fakesnow_server
+    tmp_path, fakesnow_server, sample_seeds
 ):
     database = "KURA_AUDIT"
-    project = _project(tmp_path, fakesnow_server, database)
+    project = _project(tmp_path, sample_seeds, database)
     _hierarchy(fakesnow_server, database, [("L0-0000", "Write to kelly.moore@example.org")])
     _audit(project)
     texts, scored, private, tokens, auditor = _rows(

@@ -1,8 +1,9 @@
 """dbt on a Snowflake target, offline: `dbt parse` with dummy credentials, and a build against a
-fakesnow server started here (seeds, every SQL model and the data tests; the Python models'
-outputs computed by their own code and loaded as fixtures, since fakesnow runs no stored
-procedure). Cortex functions are replaced by the package's deterministic stand-ins
-(var kura__cortex_stand_in) on this target only."""
+fakesnow server started here (the seeds, which `dbt seed` loads once per session on that server
+(fixture sample_seeds), every SQL model and the data tests; the Python models' outputs computed
+by their own code and loaded as fixtures, since fakesnow runs no stored procedure). Cortex
+functions are replaced by the package's deterministic stand-ins (var kura__cortex_stand_in) on
+this target only."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import yaml
 
 pytest.importorskip("dbt.adapters.snowflake", reason="the snowflake extra is not installed")
 
-from .conftest import DUMMY_PROFILE, PYTHON_MODELS, REPO, dbt, write_project
+from .conftest import DUMMY_PROFILE, PYTHON_MODELS, REPO, clone_seeds, dbt, write_project
 
 SECRET_VARS = {
     "kura__snowflake_external_access_integration": "openai_access",
@@ -207,7 +208,7 @@ class _Config:
         return self._config.get(key, default)
 
 
-def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
+def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server, sample_seeds):
     profile = {
         k: v
         for k, v in fakesnow_server.items()
@@ -219,6 +220,8 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
         for schema in ("KURA_kura_private", "KURA"):
             connection.cursor().execute(f"drop schema if exists KURA_DB.{schema} cascade")
         connection.cursor().execute("create schema if not exists KURA_DB.KURA")
+    # the sample seeds as the session's `dbt seed` loaded them on this server (sample_seeds)
+    clone_seeds(sample_seeds, "KURA_DB")
     project = write_project(
         tmp_path / "project",
         profile,
@@ -244,6 +247,8 @@ def test_sql_models_and_data_tests_build_on_fakesnow(tmp_path, fakesnow_server):
             "--exclude",
             *names,
             *built,
+            "--exclude-resource-type",
+            "seed",
             "--indirect-selection",
             "cautious",
         )
