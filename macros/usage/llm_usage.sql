@@ -15,16 +15,18 @@ sum(case when attempts > 1 then 1 else 0 end) as retried_items,
 
 {#- The cost of a group's prompt and completion tokens at vars kura__llm_input_cost_per_mtok
     and kura__llm_output_cost_per_mtok (NULL when either is unset); `retries`: of the rows that
-    were retries (attempts > 1) only. -#}
+    were retries (attempts > 1) only, NULL when there were none. -#}
 {% macro llm_usage_token_cost(retries=false) -%}
 {%- set input_price = var('kura__llm_input_cost_per_mtok', none) -%}
 {%- set output_price = var('kura__llm_output_cost_per_mtok', none) -%}
 {%- if input_price is none or output_price is none -%}
 cast(null as {{ dbt.type_float() }})
 {%- elif retries -%}
-(sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end) * {{ input_price }}
+{#- NULL when the group retried nothing, as a sum over no rows' cost_usd is -#}
+case when max(attempts) > 1 then
+            (sum(case when attempts > 1 then coalesce(prompt_tokens, 0) else 0 end) * {{ input_price }}
             + sum(case when attempts > 1 then coalesce(completion_tokens, 0) else 0 end)
-            * {{ output_price }}) / 1000000.0
+            * {{ output_price }}) / 1000000.0 end
 {%- else -%}
 (sum(coalesce(prompt_tokens, 0)) * {{ input_price }}
             + sum(coalesce(completion_tokens, 0)) * {{ output_price }}) / 1000000.0
