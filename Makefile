@@ -102,6 +102,7 @@ bench: install
 	$(BIN)/python benchmarks/summary_spot_checks.py
 	$(BIN)/python benchmarks/discovery_quality.py
 	$(BIN)/python benchmarks/novelty_days.py
+	$(BIN)/python benchmarks/k_choice.py --criteria bic,loo_silhouette --reference
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"
