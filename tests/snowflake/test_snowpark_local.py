@@ -116,9 +116,11 @@ def transcripts(n: int, changed: str | None = None) -> pd.DataFrame:
 
 
 def conversations() -> pd.DataFrame:
-    """stg_kura__conversations of the sample conversations, upper-case as Snowflake returns."""
+    """stg_kura__conversations of the sample conversations (the columns the staging model
+    always writes: id, user, start), upper-case as Snowflake returns."""
     frame = pd.read_csv(REPO / "seeds" / "kura_sample_conversations.csv", dtype=str)
-    return frame[["conversation_id", "user_id"]].rename(columns=str.upper)
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    return frame[["conversation_id", "user_id", "created_at"]].rename(columns=str.upper)
 
 
 @pytest.fixture(scope="module")
