@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from kura_dbt.report import ReportOptions, build_report
-from tests.python.test_report_cluster_facets import make_db
+from tests.python.test_report_cluster_facets import FIELDS, make_db
 
 from .fakedb import SCRIPT
 
@@ -20,8 +20,8 @@ def report(tmp_path_factory) -> Path:
     db = make_db(work / "kura.duckdb")
     with duckdb.connect(str(db)) as con:  # a plan named with markup: text, never run
         con.execute(
-            "insert into main.kura__cluster_facets values ('L0-0000', 'plan', ?, 3, 3, "
-            "0.333, 0.2, 1.5, 1.0, 0.2, 0.6, true)",
+            f"insert into main.kura__cluster_facets ({', '.join(FIELDS)}) values "
+            "('L0-0000', 'plan', ?, 3, 3, 0.333, 0.2, 1.5, 1.0, 0.2, 0.6, true)",
             [f"pro {SCRIPT}"],
         )
     out = work / "kura_report.html"
