@@ -10,7 +10,8 @@ OpenAssistant sample (350, no labels); the demo's 500 conversations (``seeds/``,
 ``sample_domain``) and perturbed copies of it (2 % of the conversations replaced by SGD dev
 dialogues, one copy per seed) to show how far k moves on a small change of the input.
 
-    python benchmarks/k_choice.py [--criteria bic,loo_silhouette] [--reference] [--sets ...] [--cache DIR]
+    python benchmarks/k_choice.py [--criteria bic,loo_silhouette] [--reference] [--sets ...]
+        [--cache DIR]
 """
 
 from __future__ import annotations
