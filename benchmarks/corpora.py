@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 Turns = list[tuple[str, str]]  # a conversation: (role, content) per message, in order
@@ -25,19 +26,22 @@ def banking77(data_dir: Path) -> tuple[list[Turns], list[str]]:
     return conversations, labels
 
 
-def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
-    conversations, labels = [], []
+def sgd_dialogues(data_dir: Path) -> list[tuple[Turns, dict]]:
+    """SGD dev's dialogues in file order: each one's turns and its whole record."""
+    dialogues = []
     with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
         for line in f:
             row = json.loads(line)
-            conversations.append(
-                [
-                    ("user" if t["speaker"] == "USER" else "assistant", t["text"])
-                    for t in row["turns"]
-                ]
-            )
-            labels.append(row["label_domain"])
-    return conversations, labels
+            turns = [
+                ("user" if t["speaker"] == "USER" else "assistant", t["text"]) for t in row["turns"]
+            ]
+            dialogues.append((turns, row))
+    return dialogues
+
+
+def sgd(data_dir: Path) -> tuple[list[Turns], list[str]]:
+    dialogues = sgd_dialogues(data_dir)
+    return [turns for turns, _ in dialogues], [row["label_domain"] for _, row in dialogues]
 
 
 def oasst_threads(data_dir: Path) -> list[Turns]:
@@ -86,6 +90,25 @@ def mixed(data_dir: Path, n_banking: int = 500, n_sgd: int = 1150) -> tuple[list
     rows += [(queries[i], "banking") for i in picked_banking]
     rng.shuffle(rows)
     return [c for c, _ in rows], [label for _, label in rows]
+
+
+def build_vectors(name: str, conversations: list[Turns], cache: Path) -> np.ndarray:
+    """The vectors a build clusters (``kura__embedding_text: auto``: the local summariser's
+    request, else its summary, embedded with the local model), cached as ``cache/name.npy``."""
+    path = cache / f"{name}.npy"
+    if path.exists():
+        return np.load(path)
+    from kura_dbt.embeddings.local import LocalEmbedder
+    from kura_dbt.summaries.local import LocalSummariser
+
+    summariser = LocalSummariser()
+    records = [
+        summariser.summarise([{"role": r, "content": t} for r, t in turns])
+        for turns in conversations
+    ]
+    X = LocalEmbedder().embed([r.request or r.summary or " " for r in records])
+    np.save(path, X)
+    return X
 
 
 def corpus(data_dir: Path) -> list[Turns]:

@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.corpora import Turns, banking77, oasst, sgd  # noqa: E402
+from benchmarks.corpora import Turns, banking77, build_vectors, oasst, sgd  # noqa: E402
 from benchmarks.structure import coherence  # noqa: E402
 
 
@@ -45,24 +45,6 @@ def demo(repo: Path = REPO) -> tuple[list[Turns], list[str]]:
     }
     ids = list(conversations["conversation_id"])
     return [turns.get(c, []) for c in ids], [str(d) for d in conversations["sample_domain"]]
-
-
-def embed(name: str, conversations: list[Turns], cache: Path) -> np.ndarray:
-    """The vectors a build clusters (the request, the summary where there is none), cached."""
-    path = cache / f"{name}.npy"
-    if path.exists():
-        return np.load(path)
-    from kura_dbt.embeddings.local import LocalEmbedder
-    from kura_dbt.summaries.local import LocalSummariser
-
-    summariser = LocalSummariser()
-    records = [
-        summariser.summarise([{"role": r, "content": t} for r, t in turns])
-        for turns in conversations
-    ]
-    X = LocalEmbedder().embed([r.request or r.summary or " " for r in records])
-    np.save(path, X)
-    return X
 
 
 def proxy(X: np.ndarray, labels: list[str], per_intent: int | None, seed: int = 12):
@@ -99,10 +81,10 @@ def load_sets(data_dir: Path, cache: Path, names: list[str]) -> dict[str, tuple[
     need_bank = any(n.startswith(("banking77", "proxy")) for n in names)
     if need_bank:
         conv, yb = banking77(data_dir)
-        Xb = embed("banking77", conv, cache)
+        Xb = build_vectors("banking77", conv, cache)
     if any(n.startswith(("sgd", "demo")) for n in names):
         conv, ys = sgd(data_dir)
-        Xs = embed("sgd", conv, cache)
+        Xs = build_vectors("sgd", conv, cache)
     for name in names:
         if name == "banking77":
             out[name] = (Xb, yb)
@@ -113,10 +95,10 @@ def load_sets(data_dir: Path, cache: Path, names: list[str]) -> dict[str, tuple[
             out[name] = (Xs, ys)
         elif name == "oasst":
             conv, _ = oasst(data_dir)
-            out[name] = (embed("oasst", conv, cache), None)
+            out[name] = (build_vectors("oasst", conv, cache), None)
         elif name.startswith("demo"):
             conv, yd = demo()
-            Xd = embed("demo", conv, cache)
+            Xd = build_vectors("demo", conv, cache)
             tail = name[len("demo") :]
             out[name] = (Xd, yd) if not tail else perturbed(Xd, yd, Xs, int(tail.lstrip("~")))
     return out

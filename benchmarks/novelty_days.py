@@ -58,7 +58,13 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
 from benchmarks.build_quality import dbt_build, novelty  # noqa: E402
-from benchmarks.corpora import Turns, banking77, write_raw  # noqa: E402
+from benchmarks.corpora import (  # noqa: E402
+    Turns,
+    banking77,
+    build_vectors,
+    sgd_dialogues,
+    write_raw,
+)
 
 LATER_SHARE = 0.2  # the share of days that arrive after the discovery
 
@@ -95,17 +101,9 @@ def oasst_trees(data_dir: Path, seed: int, n_days: int = 10) -> DaySet:
 
 
 def sgd_files(data_dir: Path, seed: int) -> DaySet:
-    conversations, days = [], []
-    with open(data_dir / "sgd" / "dev.jsonl", encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            conversations.append(
-                [
-                    ("user" if t["speaker"] == "USER" else "assistant", t["text"])
-                    for t in row["turns"]
-                ]
-            )
-            days.append(int(str(row["dialogue_id"]).split("_")[0]))
+    dialogues = sgd_dialogues(data_dir)
+    conversations = [turns for turns, _ in dialogues]
+    days = [int(str(row["dialogue_id"]).split("_")[0]) for _, row in dialogues]
     files = sorted(set(days))
     order = np.random.default_rng(seed).permutation(len(files))
     rank = {f: int(order[i]) for i, f in enumerate(files)}
@@ -123,24 +121,6 @@ SETS: dict[str, Callable[[Path, int], DaySet]] = {
     "sgd-files": sgd_files,
     "banking77": banking_random,
 }
-
-
-def embedded(name: str, conversations: list[Turns], cache: Path) -> np.ndarray:
-    """The vectors a build clusters (the request, else the summary), cached per set."""
-    path = cache / f"{name}.npy"
-    if path.exists():
-        return np.load(path)
-    from kura_dbt.embeddings.local import LocalEmbedder
-    from kura_dbt.summaries.local import LocalSummariser
-
-    summariser = LocalSummariser()
-    records = [
-        summariser.summarise([{"role": r, "content": t} for r, t in turns])
-        for turns in conversations
-    ]
-    X = LocalEmbedder().embed([r.request or r.summary or " " for r in records])
-    np.save(path, X)
-    return X
 
 
 def split_days(days: list[int]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -244,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name in args.sets.split(","):
         base = SETS[name](args.data_dir, 0)
-        X = embedded(name, base.conversations, args.cache)
+        X = build_vectors(name, base.conversations, args.cache)
         if args.embed_only:
             print(f"{name}: {X.shape}", flush=True)
             continue
