@@ -29,16 +29,20 @@ English stop words removed (what BERTopic's documentation recommends).
 with ``--relabel`` it also names that build's clusters again with the labeller of this checkout
 (each level of the build's hierarchy named as :mod:`kura_dbt.hierarchy.build` names it, from
 the build's summaries and embeddings) and scores those names on the same clusters, with the
-seconds the naming took (``relabel_s``).
+seconds the naming took (``relabel_s``), and where the misses come from: the share a perfect
+choice among the labeller's candidates would score, and the share in clusters that no label
+holds half of (:func:`candidate_ceiling`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +130,28 @@ def name_accuracy(
     }
 
 
+def candidate_ceiling(
+    candidates: dict[str, list[str]], assigned: list[str], truth: list[str], embed: Any
+) -> dict[str, float]:
+    """Where the names' misses come from (``--relabel``): the share of conversations whose
+    cluster has, among the candidates the labeller chose from, one with the majority label's
+    name nearest (``any_candidate``: what a perfect choice among them would score at top-1),
+    and the share in clusters whose majority label holds less than half (``mixed``), which no
+    name can serve for all."""
+    labels = sorted(set(truth))
+    label_vectors = embed([label_text(t) for t in labels])
+    frame = pd.DataFrame({"cluster": assigned, "truth": truth})
+    hits = mixed = 0
+    for c, held in frame.groupby("cluster")["truth"]:
+        counts = held.value_counts()
+        mixed += len(held) * (counts.iloc[0] < len(held) / 2)
+        offered = candidates.get(str(c)) or []
+        if offered:
+            nearest = np.argmax(embed(offered) @ label_vectors.T, axis=1)
+            hits += len(held) * any(labels[j] == counts.index[0] for j in nearest)
+    return {"any_candidate": hits / len(assigned), "mixed": mixed / len(assigned)}
+
+
 def user_words(turns: Turns) -> str:
     return " ".join(t for r, t in turns if r == "user")
 
@@ -161,6 +187,7 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     labeller = ClassTfidfLabeller(centroids_from_shipped_model=True)
     started = time.perf_counter()
     labels = {}
+    candidates: dict[str, list[str]] = {}
     for _, at_level in clusters.groupby("level", sort=True):
         ids = [c for c in at_level["cluster_id"] if c in members]
         ordered, centroids = [], []
@@ -171,14 +198,39 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
             order = m[np.argsort(-(unit[m] @ centroid), kind="stable")]
             ordered.append([texts[i] for i in order])
             centroids.append(centroid)
-        named = labeller.label(
-            ordered, [t[0] for t in ordered], [len(t) for t in ordered], centroids=centroids
-        )
+        with _recorded_candidates() as offered:
+            named = labeller.label(
+                ordered, [t[0] for t in ordered], [len(t) for t in ordered], centroids=centroids
+            )
         labels.update(zip(ids, named, strict=True))
+        candidates.update(zip(ids, offered[0] if offered else [[]] * len(ids), strict=True))
     labels.update(unique_sibling_names(labels, parent_of))
     seconds = time.perf_counter() - started
-    clusters = clusters.assign(name=[labels[c].name for c in clusters["cluster_id"]])
+    clusters = clusters.assign(
+        name=[labels[c].name for c in clusters["cluster_id"]],
+        candidates=[candidates.get(c, []) for c in clusters["cluster_id"]],
+    )
     return frame, clusters, seconds
+
+
+@contextlib.contextmanager
+def _recorded_candidates() -> Iterator[list[list[list[str]]]]:
+    """The candidate names the labeller chooses among (kura_dbt.labels.semantic's
+    ``best_candidates``), per cluster, while in the block."""
+    from kura_dbt.labels import local
+
+    offered: list[list[list[str]]] = []
+    choose = local.best_candidates
+
+    def recording(candidates, clusters, embed):  # type: ignore[no-untyped-def]
+        offered.append([list(c) for c in candidates])
+        return choose(candidates, clusters, embed)
+
+    local.best_candidates = recording
+    try:
+        yield offered
+    finally:
+        local.best_candidates = choose
 
 
 def score_set(
@@ -213,6 +265,9 @@ def score_set(
     }
     for label, stop in (("ctfidf_default", None), ("ctfidf_english_stop", "english")):
         result[label] = name_accuracy(ctfidf_names(docs, assigned, stop), assigned, truth, embed)
+    if "candidates" in at_level:
+        offered = dict(zip(at_level["cluster_id"], at_level["candidates"], strict=True))
+        result["candidates"] = candidate_ceiling(offered, assigned, truth, embed)
     rng = np.random.default_rng(0)
     picked = sorted(rng.permutation(sorted(names))[:15])
     ctf = ctfidf_names(docs, assigned, "english")
@@ -233,6 +288,12 @@ def print_result(r: dict[str, Any]) -> None:
         print(
             f"{key:28s} {k['top1']:7.1%} {k['top3']:7.1%} "
             f"{k['own_top1']:10.1%} {k['own_top3']:10.1%}"
+        )
+    if "candidates" in r:
+        c = r["candidates"]
+        print(
+            f"a candidate of the labeller's fits (the best choice among them): "
+            f"{c['any_candidate']:.1%} top-1; in clusters of no majority label: {c['mixed']:.1%}"
         )
     print("sample (ours | c-TF-IDF, English stop words):")
     for ours, ctf in r["sample"]:

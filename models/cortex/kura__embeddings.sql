@@ -1,8 +1,8 @@
 {#- kura__embeddings by Snowflake Cortex (var kura__embedder: cortex, or auto on a Snowflake
     target): the same table and incremental rule as the Python model of that name, which is
     disabled then (dbt_project.yml). The embedded text is the one the Python embedder would
-    embed (var kura__embedding_text, kura_dbt.incremental.embedded_text_sql), its MD5 the
-    text_hash; a summary is embedded again when that text, the embedder or the model changes,
+    embed (var kura__embedding_text; macro kura.embedded_text, the SQL of
+    kura_dbt.sql.embedded_text: redaction's markers left out), its MD5 the text_hash; a summary is embedded again when that text, the embedder or the model changes,
     or when its last embedding failed and it is not parked (macros/cortex/state.sql). The
     vector is AI_EMBED (or EMBED_TEXT_768 / _1024, var kura__cortex_embed_function) of var
     kura__cortex_embedding_model, a VECTOR column; its input tokens are counted with
@@ -22,10 +22,8 @@
 {%- if choice == 'auto' -%}
     {%- set choice = 'request' if kura.backend('summariser') == 'local' else 'summary' -%}
 {%- endif -%}
-{%- if choice == 'summary' -%}
-    {%- set text_sql = 'summaries.summary' -%}
-{%- elif choice == 'request' -%}
-    {%- set text_sql = "coalesce(nullif(trim(summaries.request), ''), summaries.summary)" -%}
+{%- if choice in ('summary', 'request') -%}
+    {%- set text_sql = kura.embedded_text(choice, 'summaries') -%}
 {%- else -%}
     {{ exceptions.raise_compiler_error("kura: var kura__embedding_text must be auto, request or summary") }}
 {%- endif %}

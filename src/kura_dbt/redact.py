@@ -47,7 +47,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-__all__ = ["PLACEHOLDERS", "redact", "redact_with_counts", "redaction_counts"]
+__all__ = ["MARKERS", "PLACEHOLDERS", "redact", "redact_with_counts", "redaction_counts"]
 
 PLACEHOLDERS: dict[str, str] = {
     "email": "[EMAIL]",
@@ -55,6 +55,10 @@ PLACEHOLDERS: dict[str, str] = {
     "card": "[CARD]",
     "phone": "[PHONE]",
 }
+# Every marker redaction leaves in a summary: these patterns' and the local summariser's
+# details (kura_dbt.audit.offline.REDACTED_ENTITIES: a person's name, a street address, an
+# account number). What is embedded leaves them out (kura_dbt.sql.embedded_text).
+MARKERS: tuple[str, ...] = (*PLACEHOLDERS.values(), "[NAME]", "[ADDRESS]", "[ACCOUNT]")
 
 # ----------------------------------------------------------------------------- e-mail
 

@@ -86,6 +86,8 @@ FILLER_WORDS = frozenset(
     create creates list lists also just maybe kind sort lot lots bit number example examples
     based including include includes seem seems etc regarding related
     specific specifically particular certain possible different available best better
+    generally usually actually basically currently typically normally recently exactly
+    probably especially simply truly definitely literally honestly mostly mainly overall
     """.split()
 )
 MONTHS = frozenset(

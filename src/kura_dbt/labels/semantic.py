@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from kura_dbt.redact import MARKERS
+
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 # a summary's template around the user's words ('The user asks: "..." (with pasted code).')
@@ -27,6 +29,7 @@ _TEMPLATE = re.compile(
     r'^\s*(?:the user (?:asks|writes|pastes)\s*:?\s*"?|no request:\s*)', re.IGNORECASE
 )
 _TAIL = re.compile(r'"?\s*(?:\(with pasted [^)]*\)\.?)?\s*$')
+_MARKERS = re.compile("|".join(re.escape(m) for m in MARKERS))
 SIBLING_WEIGHT = 0.5  # how much fitting the nearest sibling's cluster costs a name
 SAMPLE_TEXTS = 24  # texts per cluster whose mean embedding stands for it
 
@@ -48,10 +51,17 @@ def user_words(text: str) -> str:
     return _TAIL.sub("", _TEMPLATE.sub("", text)).strip() or text
 
 
+def _embedded(text: str) -> str:
+    """The user's words without redaction's markers, as the build embeds them
+    (:func:`kura_dbt.sql.embedded_text`)."""
+    words = user_words(text)
+    return " ".join(_MARKERS.sub(" ", words).split()) or words
+
+
 def cluster_vectors(texts_per_cluster: Sequence[Sequence[str]], embed: Embed) -> np.ndarray:
     """One unit vector per cluster: the mean embedding of ``SAMPLE_TEXTS`` of its texts, evenly
     spaced from the most central to the farthest (a parent's children all count)."""
-    picked = [_spread([user_words(t) for t in texts if t]) for texts in texts_per_cluster]
+    picked = [_spread([_embedded(t) for t in texts if t]) for texts in texts_per_cluster]
     flat = [t for texts in picked for t in texts]
     vectors = embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
     out, start = [], 0
