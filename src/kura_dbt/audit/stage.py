@@ -19,7 +19,7 @@ import pandas as pd
 
 from kura_dbt import sql
 from kura_dbt.audit import build_auditor
-from kura_dbt.budget import StageMonitor, is_skipped, monitoring
+from kura_dbt.budget import budgeted, is_skipped, llm_of
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.parking import RetryPolicy, stamp, state_columns
@@ -62,33 +62,16 @@ def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     started = time.monotonic()
     policy = RetryPolicy.of(settings)
     todo = pending_audits(warehouse, auditor, policy)
-    llm = getattr(auditor, "settings", None)
-    progress = Progress(
-        "int_kura__privacy_audit",
-        unit="calls" if llm is not None else "texts",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
+    llm = llm_of(auditor)
+    progress = Progress.of(
+        "int_kura__privacy_audit", settings, unit="calls" if llm is not None else "texts"
     )
-    monitor = None
-    if llm is not None:
-        monitor = StageMonitor(
-            progress,
-            llm.max_calls,
-            llm.max_cost_usd,
-            llm,
-            completion_guess=DEFAULT_AUDIT_COMPLETION_TOKENS,
-        )
     if len(todo):
         progress.say(f"{len(todo)} texts to audit")
-    with monitoring(monitor):
+    with budgeted(progress, llm, completion_guess=DEFAULT_AUDIT_COMPLETION_TOKENS) as monitor:
         frame = scored(auditor, todo, policy)
     if monitor is not None and monitor.capped:
-        progress.say(
-            f"stopped at the LLM budget cap ({monitor.cap_text()}): {len(todo) - len(frame)} "
-            "texts left pending (withheld until audited)",
-            level="warning",
-            always=True,
-        )
+        monitor.say_capped(f"{len(todo) - len(frame)} texts left pending (withheld until audited)")
     if settings.progress:
         emit(_summary_line(frame, len(todo), started), "info")
     return frame

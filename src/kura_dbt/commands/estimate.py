@@ -135,6 +135,7 @@ def estimate(
     MartsSource`; ``variables``: the ``kura__*`` vars (the Cortex model)."""
     from kura_dbt import pipeline
     from kura_dbt.audit.estimate import audit_request_of, estimate_audits
+    from kura_dbt.budget import llm_of
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
@@ -161,11 +162,11 @@ def estimate(
         texts = _ConnectionReader(con, transcripts, tables.get("int_kura__privacy_audit"))
         shown = tables.get("int_kura__privacy_texts")  # a view: none before the first build
         texts.views = {"texts": shown} if shown else {}
-        summarised = result["calls"] if pipeline._llm_of(summariser) else result["conversations"]
+        summarised = result["calls"] if llm_of(summariser) else result["conversations"]
         audit = estimate_audits(texts, auditor, RetryPolicy.of(settings), summarised)
     finally:
         con.close()
-    llm = pipeline._llm_of(summariser)
+    llm = llm_of(summariser)
     result.update(
         summariser=summariser.name,
         model=summariser.model,
