@@ -28,7 +28,7 @@ from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.incremental import text_hash
 from kura_dbt.llm import describe
-from kura_dbt.parking import RetryPolicy, stamp, state_columns
+from kura_dbt.parking import RetryPolicy, parked_count, stamp, state_columns
 from kura_dbt.privacy_relabel import relabel_withheld
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
@@ -144,13 +144,8 @@ def pending_summaries(
 
 def parked_summaries(warehouse: WarehouseReader, summariser: Any) -> int:
     """Conversations whose summary is parked for their current input (not sent again)."""
-    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
-        return 0
-    return int(
-        warehouse.query(
-            sql.parked_summaries(warehouse.views["transcripts"], warehouse.state, summariser)
-        )["n"].iloc[0]
-    )
+    transcripts = warehouse.views["transcripts"]
+    return parked_count(warehouse, lambda s: sql.parked_summaries(transcripts, s, summariser))
 
 
 # completion tokens per summary before any history (a ConversationSummary answer in JSON)

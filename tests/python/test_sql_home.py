@@ -153,6 +153,7 @@ def test_every_query_parses_as_snowflake_and_duckdb_sql():
         sql.pending_summaries(views[0], None, who, set(), False),
         sql.pending_summaries(views[0], state, who, cols | {"gave_up"}, False),
         sql.parked_summaries(views[0], state, who),
+        sql.parked_audits(views[0], state, who),
         sql.average_completion_tokens(state, who),
         sql.pending_embeddings(views[0], None, "summary", who, set(), True),
         sql.pending_embeddings(views[0], state, "request", who, cols, False),

@@ -22,7 +22,7 @@ from kura_dbt.audit import build_auditor
 from kura_dbt.budget import budgeted, is_skipped, llm_of
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
-from kura_dbt.parking import RetryPolicy, stamp, state_columns
+from kura_dbt.parking import RetryPolicy, parked_count, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.settings import Settings
 from kura_dbt.tables import AUDIT_SCHEMA, typed_frame
@@ -49,10 +49,8 @@ def pending_audits(
 
 def parked_audits(warehouse: WarehouseReader, auditor: Any) -> int:
     """Distinct texts whose audit by ``auditor`` is parked (withheld, not sent again)."""
-    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
-        return 0
-    query = sql.parked_audits(warehouse.views["texts"], warehouse.state, auditor)
-    return int(warehouse.query(query)["n"].iloc[0])
+    texts = warehouse.views["texts"]
+    return parked_count(warehouse, lambda state: sql.parked_audits(texts, state, auditor))
 
 
 def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
