@@ -55,6 +55,7 @@ __all__ = [
     "last_run",
     "literal",
     "mean_summary_text_length",
+    "mean_text_length_by_kind",
     "map_meta",
     "no_rows",
     "parked",
@@ -624,6 +625,15 @@ def mean_summary_text_length(texts: str) -> str:
     return (
         f"select avg(length(text)) as mean from {texts} "
         "where kind in ('summary', 'request', 'task')"
+    )
+
+
+def mean_text_length_by_kind(texts: str, kinds: Sequence[str]) -> str:
+    """``kind``, ``mean``: characters of a text of each of ``kinds`` among the texts to audit."""
+    listed = ", ".join(literal(k) for k in kinds)
+    return (
+        f"select kind, avg(length(text)) as mean from {texts} "
+        f"where kind in ({listed}) group by kind"
     )
 
 
