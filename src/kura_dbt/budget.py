@@ -14,6 +14,10 @@ drives the stage's :class:`~kura_dbt.progress.Progress` lines and enforces the b
 Once one call is refused the stage stops calling: every later call is refused too, and comes
 back as :func:`skipped_result` (an error that starts with :data:`BUDGET_SKIP`). The pipeline
 drops those rows instead of writing them, so they stay pending and the next run picks them up.
+
+Every stage that calls an LLM on the user's budget (summaries, the privacy audit, the public
+labels, the privacy relabel) holds its calls to the caps the same way, through
+:func:`budgeted`.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kura_dbt.progress import Progress
+
+if TYPE_CHECKING:
+    from kura_dbt.llm import LLMSettings
 
 BUDGET_SKIP = "kura: not sent, the run's LLM budget cap was reached"
 
@@ -121,6 +128,23 @@ class StageMonitor:
             caps.append(f"kura__llm_max_cost_usd={self.max_cost_usd:g}")
         return ", ".join(caps)
 
+    def say_capped(self, what_was_left: str) -> None:
+        """The stage's warning that the cap stopped it (always shown), with what it left."""
+        self.progress.say(
+            f"stopped at the LLM budget cap ({self.cap_text()}): {what_was_left}",
+            level="warning",
+            always=True,
+        )
+
+    def add_spent(self, other: StageMonitor) -> None:
+        """Count ``other``'s finished calls and tokens as this monitor's too (a sub-stage's
+        spending in its parent's run summary)."""
+        with self._lock:
+            self.finished_calls += other.finished_calls
+            self.requests += other.requests
+            self.prompt_tokens += other.prompt_tokens
+            self.completion_tokens += other.completion_tokens
+
 
 def current_monitor() -> StageMonitor | None:
     return _MONITOR.get()
@@ -134,6 +158,30 @@ def monitoring(monitor: StageMonitor | None) -> Iterator[StageMonitor | None]:
         yield monitor
     finally:
         _MONITOR.reset(token)
+
+
+def llm_of(backend: Any) -> LLMSettings | None:
+    """The backend's LLM settings when it calls an LLM (its ``settings`` is an LLMSettings)."""
+    from kura_dbt.llm import LLMSettings
+
+    settings = getattr(backend, "settings", None)
+    return settings if isinstance(settings, LLMSettings) else None
+
+
+@contextlib.contextmanager
+def budgeted(
+    progress: Progress, llm: LLMSettings | None, completion_guess: int = 200
+) -> Iterator[StageMonitor | None]:
+    """The LLM calls of this context held to ``llm``'s budget caps (``kura__llm_max_calls``,
+    ``kura__llm_max_cost_usd``) by a :class:`StageMonitor` on ``progress``, which it yields;
+    ``llm`` None (a backend that calls no LLM): no monitor, nothing capped, yields None."""
+    monitor = None
+    if llm is not None:
+        monitor = StageMonitor(
+            progress, llm.max_calls, llm.max_cost_usd, llm, completion_guess=completion_guess
+        )
+    with monitoring(monitor):
+        yield monitor
 
 
 def skipped_result() -> Any:

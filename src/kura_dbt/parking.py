@@ -14,7 +14,7 @@ it attempted failed fails the model, unless every one was a retry of an earlier 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,15 @@ def state_columns(warehouse: WarehouseReader, relation: str | None) -> set[str]:
         return set()
     frame = warehouse.query(sql.no_rows(relation))
     return {str(c).lower() for c in frame.columns}
+
+
+def parked_count(warehouse: WarehouseReader, count: Callable[[str], str]) -> int:
+    """How many of a stage's inputs are parked: ``count(state)`` is the query that counts them
+    (``n``, e.g. :func:`kura_dbt.sql.parked_summaries`); 0 before the stage's state table exists
+    or has a ``gave_up`` column."""
+    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
+        return 0
+    return int(warehouse.query(count(warehouse.state))["n"].iloc[0])
 
 
 def stamp(

@@ -22,13 +22,13 @@ import pandas as pd
 
 from kura_dbt import sql
 from kura_dbt.audit.stage import audit_new
-from kura_dbt.budget import StageMonitor, is_skipped, monitoring
+from kura_dbt.budget import StageMonitor, budgeted, is_skipped, llm_of, monitoring
 from kura_dbt.embeddings import EMBEDDERS
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.incremental import text_hash
 from kura_dbt.llm import describe
-from kura_dbt.parking import RetryPolicy, stamp, state_columns
+from kura_dbt.parking import RetryPolicy, parked_count, stamp, state_columns
 from kura_dbt.privacy_relabel import relabel_withheld
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.projection import PROJECTORS
@@ -98,37 +98,25 @@ def summarise_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     started = time.monotonic()
     todo = pending_summaries(warehouse, summariser, RetryPolicy.of(settings))
     rows_in = _count(warehouse, warehouse.views["transcripts"])
-    llm = _llm_of(summariser)
-    progress = Progress(
-        "kura__summaries",
-        unit="calls" if llm is not None else "conversations",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
+    llm = llm_of(summariser)
+    progress = Progress.of(
+        "kura__summaries", settings, unit="calls" if llm is not None else "conversations"
     )
-    monitor = None
+    completion = None
     if llm is not None:
         completion = _completion_history(warehouse, summariser)
-        monitor = StageMonitor(
-            progress,
-            llm.max_calls,
-            llm.max_cost_usd,
-            llm,
-            completion_guess=int(completion or DEFAULT_SUMMARY_COMPLETION_TOKENS),
-        )
         if llm.budget_action == "fail" and (llm.max_calls is not None or llm.max_cost_usd):
             _refuse_over_budget(estimate_summaries(todo, summariser, completion), llm)
     if len(todo):
         progress.say(f"{len(todo)} of {rows_in} conversations to summarise")
-    with monitoring(monitor):
+    guess = int(completion or DEFAULT_SUMMARY_COMPLETION_TOKENS)
+    with budgeted(progress, llm, completion_guess=guess) as monitor:
         frame = _summaries_of(summariser, todo, progress, RetryPolicy.of(settings))
     if monitor is not None and monitor.capped:
         left = int(frame["pending_after_cap"].max()) if len(frame) else len(todo)
-        progress.say(
-            f"stopped at the LLM budget cap ({monitor.cap_text()}): {monitor.started} calls "
-            f"made, {left} conversations left pending for the next run (nothing failed; run "
-            "again or raise the cap)",
-            level="warning",
-            always=True,
+        monitor.say_capped(
+            f"{monitor.started} calls made, {left} conversations left pending for the next run "
+            "(nothing failed; run again or raise the cap)"
         )
     if settings.progress:
         emit(_summary_line("kura__summaries", frame, rows_in, len(todo), started, llm), "info")
@@ -156,13 +144,8 @@ def pending_summaries(
 
 def parked_summaries(warehouse: WarehouseReader, summariser: Any) -> int:
     """Conversations whose summary is parked for their current input (not sent again)."""
-    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
-        return 0
-    return int(
-        warehouse.query(
-            sql.parked_summaries(warehouse.views["transcripts"], warehouse.state, summariser)
-        )["n"].iloc[0]
-    )
+    transcripts = warehouse.views["transcripts"]
+    return parked_count(warehouse, lambda s: sql.parked_summaries(transcripts, s, summariser))
 
 
 # completion tokens per summary before any history (a ConversationSummary answer in JSON)
@@ -190,7 +173,7 @@ def estimate_summaries(
         "cost_usd": 0.0,
         "completion_per_call": None,
     }
-    llm = _llm_of(summariser)
+    llm = llm_of(summariser)
     draft = getattr(summariser, "_draft", None)
     if llm is None or draft is None:  # a local summariser: nothing is sent, nothing is spent
         return out
@@ -240,21 +223,11 @@ def _refuse_over_budget(estimate: dict[str, Any], llm: Any) -> None:
         )
 
 
-def _llm_of(backend: Any) -> Any:
-    """The backend's LLM settings when it calls an LLM (``settings`` is an LLMSettings)."""
-    from kura_dbt.llm import LLMSettings
-
-    settings = getattr(backend, "settings", None)
-    return settings if isinstance(settings, LLMSettings) else None
-
-
 @contextmanager
 def _llm_stage(name: str, settings: Settings) -> Iterator[StageMonitor]:
     """A state model's LLM work (names, hierarchy, classification) under one monitor: progress
     lines per call, counted for the run summary (:func:`_spent`)."""
-    progress = Progress(
-        name, unit="calls", interval_s=settings.progress_interval_s, enabled=settings.progress
-    )
+    progress = Progress.of(name, settings, unit="calls")
     monitor = StageMonitor(progress, llm=settings.llm_settings())
     with monitoring(monitor):
         yield monitor
@@ -326,7 +299,7 @@ def _summarise_all(summariser: Any, pairs: list[Any], progress: Progress | None)
     """``summariser.summarise_many(pairs)``; a backend that makes no LLM call (the local one)
     goes in tenths so that ``progress`` can say how far it is (an LLM backend's calls report
     to the stage's monitor themselves, all in one batch for full concurrency)."""
-    if progress is None or _llm_of(summariser) is not None or len(pairs) < 1000:
+    if progress is None or llm_of(summariser) is not None or len(pairs) < 1000:
         return list(summariser.summarise_many(pairs))
     progress.add_total(len(pairs))
     size = -(-len(pairs) // 10)
@@ -473,20 +446,15 @@ def embed_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
     # progress lines and a run summary (kura_dbt.progress); an LLM embedder's requests report
     # to the stage's monitor, a local one goes in tenths (_embed_texts)
     started = time.monotonic()
-    progress = Progress(
-        "kura__embeddings",
-        unit="requests" if _llm_of(embedder) is not None else "texts",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
+    progress = Progress.of(
+        "kura__embeddings", settings, unit="requests" if llm_of(embedder) is not None else "texts"
     )
-    with monitoring(StageMonitor(progress, llm=_llm_of(embedder))):
+    with monitoring(StageMonitor(progress, llm=llm_of(embedder))):
         frame = _embeddings_of(embedder, _hashed(todo), policy)
     if settings.progress:
         rows_in = _count(warehouse, summaries)
         emit(
-            _summary_line(
-                "kura__embeddings", frame, rows_in, len(frame), started, _llm_of(embedder)
-            )
+            _summary_line("kura__embeddings", frame, rows_in, len(frame), started, llm_of(embedder))
         )
     return frame
 
@@ -502,7 +470,7 @@ def _embed_texts(embedder: Any, texts: list[str]) -> Any:
     from kura_dbt.embeddings.base import EmbeddingRun
 
     monitor = current_monitor()
-    if monitor is None or _llm_of(embedder) is not None or not texts:
+    if monitor is None or llm_of(embedder) is not None or not texts:
         return embedder.embed_with_usage(texts)
     size = min(EMBED_CHUNK_MAX, -(-len(texts) // 10))
     monitor.progress.add_total(len(texts))

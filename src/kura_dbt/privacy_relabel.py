@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from kura_dbt import sql
-from kura_dbt.budget import StageMonitor, monitoring
+from kura_dbt.budget import budgeted, llm_of
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.incremental import text_hash
 from kura_dbt.progress import Progress
@@ -131,16 +131,7 @@ def _audited(auditor: Any, new: pd.DataFrame, settings: Settings) -> dict[str, d
         return {}
     from kura_dbt.audit.stage import scored
 
-    llm = getattr(auditor, "settings", None)
-    monitor = None
-    if llm is not None:
-        progress = Progress(
-            "int_kura__privacy_relabels",
-            unit="calls",
-            interval_s=settings.progress_interval_s,
-            enabled=settings.progress,
-        )
-        monitor = StageMonitor(progress, llm.max_calls, llm.max_cost_usd, llm)
-    with monitoring(monitor):
+    progress = Progress.of("int_kura__privacy_relabels", settings, unit="calls")
+    with budgeted(progress, llm_of(auditor)):
         frame = scored(auditor, new.reset_index(drop=True))
     return {row["text_hash"]: row for row in frame.to_dict("records")}

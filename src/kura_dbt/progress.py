@@ -96,6 +96,14 @@ class Progress:
         self.node = node_info() if enabled else None
         self._lock = threading.Lock()
 
+    @classmethod
+    def of(cls, stage: str, settings: Any, unit: str = "items") -> Progress:
+        """A stage's progress as the run's settings want it (``kura__progress``,
+        ``kura__progress_interval_s``)."""
+        return cls(
+            stage, unit=unit, interval_s=settings.progress_interval_s, enabled=settings.progress
+        )
+
     def add_total(self, n: int) -> None:
         with self._lock:
             self.total += int(n)

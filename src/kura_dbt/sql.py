@@ -55,10 +55,12 @@ __all__ = [
     "last_run",
     "literal",
     "mean_summary_text_length",
+    "mean_text_length_by_kind",
     "map_meta",
     "no_rows",
     "parked",
     "parked_audits",
+    "parked_count",
     "parked_summaries",
     "pending_audits",
     "pending_classifications",
@@ -176,6 +178,16 @@ def parked(alias: str, same_key: str, columns: set[str], retry_gave_up: bool) ->
     return f"({same_key} and {alias}.error is not null and coalesce({alias}.gave_up, false))"
 
 
+def parked_count(inputs: str, state: str, same_input: str) -> str:
+    """``n``: the rows of ``inputs`` (alias ``i``) whose state row (alias ``f``, joined on
+    ``same_input``: the same input, backend, model and prompt) is parked (see :func:`parked`);
+    the state has a ``gave_up`` column."""
+    return (
+        f"select count(*) as n from {inputs} as i join {state} as f on {same_input} "
+        "where f.error is not null and coalesce(f.gave_up, false)"
+    )
+
+
 def usable_embedding(alias: str | None, model: str | None = None) -> str:
     """True for an embedding with a vector and no error; of ``model`` when one is given."""
     usable = f"{_column(alias, 'embedding')} is not null and {_column(alias, 'error')} is null"
@@ -258,12 +270,8 @@ def pending_summaries(
 
 def parked_summaries(transcripts: str, state: str, summariser: Summariser) -> str:
     """``n``: conversations whose summary is parked for their current input."""
-    return (
-        f"select count(*) as n from {transcripts} as t "
-        f"join {state} as f on f.conversation_id = t.conversation_id "
-        f"and f.content_hash = t.content_hash and {summary_key('f', summariser)} "
-        "where f.error is not null and coalesce(f.gave_up, false)"
-    )
+    same = "f.conversation_id = i.conversation_id and f.content_hash = i.content_hash"
+    return parked_count(transcripts, state, f"{same} and {summary_key('f', summariser)}")
 
 
 def average_completion_tokens(state: str, producer: Producer, backend: str = "summariser") -> str:
@@ -636,14 +644,19 @@ def mean_summary_text_length(texts: str) -> str:
     )
 
 
+def mean_text_length_by_kind(texts: str, kinds: Sequence[str]) -> str:
+    """``kind``, ``mean``: characters of a text of each of ``kinds`` among the texts to audit."""
+    listed = ", ".join(literal(k) for k in kinds)
+    return (
+        f"select kind, avg(length(text)) as mean from {texts} "
+        f"where kind in ({listed}) group by kind"
+    )
+
+
 def parked_audits(texts: str, state: str, auditor: Summariser) -> str:
     """``n``: distinct texts whose privacy audit is parked for the current auditor."""
-    return (
-        f"select count(*) as n from ({_distinct_texts(texts)}) as texts "
-        f"join {state} as done on done.text_hash = texts.text_hash "
-        f"and {audit_key('done', auditor)} "
-        "where done.error is not null and coalesce(done.gave_up, false)"
-    )
+    same = f"f.text_hash = i.text_hash and {audit_key('f', auditor)}"
+    return parked_count(f"({_distinct_texts(texts)})", state, same)
 
 
 def withheld_cluster_texts(

@@ -13,8 +13,10 @@ import pytest
 from kura_dbt.budget import (
     BUDGET_SKIP,
     StageMonitor,
+    budgeted,
     current_monitor,
     is_skipped,
+    llm_of,
     monitoring,
     skipped_result,
 )
@@ -544,6 +546,57 @@ def test_monitoring_is_scoped_to_its_context():
             assert current_monitor() is None
         assert current_monitor() is m
     assert current_monitor() is None
+
+
+def test_a_budgeted_stage_holds_an_llm_backends_calls_to_its_caps():
+    """Every stage on the user's budget (summaries, audit, public labels, relabel) builds its
+    monitor here: the backend's caps and prices, the stage's progress and completion guess."""
+    capped = LLMSettings(model="m", max_calls=1, max_cost_usd=0.5, input_cost_per_mtok=1.0)
+    progress = Progress("s", enabled=False)
+    with budgeted(progress, capped, completion_guess=7) as m:
+        assert m is not None and current_monitor() is m
+        assert (m.progress, m.llm, m.max_calls, m.max_cost_usd) == (progress, capped, 1, 0.5)
+        assert m.completion_guess == 7
+        assert [m.admit()[0], m.admit()[0]] == [True, False] and m.capped
+    assert current_monitor() is None
+    with budgeted(progress, LLMSettings(model="m")) as free:
+        assert free is not None and free.completion_guess == 200
+        assert free.max_calls is None and free.max_cost_usd is None
+    with budgeted(progress, None) as none:  # a local backend: nothing to cap
+        assert none is None and current_monitor() is None
+
+
+def test_only_a_backend_with_llm_settings_calls_an_llm():
+    class Remote:
+        settings = PRICES
+
+    class Local:
+        settings = Settings()  # the run's settings, not an LLM's
+
+    assert llm_of(Remote()) is PRICES
+    assert llm_of(Local()) is None and llm_of(object()) is None
+
+
+def test_the_cap_warning_is_always_said_with_the_caps_and_what_was_left(caplog):
+    import logging
+
+    m = _monitor(max_calls=2)
+    with caplog.at_level(logging.INFO):
+        m.say_capped("3 texts left pending")
+    line = "s: stopped at the LLM budget cap (kura__llm_max_calls=2): 3 texts left pending"
+    assert m.progress.lines == [line]  # progress lines are off: the warning is still said
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.WARNING, line)]
+
+
+def test_a_sub_stages_spending_counts_in_its_parents_summary():
+    outer, inner = _monitor(), _monitor()
+    outer.finished_calls, outer.requests, outer.prompt_tokens, outer.completion_tokens = 1, 2, 30, 4
+    inner.finished_calls, inner.requests, inner.prompt_tokens, inner.completion_tokens = 2, 3, 5, 6
+    inner.started, inner.errors, inner.refused = 9, 1, 4
+    outer.add_spent(inner)
+    spent = (outer.finished_calls, outer.requests, outer.prompt_tokens, outer.completion_tokens)
+    assert spent == (3, 5, 35, 10)
+    assert (outer.started, outer.errors, outer.refused) == (0, 0, 0)  # its own calls only
 
 
 def test_a_skipped_call_is_an_error_without_a_request():

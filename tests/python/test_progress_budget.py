@@ -365,6 +365,19 @@ def _texts(texts: list[str]):
     )
 
 
+def audit_vars(server: FakeOpenAI) -> dict:
+    """The vars of an LLM auditor (kura__auditor: openai) on the local server, priced."""
+    return {
+        "kura__auditor": "openai",
+        "kura__llm_model": "test-model",
+        "kura__llm_base_url": server.base_url,
+        "kura__llm_api_key_env": "KURA_TEST_KEY",
+        "kura__llm_max_retries": 0,
+        "kura__llm_input_cost_per_mtok": 1.0,
+        "kura__llm_output_cost_per_mtok": 2.0,
+    }
+
+
 def test_estimate_counts_one_audit_call_per_distinct_text_and_its_tokens(tmp_path, server):
     """`kura estimate` with the LLM auditor (kura__auditor: openai): one call per distinct text
     not scored yet or failed (not the parked one), plus three per conversation the run
@@ -383,15 +396,7 @@ def test_estimate_counts_one_audit_call_per_distinct_text_and_its_tokens(tmp_pat
     db = tmp_path / "kura.duckdb"
     _estimate_state(db)
     _audit_state(db, server)
-    variables = {
-        "kura__auditor": "openai",
-        "kura__llm_model": "test-model",
-        "kura__llm_base_url": server.base_url,
-        "kura__llm_api_key_env": "KURA_TEST_KEY",
-        "kura__llm_max_retries": 0,
-        "kura__llm_input_cost_per_mtok": 1.0,
-        "kura__llm_output_cost_per_mtok": 2.0,
-    }
+    variables = audit_vars(server)
     run = CliRunner().invoke(app, ["estimate", "--db", str(db), "--vars", json.dumps(variables)])
     assert run.exit_code == 0, run.output
     assert "int_kura__privacy_audit (openai, test-model)" in run.output

@@ -153,6 +153,7 @@ def test_every_query_parses_as_snowflake_and_duckdb_sql():
         sql.pending_summaries(views[0], None, who, set(), False),
         sql.pending_summaries(views[0], state, who, cols | {"gave_up"}, False),
         sql.parked_summaries(views[0], state, who),
+        sql.parked_audits(views[0], state, who),
         sql.average_completion_tokens(state, who),
         sql.pending_embeddings(views[0], None, "summary", who, set(), True),
         sql.pending_embeddings(views[0], state, "request", who, cols, False),
@@ -180,6 +181,8 @@ def test_every_query_parses_as_snowflake_and_duckdb_sql():
         sql.example_embeddings(state, "example", "v1"),
         sql.embeddings_of_texts(emb, ["a1", "b2"]),
         sql.cortex_answers(views[0], ["a1"]),
+        sql.mean_text_length_by_kind(views[0], ["cluster_name", "cluster_keywords"]),
+        sql.withheld_cluster_texts(views[0], views[1], state, 3, who, "d1", ["cluster_name"]),
     ]
     for query in queries:
         for dialect in ("snowflake", "duckdb"):

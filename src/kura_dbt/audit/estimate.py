@@ -10,8 +10,16 @@ Two parts:
   their prompts rendered as the auditor renders them;
 * the texts of the summaries the same build writes (a summary, a request and a task for each
   conversation it summarises): not written yet, so their length is the mean of the summary
-  texts there are (or :data:`DEFAULT_NEW_TEXT_TOKENS`). New cluster names of a re-discovery
-  are not counted: whether one happens depends on the build.
+  texts there are (or :data:`DEFAULT_NEW_TEXT_TOKENS`);
+* the cluster texts ``int_kura__privacy_relabels`` remakes in the same build (the withheld ones
+  in which the offline detector finds something to remove), each audited again: certain for
+  a text withheld now and not remade yet, at most for a cluster text pending audit (the build
+  may withhold it).
+
+Then an upper bound (``*_at_most``) for what only the build can tell: when the taxonomy will or
+may be re-discovered (:mod:`kura_dbt.taxonomy.forecast`), a name, description and keyword list
+for every cluster the re-discovery can make, audited, and remade and audited again should they
+be withheld; clusters that survive keep their names, so a real one sends fewer.
 
 The local auditor makes no call: 0 calls, 0 tokens, $0 (the texts are still counted). The
 Cortex auditor (var ``kura__auditor: cortex``, the default on a Snowflake target) is estimated
@@ -31,6 +39,8 @@ from kura_dbt import sql
 from kura_dbt.audit.stage import DEFAULT_AUDIT_COMPLETION_TOKENS, parked_audits, pending_audits
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.parking import RetryPolicy
+from kura_dbt.privacy_relabel import CLUSTER_KINDS
+from kura_dbt.taxonomy.forecast import Forecast
 
 __all__ = ["AuditRequest", "audit_request_of", "estimate_audits"]
 
@@ -39,6 +49,13 @@ DEFAULT_NEW_TEXT_TOKENS = 40
 # texts the privacy auditor scores for each conversation summarised: summary, request, task
 TEXTS_PER_SUMMARY = 3
 CORTEX_MODEL = "llama3.1-70b"  # var kura__cortex_model's default
+# characters of a cluster's name, description and keywords (what it shows the auditor, in
+# int_kura__privacy_texts) before any cluster is named: a few words, two sentences, a list
+DEFAULT_CLUSTER_TEXT_CHARS: dict[str, float] = {
+    "cluster_name": 40,
+    "cluster_description": 200,
+    "cluster_keywords": 80,
+}
 
 
 @dataclass(frozen=True)
@@ -103,13 +120,24 @@ def audit_request_of(settings: Any, variables: Mapping[str, Any], snowflake: boo
 
 
 def estimate_audits(
-    warehouse: WarehouseReader, auditor: Any, policy: RetryPolicy, new_summaries: int
+    warehouse: WarehouseReader,
+    auditor: Any,
+    policy: RetryPolicy,
+    new_summaries: int,
+    min_score: int = 1,
+    taxonomy: Forecast | None = None,
 ) -> dict[str, Any]:
     """The next run's audit: ``warehouse`` has ``texts`` (``int_kura__privacy_texts``; None
-    when the build has not made it yet) and ``state`` (``int_kura__privacy_audit``);
-    ``new_summaries``: the conversations the same run summarises."""
+    when the build has not made it yet), ``relabels`` (``int_kura__privacy_relabels``, when
+    there is one) and ``state`` (``int_kura__privacy_audit``); ``new_summaries``: the
+    conversations the same run summarises; ``min_score``: var ``kura__privacy_min_score``;
+    ``taxonomy``: the build's re-discovery (:func:`kura_dbt.taxonomy.forecast.forecast`)."""
     texts = warehouse.views.get("texts")
     todo = pending_audits(warehouse, auditor, policy) if texts else _no_texts()
+    relabel = _relabels(warehouse, auditor, todo, min_score)
+    taxonomy = taxonomy or Forecast("no", "", 0)
+    new_cluster_texts = len(CLUSTER_KINDS) * taxonomy.clusters_at_most
+    remade = new_cluster_texts if _relabelled(auditor, min_score) else 0
     out: dict[str, Any] = {
         "auditor": auditor.name,
         "model": auditor.model,
@@ -117,26 +145,97 @@ def estimate_audits(
         "retries": int(todo["previous_error"].notna().sum()) if len(todo) else 0,
         "parked": parked_audits(warehouse, auditor) if texts else 0,
         "new_summary_texts": TEXTS_PER_SUMMARY * new_summaries,
-        "calls": 0,
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
+        "relabels": int(relabel["certain"].sum()),
+        "relabels_at_most": len(relabel) + remade,
+        "rediscover": taxonomy.rediscover,
+        "rediscover_reason": taxonomy.reason,
+        "new_cluster_texts_at_most": new_cluster_texts,
+        **dict.fromkeys(("calls", "prompt_tokens", "completion_tokens"), 0),
+        **dict.fromkeys(("calls_at_most", "prompt_tokens_at_most", "completion_tokens_at_most"), 0),
         "cost_usd": 0.0,
+        "cost_usd_at_most": 0.0,
         "completion_per_call": None,
         "completion_from_history": False,
     }
     if not isinstance(auditor, AuditRequest):  # the local auditor: nothing is sent
         return out
-    prompts = [auditor.prompt_tokens(str(r.kind), str(r.text)) for r in todo.itertuples()]
+    audits = sum(auditor.prompt_tokens(str(r.kind), str(r.text)) for r in todo.itertuples())
+    remakes = [auditor.prompt_tokens(str(r.kind), str(r.text)) for r in relabel.itertuples()]
+    certain = sum(t for t, sure in zip(remakes, relabel["certain"], strict=True) if sure)
     per_new_text = auditor.overhead_tokens + _summary_text_tokens(warehouse, auditor)
+    audits += out["new_summary_texts"] * per_new_text
+    per_cluster = _cluster_texts_tokens(warehouse, auditor)  # a name, description, keywords
     history = _completion_history(warehouse, auditor)
     per_call = history or DEFAULT_AUDIT_COMPLETION_TOKENS
-    out["calls"] = len(prompts) + out["new_summary_texts"]
-    out["prompt_tokens"] = sum(prompts) + out["new_summary_texts"] * per_new_text
+    out["calls"] = len(todo) + out["new_summary_texts"] + out["relabels"]
+    out["prompt_tokens"] = audits + certain
+    out["calls_at_most"] = (
+        len(todo) + out["new_summary_texts"] + out["relabels_at_most"] + new_cluster_texts
+    )
+    out["prompt_tokens_at_most"] = (
+        audits + sum(remakes) + per_cluster * taxonomy.clusters_at_most * (2 if remade else 1)
+    )
     out["completion_per_call"] = float(per_call)
     out["completion_from_history"] = history is not None
-    out["completion_tokens"] = int(round(out["calls"] * per_call))
-    out["cost_usd"] = auditor.llm.cost(out["prompt_tokens"], out["completion_tokens"])
+    for suffix in ("", "_at_most"):
+        completion = int(round(out["calls" + suffix] * per_call))
+        out["completion_tokens" + suffix] = completion
+        out["cost_usd" + suffix] = auditor.llm.cost(out["prompt_tokens" + suffix], completion)
     return out
+
+
+def _relabelled(auditor: Any, min_score: int) -> bool:
+    """Whether ``int_kura__privacy_relabels`` remakes the withheld cluster texts (as
+    :func:`kura_dbt.privacy_relabel.relabel_withheld`: not with Cortex, which audits in SQL,
+    nor when ``kura__privacy_min_score`` 1 withholds nothing)."""
+    return auditor.name != "cortex" and min_score > 1
+
+
+def _relabels(
+    warehouse: WarehouseReader, auditor: Any, todo: pd.DataFrame, min_score: int
+) -> pd.DataFrame:
+    """The remade cluster texts ``int_kura__privacy_relabels`` may send to the auditor, one
+    row per distinct replacement (``kind``, ``text``), each ``certain`` when the text it remakes
+    is withheld now and not remade yet with this auditor and detector (the model's own SQL,
+    :func:`kura_dbt.sql.withheld_cluster_texts`); the others remake a cluster text pending
+    audit in ``todo``, should the same build withhold it. Only texts in which the offline
+    detector finds something to remove are remade (:func:`kura_dbt.privacy_relabel.
+    without_details`)."""
+    frame = pd.DataFrame(columns=["kind", "text", "certain"])
+    texts = warehouse.views.get("texts")
+    if not texts or not _relabelled(auditor, min_score):
+        return frame.astype({"certain": bool})
+    from kura_dbt.audit.offline import detector_version
+    from kura_dbt.incremental import text_hash
+    from kura_dbt.privacy_relabel import without_details
+
+    withheld = _no_texts()
+    if warehouse.state is not None:
+        query = sql.withheld_cluster_texts(
+            texts,
+            warehouse.state,
+            warehouse.views.get("relabels"),
+            min_score,
+            auditor,
+            detector_version(),
+            CLUSTER_KINDS,
+        )
+        withheld = warehouse.query(query)
+    pending = todo[
+        todo["kind"].isin(CLUSTER_KINDS) & ~todo["text_hash"].isin(set(withheld["text_hash"]))
+    ]
+    candidates = pd.concat(
+        [withheld.assign(certain=True), pending.assign(certain=False)], ignore_index=True
+    )
+    if candidates.empty:
+        return frame.astype({"certain": bool})
+    candidates["remade"] = without_details([str(t) for t in candidates["text"]])
+    moved = candidates[candidates["remade"] != candidates["text"]].copy()
+    moved["hash"] = [text_hash(t) for t in moved["remade"]]
+    moved = moved.sort_values("certain", ascending=False, kind="stable")
+    moved = moved.drop_duplicates("hash")  # one call per distinct replacement, as the build
+    out = moved[["kind", "remade", "certain"]].rename(columns={"remade": "text"})
+    return out.astype({"certain": bool}).reset_index(drop=True)
 
 
 def _no_texts() -> pd.DataFrame:
@@ -152,6 +251,20 @@ def _summary_text_tokens(warehouse: WarehouseReader, auditor: AuditRequest) -> i
     if pd.isna(mean):
         return DEFAULT_NEW_TEXT_TOKENS
     return len(auditor.prompt("summary", "")) // 4 + int(round(float(mean) / 4))
+
+
+def _cluster_texts_tokens(warehouse: WarehouseReader, auditor: AuditRequest) -> int:
+    """Prompt tokens of auditing one cluster's name, description and keywords: their mean
+    lengths among the cluster texts there are (or :data:`DEFAULT_CLUSTER_TEXT_CHARS`)."""
+    chars = dict(DEFAULT_CLUSTER_TEXT_CHARS)
+    texts = warehouse.views.get("texts")
+    if texts is not None:
+        means = warehouse.query(sql.mean_text_length_by_kind(texts, CLUSTER_KINDS))
+        chars.update({str(k): float(m) for k, m in zip(means["kind"], means["mean"]) if m})
+    return sum(
+        auditor.overhead_tokens + len(auditor.prompt(kind, "")) // 4 + int(round(chars[kind] / 4))
+        for kind in CLUSTER_KINDS
+    )
 
 
 def _completion_history(warehouse: WarehouseReader, auditor: AuditRequest) -> float | None:

@@ -19,10 +19,10 @@ import pandas as pd
 
 from kura_dbt import sql
 from kura_dbt.audit import build_auditor
-from kura_dbt.budget import StageMonitor, is_skipped, monitoring
+from kura_dbt.budget import budgeted, is_skipped, llm_of
 from kura_dbt.failures import check_failures
 from kura_dbt.frames import WarehouseReader
-from kura_dbt.parking import RetryPolicy, stamp, state_columns
+from kura_dbt.parking import RetryPolicy, parked_count, stamp, state_columns
 from kura_dbt.progress import Progress, emit, run_summary
 from kura_dbt.settings import Settings
 from kura_dbt.tables import AUDIT_SCHEMA, typed_frame
@@ -49,10 +49,8 @@ def pending_audits(
 
 def parked_audits(warehouse: WarehouseReader, auditor: Any) -> int:
     """Distinct texts whose audit by ``auditor`` is parked (withheld, not sent again)."""
-    if warehouse.state is None or "gave_up" not in state_columns(warehouse, warehouse.state):
-        return 0
-    query = sql.parked_audits(warehouse.views["texts"], warehouse.state, auditor)
-    return int(warehouse.query(query)["n"].iloc[0])
+    texts = warehouse.views["texts"]
+    return parked_count(warehouse, lambda state: sql.parked_audits(texts, state, auditor))
 
 
 def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
@@ -62,33 +60,16 @@ def audit_new(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     started = time.monotonic()
     policy = RetryPolicy.of(settings)
     todo = pending_audits(warehouse, auditor, policy)
-    llm = getattr(auditor, "settings", None)
-    progress = Progress(
-        "int_kura__privacy_audit",
-        unit="calls" if llm is not None else "texts",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
+    llm = llm_of(auditor)
+    progress = Progress.of(
+        "int_kura__privacy_audit", settings, unit="calls" if llm is not None else "texts"
     )
-    monitor = None
-    if llm is not None:
-        monitor = StageMonitor(
-            progress,
-            llm.max_calls,
-            llm.max_cost_usd,
-            llm,
-            completion_guess=DEFAULT_AUDIT_COMPLETION_TOKENS,
-        )
     if len(todo):
         progress.say(f"{len(todo)} texts to audit")
-    with monitoring(monitor):
+    with budgeted(progress, llm, completion_guess=DEFAULT_AUDIT_COMPLETION_TOKENS) as monitor:
         frame = scored(auditor, todo, policy)
     if monitor is not None and monitor.capped:
-        progress.say(
-            f"stopped at the LLM budget cap ({monitor.cap_text()}): {len(todo) - len(frame)} "
-            "texts left pending (withheld until audited)",
-            level="warning",
-            always=True,
-        )
+        monitor.say_capped(f"{len(todo) - len(frame)} texts left pending (withheld until audited)")
     if settings.progress:
         emit(_summary_line(frame, len(todo), started), "info")
     return frame

@@ -9,7 +9,9 @@ profile's target or a connection name, as `kura tree` and `kura report` do):
 model or prompt, and retries of failed rows; rows parked after ``kura__llm_max_attempts``
 failures are counted apart and not sent (:mod:`kura_dbt.parking`). The privacy audit of the
 same build is estimated from ``int_kura__privacy_texts`` and ``int_kura__privacy_audit``
-(:mod:`kura_dbt.audit.estimate`). Settings come from the same
+(:mod:`kura_dbt.audit.estimate`), with the withheld cluster texts it remakes and, as an upper
+bound, the cluster texts of a re-discovery (``int_kura__cluster_state``,
+:mod:`kura_dbt.taxonomy.forecast`). Settings come from the same
 vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 ``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
@@ -135,6 +137,7 @@ def estimate(
     MartsSource`; ``variables``: the ``kura__*`` vars (the Cortex model)."""
     from kura_dbt import pipeline
     from kura_dbt.audit.estimate import audit_request_of, estimate_audits
+    from kura_dbt.budget import llm_of
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
@@ -161,11 +164,21 @@ def estimate(
         texts = _ConnectionReader(con, transcripts, tables.get("int_kura__privacy_audit"))
         shown = tables.get("int_kura__privacy_texts")  # a view: none before the first build
         texts.views = {"texts": shown} if shown else {}
-        summarised = result["calls"] if pipeline._llm_of(summariser) else result["conversations"]
-        audit = estimate_audits(texts, auditor, RetryPolicy.of(settings), summarised)
+        if "int_kura__privacy_relabels" in tables:
+            texts.views["relabels"] = tables["int_kura__privacy_relabels"]
+        summarised = result["calls"] if llm_of(summariser) else result["conversations"]
+        taxonomy = _taxonomy(texts, tables.get("int_kura__cluster_state"), settings, result)
+        audit = estimate_audits(
+            texts,
+            auditor,
+            RetryPolicy.of(settings),
+            summarised,
+            min_score=settings.privacy_min_score,
+            taxonomy=taxonomy,
+        )
     finally:
         con.close()
-    llm = pipeline._llm_of(summariser)
+    llm = llm_of(summariser)
     result.update(
         summariser=summariser.name,
         model=summariser.model,
@@ -177,6 +190,26 @@ def estimate(
         privacy_audit=audit,
     )
     return result
+
+
+def _taxonomy(
+    reader: _ConnectionReader, state: str | None, settings: Any, summaries: Mapping[str, Any]
+) -> Any:
+    """Whether the build re-discovers the taxonomy (:func:`kura_dbt.taxonomy.forecast.
+    forecast`), from ``int_kura__cluster_state`` (``state``) and the summaries' estimate."""
+    from kura_dbt.taxonomy import state as st
+    from kura_dbt.taxonomy.forecast import forecast
+
+    last: dict[str, Any] | None = None
+    has_taxonomy = False
+    if state is not None:
+        runs = reader.query(sql.last_run(state, st.RUN))
+        last = None if runs.empty else runs.iloc[0].to_dict()
+        has_taxonomy = not reader.query(
+            sql.current_clusters(state, ["cluster_id"], st.CLUSTER)
+        ).empty
+    added = int(summaries["by_reason"].get("new", 0))
+    return forecast(settings, last, has_taxonomy, int(summaries["conversations"]), added)
 
 
 def register(app: typer.Typer) -> None:
@@ -208,7 +241,9 @@ def register(app: typer.Typer) -> None:
         """Estimate what the next `dbt build` will send to the LLM summariser and the privacy
         auditor: conversations and texts pending (retries of failed rows included, parked rows
         apart), calls, tokens and cost at the configured prices, from a DuckDB file or from
-        Snowflake (--profile / --target or --connection). Nothing is sent."""
+        Snowflake (--profile / --target or --connection). The cluster texts of a re-discovery
+        and those the build may withhold and remake are an upper bound ('at most'): they do
+        not exist before the build. Nothing is sent."""
         schema = _private_schema(private_schema, old_schema)
         variables = project_vars(project_dir)
         if vars:
@@ -295,8 +330,29 @@ def _print_audit(audit: dict[str, Any]) -> None:
         f"{audit['parked']:,}"
         + (" (kura__llm_retry_gave_up: true sends them)" if audit["parked"] else ""),
     )
+    table.add_row("withheld cluster texts remade", f"{audit['relabels']:,}")
     _spend_rows(table, audit)
+    if audit["calls_at_most"] > audit["calls"] or audit["rediscover"] != "no":
+        _at_most_rows(table, audit)
     console.print(table)
+    if audit["rediscover"] != "no":
+        console.print(
+            f"Re-discovery: {audit['rediscover']} ({audit['rediscover_reason']}). Its cluster "
+            "names do not exist yet: the rows marked 'at most' are an upper bound."
+        )
+
+
+def _at_most_rows(table: Table, audit: dict[str, Any]) -> None:
+    """The upper bound: cluster texts a re-discovery may write and the auditor may withhold
+    (then remade and audited again), on top of what is certain."""
+    table.add_row("re-discovery", audit["rediscover"])
+    table.add_row("  new cluster texts (at most)", f"{audit['new_cluster_texts_at_most']:,}")
+    table.add_row("  cluster texts remade (at most)", f"{audit['relabels_at_most']:,}")
+    table.add_row("LLM calls (at most)", f"{audit['calls_at_most']:,}")
+    table.add_row("prompt tokens (at most)", f"{audit['prompt_tokens_at_most']:,}")
+    table.add_row("completion tokens (at most)", f"{audit['completion_tokens_at_most']:,}")
+    cost = audit["cost_usd_at_most"]
+    table.add_row("cost (USD, at most)", "unknown" if cost is None else f"${cost:,.4f}")
 
 
 def _spend_rows(table: Table, result: dict[str, Any]) -> None:

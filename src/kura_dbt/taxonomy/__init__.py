@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 
 from kura_dbt import sql
-from kura_dbt.budget import StageMonitor, current_monitor, monitoring
+from kura_dbt.budget import StageMonitor, budgeted, current_monitor, llm_of
 from kura_dbt.clustering import CLUSTERERS
 from kura_dbt.clustering.assign import assign_to_centroids, calibration_groups
 from kura_dbt.frames import WarehouseReader
 from kura_dbt.labels import LABELLERS
-from kura_dbt.llm import LLMSettings
 from kura_dbt.parking import state_columns
 from kura_dbt.progress import Progress
 from kura_dbt.settings import Settings
@@ -257,32 +256,22 @@ def public_label_stage(labeller: Any, settings: Settings) -> Iterator[StageMonit
     """The public labels' LLM calls (an LLM labeller) as a stage of their own, held to the
     budget caps (vars kura__llm_max_calls, kura__llm_max_cost_usd, kura_dbt.budget) like the
     summaries; what they spent is added to the names' stage monitor for the run summary."""
-    llm = getattr(labeller, "settings", None)
-    if not isinstance(llm, LLMSettings):
+    llm = llm_of(labeller)
+    if llm is None:
         yield None
         return
     outer = current_monitor()
-    progress = Progress(
-        "int_kura__cluster_state (public labels)",
-        unit="calls",
-        interval_s=settings.progress_interval_s,
-        enabled=settings.progress,
-    )
-    monitor = StageMonitor(progress, llm.max_calls, llm.max_cost_usd, llm)
-    with monitoring(monitor):
+    progress = Progress.of("int_kura__cluster_state (public labels)", settings, unit="calls")
+    with budgeted(progress, llm) as monitor:
         yield monitor
+    assert monitor is not None
     if monitor.capped:
-        progress.say(
-            f"stopped at the LLM budget cap ({monitor.cap_text()}): {monitor.started} public "
-            f"labels asked for, {monitor.refused} shown unnamed until the next build",
-            level="warning",
-            always=True,
+        monitor.say_capped(
+            f"{monitor.started} public labels asked for, {monitor.refused} shown unnamed until "
+            "the next build"
         )
     if outer is not None:
-        outer.finished_calls += monitor.finished_calls
-        outer.requests += monitor.requests
-        outer.prompt_tokens += monitor.prompt_tokens
-        outer.completion_tokens += monitor.completion_tokens
+        outer.add_spent(monitor)
 
 
 def _overridden(before: pd.DataFrame, tonight: pd.DataFrame) -> pd.DataFrame:
