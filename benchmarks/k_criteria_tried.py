@@ -10,7 +10,10 @@ statistic (Tibshirani, Walther & Hastie, 2001; reference: a Gaussian with the se
 3 draws; its largest gap and its one-standard-error rule); the jump method (Sugar & James, 2003;
 transformed distortion with power ``d_eff / 2``, ``d_eff`` the participation ratio of the
 covariance's eigenvalues); the cross-validated distortion (two folds, as the cross-validated
-likelihood of Smyth, 2000, for a shared spherical variance).
+likelihood of Smyth, 2000, for a shared spherical variance); the eigengap heuristic (von Luxburg,
+2007, section 8.3: the largest gap between consecutive eigenvalues of the normalised Laplacian
+of the symmetric k-nearest-neighbour graph, with ``round(ln n)`` neighbours, the order her
+section 8.1 gives for a connected graph; k-means then fitted with that k).
 
 ``--split-test``: the local test behind G-means (Hamerly & Elkan, 2003) and its held-out variant,
 without a clustering in between: how much 2-means lowers the squared distances (in-sample, and
@@ -18,7 +21,8 @@ for left-out points with centroids fitted on the other half) in 2m queries of on
 intent against m + m queries of it and its nearest intent. ``--subsamples``: the library's
 criteria on uniform samples of banking77 (all 77 intents, fewer queries each).
 
-    python benchmarks/k_criteria_tried.py [--sets ...] [--split-test] [--subsamples 640,1024]
+    python benchmarks/k_criteria_tried.py [--sets ...,proxy10@13] [--split-test]
+        [--subsamples 640,1024]
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.k_choice import load_sets  # noqa: E402
+from benchmarks.k_choice import load_sets, proxy  # noqa: E402
 from kura_dbt.clustering.kmeans import loo_silhouette, spherical_gaussian_bic  # noqa: E402
 
 Fits = dict[int, tuple[np.ndarray, np.ndarray]]
@@ -139,6 +143,24 @@ def cv_distortion(X: np.ndarray, fits: Fits) -> dict[int, float]:
     return out
 
 
+def eigengap(X: np.ndarray, hi: int) -> dict[int, float]:
+    """The gap after the k-th smallest eigenvalue of I - D^-1/2 A D^-1/2, per k (A: the
+    symmetric k-nearest-neighbour graph, 0/1, with round(ln n) neighbours)."""
+    from scipy import sparse
+    from scipy.linalg import eigh
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(X)
+    knn = round(math.log(n))
+    ind = NearestNeighbors(n_neighbors=knn + 1).fit(X).kneighbors(X)[1][:, 1:]
+    A = sparse.csr_matrix((np.ones(n * knn), (np.repeat(np.arange(n), knn), ind.ravel())), (n, n))
+    A = A.maximum(A.T)
+    scale = sparse.diags(1.0 / np.sqrt(np.asarray(A.sum(1)).ravel()))
+    L = np.eye(n) - (scale @ A @ scale).toarray()
+    lam = eigh(L, eigvals_only=True, subset_by_index=[0, min(hi + 1, n - 1)])
+    return {k: float(lam[k] - lam[k - 1]) for k in range(1, len(lam))}
+
+
 def best(scores: dict[int, float], lo: int, hi: int) -> int:
     inside = {k: v for k, v in scores.items() if lo <= k <= hi} or scores
     return max(inside, key=lambda k: (inside[k], -k))
@@ -164,6 +186,7 @@ def choices(X: np.ndarray, fits: Fits) -> dict[str, int]:
     )
     out["jump (power d_eff / 2)"] = best(jump_scores(X, fits), lo, hi)
     out["cross-validated distortion"] = best(cv_distortion(X, fits), lo, hi)
+    out["eigengap, kNN graph"] = best(eigengap(X, hi), lo, hi)
     return out
 
 
@@ -230,7 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     names = [s for s in args.sets.split(",") if s]
-    sets = load_sets(args.data_dir, args.cache, sorted(set(names) | {"banking77"}))
+    plain = {s.split("@")[0] for s in names if "@" not in s or not s.startswith("proxy")}
+    sets = load_sets(args.data_dir, args.cache, sorted(plain | {"banking77"}))
+    for name in names:  # proxyNN@SEED: the proxy drawn with another seed (k_choice's is 12)
+        if name.startswith("proxy") and "@" in name:
+            kind, seed = name.split("@")
+            tail = kind[len("proxy") :]
+            Xb, yb = sets["banking77"]
+            sets[name] = proxy(Xb, yb, int(tail) if tail else None, seed=int(seed))
     print("| set | k chosen by | k | NMI | ARI |\n|---|---|---:|---:|---:|")
     with threadpool_limits({"blas": 1}):
         for name in names:
@@ -238,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             X = np.asarray(X, dtype=np.float64)
             fits = grid_fits(X)
             for how, k in choices(X, fits).items():
-                print(row(name, how, k, y, fits[k][0]), flush=True)
+                labels = fits[k][0] if k in fits else kmeans(X, k).labels_
+                print(row(name, how, k, y, labels), flush=True)
         Xb, yb = np.asarray(sets["banking77"][0], dtype=np.float64), np.array(sets["banking77"][1])
         if args.subsamples:
             subsamples(Xb, yb, [int(s) for s in args.subsamples.split(",")])
