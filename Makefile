@@ -103,6 +103,7 @@ bench: install
 	$(BIN)/python benchmarks/discovery_quality.py
 	$(BIN)/python benchmarks/novelty_days.py
 	$(BIN)/python benchmarks/k_choice.py --criteria bic,loo_silhouette --reference
+	$(BIN)/python benchmarks/k_criteria_tried.py --split-test --subsamples 640,1024,1600
 
 clean:
 	rm -rf integration_tests/target integration_tests/dbt_packages integration_tests/logs target logs site .mypy_cache mutants "$(KURA_DUCKDB_PATH)"
