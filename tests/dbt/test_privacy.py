@@ -80,18 +80,23 @@ def _target_text(db: Path) -> dict[str, list[str]]:
 
 def _pick_thresholds(db: Path) -> tuple[int, int]:
     """(users, conversations): the smallest that hide a base cluster whose parent stays
-    visible, so that the parent's name is what is at stake."""
+    visible and is named with a word of that hidden cluster's own name, so that the parent's
+    name is what is at stake (whatever clusters the demo's build makes)."""
     rows = _rows(
         db,
-        "select c.size, c.distinct_users, p.size, p.distinct_users from kura__clusters c "
-        "join kura__clusters p on p.cluster_id = c.parent_id where c.level = 0",
+        "select c.size, c.distinct_users, p.size, p.distinct_users, lower(p.name) "
+        "from kura__clusters c join kura__clusters p on p.cluster_id = c.parent_id "
+        "where c.level = 0",
     )
+    users = 2
     for size in sorted({r[0] for r in rows}):
-        users = 2
         hidden = [r for r in rows if r[0] <= size or r[1] < users]
-        if any(r[2] > size and r[3] >= users for r in hidden):
+        words = _name_words(db, users, size + 1)
+        if any(
+            r[2] > size and r[3] >= users and words & set(_WORD.findall(r[4])) for r in hidden
+        ):
             return users, size + 1
-    raise AssertionError("the demo has no small cluster under a larger parent")
+    raise AssertionError("the demo has no small cluster under a larger parent named after it")
 
 
 def _distinctive_words(db: Path, users: int, conversations: int) -> dict[str, set[str]]:
