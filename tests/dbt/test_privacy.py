@@ -92,9 +92,7 @@ def _pick_thresholds(db: Path) -> tuple[int, int]:
     for size in sorted({r[0] for r in rows}):
         hidden = [r for r in rows if r[0] <= size or r[1] < users]
         words = _name_words(db, users, size + 1)
-        if any(
-            r[2] > size and r[3] >= users and words & set(_WORD.findall(r[4])) for r in hidden
-        ):
+        if any(r[2] > size and r[3] >= users and words & set(_WORD.findall(r[4])) for r in hidden):
             return users, size + 1
     raise AssertionError("the demo has no small cluster under a larger parent named after it")
 

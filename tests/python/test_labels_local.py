@@ -357,3 +357,25 @@ def test_redaction_markers_never_name_a_cluster():
     for label in _label([refunds, hotels]):
         words = {w.lower() for w in _all_words(label)}
         assert not words & {"name", "phone", "email", "account"}, label
+
+
+def test_a_parent_never_has_the_name_of_one_of_its_children():
+    """A parent named from its own conversations can pick its largest child's phrase; it gets
+    its next keyword instead (the demo: "Balance in my account" above "Balance in my account"
+    and "Alarms I have set"), and the children keep theirs."""
+    from kura_dbt.labels.base import ClusterLabel, distinct_from_children
+
+    labels = {
+        "L1-p": ClusterLabel("Balance in my account", "", ["balance", "account", "alarms"]),
+        "L0-a": ClusterLabel("Balance in my account", "", ["balance"]),
+        "L0-b": ClusterLabel("Alarms I have set", "", ["alarms"]),
+        "L1-q": ClusterLabel("Weather", "", ["weather"]),
+        "L0-c": ClusterLabel("weather ", "", ["weather"]),
+        "L0-d": ClusterLabel("Forecast", "", ["forecast"]),
+    }
+    parent_of = {"L0-a": "L1-p", "L0-b": "L1-p", "L0-c": "L1-q", "L0-d": "L1-q"}
+    changed = distinct_from_children(labels, parent_of)
+    assert changed["L1-p"].name == "Balance in my account, alarms"
+    assert changed["L1-q"].name == "Weather (and more)"  # no keyword of its own left
+    assert set(changed) == {"L1-p", "L1-q"}
+    assert distinct_from_children({**labels, **changed}, parent_of) == {}

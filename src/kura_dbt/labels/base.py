@@ -117,3 +117,40 @@ def unique_sibling_names(
             if names[cid] != labels[cid].name:
                 changed[cid] = replace(labels[cid], name=names[cid])
     return changed
+
+
+def distinct_from_children(
+    labels: Mapping[str, ClusterLabel], parent_of: Mapping[str, str]
+) -> dict[str, ClusterLabel]:
+    """The labels to change so that no parent has the name of one of its children (a parent
+    named from its own conversations can pick the phrase of its largest child: "Balance in my
+    account" above "Balance in my account" and "Alarms I have set"). The parent gets its first
+    keyword that the child's name lacks ("Balance in my account, alarms"), else "(and more)":
+    only its own keywords, which privacy's thresholds already cleared for the parent (another
+    child's name may be hidden). A child's name never changes."""
+    children: dict[str, list[str]] = {}
+    for kid, parent in sorted(parent_of.items()):
+        if parent in labels and kid in labels:
+            children.setdefault(parent, []).append(kid)
+    changed: dict[str, ClusterLabel] = {}
+    for parent, kids in sorted(children.items()):
+        name = labels[parent].name
+        same = [k for k in kids if _norm(labels[k].name) == _norm(name)]
+        if not same:
+            continue
+        words = set(_norm(name).replace(",", " ").split())
+        extra = next(
+            (
+                k.strip()
+                for k in labels[parent].keywords
+                if k.strip() and not set(_norm(k).split()) & words
+            ),
+            None,
+        )
+        new = f"{name}, {extra.lower()}" if extra else f"{name} (and more)"
+        changed[parent] = replace(labels[parent], name=new)
+    return changed
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.casefold().split())
