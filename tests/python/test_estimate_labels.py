@@ -175,5 +175,11 @@ def test_without_a_rediscovery_only_public_labels_may_be_asked_for(tmp_path):
     changed = _estimate(db, {**same, "kura__max_top_clusters": 3})["labeller"]
     assert changed["rediscover"] == "yes" and changed["names_at_most"] > 0
     assert changed["grouping_calls_at_most"] > 0
+    from kura_dbt.cli import app
+
+    table = ["estimate", "--db", str(db), "--vars", json.dumps(same)]
+    shown = CliRunner().invoke(app, table, terminal_width=120).output
+    assert "Next run of the cluster names (openai, test-model)" in shown
+    assert "public labels (at most)" in shown and "kura__embeddings (local" in shown
     local = _estimate(db, {**same, "kura__labeller": "local", "kura__max_top_clusters": 3})
     assert (local["labeller"]["calls_at_most"], local["labeller"]["cost_usd_at_most"]) == (0, 0.0)
