@@ -11,7 +11,10 @@ failures are counted apart and not sent (:mod:`kura_dbt.parking`). The privacy a
 same build is estimated from ``int_kura__privacy_texts`` and ``int_kura__privacy_audit``
 (:mod:`kura_dbt.audit.estimate`), with the withheld cluster texts it remakes and, as an upper
 bound, the cluster texts of a re-discovery (``int_kura__cluster_state``,
-:mod:`kura_dbt.taxonomy.forecast`). Settings come from the same
+:mod:`kura_dbt.taxonomy.forecast`). The embedder's requests and input tokens
+(``kura__embeddings``, :mod:`kura_dbt.embeddings.estimate`) are counted exactly, the LLM
+labeller's calls (a re-discovery's names and CLIO grouping, the public labels,
+:mod:`kura_dbt.labels.estimate`) as an upper bound. Settings come from the same
 vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 ``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
