@@ -374,6 +374,21 @@ def current_clusters(state: str, columns: Iterable[str], cluster: str) -> str:
     )
 
 
+def label_completion_per_call(state: str, cluster: str, labeller: str) -> str:
+    """``mean``: completion tokens per call of the names (and groupings) ``labeller`` gave the
+    clusters of the state, current and retired (NULL when it made no call)."""
+    return (
+        f"select sum(completion_tokens) * 1.0 / nullif(sum(llm_calls), 0) as mean from {state} "
+        f"where record_type = {literal(cluster)} and coalesce(labeller, '') = {literal(labeller)} "
+        "and llm_calls > 0 and completion_tokens > 0"
+    )
+
+
+def mean_summary_length(summaries: str) -> str:
+    """``mean``: characters of a summary in ``kura__summaries`` (NULL when there is none)."""
+    return f"select avg(length(summary)) as mean from {summaries} where summary is not null"
+
+
 def last_run(state: str, run: str) -> str:
     """The last ``run`` row of the state."""
     return (

@@ -11,7 +11,10 @@ failures are counted apart and not sent (:mod:`kura_dbt.parking`). The privacy a
 same build is estimated from ``int_kura__privacy_texts`` and ``int_kura__privacy_audit``
 (:mod:`kura_dbt.audit.estimate`), with the withheld cluster texts it remakes and, as an upper
 bound, the cluster texts of a re-discovery (``int_kura__cluster_state``,
-:mod:`kura_dbt.taxonomy.forecast`). Settings come from the same
+:mod:`kura_dbt.taxonomy.forecast`). The embedder's requests and input tokens
+(``kura__embeddings``, :mod:`kura_dbt.embeddings.estimate`) are counted exactly, the LLM
+labeller's calls (a re-discovery's names and CLIO grouping, the public labels,
+:mod:`kura_dbt.labels.estimate`) as an upper bound. Settings come from the same
 vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 ``dbt_project.yml``, ``--vars`` (YAML, as dbt takes it) overrides them.
 """
@@ -138,6 +141,8 @@ def estimate(
     from kura_dbt import pipeline
     from kura_dbt.audit.estimate import audit_request_of, estimate_audits
     from kura_dbt.budget import llm_of
+    from kura_dbt.embeddings import EMBEDDERS
+    from kura_dbt.embeddings.estimate import estimate_embeddings
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
     from kura_dbt.summaries import SUMMARISERS
@@ -167,7 +172,19 @@ def estimate(
         if "int_kura__privacy_relabels" in tables:
             texts.views["relabels"] = tables["int_kura__privacy_relabels"]
         summarised = result["calls"] if llm_of(summariser) else result["conversations"]
-        taxonomy = _taxonomy(texts, tables.get("int_kura__cluster_state"), settings, result)
+        cluster_state = tables.get("int_kura__cluster_state")
+        taxonomy = _taxonomy(texts, cluster_state, settings, result)
+        labels = _labels(warehouse, cluster_state, settings, variables or {}, snowflake, taxonomy)
+        vectors = _ConnectionReader(con, transcripts, tables.get("kura__embeddings"))
+        vectors.views = {"summaries": warehouse.state} if warehouse.state else {}
+        embeddings = estimate_embeddings(
+            vectors,
+            settings,
+            _backend(EMBEDDERS, settings.embedder, snowflake),
+            [str(c) for c in todo["conversation_id"]],
+            summarised,
+            variables or {},
+        )
         audit = estimate_audits(
             texts,
             auditor,
@@ -188,6 +205,8 @@ def estimate(
         max_calls=None if llm is None else llm.max_calls,
         max_cost_usd=None if llm is None else llm.max_cost_usd,
         privacy_audit=audit,
+        labeller=labels,
+        embeddings=embeddings,
     )
     return result
 
@@ -210,6 +229,44 @@ def _taxonomy(
         ).empty
     added = int(summaries["by_reason"].get("new", 0))
     return forecast(settings, last, has_taxonomy, int(summaries["conversations"]), added)
+
+
+def _backend(registry: Any, name: str, snowflake: bool) -> str:
+    """The backend a ``kura__*`` var names as the build resolves it: ``auto`` is ``cortex`` on
+    Snowflake, else ``local`` (macros/cortex/backends.sql)."""
+    if str(name).strip().lower() == "auto":
+        return "cortex" if snowflake else "local"
+    return str(registry.key(name))
+
+
+def _labels(
+    reader: _ConnectionReader,
+    state: str | None,
+    settings: Any,
+    variables: Mapping[str, Any],
+    snowflake: bool,
+    taxonomy: Any,
+) -> dict[str, Any]:
+    """The labeller's part (:func:`kura_dbt.labels.estimate.estimate_labels`), with the
+    current parents, the mean summary and the completion tokens of the names stored before."""
+    from kura_dbt.audit.estimate import CORTEX_MODEL
+    from kura_dbt.labels import LABELLERS
+    from kura_dbt.labels.estimate import estimate_labels
+    from kura_dbt.taxonomy import state as st
+
+    name = _backend(LABELLERS, settings.labeller, snowflake)
+    parents, history = 0, None
+    if state is not None:
+        levels = reader.query(sql.current_clusters(state, ["level"], st.CLUSTER))["level"]
+        parents = int((levels.astype(int) > 0).sum())
+        mean = reader.query(sql.label_completion_per_call(state, st.CLUSTER, name))["mean"][0]
+        history = None if mean is None or mean != mean else float(mean)
+    chars = None
+    if reader.state is not None:
+        mean = reader.query(sql.mean_summary_length(reader.state))["mean"][0]
+        chars = None if mean is None or mean != mean else float(mean)
+    model = str(variables.get("kura__cortex_model") or CORTEX_MODEL)
+    return estimate_labels(name, settings, taxonomy, parents, chars, history, model)
 
 
 def register(app: typer.Typer) -> None:
@@ -238,12 +295,14 @@ def register(app: typer.Typer) -> None:
         profiles_dir: ProfilesDirOption = None,
         connection: ConnectionOption = None,
     ) -> None:
-        """Estimate what the next `dbt build` will send to the LLM summariser and the privacy
-        auditor: conversations and texts pending (retries of failed rows included, parked rows
-        apart), calls, tokens and cost at the configured prices, from a DuckDB file or from
-        Snowflake (--profile / --target or --connection). The cluster texts of a re-discovery
-        and those the build may withhold and remake are an upper bound ('at most'): they do
-        not exist before the build. Nothing is sent."""
+        """Estimate what the next `dbt build` will send to the LLM summariser, the privacy
+        auditor, the embedder and the labeller: conversations and texts pending (retries of
+        failed rows included, parked rows apart), calls, tokens and cost at the configured
+        prices, from a DuckDB file or from Snowflake (--profile / --target or --connection).
+        The embedder's requests are exact (texts pending and the new summaries, in batches).
+        The cluster texts of a re-discovery, those the build may withhold and remake, and all
+        of the labeller's calls (names, CLIO grouping and public labels) are an upper bound
+        ('at most'): the clusters do not exist before the build. Nothing is sent."""
         schema = _private_schema(private_schema, old_schema)
         variables = project_vars(project_dir)
         if vars:
@@ -313,6 +372,59 @@ def _print(result: dict[str, Any]) -> None:
         console.print("Budget cap: " + ", ".join(caps) + " per run; the rest stays pending.")
     if result.get("privacy_audit"):
         _print_audit(result["privacy_audit"])
+    if result.get("embeddings"):
+        _print_embeddings(result["embeddings"])
+    if result.get("labeller"):
+        _print_labels(result["labeller"])
+
+
+def _print_embeddings(vectors: dict[str, Any]) -> None:
+    """The embedder's part: one request per batch of texts (none for the local embedder)."""
+    table = Table(title=f"Next run of kura__embeddings ({vectors['embedder']}, {vectors['model']})")
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("texts pending now", f"{vectors['texts']:,}")
+    table.add_row("texts of the new summaries", f"{vectors['new_summary_texts']:,}")
+    table.add_row("requests", f"{vectors['calls']:,}")
+    source = "earlier texts" if vectors["tokens_from_history"] else "default for new texts"
+    table.add_row("input tokens", f"{vectors['prompt_tokens']:,} ({source})")
+    cost = vectors["cost_usd"]
+    table.add_row(
+        "cost (USD)",
+        "unknown: set kura__llm_embedding_cost_per_mtok" if cost is None else f"${cost:,.4f}",
+    )
+    console.print(table)
+    if vectors["embedder"] == "cortex":
+        console.print("The Cortex embedder runs in SQL on Snowflake: not estimated here.")
+
+
+def _print_labels(labels: dict[str, Any]) -> None:
+    """The labeller's part: all of it an upper bound (a discovery's clusters do not exist
+    before the build)."""
+    table = Table(title=f"Next run of the cluster names ({labels['labeller']}, {labels['model']})")
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    table.add_row("re-discovery", labels["rediscover"])
+    table.add_row("  cluster names (at most)", f"{labels['names_at_most']:,}")
+    table.add_row("  grouping calls (at most)", f"{labels['grouping_calls_at_most']:,}")
+    table.add_row("  public labels (at most)", f"{labels['public_labels_at_most']:,}")
+    table.add_row("LLM calls (at most)", f"{labels['calls_at_most']:,}")
+    table.add_row("prompt tokens (at most)", f"{labels['prompt_tokens_at_most']:,}")
+    per = labels["completion_per_call"]
+    source = "earlier runs" if labels["completion_from_history"] else "default"
+    table.add_row(
+        "completion tokens (at most)",
+        f"{labels['completion_tokens_at_most']:,}"
+        + ("" if per is None else f" ({per:.0f} per call, {source})"),
+    )
+    cost = labels["cost_usd_at_most"]
+    table.add_row("cost (USD, at most)", "unknown" if cost is None else f"${cost:,.4f}")
+    console.print(table)
+    if labels["labeller"] == "cortex":
+        console.print(
+            "Cortex names clusters in SQL (int_kura__cortex_cluster_names): tokens are "
+            "not estimated."
+        )
 
 
 def _print_audit(audit: dict[str, Any]) -> None:

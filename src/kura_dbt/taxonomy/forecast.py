@@ -27,7 +27,7 @@ import pandas as pd
 from kura_dbt.settings import Settings
 from kura_dbt.taxonomy.policy import Figures, clustering_settings_key, decide
 
-__all__ = ["Forecast", "clusters_at_most", "forecast"]
+__all__ = ["Forecast", "base_clusters_at_most", "clusters_at_most", "forecast"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Forecast:
     rediscover: str  # yes, no or possible
     reason: str
     clusters_at_most: int  # of the re-discovery (0 when there is none)
+    base_at_most: int = 0  # its base clusters (the labeller's bound, kura_dbt.labels.estimate)
 
 
 def _int(value: Any) -> int:
@@ -80,16 +81,28 @@ def forecast(
     if after == 0 or not most.discover:
         reason = "no conversations to cluster yet" if after == 0 else most.reason
         return Forecast("no", reason, 0)
-    bound = clusters_at_most(settings, after)
+    bound, base = clusters_at_most(settings, after), base_clusters_at_most(settings, after)
     if least.discover:
-        return Forecast("yes", least.reason, bound)
-    return Forecast("possible", f"{most.reason}, if the new conversations are novel", bound)
+        return Forecast("yes", least.reason, bound, base)
+    reason = f"{most.reason}, if the new conversations are novel"
+    return Forecast("possible", reason, bound, base)
 
 
 def clusters_at_most(settings: Settings, conversations: int) -> int:
     """The most clusters, every level, that a discovery over ``conversations`` names."""
-    from kura_dbt.clustering import CLUSTERERS
     from kura_dbt.hierarchy.grouping import level_schedule
+
+    if conversations <= 0:
+        return 0
+    base = base_clusters_at_most(settings, conversations)
+    levels = level_schedule(base, settings.max_top_clusters, settings.hierarchy_branching)
+    return base + sum(levels)
+
+
+def base_clusters_at_most(settings: Settings, conversations: int) -> int:
+    """The most base clusters a discovery over ``conversations`` makes (the clusterer's own
+    limits)."""
+    from kura_dbt.clustering import CLUSTERERS
 
     if conversations <= 0:
         return 0
@@ -99,6 +112,4 @@ def clusters_at_most(settings: Settings, conversations: int) -> int:
         base = settings.n_base_clusters
     else:
         base = max(2, conversations // 10)
-    base = max(1, min(base, conversations))
-    levels = level_schedule(base, settings.max_top_clusters, settings.hierarchy_branching)
-    return base + sum(levels)
+    return max(1, min(base, conversations))
