@@ -345,9 +345,7 @@ def _private_schema(private_schema: str | None, old_schema: str | None) -> str |
 
 
 def _print(result: dict[str, Any]) -> None:
-    table = Table(title=f"Next run of kura__summaries ({result['summariser']}, {result['model']})")
-    table.add_column("what")
-    table.add_column("estimate", justify="right")
+    table = _table(f"Next run of kura__summaries ({result['summariser']}, {result['model']})")
     table.add_row("conversations in", f"{result['conversations_in']:,}")
     table.add_row("conversations pending", f"{result['conversations']:,}")
     for reason, n in sorted(result["by_reason"].items()):
@@ -380,9 +378,7 @@ def _print(result: dict[str, Any]) -> None:
 
 def _print_embeddings(vectors: dict[str, Any]) -> None:
     """The embedder's part: one request per batch of texts (none for the local embedder)."""
-    table = Table(title=f"Next run of kura__embeddings ({vectors['embedder']}, {vectors['model']})")
-    table.add_column("what")
-    table.add_column("estimate", justify="right")
+    table = _table(f"Next run of kura__embeddings ({vectors['embedder']}, {vectors['model']})")
     table.add_row("texts pending now", f"{vectors['texts']:,}")
     table.add_row("texts of the new summaries", f"{vectors['new_summary_texts']:,}")
     table.add_row("requests", f"{vectors['calls']:,}")
@@ -401,24 +397,12 @@ def _print_embeddings(vectors: dict[str, Any]) -> None:
 def _print_labels(labels: dict[str, Any]) -> None:
     """The labeller's part: all of it an upper bound (a discovery's clusters do not exist
     before the build)."""
-    table = Table(title=f"Next run of the cluster names ({labels['labeller']}, {labels['model']})")
-    table.add_column("what")
-    table.add_column("estimate", justify="right")
+    table = _table(f"Next run of the cluster names ({labels['labeller']}, {labels['model']})")
     table.add_row("re-discovery", labels["rediscover"])
     table.add_row("  cluster names (at most)", f"{labels['names_at_most']:,}")
     table.add_row("  grouping calls (at most)", f"{labels['grouping_calls_at_most']:,}")
     table.add_row("  public labels (at most)", f"{labels['public_labels_at_most']:,}")
-    table.add_row("LLM calls (at most)", f"{labels['calls_at_most']:,}")
-    table.add_row("prompt tokens (at most)", f"{labels['prompt_tokens_at_most']:,}")
-    per = labels["completion_per_call"]
-    source = "earlier runs" if labels["completion_from_history"] else "default"
-    table.add_row(
-        "completion tokens (at most)",
-        f"{labels['completion_tokens_at_most']:,}"
-        + ("" if per is None else f" ({per:.0f} per call, {source})"),
-    )
-    cost = labels["cost_usd_at_most"]
-    table.add_row("cost (USD, at most)", "unknown" if cost is None else f"${cost:,.4f}")
+    _spend_rows(table, labels, at_most=True)
     console.print(table)
     if labels["labeller"] == "cortex":
         console.print(
@@ -429,11 +413,7 @@ def _print_labels(labels: dict[str, Any]) -> None:
 
 def _print_audit(audit: dict[str, Any]) -> None:
     """The privacy audit's part: one call per distinct text (none for the local auditor)."""
-    table = Table(
-        title=f"Next run of int_kura__privacy_audit ({audit['auditor']}, {audit['model']})"
-    )
-    table.add_column("what")
-    table.add_column("estimate", justify="right")
+    table = _table(f"Next run of int_kura__privacy_audit ({audit['auditor']}, {audit['model']})")
     table.add_row("texts pending now", f"{audit['texts']:,}")
     table.add_row("  failed (retries)", f"{audit['retries']:,}")
     table.add_row("texts of the new summaries", f"{audit['new_summary_texts']:,}")
@@ -460,26 +440,32 @@ def _at_most_rows(table: Table, audit: dict[str, Any]) -> None:
     table.add_row("re-discovery", audit["rediscover"])
     table.add_row("  new cluster texts (at most)", f"{audit['new_cluster_texts_at_most']:,}")
     table.add_row("  cluster texts remade (at most)", f"{audit['relabels_at_most']:,}")
-    table.add_row("LLM calls (at most)", f"{audit['calls_at_most']:,}")
-    table.add_row("prompt tokens (at most)", f"{audit['prompt_tokens_at_most']:,}")
-    table.add_row("completion tokens (at most)", f"{audit['completion_tokens_at_most']:,}")
-    cost = audit["cost_usd_at_most"]
-    table.add_row("cost (USD, at most)", "unknown" if cost is None else f"${cost:,.4f}")
+    _spend_rows(table, audit, at_most=True)
 
 
-def _spend_rows(table: Table, result: dict[str, Any]) -> None:
-    """The rows every stage's table ends with: calls, tokens and cost."""
-    table.add_row("LLM calls", f"{result['calls']:,}")
-    table.add_row("prompt tokens", f"{result['prompt_tokens']:,}")
+def _table(title: str) -> Table:
+    """One stage's table: what, and its estimate."""
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
+    return table
+
+
+def _spend_rows(table: Table, result: dict[str, Any], at_most: bool = False) -> None:
+    """The rows every stage's table ends with: calls, tokens and cost (``at_most``: the upper
+    bound's keys, ``calls_at_most``, ..., and rows)."""
+    key, bound = ("_at_most", " (at most)") if at_most else ("", "")
+    table.add_row(f"LLM calls{bound}", f"{result['calls' + key]:,}")
+    table.add_row(f"prompt tokens{bound}", f"{result['prompt_tokens' + key]:,}")
     per = result["completion_per_call"]
     source = "earlier runs" if result["completion_from_history"] else "default"
     table.add_row(
-        "completion tokens",
-        f"{result['completion_tokens']:,}"
+        f"completion tokens{bound}",
+        f"{result['completion_tokens' + key]:,}"
         + ("" if per is None else f" ({per:.0f} per call, {source})"),
     )
-    cost = result["cost_usd"]
+    cost = result["cost_usd" + key]
+    unknown = "unknown: set kura__llm_input/output_cost_per_mtok"
     table.add_row(
-        "cost (USD)",
-        "unknown: set kura__llm_input/output_cost_per_mtok" if cost is None else f"${cost:,.4f}",
+        f"cost (USD{', at most' if at_most else ''})", unknown if cost is None else f"${cost:,.4f}"
     )
