@@ -7,10 +7,9 @@
     library's. -#}
 {% macro embedded_text(column, alias) -%}
     {%- set markers = ['[EMAIL]', '[IP]', '[CARD]', '[PHONE]', '[NAME]', '[ADDRESS]', '[ACCOUNT]'] -%}
-    {%- if column == 'summary' -%}
-        {%- set text = alias ~ '.summary' -%}
-    {%- else -%}
-        {%- set text = "coalesce(nullif(trim(" ~ alias ~ "." ~ column ~ "), ''), " ~ alias ~ ".summary)" -%}
+    {%- set text = 'cast(' ~ alias ~ '.summary as varchar)' -%}
+    {%- if column != 'summary' -%}
+        {%- set text = "coalesce(nullif(trim(cast(" ~ alias ~ "." ~ column ~ " as varchar)), ''), " ~ text ~ ")" -%}
     {%- endif -%}
     {%- set ns = namespace(sql=text) -%}
     {%- for marker in markers -%}

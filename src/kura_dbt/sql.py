@@ -125,9 +125,9 @@ def embedded_text(column: str, alias: str) -> str:
     ``Settings.embedded_column``; a conversation without a request (a greeting, only code)
     falls back to its summary, so it is still clustered. Redaction's markers are left out
     (:func:`without_markers`)."""
-    text = f"{alias}.summary"
+    text = f"cast({alias}.summary as varchar)"
     if column != "summary":
-        text = f"coalesce(nullif(trim({alias}.{column}), ''), {alias}.summary)"
+        text = f"coalesce(nullif(trim(cast({alias}.{column} as varchar)), ''), {text})"
     return f"coalesce(nullif(trim({without_markers(text)}), ''), {text})"
 
 
