@@ -166,6 +166,14 @@ def held_out_days(n: int, share: float, seed: int = 7) -> tuple[list[int], list[
     return order[: n - later], order[n - later :]
 
 
+def fetch(db: Path, query: str) -> list[tuple]:
+    """The rows of ``query`` on a build's DuckDB file, read-only, with the marts' schema and the
+    private one (var kura__private_schema's default) on the search path."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("set search_path = 'main,main_kura_private'")
+        return con.execute(query).fetchall()
+
+
 def novelty(db: Path, later_ids: list[str]) -> dict[str, Any]:
     """The share of the later day's conversations that the build left novel, and its decision."""
     with duckdb.connect(str(db), read_only=True) as con:

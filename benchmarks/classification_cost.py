@@ -28,7 +28,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.build_quality import dbt_build  # noqa: E402
+from benchmarks.build_quality import dbt_build, fetch  # noqa: E402
 from benchmarks.cluster_quality import machine_line  # noqa: E402
 from benchmarks.corpora import corpus, write_raw  # noqa: E402
 
@@ -47,12 +47,11 @@ def build(db: Path, workdir: Path, label: str, variables: dict[str, Any]) -> flo
 
 
 def classified(db: Path) -> dict[str, int]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        con.execute("set search_path = 'main,main_kura_private'")
-        rows = con.execute(
-            "select status, count(*) from int_kura__classification_state "
-            "where record_type = 'conversation' group by status"
-        ).fetchall()
+    rows = fetch(
+        db,
+        "select status, count(*) from int_kura__classification_state "
+        "where record_type = 'conversation' group by status",
+    )
     return {str(s): int(n) for s, n in rows}
 
 

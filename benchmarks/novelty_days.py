@@ -49,7 +49,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -57,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from benchmarks.build_quality import dbt_build, novelty  # noqa: E402
+from benchmarks.build_quality import dbt_build, fetch, novelty  # noqa: E402
 from benchmarks.corpora import (  # noqa: E402
     Turns,
     banking77,
@@ -179,12 +178,11 @@ def dbt_days(name: str, data_dir: Path, seed: int, workdir: Path) -> dict:
     write_raw(db, conversations, users, when)
     later_s = dbt_build(db, workdir / name, variables)
     ids = [f"c{i:06d}" for i in range(len(first), len(order))]
-    with duckdb.connect(str(db), read_only=True) as con:
-        con.execute("set search_path = 'main,main_kura_private'")
-        run = con.execute(
-            "select new_conversations, novel_conversations from kura__cluster_runs "
-            "order by run_number desc limit 1"
-        ).fetchone()
+    run = fetch(
+        db,
+        "select new_conversations, novel_conversations from kura__cluster_runs "
+        "order by run_number desc limit 1",
+    )[0]
     # the later build's own novel share, before its decision (a re-discovery on drift
     # re-clusters the later days, and the table then shows none novel)
     assigned = {"run_novel": run[1] / max(run[0], 1), "run_new": run[0]}
