@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from kura_dbt.redact import MARKERS
+
 __all__ = [
     "audit_key",
     "anchors_of_map",
@@ -137,9 +139,7 @@ def without_markers(text: str) -> str:
     of real chat logs (12 % of 350 OpenAssistant prompts hold one) it made a cluster of its
     own, of requests that share nothing but a redacted name. Plain ``replace`` calls, the
     same on DuckDB and Snowflake (their ``regexp_replace`` differ); the Cortex embeddings
-    model leaves out the same markers (macro ``kura.without_markers``)."""
-    from kura_dbt.redact import MARKERS
-
+    model leaves out the same markers (macro ``kura.embedded_text``)."""
     for marker in MARKERS:
         text = f"replace(replace({text}, ' {marker}', ''), '{marker}', '')"
     return text
