@@ -38,6 +38,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kura_dbt.hierarchy.grouping import level_schedule
+from kura_dbt.labels.openai import OpenAILabeller
+
+NEIGHBOURHOOD = OpenAILabeller.neighbourhood_size  # clusters per proposal of CLIO's grouping
 
 __all__ = [
     "DEFAULT_LABEL_COMPLETION_TOKENS",
@@ -87,7 +90,7 @@ class DiscoveryCalls:
 
 
 def discovery_calls(
-    base_at_most: int, max_top: int, branching: float, neighbourhood_size: int = 40
+    base_at_most: int, max_top: int, branching: float, neighbourhood_size: int = NEIGHBOURHOOD
 ) -> DiscoveryCalls:
     """The most calls a discovery with at most ``base_at_most`` base clusters makes (the CLIO
     grouping of :class:`kura_dbt.labels.openai.OpenAILabeller`, its parents' names included,
@@ -123,7 +126,7 @@ def estimate_labels(
             taxonomy.base_at_most, settings.max_top_clusters, settings.hierarchy_branching
         )
         if discovers
-        else DiscoveryCalls(0, (), 40)
+        else DiscoveryCalls(0, (), NEIGHBOURHOOD)
     )
     public = {"yes": calls.parents, "possible": max(calls.parents, current_parents)}
     out: dict[str, Any] = {
