@@ -1,7 +1,9 @@
 """Fifteen conversations drawn at random (seeded) from the OpenAssistant threads and prompts
 (real user requests; ``../shared/data/oasst``, Apache-2.0), with what the local summariser
 makes of each: ``request``, ``task`` and flags, for a person to judge. Run it on two commits
-to show before and after.
+to show before and after. Then, over every conversation of the set (350), how many tasks are of
+each kind: a reported question ("explain why ...", "ask whether ..."), key phrases after
+"answer a question about", "how to ...", another verb phrase, or NULL.
 
     python benchmarks/summary_spot_checks.py [--n 15] [--seed 20] [--data-dir ../shared/data]
 """
@@ -9,7 +11,9 @@ to show before and after.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +44,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n#{i} user: {' '.join(first.split())[:160]!r}")
         print(f"  request: {record.request!r}")
         print(f"  task: {record.task!r}   flags: {record.flags}   languages: {record.languages}")
+    records = summariser.summarise_many(
+        [
+            (str(i), [{"role": r, "content": t} for r, t in turns])
+            for i, turns in enumerate(conversations)
+        ]
+    )
+    kinds = Counter(task_kind(r.task) for r in records)
+    print(f"\ntasks of all {len(records)} conversations, by kind:")
+    for kind in KINDS:
+        print(f"  {kind}: {kinds[kind]} ({kinds[kind] / len(records):.1%})")
     return 0
+
+
+KINDS = ("reported question", "key phrases of a question", "how to", "other verb phrase", "NULL")
+
+
+def task_kind(task: str | None) -> str:
+    """Which of ``KINDS`` a task is."""
+    if not task:
+        return "NULL"
+    if task.startswith("answer a question about"):
+        return "key phrases of a question"
+    if re.match(r"(?:ask|explain) ", task):
+        return "reported question"
+    return "how to" if task.startswith("how to ") else "other verb phrase"
 
 
 if __name__ == "__main__":

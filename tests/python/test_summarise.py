@@ -154,7 +154,7 @@ def test_no_follow_up_when_the_user_only_says_thanks(summariser):
         ("I need some help finding a bus ticket.", "find a bus ticket"),
         (
             "When did the nuclear disaster at Chernobyl happen?",
-            "answer a question about nuclear disaster, Chernobyl",
+            "ask when the nuclear disaster at Chernobyl happened",
         ),
         ("Given the code below, refactor it for speed.", "refactor it for speed"),
     ],

@@ -1,7 +1,7 @@
 """English rules of the local summariser: the task phrase of a sentence ("find a bus to
-Sacramento", "how to ...", "answer a question about ..."), key phrases, and whether a sentence
-is a request. The word lists and cue tables are ``data/english.json``. (Requests and summaries
-quote the user; nothing is rewritten into the third person.)
+Sacramento", "how to ...", "explain why ...", "answer a question about ..."), key phrases, and
+whether a sentence is a request. The word lists and cue tables are ``data/english.json``.
+(Requests and summaries quote the user; nothing is rewritten into the third person.)
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from kura_dbt.summaries._data import cues, load
+from kura_dbt.summaries.questions import question_task
 from kura_dbt.summaries.text import DISCOURSE
 
 _DATA = load("english")
@@ -189,14 +190,17 @@ def _help_with(tokens: list[Token]) -> str | None:
 
 def english_task(sentence: str) -> str | None:
     """The task phrase of one English sentence, or None."""
-    tokens = tokenise(DISCOURSE.sub("", sentence))
-    return _task_from_tokens(tokens, question=sentence.rstrip().endswith("?"))
+    text = DISCOURSE.sub("", sentence)
+    return _task_from_tokens(tokenise(text), question=sentence.rstrip().endswith("?"), text=text)
 
 
-def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> str | None:
+def _task_from_tokens(
+    tokens: list[Token], question: bool, depth: int = 0, text: str | None = None
+) -> str | None:
     """The task phrase of a sentence's words: read through the cues it opens with ("can you",
-    "I want to", "how do I", ...), then a verb phrase, the key phrases of a question, or a
-    request later in the sentence."""
+    "I want to", "how do I", ...), then a verb phrase, a question as a reported one ("explain
+    why ...", from ``text``, the sentence as written, :mod:`kura_dbt.summaries.questions`) or
+    else its key phrases, or a request later in the sentence."""
     if not tokens or depth > 2:
         return None
     via_cue = False  # after a cue such as "can you" or "I want to", a verb phrase follows
@@ -212,6 +216,9 @@ def _task_from_tokens(tokens: list[Token], question: bool, depth: int = 0) -> st
     if via_cue or tokens[0][1] in _EN_VERBS:
         return _verb_phrase(tokens)
     if question or tokens[0][1] in _EN_QUESTION_START:
+        reported = question_task(text) if text is not None else None
+        if reported:
+            return reported
         phrases = key_phrases(tokens, EN_STOP)
         return f"answer a question about {', '.join(phrases)}" if phrases else None
     return _task_later(tokens, question, depth)

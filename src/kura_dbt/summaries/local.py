@@ -16,8 +16,11 @@
   quoted, never rewritten. A conversation with no request gets a fixed sentence that starts
   with "No request:" (flag ``greeting_only``).
 * ``task``: a short phrase from the user's words: for English the leading imperative or wanted
-  action ("find a bus to Sacramento"), "how to ..." for how-to questions, "answer a question
-  about <key phrases>" for other questions, else ``None`` (key phrases alone are no task);
+  action ("find a bus to Sacramento"), "how to ..." for how-to questions, other questions
+  reported ("explain why kombucha has bubbles", "ask who invented the honeycomb", "ask
+  whether a refund is possible": :mod:`kura_dbt.summaries.questions`, with spaCy's parse) or,
+  where the parse reads no question, "answer a question about <key phrases>", else ``None``
+  (key phrases alone are no task);
   for other languages the key phrases that YAKE finds (with its stop words for the
   language); ``None`` when nothing is left, and for languages written without spaces.
 * ``languages``: the human language(s) of the user's prose, code removed (English names, e.g.
@@ -109,7 +112,9 @@ class LocalSummariser:
     model = "kura-local-extractive"
     # Change whenever the extraction logic changes: stored summaries with another version
     # are recomputed.
-    prompt_version = "local-v3"  # v3: the instruction around pasted prose; task a verb phrase
+    # v3: the instruction around pasted prose; task a verb phrase; v4: a question's task is a
+    # reported question ("explain why ...", "ask whether ...")
+    prompt_version = "local-v4"
 
     def __init__(
         self,
