@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -158,6 +159,47 @@ def names_report(clusters: pd.DataFrame, sample: int = 15) -> dict[str, Any]:
     }
 
 
+_VARIOUS = re.compile(r"^Various (questions|requests)(?: to (\w+))?(?::|$)")
+
+
+def name_support(frame: pd.DataFrame, clusters: pd.DataFrame) -> dict[str, Any]:
+    """What the base names say, checked against their members' requests: the share of the
+    conversations whose request holds a word of their cluster's name (three letters or more,
+    plurals folded); for clusters named "Various questions" / "Various requests to <verb>"
+    (:mod:`kura_dbt.labels.local`), apart: the share of their requests of that form (plain
+    "Various requests" names none)."""
+    from kura_dbt.summaries.english import request_form
+    from kura_dbt.summaries.text import split_sentences
+
+    def fold(text: str) -> set[str]:
+        return {w.rstrip("s") for w in re.findall(r"[a-z][a-z'-]{2,}", text.lower())}
+
+    names = dict(zip(clusters["cluster_id"], clusters["name"].fillna(""), strict=True))
+    held = various = various_formed = various_held = 0
+    for cluster_id, request in zip(frame["base_cluster_id"], frame["request"], strict=True):
+        request = request if isinstance(request, str) else ""
+        name = names.get(cluster_id, "")
+        if not name:
+            continue
+        match = _VARIOUS.match(name)
+        if match is None:
+            held += bool(fold(name) & fold(request))
+            continue
+        various += 1
+        wanted = "question" if match.group(1) == "questions" else match.group(2)
+        if wanted is None:  # "Various requests": no form named
+            continue
+        first = split_sentences(request)[:1]
+        various_formed += 1
+        various_held += bool(first) and request_form(first[0]) == wanted
+    named = sum(1 for c in frame["base_cluster_id"] if names.get(c)) - various
+    return {
+        "name_support": held / named if named else 0.0,
+        "various_share": various / len(frame) if len(frame) else 0.0,
+        "various_support": various_held / various_formed if various_formed else 0.0,
+    }
+
+
 def held_out_days(n: int, share: float, seed: int = 7) -> tuple[list[int], list[int]]:
     """A seeded split of ``n`` conversations into the days a discovery sees and a later day of
     the same source (``share`` of them, at least one when ``share`` > 0)."""
@@ -220,6 +262,7 @@ def run_set(
         "conversations": len(first),
         "wall_s": wall,
         **names_report(clusters),
+        **name_support(frame, clusters),
         **structure(matrix, frame["base_cluster_id"], frame["top_cluster_id"]),
     }
     if later:
@@ -296,6 +339,11 @@ def print_result(r: dict[str, Any]) -> None:
         for key in rows:
             s = r[key]
             print(f"{key:36s} {s['k']:4d} {s['nmi']:6.3f} {s['ari']:6.3f}")
+    print(
+        f"base names: {100 * r['name_support']:.1f} % of the conversations in a named cluster hold "
+        f"a word of its name; {100 * r['various_share']:.1f} % are in clusters named "
+        f'"Various ...", {100 * r["various_support"]:.1f} % of them of the form it names'
+    )
     print("top-level names: " + " | ".join(r["top_names"]))
     print("sample base names: " + " | ".join(r["sample_names"]))
 

@@ -379,3 +379,68 @@ def test_a_parent_never_has_the_name_of_one_of_its_children():
     assert changed["L1-q"].name == "Weather (and more)"  # no keyword of its own left
     assert set(changed) == {"L1-p", "L1-q"}
     assert distinct_from_children({**labels, **changed}, parent_of) == {}
+
+
+# a cluster with no subject in common (real chat logs at the default granularity): 20
+# questions on 20 subjects; no phrase speaks for 15 % of them
+_SUBJECTLESS_QUESTIONS = [
+    "Why does kombucha have bubbles?",
+    "Who invented the honeycomb?",
+    "What is a meme?",
+    "When was google created?",
+    "How do moths find light?",
+    "What happened in Tienanmen Square?",
+    "Why is the Tsugaru dialect hard?",
+    "What does being creative mean in marketing?",
+    "How might Nintendo games look under Disney?",
+    "Is Pluto a planet?",
+    "What are the dangers of central bank currencies?",
+    "Why do cats purr?",
+    "What is the ritual for summoning spirits?",
+    "Which holidays are the most obscure?",
+    "What is the history of the fork?",
+    "How tall is Mount Everest?",
+    "Why is the sea salty?",
+    "What is the best time of year for birding?",
+    "Who painted the Mona Lisa?",
+    "How old is the universe?",
+]
+_BUS = [f"Find me a bus to {city} on Friday." for city in ("Fresno", "Sacramento", "Reno")] * 5
+
+
+def _asks(texts):
+    return [f'The user asks: "{t}"' for t in texts]
+
+
+def test_a_cluster_with_no_subject_in_common_says_so_and_what_its_requests_do():
+    genres = "poem story essay limerick haiku speech letter song toast riddle joke ballad".split()
+    subjects = "rain grief spring dogs robots kings oceans mice taxes war jazz bees".split()
+    writing = [f"Write a {g} about {s}." for g, s in zip(genres, subjects, strict=True)]
+    writing += [f"Explain {s}." for s in ("gravity", "inflation", "DNA", "the Moon")]
+    clusters = [_asks(_SUBJECTLESS_QUESTIONS), _asks(writing), _asks(_BUS)]
+    labels = ClassTfidfLabeller(semantic=False).label(
+        clusters, [c[0] for c in clusters], [len(c) for c in clusters]
+    )
+    questions, requests, bus = labels
+    assert questions.name.startswith("Various questions: ")
+    assert questions.description.startswith("20 conversations on various subjects")
+    # 12 of 16 open with "write", each about another thing
+    assert requests.name.startswith("Various requests to write"), requests.name
+    assert not bus.name.startswith("Various")  # "bus" speaks for all of them
+
+
+def test_a_cluster_of_a_few_subjects_lists_them_and_is_not_various():
+    # each subject speaks for 4 of the 35 (11 %), three of them together for 34 %
+    subjects = ("hotel", "rental car", "flight", "apartment", "taxi", "restaurant", "museum")
+    cities = """Fresno Reno Boise Tulsa Omaha Tampa Austin Dallas Miami Denver Boston Chicago
+    Atlanta Phoenix Seattle Portland Memphis Raleigh Orlando Detroit Houston Oakland Newark
+    Albany Toledo Dayton Eugene Bangor""".split()
+    texts = [
+        f"I need a {s} in {cities[4 * i + n]}." for i, s in enumerate(subjects) for n in range(4)
+    ]
+    texts += _SUBJECTLESS_QUESTIONS[:7]
+    clusters = [_asks(texts), _asks(_BUS)]
+    labels = ClassTfidfLabeller(semantic=False).label(
+        clusters, [c[0] for c in clusters], [len(c) for c in clusters]
+    )
+    assert not labels[0].name.startswith("Various"), labels[0].name

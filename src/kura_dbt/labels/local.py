@@ -12,7 +12,13 @@ phrases that different conversations use, the candidate nearest the cluster's ce
 farthest from its siblings'. A parent is named the same way from its own conversations
 (``names_from_children`` is off), so its name lists the topics its members write about. (The
 children's "name: description" texts are still understood, for callers that pass them: then
-a parent is named from its children's phrases, weighted by their sizes.) Names are unique
+a parent is named from its children's phrases, weighted by their sizes.) A cluster with
+no subject in common (no phrase speaks for 15 % of its conversations, nor its best three for
+30 %: on real chat logs, groups of unrelated questions) does not take the phrase nearest its
+vague centroid ("Innovation" for 60 questions, two of which say it): its name says what its
+requests do and lists two of its phrases as examples ("Various questions: Japanese,
+alphabet"; "Various requests to write: ..."), and its description says "on various subjects".
+Names are unique
 within a level (so among siblings): clusters that would share a name get their next
 distinctive phrase. The description quotes the cluster's most central conversation that says
 something (never a greeting or an empty summary): the medoid, the conversation nearest all the
@@ -40,7 +46,8 @@ from kura_dbt.labels.semantic import (
     local_embedder,
     user_words,
 )
-from kura_dbt.summaries.english import FUNCTION_WORDS
+from kura_dbt.summaries.english import FUNCTION_WORDS, request_form
+from kura_dbt.summaries.text import split_sentences
 
 Key = tuple[str, ...]  # a phrase: its words, plural folded to singular
 
@@ -151,6 +158,13 @@ _TEMPLATE_OPENING = re.compile(
 )
 
 DESCRIPTION_TYPICAL = "Most typical"
+# A cluster none of whose phrases (but filler and time words) is used by this share of its
+# conversations has no subject in common (real chat logs: 350 OpenAssistant prompts at the
+# default granularity; on banking77 and SGD every cluster has a phrase used by 29 % or more):
+# its name says so, and what its requests do ("Various questions: ..."), before its phrases.
+DIFFUSE_COVERAGE = 0.15
+QUESTION_SHARE = 0.5  # "Various questions" when at least this share are questions
+VERB_SHARE = 0.3  # "Various requests to write" when this share open with that verb
 # A parent is named from its children's "name: description" (``names_from_children``); the
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
 _CHILD = re.compile(
@@ -317,8 +331,8 @@ class ClassTfidfLabeller(Labeller):
 
     name = "local"
     # 3: names chosen by meaning among phrases and pairs of them; parents named from their
-    # own conversations
-    version = "3"
+    # own conversations; 4: a cluster with no subject in common is "Various questions: ..."
+    version = "4"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
@@ -382,7 +396,19 @@ class ClassTfidfLabeller(Labeller):
                 for central, texts in zip(central_texts, texts_per_cluster, strict=True)
             ]
             heads = self._semantic_names(level, picks, texts_per_cluster, centroids)
+            topical = [
+                [k for k in chosen if not level.words[k] <= SOFT_WORDS] for _, chosen in picks
+            ]
+            diffuse = [
+                _diffuse_kind(level, c, texts, topical[c])
+                for c, texts in enumerate(texts_per_cluster)
+            ]
+            for c, kind in enumerate(diffuse):
+                if kind is not None:  # its phrases are examples, listed
+                    picks[c] = (topical[c][:2], picks[c][1])
+                    heads[c] = (1, None)
         else:
+            diffuse = [None] * len(sizes)
             level = self._children_level(children)
             picks = [self._pick_parent_phrases(level, c, children[c]) for c in range(len(sizes))]
             typical = [
@@ -399,6 +425,9 @@ class ClassTfidfLabeller(Labeller):
         labels = []
         for c, (name, size) in enumerate(zip(names, sizes, strict=True)):
             in_name = name_parts[c]
+            kind = diffuse[c]
+            if kind is not None:
+                name = f"{kind}: {_render(level, in_name, None) if in_name else name}"
             keywords = [level.surface[k] for k in in_name]
             words = {w for k in in_name for w in level.words[k]}
             for key in picks[c][1]:
@@ -408,9 +437,9 @@ class ClassTfidfLabeller(Labeller):
                     keywords.append(level.surface[key])
                     words |= level.words[key]
             noun = "conversation" if size == 1 else "conversations"
-            description = f"{size} {noun}"
+            description = f"{size} {noun}" + (" on various subjects" if kind else "")
             if keywords:
-                description += " about " + ", ".join(keywords)
+                description += (", among them " if kind else " about ") + ", ".join(keywords)
             example = typical[c]
             if example and self.quote_example:
                 quote = _shorten(example, self.max_description_chars)
@@ -714,6 +743,35 @@ class ClassTfidfLabeller(Labeller):
         return chosen
 
     # ------------------------------------------------------------------ shared
+
+
+def _diffuse_kind(level: _Level, c: int, texts: Sequence[str], top: Sequence[Key]) -> str | None:
+    """For a cluster with no subject in common, what its requests do: "Various questions",
+    "Various requests to write" or "Various requests"; None for a cluster with a subject or a
+    few (``top``: its best phrases, filler and time words aside). No subject: each phrase but
+    filler and time words speaks for fewer than ``DIFFUSE_COVERAGE`` of its conversations,
+    and its three best together for fewer than twice that (a parent of "Bus", "Hotel" and
+    "Rental car" has a few subjects)."""
+    shares = [
+        w
+        for k, w in level.weight[c].items()
+        if k in level.eligible[c] and not level.words[k] <= SOFT_WORDS
+    ]
+    users = [user_words(t).casefold() for t in texts if t]
+    if max(shares, default=0.0) >= DIFFUSE_COVERAGE or len(users) * DIFFUSE_COVERAGE <= 1:
+        return None  # a phrase speaks for enough of them; or too few to tell
+    phrases = [level.surface[k].casefold() for k in top[:3]]
+    covered = sum(any(p in u for p in phrases) for u in users)
+    if covered >= 2 * DIFFUSE_COVERAGE * len(users):
+        return None
+    firsts = [split_sentences(user_words(t))[:1] for t in texts if t]
+    forms = Counter(request_form(first[0]) for first in firsts if first)
+    n = max(len(firsts), 1)
+    if forms["question"] >= QUESTION_SHARE * n:
+        return "Various questions"
+    verbs = [(count, verb) for verb, count in forms.items() if verb not in (None, "question")]
+    count, verb = max(verbs, default=(0, ""))
+    return f"Various requests to {verb}" if count >= VERB_SHARE * n else "Various requests"
 
 
 @dataclass

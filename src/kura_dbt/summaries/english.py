@@ -314,6 +314,23 @@ def is_request(sentence: str, words: list[str]) -> bool:
     )
 
 
+def request_form(sentence: str) -> str | None:
+    """What a request's sentence does: "question" (it ends with '?' or opens with a question
+    word), else its leading verb ("write", "explain"; after a cue such as "can you", "please"
+    or "I want you to"), else None."""
+    lowers = [t[1] for t in tokenise(DISCOURSE.sub("", sentence))]
+    cue = next((c for c in (*_ACTION_CUES, *_WANT_CUES) if _starts_with(lowers, c)), None)
+    opens_question = bool(lowers) and lowers[0] in _EN_QUESTION_START
+    if cue is None and (sentence.rstrip().endswith("?") or opens_question):
+        return "question"
+    rest = lowers[len(cue) :] if cue else lowers
+    while rest and rest[0] in {"please", "pls", "kindly", "you", "to"}:
+        rest = rest[1:]
+    if not rest:
+        return None
+    return rest[0] if rest[0] in _EN_VERBS else _base_from_gerund(rest[0])
+
+
 def word_stem(word: str) -> str:
     word = word.strip("'")
     for suffix in ("ies", "es", "s"):
