@@ -72,6 +72,7 @@ def test_a_question_is_reported(question, task):
         "Why?",  # nothing to report
         "When adding money, what are the currencies you take?",  # a clause first
         "The conversion value is incorrect.",  # no question
+        "When I got cash I believe that the exchange rate was wrong",  # no question either
     ],
 )
 def test_what_is_not_read_as_a_question_gives_none(text):
@@ -90,3 +91,17 @@ def test_the_summariser_reports_questions_and_keeps_key_phrases_for_the_rest():
     # requests and how-to questions are read as before
     assert task("How do I reset my password?") == "how to reset their password"
     assert task("Write a limerick about cats.") == "write a limerick about cats"
+
+
+def test_a_parse_that_fails_keeps_the_key_phrases_and_the_summary(monkeypatch):
+    import kura_dbt.summaries.questions as questions
+
+    def broken(tokens, asked=True):
+        raise IndexError("an odd parse")
+
+    monkeypatch.setattr(questions, "_reported", broken)
+    text = "Why do zebras have stripes at all?"
+    assert question_task(text) is None
+    record = LocalSummariser().summarise([{"role": "user", "content": text}])
+    assert record.error is None and record.summary
+    assert record.task == "answer a question about zebras, stripes"

@@ -76,20 +76,27 @@ def question_task(sentence: str) -> str | None:
     if key in held:
         return held[key]
     nlp = _pipeline()
-    task = _reported(list(nlp(sentence, disable=["ner"]))) if nlp is not None else None
+    task = None
+    if nlp is not None:
+        asked = sentence.rstrip().endswith("?")
+        try:
+            task = _reported(list(nlp(sentence, disable=["ner"])), asked)
+        except Exception:  # an odd parse keeps the key phrases; the summary never fails on it
+            task = None
     _CACHE.put_many({key: task})
     return task
 
 
-def _reported(tokens: list[Any]) -> str | None:
-    """The task of a parsed question (its first clause), or None."""
+def _reported(tokens: list[Any], asked: bool = True) -> str | None:
+    """The task of a parsed question (its first clause; ``asked``: it ends with '?'), or
+    None."""
     tokens = _first_clause(tokens)
     if len(tokens) < 2:  # "Why?": nothing to report
         return None
     aux = next((t for t in tokens[:5] if _inverted(t)), None)
     subject = _subject(tokens, aux) if aux is not None else None
     if aux is None or subject is None:
-        return _declarative(tokens) or _do_then_one_word(tokens)
+        return _declarative(tokens, asked) or _do_then_one_word(tokens)
     lead = [t for t in tokens if t.i < aux.i]
     if lead and (not any(t.tag_ in _WH_TAGS for t in lead) or any(t.text == "," for t in lead)):
         return None  # not a wh-question, or one after a clause ("When I buy a TV, what ...")
@@ -108,14 +115,18 @@ def _reported(tokens: list[Any]) -> str | None:
     return f"{verb} {'' if lead else 'whether '}{_render(order, changed)}"
 
 
-def _declarative(tokens: list[Any]) -> str | None:
+def _declarative(tokens: list[Any], asked: bool) -> str | None:
     """A wh-question already in the order of a reported one: the wh-word is (in) the subject,
-    before any auxiliary ("Who invented the honeycomb?", "How many people live in Paris?")."""
+    before any auxiliary ("Who invented the honeycomb?", "How many people live in Paris?").
+    Without a question mark only when the wh-word is the subject ("When I got cash I believe
+    ..." is no question)."""
     clause_after_comma = any(
         t.text == "," and (n.tag_ in _WH_TAGS or _inverted(n))
         for t, n in zip(tokens, tokens[1:], strict=False)
     )
     if tokens[0].tag_ not in _WH_TAGS or clause_after_comma:
+        return None
+    if not asked and tokens[0].dep_ not in _SUBJECTS:
         return None
     first_subject = next((t.i for t in tokens if t.dep_ in _SUBJECTS), None)
     first_finite = next((t.i for t in tokens if _inverted(t)), None)
