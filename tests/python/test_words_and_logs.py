@@ -41,5 +41,9 @@ def test_an_exported_description_carries_no_count_that_goes_stale():
     )
     assert without_count("1 conversation about cab") == "Conversations about cab"
     assert without_count('25 conversations. Most typical: "y"') == 'Most typical: "y"'
+    # a cluster with no subject (kura_dbt.labels.local)
+    assert without_count("60 conversations on various subjects, among them tea, Rome") == (
+        "Conversations on various subjects, among them tea, Rome"
+    )
     # an analyst's own text, or an LLM labeller's, is kept as it is
     assert without_count("The users asked about trains.") == "The users asked about trains."

@@ -171,16 +171,17 @@ def _folds(
 
 # the local labeller's descriptions open with the cluster's size at discovery ("177
 # conversations about ..."), true of the discovered taxonomy and stale once the file is pinned
-_COUNT = re.compile(r"^\s*\d[\d,]*\s+conversations?\b\s*(?:about\s+)?", re.IGNORECASE)
+_COUNT = re.compile(r"^\s*\d[\d,]*\s+conversations?\b\s*", re.IGNORECASE)
 
 
 def without_count(description: str) -> str:
     """A description to pin: the leading conversation count dropped ("177 conversations about
-    bus, flight. ..." -> "Conversations about bus, flight. ...")."""
+    bus, flight. ..." -> "Conversations about bus, flight. ...", "60 conversations on various
+    subjects, ..." -> "Conversations on various subjects, ...")."""
     rest = _COUNT.sub("", description, count=1)
     if rest == description:
         return description
-    return f"Conversations about {rest}" if rest and not rest.startswith(".") else rest.lstrip(". ")
+    return f"Conversations {rest}" if rest and not rest.startswith(".") else rest.lstrip(". ")
 
 
 def _member_texts(
