@@ -444,3 +444,21 @@ def test_a_cluster_of_a_few_subjects_lists_them_and_is_not_various():
         clusters, [c[0] for c in clusters], [len(c) for c in clusters]
     )
     assert not labels[0].name.startswith("Various"), labels[0].name
+
+
+def test_a_child_with_no_subject_is_read_in_a_parents_texts():
+    from kura_dbt.labels.local import _parse_children
+
+    kids = [
+        [
+            "Various questions: tea, Rome: 20 conversations on various subjects, among them "
+            'tea, Rome. Most typical: "Why is tea bitter?"',
+            "Bus: 15 conversations about bus, ticket",
+        ]
+    ]
+    parsed = _parse_children(kids)
+    assert parsed is not None
+    assert [(k.name, k.size, k.keywords) for k in parsed[0]] == [
+        ("Various questions: tea, Rome", 20, ["tea", "Rome"]),
+        ("Bus", 15, ["bus", "ticket"]),
+    ]

@@ -169,7 +169,7 @@ VERB_SHARE = 0.3  # "Various requests to write" when this share open with that v
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
 _CHILD = re.compile(
     r"^(?P<name>.+?): (?P<size>\d+) conversations?"
-    r"(?: about (?P<keywords>.*?))?"
+    r"(?: on various subjects)?(?:,? (?:about|among them) (?P<keywords>.*?))?"
     rf'(?:\. {DESCRIPTION_TYPICAL}: "(?P<quote>.*)")?$',
     re.DOTALL,
 )
