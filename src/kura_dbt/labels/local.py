@@ -757,14 +757,14 @@ def _diffuse_kind(level: _Level, c: int, texts: Sequence[str], top: Sequence[Key
         for k, w in level.weight[c].items()
         if k in level.eligible[c] and not level.words[k] <= SOFT_WORDS
     ]
-    users = [user_words(t).casefold() for t in texts if t]
+    users = [user_words(t) for t in texts if t]
     if max(shares, default=0.0) >= DIFFUSE_COVERAGE or len(users) * DIFFUSE_COVERAGE <= 1:
         return None  # a phrase speaks for enough of them; or too few to tell
     phrases = [level.surface[k].casefold() for k in top[:3]]
-    covered = sum(any(p in u for p in phrases) for u in users)
+    covered = sum(any(p in u.casefold() for p in phrases) for u in users)
     if covered >= 2 * DIFFUSE_COVERAGE * len(users):
         return None
-    firsts = [split_sentences(user_words(t))[:1] for t in texts if t]
+    firsts = [split_sentences(u)[:1] for u in users]
     forms = Counter(request_form(first[0]) for first in firsts if first)
     n = max(len(firsts), 1)
     if forms["question"] >= QUESTION_SHARE * n:

@@ -143,11 +143,7 @@ def _do_then_one_word(tokens: list[Any]) -> str | None:
     do, last = tokens[1], tokens[-1]
     if do.lemma_ != "do" or do.tag_ not in _FINITE or not last.is_alpha:
         return None
-    from lemminflect import getInflection
-
-    tag = {"VBD": "VBD", "VBZ": "VBZ"}.get(do.tag_, "VB")
-    forms = getInflection(last.lower_, tag=tag, inflect_oov=True) if tag != "VB" else ()
-    changed = {last.i: str(forms[0]) if forms else last.lower_}
+    changed = {last.i: _inflect(last.lower_, _tense(do), last.lower_)}
     return f"{_verb_for(tokens[:1], do)} {_render(tokens[:1] + tokens[2:], changed)}"
 
 
@@ -160,7 +156,7 @@ def _agreement(tokens: list[Any]) -> dict[int, str]:
         if t.dep_ != "nsubj" or verb.i < t.i or verb not in tokens:
             continue
         if t.lower_ in {"you", "u"} and verb.tag_ == "VBP":
-            changed[verb.i] = _inflect(verb, "VBZ")
+            changed[verb.i] = _inflect(verb.lemma_, "VBZ", verb.text)
         elif t.lower_ == "i" and verb.lower_ in {"am", "'m", "’m", "was"}:
             changed[verb.i] = "were" if verb.lower_ == "was" else "are"
     return changed
@@ -212,10 +208,10 @@ def _move_aux(aux: Any, span: list[Any], tokens: list[Any], order: list[Any]) ->
     negated = [t for t in tokens if t.i == aux.i + 1 and t.dep_ == "neg"]
     if aux.lemma_ == "do" and not negated:
         verb = aux.head
-        tag = {"VBD": "VBD", "VBZ": "VBZ"}.get(aux.tag_, "VB")
+        tag = _tense(aux)
         if tag == "VB" and new_subject == "the assistant":
             tag = "VBZ"
-        return {verb.i: _inflect(verb, tag)} if verb.i > span[-1].i else {}
+        return {verb.i: _inflect(verb.lemma_, tag, verb.text)} if verb.i > span[-1].i else {}
     order.append(aux)
     order.extend(negated)
     changed = {t.i: "not" for t in negated}
@@ -224,13 +220,21 @@ def _move_aux(aux: Any, span: list[Any], tokens: list[Any], order: list[Any]) ->
     return changed
 
 
-def _inflect(verb: Any, tag: str) -> str:
+def _tense(do: Any) -> str:
+    """The verb form "do" gives the verb it helps: "did" past, "does" third person, else the
+    base form."""
+    return {"VBD": "VBD", "VBZ": "VBZ"}.get(do.tag_, "VB")
+
+
+def _inflect(lemma: str, tag: str, fallback: str) -> str:
+    """``lemma`` in the form ``tag`` (lemminflect's tables; its rules for a word they lack),
+    or ``fallback``."""
     if tag == "VB":
-        return str(verb.lemma_)
+        return lemma
     from lemminflect import getInflection
 
-    forms = getInflection(verb.lemma_, tag=tag)
-    return str(forms[0]) if forms else str(verb.text)
+    forms = getInflection(lemma, tag=tag, inflect_oov=True)
+    return str(forms[0]) if forms else fallback
 
 
 def _verb_for(lead: list[Any], aux: Any) -> str:
