@@ -262,6 +262,8 @@ def score_set(
         "conversations": len(assigned),
         "scored_of": len(conversations),
         "ours": name_accuracy(names, assigned, truth, embed),
+        # clusters the labeller found no subject in (kura_dbt.labels.local: "Various ...")
+        "various": sum(n.startswith("Various ") for n in names.values()),
     }
     for label, stop in (("ctfidf_default", None), ("ctfidf_english_stop", "english")):
         result[label] = name_accuracy(ctfidf_names(docs, assigned, stop), assigned, truth, embed)
@@ -295,6 +297,7 @@ def print_result(r: dict[str, Any]) -> None:
             f"a candidate of the labeller's fits (the best choice among them): "
             f"{c['any_candidate']:.1%} top-1; in clusters of no majority label: {c['mixed']:.1%}"
         )
+    print(f'clusters named "Various ..." (no subject in common): {r["various"]}')
     print("sample (ours | c-TF-IDF, English stop words):")
     for ours, ctf in r["sample"]:
         print(f"  {ours} | {ctf}")

@@ -15,7 +15,7 @@ children's "name: description" texts are still understood, for callers that pass
 a parent is named from its children's phrases, weighted by their sizes.) A cluster with
 no subject in common (no phrase speaks for 15 % of its conversations, nor its best three for
 30 %: on real chat logs, groups of unrelated questions) does not take the phrase nearest its
-vague centroid ("Innovation" for 60 questions, two of which say it): its name says what its
+vague centroid ("Innovation" for 60 questions, few of which say it): its name says what its
 requests do and lists two of its phrases as examples ("Various questions: Japanese,
 alphabet"; "Various requests to write: ..."), and its description says "on various subjects".
 Names are unique
@@ -160,7 +160,7 @@ _TEMPLATE_OPENING = re.compile(
 DESCRIPTION_TYPICAL = "Most typical"
 # A cluster none of whose phrases (but filler and time words) is used by this share of its
 # conversations has no subject in common (real chat logs: 350 OpenAssistant prompts at the
-# default granularity; on banking77 and SGD every cluster has a phrase used by 29 % or more):
+# default granularity; on banking77 and SGD no cluster is below it, benchmarks/name_quality.py):
 # its name says so, and what its requests do ("Various questions: ..."), before its phrases.
 DIFFUSE_COVERAGE = 0.15
 QUESTION_SHARE = 0.5  # "Various questions" when at least this share are questions
