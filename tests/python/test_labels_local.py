@@ -462,3 +462,31 @@ def test_a_child_with_no_subject_is_read_in_a_parents_texts():
         ("Various questions: tea, Rome", 20, ["tea", "Rome"]),
         ("Bus", 15, ["bus", "ticket"]),
     ]
+
+
+def test_a_quoted_sentence_opening_does_not_capitalise_a_phrase():
+    """A word capitalised only because it opens a quoted request ('The user asks: "Imagine
+    ..."') is written in lower case in names and keywords; a name (OpenAssistant) read
+    "Various requests: theory, Imagine"."""
+    subjects = ["a tree", "a cloud", "a river", "a lighthouse", "a mountain", "a city", "a fox"]
+    cluster = [f'The user asks: "Imagine you are {s}. Write a poem about it."' for s in subjects]
+    other = [f'The user asks: "How do I cook {s} pasta?"' for s in ("fresh", "dry", "green")]
+    label = _label([cluster, other], semantic=False)[0]
+    assert "imagine" in label.keywords, label
+    assert "Imagine" not in label.keywords and "Imagine" not in label.name[1:], label
+
+
+def test_a_name_read_from_one_users_words_writes_each_word_as_most_users_do():
+    """A name that two phrases make together is one user's span ("act like an ai"); its
+    words are written as most users write them ("act like an AI")."""
+    cluster = [
+        'The user asks: "Can you act like an ai that lost its memory?"',
+        'The user asks: "please act like an ai from the future"',
+        'The user asks: "now act like an ai in a spaceship"',
+        'The user asks: "Is AI dangerous? What would AI do in a spaceship?"',
+        'The user asks: "What would an AI say to an AI researcher?"',
+    ]
+    other = [f'The user asks: "How do I cook {s} pasta?"' for s in ("fresh", "dry", "green")]
+    label = _label([cluster, other])[0]
+    assert " ai" not in f" {label.name}", label
+    assert "AI" in label.name, label

@@ -274,6 +274,8 @@ class _Level:
     total: dict[Key, float] = field(default_factory=dict)
 
     loose: list[set[Key]] = field(default_factory=list)  # eligible but for their frequency
+    # a one-word phrase's usual way of writing, by its words in lower case (:meth:`cased`)
+    _single: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.loose:
@@ -324,6 +326,15 @@ class _Level:
         scored.sort(key=lambda mk: (-mk[0], len(mk[1]), self.surface[mk[1]]))
         return [k for _, k in scored]
 
+    def cased(self, text: str) -> str:
+        """``text`` (words as one user wrote them) with each word that is a phrase of the
+        level written as most users write it ("act like an ai" -> "act like an AI")."""
+        if not self._single:
+            self._single = {
+                s.casefold(): s for k, s in self.surface.items() if len(k) == 1 and " " not in s
+            }
+        return " ".join(self._single.get(w.casefold(), w) for w in text.split())
+
 
 class ClassTfidfLabeller(Labeller):
     """Names clusters with their most distinctive phrases, a parent with its children's; the
@@ -331,8 +342,10 @@ class ClassTfidfLabeller(Labeller):
 
     name = "local"
     # 3: names chosen by meaning among phrases and pairs of them; parents named from their
-    # own conversations; 4: a cluster with no subject in common is "Various questions: ..."
-    version = "4"
+    # own conversations; 4: a cluster with no subject in common is "Various questions: ...";
+    # 5: a word capitalised only by a quoted sentence opening, or written so in one user's
+    # span, is written as most users write it
+    version = "5"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
@@ -500,7 +513,8 @@ class ClassTfidfLabeller(Labeller):
                 if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
                     spans[span] += 1
             if spans:
-                out.append(([a, b], min(spans.items(), key=lambda kv: (-kv[1], kv[0]))[0]))
+                span = min(spans.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+                out.append(([a, b], level.cased(span)))
         # a list only of phrases that different conversations use (a parent's topics: "SQL
         # query, Python script"); phrases used together are read together, above
         users = [t.casefold() for t in texts[:200] if t]
@@ -878,7 +892,8 @@ def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
     false (a phrase, not a text) every word keeps its case."""
     clauses = []
     for sentence in _SENTENCE.split(_REDACTION_MARKER.sub(";", text)):
-        for n_clause, piece in enumerate(_CLAUSE.split(sentence)):
+        opening = sentences  # the sentence's first word is still to come (after any quote)
+        for piece in _CLAUSE.split(sentence):
             toks: list[_Token] = []
             for m in _TOKEN.finditer(piece):
                 raw = m.group().replace("’", "'")
@@ -886,8 +901,9 @@ def _clauses(text: str, sentences: bool = True) -> list[list[_Token]]:
                 if lower.endswith("'s"):
                     raw, lower = raw[:-2], lower[:-2]
                 surface = raw
-                if sentences and n_clause == 0 and not toks and raw[1:] == raw[1:].lower():
+                if opening and raw[1:] == raw[1:].lower():
                     surface = lower
+                opening = False
                 toks.append(_Token(raw=raw, lower=lower, kind=_kind(lower), surface=surface))
             if toks:
                 clauses.append(toks)
