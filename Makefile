@@ -65,8 +65,12 @@ typecheck: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# two pytest-xdist workers, each taking whole test files: most of the suite's time is dbt
+# parsing and running one model at a time on one core (TEST_WORKERS=0: one process)
+TEST_WORKERS ?= 2
 test: install browser lint typecheck docs
-	$(BIN)/pytest tests/python tests/dbt tests/snowflake tests/browser tests/docs
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile \
+		tests/python tests/dbt tests/snowflake tests/browser tests/docs
 
 # offline Snowflake tests (dbt parse/compile, fakesnow build, Snowpark local testing, kura stage)
 test-snowflake: install

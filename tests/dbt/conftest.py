@@ -62,8 +62,20 @@ def run_dbt(
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_deps(tmp_path_factory) -> None:
-    target = tmp_path_factory.mktemp("deps")
-    run_dbt(["deps", "--quiet"], target / "deps.duckdb", target)
+    """`dbt deps` once per test run: with several pytest-xdist workers (`make test`), the first
+    installs the package and the others wait for it, never replacing it under a running build."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        target = tmp_path_factory.mktemp("deps")
+        run_dbt(["deps", "--quiet"], target / "deps.duckdb", target)
+        return
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of a run
+    with FileLock(str(shared / "dbt_deps.lock")):
+        done = shared / "dbt_deps.done"
+        if not done.exists():
+            run_dbt(["deps", "--quiet"], shared / "deps.duckdb", shared / "deps")
+            done.touch()
 
 
 # the demo, built once per session: tests/docs imports this fixture too, and pytest caches a

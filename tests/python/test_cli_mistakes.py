@@ -24,7 +24,9 @@ def marts(tmp_path_factory) -> Path:
 
 
 def _run(args: list[str], **kwargs) -> tuple[int, str]:
-    result = CliRunner().invoke(app, args, terminal_width=100, **kwargs)
+    # a terminal wide enough that rich wraps no path (a long temporary folder split a word)
+    env = {"COLUMNS": "2000", **kwargs.pop("env", {})}
+    result = CliRunner().invoke(app, args, terminal_width=100, env=env, **kwargs)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"kura {' '.join(args)} raised {result.exception!r}")
     return result.exit_code, _plain(result.output)

@@ -198,8 +198,12 @@ def test_max_points_caps_the_map_and_the_search(tmp_path):
 
 
 def _one_line(output: str) -> str:
-    """What the CLI printed as one line: rich wraps long lines (and the error box) at 80."""
+    """What the CLI printed as one line, without rich's error box."""
     return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+# a terminal wide enough that rich wraps no path (a long temporary folder would split a word)
+WIDE = {"COLUMNS": "2000"}
 
 
 # ---- bidi controls: shown, never obeyed ------------------------------------------------------
@@ -275,7 +279,7 @@ def test_kura_commands_before_any_build_say_what_to_run(tmp_path, name):
     command = [name] if name == "tree" else [name, "--out", str(tmp_path / "r.html")]
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
-    result = CliRunner().invoke(app, [*command, "--db", str(empty)])
+    result = CliRunner().invoke(app, [*command, "--db", str(empty)], env=WIDE)
     text = _one_line(result.output)
     assert result.exit_code == 2, result.output  # a usage error, as typer reports them
     assert isinstance(result.exception, SystemExit), result.exception
@@ -285,11 +289,13 @@ def test_kura_commands_before_any_build_say_what_to_run(tmp_path, name):
     # half a build (kura__clusters only): the sentence names the table that is missing
     with duckdb.connect(str(empty)) as con:
         con.execute("create table kura__clusters as select 'L0-0' as cluster_id")
-    half = CliRunner().invoke(app, [*command, "--db", str(empty)])
+    half = CliRunner().invoke(app, [*command, "--db", str(empty)], env=WIDE)
     assert half.exit_code == 2, half.output
     assert "has no table main.kura__conversations" in _one_line(half.output), half.output
     # another schema: the same sentence, naming it
-    other = CliRunner().invoke(app, [*command, "--db", str(empty), "--schema", "analytics"])
+    other = CliRunner().invoke(
+        app, [*command, "--db", str(empty), "--schema", "analytics"], env=WIDE
+    )
     assert other.exit_code == 2 and "no table analytics.kura__clusters" in _one_line(other.output)
 
 
