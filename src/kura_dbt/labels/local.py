@@ -402,24 +402,9 @@ class ClassTfidfLabeller(Labeller):
         embedded."""
         children = _parse_children(texts_per_cluster)
         if children is None:
-            level = self._member_level(texts_per_cluster)
-            picks = [self._pick_member_phrases(level, c) for c in range(len(sizes))]
-            typical = [
-                _typical([central, *texts])
-                for central, texts in zip(central_texts, texts_per_cluster, strict=True)
-            ]
-            heads = self._semantic_names(level, picks, texts_per_cluster, centroids)
-            topical = [
-                [k for k in chosen if not level.words[k] <= SOFT_WORDS] for _, chosen in picks
-            ]
-            diffuse = [
-                _diffuse_kind(level, c, texts, topical[c])
-                for c, texts in enumerate(texts_per_cluster)
-            ]
-            for c, kind in enumerate(diffuse):
-                if kind is not None:  # its phrases are examples, listed
-                    picks[c] = (topical[c][:2], picks[c][1])
-                    heads[c] = (1, None)
+            level, picks, typical, heads, diffuse = self._member_names(
+                texts_per_cluster, central_texts, centroids
+            )
         else:
             diffuse = [None] * len(sizes)
             level = self._children_level(children)
@@ -435,30 +420,75 @@ class ClassTfidfLabeller(Labeller):
             level,
             heads,
         )
-        labels = []
-        for c, (name, size) in enumerate(zip(names, sizes, strict=True)):
-            in_name = name_parts[c]
-            kind = diffuse[c]
-            if kind is not None:
-                name = f"{kind}: {_render(level, in_name, None) if in_name else name}"
-            keywords = [level.surface[k] for k in in_name]
-            words = {w for k in in_name for w in level.words[k]}
-            for key in picks[c][1]:
-                if len(keywords) >= self.n_keywords:
-                    break
-                if not level.words[key] & words:
-                    keywords.append(level.surface[key])
-                    words |= level.words[key]
-            noun = "conversation" if size == 1 else "conversations"
-            description = f"{size} {noun}" + (" on various subjects" if kind else "")
-            if keywords:
-                description += (", among them " if kind else " about ") + ", ".join(keywords)
-            example = typical[c]
-            if example and self.quote_example:
-                quote = _shorten(example, self.max_description_chars)
-                description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
-            labels.append(ClusterLabel(name=name, description=description, keywords=keywords))
-        return labels
+        return [
+            self._described(
+                level, names[c], size, name_parts[c], picks[c][1], diffuse[c], typical[c]
+            )
+            for c, size in enumerate(sizes)
+        ]
+
+    def _member_names(
+        self,
+        texts_per_cluster: Sequence[Sequence[str]],
+        central_texts: Sequence[str | None],
+        centroids: Sequence[np.ndarray] | None,
+    ) -> tuple[
+        _Level,
+        list[tuple[list[Key], list[Key]]],
+        list[str | None],
+        list[tuple[int, str | None]],
+        list[str | None],
+    ]:
+        """Base clusters (or parents named from their conversations): the level's phrases, each
+        cluster's (name phrases, other phrases), typical text, name head and, for a cluster with
+        no subject in common, its kind ("Various questions"), whose phrases are then examples."""
+        level = self._member_level(texts_per_cluster)
+        picks = [self._pick_member_phrases(level, c) for c in range(len(texts_per_cluster))]
+        typical = [
+            _typical([central, *texts])
+            for central, texts in zip(central_texts, texts_per_cluster, strict=True)
+        ]
+        heads = self._semantic_names(level, picks, texts_per_cluster, centroids)
+        topical = [[k for k in chosen if not level.words[k] <= SOFT_WORDS] for _, chosen in picks]
+        diffuse = [
+            _diffuse_kind(level, c, texts, topical[c]) for c, texts in enumerate(texts_per_cluster)
+        ]
+        for c, kind in enumerate(diffuse):
+            if kind is not None:  # its phrases are examples, listed
+                picks[c] = (topical[c][:2], picks[c][1])
+                heads[c] = (1, None)
+        return level, picks, typical, heads, diffuse
+
+    def _described(
+        self,
+        level: _Level,
+        name: str,
+        size: int,
+        in_name: Sequence[Key],
+        others: Sequence[Key],
+        kind: str | None,
+        example: str | None,
+    ) -> ClusterLabel:
+        """A cluster's label: its name (after its kind, for a cluster of various subjects),
+        keywords (the name's phrases, then others with no word of theirs) and description."""
+        if kind is not None:
+            name = f"{kind}: {_render(level, in_name, None) if in_name else name}"
+        keywords = [level.surface[k] for k in in_name]
+        words = {w for k in in_name for w in level.words[k]}
+        for key in others:
+            if len(keywords) >= self.n_keywords:
+                break
+            if not level.words[key] & words:
+                keywords.append(level.surface[key])
+                words |= level.words[key]
+        noun = "conversation" if size == 1 else "conversations"
+        description = f"{size} {noun}" + (" on various subjects" if kind else "")
+        if keywords:
+            description += (", among them " if kind else " about ") + ", ".join(keywords)
+        if example and self.quote_example:
+            quote = _shorten(example, self.max_description_chars)
+            description += f'. {DESCRIPTION_TYPICAL}: "{quote}"'
+        return ClusterLabel(name=name, description=description, keywords=keywords)
 
     def _semantic_names(
         self,
