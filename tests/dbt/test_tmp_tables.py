@@ -11,6 +11,7 @@ each a copy of the rows computed. kura's post-hook `kura.drop_python_tmp_tables`
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -37,32 +38,37 @@ def relations(db: Path) -> set[tuple[str, str, str]]:
 
 
 def test_rebuilds_leave_no_temporary_tables(demo_db, query, tmp_path):
+    # on a copy of the session's demo: the tables it adds must not reach the other tests
+    with duckdb.connect(str(demo_db)) as con:
+        con.execute("checkpoint")
+    db = tmp_path / "kura.duckdb"
+    shutil.copy(demo_db, db)
     # builds so far (the demo fixture, perhaps test_build's rerun) left nothing behind
-    built = relations(demo_db)
+    built = relations(db)
     assert not {r for r in built if LEFTOVER.search(r[2])}, "leftovers after the first build(s)"
 
     # leftovers of builds made before the fix, and a user's table that only looks like one
-    with duckdb.connect(str(demo_db)) as con:
+    with duckdb.connect(str(db)) as con:
         for name in STALE:
             model = name.split("__dbt_tmp")[0]
             con.execute(f"create table main.{name} as select * from main_kura_private.{model}")
         con.execute(f"create table main.{DECOY} as select 1 as note")
-    before = counts(demo_db)
-    summaries = query(demo_db, "select * from kura__summaries order by conversation_id")
+    before = counts(db)
+    summaries = query(db, "select * from kura__summaries order by conversation_id")
     embedded_sql = "select max(embedded_at), count(distinct conversation_id) from kura__embeddings"
-    embedded = query(demo_db, embedded_sql)
+    embedded = query(db, embedded_sql)
 
     # one more build: the incremental Python models run incrementally and write their temp tables
-    run_dbt(["build"], demo_db, tmp_path / "target")
+    run_dbt(["build"], db, tmp_path / "target")
 
-    after = relations(demo_db)
+    after = relations(db)
     leftovers = sorted(".".join(r) for r in after if LEFTOVER.search(r[2]))
     assert leftovers == [], f"dbt left temporary tables behind: {leftovers}"
     # nothing added or lost: the same relations as after the first build, plus the user's table
-    catalog = query(demo_db, "select current_database()")[0][0]
+    catalog = query(db, "select current_database()")[0][0]
     assert after == built | {(catalog, "main", DECOY)}
     # the kura tables are still right, and nothing was summarised or embedded again
-    assert counts(demo_db) == before
-    assert query(demo_db, "select * from kura__summaries order by conversation_id") == summaries
-    assert query(demo_db, embedded_sql) == embedded
+    assert counts(db) == before
+    assert query(db, "select * from kura__summaries order by conversation_id") == summaries
+    assert query(db, embedded_sql) == embedded
     assert embedded[0][1] == before["kura__embeddings"] == 500
