@@ -490,3 +490,24 @@ def test_a_name_read_from_one_users_words_writes_each_word_as_most_users_do():
     label = _label([cluster, other])[0]
     assert " ai" not in f" {label.name}", label
     assert "AI" in label.name, label
+
+
+def test_a_cluster_of_various_subjects_lists_subjects_not_verbs_or_adjectives():
+    """Its examples are what the questions are about: the words most of them share here are
+    a verb ("happen") and an adjective ("bad"), each in three of 23, before two subjects in
+    two; OpenAssistant's read "Various requests: theory, imagine" and "Various questions:
+    bad, claim"."""
+    shared = [
+        "What would happen if the Moon were bad cheese?",
+        "What would happen to bees if flowers were bad?",
+        "Would it happen that bad bees leave the Moon?",
+    ]
+    cluster = _asks(_SUBJECTLESS_QUESTIONS + shared)
+    labels = ClassTfidfLabeller(semantic=False).label(
+        [cluster, _asks(_BUS)], [cluster[0], _BUS[0]], [len(cluster), len(_BUS)]
+    )
+    name = labels[0].name
+    assert name.startswith("Various questions: "), name
+    examples = name.removeprefix("Various questions: ").split(", ")
+    assert len(examples) == 2 and not {"happen", "bad"} & set(examples), name
+    assert not {"happen", "bad"} & set(labels[0].keywords), labels[0]

@@ -165,6 +165,7 @@ DESCRIPTION_TYPICAL = "Most typical"
 DIFFUSE_COVERAGE = 0.15
 QUESTION_SHARE = 0.5  # "Various questions" when at least this share are questions
 VERB_SHARE = 0.3  # "Various requests to write" when this share open with that verb
+SUBJECT_TEXTS = 200  # texts of a cluster of various subjects whose words are tagged
 # A parent is named from its children's "name: description" (``names_from_children``); the
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
 _CHILD = re.compile(
@@ -345,7 +346,7 @@ class ClassTfidfLabeller(Labeller):
     # own conversations; 4: a cluster with no subject in common is "Various questions: ...";
     # 5: a word capitalised only by a quoted sentence opening, or written so in one user's
     # span, is written as most users write it
-    version = "5"
+    version = "6"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
@@ -454,8 +455,9 @@ class ClassTfidfLabeller(Labeller):
             _diffuse_kind(level, c, texts, topical[c]) for c, texts in enumerate(texts_per_cluster)
         ]
         for c, kind in enumerate(diffuse):
-            if kind is not None:  # its phrases are examples, listed
-                picks[c] = (topical[c][:2], picks[c][1])
+            if kind is not None:  # its phrases are examples of subjects, listed
+                subjects = _subjects(level, topical[c], texts_per_cluster[c]) or topical[c]
+                picks[c] = (subjects[:2], subjects)
                 heads[c] = (1, None)
         return level, picks, typical, heads, diffuse
 
@@ -816,6 +818,33 @@ def _diffuse_kind(level: _Level, c: int, texts: Sequence[str], top: Sequence[Key
     verbs = [(count, verb) for verb, count in forms.items() if verb not in (None, "question")]
     count, verb = max(verbs, default=(0, ""))
     return f"Various requests to {verb}" if count >= VERB_SHARE * n else "Various requests"
+
+
+def _subjects(level: _Level, keys: Sequence[Key], texts: Sequence[str]) -> list[Key]:
+    """Of ``keys``, the phrases that name a subject as the cluster's users write them: the
+    phrase's last word is tagged a noun or a proper noun in at least half of its uses in
+    the first ``SUBJECT_TEXTS`` of ``texts`` (spaCy's tagger, in the offline detector's
+    pipeline), or is never found there. "Various questions: bad, claim" lists no adjective,
+    "Various requests: theory, imagine" no verb. All of ``keys`` without the pipeline."""
+    from kura_dbt.summaries.questions import spacy_pipeline
+
+    nlp = spacy_pipeline()
+    if nlp is None or not keys:
+        return list(keys)
+    users = [user_words(t) for t in texts[:SUBJECT_TEXTS] if t]
+    nouns: Counter[str] = Counter()
+    uses: Counter[str] = Counter()
+    for doc in nlp.pipe(users, disable=["parser", "ner", "lemmatizer"]):
+        for token in doc:
+            word = token.text.casefold()
+            uses[word] += 1
+            nouns[word] += token.pos_ in ("NOUN", "PROPN")
+    out = []
+    for key in keys:
+        last = level.surface[key].split()[-1].casefold()
+        if not uses[last] or 2 * nouns[last] >= uses[last]:
+            out.append(key)
+    return out
 
 
 @dataclass

@@ -55,7 +55,7 @@ _CACHE: LruCache[bytes, str | None] = LruCache(20_000)
 
 
 @functools.cache
-def _pipeline() -> Any:
+def spacy_pipeline() -> Any:
     """The offline detector's spaCy pipeline, or None without the ``local`` extra (it brings
     lemminflect too)."""
     try:
@@ -75,7 +75,7 @@ def question_task(sentence: str) -> str | None:
     held = _CACHE.get_many([key])
     if key in held:
         return held[key]
-    nlp = _pipeline()
+    nlp = spacy_pipeline()
     task = None
     if nlp is not None:
         asked = sentence.rstrip().endswith("?")
