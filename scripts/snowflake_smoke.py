@@ -66,12 +66,15 @@ PROCEDURE_SQL = (
     "end_time_range_start => dateadd('hour', -6, current_timestamp()), result_limit => 10000)) "
     "where query_text ilike '%__dbt_sp AS PROCEDURE%' order by start_time desc"
 )
+RELABEL_SQL = (
+    "select count(*), count(replacement), count(score), count_if(error is not null) from {relation}"
+)
 USAGE_SQL = (
     "select stage, coalesce(sum(llm_calls), 0), coalesce(sum(prompt_tokens), 0), "
     "count_if(cost_usd > 0) from {relation} group by stage order by stage"
 )
 ALL_SQL = (PACKAGES_SQL, *SAMPLE_SQL, TABLE_SQL, COLUMN_SQL, STAGE_SQL, SHARE_SQL, PARKED_SQL)
-ALL_SQL += (PROCEDURE_SQL, USAGE_SQL)
+ALL_SQL += (PROCEDURE_SQL, RELABEL_SQL, USAGE_SQL)
 
 
 # ---------------------------------------------------------------- checks on rows
@@ -153,6 +156,18 @@ def check_procedures(stage: str, rows: Sequence[Row]) -> list[str]:
         detail += f"{'yes' if imports else 'NO'}, {status.lower()}"
         out.append(line(runtime and imports and status == "SUCCESS", f"procedure {model}", detail))
     return out
+
+
+def check_relabels(rows: Sequence[Row] | None) -> str:
+    """``rows``: [(withheld cluster texts remade, changed by AI_REDACT, scored, failed)] of
+    int_kura__privacy_relabels (None: the table is not there). Every one must have been
+    answered: AI_REDACT and AI_COMPLETE on the account, not our stand-ins."""
+    check = "withheld cluster texts made again"
+    if rows is None:
+        return line(False, check, "no int_kura__privacy_relabels: the Cortex model did not run")
+    total, changed, scored, failed = (int(v or 0) for v in rows[0])
+    detail = f"{total} withheld, {changed} changed by AI_REDACT, {scored} scored, {failed} failed"
+    return line(failed == 0 and scored == changed, check, detail)
 
 
 def check_costs(rows: Sequence[Row]) -> str:
@@ -250,6 +265,10 @@ def step_first(account: Account, state: Path) -> list[str]:
             rows = account.rows(SHARE_SQL.format(column=column, relation=relation))
             out.append(check_share(check, rows, sample))
     out.append(check_parked({t: account.parked(t) for t in STATE_TABLES}))
+    relabels = account.relation("int_kura__privacy_relabels")
+    out.append(
+        check_relabels(account.rows(RELABEL_SQL.format(relation=relabels)) if relabels else None)
+    )
     out.extend(check_procedures(account.stage, account.rows(PROCEDURE_SQL)))
     usage = account.usage()
     state.write_text(json.dumps([list(map(str, r)) for r in usage]))

@@ -13,7 +13,9 @@ pipeline; an LLM auditor's calls for the new texts run under the budget caps and
 in ``kura__llm_usage`` (stage ``privacy_relabel``).
 
 Incremental, keyed by the withheld text's hash: a text is remade once per auditor, model,
-prompt version and detector version.
+prompt version and detector version. With the Cortex auditor the table is
+models/cortex/int_kura__privacy_relabels.sql: Snowflake's AI_REDACT finds the details
+(``detector_version`` :data:`CORTEX_DETECTOR`) and AI_COMPLETE scores the new text.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ RELABEL_SCHEMA: dict[str, str] = {
 }
 
 CLUSTER_KINDS = ("cluster_name", "cluster_description", "cluster_keywords")
+# detector_version of the rows models/cortex/int_kura__privacy_relabels.sql writes (the Cortex
+# auditor's relabels: Snowflake's AI_REDACT finds the details)
+CORTEX_DETECTOR = "ai_redact"
 
 
 def relabel_withheld(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
@@ -58,7 +63,8 @@ def relabel_withheld(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     has views ``texts`` (int_kura__privacy_texts) and ``audit`` (int_kura__privacy_audit)."""
     settings = Settings.from_config(config)
     min_score = settings.privacy_min_score
-    if settings.auditor == "cortex" or min_score <= 1:  # Cortex audits in SQL; 1 shows all
+    # Cortex: models/cortex/int_kura__privacy_relabels.sql in place of this; 1 shows all
+    if settings.auditor == "cortex" or min_score <= 1:
         return typed_frame([], RELABEL_SCHEMA)
     from kura_dbt.audit import build_auditor
     from kura_dbt.audit.offline import detector_version

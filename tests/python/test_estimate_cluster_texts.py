@@ -174,3 +174,52 @@ def test_the_cluster_bound_holds_for_each_clusterer():
         settings = Settings.from_config({"seed": 1, "max_top_clusters": 3, **config})
         made = len(discover(ids, X, texts, settings).hierarchy)
         assert 0 < made <= clusters_at_most(settings, len(X)), (config, made)
+
+
+def test_with_the_cortex_auditor_every_withheld_cluster_text_is_a_relabel_at_most(tmp_path, server):
+    """On Snowflake AI_REDACT decides in the build which withheld texts change
+    (models/cortex/int_kura__privacy_relabels.sql), so each withheld cluster text not remade
+    yet by Cortex is a call at most, and none is certain; one remade already is not counted."""
+    from kura_dbt.audit.estimate import CORTEX_MODEL, audit_request_of, estimate_audits
+    from kura_dbt.commands.estimate import _ConnectionReader, settings_from_vars
+    from kura_dbt.parking import RetryPolicy
+    from kura_dbt.privacy_relabel import CORTEX_DETECTOR
+    from kura_dbt.summaries.cortex import audit_request
+
+    db = tmp_path / "kura.duckdb"
+    _estimate_state(db)
+    shown = _shown()
+    audited = shown[shown["text"].isin([WITHHELD, NOTHING, SHOWN])]
+    state = build(pipeline.audit_new, None, _config(server, max_retries=0), texts=audited)
+    version = audit_request()["prompt_version"]
+    state = state.assign(auditor="cortex", model=CORTEX_MODEL, prompt_version=version)
+    done = pd.DataFrame(  # WITHHELD remade by an earlier build
+        {
+            "text_hash": [text_hash(WITHHELD)],
+            "error": [None],
+            "auditor": ["cortex"],
+            "model": [CORTEX_MODEL],
+            "prompt_version": [version],
+            "detector_version": [CORTEX_DETECTOR],
+        }
+    )
+    _write(db, int_kura__privacy_texts=shown, int_kura__privacy_audit=state)
+    variables = {"kura__auditor": "auto", "kura__progress": False}
+    auditor = audit_request_of(settings_from_vars(variables), variables, snowflake=True)
+    assert auditor.name == "cortex"
+
+    def estimate(relabels: bool) -> dict:
+        with duckdb.connect(str(db), read_only=True) as con:
+            reader = _ConnectionReader(con, "", "main_kura_private.int_kura__privacy_audit")
+            reader.views = {"texts": "main_kura_private.int_kura__privacy_texts"}
+            if relabels:
+                reader.views["relabels"] = "main_kura_private.int_kura__privacy_relabels"
+            policy = RetryPolicy.of(settings_from_vars(variables))
+            return estimate_audits(reader, auditor, policy, 0, min_score=3)
+
+    now = estimate(relabels=False)  # WITHHELD, NOTHING (withheld), PENDING (may be)
+    assert (now["texts"], now["relabels"], now["relabels_at_most"]) == (2, 0, 3)
+    assert (now["calls"], now["calls_at_most"]) == (2, 2 + 3)
+    _write(db, int_kura__privacy_relabels=done)
+    later = estimate(relabels=True)
+    assert (later["relabels"], later["relabels_at_most"]) == (0, 2)

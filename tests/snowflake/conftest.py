@@ -23,7 +23,7 @@ PYTHON_MODELS = [
     "int_kura__map_points",
     "int_kura__classification_state",
     "int_kura__privacy_audit",  # off on Snowflake by default: the Cortex auditor replaces it
-    "int_kura__privacy_relabels",  # empty with the Cortex auditor (it scores in SQL)
+    "int_kura__privacy_relabels",  # likewise: the Cortex auditor's SQL model replaces it
 ]
 assert set(PYTHON_MODELS) == {p.stem for p in (REPO / "python_models").glob("*.py")}
 

@@ -93,3 +93,52 @@ def test_the_cortex_auditor_scores_each_text_once_from_the_documented_answer(
         f"select count(*) from {AUDIT} where audited_at > '{first}'",
     )[0][0]
     assert new == 1
+
+
+RELABELS = "kura_kura_private.int_kura__privacy_relabels"
+
+
+def _relabel(project) -> tuple[bool, str]:
+    return dbt(
+        project,
+        "run",
+        "--select",
+        "+kura__summaries",
+        "int_kura__privacy_texts",
+        "int_kura__privacy_audit",
+        "int_kura__privacy_relabels",
+        "--vars",
+        json.dumps({"kura__auditor": "cortex", "kura__llm_max_calls": None}),
+    )
+
+
+def test_a_withheld_cluster_name_is_made_again_by_ai_redact_and_scored_by_cortex(
+    tmp_path, fakesnow_server, sample_seeds
+):
+    """models/cortex/int_kura__privacy_relabels.sql: the withheld name goes through AI_REDACT
+    (the stand-in replaces an e-mail address with [EMAIL], the placeholder Snowflake documents:
+    tests/fixtures/cortex/ai_redact.json) and the new text through AI_COMPLETE with the audit's
+    prompt; a name AI_REDACT leaves as it is stays withheld without a call; a rerun sends
+    nothing. What only a real account shows: what AI_REDACT finds in a cluster name."""
+    database = "KURA_RELABEL"
+    project = _project(tmp_path, sample_seeds, database)
+    names = [
+        ("L0-0000", "Write to kelly.moore@example.org"),
+        ("L0-0001", "Mail ops@intranet"),  # no domain the stand-in reads: left as it is
+        ("L0-0002", "Plan bus trips"),
+    ]
+    _hierarchy(fakesnow_server, database, names)
+    _relabel(project)
+    query = (
+        "select replacement, score, error, auditor, detector_version, prompt_tokens, llm_calls "
+        f"from {RELABELS} order by llm_calls desc"
+    )
+    rows = _rows(fakesnow_server, database, query)
+    assert rows == [
+        ("Write to [EMAIL]", 5, None, "cortex", "ai_redact", USAGE["prompt_tokens"], 1),
+        (None, None, None, "cortex", "ai_redact", None, 0),
+    ]
+    first = _rows(fakesnow_server, database, f"select max(relabelled_at) from {RELABELS}")[0][0]
+    _relabel(project)
+    again = f"select count(*) from {RELABELS} where relabelled_at > '{first}'"
+    assert _rows(fakesnow_server, database, again)[0][0] == 0

@@ -80,6 +80,13 @@ def test_shares_parked_rows_costs_and_a_second_build():
     assert smoke.check_no_new_calls(first, again) == (
         "FAIL  second build makes no new calls: summaries +3 calls"
     )
+    assert smoke.check_relabels([(2, 1, 1, 0)]) == (
+        "ok    withheld cluster texts made again: 2 withheld, 1 changed by AI_REDACT, "
+        "1 scored, 0 failed"
+    )
+    assert smoke.check_relabels([(0, 0, 0, 0)]).startswith("ok")
+    assert smoke.check_relabels([(2, 1, 0, 1)]).startswith("FAIL")
+    assert smoke.check_relabels(None).startswith("FAIL")
     listed = [("kura_stage/kura_dbt.zip", 233217, "md5", "date")]
     assert smoke.check_stage("DB.S.kura_stage", listed).startswith("ok")
     assert smoke.check_stage("DB.S.kura_stage", []).startswith("FAIL")

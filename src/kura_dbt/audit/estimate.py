@@ -185,10 +185,9 @@ def estimate_audits(
 
 
 def _relabelled(auditor: Any, min_score: int) -> bool:
-    """Whether ``int_kura__privacy_relabels`` remakes the withheld cluster texts (as
-    :func:`kura_dbt.privacy_relabel.relabel_withheld`: not with Cortex, which audits in SQL,
-    nor when ``kura__privacy_min_score`` 1 withholds nothing)."""
-    return auditor.name != "cortex" and min_score > 1
+    """Whether ``int_kura__privacy_relabels`` remakes the withheld cluster texts: not when
+    ``kura__privacy_min_score`` 1 withholds nothing."""
+    return min_score > 1
 
 
 def _relabels(
@@ -200,15 +199,17 @@ def _relabels(
     :func:`kura_dbt.sql.withheld_cluster_texts`); the others remake a cluster text pending
     audit in ``todo``, should the same build withhold it. Only texts in which the offline
     detector finds something to remove are remade (:func:`kura_dbt.privacy_relabel.
-    without_details`)."""
+    without_details`); with Cortex, AI_REDACT decides in the build, so every one of them is
+    a call at most (the withheld text's length for the new text's)."""
     frame = pd.DataFrame(columns=["kind", "text", "certain"])
     texts = warehouse.views.get("texts")
     if not texts or not _relabelled(auditor, min_score):
         return frame.astype({"certain": bool})
     from kura_dbt.audit.offline import detector_version
     from kura_dbt.incremental import text_hash
-    from kura_dbt.privacy_relabel import without_details
+    from kura_dbt.privacy_relabel import CORTEX_DETECTOR, without_details
 
+    cortex = auditor.name == "cortex"
     withheld = _no_texts()
     if warehouse.state is not None:
         query = sql.withheld_cluster_texts(
@@ -217,7 +218,7 @@ def _relabels(
             warehouse.views.get("relabels"),
             min_score,
             auditor,
-            detector_version(),
+            CORTEX_DETECTOR if cortex else detector_version(),
             CLUSTER_KINDS,
         )
         withheld = warehouse.query(query)
@@ -225,10 +226,13 @@ def _relabels(
         todo["kind"].isin(CLUSTER_KINDS) & ~todo["text_hash"].isin(set(withheld["text_hash"]))
     ]
     candidates = pd.concat(
-        [withheld.assign(certain=True), pending.assign(certain=False)], ignore_index=True
+        [withheld.assign(certain=not cortex), pending.assign(certain=False)], ignore_index=True
     )
     if candidates.empty:
         return frame.astype({"certain": bool})
+    if cortex:
+        out = candidates[["kind", "text", "certain"]].drop_duplicates("text")
+        return out.astype({"certain": bool}).reset_index(drop=True)
     candidates["remade"] = without_details([str(t) for t in candidates["text"]])
     moved = candidates[candidates["remade"] != candidates["text"]].copy()
     moved["hash"] = [text_hash(t) for t in moved["remade"]]
