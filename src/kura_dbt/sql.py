@@ -384,6 +384,15 @@ def label_completion_per_call(state: str, cluster: str, labeller: str) -> str:
     )
 
 
+def cortex_name_completion_per_call(names: str) -> str:
+    """``mean``: completion tokens per answered call of ``int_kura__cortex_cluster_names``
+    (NULL when none was answered)."""
+    return (
+        f"select avg(completion_tokens) * 1.0 as mean from {names} "
+        "where error is null and completion_tokens > 0"
+    )
+
+
 def mean_summary_length(summaries: str) -> str:
     """``mean``: characters of a summary in ``kura__summaries`` (NULL when there is none)."""
     return f"select avg(length(summary)) as mean from {summaries} where summary is not null"

@@ -183,3 +183,48 @@ def test_without_a_rediscovery_only_public_labels_may_be_asked_for(tmp_path):
     assert "public labels (at most)" in shown and "kura__embeddings (local" in shown
     local = _estimate(db, {**same, "kura__labeller": "local", "kura__max_top_clusters": 3})
     assert (local["labeller"]["calls_at_most"], local["labeller"]["cost_usd_at_most"]) == (0, 0.0)
+
+
+def test_the_cortex_labellers_tokens_come_from_the_prompt_its_model_builds(tmp_path):
+    """With kura__labeller: cortex, a re-discovery's names are estimated from the prompt
+    models/cortex/int_kura__cortex_cluster_names.sql builds (its example and contrast bounds
+    read from the model's SQL here, so the two cannot drift apart), and the completion tokens
+    from the Cortex names stored before."""
+    from pathlib import Path
+
+    from kura_dbt.labels import estimate as le
+
+    from .test_estimate_cluster_texts import _taxonomy_db, _write
+
+    model = (
+        Path(__file__).resolve().parents[2] / "models/cortex/int_kura__cortex_cluster_names.sql"
+    ).read_text()
+    assert f"left(summaries.summary, {le.CORTEX_EXAMPLE_CHARS})" in model
+    assert f"floor(members / {le.CORTEX_BASE_EXAMPLES}))) < {le.CORTEX_BASE_EXAMPLES}" in model
+    assert f"where position <= {le.CORTEX_PARENT_EXAMPLES}" in model
+    assert f"where position <= {le.CORTEX_CONTRAST}" in model
+    assert "'\\n</inside_examples>\\n<outside_examples>\\n'" in model
+    short, cut = le.cortex_name_tokens(100)[0], le.cortex_name_tokens(400)[0]
+    assert short < cut == le.cortex_name_tokens(4000)[0]  # a summary counts to the cut
+
+    db, _ = _taxonomy_db(tmp_path)
+    variables = {
+        "kura__seed": 7,
+        "kura__max_top_clusters": 3,  # another setting than the discovery's: re-discovers
+        "kura__rediscover_min_conversations": 1,
+        "kura__labeller": "cortex",
+        "kura__llm_input_cost_per_mtok": 2.0,
+        "kura__llm_output_cost_per_mtok": 8.0,
+    }
+    labels = _estimate(db, variables)["labeller"]
+    assert labels["labeller"] == "cortex" and labels["rediscover"] == "yes"
+    assert labels["calls_at_most"] == labels["names_at_most"] > 0
+    assert labels["grouping_calls_at_most"] == labels["public_labels_at_most"] == 0
+    names, low, high = labels["names_at_most"], le.cortex_name_tokens(1), le.cortex_name_tokens(400)
+    assert names * min(low) <= labels["prompt_tokens_at_most"] <= names * max(high)
+    assert not labels["completion_from_history"] and labels["cost_usd_at_most"] > 0
+
+    answered = pd.DataFrame({"completion_tokens": [30, 50, 999], "error": [None, None, "x"]})
+    _write(db, int_kura__cortex_cluster_names=answered)
+    again = _estimate(db, variables)["labeller"]
+    assert again["completion_from_history"] and again["completion_per_call"] == 40.0

@@ -174,7 +174,14 @@ def estimate(
         summarised = result["calls"] if llm_of(summariser) else result["conversations"]
         cluster_state = tables.get("int_kura__cluster_state")
         taxonomy = _taxonomy(texts, cluster_state, settings, result)
-        labels = _labels(warehouse, cluster_state, settings, variables or {}, snowflake, taxonomy)
+        labels = _labels(
+            warehouse,
+            cluster_state,
+            settings,
+            variables or {},
+            (snowflake, tables.get("int_kura__cortex_cluster_names")),
+            taxonomy,
+        )
         vectors = _ConnectionReader(con, transcripts, tables.get("kura__embeddings"))
         vectors.views = {"summaries": warehouse.state} if warehouse.state else {}
         embeddings = estimate_embeddings(
@@ -244,22 +251,28 @@ def _labels(
     state: str | None,
     settings: Any,
     variables: Mapping[str, Any],
-    snowflake: bool,
+    target: tuple[bool, str | None],
     taxonomy: Any,
 ) -> dict[str, Any]:
     """The labeller's part (:func:`kura_dbt.labels.estimate.estimate_labels`), with the
-    current parents, the mean summary and the completion tokens of the names stored before."""
+    current parents, the mean summary and the completion tokens of the names stored before
+    (Cortex's in ``int_kura__cortex_cluster_names``). ``target``: whether it is Snowflake, and
+    that table if there is one."""
     from kura_dbt.audit.estimate import CORTEX_MODEL
     from kura_dbt.labels import LABELLERS
     from kura_dbt.labels.estimate import estimate_labels
     from kura_dbt.taxonomy import state as st
 
+    snowflake, cortex_names = target
     name = _backend(LABELLERS, settings.labeller, snowflake)
     parents, history = 0, None
     if state is not None:
         levels = reader.query(sql.current_clusters(state, ["level"], st.CLUSTER))["level"]
         parents = int((levels.astype(int) > 0).sum())
         mean = reader.query(sql.label_completion_per_call(state, st.CLUSTER, name))["mean"][0]
+        history = None if mean is None or mean != mean else float(mean)
+    if name == "cortex" and cortex_names is not None:
+        mean = reader.query(sql.cortex_name_completion_per_call(cortex_names))["mean"][0]
         history = None if mean is None or mean != mean else float(mean)
     chars = None
     if reader.state is not None:
@@ -406,8 +419,8 @@ def _print_labels(labels: dict[str, Any]) -> None:
     console.print(table)
     if labels["labeller"] == "cortex":
         console.print(
-            "Cortex names clusters in SQL (int_kura__cortex_cluster_names): tokens are "
-            "not estimated."
+            "Cortex names clusters in SQL (int_kura__cortex_cluster_names): tokens from the "
+            "prompts it builds; AI_COMPLETE's usage answer may count more (the response schema)."
         )
 
 

@@ -28,7 +28,13 @@ tokens the mean of the names stored before, or :data:`DEFAULT_LABEL_COMPLETION_T
 
 The Cortex labeller (``cortex``) asks AI_COMPLETE in SQL for a name per cluster whose label
 key it has not answered: at most one per cluster of a re-discovery (the parents' grouping is
-local). The local labeller makes no call.
+local). Its prompt tokens are those of the prompt models/cortex/int_kura__cortex_cluster_names.sql
+builds (:func:`cortex_name_prompt`): the labeller's system prompt, at most
+``CORTEX_BASE_EXAMPLES`` summaries cut at ``CORTEX_EXAMPLE_CHARS`` (as long as the mean
+summary) or ``CORTEX_PARENT_EXAMPLES`` children's "name: description", and at most
+``CORTEX_CONTRAST`` siblings' names; AI_COMPLETE's own usage answer may count more (the
+response format's schema). Completion tokens: the mean of the Cortex names stored before, or
+:data:`DEFAULT_LABEL_COMPLETION_TOKENS`. The local labeller makes no call.
 """
 
 from __future__ import annotations
@@ -53,6 +59,11 @@ __all__ = [
 # two-sentence description in JSON (the proposals and assignments are shorter or alike)
 DEFAULT_LABEL_COMPLETION_TOKENS = 60
 DEFAULT_SUMMARY_CHARS = 200  # a summary's characters before any is stored
+# what models/cortex/int_kura__cortex_cluster_names.sql puts in one prompt, at most
+CORTEX_EXAMPLE_CHARS = 400  # left(summaries.summary, 400)
+CORTEX_BASE_EXAMPLES = 15  # summaries of a base cluster
+CORTEX_PARENT_EXAMPLES = 20  # children of a parent
+CORTEX_CONTRAST = 10  # siblings' names
 
 
 @dataclass(frozen=True)
@@ -144,21 +155,24 @@ def estimate_labels(
         "completion_per_call": None,
         "completion_from_history": False,
     }
-    if name == "cortex":  # a name per cluster, in SQL; the grouping is the local one
-        out["names_at_most"] = calls.names + calls.parents
-        out["calls_at_most"] = out["names_at_most"]
-        return out
-    if name != "openai":  # the local labeller: nothing is sent
+    if name not in ("openai", "cortex"):  # the local labeller: nothing is sent
         return out
     out["names_at_most"] = calls.names + calls.parents
-    out["grouping_calls_at_most"] = calls.proposals + calls.deduplications + calls.assignments
-    out["public_labels_at_most"] = public.get(taxonomy.rediscover, current_parents)
-    tokens = _PromptTokens(settings, llm, summary_chars)
     per_call = history or DEFAULT_LABEL_COMPLETION_TOKENS
-    out["calls_at_most"] = (
-        out["names_at_most"] + out["grouping_calls_at_most"] + out["public_labels_at_most"]
-    )
-    out["prompt_tokens_at_most"] = tokens.of(calls) + out["public_labels_at_most"] * tokens.public
+    if name == "cortex":  # a name per cluster, in SQL; the grouping is the local one
+        out["calls_at_most"] = out["names_at_most"]
+        base, parent = cortex_name_tokens(summary_chars)
+        out["prompt_tokens_at_most"] = calls.names * base + calls.parents * parent
+    else:
+        out["grouping_calls_at_most"] = calls.proposals + calls.deduplications
+        out["grouping_calls_at_most"] += calls.assignments
+        out["public_labels_at_most"] = public.get(taxonomy.rediscover, current_parents)
+        tokens = _PromptTokens(settings, llm, summary_chars)
+        out["calls_at_most"] = (
+            out["names_at_most"] + out["grouping_calls_at_most"] + out["public_labels_at_most"]
+        )
+        public_tokens = out["public_labels_at_most"] * tokens.public
+        out["prompt_tokens_at_most"] = tokens.of(calls) + public_tokens
     out["completion_tokens_at_most"] = int(round(out["calls_at_most"] * per_call))
     out["cost_usd_at_most"] = llm.cost(
         out["prompt_tokens_at_most"], out["completion_tokens_at_most"]
@@ -166,6 +180,39 @@ def estimate_labels(
     out["completion_per_call"] = float(per_call)
     out["completion_from_history"] = history is not None
     return out
+
+
+def cortex_name_prompt(examples: list[str], contrast: list[str]) -> str:
+    """The prompt models/cortex/int_kura__cortex_cluster_names.sql sends for one cluster:
+    ``examples`` its lines ("- summary", or a child's "- name: description"), ``contrast`` its
+    siblings' ("- name")."""
+    from kura_dbt.summaries.cortex import label_request
+
+    return (
+        label_request()["system_prompt"]
+        + "\n\n<inside_examples>\n"
+        + "\n".join(examples)
+        + "\n</inside_examples>\n<outside_examples>\n"
+        + "\n".join(contrast)
+        + "\n</outside_examples>"
+    )
+
+
+def cortex_name_tokens(summary_chars: float | None) -> tuple[int, int]:
+    """The prompt tokens of one Cortex name, at most: of a base cluster (summaries as long as
+    ``summary_chars``, cut as the model cuts them) and of a parent (children's names and
+    descriptions as long as :data:`kura_dbt.audit.estimate.DEFAULT_CLUSTER_TEXT_CHARS`)."""
+    from kura_dbt.audit.estimate import DEFAULT_CLUSTER_TEXT_CHARS
+    from kura_dbt.llm import approx_tokens
+
+    chars = DEFAULT_SUMMARY_CHARS if summary_chars is None else summary_chars
+    summary = "- " + "x" * min(CORTEX_EXAMPLE_CHARS, max(1, int(round(chars))))
+    name = int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_name"])
+    child = "- " + "x" * name + ": " + "x" * int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_description"])
+    contrast = ["- " + "x" * name] * CORTEX_CONTRAST
+    base = approx_tokens(cortex_name_prompt([summary] * CORTEX_BASE_EXAMPLES, contrast))
+    parent = approx_tokens(cortex_name_prompt([child] * CORTEX_PARENT_EXAMPLES, contrast))
+    return base, parent
 
 
 class _PromptTokens:
