@@ -43,7 +43,8 @@ def _hierarchy(server: dict[str, Any], database: str, rows: list[tuple[str, str]
             )
 
 
-def _audit(project, *extra: str) -> tuple[bool, str]:
+def _audit(project, *models: str) -> tuple[bool, str]:
+    """The summaries, the texts they show and their audit by Cortex (then ``models``)."""
     return dbt(
         project,
         "run",
@@ -51,9 +52,9 @@ def _audit(project, *extra: str) -> tuple[bool, str]:
         "+kura__summaries",
         "int_kura__privacy_texts",
         "int_kura__privacy_audit",
+        *models,
         "--vars",
         json.dumps({"kura__auditor": "cortex", "kura__llm_max_calls": None}),
-        *extra,
     )
 
 
@@ -98,20 +99,6 @@ def test_the_cortex_auditor_scores_each_text_once_from_the_documented_answer(
 RELABELS = "kura_kura_private.int_kura__privacy_relabels"
 
 
-def _relabel(project) -> tuple[bool, str]:
-    return dbt(
-        project,
-        "run",
-        "--select",
-        "+kura__summaries",
-        "int_kura__privacy_texts",
-        "int_kura__privacy_audit",
-        "int_kura__privacy_relabels",
-        "--vars",
-        json.dumps({"kura__auditor": "cortex", "kura__llm_max_calls": None}),
-    )
-
-
 def test_a_withheld_cluster_name_is_made_again_by_ai_redact_and_scored_by_cortex(
     tmp_path, fakesnow_server, sample_seeds
 ):
@@ -128,7 +115,7 @@ def test_a_withheld_cluster_name_is_made_again_by_ai_redact_and_scored_by_cortex
         ("L0-0002", "Plan bus trips"),
     ]
     _hierarchy(fakesnow_server, database, names)
-    _relabel(project)
+    _audit(project, "int_kura__privacy_relabels")
     query = (
         "select replacement, score, error, auditor, detector_version, prompt_tokens, llm_calls "
         f"from {RELABELS} order by llm_calls desc"
@@ -139,6 +126,6 @@ def test_a_withheld_cluster_name_is_made_again_by_ai_redact_and_scored_by_cortex
         (None, None, None, "cortex", "ai_redact", None, 0),
     ]
     first = _rows(fakesnow_server, database, f"select max(relabelled_at) from {RELABELS}")[0][0]
-    _relabel(project)
+    _audit(project, "int_kura__privacy_relabels")
     again = f"select count(*) from {RELABELS} where relabelled_at > '{first}'"
     assert _rows(fakesnow_server, database, again)[0][0] == 0
