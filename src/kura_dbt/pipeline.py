@@ -35,6 +35,7 @@ from kura_dbt.projection import PROJECTORS
 from kura_dbt.projection.map import MAP_SCHEMA, update_map
 from kura_dbt.settings import Settings, setting
 from kura_dbt.summaries import SUMMARISERS, Message
+from kura_dbt.summaries.cortex import CortexSummaries
 from kura_dbt.tables import (
     EMBEDDING_SCHEMA,
     EMBEDDING_STATE_COLUMNS,
@@ -124,7 +125,10 @@ def summarise_new(warehouse: WarehouseReader, config: Config) -> pd.DataFrame:
 
 
 def pending_summaries(
-    warehouse: WarehouseReader, summariser: Any, policy: RetryPolicy | None = None
+    warehouse: WarehouseReader,
+    summariser: Any,
+    policy: RetryPolicy | None = None,
+    transcript: bool = False,
 ) -> pd.DataFrame:
     """The conversations the next :func:`summarise_new` sends to ``summariser``, selected in
     SQL: a join of ``transcripts`` with the model's previous state on the content hash,
@@ -132,13 +136,15 @@ def pending_summaries(
     (the last attempt has an error) or ``other model or prompt version``; ``previous_error``:
     a retry of a row that failed before (see :mod:`kura_dbt.failures`); ``previous_attempts``:
     the runs that already sent it for the same input key. A row parked for that key
-    (:mod:`kura_dbt.parking`) is left out unless ``policy.retry_gave_up``. Sorted by id."""
+    (:mod:`kura_dbt.parking`) is left out unless ``policy.retry_gave_up``. Sorted by id.
+    ``transcript``: with the transcript's text (``kura estimate`` of the Cortex model)."""
     policy = policy or RetryPolicy()
     transcripts, state = warehouse.views["transcripts"], warehouse.state
     known = state_columns(warehouse, state)
-    todo = warehouse.query(
-        sql.pending_summaries(transcripts, state, summariser, known, policy.retry_gave_up)
+    query = sql.pending_summaries(
+        transcripts, state, summariser, known, policy.retry_gave_up, transcript
     )
+    todo = warehouse.query(query)
     return todo.sort_values("conversation_id").reset_index(drop=True)
 
 
@@ -175,21 +181,27 @@ def estimate_summaries(
     }
     llm = llm_of(summariser)
     draft = getattr(summariser, "_draft", None)
-    if llm is None or draft is None:  # a local summariser: nothing is sent, nothing is spent
-        return out
-    from kura_dbt.summaries.openai import SYSTEM_PROMPT
-
     per_call = completion_per_call or DEFAULT_SUMMARY_COMPLETION_TOKENS
-    answer_model = getattr(summariser, "_answer_model", None)
-    overhead = approx_tokens(SYSTEM_PROMPT)
-    if answer_model is not None:
-        overhead += request_overhead_tokens(answer_model, llm.mode)
-    for record in todo.itertuples(index=False):
-        _, _, prompt = draft(record.conversation_id, parse_messages(record.messages_json))
-        if prompt is None:
-            continue
-        out["calls"] += 1
-        out["prompt_tokens"] += overhead + approx_tokens(prompt)
+    if isinstance(summariser, CortexSummaries) and llm is not None:  # the prompt, in SQL
+        prompts = [summariser.prompt(str(t or "")) for t in todo.get("transcript", [])]
+        out["calls"] = sum(p is not None for p in prompts)
+        overhead = summariser.overhead_tokens
+        out["prompt_tokens"] = sum(overhead + approx_tokens(p) for p in prompts if p is not None)
+    elif llm is None or draft is None:  # a local summariser: nothing is sent, nothing is spent
+        return out
+    else:
+        from kura_dbt.summaries.openai import SYSTEM_PROMPT
+
+        answer_model = getattr(summariser, "_answer_model", None)
+        overhead = approx_tokens(SYSTEM_PROMPT)
+        if answer_model is not None:
+            overhead += request_overhead_tokens(answer_model, llm.mode)
+        for record in todo.itertuples(index=False):
+            _, _, prompt = draft(record.conversation_id, parse_messages(record.messages_json))
+            if prompt is None:
+                continue
+            out["calls"] += 1
+            out["prompt_tokens"] += overhead + approx_tokens(prompt)
     out["completion_per_call"] = float(per_call)
     out["completion_tokens"] = int(round(out["calls"] * per_call))
     out["cost_usd"] = llm.cost(out["prompt_tokens"], out["completion_tokens"])

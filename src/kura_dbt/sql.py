@@ -242,18 +242,18 @@ def pending_summaries(
     summariser: Summariser,
     columns: set[str],
     retry_gave_up: bool,
+    transcript: bool = False,
 ) -> str:
     """The conversations of ``transcripts`` to summarise, with ``reason``, ``previous_error``
     and ``previous_attempts`` (see :func:`kura_dbt.pipeline.pending_summaries`); ``columns``:
-    the state table's columns (read with :func:`no_rows`)."""
+    the state table's columns (read with :func:`no_rows`); ``transcript``: with the
+    transcript's text too (what the Cortex model sends)."""
+    selected = _TRANSCRIPT_COLUMNS + (", t.transcript" if transcript else "")
     if state is None:
-        return (
-            f"select {_TRANSCRIPT_COLUMNS}, 'new' as reason, 0 as previous_attempts "
-            f"from {transcripts} as t"
-        )
+        return f"select {selected}, 'new' as reason, 0 as previous_attempts from {transcripts} as t"
     key = summary_key("f", summariser) + " and f.content_hash = t.content_hash"
     return (
-        f"select {_TRANSCRIPT_COLUMNS}, f.error as previous_error, case "
+        f"select {selected}, f.error as previous_error, case "
         "when f.conversation_id is null then 'new' "
         "when f.content_hash is distinct from t.content_hash then 'changed' "
         "when f.error is not null then 'failed' "

@@ -250,6 +250,7 @@ def _estimate_state(path) -> None:
     from .test_failures import _transcripts
 
     transcripts = _transcripts({c: f"Question {c} about buses." for c in "abcd"})
+    transcripts["transcript"] = [f"user: Question {c} about buses." for c in "abcd"]
     state = summarise(transcripts[transcripts["conversation_id"] != "d"], None, {})
     failed = {"b": (1, False), "c": (3, True)}
     for cid, (attempts, gave_up) in failed.items():
@@ -301,10 +302,13 @@ def test_estimate_counts_retries_and_not_parked_rows_from_duckdb_and_snowflake(t
                 f"select * from src.main_kura_private.{table}"
             )
         duck.execute("detach src")
-        snow = CliRunner().invoke(
-            app, ["estimate", "--profile", "kura", "--profiles-dir", str(tmp_path), "--json"]
-        )
+        profile = ["estimate", "--profile", "kura", "--profiles-dir", str(tmp_path), "--json"]
+        snow = CliRunner().invoke(app, [*profile, "--vars", '{"kura__summariser": "local"}'])
+        cortex = CliRunner().invoke(app, profile)  # auto: Cortex on Snowflake
     assert snow.exit_code == 0, snow.output
+    assert cortex.exit_code == 0, cortex.output
+    by_cortex = json.loads(cortex.output)  # none was summarised by Cortex: all four are sent
+    assert (by_cortex["summariser"], by_cortex["calls"], by_cortex["parked"]) == ("cortex", 4, 0)
     snowflake = json.loads(snow.output)
     audits = snowflake.pop("privacy_audit"), result.pop("privacy_audit")
     labels = snowflake.pop("labeller"), result.pop("labeller")  # cortex there, local here

@@ -23,8 +23,8 @@ be withheld; clusters that survive keep their names, so a real one sends fewer.
 
 The local auditor makes no call: 0 calls, 0 tokens, $0 (the texts are still counted). The
 Cortex auditor (var ``kura__auditor: cortex``, the default on a Snowflake target) is estimated
-from its prompt as models/cortex/int_kura__privacy_audit.sql sends it; AI_COMPLETE's own usage
-answer may count more (the response format's schema).
+from its prompt as models/cortex/int_kura__privacy_audit.sql sends it, and its response format's
+schema (:func:`kura_dbt.summaries.cortex.schema_tokens`).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def audit_request_of(settings: Any, variables: Mapping[str, Any], snowflake: boo
     name = AUDITORS.key(name)
     llm = settings.llm_settings()
     if name == "cortex":
-        from kura_dbt.summaries.cortex import audit_request
+        from kura_dbt.summaries.cortex import audit_request, schema_tokens
 
         request = audit_request()
         limit = int(request["max_text_chars"])
@@ -100,7 +100,7 @@ def audit_request_of(settings: Any, variables: Mapping[str, Any], snowflake: boo
             str(variables.get("kura__cortex_model") or CORTEX_MODEL),
             request["prompt_version"],
             lambda kind, text: f"<{kind}>\n{text[:limit]}\n</{kind}>",
-            approx_tokens(request["system_prompt"] + "\n\n"),
+            approx_tokens(request["system_prompt"] + "\n\n") + schema_tokens(request),
             llm,
         )
     if name == "openai":

@@ -43,6 +43,7 @@ from kura_dbt.commands import (
     parse_vars,
     require_db,
 )
+from kura_dbt.summaries.cortex import CortexSummaries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +146,6 @@ def estimate(
     from kura_dbt.embeddings.estimate import estimate_embeddings
     from kura_dbt.parking import RetryPolicy
     from kura_dbt.report.data import connect
-    from kura_dbt.summaries import SUMMARISERS
 
     con = connect(require_db(source) if isinstance(source, Path) else source)
     try:
@@ -158,13 +158,15 @@ def estimate(
             )
         transcripts = tables["int_kura__transcripts"]
         warehouse = _ConnectionReader(con, transcripts, tables.get("kura__summaries"))
-        summariser = SUMMARISERS.build(settings.summariser, settings)
-        todo = pipeline.pending_summaries(warehouse, summariser, RetryPolicy.of(settings))
+        snowflake = bool(getattr(source, "is_snowflake", False))
+        summariser = _summariser(settings, variables or {}, snowflake)
+        cortex = isinstance(summariser, CortexSummaries)
+        policy = RetryPolicy.of(settings)
+        todo = pipeline.pending_summaries(warehouse, summariser, policy, transcript=cortex)
         history = pipeline._completion_history(warehouse, summariser)
         result = pipeline.estimate_summaries(todo, summariser, history)
         result["conversations_in"] = int(warehouse.query(sql.count_rows(transcripts))["n"][0])
         result["parked"] = pipeline.parked_summaries(warehouse, summariser)
-        snowflake = bool(getattr(source, "is_snowflake", False))
         auditor = audit_request_of(settings, variables or {}, snowflake)
         texts = _ConnectionReader(con, transcripts, tables.get("int_kura__privacy_audit"))
         shown = tables.get("int_kura__privacy_texts")  # a view: none before the first build
@@ -236,6 +238,18 @@ def _taxonomy(
         ).empty
     added = int(summaries["by_reason"].get("new", 0))
     return forecast(settings, last, has_taxonomy, int(summaries["conversations"]), added)
+
+
+def _summariser(settings: Any, variables: Mapping[str, Any], snowflake: bool) -> Any:
+    """The summariser as the build resolves var ``kura__summariser``: the Python backend, or
+    for ``cortex`` (``auto`` on Snowflake) what models/cortex/kura__summaries.sql sends."""
+    from kura_dbt.audit.estimate import CORTEX_MODEL
+    from kura_dbt.summaries import SUMMARISERS
+
+    if _backend(SUMMARISERS, settings.summariser, snowflake) == "cortex":
+        model = str(variables.get("kura__cortex_model") or CORTEX_MODEL)
+        return CortexSummaries(model, settings.llm_settings(), settings.extra_facets)
+    return SUMMARISERS.build(settings.summariser, settings)
 
 
 def _backend(registry: Any, name: str, snowflake: bool) -> str:
@@ -420,7 +434,7 @@ def _print_labels(labels: dict[str, Any]) -> None:
     if labels["labeller"] == "cortex":
         console.print(
             "Cortex names clusters in SQL (int_kura__cortex_cluster_names): tokens from the "
-            "prompts it builds; AI_COMPLETE's usage answer may count more (the response schema)."
+            "prompts it builds and the answer's schema."
         )
 
 

@@ -32,9 +32,9 @@ local). Its prompt tokens are those of the prompt models/cortex/int_kura__cortex
 builds (:func:`cortex_name_prompt`): the labeller's system prompt, at most
 ``CORTEX_BASE_EXAMPLES`` summaries cut at ``CORTEX_EXAMPLE_CHARS`` (as long as the mean
 summary) or ``CORTEX_PARENT_EXAMPLES`` children's "name: description", and at most
-``CORTEX_CONTRAST`` siblings' names; AI_COMPLETE's own usage answer may count more (the
-response format's schema). Completion tokens: the mean of the Cortex names stored before, or
-:data:`DEFAULT_LABEL_COMPLETION_TOKENS`. The local labeller makes no call.
+``CORTEX_CONTRAST`` siblings' names, and the response format's schema
+(:func:`kura_dbt.summaries.cortex.schema_tokens`). Completion tokens: the mean of the Cortex
+names stored before, or :data:`DEFAULT_LABEL_COMPLETION_TOKENS`. The local labeller makes no call.
 """
 
 from __future__ import annotations
@@ -210,9 +210,12 @@ def cortex_name_tokens(summary_chars: float | None) -> tuple[int, int]:
     name = int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_name"])
     child = "- " + "x" * name + ": " + "x" * int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_description"])
     contrast = ["- " + "x" * name] * CORTEX_CONTRAST
+    from kura_dbt.summaries.cortex import label_request, schema_tokens
+
+    schema = schema_tokens(label_request())
     base = approx_tokens(cortex_name_prompt([summary] * CORTEX_BASE_EXAMPLES, contrast))
     parent = approx_tokens(cortex_name_prompt([child] * CORTEX_PARENT_EXAMPLES, contrast))
-    return base, parent
+    return schema + base, schema + parent
 
 
 class _PromptTokens:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kura_dbt.llm import fit_to_budget
@@ -118,6 +119,46 @@ def summary_request(extra_facets: Any = None) -> dict[str, Any]:
             PROMPT_VERSION, SYSTEM_PROMPT, response_format, TRUNCATION_MARKER
         ),
     }
+
+
+def schema_tokens(request: Mapping[str, Any]) -> int:
+    """The tokens of a request's response format (its JSON schema), which ``kura estimate``
+    counts as input of every call, as it counts the schema instructor adds for an OpenAI
+    backend (whether Cortex bills them, only a real account's usage answer shows)."""
+    from kura_dbt.llm import approx_tokens
+
+    return approx_tokens(json.dumps(request["response_format"]))
+
+
+@dataclass(frozen=True)
+class CortexSummaries:
+    """What models/cortex/kura__summaries.sql sends, for ``kura estimate``: its state key
+    (``name``, ``model``, ``prompt_version``, as the model writes them), the LLM settings whose
+    prices and caps apply (``settings``), and each conversation's prompt (:meth:`prompt`)."""
+
+    model: str
+    settings: Any  # kura_dbt.llm.LLMSettings
+    extra_facets: Any = None
+    name: str = "cortex"
+
+    @property
+    def prompt_version(self) -> str:
+        return str(summary_request(self.extra_facets)["prompt_version"])
+
+    @property
+    def overhead_tokens(self) -> int:
+        """The response format's tokens, on top of each prompt (:func:`schema_tokens`)."""
+        return schema_tokens(summary_request(self.extra_facets))
+
+    def prompt(self, transcript: str) -> str | None:
+        """The prompt the model sends for ``transcript`` (int_kura__transcripts.transcript),
+        cut as it cuts it; None for a conversation without text (no call)."""
+        if not transcript:
+            return None
+        request = summary_request(self.extra_facets)
+        budget = self.settings.max_transcript_tokens
+        cut, _ = fit_to_budget(transcript, budget, request["truncation_marker"])
+        return f"{request['system_prompt']}\n\n<transcript>\n{cut}\n</transcript>"
 
 
 def label_request() -> dict[str, Any]:
