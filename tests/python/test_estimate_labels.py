@@ -228,3 +228,41 @@ def test_the_cortex_labellers_tokens_come_from_the_prompt_its_model_builds(tmp_p
     _write(db, int_kura__cortex_cluster_names=answered)
     again = _estimate(db, variables)["labeller"]
     assert again["completion_from_history"] and again["completion_per_call"] == 40.0
+
+
+def test_the_cortex_embedder_makes_one_call_per_text_it_has_not_embedded(tmp_path, server):
+    """models/cortex/kura__embeddings.sql embeds each text with AI_EMBED: the estimate selects
+    the texts with the same rule, keyed on cortex and its model (a text Cortex embedded with
+    this model is not sent; one embedded by another embedder is), one call each, the same
+    tokens as the openai estimate counts for them. It said 0 ("not estimated here")."""
+    from .test_estimate_cluster_texts import _write
+
+    variables = _vars(server)
+    summaries = summarise(_transcripts(_texts()), None, _config(variables))
+    db = _db(tmp_path, summaries)
+    texts = _estimate(db, variables)["embeddings"]  # openai: all 120 texts, in 4 requests
+    cortex_vars = {**variables, "kura__embedder": "cortex"}
+    cortex = _estimate(db, cortex_vars)["embeddings"]
+    assert (cortex["embedder"], cortex["model"]) == ("cortex", "snowflake-arctic-embed-m-v1.5")
+    assert (cortex["texts"], cortex["calls"]) == (N, N)
+    assert cortex["prompt_tokens"] == texts["prompt_tokens"] and cortex["cost_usd"] > 0
+
+    from kura_dbt.sql import embedded_text
+
+    with duckdb.connect(str(db)) as con:  # ten embedded by Cortex already, ten by openai
+        hashed = con.execute(
+            f"select conversation_id, md5({embedded_text('request', 's')}) "
+            "from main_kura_private.kura__summaries as s order by 1 limit 20"
+        ).fetchall()
+    done = pd.DataFrame(
+        {
+            "conversation_id": [c for c, _ in hashed],
+            "text_hash": [h for _, h in hashed],
+            "embedder": ["cortex"] * 10 + ["openai"] * 10,
+            "model": ["snowflake-arctic-embed-m-v1.5"] * 10 + ["text-embedding-3-small"] * 10,
+            "error": [None] * 20,
+        }
+    )
+    _write(db, kura__embeddings=done)
+    later = _estimate(db, cortex_vars)["embeddings"]
+    assert (later["texts"], later["calls"]) == (N - 10, N - 10)

@@ -193,6 +193,7 @@ def estimate(
             [str(c) for c in todo["conversation_id"]],
             summarised,
             variables or {},
+            _embedded_column(settings, summariser),
         )
         audit = estimate_audits(
             texts,
@@ -250,6 +251,14 @@ def _summariser(settings: Any, variables: Mapping[str, Any], snowflake: bool) ->
         model = str(variables.get("kura__cortex_model") or CORTEX_MODEL)
         return CortexSummaries(model, settings.llm_settings(), settings.extra_facets)
     return SUMMARISERS.build(settings.summariser, settings)
+
+
+def _embedded_column(settings: Any, summariser: Any) -> str:
+    """The summaries' column the build embeds: ``auto`` is the request after the local
+    summariser, the summary after an LLM one (Cortex's too, as its model resolves it)."""
+    if settings.embedding_text.strip().lower() == "auto":
+        return "request" if summariser.name == "local" else "summary"
+    return str(settings.embedded_column())
 
 
 def _backend(registry: Any, name: str, snowflake: bool) -> str:
@@ -418,7 +427,7 @@ def _print_embeddings(vectors: dict[str, Any]) -> None:
     )
     console.print(table)
     if vectors["embedder"] == "cortex":
-        console.print("The Cortex embedder runs in SQL on Snowflake: not estimated here.")
+        console.print("Cortex: one AI_EMBED call per text, in SQL on Snowflake.")
 
 
 def _print_labels(labels: dict[str, Any]) -> None:
