@@ -37,11 +37,14 @@ def _db(tmp_path, summarised_by: dict[str, str]):
         content = transcripts.loc[transcripts["conversation_id"] == cid, "content_hash"].item()
         version = cortex.prompt_version if backend == "cortex" else "local-v4"
         model = "llama3.1-70b" if backend == "cortex" else "kura-local-extractive"
-        rows.append((cid, content, "A summary.", backend, model, version, None, 150, 1))
+        rows.append(
+            (cid, content, "A summary.", "A request.", backend, model, version, None, 150, 1)
+        )
     columns = [
         "conversation_id",
         "content_hash",
         "summary",
+        "request",
         "summariser",
         "model",
         "prompt_version",
@@ -103,3 +106,19 @@ def test_auto_is_cortex_on_snowflake_and_local_elsewhere():
     assert isinstance(_summariser(settings, {}, snowflake=True), CortexSummaries)
     assert _summariser(settings, {}, snowflake=False).name == "local"
     assert _summariser(settings, {"kura__cortex_model": "x"}, snowflake=True).model == "x"
+
+
+def test_a_pinned_taxonomys_cortex_classifier_is_named_as_not_estimated(tmp_path):
+    """AI_CLASSIFY runs in SQL on each new text: the estimate says it leaves it out, rather
+    than showing a total without it; in discovery mode there is no classifier to name."""
+    from kura_dbt.cli import app
+
+    db, _ = _db(tmp_path, {})
+    assert _estimate(db, {})["classifier"] is None
+    pinned = {"kura__pinned_taxonomy": "kura_taxonomy", "kura__classifier": "cortex"}
+    assert _estimate(db, pinned)["classifier"] == "cortex"
+    shown = CliRunner().invoke(
+        app, ["estimate", "--db", str(db), "--vars", json.dumps(pinned)], terminal_width=200
+    )
+    assert shown.exit_code == 0 and "AI_CLASSIFY" in shown.output
+    assert "not estimated here" in shown.output

@@ -142,6 +142,7 @@ def estimate(
     from kura_dbt import pipeline
     from kura_dbt.audit.estimate import audit_request_of, estimate_audits
     from kura_dbt.budget import llm_of
+    from kura_dbt.classify import CLASSIFIERS
     from kura_dbt.embeddings import EMBEDDERS
     from kura_dbt.embeddings.estimate import estimate_embeddings
     from kura_dbt.parking import RetryPolicy
@@ -217,6 +218,12 @@ def estimate(
         privacy_audit=audit,
         labeller=labels,
         embeddings=embeddings,
+        # the classifier of a pinned taxonomy as the build resolves it (None: discovery mode)
+        classifier=(
+            _backend(CLASSIFIERS, settings.classifier, snowflake)
+            if settings.pinned_taxonomy
+            else None
+        ),
     )
     return result
 
@@ -410,6 +417,12 @@ def _print(result: dict[str, Any]) -> None:
         _print_embeddings(result["embeddings"])
     if result.get("labeller"):
         _print_labels(result["labeller"])
+    if result.get("classifier") == "cortex":
+        console.print(
+            "Cortex classifies into the pinned taxonomy in SQL (int_kura__cortex_classifications, "
+            "AI_CLASSIFY, one call per level for each new text): not estimated here; its calls "
+            "and estimated tokens are in kura__llm_usage (stage classification)."
+        )
 
 
 def _print_embeddings(vectors: dict[str, Any]) -> None:
