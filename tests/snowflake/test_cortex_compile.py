@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from kura_dbt.summaries.cortex import label_request, summary_request
+from kura_dbt.summaries.cortex import audit_request, label_request, summary_request
 
 from .conftest import DUMMY_PROFILE, dbt, write_project
 
@@ -30,10 +30,12 @@ def test_the_cortex_models_compile_with_the_generated_requests(tmp_path):
     project = write_project(tmp_path / "project", DUMMY_PROFILE, {"kura__llm_max_calls": 500})
     dbt(project, "deps", "--quiet")
     models = ["kura__summaries", "kura__embeddings", "int_kura__cortex_cluster_names"]
+    models += ["int_kura__privacy_relabels"]
     with fakesnow.patch():
         dbt(project, "compile", "--select", *models, "kura__taxonomy", "kura__llm_usage")
     enabled, _ = _nodes(project)
-    for name in ("kura__summaries", "kura__embeddings"):  # auto on Snowflake: the SQL models
+    # auto on Snowflake: the SQL models
+    for name in ("kura__summaries", "kura__embeddings", "int_kura__privacy_relabels"):
         assert enabled[name]["language"] == "sql", name
     summaries = _compiled(project, "kura__summaries")
     assert summary_request()["response_format_sql"] in summaries
@@ -48,6 +50,10 @@ def test_the_cortex_models_compile_with_the_generated_requests(tmp_path):
     embeddings = _compiled(project, "kura__embeddings")
     assert "ai_embed('snowflake-arctic-embed-m-v1.5', text)" in embeddings  # the default
     assert "snowflake.cortex.count_tokens('snowflake-arctic-embed-m-v1.5', text)" in embeddings
+    relabels = _compiled(project, "int_kura__privacy_relabels")
+    assert "ai_redact(text) as replacement" in relabels  # AI_REDACT, then the audit's request
+    assert audit_request()["response_format_sql"] in relabels
+    assert "object_construct" not in relabels and "regexp_replace" not in relabels  # no stand-in
     taxonomy = _compiled(project, "kura__taxonomy")
     assert "int_kura__cortex_cluster_names" in taxonomy.lower()
 
@@ -57,12 +63,15 @@ def test_local_backends_on_snowflake_are_the_python_models_turned_back_on(tmp_pa
     package turns its Python summaries and embeddings models off; a project that sets a
     non-Cortex backend turns them back on (docs/SNOWFLAKE.md, "Run it on Snowflake")."""
     local = {"kura__summariser": "local", "kura__embedder": "local", "kura__labeller": "local"}
+    local["kura__auditor"] = "local"
     project = write_project(tmp_path / "project", DUMMY_PROFILE, local)
     text = (project / "dbt_project.yml").read_text()
     text = text.replace(
         "models:\n  kura:\n",
         "models:\n  kura:\n    kura__summaries: {+enabled: true}\n"
-        "    kura__embeddings: {+enabled: true}\n",
+        "    kura__embeddings: {+enabled: true}\n"
+        "    int_kura__privacy_audit: {+enabled: true}\n"
+        "    int_kura__privacy_relabels: {+enabled: true}\n",
     )
     (project / "dbt_project.yml").write_text(text)
     dbt(project, "deps", "--quiet")
@@ -70,6 +79,8 @@ def test_local_backends_on_snowflake_are_the_python_models_turned_back_on(tmp_pa
     enabled, disabled = _nodes(project)
     assert enabled["kura__summaries"]["language"] == "python"
     assert enabled["kura__embeddings"]["language"] == "python"
+    assert enabled["int_kura__privacy_audit"]["language"] == "python"
+    assert enabled["int_kura__privacy_relabels"]["language"] == "python"
     assert "int_kura__cortex_cluster_names" in disabled
     settings = json.loads(enabled["int_kura__cluster_state"]["config"]["meta"]["kura_settings"])
     assert [settings[k] for k in ("summariser", "embedder", "labeller")] == ["local"] * 3
