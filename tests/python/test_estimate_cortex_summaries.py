@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from kura_dbt.llm import approx_tokens
 from kura_dbt.summaries.cortex import CortexSummaries, schema_tokens, summary_request
 
+from .test_estimate_cluster_texts import _write
 from .test_failures import _transcripts
 
 PRICED = {"kura__llm_input_cost_per_mtok": 1.0, "kura__llm_output_cost_per_mtok": 2.0}
@@ -56,10 +57,7 @@ def _db(tmp_path, summarised_by: dict[str, str]):
     db = tmp_path / "kura.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create schema main_kura_private")
-        for name, frame in (("int_kura__transcripts", transcripts), ("kura__summaries", state)):
-            con.register("frame", frame)
-            con.execute(f"create table main_kura_private.{name} as select * from frame")
-            con.unregister("frame")
+    _write(db, int_kura__transcripts=transcripts, kura__summaries=state)
     return db, transcripts
 
 

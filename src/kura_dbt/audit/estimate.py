@@ -137,7 +137,7 @@ def estimate_audits(
     relabel = _relabels(warehouse, auditor, todo, min_score)
     taxonomy = taxonomy or Forecast("no", "", 0)
     new_cluster_texts = len(CLUSTER_KINDS) * taxonomy.clusters_at_most
-    remade = new_cluster_texts if _relabelled(auditor, min_score) else 0
+    remade = new_cluster_texts if _relabelled(min_score) else 0
     out: dict[str, Any] = {
         "auditor": auditor.name,
         "model": auditor.model,
@@ -184,7 +184,7 @@ def estimate_audits(
     return out
 
 
-def _relabelled(auditor: Any, min_score: int) -> bool:
+def _relabelled(min_score: int) -> bool:
     """Whether ``int_kura__privacy_relabels`` remakes the withheld cluster texts: not when
     ``kura__privacy_min_score`` 1 withholds nothing."""
     return min_score > 1
@@ -203,7 +203,7 @@ def _relabels(
     a call at most (the withheld text's length for the new text's)."""
     frame = pd.DataFrame(columns=["kind", "text", "certain"])
     texts = warehouse.views.get("texts")
-    if not texts or not _relabelled(auditor, min_score):
+    if not texts or not _relabelled(min_score):
         return frame.astype({"certain": bool})
     from kura_dbt.audit.offline import detector_version
     from kura_dbt.incremental import text_hash

@@ -21,6 +21,7 @@ vars as the build: ``--project-dir`` reads the literal ``kura__*`` vars of a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -194,7 +195,8 @@ def estimate(
             [str(c) for c in todo["conversation_id"]],
             summarised,
             variables or {},
-            _embedded_column(settings, summariser),
+            # what the build embeds, with the summariser resolved as it resolves it
+            dataclasses.replace(settings, summariser=summariser.name).embedded_column(),
         )
         audit = estimate_audits(
             texts,
@@ -258,14 +260,6 @@ def _summariser(settings: Any, variables: Mapping[str, Any], snowflake: bool) ->
         model = str(variables.get("kura__cortex_model") or CORTEX_MODEL)
         return CortexSummaries(model, settings.llm_settings(), settings.extra_facets)
     return SUMMARISERS.build(settings.summariser, settings)
-
-
-def _embedded_column(settings: Any, summariser: Any) -> str:
-    """The summaries' column the build embeds: ``auto`` is the request after the local
-    summariser, the summary after an LLM one (Cortex's too, as its model resolves it)."""
-    if settings.embedding_text.strip().lower() == "auto":
-        return "request" if summariser.name == "local" else "summary"
-    return str(settings.embedded_column())
 
 
 def _backend(registry: Any, name: str, snowflake: bool) -> str:

@@ -204,14 +204,13 @@ def cortex_name_tokens(summary_chars: float | None) -> tuple[int, int]:
     descriptions as long as :data:`kura_dbt.audit.estimate.DEFAULT_CLUSTER_TEXT_CHARS`)."""
     from kura_dbt.audit.estimate import DEFAULT_CLUSTER_TEXT_CHARS
     from kura_dbt.llm import approx_tokens
+    from kura_dbt.summaries.cortex import label_request, schema_tokens
 
     chars = DEFAULT_SUMMARY_CHARS if summary_chars is None else summary_chars
     summary = "- " + "x" * min(CORTEX_EXAMPLE_CHARS, max(1, int(round(chars))))
     name = int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_name"])
     child = "- " + "x" * name + ": " + "x" * int(DEFAULT_CLUSTER_TEXT_CHARS["cluster_description"])
     contrast = ["- " + "x" * name] * CORTEX_CONTRAST
-    from kura_dbt.summaries.cortex import label_request, schema_tokens
-
     schema = schema_tokens(label_request())
     base = approx_tokens(cortex_name_prompt([summary] * CORTEX_BASE_EXAMPLES, contrast))
     parent = approx_tokens(cortex_name_prompt([child] * CORTEX_PARENT_EXAMPLES, contrast))

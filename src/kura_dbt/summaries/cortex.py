@@ -19,13 +19,14 @@ the SQL clamps scores to 1-5), titles are dropped (tokens for nothing).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kura_dbt.llm import fit_to_budget
+from kura_dbt.llm import approx_tokens, fit_to_budget
 
 __all__ = [
     "LABEL_PROMPT_VERSION",
@@ -125,8 +126,6 @@ def schema_tokens(request: Mapping[str, Any]) -> int:
     """The tokens of a request's response format (its JSON schema), which ``kura estimate``
     counts as input of every call, as it counts the schema instructor adds for an OpenAI
     backend (whether Cortex bills them, only a real account's usage answer shows)."""
-    from kura_dbt.llm import approx_tokens
-
     return approx_tokens(json.dumps(request["response_format"]))
 
 
@@ -141,24 +140,28 @@ class CortexSummaries:
     extra_facets: Any = None
     name: str = "cortex"
 
+    @functools.cached_property
+    def request(self) -> dict[str, Any]:
+        """:func:`summary_request`, built once (it renders the answer's schema)."""
+        return summary_request(self.extra_facets)
+
     @property
     def prompt_version(self) -> str:
-        return str(summary_request(self.extra_facets)["prompt_version"])
+        return str(self.request["prompt_version"])
 
     @property
     def overhead_tokens(self) -> int:
         """The response format's tokens, on top of each prompt (:func:`schema_tokens`)."""
-        return schema_tokens(summary_request(self.extra_facets))
+        return schema_tokens(self.request)
 
     def prompt(self, transcript: str) -> str | None:
         """The prompt the model sends for ``transcript`` (int_kura__transcripts.transcript),
         cut as it cuts it; None for a conversation without text (no call)."""
         if not transcript:
             return None
-        request = summary_request(self.extra_facets)
         budget = self.settings.max_transcript_tokens
-        cut, _ = fit_to_budget(transcript, budget, request["truncation_marker"])
-        return f"{request['system_prompt']}\n\n<transcript>\n{cut}\n</transcript>"
+        cut, _ = fit_to_budget(transcript, budget, self.request["truncation_marker"])
+        return f"{self.request['system_prompt']}\n\n<transcript>\n{cut}\n</transcript>"
 
 
 def label_request() -> dict[str, Any]:
