@@ -188,7 +188,7 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     started = time.perf_counter()
     labels = {}
     candidates: dict[str, list[str]] = {}
-    for _, at_level in clusters.groupby("level", sort=True):
+    for number, at_level in clusters.groupby("level", sort=True):
         ids = [c for c in at_level["cluster_id"] if c in members]
         ordered, centroids = [], []
         for cid in ids:
@@ -200,7 +200,11 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
             centroids.append(centroid)
         with _recorded_candidates() as offered:
             named = labeller.label(
-                ordered, [t[0] for t in ordered], [len(t) for t in ordered], centroids=centroids
+                ordered,
+                [t[0] for t in ordered],
+                [len(t) for t in ordered],
+                centroids=centroids,
+                parents=int(number) > 0,
             )
         labels.update(zip(ids, named, strict=True))
         candidates.update(zip(ids, offered[0] if offered else [[]] * len(ids), strict=True))

@@ -140,6 +140,7 @@ class _Naming:
     sizes: list[int]
     keys: list[str]
     centroids: list[np.ndarray] = field(default_factory=list)  # for ``uses_centroids``
+    parents: bool = False  # a level above the base (for ``uses_levels``)
 
 
 class _Builder:
@@ -305,7 +306,7 @@ class _Builder:
             hashlib.md5(json.dumps([*identity, level_number, i, c, s]).encode()).hexdigest()
             for i, c, s in zip(inputs, contrast, sizes, strict=True)
         ]
-        return _Naming(inputs, central, contrast, sizes, keys, centroids)
+        return _Naming(inputs, central, contrast, sizes, keys, centroids, level_number > 0)
 
     def _parked(self, naming: _Naming, kept: Mapping[int, object]) -> dict[int, ClusterLabel]:
         """The clusters whose name failed ``max_attempts`` times for the same key: not asked."""
@@ -341,6 +342,8 @@ class _Builder:
             extra: dict[str, Any] = {}
             if labeller.uses_centroids:
                 extra["centroids"] = [naming.centroids[j] for j in todo]
+            if labeller.uses_levels:
+                extra["parents"] = naming.parents
             if labeller.uses_contrast:
                 fresh = labeller.label(*pick, [naming.contrast[j] for j in todo], **extra)
             else:

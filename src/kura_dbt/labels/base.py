@@ -44,6 +44,8 @@ class Labeller(ABC):
     uses_contrast: bool = False
     #: :meth:`label` also gets ``centroids=``: each cluster's mean embedding (unit length)
     uses_centroids: bool = False
+    #: :meth:`label` also gets ``parents=``: True when it names a level above the base
+    uses_levels: bool = False
     #: a cluster whose ``label_key`` is unchanged keeps its stored name, and a level whose
     #: children are unchanged keeps its stored grouping: no new work (calls) on a rerun
     cacheable: bool = False

@@ -39,6 +39,7 @@ from itertools import permutations
 import numpy as np
 
 from kura_dbt.labels.base import ClusterLabel, Labeller
+from kura_dbt.labels.requests import request_names
 from kura_dbt.labels.semantic import (
     Embed,
     best_candidates,
@@ -166,6 +167,10 @@ DIFFUSE_COVERAGE = 0.15
 QUESTION_SHARE = 0.5  # "Various questions" when at least this share are questions
 VERB_SHARE = 0.3  # "Various requests to write" when this share open with that verb
 SUBJECT_TEXTS = 200  # texts of a cluster of various subjects whose words are tagged
+# a request names a cluster when the phrases it holds speak for at least this share of what
+# the phrases of its name do (:func:`_request_candidates`)
+REQUEST_COVER = 0.5
+COVER_TEXTS = 200  # a cluster's texts in which the phrases' users are counted
 # A parent is named from its children's "name: description" (``names_from_children``); the
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
 _CHILD = re.compile(
@@ -275,6 +280,7 @@ class _Level:
     total: dict[Key, float] = field(default_factory=dict)
 
     loose: list[set[Key]] = field(default_factory=list)  # eligible but for their frequency
+    fold: Callable[[str], str] = str.lower  # a word as the level's phrases hold it
     # a one-word phrase's usual way of writing, by its words in lower case (:meth:`cased`)
     _single: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -345,11 +351,14 @@ class ClassTfidfLabeller(Labeller):
     # 3: names chosen by meaning among phrases and pairs of them; parents named from their
     # own conversations; 4: a cluster with no subject in common is "Various questions: ...";
     # 5: a word capitalised only by a quoted sentence opening, or written so in one user's
-    # span, is written as most users write it
-    version = "6"
+    # span, is written as most users write it; 6: a "Various ..." cluster lists subjects;
+    # 7: a short request of its users, without its frame, is a candidate name ("Order a
+    # virtual card")
+    version = "7"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
+    uses_levels = True  # a base cluster may be named by its users' request, a parent not
 
     def __init__(
         self,
@@ -394,17 +403,19 @@ class ClassTfidfLabeller(Labeller):
         sizes: Sequence[int],
         contrast_texts: Sequence[Sequence[str]] | None = None,
         centroids: Sequence[np.ndarray] | None = None,
+        parents: bool = False,
     ) -> list[ClusterLabel]:
         """Label the clusters of one level. ``texts_per_cluster[i]`` are cluster i's texts,
         most central first, or (a parent) its children's "name: description". The clusters of
         the level are each other's contrast; ``contrast_texts`` is not used. ``centroids``
         (``uses_centroids``: the build embedded with the shipped model) stand for the clusters
         when names are chosen by meaning; without them a sample of each cluster's texts is
-        embedded."""
+        embedded. ``parents`` (``uses_levels``): the level is above the base, whose clusters
+        are named by their subjects, not by one of their users' requests."""
         children = _parse_children(texts_per_cluster)
         if children is None:
             level, picks, typical, heads, diffuse = self._member_names(
-                texts_per_cluster, central_texts, centroids
+                texts_per_cluster, central_texts, centroids, parents
             )
         else:
             diffuse = [None] * len(sizes)
@@ -433,6 +444,7 @@ class ClassTfidfLabeller(Labeller):
         texts_per_cluster: Sequence[Sequence[str]],
         central_texts: Sequence[str | None],
         centroids: Sequence[np.ndarray] | None,
+        parents: bool = False,
     ) -> tuple[
         _Level,
         list[tuple[list[Key], list[Key]]],
@@ -449,7 +461,7 @@ class ClassTfidfLabeller(Labeller):
             _typical([central, *texts])
             for central, texts in zip(central_texts, texts_per_cluster, strict=True)
         ]
-        heads = self._semantic_names(level, picks, texts_per_cluster, centroids)
+        heads = self._semantic_names(level, picks, texts_per_cluster, centroids, parents)
         topical = [[k for k in chosen if not level.words[k] <= SOFT_WORDS] for _, chosen in picks]
         diffuse = [
             _diffuse_kind(level, c, texts, topical[c]) for c, texts in enumerate(texts_per_cluster)
@@ -498,19 +510,29 @@ class ClassTfidfLabeller(Labeller):
         picks: list[tuple[list[Key], list[Key]]],
         texts_per_cluster: Sequence[Sequence[str]],
         centroids: Sequence[np.ndarray] | None = None,
+        parents: bool = False,
     ) -> list[tuple[int, str | None]]:
         """With the shipped embedding model: each cluster's name becomes the candidate nearest
         its texts and farthest from its siblings' (:mod:`kura_dbt.labels.semantic`): one of
         its phrases, two of them as the users wrote them together ("card payment was
-        declined"), or two or three of them listed. Changes ``picks`` in place; per cluster,
-        how many of the name's phrases its head covers and the head's text (None: listed)."""
+        declined"), two or three of them listed, or a short request of its users without its
+        frame ("Find a therapist", :func:`_request_candidates`; base clusters only: a parent
+        groups several activities). Changes ``picks`` in place; per cluster, how many of the
+        name's phrases its head covers and the head's text (None: listed)."""
         heads: list[tuple[int, str | None]] = [(1, None)] * len(picks)
         embed = self._embedder()
         if embed is None or not picks:
             return heads
+        from kura_dbt.summaries.questions import spacy_pipeline
+
+        requests = request_names(texts_per_cluster, None if parents else spacy_pipeline())
+        least = max(2, self.min_phrase_conversations)  # as a phrase that may name (eligible)
         options = [
-            self._candidates(level, chosen, texts)
-            for (_, chosen), texts in zip(picks, texts_per_cluster, strict=True)
+            self._candidates(level, pick[1], texts)
+            + _request_candidates(level, c, pick, asked, texts, least)
+            for c, (pick, texts, asked) in enumerate(
+                zip(picks, texts_per_cluster, requests, strict=True)
+            )
         ]
         rendered = [[_render(level, keys, head) for keys, head in o] for o in options]
         if centroids is not None and len(centroids) == len(picks):
@@ -549,7 +571,7 @@ class ClassTfidfLabeller(Labeller):
                 out.append(([a, b], level.cased(span)))
         # a list only of phrases that different conversations use (a parent's topics: "SQL
         # query, Python script"); phrases used together are read together, above
-        users = [t.casefold() for t in texts[:200] if t]
+        users = [t.casefold() for t in texts[:COVER_TEXTS] if t]
         listed: list[Key] = []
         held: list[set[int]] = []
         for key in chosen:
@@ -596,7 +618,7 @@ class ClassTfidfLabeller(Labeller):
         # many of its conversations use it
         eligible, loose = counts.eligible(n_texts, self.min_phrase_conversations)
         surface = {k: _best_surface(v) for k, v in counts.surfaces.items()}
-        return _Level(weight, eligible, surface, counts.words, loose=loose)
+        return _Level(weight, eligible, surface, counts.words, loose=loose, fold=fold)
 
     def _phrases(self, clause: list[_Token]) -> Iterable[tuple[int, int, Key, str, bool]]:
         """Every phrase of 1 to ``max_ngram`` words of a clause: a content word at either end
@@ -789,6 +811,46 @@ class ClassTfidfLabeller(Labeller):
         return chosen
 
     # ------------------------------------------------------------------ shared
+
+
+def _request_candidates(
+    level: _Level,
+    c: int,
+    picked: tuple[Sequence[Key], Sequence[Key]],
+    asked: Sequence[str],
+    texts: Sequence[str],
+    least: int,
+) -> list[tuple[list[Key], str | None]]:
+    """Cluster ``c``'s request names (:mod:`kura_dbt.labels.requests`) as candidates. Each
+    must hold phrases of its best (``picked``: the name's phrases, the best phrases; the
+    candidate's phrases are those it holds) that at least ``REQUEST_COVER`` as many of its
+    ``texts`` use as use the name's phrases (one request of a parent's many subjects does not
+    name it), and no content word that fewer than ``least`` (at most all) of its
+    conversations use (it never spells out what one conversation says)."""
+    named, chosen = picked
+    users = [t.casefold() for t in texts[:COVER_TEXTS] if t]
+    n_texts = sum(1 for t in texts if t)
+    share = min(least, n_texts) / max(n_texts, 1) - 1e-9
+
+    def users_of(keys: Sequence[Key]) -> int:
+        forms = [level.surface[k].casefold() for k in keys]
+        return sum(any(f in u for f in forms) for u in users)
+
+    needed = REQUEST_COVER * users_of(named)
+    out: list[tuple[list[Key], str | None]] = []
+    for text in asked:
+        words = {
+            level.fold(t.lower)
+            for clause in _clauses(text, sentences=False)
+            for t in clause
+            if t.kind == "content"
+        }
+        held = [k for k in chosen if level.words[k] and level.words[k] <= words]
+        if not held or max(users_of([k]) for k in held) < needed:
+            continue
+        if all(level.weight[c].get((w,), 0.0) >= share for w in words):
+            out.append((held, level.cased(text)))
+    return out
 
 
 def _diffuse_kind(level: _Level, c: int, texts: Sequence[str], top: Sequence[Key]) -> str | None:

@@ -1,6 +1,7 @@
 """Choosing a cluster's name by meaning: of the candidate phrases that the cluster's words
 give (its most distinctive phrases; two of them as a user wrote them together, "card payment
-was declined"; or, for phrases that different conversations use, a list of them), the one
+was declined"; for phrases that different conversations use, a list of them; a short request
+of its users without its frame, "Find a therapist", :mod:`kura_dbt.labels.requests`), the one
 whose embedding is nearest the cluster's and farther from its siblings', embedded with the
 model the project ships (all-MiniLM-L6-v2, :mod:`kura_dbt.embeddings.local`).
 

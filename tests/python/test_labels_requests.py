@@ -1,0 +1,150 @@
+"""Names from the users' own requests (issue 20, item 3): a short request without its frame
+is a candidate name, never one that spells out what one conversation says, and never for a
+cluster of several subjects."""
+
+import pytest
+
+from kura_dbt.hierarchy import build_hierarchy
+from kura_dbt.labels import ClassTfidfLabeller
+from kura_dbt.labels.local import _request_candidates
+from kura_dbt.labels.requests import request_name, request_names
+from kura_dbt.summaries.questions import spacy_pipeline
+from tests.python.test_labels_local import _topic_corpus
+
+
+def _asks(texts: list[str]) -> list[str]:
+    return [f'The user asks: "{t}"' for t in texts]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    pipeline = spacy_pipeline()
+    assert pipeline is not None, "the local extra brings spaCy's pipeline"
+    return pipeline
+
+
+@pytest.mark.parametrize(
+    ("sentence", "name"),
+    [
+        ("Why was my card payment declined?", "Card payment declined"),
+        ("I am looking for a one-way flight, please.", "Looking for a one-way flight"),
+        ("I'd like to order a virtual card", "Order a virtual card"),
+        ("Can you help me find a hotel?", "Find a hotel"),
+        ("My card has not arrived yet.", "Card has not arrived"),
+        ("I need event tickets", "Event tickets"),
+        # an LLM's summary names the parties: "The user asks the assistant to ..."
+        ("The user asks the assistant to book a hotel in Paris.", "Book a hotel in Paris"),
+        ("The user asks for help debugging a Python script.", "Debugging a Python script"),
+        # no name: one word left, more than five, a question of degree, a redaction marker
+        ("I need a bus", None),
+        ("Hi!", None),
+        ("Write a short poem about the sea", None),
+        ("How long does a transfer take?", None),
+        ("Send money to [NAME]", None),
+        ("Charged charged twice", None),
+    ],
+)
+def test_a_request_without_its_frame(nlp, sentence, name):
+    assert request_name(nlp(sentence)) == name
+
+
+def test_no_request_names_without_a_pipeline():
+    assert request_names([_asks(["Order a virtual card"])], None) == [[]]
+
+
+THERAPIST = _asks(
+    [
+        "I'd like to find a therapist",
+        "Can you help me find a therapist?",
+        "Find a therapist near me",
+        "I need to find a therapist in Oakland",
+        "I want a therapist appointment next week",
+        "Looking for a therapist for my son",
+        "Could you find me a therapist?",
+        "Is there a therapist in Berkeley?",
+    ]
+)
+RESTAURANT = _asks(
+    [
+        "Find a restaurant for dinner",
+        "Can you find me a restaurant in Napa?",
+        "I'd like to find a restaurant that serves sushi",
+        "Book a table at a restaurant",
+        "Restaurant with outdoor seating",
+        "Any vegan restaurant in town?",
+    ]
+)
+HOTEL = _asks(
+    [
+        "Find a hotel in Paris",
+        "I need a hotel for three nights",
+        "Can you book a hotel room?",
+        "Hotel with a pool near the beach",
+        "Find me a cheap hotel",
+    ]
+)
+
+
+def test_a_cluster_is_named_by_its_users_request():
+    """Its phrase alone is "Therapist" (before this change); its users ask to find one."""
+    clusters = [THERAPIST, RESTAURANT, HOTEL]
+    labels = ClassTfidfLabeller().label(
+        clusters, [c[0] for c in clusters], [len(c) for c in clusters]
+    )
+    assert labels[0].name == "Find a therapist", labels
+    assert labels[0].keywords[0] == "therapist", labels[0]
+
+
+def _candidates(clusters: list[list[str]], c: int, least: int) -> list[str]:
+    labeller = ClassTfidfLabeller()
+    level = labeller._member_level(clusters)
+    picked = labeller._pick_member_phrases(level, c)
+    asked = request_names(clusters, spacy_pipeline())[c]
+    return [text for _, text in _request_candidates(level, c, picked, asked, clusters[c], least)]
+
+
+def test_a_request_never_names_with_a_word_of_one_conversation():
+    """Each city is in one request: "Find a therapist in Oakland" is no candidate, though it
+    would be if one conversation were enough."""
+    cities = ("Oakland", "Fresno", "Napa", "Reno", "Davis", "Chico")
+    cluster = _asks([f"Find a therapist in {city}" for city in cities] + ["Find a therapist"])
+    clusters = [cluster, HOTEL]
+    offered = _candidates(clusters, 0, least=2)
+    assert [text.casefold() for text in offered] == ["find a therapist"], offered
+    assert any("Oakland" in text for text in _candidates(clusters, 0, least=1))
+
+
+def test_one_request_of_several_subjects_does_not_name_them():
+    """A parent of several subjects (the demo's "Apartment, car, bus") keeps its list: one
+    subject's request ("Find a rental car") speaks for too few of its conversations, though
+    it names a cluster of that subject alone."""
+    cars = _asks(["Find a rental car in Fresno", "Rent a car", "Find a rental car"])
+    buses = _asks(["Find a bus to Reno", "Bus tickets for two", "Book a bus seat"])
+    flats = _asks(["Find an apartment", "Apartment with two bedrooms", "Rent an apartment"])
+    hotels = _asks(["Find a hotel in Reno", "Hotel with a pool", "Book a hotel room"])
+    mixed = cars + buses + flats + hotels
+    assert _candidates([mixed, THERAPIST], 0, least=2) == []
+    assert "find a rental car" in _candidates([cars * 2, THERAPIST], 0, least=2)
+    labels = ClassTfidfLabeller().label([mixed, THERAPIST], [mixed[0], THERAPIST[0]], [12, 8])
+    assert labels[0].name == "Apartment, bus, car", labels[0]
+
+
+def test_a_parent_is_named_by_its_subjects_not_by_a_request():
+    """A parent groups several activities: the hierarchy tells the labeller it names one
+    (``parents=True``), which then offers no request ("Find a therapist" names the base
+    cluster, "Therapist" the parent of the same conversations)."""
+    clusters = [THERAPIST, RESTAURANT, HOTEL]
+    args = (clusters, [c[0] for c in clusters], [len(c) for c in clusters])
+    assert ClassTfidfLabeller().label(*args)[0].name == "Find a therapist"
+    assert ClassTfidfLabeller().label(*args, parents=True)[0].name == "Therapist"
+
+    seen: list[bool] = []
+
+    class Recording(ClassTfidfLabeller):
+        def label(self, *args, parents=False, **kwargs):
+            seen.append(parents)
+            return super().label(*args, parents=parents, **kwargs)
+
+    X, labels, texts = _topic_corpus()
+    build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, labeller=Recording())
+    assert seen[0] is False and set(seen[1:]) == {True}, seen
