@@ -6,7 +6,7 @@ import pytest
 
 from kura_dbt.hierarchy import build_hierarchy
 from kura_dbt.labels import ClassTfidfLabeller
-from kura_dbt.labels.local import _request_candidates
+from kura_dbt.labels.local import _Level, _request_candidates, unique_names
 from kura_dbt.labels.requests import request_name, request_names
 from kura_dbt.summaries.questions import spacy_pipeline
 from tests.python.test_labels_local import _topic_corpus
@@ -148,3 +148,21 @@ def test_a_parent_is_named_by_its_subjects_not_by_a_request():
     X, labels, texts = _topic_corpus()
     build_hierarchy(X, labels, texts, ["u"] * len(labels), max_top=3, labeller=Recording())
     assert seen[0] is False and set(seen[1:]) == {True}, seen
+
+
+def test_names_are_unique_by_what_they_say():
+    """Two names that hold the same phrase ("work") but say different things are not a clash:
+    banking77's "Virtual card won't work" was "Virtual card won't work, virtual card"."""
+    work, virtual, card = ("work",), ("virtual", "card"), ("card",)
+    level = _Level(
+        weight=[{work: 0.9, virtual: 1.0, card: 1.0}, {work: 0.9, card: 1.0}],
+        eligible=[{work, virtual, card}, {work, card}],
+        surface={work: "work", virtual: "virtual card", card: "card"},
+        words={work: frozenset({"work"}), virtual: frozenset(virtual), card: frozenset(card)},
+    )
+    heads = [(1, "virtual card won't work"), (1, "card won't work")]
+    names, _ = unique_names([[work], [work]], ["", ""], level, heads)
+    assert names == ["Virtual card won't work", "Card won't work"]
+    # the same words are a clash, told apart by what one cluster uses more than the other
+    names, _ = unique_names([[work], [work]], ["", ""], level, [(1, "work"), (1, "work")])
+    assert names == ["Work, virtual card", "Work"]

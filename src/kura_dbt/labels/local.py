@@ -950,10 +950,23 @@ def unique_names(
     parts = [list(p) for p in name_parts]
     heads = list(heads) if heads is not None else [(1, None)] * len(parts)
 
+    def words(c: int) -> set[str]:
+        """What cluster c's name says: its head's content words, its listed phrases' words."""
+        n, head = heads[c]
+        if head is None or len(parts[c]) < n:
+            return {w for k in parts[c] for w in level.words[k]}
+        said = {
+            level.fold(t.lower)
+            for clause in _clauses(head, sentences=False)
+            for t in clause
+            if t.kind == "content"
+        }
+        return said | {w for k in parts[c][n:] for w in level.words[k]}
+
     def norm(c: int) -> tuple:
         if not parts[c]:
             return ("", fallbacks[c].casefold())
-        return tuple(sorted({w for k in parts[c] for w in level.words[k]}))
+        return tuple(sorted(words(c)))
 
     for _ in range(2):
         groups: dict[tuple, list[int]] = defaultdict(list)
@@ -964,7 +977,7 @@ def unique_names(
             break
         for group in clashes:
             for c in group:
-                used = {w for k in parts[c] for w in level.words[k]}
+                used = words(c)
                 extra = next(
                     (k for k in level.distinct(c, group) if not level.words[k] & used), None
                 )
