@@ -23,7 +23,7 @@ English stop words removed (what BERTopic's documentation recommends).
   ("FindRestaurants" read "find restaurants"; 18 intents).
 
     python benchmarks/name_quality.py [--sets banking77,sgd,sgd_intents] [--data-dir DIR]
-        [--vars YAML] [--keep DIR] [--reuse DIR [--relabel]]
+        [--vars YAML] [--keep DIR] [--reuse DIR [--relabel]] [--misses]
 
 ``--reuse DIR`` scores the DuckDB files a ``--keep DIR`` run left, without building again;
 with ``--relabel`` it also names that build's clusters again with the labeller of this checkout
@@ -31,7 +31,8 @@ with ``--relabel`` it also names that build's clusters again with the labeller o
 the build's summaries and embeddings) and scores those names on the same clusters, with the
 seconds the naming took (``relabel_s``), and where the misses come from: the share a perfect
 choice among the labeller's candidates would score, and the share in clusters that no label
-holds half of (:func:`candidate_ceiling`).
+holds half of (:func:`candidate_ceiling`). ``--misses`` lists the clusters that our name or
+c-TF-IDF's misses, with the label nearest each name (:func:`missed`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,37 @@ def name_accuracy(
         "own_top3": own3 / n,
         "clusters": len(clusters),
     }
+
+
+def missed(
+    names: dict[str, str],
+    other: dict[str, str],
+    assigned: list[str],
+    truth: list[str],
+    embed: Any,
+) -> list[dict[str, Any]]:
+    """``--misses``: the clusters whose name (ours, or ``other``: c-TF-IDF's) has another label
+    than the cluster's majority label nearest, largest first: its size, majority label and its
+    share, and each name with the label nearest it."""
+    labels = sorted(set(truth))
+    label_vectors = embed([label_text(t) for t in labels])
+    frame = pd.DataFrame({"cluster": assigned, "truth": truth})
+    rows = []
+    for c, held in frame.groupby("cluster")["truth"]:
+        counts = held.value_counts()
+        texts = [names.get(str(c), ""), other.get(str(c), "")]
+        nearest = [labels[j] for j in np.argmax(embed(texts) @ label_vectors.T, axis=1)]
+        if any(n != counts.index[0] for n in nearest):
+            rows.append(
+                {
+                    "size": len(held),
+                    "majority": counts.index[0],
+                    "share": counts.iloc[0] / len(held),
+                    "ours": (texts[0], nearest[0]),
+                    "ctfidf": (texts[1], nearest[1]),
+                }
+            )
+    return sorted(rows, key=lambda r: -r["size"])
 
 
 def candidate_ceiling(
@@ -243,6 +275,7 @@ def score_set(
     conversations: list[Turns],
     truth_all: list[str],
     relabelled: tuple[pd.DataFrame, pd.DataFrame, float] | None = None,
+    misses: bool = False,
 ) -> dict:
     from kura_dbt.embeddings.local import LocalEmbedder
 
@@ -274,6 +307,9 @@ def score_set(
     if "candidates" in at_level:
         offered = dict(zip(at_level["cluster_id"], at_level["candidates"], strict=True))
         result["candidates"] = candidate_ceiling(offered, assigned, truth, embed)
+    if misses:
+        default = ctfidf_names(docs, assigned, None)
+        result["misses"] = missed(names, default, assigned, truth, embed)
     rng = np.random.default_rng(0)
     picked = sorted(rng.permutation(sorted(names))[:15])
     ctf = ctfidf_names(docs, assigned, "english")
@@ -302,6 +338,14 @@ def print_result(r: dict[str, Any]) -> None:
             f"{c['any_candidate']:.1%} top-1; in clusters of no majority label: {c['mixed']:.1%}"
         )
     print(f'clusters named "Various ..." (no subject in common): {r["various"]}')
+    if "misses" in r:
+        print("missed (size, majority label and share: ours -> nearest | c-TF-IDF -> nearest):")
+        for m in r["misses"]:
+            ours, ctf = m["ours"], m["ctfidf"]
+            print(
+                f"  {m['size']:5d} {m['majority']} {m['share']:.0%}: "
+                f"{ours[0]!r} -> {ours[1]} | {ctf[0]!r} -> {ctf[1]}"
+            )
     print("sample (ours | c-TF-IDF, English stop words):")
     for ours, ctf in r["sample"]:
         print(f"  {ours} | {ctf}")
@@ -318,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", type=Path, help="score the DuckDB files of a --keep run")
     parser.add_argument(
         "--relabel", action="store_true", help="with --reuse: name the build's clusters again"
+    )
+    parser.add_argument(
+        "--misses", action="store_true", help="list the clusters that either name misses"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -345,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         relabelled = None
         if args.relabel:
             relabelled = relabel(db)
-        result = score_set(name, db, conversations, truth, relabelled)
+        result = score_set(name, db, conversations, truth, relabelled, args.misses)
         if wall is not None:
             result["wall_s"] = wall
         if relabelled is not None:
