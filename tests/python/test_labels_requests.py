@@ -27,14 +27,16 @@ def nlp():
     ("sentence", "name"),
     [
         ("Why was my card payment declined?", "Card payment declined"),
-        ("I am looking for a one-way flight, please.", "Looking for a one-way flight"),
+        ("I am looking for a one-way flight, please.", "Look for a one-way flight"),
         ("I'd like to order a virtual card", "Order a virtual card"),
         ("Can you help me find a hotel?", "Find a hotel"),
         ("My card has not arrived yet.", "Card has not arrived"),
         ("I need event tickets", "Event tickets"),
         # an LLM's summary names the parties: "The user asks the assistant to ..."
         ("The user asks the assistant to book a hotel in Paris.", "Book a hotel in Paris"),
-        ("The user asks for help debugging a Python script.", "Debugging a Python script"),
+        ("The user asks for help debugging a Python script.", "Debug a Python script"),
+        ("I think my card was stolen", "Card was stolen"),
+        ("Finding a hotel near Reno", "Find a hotel near Reno"),
         # no name: one word left, more than five, a question of degree, a redaction marker
         ("I need a bus", None),
         ("Hi!", None),

@@ -31,7 +31,8 @@ _PARTIES = frozenset("user users assistant ai chatbot bot".split())
 # if", "asks for"
 _FRAME_VERBS = frozenset(
     "like want wants need needs wish love hope try trying wanted needed wonder wondering help "
-    "able ask asks asking request requests requesting seek seeks seeking".split()
+    "able ask asks asking request requests requesting seek seeks seeking think believe guess "
+    "suppose".split()
 )
 _AFTER_FRAME = frozenset({"to", "if", "whether", "for", "with"})
 # a framing verb that takes what is wanted as its object: "I need a bus", "want event tickets"
@@ -55,7 +56,7 @@ def request_names(texts_per_cluster: Sequence[Sequence[str]], nlp: Any) -> list[
         [_first_sentence(t) for t in texts[:REQUEST_TEXTS] if t] for texts in texts_per_cluster
     ]
     flat = [s for sentences in firsts for s in sentences]
-    docs = iter(nlp.pipe(flat, disable=["parser", "ner", "lemmatizer"]))
+    docs = iter(nlp.pipe(flat, disable=["parser", "ner"]))
     out = []
     for sentences in firsts:
         names: dict[str, str] = {}
@@ -77,7 +78,10 @@ def request_name(doc: Any) -> str | None:
         tokens = tokens[:-1]
     if not tokens or any(t.text == "[" or t.like_url or t.like_email for t in tokens):
         return None
-    text = "".join(t.text_with_ws for t in tokens).strip()
+    # a request names what is to be done, as an analyst writes it: "Finding a hotel" -> "Find a
+    # hotel", "Debugging a Python script" -> "Debug a Python script"
+    first = tokens[0].lemma_ if tokens[0].tag_ == "VBG" and tokens[0].lemma_ else tokens[0].text
+    text = (first + tokens[0].whitespace_ + "".join(t.text_with_ws for t in tokens[1:])).strip()
     words = text.casefold().split()
     low, high = REQUEST_WORDS
     if not low <= len(words) <= high or len(set(words)) < len(words):  # none twice: a stutter
