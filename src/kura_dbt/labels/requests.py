@@ -1,7 +1,8 @@
 """Names from the users' own requests: a short request of a cluster's most central
 conversations, without what only frames it ("Why was my card payment declined?" -> "Card
-payment declined"; "I am looking for a one-way flight, please." -> "Looking for a one-way
-flight"), as a candidate for the cluster's name (:mod:`kura_dbt.labels.local`).
+payment declined"; "I am looking for a one-way flight, please." -> "Look for a one-way
+flight", a leading verb in the imperative), as a candidate for the cluster's name
+(:mod:`kura_dbt.labels.local`; base clusters only).
 
 The phrases of a cluster name its subject ("card payment", "declined"); how its users ask
 says what they want of it, in the words an analyst would write, and the name chosen by
