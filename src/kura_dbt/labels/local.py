@@ -29,6 +29,7 @@ is invented, and nothing is fetched.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter, defaultdict
@@ -837,20 +838,26 @@ def _request_candidates(
         return sum(any(f in u for f in forms) for u in users)
 
     needed = REQUEST_COVER * users_of(named)
+    users_of_one = functools.cache(lambda key: users_of([key]))  # the same phrases, many requests
     out: list[tuple[list[Key], str | None]] = []
     for text in asked:
-        words = {
-            level.fold(t.lower)
-            for clause in _clauses(text, sentences=False)
-            for t in clause
-            if t.kind == "content"
-        }
+        words = _content_words(level, text)
         held = [k for k in chosen if level.words[k] and level.words[k] <= words]
-        if not held or max(users_of([k]) for k in held) < needed:
+        if not held or max(users_of_one(k) for k in held) < needed:
             continue
         if all(level.weight[c].get((w,), 0.0) >= share for w in words):
             out.append((held, level.cased(text)))
     return out
+
+
+def _content_words(level: _Level, text: str) -> set[str]:
+    """A name's or a request's content words, as the level's phrases hold them."""
+    return {
+        level.fold(t.lower)
+        for clause in _clauses(text, sentences=False)
+        for t in clause
+        if t.kind == "content"
+    }
 
 
 def _diffuse_kind(level: _Level, c: int, texts: Sequence[str], top: Sequence[Key]) -> str | None:
@@ -955,13 +962,7 @@ def unique_names(
         n, head = heads[c]
         if head is None or len(parts[c]) < n:
             return {w for k in parts[c] for w in level.words[k]}
-        said = {
-            level.fold(t.lower)
-            for clause in _clauses(head, sentences=False)
-            for t in clause
-            if t.kind == "content"
-        }
-        return said | {w for k in parts[c][n:] for w in level.words[k]}
+        return _content_words(level, head) | {w for k in parts[c][n:] for w in level.words[k]}
 
     def norm(c: int) -> tuple:
         if not parts[c]:

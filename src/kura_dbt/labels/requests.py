@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from kura_dbt.labels.semantic import user_words
+from kura_dbt.summaries.questions import WH_TAGS
 from kura_dbt.summaries.text import split_sentences
 
 REQUEST_TEXTS = 30  # a cluster's most central texts whose first sentence may name it
 REQUEST_WORDS = (2, 5)  # a request name's words, at least and at most
 # what opens a request without saying what it is about: "Could you", "Why was my", "Hi, I"
 _OPENING_POS = frozenset({"PRON", "AUX", "DET", "INTJ", "SCONJ", "CCONJ", "PART", "PUNCT"})
-_WH_TAGS = frozenset({"WP", "WP$", "WRB", "WDT"})
 # who asks and who is asked, in a summary's words ("The user asks the assistant to ...")
 _PARTIES = frozenset("user users assistant ai chatbot bot".split())
 # a verb that frames the request after it: "I'd like to", "I need to", "help me", "wondering
@@ -94,7 +94,7 @@ def _unframed(tokens: list[Any]) -> list[Any]:
     """The tokens after the request's frame: its opening words, the parties named ("the user
     asks the assistant to"), a framing verb with what ties it to the request."""
     while True:
-        while tokens and (tokens[0].pos_ in _OPENING_POS or tokens[0].tag_ in _WH_TAGS):
+        while tokens and (tokens[0].pos_ in _OPENING_POS or tokens[0].tag_ in WH_TAGS):
             if tokens[0].tag_ == "WRB" and len(tokens) > 1 and tokens[1].pos_ in ("ADJ", "ADV"):
                 return []  # "How long does a transfer take?": no span of it names it
             tokens = tokens[1:]

@@ -40,7 +40,9 @@ _PRONOUNS = {
 _QUOTES = frozenset({'"', "“", "”", "``", "''"})
 _SUBJECTS = frozenset({"nsubj", "nsubjpass", "csubj", "csubjpass", "expl"})
 _FINITE = frozenset({"VBZ", "VBP", "VBD", "MD"})
-_WH_TAGS = frozenset({"WP", "WP$", "WRB", "WDT"})
+# spaCy's tags of question words ("what", "whose", "why", "which"); also read by
+# kura_dbt.labels.requests
+WH_TAGS = frozenset({"WP", "WP$", "WRB", "WDT"})
 _OPINION = frozenset({"think", "know", "believe", "reckon", "suppose"})
 # be after a new subject: "are you" -> "the assistant is", "am I" -> "they are"
 _BE = {
@@ -98,12 +100,12 @@ def _reported(tokens: list[Any], asked: bool = True) -> str | None:
     if aux is None or subject is None:
         return _declarative(tokens, asked) or _do_then_one_word(tokens)
     lead = [t for t in tokens if t.i < aux.i]
-    if lead and (not any(t.tag_ in _WH_TAGS for t in lead) or any(t.text == "," for t in lead)):
+    if lead and (not any(t.tag_ in WH_TAGS for t in lead) or any(t.text == "," for t in lead)):
         return None  # not a wh-question, or one after a clause ("When I buy a TV, what ...")
     said = [t for t in aux.head.children if t.dep_ == "ccomp"] if _opinion(aux, subject) else []
     if not lead and said:  # "Do you think X?" -> "whether X"
         clause = [t for t in tokens if said[0].left_edge.i <= t.i <= said[0].right_edge.i]
-        wh = clause[0].tag_ in _WH_TAGS
+        wh = clause[0].tag_ in WH_TAGS
         return ("ask " if wh else "ask whether ") + _render(clause, _agreement(clause))
     span = [t for t in tokens if subject.left_edge.i <= t.i <= subject.right_edge.i]
     between = [t for t in tokens if aux.i < t.i < span[0].i and t.dep_ != "neg"]
@@ -121,10 +123,10 @@ def _declarative(tokens: list[Any], asked: bool) -> str | None:
     Without a question mark only when the wh-word is the subject ("When I got cash I believe
     ..." is no question)."""
     clause_after_comma = any(
-        t.text == "," and (n.tag_ in _WH_TAGS or _inverted(n))
+        t.text == "," and (n.tag_ in WH_TAGS or _inverted(n))
         for t, n in zip(tokens, tokens[1:], strict=False)
     )
-    if tokens[0].tag_ not in _WH_TAGS or clause_after_comma:
+    if tokens[0].tag_ not in WH_TAGS or clause_after_comma:
         return None
     if not asked and tokens[0].dep_ not in _SUBJECTS:
         return None
@@ -138,7 +140,7 @@ def _declarative(tokens: list[Any], asked: bool) -> str | None:
 def _do_then_one_word(tokens: list[Any]) -> str | None:
     """ "How does an LLM work?", where the parse takes "work" for a noun: a wh-word, "do", the
     subject, then one word, the verb, in the tense of "do" ("explain how an LLM works")."""
-    if len(tokens) < 4 or tokens[0].tag_ not in _WH_TAGS:
+    if len(tokens) < 4 or tokens[0].tag_ not in WH_TAGS:
         return None
     do, last = tokens[1], tokens[-1]
     if do.lemma_ != "do" or do.tag_ not in _FINITE or not last.is_alpha:
@@ -170,7 +172,7 @@ def _first_clause(tokens: list[Any]) -> list[Any]:
         if t.text in {";", "?", "!"}:
             break
         if after is not None and t.lower_ in {"and", "or", "but"}:
-            if after.tag_ in _WH_TAGS or _inverted(after) or after.text == ",":
+            if after.tag_ in WH_TAGS or _inverted(after) or after.text == ",":
                 break  # "... and how does it ..."
         if after is not None and t.text == "," and after.lower_ in {"and", "or", "but"}:
             break
