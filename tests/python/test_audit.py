@@ -206,6 +206,16 @@ def local():
         ),
         ("Please forward the results to Dr. Ana Ruiz at the clinic.", 1),
         ("Tell me about the causes of World War II.", 5),  # a numeral is not a post-nominal
+        # a common noun capitalised by its place, opening a cluster name: the NER reads a
+        # person, spaCy's tagger a noun (SGD's names became "[NAME] events", "[NAME], luggage")
+        ("Concert events, Performing Arts Venue, attend", 5),
+        ("Bags, luggage", 5),
+        ("Okay. Bags, how many can I take?", 5),
+        # a name opening a text, and one inside it, stay persons
+        ("Bill payment", 1),
+        ("Mark, essay", 1),
+        ("Taylor Swift songs", 1),
+        ("I met Concert yesterday", 1),
     ],
 )
 def test_the_local_auditor_maps_what_presidio_finds_to_clios_scale(local, text, score):

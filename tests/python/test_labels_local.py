@@ -511,3 +511,25 @@ def test_a_cluster_of_various_subjects_lists_subjects_not_verbs_or_adjectives():
     examples = name.removeprefix("Various questions: ").split(", ")
     assert len(examples) == 2 and not {"happen", "bad"} & set(examples), name
     assert not {"happen", "bad"} & set(labels[0].keywords), labels[0]
+
+
+def test_a_span_its_users_open_with_a_question_word_keeps_it():
+    """A name read from the users' words keeps the question word they open it with: "How long
+    does a transfer take", never "Long does a transfer take" (banking77's names before)."""
+    clusters = [
+        [
+            'The user asks: "How long does a transfer take?"',
+            'The user asks: "how long does a transfer take to arrive"',
+            'The user asks: "How long does a transfer take from the UK?"',
+            'The user asks: "how long will a transfer take"',
+            'The user asks: "How long does a transfer usually take?"',
+        ],
+        [
+            'The user asks: "my card payment was declined"',
+            'The user asks: "Why was my card payment declined?"',
+            'The user asks: "card payment declined again at the shop"',
+        ],
+    ]
+    names = [label.name for label in _label(clusters)]
+    assert "long" in names[0].casefold(), names
+    assert names[0].startswith("How long"), names

@@ -217,13 +217,45 @@ def _analyze(
             entities=list(entities),
             score_threshold=MIN_CONFIDENCE,
         )
-        new = {
-            key: tuple(Hit(h.entity_type, h.start, h.end) for h in hits)
-            for key, hits in zip(todo, results, strict=True)
-        }
+        found = [tuple(Hit(h.entity_type, h.start, h.end) for h in hits) for hits in results]
+        new = dict(zip(todo, _without_sentence_case(list(todo.values()), found), strict=True))
         HITS.put_many(new)
         known |= new
     return [known[k] for k in keys]
+
+
+# spaCy's fine-grained tags of a common noun (Penn Treebank: singular or mass, plural)
+_COMMON_NOUN = frozenset({"NN", "NNS"})
+
+
+def _without_sentence_case(texts: Sequence[str], found: list[tuple[Hit, ...]]) -> list:
+    """Each text's hits without a person that is one common noun opening a sentence: the small
+    pipeline's NER reads the capital a sentence (or a cluster name) gives "Concert events" or
+    "Bags, luggage" as a name, where its own tagger reads the word as a common noun (NN, NNS).
+    A word the tagger reads as a proper noun ("Bill payment", "Mark, essay") stays a person,
+    and so does every name of two words or more, or in the middle of a sentence."""
+    suspects = [
+        i for i, hits in enumerate(found) if any(_one_word_person(texts[i], h) for h in hits)
+    ]
+    if not suspects:
+        return found
+    out = list(found)
+    nlp = analyzer().nlp_engine.nlp["en"]
+    for i, doc in zip(suspects, nlp.pipe([texts[i] for i in suspects]), strict=True):
+        opening_nouns = {
+            (t.idx, t.idx + len(t)) for t in doc if t.is_sent_start and t.tag_ in _COMMON_NOUN
+        }
+        out[i] = tuple(
+            h
+            for h in found[i]
+            if not (_one_word_person(texts[i], h) and (h.start, h.end) in opening_nouns)
+        )
+    return out
+
+
+def _one_word_person(text: str, hit: Hit) -> bool:
+    span = text[hit.start : hit.end]
+    return hit.entity_type == "PERSON" and bool(span) and not any(c.isspace() for c in span)
 
 
 # What the local summariser removes beyond kura_dbt.redact's patterns (var
@@ -280,6 +312,7 @@ def detector_version() -> str:
 def _version() -> str:
     patterns = _STREET + _UNIT + _STATE_ZIP + _MILITARY + _NAMED + _TITLED + _PHONE + _ACCOUNT
     spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
+    spec += "sentence-case:" + ",".join(sorted(_COMMON_NOUN))  # _without_sentence_case
     return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
 
 

@@ -97,6 +97,7 @@ FILLER_WORDS = frozenset(
     specific specifically particular certain possible different available best better
     generally usually actually basically currently typically normally recently exactly
     probably especially simply truly definitely literally honestly mostly mainly overall
+    wanna gonna gotta lemme gimme
     """.split()
 )
 MONTHS = frozenset(
@@ -131,6 +132,8 @@ NUMBER_WORDS = frozenset(
 )
 SOFT_WORDS = FILLER_WORDS | TIME_WORDS
 NEVER_WORDS = TEMPLATE_WORDS | MONTHS | WEEKDAYS | NUMBER_WORDS
+# The question words that open what they ask about ("how long", "which countries")
+QUESTION_WORDS = ("how", "which", "what", "whose")
 # Words of a text that says nothing: a greeting, thanks, a test.
 GREETING_WORDS = frozenset(
     """
@@ -354,8 +357,10 @@ class ClassTfidfLabeller(Labeller):
     # 5: a word capitalised only by a quoted sentence opening, or written so in one user's
     # span, is written as most users write it; 6: a "Various ..." cluster lists subjects;
     # 7: a short request of its users, without its frame, is a candidate name ("Order a
-    # virtual card")
-    version = "7"
+    # virtual card"); 8: a request keeps no question's word order ("Countries do you
+    # support") and a span keeps the question word its users open it with ("How long does a
+    # transfer take")
+    version = "8"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
@@ -561,14 +566,22 @@ class ClassTfidfLabeller(Labeller):
         clauses = [c for t in texts[:50] if t for c in _CLAUSE.split(user_words(t))]
         for a, b in permutations(top, 2):
             spans: Counter[str] = Counter()
+            asked: Counter[tuple[str, str]] = Counter()  # (span, the question word before it)
             first, then = level.surface[a].casefold(), level.surface[b].casefold()
             for clause in clauses:
-                span = _span(clause, first, then)
+                found = _span(clause, first, then)
+                span, before = found if found else ("", "")
                 gap = len(span.split()) - len(first.split()) - len(then.split()) if span else 9
                 if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
                     spans[span] += 1
+                    asked[span, before] += before in QUESTION_WORDS
             if spans:
-                span = min(spans.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+                span, count = min(spans.items(), key=lambda kv: (-kv[1], kv[0]))
+                # a span its users open with a question word is read with it: "How long does a
+                # transfer take", not "Long does a transfer take"
+                word = max(QUESTION_WORDS, key=lambda w: asked[span, w])
+                if 2 * asked[span, word] > count:
+                    span = f"{word} {span}"
                 out.append(([a, b], level.cased(span)))
         # a list only of phrases that different conversations use (a parent's topics: "SQL
         # query, Python script"); phrases used together are read together, above
@@ -997,14 +1010,16 @@ def unique_names(
     return names, parts
 
 
-def _span(clause: str, first: str, then: str) -> str | None:
-    """The words of ``clause`` from ``first`` to ``then`` (both whole words, in that order)."""
+def _span(clause: str, first: str, then: str) -> tuple[str, str] | None:
+    """The words of ``clause`` from ``first`` to ``then`` (both whole words, in that order),
+    and the word before them (casefolded; "" when they open the clause)."""
     lowered = clause.casefold()
     i = _word_at(lowered, first, 0)
     j = _word_at(lowered, then, i + len(first)) if i >= 0 else -1
     if j < 0:
         return None
-    return " ".join(clause[i : j + len(then)].split())
+    before = lowered[:i].split()
+    return " ".join(clause[i : j + len(then)].split()), before[-1] if before else ""
 
 
 def _word_at(text: str, word: str, start: int) -> int:

@@ -36,8 +36,11 @@ _FRAME_VERBS = frozenset(
     "suppose".split()
 )
 _AFTER_FRAME = frozenset({"to", "if", "whether", "for", "with"})
+# a question word that stands for what is asked about ("which countries", "what happens")
+_WH_NOMINAL = frozenset({"WDT", "WP", "WP$"})
+_CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM"})
 # a framing verb that takes what is wanted as its object: "I need a bus", "want event tickets"
-_WANTING = frozenset("want wants wanted need needs needed".split())
+_WANTING = frozenset("want wants wanted need needs needed wanna".split())
 # what closes one: "... for me", "... to", "... please", "... yet?"
 _CLOSING_POS = frozenset(
     {"PRON", "AUX", "DET", "INTJ", "SCONJ", "CCONJ", "PART", "PUNCT", "ADP", "SPACE"}
@@ -72,7 +75,9 @@ def request_names(texts_per_cluster: Sequence[Sequence[str]], nlp: Any) -> list[
 def request_name(doc: Any) -> str | None:
     """One tagged sentence's request without its frame, capitalised, or None when what is left
     is not ``REQUEST_WORDS`` words long."""
-    tokens = _unframed(list(doc))
+    sentence = list(doc)
+    tokens = _unframed(sentence)
+    tokens = _as_statement(sentence[: len(sentence) - len(tokens)], tokens)
     while tokens and (
         tokens[-1].pos_ in _CLOSING_POS or tokens[-1].text.casefold() in _CLOSING_ADVERBS
     ):
@@ -109,6 +114,28 @@ def _unframed(tokens: list[Any]) -> list[Any]:
             tokens = tokens[1:]
         else:
             return tokens
+
+
+def _as_statement(opening: list[Any], tokens: list[Any]) -> list[Any]:
+    """What is left of a question once its opening is gone, read as a statement, or nothing
+    when it cannot be: "Has my transfer been sent?" -> "transfer sent" (a perfect's "been"
+    without its "has"); "Which countries do you support?", "What happens once ..." and
+    "... can I" keep their question's word order, which no name can."""
+    for i, token in enumerate(opening):
+        following = opening[i + 1] if i + 1 < len(opening) else (tokens[0] if tokens else None)
+        if token.tag_ in _WH_NOMINAL and following is not None and following.pos_ in _CONTENT:
+            return []  # "Which countries ...", "What happens ..."
+    if any(a.pos_ == "AUX" and b.pos_ == "PRON" for a, b in zip(tokens, tokens[1:])):
+        return []  # "... do you support", "... can I"
+    out: list[Any] = []
+    for i, token in enumerate(tokens):
+        perfect = any(t.lemma_ == "have" for t in out)
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token.lower_ == "been" and following is not None and following.tag_ == "VBN":
+            if not perfect:
+                continue  # "top up been reverted" -> "top up reverted"
+        out.append(token)
+    return out
 
 
 def _first_sentence(text: str) -> str:
