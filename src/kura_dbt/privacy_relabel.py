@@ -84,7 +84,7 @@ def relabel_withheld(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     )
     if todo.empty:
         return typed_frame([], RELABEL_SCHEMA)
-    replacements = without_details(list(todo["text"]))
+    replacements = without_details(list(todo["text"]), list(todo["kind"]))
     new = pd.DataFrame(
         {
             "text_hash": [text_hash(r) for r in replacements],
@@ -123,12 +123,14 @@ def relabel_withheld(warehouse: WarehouseReader, config: Any) -> pd.DataFrame:
     return typed_frame(rows, RELABEL_SCHEMA)
 
 
-def without_details(texts: list[str]) -> list[str]:
-    """Each text with the private details the offline detector finds replaced by markers."""
+def without_details(texts: list[str], kinds: list[str] | None = None) -> list[str]:
+    """Each text (of ``kinds``: a cluster name's first capital is the labeller's) with the
+    private details the offline detector finds replaced by markers."""
     from kura_dbt.audit.offline import redact_details
     from kura_dbt.redact import redact
 
-    return [redact(t) for t in redact_details(texts)]
+    names = None if kinds is None else [kind == "cluster_name" for kind in kinds]
+    return [redact(t) for t in redact_details(texts, names=names)]
 
 
 def _audited(auditor: Any, new: pd.DataFrame, settings: Settings) -> dict[str, dict[str, Any]]:

@@ -206,22 +206,46 @@ def local():
         ),
         ("Please forward the results to Dr. Ana Ruiz at the clinic.", 1),
         ("Tell me about the causes of World War II.", 5),  # a numeral is not a post-nominal
-        # a common noun capitalised by its place, opening a cluster name: the NER reads a
-        # person, spaCy's tagger a noun (SGD's names became "[NAME] events", "[NAME], luggage")
-        ("Concert events, Performing Arts Venue, attend", 5),
-        ("Bags, luggage", 5),
-        ("Okay. Bags, how many can I take?", 5),
-        # a name opening a text, and one inside it, stay persons
-        ("Bill payment", 1),
-        ("Mark, essay", 1),
-        ("Taylor Swift songs", 1),
-        ("I met Concert yesterday", 1),
     ],
 )
 def test_the_local_auditor_maps_what_presidio_finds_to_clios_scale(local, text, score):
     (record,) = local.audit_many([("h", "summary", text)])
     assert record.score == score, record.reason
     assert record.auditor == "local" and record.llm_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "score"),
+    [
+        # a common noun that the labeller capitalised, opening a cluster name: the NER reads a
+        # person, spaCy's tagger a noun (SGD's names became "[NAME] events", "[NAME], luggage")
+        ("Concert events, Performing Arts Venue, attend", "cluster_name", 5),
+        ("Bags, luggage", "cluster_name", 5),
+        ("Okay. Bags, how many can I take?", "cluster_name", 5),
+        # in a user's words the capital is the user's: "Dean" of a director's name is tagged
+        # a noun too, and stays a person
+        ("Concert events, Performing Arts Venue, attend", "summary", 1),
+        ("Dean deblois please", "request", 1),
+        # a name the tagger reads as a proper noun, or inside a name, stays a person
+        ("Bill payment", "cluster_name", 1),
+        ("Mark, essay", "cluster_name", 1),
+        ("Taylor Swift songs", "cluster_name", 1),
+        ("I met Concert yesterday", "cluster_name", 1),
+    ],
+)
+def test_a_cluster_names_own_capital_is_no_person(local, text, kind, score):
+    (record,) = local.audit_many([("h", kind, text)])
+    assert record.score == score, record.reason
+
+
+def test_a_withheld_name_is_made_again_without_its_own_capital_redacted():
+    from kura_dbt.privacy_relabel import without_details
+
+    texts = ["Concert events, Mark", "Concert events, Mark"]
+    assert without_details(texts, ["cluster_name", "summary"]) == [
+        "Concert events, [NAME]",
+        "[NAME] events, [NAME]",
+    ]
 
 
 def test_the_local_auditor_never_reaches_the_network(local, monkeypatch):

@@ -233,7 +233,9 @@ def _relabels(
     if cortex:
         out = candidates[["kind", "text", "certain"]].drop_duplicates("text")
         return out.astype({"certain": bool}).reset_index(drop=True)
-    candidates["remade"] = without_details([str(t) for t in candidates["text"]])
+    candidates["remade"] = without_details(
+        [str(t) for t in candidates["text"]], [str(k) for k in candidates["kind"]]
+    )
     moved = candidates[candidates["remade"] != candidates["text"]].copy()
     moved["hash"] = [text_hash(t) for t in moved["remade"]]
     moved = moved.sort_values("certain", ascending=False, kind="stable")

@@ -173,11 +173,18 @@ def detect(text: str) -> list[tuple[str, str]]:
     return detect_many([text])[0]
 
 
-def detect_many(texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+def detect_many(
+    texts: Sequence[str], batch_size: int = 64, names: Sequence[bool] | None = None
+) -> list[list[tuple[str, str]]]:
     """The private details presidio finds in each text, (entity, the text found), spaCy run in
-    batches; plus what :func:`kura_dbt.redact.redaction_counts` finds (as entity names)."""
+    batches; plus what :func:`kura_dbt.redact.redaction_counts` finds (as entity names).
+    ``names[i]``: text i is a cluster name, whose first word's capital is the labeller's
+    (:func:`_without_sentence_case`)."""
+    hits_per_text = _analyze(texts, tuple(ENTITY_SCORES), batch_size)
+    if names is not None:
+        hits_per_text = _without_sentence_case(texts, hits_per_text, names)
     found = []
-    for text, hits in zip(texts, _analyze(texts, tuple(ENTITY_SCORES), batch_size), strict=True):
+    for text, hits in zip(texts, hits_per_text, strict=True):
         details = [(h.entity_type, text[h.start : h.end]) for h in hits]
         details += [(kind.upper(), "") for kind, n in redaction_counts(text).items() if n]
         found.append(details)
@@ -217,8 +224,10 @@ def _analyze(
             entities=list(entities),
             score_threshold=MIN_CONFIDENCE,
         )
-        found = [tuple(Hit(h.entity_type, h.start, h.end) for h in hits) for hits in results]
-        new = dict(zip(todo, _without_sentence_case(list(todo.values()), found), strict=True))
+        new = {
+            key: tuple(Hit(h.entity_type, h.start, h.end) for h in hits)
+            for key, hits in zip(todo, results, strict=True)
+        }
         HITS.put_many(new)
         known |= new
     return [known[k] for k in keys]
@@ -228,14 +237,20 @@ def _analyze(
 _COMMON_NOUN = frozenset({"NN", "NNS"})
 
 
-def _without_sentence_case(texts: Sequence[str], found: list[tuple[Hit, ...]]) -> list:
-    """Each text's hits without a person that is one common noun opening a sentence: the small
-    pipeline's NER reads the capital a sentence (or a cluster name) gives "Concert events" or
-    "Bags, luggage" as a name, where its own tagger reads the word as a common noun (NN, NNS).
-    A word the tagger reads as a proper noun ("Bill payment", "Mark, essay") stays a person,
-    and so does every name of two words or more, or in the middle of a sentence."""
+def _without_sentence_case(
+    texts: Sequence[str], found: list[tuple[Hit, ...]], names: Sequence[bool]
+) -> list[tuple[Hit, ...]]:
+    """The hits of each cluster name (``names[i]``) without a person that is one common noun
+    opening a sentence: the labeller capitalises a name's first word, and the small pipeline's
+    NER then reads "Concert events" or "Bags, luggage" as a person, where its own tagger reads
+    the word as a common noun (NN, NNS). A word the tagger reads as a proper noun ("Bill
+    payment", "Mark, essay") stays a person, and so does every name of two words or more, or
+    in the middle of a sentence. Only names: in a user's text the capital is the user's, and
+    the tagger also reads "Dean" of "Dean deblois" as a noun."""
     suspects = [
-        i for i, hits in enumerate(found) if any(_one_word_person(texts[i], h) for h in hits)
+        i
+        for i, hits in enumerate(found)
+        if names[i] and any(_one_word_person(texts[i], h) for h in hits)
     ]
     if not suspects:
         return found
@@ -273,10 +288,15 @@ REDACTED_ENTITIES: dict[str, str] = {
 }
 
 
-def redact_details(texts: Sequence[str], batch_size: int = 64) -> list[str]:
+def redact_details(
+    texts: Sequence[str], batch_size: int = 64, names: Sequence[bool] | None = None
+) -> list[str]:
     """Each text with the spans presidio finds of :data:`REDACTED_ENTITIES` (at
-    :data:`MIN_CONFIDENCE`) replaced by their marker; overlapping spans merged."""
+    :data:`MIN_CONFIDENCE`) replaced by their marker; overlapping spans merged. ``names``: as
+    :func:`detect_many`'s."""
     hits = _analyze(texts, tuple(REDACTED_ENTITIES), batch_size)
+    if names is not None:
+        hits = _without_sentence_case(texts, hits, names)
     return [_replace(text, found) for text, found in zip(texts, hits, strict=True)]
 
 
@@ -332,8 +352,9 @@ class OfflineAuditor:
     def audit_many(self, items: Sequence[tuple[str, str, str]]) -> list[AuditRecord]:
         """One record per ``(text_hash, kind, text)``, in order."""
         texts = [_PLACEHOLDER.sub(" ", text) for _, _, text in items]
+        names = [kind == "cluster_name" for _, kind, _ in items]
         records = []
-        for (text_hash, _, _), found in zip(items, detect_many(texts), strict=True):
+        for (text_hash, _, _), found in zip(items, detect_many(texts, names=names), strict=True):
             kinds = sorted({kind for kind, _ in found})
             records.append(
                 AuditRecord(
