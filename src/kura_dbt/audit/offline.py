@@ -325,14 +325,20 @@ def score_of(found: Sequence[tuple[str, str]]) -> int:
 
 
 def detector_version() -> str:
-    """A hash of what the detector looks for: the auditor's and the local summariser's version."""
+    """A hash of what the detector looks for in any text: the local summariser's version, and
+    the relabel's (the relabel of a withheld cluster name is also keyed by the auditor's)."""
     return _version()
+
+
+def auditor_version() -> str:
+    """The offline auditor's version: the detector's, and how it reads a cluster name's first
+    capital (:func:`_without_sentence_case`)."""
+    return _version() + "+names-" + "-".join(sorted(_COMMON_NOUN))
 
 
 def _version() -> str:
     patterns = _STREET + _UNIT + _STATE_ZIP + _MILITARY + _NAMED + _TITLED + _PHONE + _ACCOUNT
     spec = repr(sorted(ENTITY_SCORES.items())) + patterns + str(MIN_CONFIDENCE)
-    spec += "sentence-case:" + ",".join(sorted(_COMMON_NOUN))  # _without_sentence_case
     return "presidio-" + hashlib.md5(spec.encode()).hexdigest()[:8]
 
 
@@ -347,7 +353,7 @@ class OfflineAuditor:
     model: str | None = SPACY_PACKAGE
 
     def __init__(self) -> None:
-        self.prompt_version = _version()
+        self.prompt_version = auditor_version()
 
     def audit_many(self, items: Sequence[tuple[str, str, str]]) -> list[AuditRecord]:
         """One record per ``(text_hash, kind, text)``, in order."""
