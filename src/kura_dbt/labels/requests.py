@@ -128,12 +128,10 @@ def _as_statement(opening: list[Any], tokens: list[Any]) -> list[Any]:
     if any(a.pos_ == "AUX" and b.pos_ == "PRON" for a, b in zip(tokens, tokens[1:])):
         return []  # "... do you support", "... can I"
     out: list[Any] = []
-    for i, token in enumerate(tokens):
-        perfect = any(t.lemma_ == "have" for t in out)
-        following = tokens[i + 1] if i + 1 < len(tokens) else None
-        if token.lower_ == "been" and following is not None and following.tag_ == "VBN":
-            if not perfect:
-                continue  # "top up been reverted" -> "top up reverted"
+    for token, following in zip(tokens, [*tokens[1:], None][: len(tokens)], strict=True):
+        passive = token.lower_ == "been" and following is not None and following.tag_ == "VBN"
+        if passive and not any(t.lemma_ == "have" for t in out):
+            continue  # "top up been reverted" -> "top up reverted"
         out.append(token)
     return out
 
