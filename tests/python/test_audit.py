@@ -258,3 +258,16 @@ def test_the_local_auditor_never_reaches_the_network(local, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     (record,) = local.audit_many([("h", "summary", "Write to jane.roe@example.co.uk today.")])
     assert record.score == 1
+
+
+def test_the_names_rule_changes_the_auditors_version_not_the_summarisers(monkeypatch):
+    """An upgrade re-audits the cluster names and summarises nothing again: the local
+    summariser's version holds the detector's, which the rule for a name's own capital is
+    not part of."""
+    from kura_dbt.audit import offline
+
+    detector, auditor = offline.detector_version(), offline.auditor_version()
+    assert offline.OfflineAuditor().prompt_version == auditor != detector
+    monkeypatch.setattr(offline, "_COMMON_NOUN", frozenset({"NN"}))
+    assert offline.detector_version() == detector
+    assert offline.auditor_version() != auditor
