@@ -379,6 +379,16 @@ def test_a_parent_never_has_the_name_of_one_of_its_children():
     assert changed["L1-q"].name == "Weather (and more)"  # no keyword of its own left
     assert set(changed) == {"L1-p", "L1-q"}
     assert distinct_from_children({**labels, **changed}, parent_of) == {}
+    # an added keyword keeps the capitals inside it (SGD's parent "Bus" read "Bus, ca")
+    bus = {
+        "L1-b": ClusterLabel("Bus", "", ["bus", "CA", "Sacramento"]),
+        "L0-e": ClusterLabel("Bus", "", ["bus"]),
+        "L1-c": ClusterLabel("Alarms", "", ["alarms", "Reminders"]),
+        "L0-f": ClusterLabel("Alarms", "", ["alarms"]),
+    }
+    renamed = distinct_from_children(bus, {"L0-e": "L1-b", "L0-f": "L1-c"})
+    assert renamed["L1-b"].name == "Bus, CA"
+    assert renamed["L1-c"].name == "Alarms, reminders"
 
 
 # a cluster with no subject in common (real chat logs at the default granularity): 20

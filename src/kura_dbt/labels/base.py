@@ -149,9 +149,18 @@ def distinct_from_children(
             ),
             None,
         )
-        new = f"{name}, {extra.lower()}" if extra else f"{name} (and more)"
+        new = f"{name}, {_in_a_list(extra)}" if extra else f"{name} (and more)"
         changed[parent] = replace(labels[parent], name=new)
     return changed
+
+
+def _in_a_list(keyword: str) -> str:
+    """A keyword after a comma: an opening capital goes ("Alarms" -> "alarms"), a word with
+    capitals inside keeps its case ("CA", "iPhone", "Family Counselor"; SGD's parent "Bus"
+    read "Bus, ca")."""
+    if keyword[1:] == keyword[1:].lower():
+        return keyword[:1].lower() + keyword[1:]
+    return keyword
 
 
 def _norm(name: str) -> str:
