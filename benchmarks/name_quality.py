@@ -192,13 +192,14 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """The build's conversations and its clusters named again by this checkout's labeller, and
     the seconds that took: each level of the build's hierarchy named as the hierarchy names it
     (:mod:`kura_dbt.hierarchy.build`: a cluster's summaries most central first, its centroid
-    of the build's embeddings; sibling names made unique), on the same clusters."""
+    of the build's embeddings; names settled as the build settles them,
+    :func:`kura_dbt.labels.base.settled_names`), on the same clusters."""
     import time
 
     import duckdb
 
     from kura_dbt.labels import ClassTfidfLabeller
-    from kura_dbt.labels.base import unique_sibling_names
+    from kura_dbt.labels.base import settled_names
 
     frame, clusters, matrix = read_build(db)
     with duckdb.connect(str(db), read_only=True) as con:
@@ -240,7 +241,7 @@ def relabel(db: Path) -> tuple[pd.DataFrame, pd.DataFrame, float]:
             )
         labels.update(zip(ids, named, strict=True))
         candidates.update(zip(ids, offered[0] if offered else [[]] * len(ids), strict=True))
-    labels.update(unique_sibling_names(labels, parent_of))
+    labels.update(settled_names(labels, parent_of))
     seconds = time.perf_counter() - started
     clusters = clusters.assign(
         name=[labels[c].name for c in clusters["cluster_id"]],

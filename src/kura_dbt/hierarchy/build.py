@@ -16,7 +16,7 @@ import pandas as pd
 from kura_dbt.failures import check_failures
 from kura_dbt.hierarchy.grouping import exact_groups, group_members, level_schedule
 from kura_dbt.labels import ClassTfidfLabeller, ClusterLabel, Labeller
-from kura_dbt.labels.base import distinct_from_children, unique_sibling_names
+from kura_dbt.labels.base import settled_names, unique_sibling_names
 from kura_dbt.parking import RetryPolicy
 
 HIERARCHY_COLUMNS = [
@@ -121,12 +121,7 @@ def build_hierarchy(
         for pid, kids in zip(level.ids, level.children, strict=True)
         for kid in kids
     }
-    # the roots (at whatever levels) never share a name either; every parent's children were
-    # made unique when it was named, so this changes no name a parent was named from
-    builder.names_by_id.update(unique_sibling_names(builder.names_by_id, parent_of))
-    # nor does a parent share its name with one of its children (then the roots again)
-    builder.names_by_id.update(distinct_from_children(builder.names_by_id, parent_of))
-    builder.names_by_id.update(unique_sibling_names(builder.names_by_id, parent_of))
+    builder.names_by_id.update(settled_names(builder.names_by_id, parent_of))
     return pd.DataFrame(builder.rows(levels, parent_of, user_ids), columns=HIERARCHY_COLUMNS)
 
 

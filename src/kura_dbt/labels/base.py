@@ -154,6 +154,19 @@ def distinct_from_children(
     return changed
 
 
+def settled_names(
+    labels: Mapping[str, ClusterLabel], parent_of: Mapping[str, str]
+) -> dict[str, ClusterLabel]:
+    """The labels to change once a whole hierarchy is named: the roots (at whatever levels)
+    never share a name (every parent's children were made unique when it was named, so this
+    changes no name a parent was named from), no parent has a child's name, then the roots
+    again."""
+    changed = unique_sibling_names(labels, parent_of)
+    for settle in (distinct_from_children, unique_sibling_names):
+        changed.update(settle({**labels, **changed}, parent_of))
+    return changed
+
+
 def _in_a_list(keyword: str) -> str:
     """A keyword after a comma: an opening capital goes ("Alarms" -> "alarms"), a word with
     capitals inside keeps its case ("CA", "iPhone", "Family Counselor"; SGD's parent "Bus"
