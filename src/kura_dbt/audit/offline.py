@@ -180,9 +180,7 @@ def detect_many(
     batches; plus what :func:`kura_dbt.redact.redaction_counts` finds (as entity names).
     ``names[i]``: text i is a cluster name, whose first word's capital is the labeller's
     (:func:`_without_sentence_case`)."""
-    hits_per_text = _analyze(texts, tuple(ENTITY_SCORES), batch_size)
-    if names is not None:
-        hits_per_text = _without_sentence_case(texts, hits_per_text, names)
+    hits_per_text = _analyze(texts, tuple(ENTITY_SCORES), batch_size, names)
     found = []
     for text, hits in zip(texts, hits_per_text, strict=True):
         details = [(h.entity_type, text[h.start : h.end]) for h in hits]
@@ -206,9 +204,14 @@ HITS = LruCache[tuple[str, tuple[str, ...], bytes], tuple[Hit, ...]](20_000)
 
 
 def _analyze(
-    texts: Sequence[str], entities: tuple[str, ...], batch_size: int
+    texts: Sequence[str],
+    entities: tuple[str, ...],
+    batch_size: int,
+    names: Sequence[bool] | None = None,
 ) -> list[tuple[Hit, ...]]:
-    """presidio's hits of ``entities`` in each text: from :data:`HITS`, the rest in one batch."""
+    """presidio's hits of ``entities`` in each text: from :data:`HITS`, the rest in one batch;
+    in a cluster name (``names[i]``), without the labeller's own capital
+    (:func:`_without_sentence_case`)."""
     version = _version()
     keys = [(version, entities, digest(t)) for t in texts]
     known = HITS.get_many(keys)
@@ -230,7 +233,8 @@ def _analyze(
         }
         HITS.put_many(new)
         known |= new
-    return [known[k] for k in keys]
+    found = [known[k] for k in keys]
+    return found if names is None else _without_sentence_case(texts, found, names)
 
 
 # spaCy's fine-grained tags of a common noun (Penn Treebank: singular or mass, plural)
@@ -294,9 +298,7 @@ def redact_details(
     """Each text with the spans presidio finds of :data:`REDACTED_ENTITIES` (at
     :data:`MIN_CONFIDENCE`) replaced by their marker; overlapping spans merged. ``names``: as
     :func:`detect_many`'s."""
-    hits = _analyze(texts, tuple(REDACTED_ENTITIES), batch_size)
-    if names is not None:
-        hits = _without_sentence_case(texts, hits, names)
+    hits = _analyze(texts, tuple(REDACTED_ENTITIES), batch_size, names)
     return [_replace(text, found) for text, found in zip(texts, hits, strict=True)]
 
 

@@ -574,7 +574,8 @@ class ClassTfidfLabeller(Labeller):
                 gap = len(span.split()) - len(first.split()) - len(then.split()) if span else 9
                 if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
                     spans[span] += 1
-                    asked[span, before] += before in QUESTION_WORDS
+                    if before in QUESTION_WORDS:
+                        asked[span, before] += 1
             if spans:
                 span, count = min(spans.items(), key=lambda kv: (-kv[1], kv[0]))
                 # a span its users open with a question word is read with it: "How long does a

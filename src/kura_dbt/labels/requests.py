@@ -37,7 +37,7 @@ _FRAME_VERBS = frozenset(
 )
 _AFTER_FRAME = frozenset({"to", "if", "whether", "for", "with"})
 # a question word that stands for what is asked about ("which countries", "what happens")
-_WH_NOMINAL = frozenset({"WDT", "WP", "WP$"})
+_WH_NOMINAL = WH_TAGS - {"WRB"}  # "which", "what", "whose"; not "how", "why"
 _CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM"})
 # a framing verb that takes what is wanted as its object: "I need a bus", "want event tickets"
 _WANTING = frozenset("want wants wanted need needs needed wanna".split())
