@@ -543,3 +543,60 @@ def test_a_span_its_users_open_with_a_question_word_keeps_it():
     names = [label.name for label in _label(clusters)]
     assert "long" in names[0].casefold(), names
     assert names[0].startswith("How long"), names
+
+
+def _span_heads(texts: list[str], words: tuple[str, str]) -> list[str]:
+    """The names the labeller reads from its users' words (spans) for two of a cluster's
+    phrases, given as they are written."""
+    other = ['The user asks: "What is the weather in Paris?"'] * 3
+    labeller = ClassTfidfLabeller()
+    level = labeller._member_level([texts, other])
+    key_of = {surface.casefold(): key for key, surface in level.surface.items()}
+    chosen = [key_of[w] for w in words]
+    return [head for _, head in labeller._candidates(level, chosen, texts) if head]
+
+
+def test_a_span_is_found_whatever_the_number_of_its_words():
+    """Two phrases are read together in any number their users write them: "event tickets"
+    is found for the phrase "events" (its usual form here), and a phrase matches whole words
+    only ("card" is not in "cardboard"). Before, the usual form was searched as a prefix, so
+    SGD's 40 conversations asking for event tickets were named "Tickets"."""
+    tickets = [
+        'The user asks: "Are there any events this weekend?"',
+        'The user asks: "Which events are on near me?"',
+        'The user asks: "Find events in Berlin."',
+        'The user asks: "Get me three event tickets."',
+        'The user asks: "I want two event tickets."',
+    ]
+    heads = [h.casefold() for h in _span_heads(tickets, ("events", "tickets"))]
+    assert "event tickets" in heads, heads
+    boxes = [
+        'The user asks: "My card arrived in a cardboard box."',
+        'The user asks: "The cardboard box of my card was open."',
+        'The user asks: "Is my card box real?"',
+    ]
+    heads = [h.casefold() for h in _span_heads(boxes, ("card", "box"))]
+    assert "card box" in heads and not any("cardboard" in h for h in heads), heads
+
+
+def test_a_span_in_a_questions_word_order_keeps_its_question_word_or_names_nothing():
+    """A span most of its users open with a question word keeps the commonest one, counting
+    them all ("which" and "what" together); a span in a question's word order that most of them
+    do not open so is no name ("Countries do you support", banking77 before)."""
+    asked = [
+        'The user asks: "Which countries do you support?"',
+        'The user asks: "Which countries do you support for transfers?"',
+        'The user asks: "What countries do you support?"',
+        'The user asks: "Countries do you support?"',
+    ]
+    heads = [h.casefold() for h in _span_heads(asked, ("countries", "support"))]
+    assert heads == ["which countries do you support"], heads
+    bare = [
+        'The user asks: "countries do you support"',
+        'The user asks: "Countries do you support now?"',
+        'The user asks: "countries do you support, please"',
+        'The user asks: "Which countries do you support?"',
+    ]
+    assert _span_heads(bare, ("countries", "support")) == [], _span_heads(
+        bare, ("countries", "support")
+    )

@@ -48,7 +48,12 @@ from kura_dbt.labels.semantic import (
     local_embedder,
     user_words,
 )
-from kura_dbt.summaries.english import FUNCTION_WORDS, request_form
+from kura_dbt.summaries.english import (
+    AUXILIARIES,
+    FUNCTION_WORDS,
+    SUBJECT_PRONOUNS,
+    request_form,
+)
 from kura_dbt.summaries.text import split_sentences
 
 Key = tuple[str, ...]  # a phrase: its words, plural folded to singular
@@ -359,8 +364,10 @@ class ClassTfidfLabeller(Labeller):
     # 7: a short request of its users, without its frame, is a candidate name ("Order a
     # virtual card"); 8: a request keeps no question's word order ("Countries do you
     # support") and a span keeps the question word its users open it with ("How long does a
-    # transfer take")
-    version = "8"
+    # transfer take"); 9: two phrases are read together in any number their users write them
+    # ("Event tickets" for "events" and "tickets"), whole words only, and a span in a
+    # question's word order keeps its question word or names nothing
+    version = "9"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
     names_from_children = False
@@ -558,31 +565,33 @@ class ClassTfidfLabeller(Labeller):
     ) -> list[tuple[list[Key], str | None]]:
         """A cluster's candidate names: (its phrases, the text that reads them as one or
         None for a list). Two phrases are read as one only as a span of a user's text that
-        holds both, in that order, at most two words apart, within ``max_name_words`` + 1
-        words; a list
-        only of phrases that different conversations use."""
+        holds both (whole words, in any number), in that order, at most two words apart,
+        within ``max_name_words`` + 1 words; a list only of phrases that different
+        conversations use."""
         out: list[tuple[list[Key], str | None]] = [([k], None) for k in chosen]
         top = list(chosen[:4])
         clauses = [c for t in texts[:50] if t for c in _CLAUSE.split(user_words(t))]
         for a, b in permutations(top, 2):
             spans: Counter[str] = Counter()
             asked: Counter[tuple[str, str]] = Counter()  # (span, the question word before it)
-            first, then = level.surface[a].casefold(), level.surface[b].casefold()
             for clause in clauses:
-                found = _span(clause, first, then)
+                found = _span(clause, a, b, level.fold)
                 span, before = found if found else ("", "")
-                gap = len(span.split()) - len(first.split()) - len(then.split()) if span else 9
+                gap = len(span.split()) - len(a) - len(b) if span else 9
                 if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
                     spans[span] += 1
                     if before in QUESTION_WORDS:
                         asked[span, before] += 1
             if spans:
                 span, count = min(spans.items(), key=lambda kv: (-kv[1], kv[0]))
-                # a span its users open with a question word is read with it: "How long does a
-                # transfer take", not "Long does a transfer take"
+                # a span most of its users open with a question word is read with the commonest
+                # one: "How long does a transfer take", not "Long does a transfer take"; without
+                # it a question's word order is no name ("Countries do you support")
                 word = max(QUESTION_WORDS, key=lambda w: asked[span, w])
-                if 2 * asked[span, word] > count:
+                if 2 * sum(asked[span, w] for w in QUESTION_WORDS) > count:
                     span = f"{word} {span}"
+                elif _inverted(span):
+                    continue
                 out.append(([a, b], level.cased(span)))
         # a list only of phrases that different conversations use (a parent's topics: "SQL
         # query, Python script"); phrases used together are read together, above
@@ -1011,21 +1020,36 @@ def unique_names(
     return names, parts
 
 
-def _span(clause: str, first: str, then: str) -> tuple[str, str] | None:
-    """The words of ``clause`` from ``first`` to ``then`` (both whole words, in that order),
-    and the word before them (casefolded; "" when they open the clause)."""
-    lowered = clause.casefold()
-    i = _word_at(lowered, first, 0)
-    j = _word_at(lowered, then, i + len(first)) if i >= 0 else -1
+def _span(clause: str, first: Key, then: Key, fold: Callable[[str], str]) -> tuple[str, str] | None:
+    """The words of ``clause`` from phrase ``first`` to phrase ``then`` (whole words, in that
+    order, each word matched as the level folds it, so that the phrase "events" is found in
+    "event tickets"), and the word before them (casefolded; "" when they open the clause)."""
+    tokens = list(_TOKEN.finditer(clause))
+    words = [_folded(fold, t.group()) for t in tokens]
+    i = _phrase_at(words, first, 0)
+    j = _phrase_at(words, then, i + len(first)) if i >= 0 else -1
     if j < 0:
         return None
-    before = lowered[:i].split()
-    return " ".join(clause[i : j + len(then)].split()), before[-1] if before else ""
+    start, end = tokens[i].start(), tokens[j + len(then) - 1].end()
+    return " ".join(clause[start:end].split()), words[i - 1] if i else ""
 
 
-def _word_at(text: str, word: str, start: int) -> int:
-    match = re.compile(rf"(?<!\w){re.escape(word)}").search(text, start)
-    return match.start() if match else -1
+def _inverted(span: str) -> bool:
+    """A question's word order: an auxiliary before a subject pronoun ("... do you support",
+    "... can I cancel")."""
+    words = span.casefold().split()
+    return any(a in AUXILIARIES and b in SUBJECT_PRONOUNS for a, b in zip(words, words[1:]))
+
+
+def _folded(fold: Callable[[str], str], word: str) -> str:
+    """A word of a text as the level's phrases hold it (see :func:`_clauses`)."""
+    lower = word.replace("’", "'").lower()
+    return fold(lower[:-2] if lower.endswith("'s") else lower)
+
+
+def _phrase_at(words: Sequence[str], key: Key, start: int) -> int:
+    n = len(key)
+    return next((i for i in range(start, len(words) - n + 1) if tuple(words[i : i + n]) == key), -1)
 
 
 def _render(level: _Level, keys: Sequence[Key], head: str | None, n: int | None = None) -> str:

@@ -22,6 +22,10 @@ FUNCTION_WORDS = frozenset(_DATA["function_words"])
 EN_STOP = FUNCTION_WORDS | frozenset(_DATA["conversational_words"])
 _EN_VERBS = frozenset(_DATA["verbs"])
 _EN_QUESTION_START = frozenset(_DATA["question_starts"])
+# The auxiliaries that open a question ("do", "can", "isn't", ...): the question starts that
+# are not question words. Before a subject pronoun they are a question's word order ("do you").
+AUXILIARIES = frozenset(w for w in _EN_QUESTION_START if not w.startswith(("wh", "how")))
+SUBJECT_PRONOUNS = frozenset("i you we they he she it".split())
 _CLAUSE_STOP = frozenset(_DATA["clause_stops"])
 _PREPOSITIONS = frozenset(_DATA["prepositions"])
 _ARTICLES = frozenset(_DATA["articles"])
