@@ -570,12 +570,14 @@ class ClassTfidfLabeller(Labeller):
         conversations use."""
         out: list[tuple[list[Key], str | None]] = [([k], None) for k in chosen]
         top = list(chosen[:4])
-        clauses = [c for t in texts[:50] if t for c in _CLAUSE.split(user_words(t))]
+        clauses = [
+            _Clause.of(c, level.fold) for t in texts[:50] if t for c in _CLAUSE.split(user_words(t))
+        ]
         for a, b in permutations(top, 2):
             spans: Counter[str] = Counter()
             asked: Counter[tuple[str, str]] = Counter()  # (span, the question word before it)
             for clause in clauses:
-                found = _span(clause, a, b, level.fold)
+                found = _span(clause, a, b)
                 span, before = found if found else ("", "")
                 gap = len(span.split()) - len(a) - len(b) if span else 9
                 if span and gap <= 2 and len(span.split()) <= self.max_name_words + 1:
@@ -1020,18 +1022,33 @@ def unique_names(
     return names, parts
 
 
-def _span(clause: str, first: Key, then: Key, fold: Callable[[str], str]) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class _Clause:
+    """A clause of a user's text, its words' places in it and the words as the level's
+    phrases hold them (plural folded, see :func:`_clauses`)."""
+
+    text: str
+    places: tuple[tuple[int, int], ...]
+    words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str, fold: Callable[[str], str]) -> _Clause:
+        tokens = list(_TOKEN.finditer(text))
+        lowered = [t.group().replace("’", "'").lower() for t in tokens]
+        words = (fold(w[:-2] if w.endswith("'s") else w) for w in lowered)
+        return cls(text, tuple(t.span() for t in tokens), tuple(words))
+
+
+def _span(clause: _Clause, first: Key, then: Key) -> tuple[str, str] | None:
     """The words of ``clause`` from phrase ``first`` to phrase ``then`` (whole words, in that
     order, each word matched as the level folds it, so that the phrase "events" is found in
-    "event tickets"), and the word before them (casefolded; "" when they open the clause)."""
-    tokens = list(_TOKEN.finditer(clause))
-    words = [_folded(fold, t.group()) for t in tokens]
-    i = _phrase_at(words, first, 0)
-    j = _phrase_at(words, then, i + len(first)) if i >= 0 else -1
+    "event tickets"), and the word before them (folded; "" when they open the clause)."""
+    i = _phrase_at(clause.words, first, 0)
+    j = _phrase_at(clause.words, then, i + len(first)) if i >= 0 else -1
     if j < 0:
         return None
-    start, end = tokens[i].start(), tokens[j + len(then) - 1].end()
-    return " ".join(clause[start:end].split()), words[i - 1] if i else ""
+    start, end = clause.places[i][0], clause.places[j + len(then) - 1][1]
+    return " ".join(clause.text[start:end].split()), clause.words[i - 1] if i else ""
 
 
 def _inverted(span: str) -> bool:
@@ -1039,12 +1056,6 @@ def _inverted(span: str) -> bool:
     "... can I cancel")."""
     words = span.casefold().split()
     return any(a in AUXILIARIES and b in SUBJECT_PRONOUNS for a, b in zip(words, words[1:]))
-
-
-def _folded(fold: Callable[[str], str], word: str) -> str:
-    """A word of a text as the level's phrases hold it (see :func:`_clauses`)."""
-    lower = word.replace("’", "'").lower()
-    return fold(lower[:-2] if lower.endswith("'s") else lower)
 
 
 def _phrase_at(words: Sequence[str], key: Key, start: int) -> int:
