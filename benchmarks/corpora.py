@@ -92,10 +92,14 @@ def mixed(data_dir: Path, n_banking: int = 500, n_sgd: int = 1150) -> tuple[list
     return [c for c, _ in rows], [label for _, label in rows]
 
 
-def build_vectors(name: str, conversations: list[Turns], cache: Path) -> np.ndarray:
+def build_vectors(
+    name: str, conversations: list[Turns], cache: Path, model: Path | None = None
+) -> np.ndarray:
     """The vectors a build clusters (``kura__embedding_text: auto``: the local summariser's
-    request, else its summary, embedded with the local model), cached as ``cache/name.npy``."""
-    path = cache / f"{name}.npy"
+    request, else its summary, embedded with the local model), cached as ``cache/name.npy``.
+    ``model``: a sentence-transformers model folder to embed with instead of the shipped one
+    (cached as ``cache/name-<folder name>.npy``)."""
+    path = cache / (f"{name}.npy" if model is None else f"{name}-{model.name}.npy")
     if path.exists():
         return np.load(path)
     from kura_dbt.embeddings.local import LocalEmbedder
@@ -106,7 +110,14 @@ def build_vectors(name: str, conversations: list[Turns], cache: Path) -> np.ndar
         summariser.summarise([{"role": r, "content": t} for r, t in turns])
         for turns in conversations
     ]
-    X = LocalEmbedder().embed([r.request or r.summary or " " for r in records])
+    texts = [r.request or r.summary or " " for r in records]
+    if model is None:
+        X = LocalEmbedder().embed(texts)
+    else:
+        from sentence_transformers import SentenceTransformer
+
+        encoder = SentenceTransformer(str(model), device="cpu")
+        X = encoder.encode(texts, batch_size=64, normalize_embeddings=True).astype(np.float32)
     np.save(path, X)
     return X
 

@@ -11,7 +11,11 @@ OpenAssistant sample (350, no labels); the demo's 500 conversations (``seeds/``,
 dialogues, one copy per seed) to show how far k moves on a small change of the input.
 
     python benchmarks/k_choice.py [--criteria bic,loo_silhouette] [--reference] [--sets ...]
-        [--cache DIR]
+        [--cache DIR] [--model DIR]
+
+``--model DIR``: embed the requests with another sentence-transformers model (a folder on
+disk; nothing is fetched) instead of the shipped one, to see whether a stronger model frees the
+criteria (BENCHMARKS.md: all-mpnet-base-v2).
 """
 
 from __future__ import annotations
@@ -76,15 +80,19 @@ def perturbed(X: np.ndarray, labels: list[str], other: np.ndarray, seed: int, sh
     return X2, y2
 
 
-def load_sets(data_dir: Path, cache: Path, names: list[str]) -> dict[str, tuple[np.ndarray, Any]]:
+def load_sets(
+    data_dir: Path, cache: Path, names: list[str], model: Path | None = None
+) -> dict[str, tuple[np.ndarray, Any]]:
+    """Each named set's vectors and labels (None: unlabelled); ``model``: a sentence-transformers
+    model folder that embeds instead of the shipped model (:func:`build_vectors`)."""
     out: dict[str, tuple[np.ndarray, Any]] = {}
     need_bank = any(n.startswith(("banking77", "proxy")) for n in names)
     if need_bank:
         conv, yb = banking77(data_dir)
-        Xb = build_vectors("banking77", conv, cache)
+        Xb = build_vectors("banking77", conv, cache, model)
     if any(n.startswith(("sgd", "demo")) for n in names):
         conv, ys = sgd(data_dir)
-        Xs = build_vectors("sgd", conv, cache)
+        Xs = build_vectors("sgd", conv, cache, model)
     for name in names:
         if name == "banking77":
             out[name] = (Xb, yb)
@@ -95,10 +103,10 @@ def load_sets(data_dir: Path, cache: Path, names: list[str]) -> dict[str, tuple[
             out[name] = (Xs, ys)
         elif name == "oasst":
             conv, _ = oasst(data_dir)
-            out[name] = (build_vectors("oasst", conv, cache), None)
+            out[name] = (build_vectors("oasst", conv, cache, model), None)
         elif name.startswith("demo"):
             conv, yd = demo()
-            Xd = build_vectors("demo", conv, cache)
+            Xd = build_vectors("demo", conv, cache, model)
             tail = name[len("demo") :]
             out[name] = (Xd, yd) if not tail else perturbed(Xd, yd, Xs, int(tail.lstrip("~")))
     return out
@@ -154,10 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", action="store_true", help="also k-means told the true k")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "k_choice")
+    parser.add_argument(
+        "--model", type=Path, help="a sentence-transformers model folder to embed with instead"
+    )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
-    sets = load_sets(args.data_dir, args.cache, names)
+    sets = load_sets(args.data_dir, args.cache, names, args.model)
     print(
         "| set | k chosen by | k | NMI | ARI | nearer another centroid "
         "| similarity to centroid | s |"

@@ -22,7 +22,7 @@ intent against m + m queries of it and its nearest intent. ``--subsamples``: the
 criteria on uniform samples of banking77 (all 77 intents, fewer queries each).
 
     python benchmarks/k_criteria_tried.py [--sets ...,proxy10@13] [--split-test]
-        [--subsamples 640,1024]
+        [--subsamples 640,1024] [--cache DIR] [--model DIR]
 """
 
 from __future__ import annotations
@@ -250,11 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subsamples", default="")
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache" / "k_choice")
+    parser.add_argument(
+        "--model", type=Path, help="a sentence-transformers model folder to embed with instead"
+    )
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     names = [s for s in args.sets.split(",") if s]
     plain = {s.split("@")[0] for s in names if "@" not in s or not s.startswith("proxy")}
-    sets = load_sets(args.data_dir, args.cache, sorted(plain | {"banking77"}))
+    sets = load_sets(args.data_dir, args.cache, sorted(plain | {"banking77"}), args.model)
     for name in names:  # proxyNN@SEED: the proxy drawn with another seed (k_choice's is 12)
         if name.startswith("proxy") and "@" in name:
             kind, seed = name.split("@")
