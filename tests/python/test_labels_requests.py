@@ -177,3 +177,29 @@ def test_names_are_unique_by_what_they_say():
     # the same words are a clash, told apart by what one cluster uses more than the other
     names, _ = unique_names([[work], [work]], ["", ""], level, [(1, "work"), (1, "work")])
     assert names == ["Work, virtual card", "Work"]
+
+
+def test_twins_are_told_apart_by_a_subject_not_a_verb():
+    """Two clusters that would share a name each take a phrase the other uses less; with their
+    texts, the first of the most distinctive that names a subject. SGD's "Attractions to
+    visit, check" (from "check in") is "Attractions to visit, trip" now."""
+    attraction, check, museum, trip = ("attraction",), ("check",), ("museum",), ("trip",)
+    level = _Level(
+        weight=[{attraction: 1.0, check: 0.6, museum: 0.4}, {attraction: 1.0, trip: 0.3}],
+        eligible=[{attraction, check, museum}, {attraction, trip}],
+        surface={attraction: "attractions", check: "check", museum: "museum", trip: "trip"},
+        words={k: frozenset(k) for k in (attraction, check, museum, trip)},
+    )
+    texts = [
+        [
+            'The user asks: "Find attractions to visit. I want to check in on Friday."',
+            'The user asks: "Any attractions near the museum? I will check in later."',
+            'The user asks: "I need to check in today and see attractions."',
+        ],
+        ['The user asks: "Attractions for my trip?"'] * 2,
+    ]
+    names, _ = unique_names([[attraction], [attraction]], ["", ""], level, None, texts)
+    assert names == ["Attractions, museum", "Attractions, trip"], names
+    # without the texts, the most distinctive phrase, whatever it is
+    names, _ = unique_names([[attraction], [attraction]], ["", ""], level)
+    assert names == ["Attractions, check", "Attractions, trip"], names

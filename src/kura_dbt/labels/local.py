@@ -180,6 +180,9 @@ SUBJECT_TEXTS = 200  # texts of a cluster of various subjects whose words are ta
 # the phrases of its name do (:func:`_request_candidates`)
 REQUEST_COVER = 0.5
 COVER_TEXTS = 200  # a cluster's texts in which the phrases' users are counted
+# clusters that would share a name: of the phrases that tell one apart, the first that names
+# a subject among this many (:func:`unique_names`)
+CLASH_PHRASES = 5
 # A parent is named from its children's "name: description" (``names_from_children``); the
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
 _CHILD = re.compile(
@@ -366,7 +369,8 @@ class ClassTfidfLabeller(Labeller):
     # support") and a span keeps the question word its users open it with ("How long does a
     # transfer take"); 9: two phrases are read together in any number their users write them
     # ("Event tickets" for "events" and "tickets"), whole words only, and a span in a
-    # question's word order keeps its question word or names nothing
+    # question's word order keeps its question word or names nothing; twins are told apart
+    # by a subject ("Attractions to visit, trip", not "..., check")
     version = "9"
     # a parent is named from its conversations, as a base cluster is (its children's names
     # and descriptions are still understood, for callers that pass them)
@@ -444,6 +448,7 @@ class ClassTfidfLabeller(Labeller):
             [_fallback_name(t) for t in typical],
             level,
             heads,
+            texts_per_cluster if children is None else None,
         )
         return [
             self._described(
@@ -972,13 +977,17 @@ def unique_names(
     fallbacks: Sequence[str],
     level: _Level,
     heads: Sequence[tuple[int, str | None]] | None = None,
+    texts: Sequence[Sequence[str]] | None = None,
 ) -> tuple[list[str], list[list[Key]]]:
     """One name per cluster, unique within the level (case and plural aside), and the phrases
     it is made of. Clusters that would share a name each get the phrase they use most more
     often than the others of the clash (their next distinctive phrase), at most twice; then,
-    as a last resort, a number in their order. ``heads[c]`` = (n, text): the first n phrases
-    of a name are read as ``text`` ("card payment was declined"), the others follow after
-    commas (text None: every phrase after a comma)."""
+    as a last resort, a number in their order. With the clusters' ``texts``, that phrase is
+    the first of the ``CLASH_PHRASES`` most distinctive that names a subject
+    (:func:`_subjects`: "Attractions to visit, museum", not "..., check" from "check in"), if
+    any. ``heads[c]`` = (n, text): the first n phrases of a name are read as ``text`` ("card
+    payment was declined"), the others follow after commas (text None: every phrase after a
+    comma)."""
     parts = [list(p) for p in name_parts]
     heads = list(heads) if heads is not None else [(1, None)] * len(parts)
 
@@ -1004,11 +1013,11 @@ def unique_names(
         for group in clashes:
             for c in group:
                 used = words(c)
-                extra = next(
-                    (k for k in level.distinct(c, group) if not level.words[k] & used), None
-                )
-                if extra is not None:
-                    parts[c].append(extra)
+                extras = [k for k in level.distinct(c, group) if not level.words[k] & used]
+                if texts is not None:
+                    extras = _subjects(level, extras[:CLASH_PHRASES], texts[c]) + extras
+                if extras:
+                    parts[c].append(extras[0])
     names = []
     seen: Counter[tuple] = Counter()
     for c in range(len(parts)):
