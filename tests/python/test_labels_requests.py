@@ -181,20 +181,27 @@ def test_names_are_unique_by_what_they_say():
 
 def test_twins_are_told_apart_by_a_subject_not_a_verb():
     """Two clusters that would share a name each take a phrase the other uses less; with their
-    texts, the first of the most distinctive that names a subject. SGD's "Attractions to
-    visit, check" (from "check in") is "Attractions to visit, trip" now."""
+    texts, the first of the most distinctive that is one word naming a subject (a longer one
+    makes a long name). SGD's "Attractions to visit, check" (from "check in") is "Attractions
+    to visit, trip" now."""
     attraction, check, museum, trip = ("attraction",), ("check",), ("museum",), ("trip",)
+    tickets = ("museum", "ticket")
+    keys = (attraction, check, museum, trip, tickets)
     level = _Level(
-        weight=[{attraction: 1.0, check: 0.6, museum: 0.4}, {attraction: 1.0, trip: 0.3}],
-        eligible=[{attraction, check, museum}, {attraction, trip}],
-        surface={attraction: "attractions", check: "check", museum: "museum", trip: "trip"},
-        words={k: frozenset(k) for k in (attraction, check, museum, trip)},
+        weight=[
+            {attraction: 1.0, check: 0.6, tickets: 0.5, museum: 0.4},
+            {attraction: 1.0, trip: 0.3},
+        ],
+        eligible=[{attraction, check, tickets, museum}, {attraction, trip}],
+        surface={k: " ".join(k) for k in keys}
+        | {attraction: "attractions", tickets: "museum tickets"},
+        words={k: frozenset(k) for k in keys},
     )
     texts = [
         [
             'The user asks: "Find attractions to visit. I want to check in on Friday."',
             'The user asks: "Any attractions near the museum? I will check in later."',
-            'The user asks: "I need to check in today and see attractions."',
+            'The user asks: "I must check in today. Are museum tickets cheap?"',
         ],
         ['The user asks: "Attractions for my trip?"'] * 2,
     ]

@@ -180,8 +180,8 @@ SUBJECT_TEXTS = 200  # texts of a cluster of various subjects whose words are ta
 # the phrases of its name do (:func:`_request_candidates`)
 REQUEST_COVER = 0.5
 COVER_TEXTS = 200  # a cluster's texts in which the phrases' users are counted
-# clusters that would share a name: of the phrases that tell one apart, the first that names
-# a subject among this many (:func:`unique_names`)
+# clusters that would share a name: of the phrases that tell one apart, the first one-word
+# subject among this many (:func:`unique_names`)
 CLASH_PHRASES = 5
 # A parent is named from its children's "name: description" (``names_from_children``); the
 # description is this labeller's own: "<size> conversations about <phrases>. Most typical: ..."
@@ -983,8 +983,8 @@ def unique_names(
     it is made of. Clusters that would share a name each get the phrase they use most more
     often than the others of the clash (their next distinctive phrase), at most twice; then,
     as a last resort, a number in their order. With the clusters' ``texts``, that phrase is
-    the first of the ``CLASH_PHRASES`` most distinctive that names a subject
-    (:func:`_subjects`: "Attractions to visit, museum", not "..., check" from "check in"), if
+    the first of the ``CLASH_PHRASES`` most distinctive that is one word naming a subject
+    (:func:`_subjects`: "Attractions to visit, trip", not "..., check" from "check in"), if
     any. ``heads[c]`` = (n, text): the first n phrases of a name are read as ``text`` ("card
     payment was declined"), the others follow after commas (text None: every phrase after a
     comma)."""
@@ -1014,8 +1014,9 @@ def unique_names(
             for c in group:
                 used = words(c)
                 extras = [k for k in level.distinct(c, group) if not level.words[k] & used]
-                if texts is not None:
-                    extras = _subjects(level, extras[:CLASH_PHRASES], texts[c]) + extras
+                if texts is not None:  # a word that names a subject keeps the name short
+                    short = [k for k in extras[:CLASH_PHRASES] if len(level.words[k]) == 1]
+                    extras = _subjects(level, short, texts[c]) + extras
                 if extras:
                     parts[c].append(extras[0])
     names = []
